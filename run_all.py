@@ -1,0 +1,91 @@
+#!/usr/bin/env python
+"""Render every registered figure and table from the evaluation tree.
+
+    python run_all.py                  # the bundled example -> figures/
+    python run_all.py --data experiments --out figures
+    python run_all.py --watch          # keep figures up to date while evaluations land
+
+Exit codes: 0 all outputs written, 1 some output failed (the others were still written),
+2 usage or configuration error.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from utils.config import load_config
+from utils.errors import UserError
+
+log = logging.getLogger("run_all")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", type=Path, default=None, help="rules file (default: rules.yaml beside run_all.py)")
+    p.add_argument("--data", type=Path, default=None, help="evaluation root (default: data.root in the rules)")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: output in the rules)")
+    p.add_argument("--only", nargs="+", metavar="NAME", default=(), help="render only these outputs (see --list)")
+    p.add_argument("--list", action="store_true", help="list the registered outputs and what they write")
+    p.add_argument("--jobs", "-j", type=int, default=0, metavar="N", help="worker processes (default: all cores)")
+    p.add_argument("--force", action="store_true", help="redraw everything, ignoring the cache")
+    p.add_argument("--strict", action="store_true", help="exit 1 when any evaluation file was unreadable")
+    p.add_argument("--watch", action="store_true", help="keep running; redraw what new evaluations affect")
+    p.add_argument("--poll", type=float, default=None, metavar="SECONDS",
+                   help="with --watch: poll the file system every SECONDS (NFS, Lustre) instead of inotify")
+    p.add_argument("--quiet", "-q", action="store_true", help="only warnings and the summary")
+    args = p.parse_args(argv)
+    if args.jobs < 0:
+        p.error("--jobs must be 0 (all cores) or more")
+    if args.poll is not None and (not args.watch or args.poll <= 0):
+        p.error("--poll takes a positive number of seconds and goes with --watch")
+    return args
+
+
+def list_outputs(registry: dict, fmt: str) -> str:
+    lines = []
+    for name, spec in sorted(registry.items()):
+        per = f" per {', '.join(spec.per)}" if spec.per else ""
+        writes = spec.writes + (f".{fmt}" if spec.kind == "figure" else "")
+        lines.append(f"{name:20s} {spec.kind:6s} needs {spec.needs:11s} writes {writes}{per}\n"
+                     f"{'':20s} {spec.description}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
+    try:
+        config = load_config(args.config)
+        from utils.pipeline import Options, Pipeline
+        from plots.registry import discover
+        if args.list:
+            print(list_outputs(discover(config.plot_modules), config.plot_format))
+            return 0
+        options = Options(data=args.data or config.data_root, out=args.out or config.output,
+                          only=tuple(args.only), jobs=args.jobs, force=args.force, strict=args.strict,
+                          progress=not args.quiet)
+        if args.watch:
+            from utils.watch import watch
+            return watch(config, options, poll=args.poll)
+        pipeline = Pipeline(config, options)
+        try:
+            report = pipeline.run()
+        finally:
+            pipeline.close()
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for problem in report.problems:
+        log.warning("skipped unreadable file: %s", problem)
+    for gap in report.gaps:
+        log.warning("gap: %s", gap)
+    for output, reason in report.failed:
+        log.error("failed: %s: %s", output, reason)
+    log.warning("%s -> %s", report.summary(), options.out)
+    return report.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Loading: files -> one tidy DataFrame, plus configuration and small I/O helpers."""

@@ -1,0 +1,273 @@
+"""rules.yaml: load, validate and expose the metric semantics, naming and layout rules.
+
+Validation is strict and fails fast: every message names the file and the key, so a typo in
+rules.yaml is a one-line fix instead of a silently wrong figure.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from utils.errors import ConfigError
+
+KINDS = ("accuracy", "error")
+ROLES = ("in_distribution", "out_of_distribution")
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "rules.yaml"
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    name: str
+    kind: str  # "accuracy" (higher is better) or "error" (lower is better)
+    label: str
+    unit: str
+    log: bool
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.kind == "accuracy"
+
+
+@dataclass(frozen=True)
+class ConditionInfo:
+    name: str
+    prefix: str
+    label: str
+    role: str
+
+
+@dataclass(frozen=True)
+class ReaderRule:
+    reader: str
+    glob: str
+
+
+@dataclass(frozen=True)
+class ExperimentName:
+    """What an experiment's name says about it."""
+
+    name: str
+    baseline: str  # the experiment it is normalized against (itself for a baseline)
+    group: str  # "baseline" for baselines, else e.g. "ft1"
+    index: int | None
+    seed: int
+    model: str  # seed-free name, e.g. pt1_ft2-9 for pt1_seed2_ft2-9
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.group == "baseline"
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    data_root: Path
+    output: Path
+    skip: tuple[str, ...]
+    readers: tuple[ReaderRule, ...]
+    conditions: tuple[ConditionInfo, ...]
+    metric: str
+    statistic: str
+    tasks: Mapping[str, TaskInfo]
+    pattern: re.Pattern
+    baseline: str
+    groups: Mapping[str, str]
+    training: Mapping[str, Mapping[int, tuple[str, ...]]]
+    plot_modules: tuple[Path, ...]
+    plot_format: str
+    plot_dpi: int
+    raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
+
+    def parse_experiment(self, name: str) -> ExperimentName | None:
+        """Split an experiment name into baseline, group, index and seed; None if it does not match."""
+        m = self.pattern.match(name)
+        if not m:
+            return None
+        gd = m.groupdict()
+        group, index = gd.get("group"), gd.get("index")
+
+        def without(part: str) -> str:
+            if gd.get(part) is None:
+                return name
+            start, end = m.span(part)
+            return name[:start] + name[end:]
+
+        return ExperimentName(
+            name=name,
+            baseline=without("finetune"),
+            group=group if group else "baseline",
+            index=int(index) if index else None,
+            seed=int(gd["seed"]) if gd.get("seed") else 1,
+            model=without("seedpart"),
+        )
+
+    def trained_tasks(self, exp: ExperimentName) -> tuple[str, ...]:
+        """Tasks the experiment was fine-tuned on (empty for baselines and unknown members)."""
+        if exp.index is None:
+            return ()
+        return tuple(self.training.get(exp.group, {}).get(exp.index, ()))
+
+    def condition_for_folder(self, folder: str) -> tuple[str, str] | None:
+        """(condition, task) for an evaluation folder name such as `atlantis_distance`."""
+        for cond in sorted(self.conditions, key=lambda c: len(c.prefix), reverse=True):
+            if folder.startswith(cond.prefix) and len(folder) > len(cond.prefix):
+                return cond.name, folder[len(cond.prefix):]
+        return None
+
+    def condition(self, role: str) -> ConditionInfo | None:
+        return next((c for c in self.conditions if c.role == role), None)
+
+    def condition_label(self, name: str) -> str:
+        return next((c.label for c in self.conditions if c.name == name), name)
+
+    def group_label(self, group: str) -> str:
+        return self.groups.get(group, group)
+
+
+_TOP_KEYS = {"data", "output", "readers", "conditions", "metric", "statistic", "tasks",
+             "experiments", "training", "plots", "tidy"}
+
+
+def _fail(path: Path, key: str, msg: str) -> ConfigError:
+    return ConfigError(f"{path}: {key}: {msg}")
+
+
+def _expect(path: Path, key: str, value: Any, typ: type | tuple[type, ...], what: str) -> Any:
+    if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
+        raise _fail(path, key, f"expected {what}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _only_keys(path: Path, key: str, mapping: Mapping, allowed: set[str]) -> None:
+    unknown = sorted(set(map(str, mapping)) - allowed)
+    if unknown:
+        raise _fail(path, f"{key}.{unknown[0]}" if key else unknown[0],
+                    f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Read and validate rules.yaml (the bundled one when `path` is None)."""
+    path = Path(path) if path is not None else DEFAULT_CONFIG
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "YAML"
+        raise ConfigError(f"{path}: {where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    _expect(path, "(top level)", raw, dict, "a mapping")
+    _only_keys(path, "", raw, _TOP_KEYS)
+    base_dir = path.resolve().parent
+
+    data = _expect(path, "data", raw.get("data", {}), dict, "a mapping")
+    _only_keys(path, "data", data, {"root", "skip"})
+    root = _expect(path, "data.root", data.get("root", "experiments"), str, "a path")
+    skip = _expect(path, "data.skip", data.get("skip", []), list, "a list of folder names")
+    for i, s in enumerate(skip):
+        _expect(path, f"data.skip[{i}]", s, str, "a folder name")
+    output = _expect(path, "output", raw.get("output", "figures"), str, "a path")
+
+    readers_raw = _expect(path, "readers", raw.get("readers", [
+        {"reader": "evaluation_results", "glob": "*/evals/*/eval_data/evaluation_results.json"}]),
+        list, "a list of {reader, glob}")
+    readers = []
+    for i, r in enumerate(readers_raw):
+        key = f"readers[{i}]"
+        _expect(path, key, r, dict, "a mapping with reader and glob")
+        _only_keys(path, key, r, {"reader", "glob"})
+        for k in ("reader", "glob"):
+            if k not in r:
+                raise _fail(path, f"{key}.{k}", "missing")
+            _expect(path, f"{key}.{k}", r[k], str, "a string")
+        readers.append(ReaderRule(r["reader"], r["glob"]))
+
+    conds_raw = _expect(path, "conditions", raw.get("conditions"), dict, "a mapping of conditions")
+    conditions = []
+    for name, c in conds_raw.items():
+        key = f"conditions.{name}"
+        _expect(path, key, c, dict, "a mapping with prefix, label, role")
+        _only_keys(path, key, c, {"prefix", "label", "role"})
+        prefix = _expect(path, f"{key}.prefix", c.get("prefix", ""), str, "a string")
+        label = _expect(path, f"{key}.label", c.get("label", str(name)), str, "a string")
+        role = c.get("role", "in_distribution")
+        if role not in ROLES:
+            raise _fail(path, f"{key}.role", f"must be one of {', '.join(ROLES)}, got {role!r}")
+        conditions.append(ConditionInfo(str(name), prefix, label, role))
+    if len({c.prefix for c in conditions}) != len(conditions):
+        raise _fail(path, "conditions", "two conditions share a prefix")
+
+    metric = _expect(path, "metric", raw.get("metric", "{task}_metric"), str, "a template string")
+    if "{task}" not in metric:
+        raise _fail(path, "metric", "must contain {task}")
+    statistic = _expect(path, "statistic", raw.get("statistic", "mean"), str, "a string")
+
+    tasks_raw = _expect(path, "tasks", raw.get("tasks"), dict, "a mapping of tasks")
+    tasks: dict[str, TaskInfo] = {}
+    for name, t in tasks_raw.items():
+        key = f"tasks.{name}"
+        _expect(path, key, t, dict, "a mapping with kind (accuracy or error)")
+        _only_keys(path, key, t, {"kind", "label", "unit", "log"})
+        if "kind" not in t:
+            raise _fail(path, f"{key}.kind", "missing: say whether the task is an accuracy "
+                                             "(higher is better) or an error (lower is better)")
+        if t["kind"] not in KINDS:
+            raise _fail(path, f"{key}.kind", f"must be accuracy or error, got {t['kind']!r}")
+        tasks[str(name)] = TaskInfo(
+            name=str(name), kind=t["kind"],
+            label=_expect(path, f"{key}.label", t.get("label", str(name)), str, "a string"),
+            unit=_expect(path, f"{key}.unit", t.get("unit", t["kind"]), str, "a string"),
+            log=_expect(path, f"{key}.log", t.get("log", t["kind"] == "error"), bool, "true or false"),
+        )
+
+    exps = _expect(path, "experiments", raw.get("experiments", {}), dict, "a mapping")
+    _only_keys(path, "experiments", exps, {"pattern", "baseline", "groups"})
+    pat_text = _expect(path, "experiments.pattern", exps.get(
+        "pattern", r"^(?P<base>[^_]+)(?P<finetune>_(?P<group>[A-Za-z]+\d*)-(?P<index>\d+))?$"),
+        str, "a regular expression")
+    try:
+        pattern = re.compile(pat_text)
+    except re.error as exc:
+        raise _fail(path, "experiments.pattern", f"invalid regular expression: {exc}") from None
+    if "finetune" not in pattern.groupindex or "group" not in pattern.groupindex:
+        raise _fail(path, "experiments.pattern", "needs named groups (?P<finetune>...) and (?P<group>...)")
+    baseline = _expect(path, "experiments.baseline", exps.get("baseline", "pt1"), str, "a name")
+    groups = _expect(path, "experiments.groups", exps.get("groups", {}), dict, "a mapping")
+
+    training_raw = _expect(path, "training", raw.get("training", {}), dict, "a mapping")
+    training: dict[str, dict[int, tuple[str, ...]]] = {}
+    for group, members in training_raw.items():
+        key = f"training.{group}"
+        _expect(path, key, members, dict, "a mapping of index -> list of tasks")
+        training[str(group)] = {}
+        for idx, trained in members.items():
+            _expect(path, f"{key}.{idx}", idx, int, "an integer index")
+            _expect(path, f"{key}.{idx}", trained, list, "a list of tasks")
+            for t in trained:
+                if t not in tasks:
+                    raise _fail(path, f"{key}.{idx}", f"unknown task {t!r} (not under tasks)")
+            training[str(group)][idx] = tuple(trained)
+
+    plots = _expect(path, "plots", raw.get("plots", {}), dict, "a mapping")
+    _only_keys(path, "plots", plots, {"modules", "format", "dpi"})
+    modules = _expect(path, "plots.modules", plots.get("modules", []), list, "a list of paths")
+    for i, m in enumerate(modules):
+        _expect(path, f"plots.modules[{i}]", m, str, "a path")
+    fmt = _expect(path, "plots.format", plots.get("format", "png"), str, "png, pdf or svg")
+    if fmt not in ("png", "pdf", "svg"):
+        raise _fail(path, "plots.format", f"must be png, pdf or svg, got {fmt!r}")
+    dpi = _expect(path, "plots.dpi", plots.get("dpi", 110), int, "an integer")
+
+    return Config(
+        path=path, data_root=base_dir / root, output=base_dir / output, skip=tuple(skip),
+        readers=tuple(readers), conditions=tuple(conditions), metric=metric, statistic=statistic,
+        tasks=tasks, pattern=pattern, baseline=baseline, groups={str(k): str(v) for k, v in groups.items()},
+        training=training, plot_modules=tuple(base_dir / m for m in modules),
+        plot_format=fmt, plot_dpi=dpi, raw=raw,
+    )

@@ -1,0 +1,60 @@
+"""The default layout: `<experiment>/evals/<[prefix]task>/eval_data/evaluation_results.json`."""
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+from utils.config import Config
+from utils.errors import EvalFileError
+from utils.readers import Record, reader, split_metric_key
+
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+
+
+def _sniff(path: Path) -> bool:
+    return path.name == "evaluation_results.json"
+
+
+@reader("evaluation_results", "per-checkpoint JSON in the experiments/<exp>/evals/<task>/eval_data layout",
+        sniff=_sniff)
+def read_evaluation_results(path: Path, root: Path, config: Config) -> list[Record]:
+    """Read one evaluation_results.json: {"checkpoint-<step>": {"eval_<metric>_<stat>": v}}."""
+    rel = path.relative_to(root).parts
+    try:
+        evals = rel.index("evals")
+        experiment, folder = rel[evals - 1], rel[evals + 1]
+    except (ValueError, IndexError):
+        raise EvalFileError(f"{path}: not in the <experiment>/evals/<task>/... layout") from None
+    cond_task = config.condition_for_folder(folder)
+    if cond_task is None:
+        raise EvalFileError(f"{path}: folder {folder!r} matches no condition prefix in rules.yaml")
+    condition, task = cond_task
+    try:
+        with open(path, "rb") as fh:
+            data = json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise EvalFileError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg}); "
+                            "half-written or corrupt") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalFileError(f"{path}: cannot read: {exc}") from None
+    if not isinstance(data, dict):
+        raise EvalFileError(f"{path}: expected an object of checkpoints, got {type(data).__name__}")
+    records: list[Record] = []
+    for key, metrics in data.items():
+        m = _CHECKPOINT.match(key)
+        if not m:
+            continue
+        if not isinstance(metrics, dict):
+            raise EvalFileError(f"{path}: {key}: expected an object of metrics")
+        step = int(m.group(1))
+        for name, value in metrics.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) and value is not None:
+                continue  # strings such as timestamps or model names are not metrics
+            metric, stat = split_metric_key(name)
+            records.append(Record(experiment, condition, task, step, metric, stat,
+                                  math.nan if value is None else float(value)))
+    if not records:
+        raise EvalFileError(f"{path}: no 'checkpoint-<step>' entries with numeric metrics")
+    return records
