@@ -21,7 +21,7 @@ import pandas as pd
 from utils.config import Config, TaskInfo
 from utils.errors import ConfigError
 
-VIEWS = ("scores", "curves", "predictions", "metrics")
+from analysis.views import VIEWS
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ _REGISTRY: dict[str, OutputSpec] = {}
 def _register(kind: str, name: str, needs: str, per: tuple[str, ...], writes: str | None,
               title: str, description: str) -> Callable:
     if needs not in VIEWS:
-        raise ValueError(f"{name}: needs must be one of {VIEWS}, got {needs!r}")
+        raise ValueError(f"{name}: needs must be one of {sorted(VIEWS)}, got {needs!r}")
 
     def deco(fn: Callable) -> Callable:
         template = writes or "/".join([name] + ["{" + k + "}" for k in per] if per else [name])

@@ -22,7 +22,8 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from analysis.scores import Gaps, build_curves, build_predictions, build_scores
+from analysis.scores import Gaps
+from analysis.views import compute as compute_views
 from plots.registry import OutputContext, OutputSpec, discover
 from utils.atomic import atomic_open, write_text
 from utils.config import Config
@@ -206,19 +207,6 @@ class Pipeline:
                          "files": report.files, "seconds": round(report.seconds, 3)},
         }, indent=1, sort_keys=True))
 
-    def views(self, result: LoadResult, needed: set[str], gaps: Gaps) -> dict[str, pd.DataFrame]:
-        """Compute each analysis view once per run, only those some selected output needs."""
-        out: dict[str, pd.DataFrame] = {}
-        if "metrics" in needed:
-            out["metrics"] = result.frame
-        if needed & {"scores", "predictions"}:
-            out["scores"] = build_scores(result.frame, self.config, gaps)
-        if "predictions" in needed:
-            out["predictions"] = build_predictions(out["scores"])
-        if "curves" in needed:
-            out["curves"] = build_curves(result.frame, self.config)
-        return out
-
     def plan(self, views: dict[str, pd.DataFrame]) -> list[Job]:
         jobs = []
         cfg_hash = _config_hash(self.config)
@@ -258,7 +246,7 @@ class Pipeline:
         report.files, report.parsed = len(result.files), len(result.parsed)
         report.problems = [str(p) for p in result.problems]
         gaps = Gaps()
-        views = self.views(result, {s.needs for s in self.specs}, gaps)
+        views = compute_views({s.needs for s in self.specs}, result.frame, self.config, gaps)
         report.gaps = gaps.lines()
         jobs = self.plan(views)
         report.planned = len(jobs)

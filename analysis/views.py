@@ -1,0 +1,37 @@
+"""Named analysis views: the DataFrames that outputs declare they need (`needs=`).
+
+Each view is computed at most once per run, and only when a selected output needs it.
+A view may depend on other views (predictions are computed from scores).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import pandas as pd
+
+from analysis.scores import Gaps, build_curves, build_predictions, build_scores
+from utils.config import Config
+
+ViewFn = Callable[[pd.DataFrame, Config, Gaps, Callable[[str], pd.DataFrame]], pd.DataFrame]
+
+# name -> fn(tidy frame, config, gaps, get(other view name))
+VIEWS: dict[str, ViewFn] = {
+    "metrics": lambda frame, config, gaps, get: frame,
+    "scores": lambda frame, config, gaps, get: build_scores(frame, config, gaps),
+    "curves": lambda frame, config, gaps, get: build_curves(frame, config),
+    "predictions": lambda frame, config, gaps, get: build_predictions(get("scores")),
+}
+
+
+def compute(needed: set[str], frame: pd.DataFrame, config: Config, gaps: Gaps) -> dict[str, pd.DataFrame]:
+    """The views in `needed` (and whatever they depend on), each computed once."""
+    done: dict[str, pd.DataFrame] = {}
+
+    def get(name: str) -> pd.DataFrame:
+        if name not in done:
+            done[name] = VIEWS[name](frame, config, gaps, get)
+        return done[name]
+
+    for name in sorted(needed):
+        get(name)
+    return done
