@@ -28,6 +28,7 @@ from plots.registry import OutputContext, OutputSpec, discover
 from utils.atomic import atomic_open, write_text
 from utils.config import Config
 from utils.errors import UserError
+from utils.gallery import write_gallery
 from utils.loading import LoadResult, ParseCache, load
 
 log = logging.getLogger(__name__)
@@ -281,6 +282,8 @@ class Pipeline:
         self.parse_cache.save()
         report.seconds = time.perf_counter() - start
         self._write_manifest(report, result)
+        write_gallery(out, self.registry, self.manifest, {"rendered": report.rendered,
+                                                          "problems": report.problems})
         return report
 
     def _render(self, jobs: list[Job]) -> Iterable[tuple[str, str | None]]:
