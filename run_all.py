@@ -77,14 +77,19 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    for problem in report.problems:
-        log.warning("skipped unreadable file: %s", problem)
-    for gap in report.gaps:
-        log.warning("gap: %s", gap)
-    for output, reason in report.failed:
-        log.error("failed: %s: %s", output, reason)
-    log.warning("%s -> %s", report.summary(), options.out)
+    print_report(report, options.out)
     return report.exit_code
+
+
+def print_report(report, out: Path) -> None:
+    """What the user must know after a run, on stderr: skipped files, gaps, failures, summary."""
+    for problem in report.problems:
+        print(f"skipped unreadable file: {problem}", file=sys.stderr)
+    for gap in report.gaps:
+        print(f"gap: {gap}", file=sys.stderr)
+    for output, reason in report.failed:
+        print(f"FAILED {output}: {reason}", file=sys.stderr)
+    print(f"{report.summary()} -> {out}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -90,7 +90,7 @@ def _register(kind: str, name: str, needs: str, per: tuple[str, ...], writes: st
             raise ConfigError(f"output name {name!r} registered twice "
                               f"({_REGISTRY[name].module} and {fn.__module__})")
         _REGISTRY[name] = OutputSpec(name, fn, kind, needs, tuple(per), template, title,
-                                     description or (fn.__doc__ or "").strip().splitlines()[0], fn.__module__)
+                                     description or _first_line(fn.__doc__), fn.__module__)
         return fn
     return deco
 
@@ -127,6 +127,11 @@ def discover(extra_modules: tuple[Path, ...] = ()) -> dict[str, OutputSpec]:
             del sys.modules[modname]
             raise ConfigError(f"plots.modules: {path}: cannot import: {type(exc).__name__}: {exc}") from None
     return dict(_REGISTRY)
+
+
+def _first_line(doc: str | None) -> str:
+    lines = (doc or "").strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def _slug(value: Any) -> str:

@@ -1,7 +1,6 @@
 """Shared fixtures: small evaluation trees in the real layout, written into tmp_path."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import matplotlib
@@ -9,10 +8,9 @@ import pytest
 
 matplotlib.use("Agg")
 
+from testing_helpers import REPO, write_eval  # noqa: E402,F401  (write_eval re-exported)
 from utils.config import Config, load_config  # noqa: E402
 from utils.synthetic import write_tree  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -28,10 +26,3 @@ def small_tree(tmp_path: Path) -> Path:
     write_tree(root, seeds=1, ft1=2, ft2=2, checkpoints=3)
     return root
 
-
-def write_eval(root: Path, experiment: str, folder: str, checkpoints: dict) -> Path:
-    """Write one evaluation_results.json in the real layout."""
-    path = root / experiment / "evals" / folder / "eval_data" / "evaluation_results.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(checkpoints))
-    return path

@@ -137,7 +137,7 @@ def _init_worker(extra_modules: tuple[Path, ...]) -> None:
 def render_job(job: Job, out: Path, config: Config) -> tuple[str, str | None, float]:
     """Draw one output and write it atomically; returns (path, error or None, seconds)."""
     start = time.perf_counter()
-    if _worker_registry is None:
+    if _worker_registry is None or job.spec_name not in _worker_registry:
         _init_worker(config.plot_modules)
     spec = _worker_registry[job.spec_name]
     ctx = OutputContext(config=config, keys=dict(job.keys), title=spec.title)
