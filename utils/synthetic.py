@@ -91,7 +91,7 @@ def write_tree(root: Path, seeds: int = 1, ft1: int = 7, ft2: int = 21, checkpoi
                 folder = task if condition == "standard" else f"{condition}_{task}"
                 path = root / name / "evals" / folder / "eval_data" / "evaluation_results.json"
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps(data, indent=1))
+                path.write_text(json.dumps(data))
                 written.append(path)
     return written
 
