@@ -1,0 +1,7 @@
+"""``python -m organizer ...`` runs the same command line as ``organizer ...``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

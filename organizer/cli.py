@@ -1,0 +1,151 @@
+"""Command line: ``organizer tidy DIR`` and ``organizer undo DIR``.
+
+Exit codes: 0 all planned moves happened (or nothing to do); 1 some could not
+(each named, nothing lost); 2 usage, rules-file or folder-state errors (one line,
+no traceback); 130 interrupted; 141 stdout closed early (output is printed after
+the work is done, so the tidy or undo itself completed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from pathlib import Path
+from typing import NoReturn, Sequence
+
+from . import __version__
+from .errors import OrganizerError, UsageError
+from .report import moves_json, moves_table, tidy_details, tidy_summary, undo_lines
+from .rules import resolve_rules
+from .tidy import run_tidy
+from .undo import run_undo
+
+PROG = "organizer"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error message."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for docs and tests)."""
+    parser = _Parser(
+        prog=PROG,
+        description="Sort the loose files of a research scratch folder into subfolders by rules, "
+                    "safely and undoably.",
+        epilog="Exit codes: 0 done, 1 some moves failed (each named; nothing lost), "
+               "2 usage/rules/state error. See docs/organizer.md.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    tidy = sub.add_parser("tidy", help="move loose files into folders by rules",
+                          description="Move the loose files at the top of DIR into subfolders by rules. "
+                                      "Rules: --rules FILE, else DIR/rules.yaml, else ./rules.yaml "
+                                      "(its 'tidy' section), else the shipped defaults.")
+    tidy.add_argument("dir", metavar="DIR", help="the folder to tidy")
+    tidy.add_argument("--rules", metavar="FILE", help="rules file (YAML with a 'tidy' section)")
+    tidy.add_argument("--dry-run", action="store_true", help="print the plan, move nothing")
+    tidy.add_argument("--json", action="store_true",
+                      help="print only a JSON list of {source, destination, rule} on stdout")
+    tidy.add_argument("--recursive", action="store_true",
+                      help="also move files from subfolders (not hidden ones, not rule destinations)")
+    tidy.set_defaults(func=_cmd_tidy)
+
+    undo = sub.add_parser("undo", help="revert the latest tidy of DIR",
+                          description="Restore the layout from before the latest tidy of DIR "
+                                      "(tidies stack; run undo again for the one before).")
+    undo.add_argument("dir", metavar="DIR", help="the folder that was tidied")
+    undo.set_defaults(func=_cmd_undo)
+    return parser
+
+
+def _folder(raw: str) -> Path:
+    p = Path(raw)
+    if not os.path.lexists(p):
+        raise UsageError(f"{raw}: no such folder")
+    if not p.is_dir():
+        raise UsageError(f"{raw}: not a folder")
+    return Path(os.path.realpath(p))
+
+
+def _out(*lines: str) -> None:
+    for line in lines:
+        print(line)
+
+
+def _err(*lines: str) -> None:
+    for line in lines:
+        print(line, file=sys.stderr)
+
+
+def _cmd_tidy(args: argparse.Namespace) -> int:
+    root = _folder(args.dir)
+    explicit = Path(args.rules) if args.rules else None
+    rules, description = resolve_rules(explicit, root, Path.cwd())
+    if args.recursive:
+        rules = dataclasses.replace(rules, recursive=True)
+    _err(f"{PROG}: rules: {description}")
+    result = run_tidy(root, rules, dry_run=args.dry_run)
+    moves = result.plan.moves if result.dry_run else result.done
+    details = tidy_details(result)
+    summary = tidy_summary(result)
+    if args.json:
+        _out(moves_json(moves))
+        _err(*details, summary)
+    else:
+        if result.dry_run:
+            _out("dry run: nothing was moved")
+        _out(moves_table(moves) if moves else "nothing to move")
+        _out(*details, summary)
+    return 0 if result.ok else 1
+
+
+def _cmd_undo(args: argparse.Namespace) -> int:
+    root = _folder(args.dir)
+    result = run_undo(root)
+    _out(*undo_lines(result))
+    return 0 if result.ok else 1
+
+
+def _setup_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``organizer`` command; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return 2
+    _setup_streams()
+    try:
+        code = int(args.func(args))
+        sys.stdout.flush()  # surface a closed pipe here, not at interpreter exit
+        return code
+    except OrganizerError as exc:
+        _err(f"{PROG}: error: {exc}")
+        return exc.exit_code
+    except BrokenPipeError:
+        # stdout closed early (e.g. piped into `head`); output comes after the work is done.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except KeyboardInterrupt:
+        _err(f"{PROG}: interrupted; run '{PROG} undo DIR' to restore the previous layout")
+        return 130

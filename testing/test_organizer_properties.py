@@ -1,0 +1,171 @@
+"""Property-based tests on random trees: nothing lost, undo exact, dry run == real run, idempotent."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from organizer import load_default_rules, plan_tidy, run_tidy, run_undo
+from organizer.rules import parse_tidy_section
+from organizer_helpers import contents, run_module, snapshot
+
+PREFIXES = ["plot_", "test_", "analyze_", "generate_", "atlantis_", "config_", "helpers_", "", "", "notes "]
+EXTS = [".py", ".png", ".csv", ".txt", ".svg", ".pdf", "", ".tar.gz"]
+MODES = [0o644, 0o444, 0o755, 0o600, 0o400]
+
+name_body = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="/\x00"),
+    min_size=1, max_size=12,
+)
+
+
+@st.composite
+def file_names(draw: st.DrawFn) -> str:
+    if draw(st.integers(0, 9)) == 0:  # occasionally a 200-character name
+        return draw(st.sampled_from(PREFIXES)) + "x" * 190 + draw(st.sampled_from([".py", ".png", ".csv"]))
+    name = draw(st.sampled_from(PREFIXES)) + draw(name_body) + draw(st.sampled_from(EXTS))
+    return name
+
+
+def valid(name: str) -> bool:
+    return name not in (".", "..") and len(name.encode("utf-8")) <= 240
+
+
+@st.composite
+def trees(draw: st.DrawFn) -> dict:
+    names = draw(st.lists(file_names().filter(valid), min_size=1, max_size=12, unique=True))
+    entries: dict[str, tuple] = {}
+    for name in names:
+        kind = draw(st.sampled_from(["file", "file", "file", "link"]))
+        if kind == "link":
+            target = draw(st.sampled_from(names + ["gone", "/etc/hostname", "sub", "../outside"]))
+            entries[name] = ("link", target)
+            continue
+        text = draw(st.sampled_from([
+            "binary", "plain", "mpl", "test", "figure",
+        ]))
+        if text == "binary":
+            data = draw(st.binary(max_size=64))
+        elif text == "plain":
+            data = draw(st.text(max_size=40)).encode("utf-8", "surrogatepass")
+        elif text == "mpl":
+            data = b"import matplotlib.pyplot as plt\n"
+        elif text == "test":
+            data = b"def test_something():\n    pass\n"
+        else:
+            other = draw(st.sampled_from(names))
+            data = f"plt.savefig({other!r})\n".encode("utf-8", "surrogatepass")
+        entries[name] = ("file", data, draw(st.sampled_from(MODES)), draw(st.integers(10**15, 2 * 10**18)))
+    # Pre-existing destination folders with colliding names, and an untouched subfolder.
+    existing = {}
+    for name in draw(st.lists(st.sampled_from(names), max_size=4, unique=True)):
+        same = draw(st.booleans()) and entries[name][0] == "file"
+        existing[name] = entries[name][1] if same else b"older and different"
+    return {"entries": entries, "existing": existing, "existing_dir": draw(st.sampled_from(["plots", "testing", "utils", "analysis"])),
+            "sub": draw(st.booleans()), "hidden": draw(st.booleans())}
+
+
+def build(root: Path, tree: dict) -> None:
+    root.mkdir()
+    for name, spec in tree["entries"].items():
+        p = root / name
+        if spec[0] == "link":
+            os.symlink(spec[1], p)
+        else:
+            p.write_bytes(spec[1])
+            os.chmod(p, spec[2])
+            os.utime(p, ns=(spec[3], spec[3]))
+    if tree["existing"]:
+        d = root / tree["existing_dir"]
+        d.mkdir()
+        for name, data in tree["existing"].items():
+            (d / name).write_bytes(data)
+    if tree["sub"]:
+        (root / "sub").mkdir()
+        (root / "sub" / "test_nested.py").write_bytes(b"def test_n(): pass\n")
+    if tree["hidden"]:
+        (root / ".hidden_test_x.py").write_bytes(b"secret")
+
+
+RECURSIVE_RULES = parse_tidy_section({
+    "recursive": True,
+    "rules": [
+        {"name": "tests", "destination": "testing", "glob": ["test_*", "*test*"]},
+        {"name": "images", "destination": "media/images", "extension": [".png", ".svg", ".pdf"]},
+        {"name": "anything", "destination": "misc", "regex": "^[a-m]"},
+    ],
+}, "recursive-test-rules")
+
+COMMON = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                         HealthCheck.too_slow])
+
+
+@COMMON
+@given(tree=trees(), recursive=st.booleans())
+# Found by hypothesis: only a nested file moves, yet the top folder's mtime must come back too.
+@example(tree={"entries": {"plot_x.py": ("file", b"", 0o644, 10**15)}, "existing": {}, "existing_dir": "plots",
+               "sub": True, "hidden": False}, recursive=True)
+def test_tidy_keeps_every_byte_and_undo_restores_exactly(tmp_path: Path, tree: dict, recursive: bool) -> None:
+    base = Path(tempfile.mkdtemp(dir=tmp_path))
+    try:
+        root = base / "scratch"
+        build(root, tree)
+        rules = RECURSIVE_RULES if recursive else load_default_rules()
+        before = snapshot(root)
+        before_contents = contents(root)
+
+        planned = plan_tidy(root, rules)
+        assert snapshot(root) == before  # planning never changes anything
+        result = run_tidy(root, rules)
+
+        # Nothing lost: same multiset of (bytes, mode, mtime) and of link targets.
+        assert contents(root) == before_contents
+        # The dry-run plan is exactly what happened; failures are only the blocked ones.
+        assert [m.as_json() for m in result.done] == [m.as_json() for m in planned.moves]
+        assert [src for src, _ in result.failed] == [b.source for b in planned.blocked]
+        for m in result.done:
+            assert not os.path.lexists(root / m.source) and os.path.lexists(root / m.destination)
+        # Nothing was written outside the tidied folder.
+        assert sorted(os.listdir(base)) == ["scratch"]
+        # Idempotent.
+        assert plan_tidy(root, rules).moves == []
+
+        if result.journal is not None:
+            undo = run_undo(root)
+            assert undo.ok, undo.conflicts
+        assert snapshot(root) == before
+    finally:
+        _rmtree(base)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tree=trees(), crash_at=st.integers(1, 12), point=st.sampled_from(["after-move", "before-move"]))
+def test_killed_at_a_random_move_then_undo_restores(tmp_path: Path, tree: dict, crash_at: int, point: str) -> None:
+    base = Path(tempfile.mkdtemp(dir=tmp_path))
+    try:
+        root = base / "scratch"
+        build(root, tree)
+        before = snapshot(root)
+        n_moves = len(plan_tidy(root, load_default_rules()).moves)
+        env = {"ORGANIZER_TEST_CRASH_AFTER": str(crash_at), "ORGANIZER_TEST_CRASH_POINT": point}
+        proc = run_module("tidy", str(root), cwd=base, env=env)
+        if n_moves >= crash_at:
+            assert proc.returncode == -signal.SIGKILL, proc.stderr
+        else:
+            assert proc.returncode == 0, proc.stderr
+        if (root / ".organizer").exists():
+            undo = run_module("undo", str(root), cwd=base)
+            assert undo.returncode == 0, undo.stdout + undo.stderr
+        assert snapshot(root) == before
+    finally:
+        _rmtree(base)
+
+
+def _rmtree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
