@@ -59,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         from utils.pipeline import Options, Pipeline
-        from plots.registry import discover
         if args.list:
+            from plots.registry import discover  # here: a no-op run should not import pandas
             print(list_outputs(discover(config.plot_modules), config.plot_format))
             return 0
         options = Options(data=args.data or config.data_root, out=args.out or config.output,

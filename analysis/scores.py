@@ -143,9 +143,10 @@ def build_predictions(scores: pd.DataFrame) -> pd.DataFrame:
         m = m.dropna(subset=["actual", "predicted"], how="all")
         if m.empty:
             continue
-        idx = m.groupby(["experiment", "condition", "task"])["predicted"].idxmax().dropna()
-        best = m.loc[idx.astype(int)] if len(idx) else m.iloc[0:0]
-        best = best.assign(score=score)
+        # The best single-task source per cell; a cell with no single-task source keeps NaN.
+        best = m.sort_values("predicted", ascending=False, na_position="last", kind="stable")
+        best = best.drop_duplicates(["experiment", "condition", "task"])
+        best = best.sort_values(["experiment", "condition", "task"], kind="stable").assign(score=score)
         best["residual"] = best["actual"] - best["predicted"]
         out.append(best[cols])
     if not out:

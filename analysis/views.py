@@ -9,7 +9,9 @@ from typing import Callable
 
 import pandas as pd
 
+from analysis.findings import compute_findings
 from analysis.scores import Gaps, build_curves, build_predictions, build_scores
+from analysis.seeds import seed_points, seed_scores
 from utils.config import Config
 
 ViewFn = Callable[[pd.DataFrame, Config, Gaps, Callable[[str], pd.DataFrame]], pd.DataFrame]
@@ -20,6 +22,11 @@ VIEWS: dict[str, ViewFn] = {
     "scores": lambda frame, config, gaps, get: build_scores(frame, config, gaps),
     "curves": lambda frame, config, gaps, get: build_curves(frame, config),
     "predictions": lambda frame, config, gaps, get: build_predictions(get("scores")),
+    # seed-averaged scores: one row per seed-free experiment x condition x task (mean, std, n)
+    "seed_scores": lambda frame, config, gaps, get: seed_scores(get("scores"), config),
+    # per-seed score rows with their model's mean, std and n alongside (dots + error bars)
+    "seed_points": lambda frame, config, gaps, get: seed_points(get("scores"), get("seed_scores")),
+    "findings": lambda frame, config, gaps, get: compute_findings(get("seed_scores"), get("predictions"), config),
 }
 
 

@@ -1,47 +1,62 @@
-"""Raw metric per task: every experiment of a group as a bar, the baseline as a line."""
+"""Raw metric per task: every experiment of a group as a bar (mean over seeds), the baseline as a line."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from analysis.figure_data import baseline_levels, seed_bars, seed_phrase
 from plots.registry import OutputContext, figure
-from plots.style import BASELINE, MISSING_HATCH, TRAINED, UNTRAINED, apply_style, grid, labels_for
+from plots.style import (BASELINE, TRAINED, UNTRAINED, apply_style, experiment_labels, grid, missing_handle,
+                         narrow_log_ticks, seed_dots, seed_handles, seed_spread, vbars)
 
 
-@figure("comparison", needs="scores", per=("group", "condition"),
+@figure("comparison", needs="seed_points", per=("group", "condition"),
         writes="comparison/{group}_{condition}",
         title="Raw metric vs baseline",
-        description="Each task's metric at the last checkpoint for every experiment of the group; "
-                    "dashed line: the baseline; orange: trained on that task; log scale for errors.")
+        description="Each task's metric at the last checkpoint for every experiment of the group: bar = mean "
+                    "over seeds, whisker = std across seeds, dots = each seed; dashed line: the baseline "
+                    "(mean of the seeds' baselines, band = their std); orange: trained on that task; "
+                    "hatched n/a: missing; log scale for errors.")
 def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     apply_style()
-    rows = data[data["group"] != "baseline"]
-    tasks = ctx.tasks_in(rows)
+    bars = seed_bars(data, "value", ctx.config)
+    baseline = baseline_levels(data)
+    tasks = list(bars.mean.columns)
+    x = np.arange(len(bars.mean))
+    labels = experiment_labels(list(bars.mean.index), ctx.config)
+    if bars.multi_seed and bars.n_seeds.nunique() > 1:  # seed counts differ: say each one
+        labels = [f"{label} (n={n})" for label, n in zip(labels, bars.n_seeds)]
     nr, nc = grid(len(tasks))
     fig, axes = plt.subplots(nr, nc, figsize=(3.6 * nc, 2.9 * nr), squeeze=False, layout="constrained")
     for ax, task in zip(axes.flat, tasks):
         info = ctx.task(task)
-        part = rows[rows["task"] == task]
-        x = np.arange(len(part))
-        values = part["value"].to_numpy(dtype=float)
-        colors = [TRAINED if t else UNTRAINED for t in part["trained"]]
-        ax.bar(x, np.nan_to_num(values, nan=0.0), color=colors, width=0.8)
-        for xi in x[np.isnan(values)]:
-            ax.axvspan(xi - 0.4, xi + 0.4, fill=False, hatch=MISSING_HATCH, edgecolor="0.6", lw=0)
-        for b in part["baseline"].dropna().unique():
-            ax.axhline(b, color=BASELINE, ls="--", lw=1)
+        vbars(ax, bars.mean[task].to_numpy(), bars.trained[task].to_numpy())
+        seed_spread(ax, x, bars.mean[task].to_numpy(), bars.std[task].to_numpy())
+        dots = bars.dots[bars.dots["task"] == task]
+        seed_dots(ax, dots["row"].to_numpy() + dots["offset"].to_numpy(), dots["value"].to_numpy())
+        for level in baseline[baseline["task"] == task].itertuples():
+            ax.axhline(level.mean, color=BASELINE, ls="--", lw=1)
+            if np.isfinite(level.std) and level.std > 0:
+                ax.axhspan(level.mean - level.std, level.mean + level.std, color=BASELINE, alpha=0.1, lw=0,
+                           zorder=0.5)  # behind the bars
         if info.log:
             ax.set_yscale("log")
-        ax.set_xticks(x, labels_for(part), rotation=90)
+            narrow_log_ticks(ax.yaxis)
+        ax.set_xticks(x, labels, rotation=90)
+        ax.set_xlim(-0.6, len(x) - 0.4)
         ax.set_title(info.label)
         ax.set_ylabel(f"{info.unit} ({'higher' if info.higher_is_better else 'lower'} is better)")
     for ax in list(axes.flat)[len(tasks):]:
         ax.set_visible(False)
     handles = [plt.Rectangle((0, 0), 1, 1, color=TRAINED), plt.Rectangle((0, 0), 1, 1, color=UNTRAINED),
-               plt.Line2D([], [], color=BASELINE, ls="--"),
-               plt.Rectangle((0, 0), 1, 1, fill=False, hatch=MISSING_HATCH, edgecolor="0.6")]
-    fig.legend(handles, ["trained on this task", "not trained on it", "baseline", "missing evaluation"],
-               loc="outside lower center", ncols=4, frameon=False)
-    fig.suptitle(f"{ctx.group_label} vs baseline: raw metric at last checkpoint, {ctx.condition_label}")
+               plt.Line2D([], [], color=BASELINE, ls="--"), missing_handle()]
+    names = ["trained on this task", "not trained on it", "baseline", "n/a: missing evaluation"]
+    if bars.multi_seed:
+        extra, extra_names = seed_handles()
+        handles, names = handles + extra, names + extra_names
+        names[2] = "baseline (mean of the seeds' baselines, band ± std)"
+    fig.legend(handles, names, loc="outside lower center", ncols=len(names), frameon=False)
+    seeds = f"\nbar: mean of {seed_phrase(bars.n_seeds)}" if bars.multi_seed else ""
+    fig.suptitle(f"{ctx.group_label} vs baseline: raw metric at last checkpoint, {ctx.condition_label}{seeds}")
     return fig

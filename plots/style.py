@@ -4,7 +4,14 @@ from __future__ import annotations
 import math
 
 import matplotlib
+import matplotlib.colors
+import matplotlib.patches
+import matplotlib.ticker
+import numpy as np
 import pandas as pd
+from matplotlib.transforms import blended_transform_factory
+
+from utils.config import Config
 
 # Okabe & Ito (2008), distinguishable with the common colour-vision deficiencies.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -18,7 +25,7 @@ RC = {
     "figure.dpi": 110, "savefig.dpi": 110, "font.size": 9, "axes.titlesize": 10,
     "axes.labelsize": 9, "xtick.labelsize": 8, "ytick.labelsize": 8, "legend.fontsize": 8,
     "figure.titlesize": 12, "axes.spines.top": False, "axes.spines.right": False,
-    "axes.prop_cycle": matplotlib.cycler(color=OKABE_ITO), "savefig.bbox": "tight",
+    "axes.prop_cycle": matplotlib.cycler(color=OKABE_ITO), "savefig.bbox": "standard",  # constrained layout already fits; "tight" draws twice
     "image.cmap": "viridis",
 }
 
@@ -43,3 +50,127 @@ def short_name(experiment: str, baseline: str) -> str:
 
 def labels_for(frame: pd.DataFrame) -> list[str]:
     return [short_name(e, b) for e, b in zip(frame["experiment"], frame["baseline_experiment"])]
+
+
+def experiment_labels(names: list[str], config: Config) -> list[str]:
+    """Short labels for experiment names when the frame has no `baseline_experiment` column."""
+    out = []
+    for name in names:
+        info = config.parse_experiment(name)
+        out.append(short_name(name, info.baseline) if info is not None else name)
+    return out
+
+
+def diverging_norm(limit: float = 1.0) -> matplotlib.colors.Normalize:
+    """Colour scale symmetric around 0 (0 = neutral); values beyond +-limit take the end colours."""
+    return matplotlib.colors.TwoSlopeNorm(vcenter=0.0, vmin=-limit, vmax=limit)
+
+
+def missing_handle() -> matplotlib.patches.Patch:
+    """Legend entry for hatched 'n/a' areas (missing evaluation or undefined score)."""
+    return matplotlib.patches.Patch(facecolor="none", edgecolor="0.55", hatch=MISSING_HATCH)
+
+
+def note_figure(message: str, title: str) -> matplotlib.figure.Figure:
+    """A small figure that says why there is nothing to draw, instead of an empty or failed file."""
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 1.6), layout="constrained")
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
+    fig.suptitle(title)
+    return fig
+
+
+def hbars(ax: matplotlib.axes.Axes, values: np.ndarray, trained: np.ndarray, origin: float = 0.0) -> None:
+    """One horizontal bar per row from `origin` (orange if trained on the task, else blue);
+    rows without a value get a hatched band and "n/a" instead of a bar, never a zero."""
+    values = np.asarray(values, dtype=float)
+    y = np.arange(len(values))
+    ok = np.isfinite(values)
+    colors = [TRAINED if t else UNTRAINED for t in np.asarray(trained, dtype=bool)[ok]]
+    ax.barh(y[ok], values[ok] - origin, left=origin, height=0.78, color=colors)
+    where = blended_transform_factory(ax.transAxes, ax.transData)
+    for yi in y[~ok]:
+        ax.axhspan(yi - 0.39, yi + 0.39, fill=False, hatch=MISSING_HATCH, edgecolor="0.6", lw=0)
+        ax.text(0.5, yi, "n/a", transform=where, ha="center", va="center", fontsize=7, color="0.2",
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+
+
+def bar_panels_size(n_rows: int, n_panels: int) -> tuple[float, float]:
+    """Inches for one row of task panels with one horizontal bar per experiment (~0.19 in a bar)."""
+    return 1.3 + 1.75 * n_panels, max(2.8, 1.9 + 0.19 * n_rows)
+
+
+class _PlainLogFormatter(matplotlib.ticker.LogFormatterSciNotation):
+    """Matplotlib's choice of which log ticks to label, written as 3, 40, 2000 instead of 3×10^0."""
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        text = super().__call__(x, pos)
+        return f"{x:g}" if text and 1e-3 <= abs(x) < 1e5 else text
+
+
+def plain_log_ticks(axis: matplotlib.axis.Axis) -> None:
+    """Readable tick labels on a log axis, also when it spans less than a decade."""
+    axis.set_major_formatter(_PlainLogFormatter())
+    axis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+
+
+# --- seeds: the mean as a bar, the spread across seeds as a whisker, each seed as a dot -------------
+
+SEED_DOT = "#000000"
+SEED_EDGE = "#FFFFFF"
+
+
+def vbars(ax: matplotlib.axes.Axes, values: np.ndarray, trained: np.ndarray, width: float = 0.8) -> None:
+    """One vertical bar per column from 0 (orange if trained on the task, else blue); columns without
+    a value get no bar, only a hatched band and an "n/a" mark, never a zero-height bar."""
+    values = np.asarray(values, dtype=float)
+    x = np.arange(len(values))
+    ok = np.isfinite(values)
+    colors = [TRAINED if t else UNTRAINED for t in np.asarray(trained, dtype=bool)[ok]]
+    ax.bar(x[ok], values[ok], width=width, color=colors)
+    where = blended_transform_factory(ax.transData, ax.transAxes)
+    for xi in x[~ok]:
+        ax.axvspan(xi - width / 2, xi + width / 2, fill=False, hatch=MISSING_HATCH, edgecolor="0.6", lw=0)
+        ax.text(xi, 0.5, "n/a", transform=where, ha="center", va="center", rotation=90, fontsize=7,
+                color="0.2", bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+
+
+def seed_spread(ax: matplotlib.axes.Axes, pos: np.ndarray, mean: np.ndarray, std: np.ndarray,
+                horizontal: bool = False) -> None:
+    """Whiskers of +-std around each mean, in one errorbar call; nothing where std is undefined
+    (one seed), so a one-seed figure gets no error bars at all."""
+    pos, mean, std = (np.asarray(a, dtype=float) for a in (pos, mean, std))
+    ok = np.isfinite(mean) & np.isfinite(std)
+    if not ok.any():
+        return
+    xy = (mean[ok], pos[ok]) if horizontal else (pos[ok], mean[ok])
+    err = {"xerr" if horizontal else "yerr": std[ok]}
+    ax.errorbar(*xy, **err, fmt="none", ecolor=SEED_DOT, elinewidth=0.9, capsize=2.2, capthick=0.9, zorder=3)
+
+
+def seed_dots(ax: matplotlib.axes.Axes, pos: np.ndarray, values: np.ndarray, horizontal: bool = False) -> None:
+    """Every seed's own number as a dot, in one scatter call (none when there are no dots)."""
+    pos, values = np.asarray(pos, dtype=float), np.asarray(values, dtype=float)
+    if not len(values):
+        return
+    xy = (values, pos) if horizontal else (pos, values)
+    ax.scatter(*xy, s=11, color=SEED_DOT, edgecolors=SEED_EDGE, linewidths=0.5, zorder=4)
+
+
+def seed_handles() -> tuple[list, list[str]]:
+    """Legend entries for the whisker (std across seeds) and the seed dots."""
+    import matplotlib.lines
+    whisker = matplotlib.lines.Line2D([], [], color=SEED_DOT, lw=0.9, marker="|", markersize=6)
+    dot = matplotlib.lines.Line2D([], [], ls="", marker="o", markersize=3.5, color=SEED_DOT,
+                                  markeredgecolor=SEED_EDGE, markeredgewidth=0.5)
+    return [whisker, dot], ["whisker: ± std across seeds", "dot: one seed"]
+
+
+def narrow_log_ticks(axis: matplotlib.axis.Axis) -> None:
+    """plain_log_ticks, plus labelled ticks at 1.2, 1.5, 2.5 x 10^k when the current limits span less
+    than half a decade: an axis from 8.5 to 17 gets 9, 10, 12, 15 instead of only 9 and 10."""
+    plain_log_ticks(axis)
+    lo, hi = axis.get_view_interval()
+    if 0 < lo < hi < lo * 10 ** 0.5:
+        axis.set_minor_locator(matplotlib.ticker.LogLocator(subs=(1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9)))

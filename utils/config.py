@@ -44,6 +44,10 @@ class ConditionInfo:
 class ReaderRule:
     reader: str
     glob: str
+    experiment: str | None = None  # where the experiment name comes from (top, run, model)
+
+
+EXPERIMENT_FROM = ("top", "run", "model")
 
 
 @dataclass(frozen=True)
@@ -174,19 +178,22 @@ def load_config(path: Path | str | None = None) -> Config:
         _expect(path, f"data.skip[{i}]", s, str, "a folder name")
     output = _expect(path, "output", raw.get("output", "figures"), str, "a path")
 
-    readers_raw = _expect(path, "readers", raw.get("readers", [
-        {"reader": "evaluation_results", "glob": "*/evals/*/eval_data/evaluation_results.json"}]),
-        list, "a list of {reader, glob}")
+    # No `readers` (or an empty list): every file is offered to the readers' sniffers instead.
+    readers_raw = _expect(path, "readers", raw.get("readers") or [], list, "a list of {reader, glob}")
     readers = []
     for i, r in enumerate(readers_raw):
         key = f"readers[{i}]"
         _expect(path, key, r, dict, "a mapping with reader and glob")
-        _only_keys(path, key, r, {"reader", "glob"})
+        _only_keys(path, key, r, {"reader", "glob", "experiment"})
         for k in ("reader", "glob"):
             if k not in r:
                 raise _fail(path, f"{key}.{k}", "missing")
             _expect(path, f"{key}.{k}", r[k], str, "a string")
-        readers.append(ReaderRule(r["reader"], r["glob"]))
+        exp_from = r.get("experiment")
+        if exp_from is not None and exp_from not in EXPERIMENT_FROM:
+            raise _fail(path, f"{key}.experiment", f"must be one of {', '.join(EXPERIMENT_FROM)}, "
+                                                   f"got {exp_from!r}")
+        readers.append(ReaderRule(r["reader"], r["glob"], exp_from))
 
     conds_raw = _expect(path, "conditions", raw.get("conditions"), dict, "a mapping of conditions")
     conditions = []
@@ -237,6 +244,10 @@ def load_config(path: Path | str | None = None) -> Config:
         raise _fail(path, "experiments.pattern", f"invalid regular expression: {exc}") from None
     if "finetune" not in pattern.groupindex or "group" not in pattern.groupindex:
         raise _fail(path, "experiments.pattern", "needs named groups (?P<finetune>...) and (?P<group>...)")
+    if ("seed" in pattern.groupindex) != ("seedpart" in pattern.groupindex):
+        # seeds are averaged per seed-free name: `seedpart` is what is cut off, `seed` its number
+        raise _fail(path, "experiments.pattern", "named groups (?P<seedpart>...) and (?P<seed>...) go "
+                                                 "together: seedpart is removed to get the seed-free name")
     baseline = _expect(path, "experiments.baseline", exps.get("baseline", "pt1"), str, "a name")
     groups = _expect(path, "experiments.groups", exps.get("groups", {}), dict, "a mapping")
 

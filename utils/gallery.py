@@ -1,22 +1,364 @@
-"""The gallery page: `index.html` in the output folder, listing every output of the last run."""
+"""The gallery page: `index.html` and `gallery.js` in the output folder, rewritten after every run.
+
+index.html lists every output in the manifest: figures grouped by plot module and group, each
+with its title, one-line description, when it was drawn and links to the tables holding its
+numbers; then the findings (summary.md) and the tables. It is static and opens from disk.
+gallery.js (`window.GALLERY = {...}`) carries what changes between rebuilds: each output's
+version and drawn stamp, the status line and the findings. The page re-loads that script every
+2 s (see gallery_assets/live.js), so in watch mode redrawn figures swap in without a reload.
+"""
 from __future__ import annotations
 
+import hashlib
 import html
+import json
+import re
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Iterable, Mapping
+from urllib.parse import quote
 
 from utils.atomic import write_text
+from utils.config import Config
+
+ASSETS = Path(__file__).resolve().parent / "gallery_assets"
+IMAGE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg", ".gif", ".webp")
+SUMMARY = "summary.md"
 
 
-def write_gallery(out: Path, registry: dict, manifest: dict, last_run: dict) -> None:
-    """Write a static index.html linking every figure and table in the manifest."""
+@dataclass(frozen=True)
+class Item:
+    """One output on the page."""
+
+    rel: str
+    spec: Any  # plots.registry.OutputSpec, or None for an output no longer registered
+    keys: Mapping[str, Any]
+    drawn: str  # "2025-01-31 14:02:11 UTC"
+    version: str  # changes whenever the file is redrawn
+    exists: bool
+
+    @property
+    def is_figure(self) -> bool:
+        return self.spec.kind == "figure" if self.spec is not None else self.rel.endswith(IMAGE_SUFFIXES)
+
+    @property
+    def is_image(self) -> bool:
+        return self.rel.lower().endswith(IMAGE_SUFFIXES)
+
+    @property
+    def title(self) -> str:
+        return (self.spec.title or self.spec.name) if self.spec is not None else self.rel
+
+    @property
+    def description(self) -> str:
+        return self.spec.description if self.spec is not None else ""
+
+    @property
+    def module(self) -> str:
+        return self.spec.module if self.spec is not None else "(no longer registered)"
+
+
+def write_gallery(out: Path, registry: Mapping[str, Any], manifest: Mapping[str, dict],
+                  last_run: Mapping[str, Any], config: Config | None = None) -> None:
+    """Write index.html and gallery.js for the outputs in `manifest`.
+
+    `last_run` may hold rendered, problems (malformed evaluation files), failed, gaps, files,
+    changed, seconds, finished (ISO time); missing keys are left off the status line. `config` gives readable group and
+    condition labels (raw keys without it).
+    """
+    out = Path(out)
+    items = collect(out, registry, manifest)
+    layout = _digest("|".join(f"{i.rel}:{i.exists}:{i.title}" for i in items))
+    status = status_html(last_run, _finished(last_run))
+    findings = findings_html(out)
+    data = {"layout": layout, "status": status, "findings": findings,
+            "outputs": {i.rel: {"v": i.version, "drawn": i.drawn} for i in items}}
+    # index.html first: a page that sees the new gallery.js and reloads then gets the new page.
+    write_text(out / "index.html", page_html(items, layout, status, findings, config))
+    write_text(out / "gallery.js", "window.GALLERY = " + _script_json(data) + ";\n")
+
+
+def _finished(last_run: Mapping[str, Any]) -> datetime:
+    """When the run finished (last_run["finished"], ISO), else now: the gallery is written last."""
+    try:
+        return datetime.fromisoformat(str(last_run["finished"]))
+    except (KeyError, ValueError):
+        return datetime.now(timezone.utc)
+
+
+def collect(out: Path, registry: Mapping[str, Any], manifest: Mapping[str, dict]) -> list[Item]:
+    """The manifest's outputs as page items, in a stable order."""
     items = []
     for rel, entry in sorted(manifest.items()):
-        spec = registry.get(entry.get("output"))
-        title = html.escape(spec.title if spec else rel)
-        if rel.endswith((".png", ".svg")):
-            items.append(f'<figure><img src="{html.escape(rel)}" alt="{title}"><figcaption>{title}: '
-                         f'{html.escape(rel)}</figcaption></figure>')
+        drawn = str(entry.get("drawn", ""))
+        items.append(Item(rel=rel, spec=registry.get(entry.get("output")), keys=dict(entry.get("keys") or {}),
+                          drawn=_when(drawn), version=_digest(f"{entry.get('fingerprint', '')}|{drawn}"),
+                          exists=(out / rel).is_file()))
+    return items
+
+
+# --- status and findings (also sent through gallery.js) ---------------------------------------
+
+def status_html(last_run: Mapping[str, Any], now: datetime) -> str:
+    """When the last rebuild ran, what it redrew, and whether any evaluation file was malformed."""
+    rendered = list(last_run.get("rendered") or [])
+    parts = [f"{len(rendered)} output{_s(len(rendered))} redrawn"]
+    if last_run.get("changed"):
+        parts.append(f"{len(last_run['changed'])} evaluation file{_s(len(last_run['changed']))} new or changed")
+    if "files" in last_run:
+        parts.append(f"{last_run['files']} evaluation file{_s(last_run['files'])} read")
+    if "seconds" in last_run:
+        parts.append(f"in {float(last_run['seconds']):.1f} s")
+    lines = [f'<p id="last-rebuild">Last rebuild: <strong>{_when(now.isoformat(timespec="seconds"))}'
+             f'</strong> ({html.escape(", ".join(parts))})</p>']
+    problems = [str(p) for p in last_run.get("problems") or []]
+    if problems:
+        lines.append(f'<p id="problems" class="warn">{len(problems)} evaluation file{_s(len(problems))} '
+                     f'skipped as malformed</p>' + _details("which files and why", problems))
+    else:
+        lines.append('<p id="problems" class="ok">No evaluation file was skipped as malformed.</p>')
+    failed = [f[0] if isinstance(f, (list, tuple)) else str(f) for f in last_run.get("failed") or []]
+    if failed:
+        lines.append(f'<p id="failed" class="warn">{len(failed)} output{_s(len(failed))} failed to draw '
+                     f'(see the run log): {html.escape(", ".join(failed))}</p>')
+    gaps = [str(g) for g in last_run.get("gaps") or []]
+    if gaps:
+        lines.append(_details(f"Missing data: {len(gaps)} note{_s(len(gaps))}", gaps))
+    return "\n".join(lines)
+
+
+def findings_html(out: Path) -> str:
+    """summary.md rendered to HTML, or a note saying why there are no findings."""
+    try:
+        text = (out / SUMMARY).read_text(encoding="utf-8")
+    except OSError:
+        return (f"<p>No findings yet: {SUMMARY} was not written "
+                f"(it is the <code>summary</code> output; a run with --only may have left it out).</p>")
+    body = text.split("\n", 1)[1] if text.startswith("# ") else text  # the section has its own heading
+    return markdown_html(body)
+
+
+_INLINE = [(re.compile(r"\*\*(.+?)\*\*"), r"<strong>\1</strong>"), (re.compile(r"`(.+?)`"), r"<code>\1</code>")]
+
+
+def markdown_html(text: str) -> str:
+    """The markdown subset summary.md uses: headings, nested `- ` lists, paragraphs, **bold**, `code`."""
+    out: list[str] = []
+    depth = 0  # open <ul> levels
+    para: list[str] = []
+
+    def inline(s: str) -> str:
+        s = html.escape(s, quote=False)
+        for pattern, repl in _INLINE:
+            s = pattern.sub(repl, s)
+        return s
+
+    def flush_para() -> None:
+        if para:
+            out.append(f"<p>{inline(' '.join(para))}</p>")
+            para.clear()
+
+    def close_lists(to: int) -> None:
+        nonlocal depth
+        while depth > to:
+            out.append("</li></ul>")
+            depth -= 1
+
+    for line in text.splitlines():
+        stripped = line.strip()
+        bullet = re.match(r"^( *)- (.*)$", line)
+        if not stripped:
+            flush_para()
+            close_lists(0)
+        elif stripped.startswith("#"):
+            flush_para()
+            close_lists(0)
+            level = min(len(stripped) - len(stripped.lstrip("#")) + 1, 6)
+            out.append(f"<h{level}>{inline(stripped.lstrip('#').strip())}</h{level}>")
+        elif bullet:
+            flush_para()
+            level = len(bullet.group(1)) // 2 + 1
+            if level > depth:
+                while depth < level:
+                    out.append("<ul><li>")
+                    depth += 1
+            else:
+                close_lists(level)
+                out.append("</li><li>")
+            out.append(inline(bullet.group(2)))
+        elif depth:
+            out.append(" " + inline(stripped))  # continuation of a list item
         else:
-            items.append(f'<p><a href="{html.escape(rel)}">{html.escape(rel)}</a></p>')
-    write_text(out / "index.html", "<!doctype html><meta charset=utf-8><title>Evaluation figures</title>\n"
-               + "\n".join(items) + "\n")
+            para.append(stripped)
+    flush_para()
+    close_lists(0)
+    return "\n".join(out)
+
+
+# --- the page -----------------------------------------------------------------------------------
+
+def page_html(items: list[Item], layout: str, status: str, findings: str, config: Config | None) -> str:
+    """The whole index.html: header with status, findings, figures by module and group, tables."""
+    figures = [i for i in items if i.is_figure]
+    tables = [i for i in items if not i.is_figure]
+    modules = _by_module(figures)
+    nav = ['<a href="#findings">Findings</a>'] + [
+        f'<a href="#{_anchor(m)}">{html.escape(_short_module(m))}</a>' for m in modules] + [
+        '<a href="#tables">Tables</a>']
+    body = [
+        f'<header><h1>Evaluation figures</h1><div id="status">{status}</div>',
+        '<p id="layout-changed" hidden>The set of outputs changed: <a href="">reload the page</a>.</p>',
+        f'<nav>{" ".join(nav)}</nav></header>',
+        f'<section id="findings"><h2>Findings</h2><div id="findings-body">{findings}</div>'
+        f'<p class="meta">From <a href="{SUMMARY}">{SUMMARY}</a>.</p></section>',
+    ]
+    for module, mod_items in modules.items():
+        body.append(f'<section id="{_anchor(module)}"><h2>{html.escape(_short_module(module))}</h2>')
+        doc = _module_doc(module)
+        if doc:
+            body.append(f'<p class="module-doc">{html.escape(doc)}</p>')
+        for group, group_items in _by_group(mod_items, config).items():
+            body.append(f"<h3>{html.escape(_group_label(group, config))}</h3>")
+            body.append('<div class="grid">' + "\n".join(_card(i, tables, config) for i in group_items) + "</div>")
+        body.append("</section>")
+    if not figures:
+        body.append("<p>No figures yet.</p>")
+    body.append(_tables_section(tables))
+    head = ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            "<title>Evaluation figures</title>"
+            f"<style>\n{(ASSETS / 'gallery.css').read_text(encoding='utf-8')}</style>"
+            '<script id="gallery-data" src="gallery.js"></script></head>')
+    script = f"<script>\n{(ASSETS / 'live.js').read_text(encoding='utf-8')}</script>"
+    return f'{head}\n<body data-layout="{layout}">\n' + "\n".join(body) + f"\n{script}\n</body></html>\n"
+
+
+def _card(item: Item, tables: list[Item], config: Config | None) -> str:
+    src = quote(item.rel)
+    if not item.exists:
+        visual = f'<div class="missing">{html.escape(item.rel)} is missing on disk: rerun to redraw it</div>'
+    elif item.is_image:
+        visual = (f'<a href="{src}"><img src="{src}?v={item.version}" data-src="{src}" '
+                  f'data-rel="{html.escape(item.rel)}" data-v="{item.version}" alt="{html.escape(item.title)}"></a>')
+    else:
+        visual = f'<p><a href="{src}">open {html.escape(item.rel)}</a></p>'
+    links = [f'<a href="{quote(t.rel)}">{html.escape(Path(t.rel).name)}</a>' for t in tables
+             if t.exists and item.spec is not None and t.spec is not None and t.spec.needs == item.spec.needs]
+    slice_label = _slice_label(item.keys, config)
+    title = html.escape(item.title) + (f" &middot; {html.escape(slice_label)}" if slice_label else "")
+    meta = [f'drawn <span data-drawn="{html.escape(item.rel)}">{html.escape(item.drawn)}</span>']
+    meta.append(("numbers in " + ", ".join(links)) if links else '<a href="#tables">tables</a>')
+    return (f'<figure class="card">{visual}<figcaption><div class="title">{title}</div>'
+            f'<p class="desc">{html.escape(item.description)}</p>'
+            f'<p class="meta">{" &middot; ".join(meta)} &middot; <a href="{src}">{html.escape(item.rel)}</a>'
+            f'</p></figcaption></figure>')
+
+
+def _tables_section(tables: list[Item]) -> str:
+    rows = []
+    for t in tables:
+        link = f'<a href="{quote(t.rel)}">{html.escape(t.rel)}</a>' if t.exists else \
+            f"{html.escape(t.rel)} (missing on disk)"
+        rows.append(f"<tr><td>{link}</td><td>{html.escape(t.title)}</td><td>{html.escape(t.description)}</td>"
+                    f'<td><span data-drawn="{html.escape(t.rel)}">{html.escape(t.drawn)}</span></td></tr>')
+    if not rows:
+        return '<section id="tables"><h2>Tables</h2><p>No tables yet.</p></section>'
+    return ('<section id="tables"><h2>Tables</h2><table class="tables"><tr><th>File</th><th>What</th>'
+            "<th>Contents</th><th>Written</th></tr>" + "\n".join(rows) + "</table></section>")
+
+
+def _by_module(items: Iterable[Item]) -> dict[str, list[Item]]:
+    out: dict[str, list[Item]] = {}
+    for item in sorted(items, key=lambda i: i.module):
+        out.setdefault(item.module, []).append(item)
+    return out
+
+
+def _by_group(items: list[Item], config: Config | None) -> dict[str, list[Item]]:
+    order = list(config.groups) if config is not None else []
+    groups = sorted({str(i.keys.get("group", "")) for i in items},
+                    key=lambda g: (g != "", g not in order, order.index(g) if g in order else 0, g))
+    return {g: sorted((i for i in items if str(i.keys.get("group", "")) == g),
+                      key=lambda i: (i.spec.name if i.spec is not None else "", _key_order(i.keys, config), i.rel))
+            for g in groups}
+
+
+def _key_order(keys: Mapping[str, Any], config: Config | None) -> tuple:
+    ranks = []
+    for k, v in keys.items():
+        if config is not None and k == "condition":
+            names = [c.name for c in config.conditions]
+            ranks.append(names.index(v) if v in names else len(names))
+        elif config is not None and k == "task":
+            names = list(config.tasks)
+            ranks.append(names.index(v) if v in names else len(names))
+        else:
+            ranks.append(0)
+    return tuple(ranks)
+
+
+def _group_label(group: str, config: Config | None) -> str:
+    if not group:
+        return "All experiments"
+    if config is not None and group in config.groups:
+        return f"{group}: {config.group_label(group)}"
+    return group
+
+
+def _slice_label(keys: Mapping[str, Any], config: Config | None) -> str:
+    parts = []
+    for k, v in keys.items():
+        if k == "group":
+            continue
+        if config is not None and k == "condition":
+            parts.append(config.condition_label(str(v)))
+        elif config is not None and k == "task" and v in config.tasks:
+            parts.append(config.tasks[v].label)
+        else:
+            parts.append(f"{k} {v}")
+    return ", ".join(parts)
+
+
+def _module_doc(module: str) -> str:
+    doc = getattr(sys.modules.get(module), "__doc__", None) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def _short_module(module: str) -> str:
+    return module.split("_", 3)[-1] if module.startswith("user_plots_") else \
+        module.rsplit(".", 1)[-1]
+
+
+def _anchor(module: str) -> str:
+    return "m-" + re.sub(r"[^A-Za-z0-9_-]", "-", module)
+
+
+def _details(summary: str, lines: list[str]) -> str:
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    return f"<details><summary>{html.escape(summary)}</summary><ul>{items}</ul></details>"
+
+
+def _when(iso: str) -> str:
+    """ISO time -> '2025-01-31 14:02:11 UTC' (as given when it does not parse)."""
+    try:
+        t = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return iso or "unknown"
+    if t.tzinfo is not None:
+        t = t.astimezone(timezone.utc)
+    return t.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
+
+
+def _s(n: Any) -> str:
+    return "" if n == 1 else "s"
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def _script_json(data: Any) -> str:
+    """JSON safe inside a <script> file: no `</script>` or U+2028 can end or break it."""
+    return json.dumps(data, ensure_ascii=True, sort_keys=True).replace("</", "<\\/")

@@ -5,26 +5,33 @@ rebuild parses only the files that changed.
 """
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import logging
 import os
 import pickle
+import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from utils.atomic import write_bytes
 from utils.config import Config
 from utils.errors import EvalFileError, UserError
-from utils.readers import Record, all_readers
+from utils.readers import ReaderInfo, Record, all_readers, glob_matches
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ["experiment", "condition", "task", "step", "metric", "statistic", "value", "source"]
-_CACHE_VERSION = 2
+_CACHE_VERSION = 3  # 3: column-wise outcomes, builtins-only pickle
+_PARALLEL_MIN = 200  # fewer unparsed files than this are parsed in-process (shipping costs more)
 _RACY_SECONDS = 2.0  # mtimes this close to the read time may hide a later same-size write
 
 
@@ -47,15 +54,27 @@ class LoadResult:
 
 
 def discover(root: Path, config: Config) -> list[tuple[Path, str]]:
-    """(file, reader name) for every evaluation file under root; the first matching rule wins."""
+    """(file, reader name) for every evaluation file under root.
+
+    With `readers:` rules in rules.yaml the first rule whose glob matches a file wins; without
+    them each file goes to the first reader (by name) whose sniffer recognises it, and files
+    no reader recognises are left alone. One log line per reader says how many files it got.
+    """
     if not root.is_dir():
         raise UserError(f"{root}: evaluation folder not found (set --data or data.root in {config.path})")
     readers = all_readers()
-    for rule in config.readers:
+    for i, rule in enumerate(config.readers):
         if rule.reader not in readers:
-            raise UserError(f"{config.path}: readers: unknown reader {rule.reader!r} "
+            raise UserError(f"{config.path}: readers[{i}].reader: unknown reader {rule.reader!r} "
                             f"(known: {', '.join(sorted(readers))})")
+        modes = readers[rule.reader].experiment_from
+        if rule.experiment is not None and rule.experiment not in modes:
+            raise UserError(f"{config.path}: readers[{i}].experiment: reader {rule.reader!r} " + (
+                f"takes {' or '.join(modes)}, not {rule.experiment!r}" if modes else
+                "names experiments from the files themselves and takes no experiment option"))
+    sniffers = [] if config.readers else [r for _, r in sorted(readers.items()) if r.sniff is not None]
     found: dict[Path, str] = {}
+    unrecognised = 0
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         rel_dir = Path(dirpath).relative_to(root)
@@ -63,16 +82,41 @@ def discover(root: Path, config: Config) -> list[tuple[Path, str]]:
             if name.startswith(".") or name.endswith(".tmp"):
                 continue
             rel = (rel_dir / name).as_posix()
-            for rule in config.readers:
-                if fnmatch.fnmatchcase(rel, rule.glob) and (
-                        "**" in rule.glob or rel.count("/") == rule.glob.count("/")):
-                    found.setdefault(root / rel, rule.reader)
-                    break
+            if config.readers:
+                rule = next((r for r in config.readers if glob_matches(rel, r.glob)), None)
+                if rule is not None:
+                    found[root / rel] = rule.reader
+                continue
+            chosen = next((r.name for r in sniffers if _sniffs(r, root / rel)), None)
+            if chosen is None:
+                unrecognised += 1
+            else:
+                found[root / rel] = chosen
+    how = "matched by the readers: globs" if config.readers else "recognised by name and content"
+    for rname, count in sorted(Counter(found.values()).items()):
+        log.info("reader %s: %d file(s) %s", rname, count, how)
+    if unrecognised:
+        log.info("%d other file(s) under %s are not evaluation files any reader knows; left alone",
+                 unrecognised, root)
     return sorted(found.items())
 
 
+def _sniffs(info: ReaderInfo, path: Path) -> bool:
+    """A reader's sniffer verdict; a sniffer that fails counts as no."""
+    try:
+        return bool(info.sniff(path))
+    except (OSError, ValueError):
+        return False
+
+
 class ParseCache:
-    """Parsed records per file, invalidated by size and mtime (and content for racy mtimes)."""
+    """Parsed records per file, invalidated by size and mtime (and content for racy mtimes).
+
+    Outcomes are stored column-wise (`("ok", columns)`: one list per Record field, strings
+    interned) so the cache pickles, loads and concatenates fast; the pickle holds only builtin
+    types and is read with an unpickler that refuses everything else, so a corrupt or foreign
+    file is rebuilt, never trusted or executed.
+    """
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
@@ -81,7 +125,7 @@ class ParseCache:
         if path is not None and path.exists():
             try:
                 with open(path, "rb") as fh:
-                    version, entries = pickle.load(fh)
+                    version, entries = _BuiltinsOnly(fh).load()
                 if version == _CACHE_VERSION and isinstance(entries, dict):
                     self.entries = entries
                 else:
@@ -90,21 +134,29 @@ class ParseCache:
                 log.warning("parse cache %s is unreadable (%s); rebuilding it", path, exc)
 
     def get(self, path: Path, reader: str, st: os.stat_result) -> tuple | None:
+        """The cached outcome (`("ok", columns)` or `("error", reason)`), or None when stale."""
         entry = self.entries.get(str(path))
-        if entry is None:
-            return None
-        size, mtime, rname, digest, outcome = entry
-        if (size, mtime, rname) != (st.st_size, st.st_mtime_ns, reader):
-            return None
-        if digest is not None and digest != _digest(path):
-            return None
-        return outcome
+        try:
+            size, mtime, rname, digest, outcome = entry
+            if (size, mtime, rname) != (st.st_size, st.st_mtime_ns, reader):
+                return None
+            if digest is not None and digest != _digest(path):
+                return None
+            if outcome[0] == "ok" and len(outcome[1]) == len(Record._fields) or outcome[0] == "error":
+                return outcome
+        except (TypeError, ValueError, IndexError):  # no entry, or a malformed one: parse again
+            pass
+        return None
 
-    def put(self, path: Path, reader: str, st: os.stat_result, outcome: tuple) -> None:
+    def put(self, path: Path, reader: str, st: os.stat_result, outcome: tuple) -> tuple:
+        """Store `("ok", records)` or `("error", reason)`; returns the stored (column-wise) outcome."""
+        if outcome[0] == "ok" and not _is_columnar(outcome[1]):
+            outcome = ("ok", columnar(outcome[1]))
         racy = time.time() - st.st_mtime_ns / 1e9 < _RACY_SECONDS
         self.entries[str(path)] = (st.st_size, st.st_mtime_ns, reader,
                                    _digest(path) if racy else None, outcome)
         self.dirty = True
+        return outcome
 
     def prune(self, keep: set[str]) -> None:
         for key in set(self.entries) - keep:
@@ -117,6 +169,67 @@ class ParseCache:
             self.dirty = False
 
 
+class _BuiltinsOnly(pickle.Unpickler):
+    """Unpickles tuples, lists, dicts, strings and numbers only: no classes, no code."""
+
+    def find_class(self, module: str, name: str):  # noqa: ANN201 - pickle API
+        raise pickle.UnpicklingError(f"unexpected object {module}.{name}")
+
+
+def columnar(records: list[Record]) -> tuple[list, ...]:
+    """Records -> one list per Record field (strings interned: smaller, faster pickles)."""
+    cols = tuple(map(list, zip(*records))) if records else tuple([] for _ in Record._fields)
+    for i, name in enumerate(Record._fields):
+        if name not in ("step", "value"):
+            try:
+                cols[i][:] = map(sys.intern, cols[i])
+            except TypeError:  # not a str: leave the column as it is
+                pass
+    return cols
+
+
+def _is_columnar(data: object) -> bool:
+    return isinstance(data, tuple) and len(data) == len(Record._fields) and all(
+        isinstance(c, list) for c in data)
+
+
+def _parse_chunk(items: list[tuple[str, str]], root: Path, config: Config) -> list[tuple]:
+    """Parse files in a worker process: [(path, reader)] -> [column-wise outcome]."""
+    readers = all_readers()
+    out = []
+    for path, rname in items:
+        try:
+            out.append(("ok", columnar(readers[rname].read(Path(path), root, config))))
+        except EvalFileError as exc:
+            out.append(("error", str(exc)))
+    return out
+
+
+def _parse_many(items: list[tuple[Path, str]], root: Path, config: Config,
+                pool: Executor | None) -> dict[str, tuple]:
+    """Parse files (in the pool when there are enough to be worth shipping); path -> outcome."""
+    jobs = [(str(p), r) for p, r in items]
+    if pool is None or len(jobs) < _PARALLEL_MIN:
+        return dict(zip((p for p, _ in jobs), _parse_chunk(jobs, root, config)))
+    n = max(1, len(jobs) // 16)
+    chunks = [jobs[i:i + n] for i in range(0, len(jobs), n)]
+    out: dict[str, tuple] = {}
+    for chunk, outcomes in zip(chunks, pool.map(_parse_chunk, chunks, [root] * len(chunks),
+                                                [config] * len(chunks))):
+        out.update(zip((p for p, _ in chunk), outcomes))
+    return out
+
+
+def _typed_frame(columns: list[list]) -> pd.DataFrame:
+    """The tidy frame from its column lists, dtypes given rather than inferred (faster)."""
+    try:
+        return pd.DataFrame({c: np.array(v, dtype="int64") if c == "step" else
+                             np.array(v, dtype="float64") if c == "value" else pd.array(v, dtype="str")
+                             for c, v in zip(COLUMNS, columns)})
+    except (TypeError, ValueError):  # an odd value from a reader: let pandas infer, as before
+        return pd.DataFrame(dict(zip(COLUMNS, columns))).astype({"step": "int64", "value": "float64"})
+
+
 def _digest(path: Path) -> str | None:
     try:
         return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
@@ -124,13 +237,17 @@ def _digest(path: Path) -> str | None:
         return None
 
 
-def load(root: Path, config: Config, cache: ParseCache | None = None) -> LoadResult:
-    """Read every evaluation file under root into one tidy long DataFrame (see COLUMNS)."""
+def load(root: Path, config: Config, cache: ParseCache | None = None,
+         pool: Executor | None = None) -> LoadResult:
+    """Read every evaluation file under root into one tidy long DataFrame (see COLUMNS).
+
+    With a process `pool`, the files not in the cache are parsed in parallel (cold runs)."""
     cache = cache if cache is not None else ParseCache()
     readers = all_readers()
     files = discover(root, config)
     result = LoadResult(frame=pd.DataFrame(columns=COLUMNS), files=[])
     columns: list[list] = [[] for _ in COLUMNS]
+    todo: list[tuple[Path, str, str, os.stat_result | None, tuple | None]] = []
     for path, rname in files:
         rel = path.relative_to(root)
         if any(part in config.skip for part in rel.parts[:-1]):
@@ -142,26 +259,21 @@ def load(root: Path, config: Config, cache: ParseCache | None = None) -> LoadRes
         except OSError as exc:  # deleted between discovery and reading
             result.problems.append(Problem(path, f"cannot stat: {exc.strerror}"))
             continue
-        outcome = cache.get(path, rname, st)
+        todo.append((path, rname, rel.as_posix(), st, cache.get(path, rname, st)))
+    fresh = _parse_many([(p, r) for p, r, _, _, o in todo if o is None], root, config, pool)
+    for path, rname, source, st, outcome in todo:
         if outcome is None:
-            try:
-                outcome = ("ok", readers[rname].read(path, root, config))
-            except EvalFileError as exc:
-                outcome = ("error", str(exc))
-            cache.put(path, rname, st, outcome)
+            outcome = cache.put(path, rname, st, fresh[str(path)])
             result.parsed.append(path)
         if outcome[0] == "error":
             result.problems.append(Problem(path, outcome[1]))
             continue
-        source = rel.as_posix()
-        for rec in outcome[1]:
-            for col, v in zip(columns, rec):
-                col.append(v)
-            columns[-1].append(source)
+        for col, values in zip(columns, outcome[1]):
+            col.extend(values)
+        columns[-1].extend([source] * len(outcome[1][0]))
     cache.prune({str(p) for p, _ in files})
-    frame = pd.DataFrame(dict(zip(COLUMNS, columns)))
+    frame = _typed_frame(columns)
     if not frame.empty:
-        frame = frame.astype({"step": "int64", "value": "float64"})
         frame = frame.sort_values(["experiment", "condition", "task", "metric", "statistic", "step"],
                                   kind="stable", ignore_index=True)
     else:

@@ -6,13 +6,18 @@ in this package are found by scanning it, so a new format is one new file here.
 """
 from __future__ import annotations
 
+import fnmatch
 import importlib
+import json
+import math
 import pkgutil
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
-from utils.config import Config
+from utils.config import Config, ReaderRule
+from utils.errors import EvalFileError
 
 
 class Record(NamedTuple):
@@ -36,16 +41,19 @@ class ReaderInfo:
     read: ReadFn
     description: str
     sniff: Callable[[Path], bool] | None = None
+    # rules.yaml `readers[].experiment` values the reader honours; the first is its default.
+    experiment_from: tuple[str, ...] = ()
 
 
 _READERS: dict[str, ReaderInfo] = {}
 
 
-def reader(name: str, description: str = "", sniff: Callable[[Path], bool] | None = None
-           ) -> Callable[[ReadFn], ReadFn]:
+def reader(name: str, description: str = "", sniff: Callable[[Path], bool] | None = None,
+           experiment_from: tuple[str, ...] = ()) -> Callable[[ReadFn], ReadFn]:
     """Register a reader under `name` (the value used in rules.yaml `readers[].reader`)."""
     def register(fn: ReadFn) -> ReadFn:
-        _READERS[name] = ReaderInfo(name, fn, description or (fn.__doc__ or "").strip(), sniff)
+        _READERS[name] = ReaderInfo(name, fn, description or (fn.__doc__ or "").strip(), sniff,
+                                    tuple(experiment_from))
         return fn
     return register
 
@@ -67,3 +75,147 @@ def split_metric_key(key: str) -> tuple[str, str]:
         if name.endswith("_" + stat):
             return name[: -len(stat) - 1], stat
     return name, "value"
+
+
+# --- helpers shared by the readers ----------------------------------------------------------
+
+CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+NA_STRINGS = frozenset({"nan", "n/a", "na", "null", "none"})
+
+
+def to_value(raw: Any) -> float | None:
+    """A metric value: numbers as floats; null, "NaN", "nan", "N/A" as NaN; numeric strings parsed.
+
+    None means "not a metric" (other strings, booleans, lists, objects) and the caller skips it.
+    """
+    if isinstance(raw, bool):
+        return None
+    if raw is None:
+        return math.nan
+    if isinstance(raw, (int, float)):
+        return float(raw)
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.lower() in NA_STRINGS:
+            return math.nan
+        try:
+            return float(text)
+        except ValueError:
+            return None
+    return None
+
+
+def to_step(raw: Any) -> int | None:
+    """A checkpoint step from an int, an integral float or a numeric string; None if it is not one."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    value = to_value(raw)
+    if value is None or not math.isfinite(value) or value != int(value):
+        return None
+    return int(value)
+
+
+def glob_matches(rel: str, pattern: str) -> bool:
+    """Does a root-relative posix path match a rules.yaml glob? `*` stays within one folder
+    level unless the glob has `**`."""
+    return fnmatch.fnmatchcase(rel, pattern) and ("**" in pattern or rel.count("/") == pattern.count("/"))
+
+
+def rule_for(path: Path, root: Path, config: Config) -> ReaderRule | None:
+    """The rules.yaml `readers` entry that picked this file (the first whose glob matches)."""
+    rel = path.relative_to(root).as_posix()
+    return next((r for r in config.readers if glob_matches(rel, r.glob)), None)
+
+
+def experiment_mode(path: Path, root: Path, config: Config, name: str) -> str:
+    """Where reader `name` takes this file's experiment from: its rule's `experiment`, else its default."""
+    rule = rule_for(path, root, config)
+    if rule is not None and rule.experiment:
+        return rule.experiment
+    return _READERS[name].experiment_from[0]
+
+
+def folder_experiment(path: Path, root: Path, mode: str) -> str:
+    """The experiment a file belongs to, named by a folder.
+
+    top: the folder right under the data root (the layout `<root>/<experiment>/...`).
+    run: the folder holding the file, or the one above it when that is a `checkpoint-<N>` folder.
+    A file lying directly in the data root belongs to the root folder's own name in both modes.
+    """
+    rel = path.relative_to(root)
+    if mode == "top" and len(rel.parts) > 1:
+        return rel.parts[0]
+    folder = path.resolve().parent
+    if mode == "run" and CHECKPOINT.match(folder.name) and folder != root.resolve():
+        folder = folder.parent
+    return folder.name
+
+
+def default_condition(config: Config) -> str:
+    """The condition of numbers that name none: the in-distribution one (else the first listed)."""
+    cond = config.condition("in_distribution") or config.conditions[0]
+    return cond.name
+
+
+def split_condition(name: str, config: Config, by_name: bool = False) -> tuple[str | None, str]:
+    """(condition, rest) when `name` starts with a condition's non-empty prefix, else (None, name);
+    e.g. `atlantis_distance_metric_mean` -> ("atlantis", "distance_metric_mean"). With `by_name`,
+    `<condition name>_` counts as a prefix too (`standard_distance...`)."""
+    prefixes = [(c.prefix, c.name) for c in config.conditions if c.prefix]
+    if by_name:
+        prefixes += [(c.name + "_", c.name) for c in config.conditions]
+    for prefix, cond in sorted(prefixes, key=lambda pc: len(pc[0]), reverse=True):
+        if name.startswith(prefix) and len(name) > len(prefix):
+            return cond, name[len(prefix):]
+    return None, name
+
+
+def folder_condition(path: Path, root: Path, config: Config, skip: str = "") -> str | None:
+    """A condition named by a folder between the root and the file: the condition's name itself
+    (`.../atlantis/...`) or its non-empty prefix (`.../atlantis_eval/...`); `skip` is the
+    experiment folder, whose name says nothing about the condition."""
+    for part in path.relative_to(root).parts[:-1]:
+        if part == skip:
+            continue
+        for cond in config.conditions:
+            if part == cond.name or (cond.prefix and part.startswith(cond.prefix)):
+                return cond.name
+    return None
+
+
+def find_task(metric: str, config: Config) -> str | None:
+    """The longest task in rules.yaml that `metric` names: `distance_metric` -> `distance`."""
+    hits = [t for t in config.tasks if metric == t or metric.startswith(t + "_")]
+    return max(hits, key=len) if hits else None
+
+
+def checkpoint_in_path(path: Path, root: Path) -> int | None:
+    """N of the innermost `checkpoint-<N>` folder between the root and the file."""
+    for part in reversed(path.relative_to(root).parts[:-1]):
+        m = CHECKPOINT.match(part)
+        if m:
+            return int(m.group(1))
+    return None
+
+
+def read_json(path: Path) -> Any:
+    """Parse a JSON file (NaN literals allowed, as Python's json writes them) or raise EvalFileError."""
+    try:
+        with open(path, "rb") as fh:
+            return json.load(fh)
+    except json.JSONDecodeError as exc:
+        raise EvalFileError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg}); "
+                            "half-written or corrupt") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalFileError(f"{path}: cannot read: {exc}") from None
+
+
+def head(path: Path, size: int = 4096) -> bytes:
+    """The first bytes of a file, for sniffing; empty when it cannot be read."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(size)
+    except OSError:
+        return b""

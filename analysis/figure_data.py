@@ -1,0 +1,211 @@
+"""Figure-ready shapes of the analysis views: which score a condition uses, matrices, curves.
+
+Plot modules draw; every number they show comes from here or from the views, so a figure and
+the scores table can never disagree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from utils.config import Config
+from utils.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ScoreMeaning:
+    """Which score column a condition is judged by, and what its 0 and 1 mean (for labels)."""
+
+    column: str
+    name: str
+    zero: str
+    one: str
+
+    @property
+    def scale(self) -> str:
+        return f"0 = {self.zero}, 1 = {self.one}"
+
+
+TOWARD_PERFECT = ScoreMeaning("score_toward_perfect", "score toward perfect", "baseline", "perfect")
+GAP_CLOSING = ScoreMeaning("score_gap_closing", "gap-closing score", "baseline on this data",
+                           "as good as the baseline on standard data")
+_BY_ROLE = {"in_distribution": TOWARD_PERFECT, "out_of_distribution": GAP_CLOSING}
+
+
+def score_for(config: Config, condition: str) -> ScoreMeaning:
+    """The normalized score for a condition: toward perfect in distribution, gap closing out of it."""
+    for cond in config.conditions:
+        if cond.name == condition:
+            return _BY_ROLE[cond.role]
+    raise ConfigError(f"{config.path}: conditions: no condition named {condition!r}")
+
+
+def in_distribution(config: Config) -> str:
+    """Name of the in-distribution condition (raises if rules.yaml has none)."""
+    cond = config.condition("in_distribution")
+    if cond is None:
+        raise ConfigError(f"{config.path}: conditions: no condition with role in_distribution")
+    return cond.name
+
+
+def members(frame: pd.DataFrame) -> pd.DataFrame:
+    """The fine-tuned experiments of a slice (baseline rows dropped)."""
+    return frame[frame["group"] != "baseline"] if "group" in frame.columns else frame
+
+
+def experiment_order(names: list[str] | pd.Series, config: Config) -> list[str]:
+    """Distinct experiment names by group, member index and seed (seeds of a member adjacent)."""
+    def key(name: str) -> tuple:
+        info = config.parse_experiment(name)
+        if info is None:
+            return (1, "", 0, 0, name)
+        return (0, info.group, info.index or 0, info.seed, name)
+    return sorted(dict.fromkeys(names), key=key)
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """Experiments (rows) x tasks (columns) of one value, with which cells were trained on."""
+
+    values: pd.DataFrame
+    trained: pd.DataFrame
+
+
+def matrix(frame: pd.DataFrame, column: str, config: Config, rows: list[str] | None = None) -> Matrix:
+    """Pivot `column` to experiments x tasks (rules.yaml task order); absent cells are NaN.
+
+    `rows` fixes the experiments and their order (so panels of one figure line up).
+    """
+    rows = rows if rows is not None else experiment_order(frame["experiment"], config)
+    cols = [t for t in config.tasks if t in set(frame["task"])]
+    values = frame.pivot_table(index="experiment", columns="task", values=column, aggfunc="first",
+                               dropna=False).reindex(index=rows, columns=cols).astype("float64")
+    trained = trained_mask(frame).pivot_table(index="experiment", columns="task", values="trained",
+                                              aggfunc="any").reindex(index=rows, columns=cols)
+    return Matrix(values, trained.fillna(False).astype(bool))
+
+
+def trained_mask(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with a boolean `trained` column (derived from `trained_on` when absent)."""
+    if "trained" in frame.columns:
+        return frame
+    trained = [t in on.split("+") if isinstance(on, str) and on else False
+               for t, on in zip(frame["task"], frame["trained_on"])]
+    return frame.assign(trained=trained)
+
+
+def forgetting(scores: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """In-distribution change from the baseline per experiment and task, in a readable unit.
+
+    `change` is the raw difference in accuracy points (x100) for accuracy tasks and the fold
+    change (value / baseline; 1 = baseline) for error tasks, whose values span decades.
+    """
+    rows = members(scores)
+    rows = rows[rows["condition"] == in_distribution(config)]
+    change = np.where(rows["kind"] == "accuracy", rows["raw_diff"] * 100.0, rows["fold_change"])
+    return rows.assign(change=change.astype("float64"))
+
+
+def curves_for(curves: pd.DataFrame, task: str) -> tuple[pd.DataFrame, list[str]]:
+    """Steps x experiments of the metric on one task, and which of those experiments trained on it."""
+    part = trained_mask(members(curves[curves["task"] == task]))
+    table = part.pivot_table(index="step", columns="experiment", values="value", aggfunc="first").sort_index()
+    trained = sorted(set(part.loc[part["trained"], "experiment"]))
+    return table.astype("float64"), trained
+
+
+def baseline_last(curves: pd.DataFrame, task: str) -> pd.Series:
+    """Each baseline's value on a task at its last checkpoint, by baseline experiment."""
+    base = curves[(curves["group"] == "baseline") & (curves["task"] == task)].dropna(subset=["value"])
+    last = base.sort_values("step").groupby("experiment")["value"].last()
+    return last.astype("float64")
+
+
+def missing_curves(curves: pd.DataFrame, task: str, config: Config) -> list[str]:
+    """Experiments of the slice with no checkpoint on this task (shown as a note on the panel)."""
+    everyone = experiment_order(members(curves)["experiment"], config)
+    have = set(members(curves[(curves["task"] == task) & curves["value"].notna()])["experiment"])
+    return [e for e in everyone if e not in have]
+
+
+# --- seeds: experiments that differ only by seed, drawn as one (views seed_points / seed_scores) ----
+
+DOT_SPREAD = 0.5  # share of a bar's width over which one experiment's seed dots are spread
+
+
+@dataclass(frozen=True)
+class SeedBars:
+    """Seed-free experiments (rows) x tasks of one measure, from the seed_points view.
+
+    `mean`/`std`/`n` are the view's `<measure>_mean/_std/_n` (each seed normalized against its own
+    baseline before averaging); `n_seeds` is each row's number of seeds; `dots` holds one row per
+    seed with a number (`row` position, `task`, `seed`, `value`, `offset` within the bar), and is
+    empty when no row has more than one seed, so a one-seed tree draws exactly as before.
+    """
+
+    mean: pd.DataFrame
+    std: pd.DataFrame
+    n: pd.DataFrame
+    trained: pd.DataFrame
+    n_seeds: pd.Series
+    dots: pd.DataFrame
+
+    @property
+    def multi_seed(self) -> bool:
+        return bool((self.n_seeds > 1).any())
+
+
+def seed_bars(points: pd.DataFrame, measure: str, config: Config, rows: list[str] | None = None) -> SeedBars:
+    """Per seed-free experiment and task: mean, std and n of `measure` over seeds, and the seeds' dots."""
+    part = trained_mask(members(points))
+    rows = rows if rows is not None else experiment_order(part["model"], config)
+    cols = [t for t in config.tasks if t in set(part["task"])]
+
+    def pivot(column: str, agg: str = "first") -> pd.DataFrame:
+        return part.pivot_table(index="model", columns="task", values=column, aggfunc=agg,
+                                dropna=False).reindex(index=rows, columns=cols)
+
+    n_seeds = part.groupby("model")["n_seeds"].max().reindex(rows).fillna(0).astype("int64")
+    trained = pivot("trained", "any").fillna(False).astype(bool)
+    multi = part[part["model"].map(n_seeds) > 1]
+    dots = multi.loc[np.isfinite(multi[measure].astype("float64")),
+                     ["model", "task", "seed", measure]].rename(columns={measure: "value"})
+    rank = dots.groupby(["model", "task"])["seed"].rank(method="first") - 1
+    count = dots.groupby(["model", "task"])["seed"].transform("size")
+    dots = dots.assign(row=dots["model"].map({m: i for i, m in enumerate(rows)}),
+                       offset=((rank + 0.5) / count - 0.5) * DOT_SPREAD)
+    dots = dots.dropna(subset=["row"]).astype({"row": "int64", "value": "float64", "offset": "float64"})
+    return SeedBars(mean=pivot(f"{measure}_mean").astype("float64"), std=pivot(f"{measure}_std").astype("float64"),
+                    n=pivot(f"{measure}_n").fillna(0).astype("int64"), trained=trained, n_seeds=n_seeds,
+                    dots=dots[["row", "task", "seed", "value", "offset"]].reset_index(drop=True))
+
+
+def baseline_levels(points: pd.DataFrame, measure: str = "value") -> pd.DataFrame:
+    """The baseline per seed-free baseline and task: mean and std over the seeds' baselines in the slice.
+
+    The runner adds to a group's slice exactly the baselines its members are scored against
+    (pt1, pt1_seed2), so this is the mean of the seeds' own baselines; std is NaN for one seed.
+    """
+    base = points[points["group"] == "baseline"] if "group" in points.columns else points.iloc[:0]
+    base = base[np.isfinite(base[measure].astype("float64"))]
+    out = base.groupby(["model", "task"], sort=True)[measure].agg(["mean", "std", "count"])
+    return out.rename(columns={"count": "n"}).reset_index()
+
+
+def seed_counts(frame: pd.DataFrame, column: str, config: Config, rows: list[str] | None = None) -> pd.DataFrame:
+    """Seeds with a number behind each cell of `matrix(frame, column + "_mean")`, from seed_scores `_n`."""
+    m = matrix(frame, f"{column}_n", config, rows)
+    return m.values.fillna(0).astype("int64")
+
+
+def seed_numbers(frame: pd.DataFrame, rows: list[str]) -> pd.Series:
+    """Seeds per seed-free experiment (`n_seeds` of the seed_scores view), in the order of `rows`."""
+    return frame.groupby("experiment")["n_seeds"].max().reindex(rows).fillna(0).astype("int64")
+
+
+def seed_phrase(n_seeds: pd.Series) -> str:
+    """"2 seeds" or "1–3 seeds": how many seeds the means of a figure are over (for its legend)."""
+    lo, hi = int(n_seeds.min()), int(n_seeds.max())
+    return f"{hi} seed{'s' if hi != 1 else ''}" if lo == hi else f"{lo}–{hi} seeds"

@@ -1,0 +1,198 @@
+"""The findings a researcher writes after a sweep, computed from the (seed-averaged) scores.
+
+Each finding is one row of a DataFrame: a topic, the slice it is about (group, condition, task)
+and its numbers, each with the experiment (and task) that gives it. plots/summary.py turns the
+rows into templated sentences; nothing here is worded and no number is ever typed by hand.
+
+Topics and the columns they fill:
+  best        condition, task, kind, experiment, value (mean over seeds), n (seeds with a value),
+              total (seeds run),
+              reference_experiment/reference (the baseline and its value), delta (value - reference)
+  baseline    condition (in-distribution), task, kind, experiment, value, n
+  forgetting  group, condition (in-distribution), kind; measure fold_change (error tasks) or
+              raw_diff (accuracy tasks) on untrained tasks: low/high (+ experiment, task),
+              median, count (cells worse than the baseline), total (cells)
+  adaptation  group, condition (out-of-distribution), subset (trained/untrained);
+              measure score_gap_closing: low/high (+ experiment, task), median, total
+  diagonal    group, condition: count (experiments whose every trained task scores above every
+              untrained task), total, value (median trained - median untrained score),
+              note ("diagonal" when each experiment trained one task, else "block-diagonal")
+  prediction  group, condition, task, kind, measure (score), experiment, value (actual),
+              reference (predicted), reference_experiment (the single-task run predicting it),
+              delta (actual - predicted); the `top` largest misses per score
+  prediction_error  measure (score): value (mean absolute miss), total (cells)
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import pandas as pd
+
+from utils.config import Config
+
+FINDING_COLUMNS = ["topic", "group", "condition", "task", "subset", "kind", "measure", "experiment",
+                   "value", "n", "reference_experiment", "reference", "delta", "low", "low_experiment",
+                   "low_task", "high", "high_experiment", "high_task", "median", "count", "total", "note"]
+TOPICS = ("best", "baseline", "forgetting", "adaptation", "diagonal", "prediction", "prediction_error")
+
+
+def compute_findings(seed_scores: pd.DataFrame, predictions: pd.DataFrame, config: Config,
+                     top: int = 3) -> pd.DataFrame:
+    """Every finding (see the module docstring), one row each, in the order they are reported."""
+    rows: list[dict[str, Any]] = []
+    if not seed_scores.empty:
+        present = seed_scores[seed_scores["value_n"] > 0]
+        rows += best_per_task(present, config)
+        rows += baseline_levels(present, config)
+        rows += forgetting(present, config)
+        rows += adaptation(present, config)
+    rows += prediction_misses(predictions, top)
+    frame = pd.DataFrame(rows, columns=FINDING_COLUMNS)
+    for col in ("value", "n", "reference", "delta", "low", "high", "median", "count", "total"):
+        frame[col] = frame[col].astype("float64")
+    return frame
+
+
+def _conditions(table: pd.DataFrame, config: Config) -> list[str]:
+    present = set(table["condition"])
+    return [c.name for c in config.conditions if c.name in present]
+
+
+def _tasks(table: pd.DataFrame, config: Config) -> list[str]:
+    present = set(table["task"])
+    return [t for t in config.tasks if t in present]
+
+
+def _groups(table: pd.DataFrame, config: Config) -> list[str]:
+    present = set(table["group"]) - {"baseline"}
+    return [g for g in config.groups if g in present] + sorted(present - set(config.groups))
+
+
+def best_per_task(table: pd.DataFrame, config: Config) -> list[dict[str, Any]]:
+    """Per condition and task: the fine-tuned experiment with the best mean value."""
+    members = table[table["group"] != "baseline"]
+    rows = []
+    for cond in _conditions(members, config):
+        for task in _tasks(members, config):
+            part = members[(members["condition"] == cond) & (members["task"] == task)]
+            if part.empty:
+                continue
+            higher = config.tasks[task].higher_is_better
+            best = part.loc[part["value_mean"].idxmax() if higher else part["value_mean"].idxmin()]
+            ref = table[(table["experiment"] == best["baseline_experiment"]) & (table["condition"] == cond)
+                        & (table["task"] == task)]["value_mean"]
+            reference = float(ref.iloc[0]) if len(ref) else float("nan")
+            rows.append({"topic": "best", "condition": cond, "task": task, "kind": best["kind"],
+                         "measure": "value", "experiment": best["experiment"],
+                         "value": best["value_mean"], "n": best["value_n"], "total": best["n_seeds"],
+                         "reference_experiment": best["baseline_experiment"], "reference": reference,
+                         "delta": best["value_mean"] - reference})
+    return rows
+
+
+def baseline_levels(table: pd.DataFrame, config: Config) -> list[dict[str, Any]]:
+    """The baseline's value on every task of the in-distribution (standard) condition."""
+    ind = config.condition("in_distribution")
+    if ind is None:
+        return []
+    base = table[(table["group"] == "baseline") & (table["condition"] == ind.name)]
+    rows = []
+    for exp in sorted(set(base["experiment"])):
+        for task in _tasks(base, config):
+            part = base[(base["experiment"] == exp) & (base["task"] == task)]
+            if not part.empty:
+                r = part.iloc[0]
+                rows.append({"topic": "baseline", "condition": ind.name, "task": task, "kind": r["kind"],
+                             "measure": "value", "experiment": exp, "value": r["value_mean"],
+                             "n": r["value_n"]})
+    return rows
+
+
+def _range(part: pd.DataFrame, col: str) -> dict[str, Any]:
+    lo, hi = part.loc[part[col].idxmin()], part.loc[part[col].idxmax()]
+    return {"low": lo[col], "low_experiment": lo["experiment"], "low_task": lo["task"],
+            "high": hi[col], "high_experiment": hi["experiment"], "high_task": hi["task"],
+            "median": float(part[col].median()), "total": len(part)}
+
+
+def forgetting(table: pd.DataFrame, config: Config) -> list[dict[str, Any]]:
+    """Per group, on in-distribution data, untrained tasks: error fold change and accuracy change."""
+    ind = config.condition("in_distribution")
+    if ind is None:
+        return []
+    untrained = table[(table["group"] != "baseline") & (table["condition"] == ind.name) & ~table["trained"]]
+    rows = []
+    for group in _groups(untrained, config):
+        g = untrained[untrained["group"] == group]
+        for kind, measure, worse in (("error", "fold_change_mean", lambda s: s > 1),
+                                     ("accuracy", "raw_diff_mean", lambda s: s < 0)):
+            part = g[(g["kind"] == kind)].dropna(subset=[measure])
+            if part.empty:
+                continue
+            rows.append({"topic": "forgetting", "group": group, "condition": ind.name, "kind": kind,
+                         "measure": measure.removesuffix("_mean"), "count": int(worse(part[measure]).sum()),
+                         **_range(part, measure)})
+    return rows
+
+
+def adaptation(table: pd.DataFrame, config: Config) -> list[dict[str, Any]]:
+    """Per group, on out-of-distribution data: gap-closing on trained vs untrained tasks."""
+    ood = config.condition("out_of_distribution")
+    if ood is None:
+        return []
+    col = "score_gap_closing_mean"
+    part = table[(table["group"] != "baseline") & (table["condition"] == ood.name)].dropna(subset=[col])
+    rows = []
+    for group in _groups(part, config):
+        g = part[part["group"] == group]
+        for subset, mask in (("trained", g["trained"]), ("untrained", ~g["trained"])):
+            if mask.any():
+                rows.append({"topic": "adaptation", "group": group, "condition": ood.name, "subset": subset,
+                             "measure": "score_gap_closing", **_range(g[mask], col)})
+        rows += _diagonal(g, group, ood.name, col)
+    return rows
+
+
+def _diagonal(g: pd.DataFrame, group: str, condition: str, col: str) -> list[dict[str, Any]]:
+    """Does every trained task beat every untrained one, experiment by experiment?"""
+    separated = total = 0
+    widest = 0
+    for _, e in g.groupby("experiment", sort=False):
+        tr, un = e.loc[e["trained"], col], e.loc[~e["trained"], col]
+        widest = max(widest, int(e["trained"].sum()))
+        if tr.empty or un.empty:
+            continue
+        total += 1
+        separated += int(tr.min() > un.max())
+    if total == 0:
+        return []
+    trained, untrained = g.loc[g["trained"], col], g.loc[~g["trained"], col]
+    return [{"topic": "diagonal", "group": group, "condition": condition, "measure": "score_gap_closing",
+             "count": separated, "total": total, "value": float(trained.median() - untrained.median()),
+             "note": "diagonal" if widest <= 1 else "block-diagonal"}]
+
+
+def prediction_misses(predictions: pd.DataFrame, top: int = 3) -> list[dict[str, Any]]:
+    """Where the max-of-single-task prediction misses most, per score, and its mean miss."""
+    if predictions.empty:
+        return []
+    rows: list[dict[str, Any]] = []
+    summary: list[dict[str, Any]] = []
+    for score in _unique(predictions["score"]):
+        part = predictions[(predictions["score"] == score)].dropna(subset=["residual"])
+        if part.empty:
+            continue
+        size = part["residual"].abs()
+        for i in size.sort_values(ascending=False, kind="stable").index[:top]:
+            r = part.loc[i]
+            rows.append({"topic": "prediction", "group": r["group"], "condition": r["condition"],
+                         "task": r["task"], "kind": r["kind"], "measure": score, "experiment": r["experiment"],
+                         "value": r["actual"], "reference": r["predicted"],
+                         "reference_experiment": r["predicted_from"], "delta": r["residual"]})
+        summary.append({"topic": "prediction_error", "measure": score, "value": float(size.mean()),
+                        "total": len(part)})
+    return rows + summary
+
+
+def _unique(values: Iterable) -> list:
+    return list(dict.fromkeys(values))

@@ -1,0 +1,84 @@
+"""Seed aggregation: experiments that differ only by seed, averaged after per-seed normalization.
+
+Seeds are recognised by experiments.pattern in rules.yaml (its `seedpart`/`seed` groups); the
+scores view already carries each experiment's seed-free name (`model`) and scores every seed
+against its own baseline (pt1_seed2_ft2-9 against pt1_seed2). Here those per-seed numbers are
+averaged per model x condition x task: mean, sample std (empty for one seed) and n (the seeds
+with a number, so a missing evaluation lowers n instead of counting as zero).
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from utils.config import Config
+
+MEASURES = ("value", "raw_diff", "fold_change", "score_toward_perfect", "score_gap_closing")
+STATS = ("mean", "std", "n")
+KEY_COLUMNS = ["experiment", "group", "index", "condition", "task", "kind", "trained", "trained_on",
+               "baseline_experiment", "seeds", "n_seeds", "baseline_mean"]
+SEED_COLUMNS = KEY_COLUMNS + [f"{m}_{s}" for m in MEASURES for s in STATS] + ["missing"]
+
+
+def _seed_free(name: str, config: Config) -> str:
+    info = config.parse_experiment(name)
+    return info.model if info is not None else name
+
+
+def seed_scores(scores: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """One row per seed-free experiment x condition x task: mean, std, n of value and every score.
+
+    `experiment` is the seed-free name (pt1_ft2-9) and `baseline_experiment` the seed-free
+    baseline (pt1), so the runner's split adds the averaged baseline rows to every group slice.
+    `seeds` lists the seeds present ("1,2"); `baseline_mean` is the baseline's mean value.
+    """
+    if scores.empty:
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in SEED_COLUMNS})
+    names = set(scores["baseline_experiment"]) | set(scores["experiment"])
+    seed_free = {n: _seed_free(n, config) for n in names}
+    index = {n: _index(n, config) for n in names}
+    df = scores.assign(base_model=scores["baseline_experiment"].map(seed_free),
+                       index=scores["experiment"].map(index))
+    keys = ["model", "condition", "task"]
+    grouped = df.groupby(keys, sort=False)
+    out = grouped.agg(group=("group", "first"), index=("index", "first"), kind=("kind", "first"),
+                      trained=("trained", "first"), trained_on=("trained_on", "first"),
+                      baseline_experiment=("base_model", "first"),
+                      seeds=("seed", lambda s: ",".join(map(str, sorted(set(s))))),
+                      n_seeds=("seed", "nunique"), baseline_mean=("baseline", "mean"),
+                      missing=("missing", "all"))
+    for m in MEASURES:
+        col = df[m].astype("float64")
+        g = col.groupby([df[k] for k in keys], sort=False)
+        out[f"{m}_mean"] = g.mean()
+        out[f"{m}_std"] = g.std(ddof=1)  # NaN (an empty cell) for a single seed
+        out[f"{m}_n"] = g.count().astype("int64")
+    out = out.reset_index().rename(columns={"model": "experiment"})
+    out["trained"] = out["trained"].astype(bool)
+    out["missing"] = out["missing"].astype(bool)
+    out["index"] = out["index"].astype("Int64")
+    return _order(out, config)[SEED_COLUMNS]
+
+
+def seed_points(scores: pd.DataFrame, aggregated: pd.DataFrame) -> pd.DataFrame:
+    """Every per-seed row of the scores view with its model's mean, std and n alongside.
+
+    For figures that draw the mean with error bars and each seed as a dot: the dots are
+    `value` (or a score) per row, the bar and whiskers the `<measure>_mean` / `_std` columns.
+    """
+    agg_cols = [f"{m}_{s}" for m in MEASURES for s in STATS] + ["n_seeds"]
+    right = aggregated[["experiment", "condition", "task"] + agg_cols].rename(columns={"experiment": "model"})
+    return scores.merge(right, on=["model", "condition", "task"], how="left")
+
+
+def _index(name: str, config: Config) -> int | None:
+    info = config.parse_experiment(name)
+    return info.index if info is not None and info.index is not None else None
+
+
+def _order(table: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """Baselines first, then by group, member index, condition and task as rules.yaml lists them."""
+    cond = {c.name: i for i, c in enumerate(config.conditions)}
+    task = {t: i for i, t in enumerate(config.tasks)}
+    tmp = table.assign(_g=table["group"] != "baseline", _i=table["index"].fillna(0),
+                       _c=table["condition"].map(cond), _t=table["task"].map(task))
+    return tmp.sort_values(["_g", "group", "_i", "experiment", "_c", "_t"], ignore_index=True)

@@ -1,0 +1,112 @@
+"""The gallery in a real headless Chromium: images load from file://, and a redraw shows up live.
+
+Uses the Debian packages /usr/bin/chromium and /usr/bin/chromedriver (.ci/run installs them);
+nothing downloads a browser or a driver at run time. Skipped, with the reason, when they are absent.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from testing_helpers import write_eval
+from utils.pipeline import Options, Pipeline
+from utils.synthetic import write_tree
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-quic", "--window-size=1280,1600")
+ONLY = ("comparison", "summary", "scores_csv")
+REDRAWN = "comparison/ft1_standard.png"  # the figure the second run must redraw
+UNTOUCHED = "comparison/ft1_atlantis.png"  # same experiments, other condition: unchanged
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()),
+    reason=f"needs {CHROMIUM} and {CHROMEDRIVER} (apt-get install chromium chromium-driver; .ci/run does)")
+
+
+def run(config, root: Path, out: Path):
+    pipeline = Pipeline(config, Options(data=root, out=out, only=ONLY, jobs=1, progress=False))
+    try:
+        return pipeline.run()
+    finally:
+        pipeline.close()
+
+
+def versions(out: Path) -> dict[str, str]:
+    text = (out / "gallery.js").read_text()
+    data = json.loads(text[len("window.GALLERY = "):].rstrip().rstrip(";"))
+    return {rel: o["v"] for rel, o in data["outputs"].items()}
+
+
+@pytest.fixture
+def browser(tmp_path):
+    from selenium.webdriver.chrome.options import Options as ChromeOptions
+    from selenium.webdriver.chrome.service import Service
+    options = ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+LOADED = """return Array.from(document.images).map(i => [i.getAttribute('data-rel'), i.complete, i.naturalWidth]);"""
+
+
+def img_state(driver, rel: str) -> dict:
+    return driver.execute_script(
+        "const i = document.querySelector(`img[data-rel='${arguments[0]}']`);"
+        "return {src: i.getAttribute('src'), v: i.getAttribute('data-v'), w: i.naturalWidth, done: i.complete};",
+        rel)
+
+
+def test_page_loads_every_image_and_picks_up_a_redraw_without_reload(tmp_path, config, browser):
+    from selenium.webdriver.support.ui import WebDriverWait
+    root, out = tmp_path / "exp", tmp_path / "out"
+    write_tree(root, seeds=1, ft1=1, ft2=0, checkpoints=2, tasks=("distance", "crossing"))
+    assert run(config, root, out).exit_code == 0
+    first = versions(out)
+
+    browser.get((out / "index.html").as_uri())
+    wait = WebDriverWait(browser, 20, poll_frequency=0.2)
+    wait.until(lambda d: all(done for _, done, _ in d.execute_script(LOADED)))
+    images = browser.execute_script(LOADED)
+    pngs = sorted(rel for rel in first if rel.endswith(".png"))
+    assert sorted(rel for rel, _, _ in images) == pngs == [UNTOUCHED, REDRAWN]
+    assert all(width > 0 for _, _, width in images), images
+    assert "No evaluation file was skipped as malformed" in browser.find_element("id", "status").text
+    browser.execute_script("window.marker = 1;")
+    before = img_state(browser, REDRAWN)
+    assert before["src"] == f"{REDRAWN}?v={first[REDRAWN]}"
+
+    # A new evaluation lands (pt1_ft1-1 gets much better on standard distance) and a half-written
+    # file appears; the second run redraws only the standard-data figure and rewrites gallery.js.
+    path = root / "pt1_ft1-1" / "evals" / "distance" / "eval_data" / "evaluation_results.json"
+    data = json.loads(path.read_text())
+    for checkpoint in data.values():
+        checkpoint["eval_distance_metric_mean"] = 0.5
+    path.write_text(json.dumps(data))
+    write_eval(root, "pt1_ft1-1", "compass", '{"checkpoint-1000": {"eval_compass_metric_mean": 0.')
+    report = run(config, root, out)
+    second = versions(out)
+    assert REDRAWN in report.rendered and UNTOUCHED not in report.rendered
+    assert second[REDRAWN] != first[REDRAWN] and second[UNTOUCHED] == first[UNTOUCHED]
+
+    wait.until(lambda d: img_state(d, REDRAWN)["v"] == second[REDRAWN])
+    wait.until(lambda d: img_state(d, REDRAWN)["done"])
+    after = img_state(browser, REDRAWN)
+    assert browser.execute_script("return window.marker;") == 1  # same page: no reload happened
+    assert after["src"] == f"{REDRAWN}?v={second[REDRAWN]}" and after["w"] > 0
+    assert img_state(browser, UNTOUCHED)["src"] == f"{UNTOUCHED}?v={first[UNTOUCHED]}"
+    wait.until(lambda d: "1 evaluation file skipped as malformed" in d.find_element("id", "status").text)
+    findings = browser.find_element("id", "findings-body").text
+    assert "Distance: pt1_ft1-1, 0.500 distance error" in findings  # the findings refreshed too

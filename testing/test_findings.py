@@ -1,0 +1,188 @@
+"""Findings on a hand-written tree whose answers are worked out by hand in the comments below."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis.findings import compute_findings
+from analysis.views import compute
+from analysis.scores import Gaps
+from plots.summary import findings_markdown
+from testing_helpers import REPO, write_eval
+from utils.config import load_config
+from utils.loading import load
+
+# Last-checkpoint values (checkpoint-200); checkpoint-100 holds decoys that must be ignored.
+#                 standard: distance crossing | atlantis: distance crossing
+VALUES = {
+    "pt1":       (4.0, 0.80, 64.0, 0.50),
+    "pt1_ft1-1": (2.0, 0.76, 8.0, 0.55),   # trained on distance
+    "pt1_ft1-7": (5.0, 0.90, 32.0, 0.74),  # trained on crossing
+    "pt1_ft2-4": (3.0, 0.86, 16.0, 0.68),  # trained on crossing + distance
+}
+# Gap-closing on atlantis, error: log(bo/v)/log(bo/bi) with bo=64, bi=4 -> log(64/v)/log(16);
+# accuracy: (v - 0.5)/(0.8 - 0.5).
+#   ft1-1: distance log(8)/log(16) = 0.75, crossing 0.05/0.3 = 1/6
+#   ft1-7: distance log(2)/log(16) = 0.25, crossing 0.24/0.3 = 0.8
+#   ft2-4: distance log(4)/log(16) = 0.5,  crossing 0.18/0.3 = 0.6
+# Toward perfect, error (b-v)/b, accuracy (v-b)/(1-b):
+#   standard distance: ft1-1 0.5, ft1-7 -0.25, ft2-4 0.25; crossing: -0.2, 0.5, 0.3
+#   atlantis distance: ft1-1 0.875, ft1-7 0.5, ft2-4 0.75; crossing: 0.1, 0.48, 0.36
+
+
+def write_hand_tree(root: Path) -> Path:
+    for exp, (sd, sc, ad, ac) in VALUES.items():
+        for folder, task, v in (("distance", "distance", sd), ("crossing", "crossing", sc),
+                                ("atlantis_distance", "distance", ad), ("atlantis_crossing", "crossing", ac)):
+            write_eval(root, exp, folder, {
+                "checkpoint-100": {f"eval_{task}_metric_mean": 0.123, f"eval_{task}_metric_std": 0.01},
+                "checkpoint-200": {f"eval_{task}_metric_mean": v, f"eval_{task}_metric_std": 0.01,
+                                   "eval_runtime": 3.2},
+            })
+    return root
+
+
+@pytest.fixture
+def hand_tree(tmp_path: Path) -> Path:
+    return write_hand_tree(tmp_path / "experiments")
+
+
+@pytest.fixture(scope="module")
+def findings(tmp_path_factory) -> pd.DataFrame:
+    """Computed once for the module: the tests below only read it."""
+    config = load_config(REPO / "rules.yaml")
+    frame = load(write_hand_tree(tmp_path_factory.mktemp("hand") / "experiments"), config).frame
+    return compute({"findings"}, frame, config, Gaps())["findings"]
+
+
+def one(findings: pd.DataFrame, **match) -> pd.Series:
+    rows = findings
+    for k, v in match.items():
+        rows = rows[rows[k] == v]
+    assert len(rows) == 1, f"{match}: {len(rows)} rows"
+    return rows.iloc[0]
+
+
+@pytest.mark.parametrize("condition, task, experiment, value, baseline", [
+    ("standard", "distance", "pt1_ft1-1", 2.0, 4.0),
+    ("standard", "crossing", "pt1_ft1-7", 0.90, 0.80),
+    ("atlantis", "distance", "pt1_ft1-1", 8.0, 64.0),
+    ("atlantis", "crossing", "pt1_ft1-7", 0.74, 0.50),
+])
+def test_best_experiment_per_task_and_condition(findings, condition, task, experiment, value, baseline):
+    r = one(findings, topic="best", condition=condition, task=task)
+    assert r["experiment"] == experiment
+    assert r["value"] == pytest.approx(value)
+    assert r["reference_experiment"] == "pt1" and r["reference"] == pytest.approx(baseline)
+    assert r["n"] == 1 and r["total"] == 1
+
+
+@pytest.mark.parametrize("task, value", [("distance", 4.0), ("crossing", 0.80)])
+def test_baseline_level_on_standard_tasks(findings, task, value):
+    r = one(findings, topic="baseline", task=task)
+    assert (r["experiment"], r["condition"]) == ("pt1", "standard")
+    assert r["value"] == pytest.approx(value)
+
+
+@pytest.mark.parametrize("kind, measure, value, experiment, task", [
+    ("error", "fold_change", 5.0 / 4.0, "pt1_ft1-7", "distance"),   # untrained distance got worse
+    ("accuracy", "raw_diff", 0.76 - 0.80, "pt1_ft1-1", "crossing"),  # untrained crossing lost 4 points
+])
+def test_forgetting_on_untrained_standard_tasks(findings, kind, measure, value, experiment, task):
+    r = one(findings, topic="forgetting", group="ft1", kind=kind)
+    assert r["measure"] == measure and r["condition"] == "standard"
+    assert r["low"] == pytest.approx(value) and r["high"] == pytest.approx(value)
+    assert (r["low_experiment"], r["low_task"]) == (experiment, task)
+    assert (r["count"], r["total"]) == (1, 1)
+    # ft2-4 trained on both tasks: nothing untrained, so no forgetting finding for ft2
+    assert findings[(findings["topic"] == "forgetting") & (findings["group"] == "ft2")].empty
+
+
+@pytest.mark.parametrize("group, subset, low, low_exp, low_task, high, high_exp, high_task", [
+    ("ft1", "trained", 0.75, "pt1_ft1-1", "distance", 0.8, "pt1_ft1-7", "crossing"),
+    ("ft1", "untrained", 1 / 6, "pt1_ft1-1", "crossing", 0.25, "pt1_ft1-7", "distance"),
+    ("ft2", "trained", 0.5, "pt1_ft2-4", "distance", 0.6, "pt1_ft2-4", "crossing"),
+])
+def test_adaptation_ranges_on_atlantis(findings, group, subset, low, low_exp, low_task, high, high_exp, high_task):
+    r = one(findings, topic="adaptation", group=group, subset=subset)
+    assert r["condition"] == "atlantis"
+    assert (r["low"], r["high"]) == (pytest.approx(low), pytest.approx(high))
+    assert (r["low_experiment"], r["low_task"], r["high_experiment"], r["high_task"]) == \
+        (low_exp, low_task, high_exp, high_task)
+    assert r["median"] == pytest.approx((low + high) / 2)
+
+
+def test_diagonal_verdict(findings):
+    r = one(findings, topic="diagonal", group="ft1")
+    assert (r["count"], r["total"], r["note"]) == (2, 2, "diagonal")
+    assert r["value"] == pytest.approx(0.775 - (1 / 6 + 0.25) / 2)
+    # ft2-4 has no untrained task, so there is nothing to separate
+    assert findings[(findings["topic"] == "diagonal") & (findings["group"] == "ft2")].empty
+
+
+@pytest.mark.parametrize("score, condition, task, actual, predicted, source, mean_abs, cells", [
+    ("score_gap_closing", "atlantis", "distance", 0.5, 0.75, "pt1_ft1-1", (0.25 + 0.2) / 2, 2),
+    ("score_toward_perfect", "standard", "distance", 0.25, 0.5, "pt1_ft1-1",
+     (0.25 + 0.2 + 0.125 + 0.12) / 4, 4),
+])
+def test_prediction_misses_most(findings, score, condition, task, actual, predicted, source, mean_abs, cells):
+    top = findings[(findings["topic"] == "prediction") & (findings["measure"] == score)].iloc[0]
+    assert (top["experiment"], top["condition"], top["task"]) == ("pt1_ft2-4", condition, task)
+    assert top["value"] == pytest.approx(actual) and top["reference"] == pytest.approx(predicted)
+    assert top["reference_experiment"] == source and top["delta"] == pytest.approx(actual - predicted)
+    err = one(findings, topic="prediction_error", measure=score)
+    assert err["value"] == pytest.approx(mean_abs) and err["total"] == cells
+
+
+@pytest.mark.parametrize("sentence", [
+    "  - Crossing: pt1_ft1-7, 74.0% accuracy (baseline pt1: 50.0%)",
+    "  - Distance: pt1_ft1-1, 8.00 distance error (baseline pt1: 64.0)",
+    "- pt1 on Standard: Distance 4.00 distance error; Crossing 80.0% accuracy.",
+    "- ft1 (Single-task fine-tuning): error tasks end at 1.25x the baseline's error (pt1_ft1-7 on Distance); "
+    "1 of 1 worse than the baseline.",
+    "- ft1 (Single-task fine-tuning): accuracy tasks change by -4.0 accuracy points (pt1_ft1-1 on Crossing); "
+    "1 of 1 lost accuracy.",
+    "- ft1 (Single-task fine-tuning), Atlantis (OOD): trained tasks close 75% to 80% of the baseline's gap to "
+    "standard data (pt1_ft1-1 on Distance to pt1_ft1-7 on Crossing), median ",  # 77.5%: rounding left open
+    "- ft1 (Single-task fine-tuning): in 2 of 2 experiments every trained task scores above every untrained "
+    "task: the gap-closing heatmap has its diagonal (median trained minus untrained: 57% of the gap).",
+    "  - pt1_ft2-4, Atlantis (OOD) Distance: actual 0.50 vs predicted 0.75 from pt1_ft1-1 (miss -0.25).",
+])
+def test_summary_sentences(findings, config, sentence):
+    """Whole lines; a sentence ending in a space is a line's beginning (the rest is rounding)."""
+    lines = findings_markdown(findings, config).splitlines()
+    assert any(line == sentence or sentence.endswith(" ") and line.startswith(sentence) for line in lines)
+
+
+def test_summary_has_every_section_once(findings, config):
+    text = findings_markdown(findings, config)
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert headings == ["## Best experiment per task", "## Baseline on standard data",
+                        "## Forgetting on standard data (tasks not trained on)",
+                        "## Adaptation out of distribution", "## Where the multi-task prediction misses most"]
+    assert "seeds" not in text.split("##")[0]  # one seed: no seed note in the intro
+
+
+def test_no_scores_gives_a_note_not_an_error(config):
+    empty = compute_findings(pd.DataFrame(), pd.DataFrame(), config)
+    assert empty.empty
+    assert "No findings yet" in findings_markdown(empty, config)
+
+
+def test_missing_evaluation_is_left_out_not_zero(hand_tree, config):
+    (hand_tree / "pt1_ft1-7" / "evals" / "atlantis_crossing" / "eval_data" / "evaluation_results.json").unlink()
+    frame = load(hand_tree, config).frame
+    f = compute({"findings"}, frame, config, Gaps())["findings"]
+    best = one(f, topic="best", condition="atlantis", task="crossing")
+    assert best["experiment"] == "pt1_ft2-4" and best["value"] == pytest.approx(0.68)
+    trained = one(f, topic="adaptation", group="ft1", subset="trained")
+    assert trained["total"] == 1 and not math.isnan(trained["low"])
+
+
+@pytest.mark.parametrize("x, text", [(-0.04, "0.0"), (0.04, "0.0"), (-4.0, "-4.0"), (2.7, "+2.7")])
+def test_signed_numbers_never_show_minus_zero(x, text):
+    from plots.summary import _signed
+    assert _signed(x, 1) == text

@@ -1,0 +1,259 @@
+"""The incremental runner in-process (jobs=1): what a rerun redraws, and a cache never trusted blindly."""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import pickle
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from testing_helpers import REPO, write_eval
+from utils.config import load_config
+from utils.loading import ParseCache
+from utils.pipeline import Options, Pipeline
+
+PNG = b"\x89PNG\r\n\x1a\n"
+EXTRA = textwrap.dedent('''
+    """A cheap test figure and table, loaded from rules.yaml plots.modules."""
+    import matplotlib.pyplot as plt
+
+    from plots.registry import figure, table
+
+
+    @figure("extra_fig_N", needs="scores", per=("group",), writes="extra_fig/{group}", title="Extra")
+    def draw(data, ctx):
+        fig, ax = plt.subplots(figsize=(2, 1.5))
+        ax.plot(range(len(data)), data["value"].fillna(0).to_numpy())
+        ax.set_title("LABEL")
+        return fig
+
+
+    @table("extra_table_N", needs="scores", writes="extra/experiments.txt")
+    def listing(data, ctx):
+        return "\\n".join(sorted(set(data["experiment"]))) + "\\n"
+''')
+ALL = {"extra_fig/ft1.png", "extra_fig/ft2.png", "extra/experiments.txt", "tables/scores.csv",
+       "tables/metrics.csv"}
+_ids = itertools.count()
+
+
+@pytest.fixture
+def setup(tmp_path, small_tree):
+    """(make_pipeline, out, write_module) over the small tree with an extra plot module.
+
+    Output names are unique per test: the registry lives for the whole (pytest) process."""
+    n = next(_ids)
+    module = tmp_path / f"extra_plots_{n}.py"
+    only = (f"extra_fig_{n}", f"extra_table_{n}", "scores_csv", "metrics_csv")
+
+    def write_module(text: str) -> None:
+        module.write_text(text.replace("_N", f"_{n}"))
+        for name in [m for m in sys.modules if m.endswith(module.stem)]:
+            del sys.modules[name]  # as a new process would: import the edited module afresh
+
+    write_module(EXTRA)
+    raw = yaml.safe_load((REPO / "rules.yaml").read_text())
+    raw["plots"] = {"modules": [str(module)], "format": "png", "dpi": 40}
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "out"
+
+    def make(**opts) -> Pipeline:
+        config = load_config(rules)
+        options = Options(data=small_tree, out=opts.pop("out", out), only=opts.pop("only", only), jobs=1,
+                          progress=False, **opts)
+        return Pipeline(config, options)
+
+    return make, out, write_module
+
+
+def run(make, **opts):
+    pipeline = make(**opts)
+    try:
+        return pipeline.run()
+    finally:
+        pipeline.close()
+
+
+def manifest(out: Path) -> dict:
+    return json.loads((out / ".cache" / "manifest.json").read_text())
+
+
+def change_value(root: Path, experiment: str, folder: str, factor: float = 0.5) -> Path:
+    """Scale the last checkpoint's reported metric of one evaluation file (a real data change)."""
+    path = root / experiment / "evals" / folder / "eval_data" / "evaluation_results.json"
+    data = json.loads(path.read_text())
+    last = list(data)[-1]
+    task = folder.removeprefix("atlantis_")
+    data[last][f"eval_{task}_metric_mean"] *= factor
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_first_run_draws_everything_and_a_noop_rerun_nothing(setup):
+    make, out, _ = setup
+    first = run(make)
+    assert set(first.rendered) == ALL and not first.failed and first.exit_code == 0
+    assert (out / "extra_fig" / "ft1.png").read_bytes()[:8] == PNG
+    assert (out / "index.html").stat().st_size > 0
+    drawn = {rel: e["drawn"] for rel, e in manifest(out)["outputs"].items()}
+
+    again = run(make)
+    assert again.rendered == [] and again.fast and again.up_to_date == len(ALL)
+    assert again.files == first.files == 70
+    assert {rel: e["drawn"] for rel, e in manifest(out)["outputs"].items()} == drawn
+
+
+def test_a_touched_but_identical_file_is_checked_and_nothing_redrawn(setup, small_tree):
+    make, out, _ = setup
+    run(make)
+    path = small_tree / "pt1_ft1-1" / "evals" / "angle" / "eval_data" / "evaluation_results.json"
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    report = run(make)
+    assert not report.fast and report.parsed == 1 and report.rendered == []
+
+
+def test_one_changed_file_redraws_only_the_outputs_using_it(setup, small_tree):
+    make, out, _ = setup
+    run(make)
+    before = manifest(out)["outputs"]
+    change_value(small_tree, "pt1_ft1-1", "angle")
+    report = run(make)
+    assert report.parsed == 1 and report.changed == ["pt1_ft1-1/evals/angle/eval_data/evaluation_results.json"]
+    # ft1's figure and the tables (whole views) draw from the file; ft2's figure does not
+    assert set(report.rendered) == ALL - {"extra_fig/ft2.png"}
+    after = manifest(out)["outputs"]
+    assert after["extra_fig/ft2.png"] == before["extra_fig/ft2.png"]
+    assert after["extra_fig/ft1.png"]["fingerprint"] != before["extra_fig/ft1.png"]["fingerprint"]
+    assert after["extra_fig/ft1.png"]["experiments"] == ["pt1", "pt1_ft1-1", "pt1_ft1-2"]
+
+
+def test_a_module_code_change_redraws_only_that_modules_outputs(setup):
+    make, out, module = setup
+    run(make)
+    before = manifest(out)["outputs"]
+    module(EXTRA.replace('"LABEL"', '"Another label"'))
+    report = run(make)
+    assert set(report.rendered) == {"extra_fig/ft1.png", "extra_fig/ft2.png", "extra/experiments.txt"}
+    after = manifest(out)["outputs"]
+    assert after["tables/scores.csv"] == before["tables/scores.csv"]
+
+
+def test_a_deleted_output_is_redrawn(setup):
+    make, out, _ = setup
+    run(make)
+    (out / "extra_fig" / "ft2.png").unlink()
+    report = run(make)
+    assert report.rendered == ["extra_fig/ft2.png"]
+    assert (out / "extra_fig" / "ft2.png").read_bytes()[:8] == PNG
+
+
+@pytest.mark.parametrize("garbage", ["manifest", "parse_cache", "both", "hostile_pickle"])
+def test_a_corrupt_cache_is_rebuilt_never_trusted(setup, small_tree, tmp_path, garbage):
+    make, out, _ = setup
+    run(make)
+    cache = out / ".cache"
+    if garbage in ("manifest", "both"):
+        (cache / "manifest.json").write_bytes(os.urandom(300))
+    if garbage in ("parse_cache", "both"):
+        (cache / "parsed.pickle").write_bytes(b"\x80\x05garbage" + os.urandom(300))
+    marker = tmp_path / "pwned"
+    if garbage == "hostile_pickle":  # a pickle that would run code when loaded
+        (cache / "parsed.pickle").write_bytes(pickle.dumps(_Touch(marker)))
+    change_value(small_tree, "pt1_ft2-1", "atlantis_inside")
+    report = run(make)
+    assert not report.failed and not marker.exists()
+    assert report.parsed == (1 if garbage == "manifest" else 70)
+    assert set(report.rendered) == (ALL if garbage in ("manifest", "both") else ALL - {"extra_fig/ft1.png"})
+    fresh = run(make, out=tmp_path / "fresh")  # the same data from scratch
+    for rel in ("tables/scores.csv", "tables/metrics.csv"):
+        assert (out / rel).read_text() == (tmp_path / "fresh" / rel).read_text()
+    assert json.loads((cache / "manifest.json").read_text())["version"] == 1
+    assert run(make).fast and fresh.parsed == 70  # and the rebuilt cache is good
+
+
+class _Touch:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (self.path,))
+
+
+def test_force_redraws_everything_and_keeps_the_rest_of_the_manifest(setup):
+    make, out, _ = setup
+    run(make)
+    assert set(run(make, force=True).rendered) == ALL
+    assert set(run(make, force=True, only=("scores_csv",)).rendered) == {"tables/scores.csv"}
+    assert set(manifest(out)["outputs"]) == ALL
+    assert run(make).rendered == []
+
+
+def test_a_same_size_rewrite_within_the_mtime_granularity_is_seen(setup, small_tree):
+    """Content hashing where mtime is unreliable: same size, same mtime, different numbers."""
+    make, out, _ = setup
+    path = small_tree / "pt1_ft1-1" / "evals" / "angle" / "eval_data" / "evaluation_results.json"
+    text = path.read_text()
+    fresh = time.time_ns() + 30 * 10**9  # an mtime too recent to vouch for the content
+    os.utime(path, ns=(fresh, fresh))
+    run(make)
+    swapped = text.replace('"eval_angle_metric_mean": 1', '"eval_angle_metric_mean": 2', 1)
+    assert swapped != text and len(swapped) == len(text)
+    path.write_text(swapped)
+    os.utime(path, ns=(fresh, fresh))
+    report = run(make)
+    assert not report.fast and report.parsed == 1 and "tables/metrics.csv" in report.rendered
+
+
+def test_outputs_of_a_vanished_slice_are_removed(setup, small_tree):
+    make, out, _ = setup
+    run(make)
+    for exp in ("pt1_ft2-1", "pt1_ft2-2"):
+        for path in (small_tree / exp).rglob("*.json"):
+            path.unlink()
+    report = run(make)
+    assert report.removed == ["extra_fig/ft2.png"] and not (out / "extra_fig" / "ft2.png").exists()
+    assert "extra_fig/ft2.png" not in manifest(out)["outputs"]
+
+
+def test_a_failing_output_is_retried_and_the_others_are_kept(setup, small_tree, tmp_path):
+    make, out, module = setup
+    module(EXTRA.replace('ax.set_title("LABEL")', 'raise RuntimeError("boom")'))
+    report = run(make)
+    assert {o for o, _ in report.failed} == {"extra_fig/ft1.png", "extra_fig/ft2.png"}
+    assert "RuntimeError: boom" in report.failed[0][1] and report.exit_code == 1
+    assert (out / "tables" / "scores.csv").exists()
+    again = run(make)  # failures are not cached: the next run tries again
+    assert not again.fast and len(again.failed) == 2 and again.rendered == []
+
+
+def test_parse_cache_reads_each_file_once_per_change(setup, small_tree, config):
+    cache = ParseCache()
+    from utils.loading import load
+    first = load(small_tree, config, cache)
+    assert len(first.parsed) == 70
+    assert load(small_tree, config, cache).parsed == []
+    bad = write_eval(small_tree, "pt1_ft1-1", "angle", '{"checkpoint-1000": {"eval_ang')
+    third = load(small_tree, config, cache)
+    assert third.parsed == [bad] and [p.path for p in third.problems] == [bad]
+    assert len(third.frame) < len(first.frame)
+
+
+def test_a_failing_analysis_view_fails_only_the_outputs_needing_it(setup, monkeypatch):
+    from analysis import views
+
+    def broken(frame, config, gaps, get):
+        raise KeyError("no such column")
+
+    make, out, _ = setup
+    monkeypatch.setitem(views.VIEWS, "scores", broken)
+    report = run(make)
+    assert set(report.rendered) == {"tables/metrics.csv"}  # needs the tidy frame only
+    reasons = dict(report.failed)
+    assert reasons["extra_fig/*.png"].startswith("view 'scores': KeyError") and report.exit_code == 1

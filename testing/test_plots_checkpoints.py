@@ -1,0 +1,80 @@
+"""Checkpoint curves: one line per experiment per task, the baseline's last value as a dashed line."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.colors import to_hex
+
+from analysis.scores import Gaps
+from analysis.views import compute
+from plots.registry import OutputContext, discover
+from plots.style import TRAINED, UNTRAINED
+from utils.loading import load
+from utils.pipeline import split
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def render(name, root, config, only=None):
+    """(keys, figure) per slice of a registered figure (only the `only` slice when given), drawn as the
+    runner draws it, plus the view it was cut from."""
+    spec = discover()[name]
+    view = compute({spec.needs}, load(root, config).frame, config, Gaps())[spec.needs]
+    return [(keys, spec.func(part, OutputContext(config, keys, spec.title)))
+            for keys, part in split(spec, view) if only is None or keys == only], view
+
+
+def curves_of(ax):
+    """(experiment lines, dashed baseline lines) of one panel."""
+    lines = [ln for ln in ax.lines if ln.get_linestyle() != "--"]
+    return lines, [ln for ln in ax.lines if ln.get_linestyle() == "--"]
+
+
+def test_a_panel_per_task_and_a_line_per_experiment(small_tree, config):
+    figs, curves = render("checkpoints", small_tree, config)
+    assert len(figs) == 4  # ft1, ft2 x standard, atlantis
+    assert discover()["checkpoints"].path_for(figs[-1][0], "png") == "checkpoints/ft2_standard.png"
+    for keys, fig in figs:
+        axes = [ax for ax in fig.axes if ax.get_visible()]
+        assert [ax.get_title() for ax in axes] == [t.label for t in config.tasks.values()]
+        for ax in axes:
+            info = next(t for t in config.tasks.values() if t.label == ax.get_title())
+            lines, base = curves_of(ax)
+            assert len(lines) == 2 and len(base) == 1
+            assert ax.get_yscale() == ("log" if info.log else "linear")
+            assert [len(ln.get_xdata()) for ln in lines] == [3, 3]  # 3 checkpoints each
+            part = curves[(curves["experiment"] == "pt1") & (curves["task"] == info.name)
+                          & (curves["condition"] == keys["condition"])]
+            assert base[0].get_ydata()[0] == pytest.approx(part.sort_values("step")["value"].iloc[-1])
+        assert "lower is better" in axes[0].get_ylabel()
+
+
+def test_trained_experiments_are_highlighted_with_their_values(small_tree, config):
+    [(_, fig)], curves = render("checkpoints", small_tree, config, only={"group": "ft1", "condition": "standard"})
+    ax = next(a for a in fig.axes if a.get_title() == "Distance")
+    lines, _ = curves_of(ax)
+    colours = sorted(to_hex(ln.get_color()) for ln in lines)
+    assert colours == sorted([TRAINED.lower(), UNTRAINED.lower()])  # ft1-1 trained on distance, ft1-2 not
+    trained = next(ln for ln in lines if to_hex(ln.get_color()) == TRAINED.lower())
+    want = curves[(curves["experiment"] == "pt1_ft1-1") & (curves["task"] == "distance")
+                  & (curves["condition"] == "standard")].sort_values("step")
+    assert np.allclose(trained.get_xdata(), want["step"]) and np.allclose(trained.get_ydata(), want["value"])
+
+
+def test_a_missing_evaluation_is_named_on_its_panel(small_tree, config, tmp_path: Path):
+    (small_tree / "pt1_ft2-2" / "evals" / "atlantis_compass" / "eval_data" / "evaluation_results.json").unlink()
+    [(_, fig)], _ = render("checkpoints", small_tree, config, only={"group": "ft2", "condition": "atlantis"})
+    notes = {ax.get_title(): [t.get_text() for t in ax.texts] for ax in fig.axes if ax.get_visible()}
+    assert notes["Compass"] == ["no data: ft2-2"]
+    assert all(not v for k, v in notes.items() if k != "Compass")
+    assert len(curves_of(next(a for a in fig.axes if a.get_title() == "Compass"))[0]) == 1
+    path = tmp_path / "checkpoints.png"
+    fig.savefig(path)
+    assert path.read_bytes()[:4] == b"\x89PNG" and path.stat().st_size > 10_000

@@ -1,0 +1,157 @@
+"""The comparison figure: raw metric per task, a bar per seed-free experiment (mean over seeds) with a
+whisker of the std across seeds and a dot per seed, the mean of the seeds' baselines as a dashed line."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.collections import LineCollection, PathCollection
+from matplotlib.container import BarContainer, ErrorbarContainer
+
+from analysis.figure_data import experiment_order
+from analysis.scores import Gaps
+from analysis.views import compute
+from plots.registry import OutputContext, discover
+from plots.style import experiment_labels
+from utils.loading import load
+from utils.pipeline import split
+from utils.synthetic import write_tree
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture
+def seeded_tree(tmp_path: Path) -> Path:
+    """Seeds 1 and 2 of pt1 with 2 ft1 and 2 ft2 members each (pt1_ft1-1 and pt1_seed2_ft1-1, ...)."""
+    root = tmp_path / "seeded"
+    write_tree(root, seeds=2, ft1=2, ft2=2, checkpoints=2)
+    return root
+
+
+def render(name, root, config, only):
+    """The figure of one slice, drawn as the runner draws it, and the seed views it is drawn from."""
+    spec = discover()[name]
+    views = compute({spec.needs, "seed_scores", "seed_points"}, load(root, config).frame, config, Gaps())
+    [fig] = [spec.func(part, OutputContext(config, keys, spec.title))
+             for keys, part in split(spec, views[spec.needs]) if keys == only]
+    return fig, views
+
+
+def unlink(root: Path, experiment: str, folder: str) -> None:
+    (root / experiment / "evals" / folder / "eval_data" / "evaluation_results.json").unlink()
+
+
+def panels(fig):
+    return [ax for ax in fig.axes if ax.get_visible()]
+
+
+def bars_by_label(ax):
+    """{tick label: bar height} of a panel (bars sit on integer x positions)."""
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    [bars] = [c for c in ax.containers if isinstance(c, BarContainer)]
+    return {labels[round(b.get_x() + b.get_width() / 2)]: b.get_height() for b in bars}
+
+
+def whiskers(ax):
+    """{x position: (low, high)} of the panel's error bars ({} when it has none)."""
+    found = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    assert len(found) <= 1  # one errorbar call per panel
+    if not found:
+        return {}
+    segments = found[0].lines[2][0].get_segments()
+    return {round(s[0][0]): (s[0][1], s[1][1]) for s in segments}
+
+
+def dots(ax):
+    """Offsets (x, y) of the seed dots: one scatter per panel at most."""
+    found = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert len(found) <= 1
+    return np.asarray(found[0].get_offsets()) if found else np.empty((0, 2))
+
+
+def cut(view, group, condition, task):
+    """Rows of a view for one group, condition and task."""
+    return view[(view["group"] == group) & (view["condition"] == condition) & (view["task"] == task)]
+
+
+@pytest.mark.parametrize("group, condition", [("ft1", "standard"), ("ft2", "atlantis")])
+def test_bars_whiskers_and_dots_are_the_seed_views(seeded_tree, config, group, condition):
+    fig, views = render("comparison", seeded_tree, config, {"group": group, "condition": condition})
+    means, points = views["seed_scores"], views["seed_points"]
+    axes = panels(fig)
+    assert [ax.get_title() for ax in axes] == [t.label for t in config.tasks.values()]
+    for ax, (task, info) in zip(axes, config.tasks.items()):
+        want = cut(means, group, condition, task).set_index("experiment")
+        order = experiment_order(list(want.index), config)
+        labels = experiment_labels(order, config)
+        assert [t.get_text() for t in ax.get_xticklabels()] == labels == [f"{group}-1", f"{group}-2"]
+        assert bars_by_label(ax) == pytest.approx(dict(zip(labels, want.loc[order, "value_mean"])))
+        drawn = whiskers(ax)
+        assert sorted(drawn) == [0, 1]
+        for x, name in enumerate(order):
+            lo, hi = drawn[x]
+            assert (lo + hi) / 2 == pytest.approx(want.loc[name, "value_mean"])
+            assert (hi - lo) / 2 == pytest.approx(want.loc[name, "value_std"])
+        seeds = cut(points, group, condition, task)
+        assert len(seeds) == 4  # 2 experiments x 2 seeds
+        got = dots(ax)
+        assert len(got) == len(seeds)
+        assert sorted(got[:, 1]) == pytest.approx(sorted(seeds["value"]))
+        for x, name in enumerate(order):  # each seed's dot sits on its experiment's bar
+            near = got[np.abs(got[:, 0] - x) < 0.4, 1]
+            assert sorted(near) == pytest.approx(sorted(seeds.loc[seeds["model"] == name, "value"]))
+        base = cut(means, "baseline", condition, task)
+        dashed = [ln.get_ydata()[0] for ln in ax.lines if ln.get_linestyle() == "--"]
+        assert dashed == pytest.approx(base["value_mean"].tolist())  # mean of pt1 and pt1_seed2
+        assert ax.get_yscale() == ("log" if info.log else "linear")
+    assert config.condition_label(condition) in fig.get_suptitle() and "mean of 2 seeds" in fig.get_suptitle()
+
+
+def test_one_seed_tree_has_no_whiskers_dots_or_n(small_tree, config):
+    fig, views = render("comparison", small_tree, config, {"group": "ft2", "condition": "standard"})
+    scores = views["seed_scores"]
+    for ax, task in zip(panels(fig), config.tasks):
+        want = cut(scores, "ft2", "standard", task)
+        assert bars_by_label(ax) == pytest.approx(dict(zip(["ft2-1", "ft2-2"], want["value_mean"])))
+        assert whiskers(ax) == {} and len(dots(ax)) == 0
+        assert not [c for c in ax.collections if isinstance(c, LineCollection)]
+    texts = [t.get_text() for ax in fig.axes for t in ax.get_xticklabels() + ax.texts]
+    texts += [t.get_text() for t in fig.legends[0].get_texts()] + [fig.get_suptitle()]
+    assert not [t for t in texts if "n=" in t or "seed" in t]
+
+
+def test_a_missing_evaluation_has_no_bar_only_a_hatch_and_na(small_tree, config, tmp_path: Path):
+    unlink(small_tree, "pt1_ft1-2", "crossing")
+    fig, _ = render("comparison", small_tree, config, {"group": "ft1", "condition": "standard"})
+    ax = next(a for a in fig.axes if a.get_title() == "Crossing")
+    heights = bars_by_label(ax)
+    assert list(heights) == ["ft1-1"] and heights["ft1-1"] > 0  # no zero-height bar for ft1-2
+    hatched = [p for p in ax.patches if p.get_hatch()]
+    assert len(hatched) == 1 and hatched[0].get_x() == pytest.approx(1 - 0.4)
+    assert [t.get_text() for t in ax.texts] == ["n/a"]
+    others = [a for a in panels(fig) if a is not ax]
+    assert not any(p.get_hatch() for a in others for p in a.patches)
+    assert not any(a.texts for a in others)
+    path = tmp_path / "comparison.png"
+    fig.savefig(path)
+    assert path.read_bytes()[:4] == b"\x89PNG" and path.stat().st_size > 10_000
+
+
+def test_one_seed_missing_lowers_n_both_missing_is_na(seeded_tree, config):
+    unlink(seeded_tree, "pt1_seed2_ft1-1", "inside")  # ft1-1: seed 1 only
+    unlink(seeded_tree, "pt1_ft1-2", "inside")
+    unlink(seeded_tree, "pt1_seed2_ft1-2", "inside")  # ft1-2: no seed at all
+    fig, views = render("comparison", seeded_tree, config, {"group": "ft1", "condition": "standard"})
+    ax = next(a for a in fig.axes if a.get_title() == "Inside")
+    seed1 = views["seed_points"].query("experiment == 'pt1_ft1-1' and condition == 'standard' and task == 'inside'")
+    assert bars_by_label(ax) == pytest.approx({"ft1-1": seed1["value"].item()})
+    assert whiskers(ax) == {}  # std of one seed is undefined: no whisker, not a zero one
+    assert dots(ax)[:, 1].tolist() == pytest.approx([seed1["value"].item()])
+    assert [t.get_text() for t in ax.texts] == ["n/a"]
+    assert len([p for p in ax.patches if p.get_hatch()]) == 1

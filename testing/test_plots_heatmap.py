@@ -1,0 +1,139 @@
+"""The heatmap figure: seed-free experiments x tasks of the normalized score, the mean over seeds straight
+from the seed_scores view, with n (seeds) in the row label and in cells with fewer seeds."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from analysis.scores import Gaps
+from analysis.views import compute
+from plots.registry import OutputContext, discover
+from plots.style import experiment_labels
+from utils.loading import load
+from utils.pipeline import split
+from utils.synthetic import write_tree
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture
+def seeded_tree(tmp_path: Path) -> Path:
+    """Seeds 1 and 2 of pt1 with 2 ft1 and 2 ft2 members each."""
+    root = tmp_path / "seeded"
+    write_tree(root, seeds=2, ft1=2, ft2=2, checkpoints=2)
+    return root
+
+
+def render(name, root, config, only=None):
+    """(keys, figure) per slice of a registered figure (only the `only` slice when given), drawn as the
+    runner draws it, plus the view it was cut from."""
+    spec = discover()[name]
+    view = compute({spec.needs}, load(root, config).frame, config, Gaps())[spec.needs]
+    return [(keys, spec.func(part, OutputContext(config, keys, spec.title)))
+            for keys, part in split(spec, view) if only is None or keys == only], view
+
+
+def unlink(root: Path, experiment: str, folder: str) -> None:
+    (root / experiment / "evals" / folder / "eval_data" / "evaluation_results.json").unlink()
+
+
+def panels(fig):
+    """The heatmap panels (axes holding an image; colour bars hold none)."""
+    return [ax for ax in fig.axes if ax.images]
+
+
+def cells(ax, row_labels):
+    """{(experiment label, task label): annotation text} of one panel."""
+    cols = [t.get_text() for t in ax.get_xticklabels()]
+    return {(row_labels[round(t.get_position()[1])], cols[round(t.get_position()[0])]): t.get_text()
+            for t in ax.texts}
+
+
+def expected(view, group, condition, column, config, suffix=""):
+    """{(row label, task label): annotation} from the seed_scores view's `<column>_mean`."""
+    rows = view[(view["group"] == group) & (view["condition"] == condition)]
+    labels = [label + suffix for label in experiment_labels(list(rows["experiment"]), config)]
+    return {(label, config.tasks[task].label): "n/a" if np.isnan(v) else f"{v:.2f}"
+            for label, task, v in zip(labels, rows["task"], rows[f"{column}_mean"])}
+
+
+def test_one_heatmap_per_group_with_a_panel_per_condition(small_tree, config):
+    figs, _ = render("heatmap", small_tree, config)
+    assert [keys for keys, _ in figs] == [{"group": "ft1"}, {"group": "ft2"}]
+    assert discover()["heatmap"].path_for({"group": "ft1"}, "png") == "heatmap/ft1.png"
+    for keys, fig in figs:
+        axes = panels(fig)
+        assert [ax.get_title() for ax in axes] == ["Standard: score toward perfect",
+                                                   "Atlantis (OOD): gap-closing score"]
+        for ax in axes:
+            assert len(ax.texts) == 2 * 7  # 2 experiments x 7 tasks, every cell annotated
+            assert ax.images[0].norm.vmin == -1 and ax.images[0].norm.vmax == 1
+        bars = [ax for ax in fig.axes if not ax.images]
+        assert len(bars) == 2 and all("0 = baseline" in ax.get_xlabel() for ax in bars)
+        assert fig.get_suptitle().startswith(f"{keys['group']}: ") and "vs baseline" in fig.get_suptitle()
+
+
+@pytest.mark.parametrize("tree, suffix", [("small_tree", ""), ("seeded_tree", " (n=2)")])
+def test_annotations_are_the_seed_means(request, config, tree, suffix):
+    figs, view = render("heatmap", request.getfixturevalue(tree), config)
+    for keys, fig in figs:
+        rows = [t.get_text() for t in panels(fig)[0].get_yticklabels()]
+        assert rows == [f"{keys['group']}-1{suffix}", f"{keys['group']}-2{suffix}"]
+        for ax, (condition, column) in zip(panels(fig), [("standard", "score_toward_perfect"),
+                                                         ("atlantis", "score_gap_closing")]):
+            assert ax.get_title().startswith(config.condition_label(condition))
+            assert cells(ax, rows) == expected(view, keys["group"], condition, column, config, suffix)
+            assert not [t for t in ax.texts if "n=" in t.get_text()]  # every cell has the row's n
+        assert ("mean of 2 seeds" in fig.get_suptitle()) == bool(suffix)
+
+
+def test_a_cell_with_fewer_seeds_says_its_n(seeded_tree, config, tmp_path: Path):
+    unlink(seeded_tree, "pt1_seed2_ft1-2", "angle")  # standard angle of ft1-2: seed 1 only
+    unlink(seeded_tree, "pt1_ft1-1", "atlantis_angle")
+    unlink(seeded_tree, "pt1_seed2_ft1-1", "atlantis_angle")  # atlantis angle of ft1-1: no seed
+    [(_, fig)], view = render("heatmap", seeded_tree, config, only={"group": "ft1"})
+    standard, atlantis = panels(fig)
+    rows = [t.get_text() for t in standard.get_yticklabels()]
+    assert rows == ["ft1-1 (n=2)", "ft1-2 (n=2)"]
+    one = view.query("experiment == 'pt1_ft1-2' and condition == 'standard' and task == 'angle'")
+    assert one["score_toward_perfect_n"].item() == 1
+    got = cells(standard, rows)
+    assert got[("ft1-2 (n=2)", "Angle")] == f"{one['score_toward_perfect_mean'].item():.2f}\nn=1"
+    assert [k for k, v in got.items() if "n=" in v] == [("ft1-2 (n=2)", "Angle")]
+    assert cells(atlantis, rows)[("ft1-1 (n=2)", "Angle")] == "n/a"  # no seed: n/a, never 0 or n=0
+    assert sum(len(c.get_paths()) for c in atlantis.collections if c.get_hatch()) == 1
+    path = tmp_path / "heatmap.png"
+    fig.savefig(path)
+    assert path.read_bytes()[:4] == b"\x89PNG" and path.stat().st_size > 10_000
+
+
+def test_trained_cells_are_outlined(small_tree, config):
+    figs, view = render("heatmap", small_tree, config)
+    for keys, fig in figs:
+        n_trained = view[(view["group"] == keys["group"]) & view["trained"]
+                         & (view["condition"] == "standard")].shape[0]
+        for ax in panels(fig):
+            outlines = [c for c in ax.collections if not c.get_hatch()]
+            assert sum(len(c.get_paths()) for c in outlines) == n_trained  # ft1: 1 each, ft2: 2 each
+
+
+def test_a_missing_evaluation_is_a_hatched_na_cell(small_tree, config, tmp_path: Path):
+    unlink(small_tree, "pt1_ft1-2", "atlantis_angle")
+    [(_, fig)], view = render("heatmap", small_tree, config, only={"group": "ft1"})
+    standard, atlantis = panels(fig)
+    rows = [t.get_text() for t in standard.get_yticklabels()]
+    assert cells(atlantis, rows)[("ft1-2", "Angle")] == "n/a"
+    assert cells(standard, rows)[("ft1-2", "Angle")] != "n/a"
+    assert np.ma.is_masked(atlantis.images[0].get_array()[rows.index("ft1-2"), 2])
+    hatched = [c for c in atlantis.collections if c.get_hatch()]
+    assert sum(len(c.get_paths()) for c in hatched) == 1
+    assert not [c for c in standard.collections if c.get_hatch()]
+    assert cells(atlantis, rows) == expected(view, "ft1", "atlantis", "score_gap_closing", config)
+    assert not [t for ax in fig.axes for t in ax.texts + ax.get_yticklabels() if "n=" in t.get_text()]

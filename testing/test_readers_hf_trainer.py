@@ -1,0 +1,134 @@
+"""Hugging Face Trainer files: trainer_state.json log_history, all_results/eval_results.json steps,
+experiment and condition naming, malformed files."""
+import json
+import math
+
+import pytest
+
+from readers_helpers import FIXTURES, place, rules, value
+from utils.errors import EvalFileError
+from utils.loading import load
+from utils.readers.hf_trainer import read_hf_trainer
+
+RUN = "hf_trainer/pt1_ft1-1"
+
+
+def test_trainer_state_log_history(config):
+    root = FIXTURES / "hf_trainer"
+    recs = read_hf_trainer(root / "pt1_ft1-1" / "trainer_state.json", root, config)
+    assert {r.experiment for r in recs} == {"pt1_ft1-1"}
+    assert {r.step for r in recs} == {500, 1000}  # from each eval entry's "step"
+    by_key = {(r.condition, r.task, r.step, r.metric, r.statistic): r.value for r in recs}
+    assert by_key[("standard", "distance", 1000, "distance_metric", "mean")] == 3.5   # eval_standard_...
+    assert by_key[("atlantis", "distance", 500, "distance_metric", "std")] == 20.0    # eval_atlantis_...
+    assert math.isnan(by_key[("atlantis", "distance", 1000, "distance_metric", "std")])  # NaN literal
+    assert math.isnan(by_key[("atlantis", "compass", 1000, "compass_metric", "mean")])
+    assert by_key[("atlantis", "loss", 500, "loss", "value")] == 2.9011  # metric names the task
+    names = {r.metric for r in recs}
+    assert not names & {"runtime", "samples_per_second", "steps_per_second", "learning_rate", "train_loss"}
+    assert len(recs) == 2 * 2 * 4  # 2 steps x 2 conditions x (2 means, 1 std, loss)
+
+
+@pytest.mark.parametrize("name", ["eval_results.json", "all_results.json"])
+def test_results_file_takes_the_step_of_the_sibling_state(config, name):
+    root = FIXTURES / "hf_trainer"
+    recs = read_hf_trainer(root / "pt1_ft1-1" / name, root, config)
+    by_key = {(r.task, r.metric, r.statistic): r for r in recs}
+    assert {r.step for r in recs} == {1000}          # trainer_state.json global_step
+    assert {r.condition for r in recs} == {"standard"}  # no prefix: the in-distribution condition
+    assert by_key[("distance", "distance_metric", "mean")].value == 3.5
+    assert by_key[("accuracy", "accuracy", "value")].value == 0.91  # eval_accuracy: task = metric name
+    assert not any(r.metric.startswith(("train", "samples", "total_flos")) for r in recs)
+    assert len(recs) == 5  # distance mean+std, compass mean, accuracy, loss
+
+
+@pytest.mark.parametrize("rel, step", [
+    ("run/eval_results.json", 0),                        # no state, no checkpoint folder
+    ("run/checkpoint-750/eval_results.json", 750),       # the checkpoint folder's number
+    ("run/checkpoint-750/sub/all_results.json", 750),
+])
+def test_results_step_without_a_sibling_state(tmp_path, config, rel, step):
+    path = place(f"{RUN}/eval_results.json", tmp_path / rel)
+    assert {r.step for r in read_hf_trainer(path, tmp_path, config)} == {step}
+
+
+def test_unreadable_sibling_state_falls_back_to_the_checkpoint_folder(tmp_path, config):
+    path = place(f"{RUN}/eval_results.json", tmp_path / "run" / "checkpoint-250" / "eval_results.json")
+    (path.parent / "trainer_state.json").write_text('{"global_step": ')
+    assert {r.step for r in read_hf_trainer(path, tmp_path, config)} == {250}
+
+
+@pytest.mark.parametrize("mode, experiment", [(None, "sweep"), ("top", "sweep"), ("run", "pt1_ft1-2")])
+def test_experiment_from_top_folder_or_run_folder(tmp_path, mode, experiment):
+    rule = {"reader": "hf_trainer", "glob": "**/trainer_state.json"}
+    cfg = rules(tmp_path, readers=[dict(rule, experiment=mode) if mode else rule])
+    root = tmp_path / "data"
+    place(f"{RUN}/checkpoint-1000/trainer_state.json",
+          root / "sweep" / "pt1_ft1-2" / "checkpoint-1000" / "trainer_state.json")
+    result = load(root, cfg)
+    assert not result.problems and set(result.frame["experiment"]) == {experiment}
+
+
+def test_file_in_the_data_root_belongs_to_the_root_folder(tmp_path, config):
+    root = tmp_path / "pt1_ft1-3"
+    path = place(f"{RUN}/eval_results.json", root / "eval_results.json")
+    assert {r.experiment for r in read_hf_trainer(path, root, config)} == {"pt1_ft1-3"}
+
+
+@pytest.mark.parametrize("folder", ["atlantis", "atlantis_eval"])
+def test_condition_from_a_folder(tmp_path, config, folder):
+    path = place(f"{RUN}/eval_results.json", tmp_path / "pt1" / folder / "eval_results.json")
+    assert {r.condition for r in read_hf_trainer(path, tmp_path, config)} == {"atlantis"}
+
+
+def test_config_prefix_in_the_key(tmp_path, config):
+    path = tmp_path / "pt1" / "eval_results.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"eval_atlantis_angle_metric_mean": 30.0, "eval_angle_metric_mean": "N/A",
+                                "eval_angle_metric_median": None, "eval_note": "diverged",
+                                "eval_flag": True, "epoch": 1.0}, indent=4))
+    recs = {(r.condition, r.statistic): r.value for r in read_hf_trainer(path, tmp_path, config)}
+    assert recs[("atlantis", "mean")] == 30.0
+    assert math.isnan(recs[("standard", "mean")]) and math.isnan(recs[("standard", "median")])
+    assert len(recs) == 3  # the string and the boolean are not metrics
+
+
+def test_state_without_evaluations_yet_is_empty_not_a_problem(tmp_path, config):
+    state = json.loads((FIXTURES / RUN / "trainer_state.json").read_text())
+    state["log_history"] = [e for e in state["log_history"] if not any(k.startswith("eval_") for k in e)]
+    path = tmp_path / "run" / "checkpoint-250" / "trainer_state.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(state, indent=2, sort_keys=True))
+    assert read_hf_trainer(path, tmp_path, config) == []
+
+
+@pytest.mark.parametrize("name, content, reason", [
+    ("trainer_state.json", '{"log_history": [{"eval_loss": 1.0', "not valid JSON"),
+    ("trainer_state.json", '{"global_step": 10}', "no 'log_history' list"),
+    ("trainer_state.json", '{"log_history": [3]}', "log_history[0]: expected an object"),
+    ("trainer_state.json", '{"log_history": [{"loss": 1}, {"eval_loss": 1.0, "epoch": 1}]}',
+     "log_history[1]: evaluation entry without a whole-number 'step'"),
+    ("eval_results.json", '{"epoch": 1.0, "eval_runtime": 3.0}', "no numeric 'eval_*' metrics"),
+    ("all_results.json", "[1, 2]", "expected an object of metrics"),
+])
+def test_malformed_file_is_one_problem_and_the_rest_loads(tmp_path, config, name, content, reason):
+    cfg = rules(tmp_path, readers=[{"reader": "hf_trainer", "glob": "*/*.json"}])
+    root = tmp_path / "data"
+    good = place(f"{RUN}/eval_results.json", root / "pt1" / "eval_results.json")
+    bad = root / "pt1_ft1-1" / name
+    bad.parent.mkdir()
+    bad.write_text(content)
+    result = load(root, cfg)
+    assert len(result.problems) == 1
+    message = str(result.problems[0])
+    assert message.startswith(f"{bad}: ") and reason in message
+    assert set(result.frame["source"]) == {good.relative_to(root).as_posix()}
+    assert value(result.frame, task="distance", statistic="mean") == 3.5
+
+
+def test_reader_error_is_an_eval_file_error(tmp_path, config):
+    path = tmp_path / "pt1" / "trainer_state.json"
+    path.parent.mkdir()
+    path.write_text("[]")
+    with pytest.raises(EvalFileError, match="trainer_state.json: no 'log_history'"):
+        read_hf_trainer(path, tmp_path, config)
