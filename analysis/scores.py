@@ -40,7 +40,8 @@ class Gaps:
 
 def primary(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
     """The reported metric of each task (rules.yaml `metric`, `statistic`) and its std, all steps."""
-    expected = frame["task"].map(lambda t: config.metric.format(task=t))
+    names = {t: config.metric.format(task=t) for t in frame["task"].unique()}
+    expected = frame["task"].map(names)
     rows = frame[frame["metric"] == expected]
     keys = ["experiment", "condition", "task", "step"]
     mean = rows[rows["statistic"] == config.statistic][keys + ["value"]]

@@ -7,6 +7,7 @@ in this package are found by scanning it, so a new format is one new file here.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import importlib
 import json
 import math
@@ -68,6 +69,7 @@ def all_readers() -> dict[str, ReaderInfo]:
 STATISTICS = ("mean", "std", "sem", "stderr", "median", "min", "max", "count", "var")
 
 
+@functools.lru_cache(maxsize=8192)  # a sweep repeats the same few dozen keys in every file
 def split_metric_key(key: str) -> tuple[str, str]:
     """`eval_distance_metric_mean` -> ("distance_metric", "mean"); no known suffix -> "value"."""
     name = key[5:] if key.startswith("eval_") else key
