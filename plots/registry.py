@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
-import inspect
 import pkgutil
 import sys
 from dataclasses import dataclass, field
@@ -40,14 +39,6 @@ class OutputSpec:
         ext = fmt if self.kind == "figure" else ""
         rel = self.writes.format(**{k: _slug(v) for k, v in keys.items()})
         return f"{rel}.{ext}" if ext else rel
-
-    def code_hash(self) -> str:
-        """Changes when the module's source changes, so its outputs are redrawn."""
-        try:
-            src = inspect.getsource(sys.modules[self.func.__module__])
-        except (OSError, TypeError, KeyError):
-            src = self.func.__code__.co_code.hex()
-        return hashlib.blake2b(src.encode(), digest_size=12).hexdigest()
 
 
 @dataclass

@@ -4,6 +4,7 @@ import textwrap
 import pandas as pd
 import pytest
 
+from analysis.views import VIEWS
 from plots.registry import OutputSpec, discover
 from utils.errors import ConfigError
 from utils.pipeline import split
@@ -15,7 +16,7 @@ def test_scanning_plots_finds_the_built_in_outputs():
     registry = discover()
     assert BUILT_IN <= set(registry)
     spec = registry["comparison"]
-    assert isinstance(spec, OutputSpec) and spec.kind == "figure" and spec.needs == "scores"
+    assert isinstance(spec, OutputSpec) and spec.kind == "figure" and spec.needs in VIEWS
     assert spec.path_for({"group": "ft1", "condition": "atlantis"}, "png") == "comparison/ft1_atlantis.png"
     assert registry["scores_csv"].path_for({}, "png") == "tables/scores.csv"
 
