@@ -30,6 +30,22 @@ VIEWS: dict[str, ViewFn] = {
 }
 
 
+# What each view is computed from, so a figure can point to the tables holding its numbers.
+SOURCES: dict[str, tuple[str, ...]] = {
+    "curves": ("metrics",), "scores": ("metrics",), "predictions": ("scores",),
+    "seed_scores": ("scores",), "seed_points": ("scores", "seed_scores"),
+    "findings": ("seed_scores", "predictions"),
+}
+
+
+def lineage(name: str) -> set[str]:
+    """The view itself and every view it is computed from, transitively."""
+    seen = {name}
+    for source in SOURCES.get(name, ()):
+        seen |= lineage(source)
+    return seen
+
+
 def compute(needed: set[str], frame: pd.DataFrame, config: Config, gaps: Gaps) -> dict[str, pd.DataFrame]:
     """The views in `needed` (and whatever they depend on), each computed once."""
     done: dict[str, pd.DataFrame] = {}

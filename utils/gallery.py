@@ -235,6 +235,14 @@ def page_html(items: list[Item], layout: str, status: str, findings: str, config
     return f'{head}\n<body data-layout="{layout}">\n' + "\n".join(body) + f"\n{script}\n</body></html>\n"
 
 
+def _numbers_in(view: str) -> set[str]:
+    """Views whose tables hold a figure's numbers: its own and those it is computed from
+    (every view comes from the raw records, so metrics.csv only for views drawn straight from it)."""
+    from analysis.views import SOURCES, lineage
+    views = lineage(view)
+    return views if SOURCES.get(view) == ("metrics",) or view == "metrics" else views - {"metrics"}
+
+
 def _card(item: Item, tables: list[Item], config: Config | None) -> str:
     src = quote(item.rel)
     if not item.exists:
@@ -245,7 +253,8 @@ def _card(item: Item, tables: list[Item], config: Config | None) -> str:
     else:
         visual = f'<p><a href="{src}">open {html.escape(item.rel)}</a></p>'
     links = [f'<a href="{quote(t.rel)}">{html.escape(Path(t.rel).name)}</a>' for t in tables
-             if t.exists and item.spec is not None and t.spec is not None and t.spec.needs == item.spec.needs]
+             if t.exists and item.spec is not None and t.spec is not None
+             and t.spec.needs in _numbers_in(item.spec.needs)]
     slice_label = _slice_label(item.keys, config)
     title = html.escape(item.title) + (f" &middot; {html.escape(slice_label)}" if slice_label else "")
     meta = [f'drawn <span data-drawn="{html.escape(item.rel)}">{html.escape(item.drawn)}</span>']
