@@ -139,15 +139,14 @@ DOT_SPREAD = 0.5  # share of a bar's width over which one experiment's seed dots
 class SeedBars:
     """Seed-free experiments (rows) x tasks of one measure, from the seed_points view.
 
-    `mean`/`std`/`n` are the view's `<measure>_mean/_std/_n` (each seed normalized against its own
-    baseline before averaging); `n_seeds` is each row's number of seeds; `dots` holds one row per
+    `mean`/`std` are the view's `<measure>_mean/_std` (each seed normalized against its own baseline
+    before averaging); `n_seeds` is each row's number of seeds; `dots` holds one row per
     seed with a number (`row` position, `task`, `seed`, `value`, `offset` within the bar), and is
     empty when no row has more than one seed, so a one-seed tree draws exactly as before.
     """
 
     mean: pd.DataFrame
     std: pd.DataFrame
-    n: pd.DataFrame
     trained: pd.DataFrame
     n_seeds: pd.Series
     dots: pd.DataFrame
@@ -158,7 +157,7 @@ class SeedBars:
 
 
 def seed_bars(points: pd.DataFrame, measure: str, config: Config, rows: list[str] | None = None) -> SeedBars:
-    """Per seed-free experiment and task: mean, std and n of `measure` over seeds, and the seeds' dots."""
+    """Per seed-free experiment and task: mean and std of `measure` over seeds, and the seeds' dots."""
     part = trained_mask(members(points))
     rows = rows if rows is not None else experiment_order(part["model"], config)
     cols = [t for t in config.tasks if t in set(part["task"])]
@@ -178,7 +177,7 @@ def seed_bars(points: pd.DataFrame, measure: str, config: Config, rows: list[str
                        offset=((rank + 0.5) / count - 0.5) * DOT_SPREAD)
     dots = dots.dropna(subset=["row"]).astype({"row": "int64", "value": "float64", "offset": "float64"})
     return SeedBars(mean=pivot(f"{measure}_mean").astype("float64"), std=pivot(f"{measure}_std").astype("float64"),
-                    n=pivot(f"{measure}_n").fillna(0).astype("int64"), trained=trained, n_seeds=n_seeds,
+                    trained=trained, n_seeds=n_seeds,
                     dots=dots[["row", "task", "seed", "value", "offset"]].reset_index(drop=True))
 
 
@@ -206,6 +205,6 @@ def seed_numbers(frame: pd.DataFrame, rows: list[str]) -> pd.Series:
 
 
 def seed_phrase(n_seeds: pd.Series) -> str:
-    """"2 seeds" or "1–3 seeds": how many seeds the means of a figure are over (for its legend)."""
+    """How many seeds the means of a figure are over, for its title: '2 seeds' or '1–3 seeds'."""
     lo, hi = int(n_seeds.min()), int(n_seeds.max())
     return f"{hi} seed{'s' if hi != 1 else ''}" if lo == hi else f"{lo}–{hi} seeds"

@@ -82,3 +82,24 @@ def _order(table: pd.DataFrame, config: Config) -> pd.DataFrame:
     tmp = table.assign(_g=table["group"] != "baseline", _i=table["index"].fillna(0),
                        _c=table["condition"].map(cond), _t=table["task"].map(task))
     return tmp.sort_values(["_g", "group", "_i", "experiment", "_c", "_t"], ignore_index=True)
+
+
+def seed_predictions(predictions: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """Multi-task predictions averaged over seeds: one row per seed-free experiment x condition x
+    task x score, with the mean of actual, predicted and residual and `n_seeds` behind them."""
+    cols = ["experiment", "group", "condition", "task", "kind", "trained", "trained_on", "score",
+            "actual", "predicted", "residual", "n_seeds"]
+    if predictions.empty:
+        return pd.DataFrame(columns=cols)
+    names = predictions["experiment"].unique()
+    seed_free = {n: _seed_free(n, config) for n in names}
+    df = predictions.assign(model=predictions["experiment"].map(seed_free))
+    keys = ["model", "condition", "task", "score"]
+    out = df.groupby(keys, sort=False).agg(
+        group=("group", "first"), kind=("kind", "first"), trained=("trained", "first"),
+        trained_on=("trained_on", "first"), actual=("actual", "mean"), predicted=("predicted", "mean"),
+        residual=("residual", "mean"), n_seeds=("seed", "nunique"))
+    out = out.reset_index().rename(columns={"model": "experiment"})
+    out["index"] = out["experiment"].map(lambda n: _index(n, config)).astype("Int64")
+    out["trained"] = out["trained"].astype(bool)
+    return _order(out, config)[cols]

@@ -11,7 +11,7 @@ import pandas as pd
 
 from analysis.findings import compute_findings
 from analysis.scores import Gaps, build_curves, build_predictions, build_scores
-from analysis.seeds import seed_points, seed_scores
+from analysis.seeds import seed_points, seed_predictions, seed_scores
 from utils.config import Config
 
 ViewFn = Callable[[pd.DataFrame, Config, Gaps, Callable[[str], pd.DataFrame]], pd.DataFrame]
@@ -26,6 +26,8 @@ VIEWS: dict[str, ViewFn] = {
     "seed_scores": lambda frame, config, gaps, get: seed_scores(get("scores"), config),
     # per-seed score rows with their model's mean, std and n alongside (dots + error bars)
     "seed_points": lambda frame, config, gaps, get: seed_points(get("scores"), get("seed_scores")),
+    # multi-task predictions averaged over seeds (each seed predicted from its own single-task runs)
+    "seed_predictions": lambda frame, config, gaps, get: seed_predictions(get("predictions"), config),
     "findings": lambda frame, config, gaps, get: compute_findings(get("seed_scores"), get("predictions"), config),
 }
 
@@ -33,7 +35,7 @@ VIEWS: dict[str, ViewFn] = {
 # What each view is computed from, so a figure can point to the tables holding its numbers.
 SOURCES: dict[str, tuple[str, ...]] = {
     "curves": ("metrics",), "scores": ("metrics",), "predictions": ("scores",),
-    "seed_scores": ("scores",), "seed_points": ("scores", "seed_scores"),
+    "seed_scores": ("scores",), "seed_points": ("scores", "seed_scores"), "seed_predictions": ("predictions",),
     "findings": ("seed_scores", "predictions"),
 }
 

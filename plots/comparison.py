@@ -7,8 +7,8 @@ import pandas as pd
 
 from analysis.figure_data import baseline_levels, seed_bars, seed_phrase
 from plots.registry import OutputContext, figure
-from plots.style import (BASELINE, TRAINED, UNTRAINED, apply_style, experiment_labels, grid, missing_handle,
-                         narrow_log_ticks, seed_dots, seed_handles, seed_spread, vbars)
+from plots.style import (BASELINE, TRAINED, UNTRAINED, apply_style, bar_panels_size, experiment_labels, hbars,
+                         missing_handle, seed_dots, seed_handles, seed_spread, sparse_log_ticks)
 
 
 @figure("comparison", needs="seed_points", per=("group", "condition"),
@@ -23,32 +23,37 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     bars = seed_bars(data, "value", ctx.config)
     baseline = baseline_levels(data)
     tasks = list(bars.mean.columns)
-    x = np.arange(len(bars.mean))
+    y = np.arange(len(bars.mean))
+    width, height = bar_panels_size(len(y), len(tasks))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(width + 0.15 * len(tasks), height + 0.15), sharey=True,
+                             squeeze=False, layout="constrained")
+    for ax, task in zip(axes.flat, tasks):
+        info = ctx.task(task)
+        hbars(ax, bars.mean[task].to_numpy(), bars.trained[task].to_numpy())
+        seed_spread(ax, y, bars.mean[task].to_numpy(), bars.std[task].to_numpy(), horizontal=True)
+        dots = bars.dots[bars.dots["task"] == task]
+        seed_dots(ax, dots["row"].to_numpy() + dots["offset"].to_numpy(), dots["value"].to_numpy(),
+                  horizontal=True)
+        for level in baseline[baseline["task"] == task].itertuples():
+            ax.axvline(level.mean, color=BASELINE, ls="--", lw=1)
+            if np.isfinite(level.std) and level.std > 0:
+                ax.axvspan(level.mean - level.std, level.mean + level.std, color=BASELINE, alpha=0.1, lw=0,
+                           zorder=0.5)  # behind the bars
+        if info.log:
+            ax.set_xscale("log")
+            lo, hi = ax.get_xlim()
+            ax.set_xlim(lo / (hi / lo) ** 0.15, hi)  # bars start off-axis: keep the shortest one visible
+            sparse_log_ticks(ax.xaxis)
+        ax.set_title(info.label)
+        ax.set_xlabel(f"{info.unit}\n({'higher' if info.higher_is_better else 'lower'} is better)")
+        ax.grid(axis="x", color="0.9", lw=0.6)
+        ax.set_axisbelow(True)
     labels = experiment_labels(list(bars.mean.index), ctx.config)
     if bars.multi_seed and bars.n_seeds.nunique() > 1:  # seed counts differ: say each one
         labels = [f"{label} (n={n})" for label, n in zip(labels, bars.n_seeds)]
-    nr, nc = grid(len(tasks))
-    fig, axes = plt.subplots(nr, nc, figsize=(3.6 * nc, 2.9 * nr), squeeze=False, layout="constrained")
-    for ax, task in zip(axes.flat, tasks):
-        info = ctx.task(task)
-        vbars(ax, bars.mean[task].to_numpy(), bars.trained[task].to_numpy())
-        seed_spread(ax, x, bars.mean[task].to_numpy(), bars.std[task].to_numpy())
-        dots = bars.dots[bars.dots["task"] == task]
-        seed_dots(ax, dots["row"].to_numpy() + dots["offset"].to_numpy(), dots["value"].to_numpy())
-        for level in baseline[baseline["task"] == task].itertuples():
-            ax.axhline(level.mean, color=BASELINE, ls="--", lw=1)
-            if np.isfinite(level.std) and level.std > 0:
-                ax.axhspan(level.mean - level.std, level.mean + level.std, color=BASELINE, alpha=0.1, lw=0,
-                           zorder=0.5)  # behind the bars
-        if info.log:
-            ax.set_yscale("log")
-            narrow_log_ticks(ax.yaxis)
-        ax.set_xticks(x, labels, rotation=90)
-        ax.set_xlim(-0.6, len(x) - 0.4)
-        ax.set_title(info.label)
-        ax.set_ylabel(f"{info.unit} ({'higher' if info.higher_is_better else 'lower'} is better)")
-    for ax in list(axes.flat)[len(tasks):]:
-        ax.set_visible(False)
+    first = axes.flat[0]
+    first.set_yticks(y, labels)
+    first.set_ylim(len(y) - 0.5, -0.5)  # first experiment on top
     handles = [plt.Rectangle((0, 0), 1, 1, color=TRAINED), plt.Rectangle((0, 0), 1, 1, color=UNTRAINED),
                plt.Line2D([], [], color=BASELINE, ls="--"), missing_handle()]
     names = ["trained on this task", "not trained on it", "baseline", "n/a: missing evaluation"]
@@ -57,6 +62,6 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
         handles, names = handles + extra, names + extra_names
         names[2] = "baseline (mean of the seeds' baselines, band ± std)"
     fig.legend(handles, names, loc="outside lower center", ncols=len(names), frameon=False)
-    seeds = f"\nbar: mean of {seed_phrase(bars.n_seeds)}" if bars.multi_seed else ""
+    seeds = f"; bar: mean of {seed_phrase(bars.n_seeds)}" if bars.multi_seed else ""
     fig.suptitle(f"{ctx.group_label} vs baseline: raw metric at last checkpoint, {ctx.condition_label}{seeds}")
     return fig

@@ -80,8 +80,8 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     conditions = [c.name for c in ctx.config.conditions if c.name in set(rows["condition"])]
     panels = [(cond, score_for(ctx.config, cond), rows[rows["condition"] == cond]) for cond in conditions]
     order = experiment_order(rows["experiment"], ctx.config)
-    n_seeds = seed_numbers(rows, order).to_numpy()
-    multi = bool((n_seeds > 1).any())
+    seeds = seed_numbers(rows, order)
+    n_seeds, multi = seeds.to_numpy(), bool((seeds > 1).any())
     mats = [(cond, meaning, matrix(part, f"{meaning.column}_mean", ctx.config, order),
              seed_counts(part, meaning.column, ctx.config, order).to_numpy()) for cond, meaning, part in panels]
     n_rows = len(order)
@@ -104,7 +104,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     fig.legend(handles, names, loc="outside lower center", ncols=2, frameon=False)
     title = f"{ctx.group_label}: normalized score per evaluation task vs baseline, last checkpoint"
     if multi:
-        title += (f"\nmean of {seed_phrase(pd.Series(n_seeds))}, each scored against its own baseline "
+        title += (f"\nmean of {seed_phrase(seeds)}, each scored against its own baseline "
                   f"(n in the row label; a cell with fewer seeds says its n)")
     fig.suptitle(title)
     return fig

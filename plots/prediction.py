@@ -10,7 +10,7 @@ from plots.registry import OutputContext, figure
 from plots.style import apply_style, diverging_norm, experiment_labels, note_figure
 
 
-@figure("prediction", needs="predictions", per=("group", "condition"), writes="prediction/{group}_{condition}",
+@figure("prediction", needs="seed_predictions", per=("group", "condition"), writes="prediction/{group}_{condition}",
         title="Multi-task score vs single-task prediction",
         description="For experiments trained on several tasks: actual normalized score, the prediction "
                     "(max over its trained tasks of the matching single-task experiment's score) and "
@@ -19,8 +19,10 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     apply_style()
     meaning = score_for(ctx.config, ctx.keys["condition"])
     rows = data[data["score"] == meaning.column]
+    n_seeds = int(rows["n_seeds"].max()) if len(rows) else 1
+    seeds = f" (mean over {n_seeds} seeds, each predicted from its own seed)" if n_seeds > 1 else ""
     title = (f"{ctx.group_label}: multi-task {meaning.name} vs prediction from single-task runs, "
-             f"{ctx.condition_label}")
+             f"{ctx.condition_label}{seeds}")
     if rows.empty:
         return note_figure(f"No {meaning.name} predictions for this group and condition.", title)
     order = experiment_order(rows["experiment"], ctx.config)

@@ -25,7 +25,8 @@ RC = {
     "figure.dpi": 110, "savefig.dpi": 110, "font.size": 9, "axes.titlesize": 10,
     "axes.labelsize": 9, "xtick.labelsize": 8, "ytick.labelsize": 8, "legend.fontsize": 8,
     "figure.titlesize": 12, "axes.spines.top": False, "axes.spines.right": False,
-    "axes.prop_cycle": matplotlib.cycler(color=OKABE_ITO), "savefig.bbox": "standard",  # constrained layout already fits; "tight" draws twice
+    # "standard", not "tight": constrained layout already fits the figure, and "tight" draws it twice.
+    "axes.prop_cycle": matplotlib.cycler(color=OKABE_ITO), "savefig.bbox": "standard",
     "image.cmap": "viridis",
 }
 
@@ -121,21 +122,6 @@ SEED_DOT = "#000000"
 SEED_EDGE = "#FFFFFF"
 
 
-def vbars(ax: matplotlib.axes.Axes, values: np.ndarray, trained: np.ndarray, width: float = 0.8) -> None:
-    """One vertical bar per column from 0 (orange if trained on the task, else blue); columns without
-    a value get no bar, only a hatched band and an "n/a" mark, never a zero-height bar."""
-    values = np.asarray(values, dtype=float)
-    x = np.arange(len(values))
-    ok = np.isfinite(values)
-    colors = [TRAINED if t else UNTRAINED for t in np.asarray(trained, dtype=bool)[ok]]
-    ax.bar(x[ok], values[ok], width=width, color=colors)
-    where = blended_transform_factory(ax.transData, ax.transAxes)
-    for xi in x[~ok]:
-        ax.axvspan(xi - width / 2, xi + width / 2, fill=False, hatch=MISSING_HATCH, edgecolor="0.6", lw=0)
-        ax.text(xi, 0.5, "n/a", transform=where, ha="center", va="center", rotation=90, fontsize=7,
-                color="0.2", bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
-
-
 def seed_spread(ax: matplotlib.axes.Axes, pos: np.ndarray, mean: np.ndarray, std: np.ndarray,
                 horizontal: bool = False) -> None:
     """Whiskers of +-std around each mean, in one errorbar call; nothing where std is undefined
@@ -167,10 +153,39 @@ def seed_handles() -> tuple[list, list[str]]:
     return [whisker, dot], ["whisker: ± std across seeds", "dot: one seed"]
 
 
-def narrow_log_ticks(axis: matplotlib.axis.Axis) -> None:
-    """plain_log_ticks, plus labelled ticks at 1.2, 1.5, 2.5 x 10^k when the current limits span less
-    than half a decade: an axis from 8.5 to 17 gets 9, 10, 12, 15 instead of only 9 and 10."""
-    plain_log_ticks(axis)
+
+_LOG_MANTISSAS = ((1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8), (1, 1.5, 2, 3, 5, 7), (1, 2, 5), (1, 3), (1,))
+
+
+def _short_number(x: float) -> str:
+    """3, 2.5, 600, 20k, 1.5M: tick labels that fit a narrow panel."""
+    if x >= 1e6:
+        return f"{x / 1e6:g}M"
+    if x >= 1e4:
+        return f"{x / 1e3:g}k"
+    return f"{x:g}"
+
+
+def sparse_log_ticks(axis: matplotlib.axis.Axis, max_labels: int = 4) -> None:
+    """At most `max_labels` readable labels on a log axis, at the finest of 1-1.2-1.5-2-2.5-..., 1-2-5,
+    1-3 or 1 x 10^k that fits the current limits (call it after drawing): narrow panels and axes
+    spanning less than a decade (angle errors 17-60: 20, 30, 50) both get plain numbers."""
     lo, hi = axis.get_view_interval()
-    if 0 < lo < hi < lo * 10 ** 0.5:
-        axis.set_minor_locator(matplotlib.ticker.LogLocator(subs=(1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9)))
+    if not 0 < lo < hi:
+        return
+    decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+    fits = []
+    for mantissas in _LOG_MANTISSAS:
+        ticks = [m * 10.0 ** d for d in decades for m in mantissas if lo <= m * 10.0 ** d <= hi]
+        if 2 <= len(ticks) <= max_labels:
+            fits = ticks
+            break
+    if not fits:  # very wide: every k-th decade; very narrow: the default locator does best
+        powers = [10.0 ** d for d in decades if lo <= 10.0 ** d <= hi]
+        if len(powers) < 2:
+            plain_log_ticks(axis)
+            return
+        fits = powers[::math.ceil(len(powers) / max_labels)]
+    axis.set_major_locator(matplotlib.ticker.FixedLocator(fits))
+    axis.set_major_formatter(matplotlib.ticker.FixedFormatter([_short_number(t) for t in fits]))
+    axis.set_minor_formatter(matplotlib.ticker.NullFormatter())

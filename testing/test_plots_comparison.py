@@ -14,7 +14,7 @@ from analysis.figure_data import experiment_order
 from analysis.scores import Gaps
 from analysis.views import compute
 from plots.registry import OutputContext, discover
-from plots.style import experiment_labels
+from plots.style import experiment_labels, sparse_log_ticks
 from utils.loading import load
 from utils.pipeline import split
 from utils.synthetic import write_tree
@@ -51,28 +51,33 @@ def panels(fig):
     return [ax for ax in fig.axes if ax.get_visible()]
 
 
-def bars_by_label(ax):
-    """{tick label: bar height} of a panel (bars sit on integer x positions)."""
-    labels = [t.get_text() for t in ax.get_xticklabels()]
+def row_labels(fig):
+    """The experiment labels, top to bottom (the panels share the first panel's y axis)."""
+    return [t.get_text() for t in fig.axes[0].get_yticklabels()]
+
+
+def bars_by_label(ax, rows):
+    """{row label: bar length} of a panel (bars sit on integer y positions, from 0)."""
     [bars] = [c for c in ax.containers if isinstance(c, BarContainer)]
-    return {labels[round(b.get_x() + b.get_width() / 2)]: b.get_height() for b in bars}
+    assert all(b.get_x() == 0 for b in bars)
+    return {rows[round(b.get_y() + b.get_height() / 2)]: b.get_width() for b in bars}
 
 
 def whiskers(ax):
-    """{x position: (low, high)} of the panel's error bars ({} when it has none)."""
+    """{row position: (low, high)} of the panel's error bars ({} when it has none)."""
     found = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
     assert len(found) <= 1  # one errorbar call per panel
     if not found:
         return {}
     segments = found[0].lines[2][0].get_segments()
-    return {round(s[0][0]): (s[0][1], s[1][1]) for s in segments}
+    return {round(s[0][1]): (s[0][0], s[1][0]) for s in segments}
 
 
 def dots(ax):
-    """Offsets (x, y) of the seed dots: one scatter per panel at most."""
+    """(row position + offset, value) of the seed dots: one scatter per panel at most."""
     found = [c for c in ax.collections if isinstance(c, PathCollection)]
     assert len(found) <= 1
-    return np.asarray(found[0].get_offsets()) if found else np.empty((0, 2))
+    return np.asarray(found[0].get_offsets())[:, ::-1] if found else np.empty((0, 2))
 
 
 def cut(view, group, condition, task):
@@ -90,8 +95,8 @@ def test_bars_whiskers_and_dots_are_the_seed_views(seeded_tree, config, group, c
         want = cut(means, group, condition, task).set_index("experiment")
         order = experiment_order(list(want.index), config)
         labels = experiment_labels(order, config)
-        assert [t.get_text() for t in ax.get_xticklabels()] == labels == [f"{group}-1", f"{group}-2"]
-        assert bars_by_label(ax) == pytest.approx(dict(zip(labels, want.loc[order, "value_mean"])))
+        assert row_labels(fig) == labels == [f"{group}-1", f"{group}-2"]  # seeds of one experiment: one row
+        assert bars_by_label(ax, labels) == pytest.approx(dict(zip(labels, want.loc[order, "value_mean"])))
         drawn = whiskers(ax)
         assert sorted(drawn) == [0, 1]
         for x, name in enumerate(order):
@@ -107,9 +112,10 @@ def test_bars_whiskers_and_dots_are_the_seed_views(seeded_tree, config, group, c
             near = got[np.abs(got[:, 0] - x) < 0.4, 1]
             assert sorted(near) == pytest.approx(sorted(seeds.loc[seeds["model"] == name, "value"]))
         base = cut(means, "baseline", condition, task)
-        dashed = [ln.get_ydata()[0] for ln in ax.lines if ln.get_linestyle() == "--"]
+        dashed = [ln.get_xdata()[0] for ln in ax.lines if ln.get_linestyle() == "--"]
         assert dashed == pytest.approx(base["value_mean"].tolist())  # mean of pt1 and pt1_seed2
-        assert ax.get_yscale() == ("log" if info.log else "linear")
+        assert ax.get_xscale() == ("log" if info.log else "linear")
+        assert info.unit in ax.get_xlabel()
     assert config.condition_label(condition) in fig.get_suptitle() and "mean of 2 seeds" in fig.get_suptitle()
 
 
@@ -118,10 +124,10 @@ def test_one_seed_tree_has_no_whiskers_dots_or_n(small_tree, config):
     scores = views["seed_scores"]
     for ax, task in zip(panels(fig), config.tasks):
         want = cut(scores, "ft2", "standard", task)
-        assert bars_by_label(ax) == pytest.approx(dict(zip(["ft2-1", "ft2-2"], want["value_mean"])))
+        assert bars_by_label(ax, row_labels(fig)) == pytest.approx(dict(zip(["ft2-1", "ft2-2"], want["value_mean"])))
         assert whiskers(ax) == {} and len(dots(ax)) == 0
         assert not [c for c in ax.collections if isinstance(c, LineCollection)]
-    texts = [t.get_text() for ax in fig.axes for t in ax.get_xticklabels() + ax.texts]
+    texts = [t.get_text() for ax in fig.axes for t in ax.get_yticklabels() + ax.texts]
     texts += [t.get_text() for t in fig.legends[0].get_texts()] + [fig.get_suptitle()]
     assert not [t for t in texts if "n=" in t or "seed" in t]
 
@@ -130,10 +136,11 @@ def test_a_missing_evaluation_has_no_bar_only_a_hatch_and_na(small_tree, config,
     unlink(small_tree, "pt1_ft1-2", "crossing")
     fig, _ = render("comparison", small_tree, config, {"group": "ft1", "condition": "standard"})
     ax = next(a for a in fig.axes if a.get_title() == "Crossing")
-    heights = bars_by_label(ax)
-    assert list(heights) == ["ft1-1"] and heights["ft1-1"] > 0  # no zero-height bar for ft1-2
+    lengths = bars_by_label(ax, row_labels(fig))
+    assert list(lengths) == ["ft1-1"] and lengths["ft1-1"] > 0  # no zero-length bar for ft1-2
     hatched = [p for p in ax.patches if p.get_hatch()]
-    assert len(hatched) == 1 and hatched[0].get_x() == pytest.approx(1 - 0.4)
+    assert len(hatched) == 1
+    assert hatched[0].get_y() + hatched[0].get_height() / 2 == pytest.approx(1)  # on ft1-2's row
     assert [t.get_text() for t in ax.texts] == ["n/a"]
     others = [a for a in panels(fig) if a is not ax]
     assert not any(p.get_hatch() for a in others for p in a.patches)
@@ -150,8 +157,24 @@ def test_one_seed_missing_lowers_n_both_missing_is_na(seeded_tree, config):
     fig, views = render("comparison", seeded_tree, config, {"group": "ft1", "condition": "standard"})
     ax = next(a for a in fig.axes if a.get_title() == "Inside")
     seed1 = views["seed_points"].query("experiment == 'pt1_ft1-1' and condition == 'standard' and task == 'inside'")
-    assert bars_by_label(ax) == pytest.approx({"ft1-1": seed1["value"].item()})
+    assert bars_by_label(ax, row_labels(fig)) == pytest.approx({"ft1-1": seed1["value"].item()})
     assert whiskers(ax) == {}  # std of one seed is undefined: no whisker, not a zero one
     assert dots(ax)[:, 1].tolist() == pytest.approx([seed1["value"].item()])
     assert [t.get_text() for t in ax.texts] == ["n/a"]
     assert len([p for p in ax.patches if p.get_hatch()]) == 1
+
+
+@pytest.mark.parametrize("limits, labels", [
+    ((17, 60), ["20", "30", "50"]),  # less than a decade: plain numbers between the powers of ten
+    ((2, 4.3), ["2", "2.5", "3", "4"]),
+    ((5000, 2e5), ["10k", "30k", "100k"]),
+    ((1e-2, 1e6), ["0.01", "10", "10k"]),  # many decades: every third power of ten
+])
+def test_log_axes_get_a_few_readable_labels(limits, labels):
+    fig, ax = plt.subplots(figsize=(1.9, 2))
+    ax.set_xscale("log")
+    ax.set_xlim(*limits)
+    sparse_log_ticks(ax.xaxis)
+    fig.canvas.draw()
+    assert [t.get_text() for t in ax.get_xticklabels() if t.get_text()] == labels
+    assert not [t for t in ax.get_xticklabels(minor=True) if t.get_text()]

@@ -147,3 +147,18 @@ def test_seed_groups_must_come_together(tmp_path, pattern):
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError, match=r"rules\.yaml: experiments\.pattern: .*seedpart"):
         load_config(path)
+
+
+def test_seed_predictions_average_each_seeds_own_prediction(config):
+    from analysis.seeds import seed_predictions
+    rows = [  # experiment, seed, actual, predicted (each seed predicted from its own single-task runs)
+        ("pt1_ft2-1", 1, 0.7, 0.5), ("pt1_seed2_ft2-1", 2, 0.3, 0.1), ("pt1_ft2-2", 1, 0.2, float("nan")),
+    ]
+    pred = pd.DataFrame([{"experiment": e, "group": "ft2", "seed": s, "condition": "standard",
+                          "task": "distance", "kind": "error", "trained": True, "trained_on": "distance+angle",
+                          "score": "score_toward_perfect", "actual": a, "predicted": p, "residual": a - p}
+                         for e, s, a, p in rows])
+    out = seed_predictions(pred, config).set_index("experiment")
+    assert out.loc["pt1_ft2-1", ["actual", "predicted", "residual"]].tolist() == pytest.approx([0.5, 0.3, 0.2])
+    assert out.at["pt1_ft2-1", "n_seeds"] == 2 and out.at["pt1_ft2-2", "n_seeds"] == 1
+    assert math.isnan(out.at["pt1_ft2-2", "predicted"]) and math.isnan(out.at["pt1_ft2-2", "residual"])
