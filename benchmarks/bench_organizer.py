@@ -22,9 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from organizer import load_default_rules, plan_tidy, run_tidy, run_undo  # noqa: E402
+from organizer import load_default_rules, plan_tidy, run_tidy, run_undo
 
 TEMPLATES = [
     ("plot_ft{i}_heatmap.py", "import matplotlib.pyplot as plt\nplt.savefig('ft{i}_performance_heatmap.png')\n"),

@@ -26,3 +26,11 @@ def small_tree(tmp_path: Path) -> Path:
     write_tree(root, seeds=1, ft1=2, ft2=2, checkpoints=3)
     return root
 
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Every test starts without figures left open by the one before."""
+    yield
+    import matplotlib.pyplot as plt
+    plt.close("all")

@@ -3,32 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.colors import to_hex
 
-from analysis.scores import Gaps
-from analysis.views import compute
-from plots.registry import OutputContext, discover
+from testing_helpers import render
+from plots.registry import discover
 from plots.style import TRAINED, UNTRAINED
-from utils.loading import load
-from utils.pipeline import split
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
-
-
-def render(name, root, config, only=None):
-    """(keys, figure) per slice of a registered figure (only the `only` slice when given), drawn as the
-    runner draws it, plus the view it was cut from."""
-    spec = discover()[name]
-    view = compute({spec.needs}, load(root, config).frame, config, Gaps())[spec.needs]
-    return [(keys, spec.func(part, OutputContext(config, keys, spec.title)))
-            for keys, part in split(spec, view) if only is None or keys == only], view
 
 
 def curves_of(ax):

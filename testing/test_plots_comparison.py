@@ -11,19 +11,9 @@ from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.container import BarContainer, ErrorbarContainer
 
 from analysis.figure_data import experiment_order
-from analysis.scores import Gaps
-from analysis.views import compute
-from plots.registry import OutputContext, discover
+from testing_helpers import render_views
 from plots.style import experiment_labels, sparse_log_ticks
-from utils.loading import load
-from utils.pipeline import split
 from utils.synthetic import write_tree
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 @pytest.fixture
@@ -36,10 +26,7 @@ def seeded_tree(tmp_path: Path) -> Path:
 
 def render(name, root, config, only):
     """The figure of one slice, drawn as the runner draws it, and the seed views it is drawn from."""
-    spec = discover()[name]
-    views = compute({spec.needs, "seed_scores", "seed_points"}, load(root, config).frame, config, Gaps())
-    [fig] = [spec.func(part, OutputContext(config, keys, spec.title))
-             for keys, part in split(spec, views[spec.needs]) if keys == only]
+    [(_, fig)], views = render_views(name, root, config, only, extra=("seed_scores", "seed_points"))
     return fig, views
 
 

@@ -5,26 +5,16 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.collections import PathCollection
 from matplotlib.colors import to_rgb
 from matplotlib.container import BarContainer, ErrorbarContainer
 
-from analysis.scores import Gaps
-from analysis.views import compute
-from plots.registry import OutputContext, discover
+from testing_helpers import render_views
+from plots.registry import discover
 from plots.style import TRAINED, UNTRAINED, experiment_labels
-from utils.loading import load
-from utils.pipeline import split
 from utils.synthetic import write_tree
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 @pytest.fixture
@@ -36,12 +26,8 @@ def seeded_tree(tmp_path: Path) -> Path:
 
 
 def render(name, root, config, only=None):
-    """(keys, figure) per slice of a registered figure (only the `only` slice when given), drawn as the
-    runner draws it, plus the seed views it was cut from."""
-    spec = discover()[name]
-    views = compute({spec.needs, "seed_scores", "seed_points"}, load(root, config).frame, config, Gaps())
-    return [(keys, spec.func(part, OutputContext(config, keys, spec.title)))
-            for keys, part in split(spec, views[spec.needs]) if only is None or keys == only], views
+    """Figures per slice, plus the seed views they were cut from."""
+    return render_views(name, root, config, only, extra=("seed_scores", "seed_points"))
 
 
 def row_labels(fig):

@@ -3,23 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from analysis.scores import Gaps
-from analysis.views import compute
-from plots.registry import OutputContext, discover
+from testing_helpers import render
+from plots.registry import discover
 from plots.style import experiment_labels
-from utils.loading import load
-from utils.pipeline import split
 from utils.synthetic import write_tree
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 @pytest.fixture
@@ -28,15 +18,6 @@ def complete_tree(tmp_path: Path) -> Path:
     root = tmp_path / "complete"
     write_tree(root, seeds=1, ft1=4, ft2=2, checkpoints=2)
     return root
-
-
-def render(name, root, config, only=None):
-    """(keys, figure) per slice of a registered figure (only the `only` slice when given), drawn as the
-    runner draws it, plus the view it was cut from."""
-    spec = discover()[name]
-    view = compute({spec.needs}, load(root, config).frame, config, Gaps())[spec.needs]
-    return [(keys, spec.func(part, OutputContext(config, keys, spec.title)))
-            for keys, part in split(spec, view) if only is None or keys == only], view
 
 
 def panels(fig):

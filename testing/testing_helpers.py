@@ -13,3 +13,27 @@ def write_eval(root: Path, experiment: str, folder: str, checkpoints: dict | str
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(checkpoints if isinstance(checkpoints, str) else json.dumps(checkpoints))
     return path
+
+
+def render_views(name: str, root: Path, config, only: dict | None = None, extra: tuple[str, ...] = ()):
+    """(keys, figure) per slice of a registered figure (only the `only` slice when given), drawn as the
+    runner draws it, plus the views it was cut from (its own and `extra`), by name."""
+    from analysis.scores import Gaps
+    from analysis.views import compute
+    from plots.registry import OutputContext, discover
+    from utils.loading import load
+    from utils.pipeline import split
+
+    spec = discover()[name]
+    views = compute({spec.needs, *extra}, load(root, config).frame, config, Gaps())
+    figs = [(keys, spec.func(part, OutputContext(config, keys, spec.title)))
+            for keys, part in split(spec, views[spec.needs]) if only is None or keys == only]
+    return figs, views
+
+
+def render(name: str, root: Path, config, only: dict | None = None):
+    """As render_views, with only the figure's own view."""
+    from plots.registry import discover
+
+    figs, views = render_views(name, root, config, only)
+    return figs, views[discover()[name].needs]
