@@ -114,3 +114,24 @@ def test_corrupt_cache_is_rebuilt(tmp_path, config):
     (tmp_path / "cache.pickle").write_bytes(b"garbage")
     result = load(root, config, ParseCache(tmp_path / "cache.pickle"))
     assert len(result.parsed) == 1 and len(result.frame) == 4  # mean, std, loss, epoch
+
+
+def test_changed_reading_rules_drop_the_parse_cache(tmp_path, config):
+    """The same file reads differently under other conditions: old parses must not be reused."""
+    import dataclasses
+
+    from utils.loading import reading_rules
+    root = tmp_path / "exp"
+    write_eval(root, "pt1", "atlantis_distance", ck(1000, 2.0))
+    cache = ParseCache(tmp_path / "cache.pickle", reading_rules(config))
+    assert set(load(root, config, cache).frame["condition"]) == {"atlantis"}
+    cache.save()
+    raw = {**config.raw, "conditions": {"standard": {"prefix": "", "role": "in_distribution"}}}
+    other = dataclasses.replace(config, raw=raw, conditions=config.conditions[:1])
+    assert reading_rules(other) != reading_rules(config)
+    again = ParseCache(tmp_path / "cache.pickle", reading_rules(other))
+    result = load(root, other, again)
+    assert len(result.parsed) == 1 and set(result.frame["task"]) == {"atlantis_distance"}
+    again.save()
+    same = ParseCache(tmp_path / "cache.pickle", reading_rules(other))
+    assert load(root, other, same).parsed == []

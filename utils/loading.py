@@ -6,6 +6,7 @@ rebuild parses only the files that changed.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import pickle
@@ -109,6 +110,13 @@ def _sniffs(info: ReaderInfo, path: Path) -> bool:
         return False
 
 
+def reading_rules(config: Config) -> str:
+    """Hash of the rules a reader's output depends on (readers, conditions, tasks, metric names)."""
+    keys = ("readers", "conditions", "tasks", "metric", "statistic", "experiments")
+    relevant = json.dumps({k: config.raw.get(k) for k in keys}, sort_keys=True, default=str)
+    return hashlib.blake2b(relevant.encode(), digest_size=8).hexdigest()
+
+
 class ParseCache:
     """Parsed records per file, invalidated by size and mtime (and content for racy mtimes).
 
@@ -118,18 +126,21 @@ class ParseCache:
     file is rebuilt, never trusted or executed.
     """
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, rules: str = "") -> None:
+        """`rules`: what the parse depends on besides the file (see `reading_rules`); a cache
+        written under other rules is dropped, since the same file would now read differently."""
         self.path = path
+        self.version = f"{_CACHE_VERSION}:{rules}"
         self.entries: dict[str, tuple] = {}
         self.dirty = False
         if path is not None and path.exists():
             try:
                 with open(path, "rb") as fh:
                     version, entries = _BuiltinsOnly(fh).load()
-                if version == _CACHE_VERSION and isinstance(entries, dict):
+                if version == self.version and isinstance(entries, dict):
                     self.entries = entries
                 else:
-                    log.info("parse cache %s is from another version; rebuilding it", path)
+                    log.info("parse cache %s is from another version or other rules; rebuilding it", path)
             except Exception as exc:  # a corrupt cache is rebuilt, never trusted
                 log.warning("parse cache %s is unreadable (%s); rebuilding it", path, exc)
 
@@ -165,7 +176,7 @@ class ParseCache:
 
     def save(self) -> None:
         if self.path is not None and self.dirty:
-            write_bytes(self.path, pickle.dumps((_CACHE_VERSION, self.entries), pickle.HIGHEST_PROTOCOL))
+            write_bytes(self.path, pickle.dumps((self.version, self.entries), pickle.HIGHEST_PROTOCOL))
             self.dirty = False
 
 

@@ -395,8 +395,8 @@ class Pipeline:
     @property
     def parse_cache(self) -> ParseCache:
         if self._parse_cache is None:
-            from utils.loading import ParseCache
-            self._parse_cache = ParseCache(self.cache_dir / "parsed.pickle")
+            from utils.loading import ParseCache, reading_rules
+            self._parse_cache = ParseCache(self.cache_dir / "parsed.pickle", reading_rules(self.config))
         return self._parse_cache
 
     @property
