@@ -7,7 +7,7 @@ import pandas as pd
 
 from analysis.figure_data import baseline_levels, seed_bars, seed_phrase
 from plots.registry import OutputContext, figure
-from plots.style import (BASELINE, TRAINED, UNTRAINED, apply_style, bar_panels_size, experiment_labels, hbars,
+from plots.style import (BASELINE, TRAINED, UNTRAINED, apply_style, bar_panels_size, experiment_rows, hbars,
                          missing_handle, seed_dots, seed_handles, seed_spread, sparse_log_ticks)
 
 
@@ -48,12 +48,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
         ax.set_xlabel(f"{info.unit}\n({'higher' if info.higher_is_better else 'lower'} is better)")
         ax.grid(axis="x", color="0.9", lw=0.6)
         ax.set_axisbelow(True)
-    labels = experiment_labels(list(bars.mean.index), ctx.config)
-    if bars.multi_seed and bars.n_seeds.nunique() > 1:  # seed counts differ: say each one
-        labels = [f"{label} (n={n})" for label, n in zip(labels, bars.n_seeds)]
-    first = axes.flat[0]
-    first.set_yticks(y, labels)
-    first.set_ylim(len(y) - 0.5, -0.5)  # first experiment on top
+    experiment_rows(axes.flat[0], bars, ctx.config)
     handles = [plt.Rectangle((0, 0), 1, 1, color=TRAINED), plt.Rectangle((0, 0), 1, 1, color=UNTRAINED),
                plt.Line2D([], [], color=BASELINE, ls="--"), missing_handle()]
     names = ["trained on this task", "not trained on it", "baseline", "n/a: missing evaluation"]

@@ -7,7 +7,7 @@ import pandas as pd
 
 from analysis.figure_data import TOWARD_PERFECT, seed_bars, seed_phrase
 from plots.registry import OutputContext, figure
-from plots.style import (BASELINE, TRAINED, UNTRAINED, apply_style, bar_panels_size, experiment_labels, hbars,
+from plots.style import (BASELINE, TRAINED, UNTRAINED, apply_style, bar_panels_size, experiment_rows, hbars,
                          missing_handle, seed_dots, seed_handles, seed_spread)
 
 
@@ -36,12 +36,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
         ax.set_xlabel("score (0 = baseline)")
         ax.grid(axis="x", color="0.9", lw=0.6)
         ax.set_axisbelow(True)
-    labels = experiment_labels(list(bars.mean.index), ctx.config)
-    if bars.multi_seed and bars.n_seeds.nunique() > 1:  # seed counts differ: say each one
-        labels = [f"{label} (n={n})" for label, n in zip(labels, bars.n_seeds)]
-    first = axes.flat[0]
-    first.set_yticks(y, labels)
-    first.set_ylim(len(y) - 0.5, -0.5)  # first experiment on top
+    experiment_rows(axes.flat[0], bars, ctx.config)
     handles = [plt.Rectangle((0, 0), 1, 1, color=TRAINED), plt.Rectangle((0, 0), 1, 1, color=UNTRAINED),
                plt.Line2D([], [], color=BASELINE, lw=1), plt.Line2D([], [], color=BASELINE, lw=1, ls=":"),
                missing_handle()]

@@ -189,3 +189,13 @@ def sparse_log_ticks(axis: matplotlib.axis.Axis, max_labels: int = 4) -> None:
     axis.set_major_locator(matplotlib.ticker.FixedLocator(fits))
     axis.set_major_formatter(matplotlib.ticker.FixedFormatter([_short_number(t) for t in fits]))
     axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
+def experiment_rows(ax: "matplotlib.axes.Axes", bars, config: Config) -> None:
+    """Label the rows of a horizontal bar panel with the experiments, first on top; with seed
+    counts that differ between rows, each label says its n."""
+    labels = experiment_labels(list(bars.mean.index), config)
+    if bars.multi_seed and bars.n_seeds.nunique() > 1:
+        labels = [f"{label} (n={n})" for label, n in zip(labels, bars.n_seeds)]
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_ylim(len(labels) - 0.5, -0.5)
