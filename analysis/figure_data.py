@@ -96,16 +96,17 @@ def trained_mask(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(trained=trained)
 
 
-def forgetting(scores: pd.DataFrame, config: Config) -> pd.DataFrame:
-    """In-distribution change from the baseline per experiment and task, in a readable unit.
-
-    `change` is the raw difference in accuracy points (x100) for accuracy tasks and the fold
-    change (value / baseline; 1 = baseline) for error tasks, whose values span decades.
-    """
-    rows = members(scores)
+def seed_forgetting(seed_scores: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """In-distribution change from the baseline per experiment and task, in a readable unit, from
+    the seed_scores view: `change` is the seed mean of the raw difference in accuracy points (x100)
+    for accuracy tasks and of the fold change (1 = baseline) for error tasks, whose values span
+    decades; `spread` is the std across seeds in the same unit (NaN for one seed: no whisker)."""
+    rows = members(seed_scores)
     rows = rows[rows["condition"] == in_distribution(config)]
-    change = np.where(rows["kind"] == "accuracy", rows["raw_diff"] * 100.0, rows["fold_change"])
-    return rows.assign(change=change.astype("float64"))
+    acc = rows["kind"] == "accuracy"
+    change = np.where(acc, rows["raw_diff_mean"].astype("float64") * 100.0, rows["fold_change_mean"])
+    spread = np.where(acc, rows["raw_diff_std"].astype("float64") * 100.0, rows["fold_change_std"])
+    return rows.assign(change=change.astype("float64"), spread=spread.astype("float64"))
 
 
 def curves_for(curves: pd.DataFrame, task: str) -> tuple[pd.DataFrame, list[str]]:
@@ -116,11 +117,36 @@ def curves_for(curves: pd.DataFrame, task: str) -> tuple[pd.DataFrame, list[str]
     return table.astype("float64"), trained
 
 
+def curves_spread(curves: pd.DataFrame, task: str) -> pd.DataFrame:
+    """Steps x experiments of the std across seeds on one task (seed_curves `seed_std`; NaN for one seed),
+    aligned with `curves_for`'s table."""
+    part = members(curves[curves["task"] == task])
+    table = part.pivot_table(index="step", columns="experiment", values="seed_std", aggfunc="first",
+                             dropna=False).sort_index()
+    return table.astype("float64")
+
+
 def baseline_last(curves: pd.DataFrame, task: str) -> pd.Series:
-    """Each baseline's value on a task at its last checkpoint, by baseline experiment."""
+    """Each baseline's value on a task at its last checkpoint, by baseline experiment; on seed_curves
+    the mean of the seeds' own last values (`last_mean`)."""
     base = curves[(curves["group"] == "baseline") & (curves["task"] == task)].dropna(subset=["value"])
+    if "last_mean" in base.columns:
+        return base.groupby("experiment")["last_mean"].first().astype("float64")
     last = base.sort_values("step").groupby("experiment")["value"].last()
     return last.astype("float64")
+
+
+def curve_seeds(curves: pd.DataFrame) -> pd.Series:
+    """Seeds behind each seed-free experiment of a seed_curves slice (most seeds at any step), baselines excluded."""
+    return members(curves).groupby("experiment")["n_seeds"].max().astype("int64")
+
+
+def fewer_seeds(curves: pd.DataFrame, task: str) -> dict[str, int]:
+    """Experiments whose curve on this task has fewer seeds than the experiment has elsewhere in the
+    slice (a seed's evaluation is missing): {experiment: seeds on this task}, shown as a panel note."""
+    everyone = curve_seeds(curves)
+    here = members(curves[curves["task"] == task]).groupby("experiment")["n_seeds"].max()
+    return {e: int(n) for e, n in here.items() if 0 < n < everyone.get(e, 0)}
 
 
 def missing_curves(curves: pd.DataFrame, task: str, config: Config) -> list[str]:

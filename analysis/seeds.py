@@ -103,3 +103,36 @@ def seed_predictions(predictions: pd.DataFrame, config: Config) -> pd.DataFrame:
     out["index"] = out["experiment"].map(lambda n: _index(n, config)).astype("Int64")
     out["trained"] = out["trained"].astype(bool)
     return _order(out, config)[cols]
+
+
+CURVE_COLUMNS = ["experiment", "group", "baseline_experiment", "trained_on", "kind", "condition", "task",
+                 "step", "value", "seed_std", "n_seeds", "last_mean"]
+
+
+def seed_curves(curves: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """Checkpoint curves averaged over seeds: one row per seed-free experiment x condition x task x step.
+
+    `value` is the mean over the seeds with a number at that step, `seed_std` their sample std
+    (NaN for one seed), `n_seeds` how many seeds had a number; `last_mean` is the mean of each
+    seed's own last value (what a baseline's dashed line shows, also when seeds stop at different
+    steps). `experiment` and `baseline_experiment` are seed-free (pt1_seed2 -> pt1), so the
+    runner's split still adds the averaged baseline rows to every group slice.
+    """
+    if curves.empty:
+        return pd.DataFrame({c: pd.Series(dtype="float64") for c in CURVE_COLUMNS})
+    names = set(curves["experiment"]) | set(curves["baseline_experiment"])
+    seed_free = {n: _seed_free(n, config) for n in names}
+    df = curves.assign(model=curves["experiment"].map(seed_free),
+                       base_model=curves["baseline_experiment"].map(seed_free),
+                       value=curves["value"].astype("float64"))
+    keys = ["model", "condition", "task"]
+    g = df.groupby(keys + ["step"], sort=True)
+    out = g.agg(group=("group", "first"), baseline_experiment=("base_model", "first"),
+                trained_on=("trained_on", "first"), kind=("kind", "first"),
+                value=("value", "mean"), seed_std=("value", "std"), n_seeds=("value", "count"))
+    last = (df.dropna(subset=["value"]).sort_values("step")
+            .groupby(keys + ["experiment"], sort=False)["value"].last()
+            .groupby(level=keys).mean().rename("last_mean"))
+    out = out.reset_index().merge(last.reset_index(), on=keys, how="left")
+    out["n_seeds"] = out["n_seeds"].astype("int64")
+    return out.rename(columns={"model": "experiment"})[CURVE_COLUMNS]

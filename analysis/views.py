@@ -11,7 +11,7 @@ import pandas as pd
 
 from analysis.findings import compute_findings
 from analysis.scores import Gaps, build_curves, build_predictions, build_scores
-from analysis.seeds import seed_points, seed_predictions, seed_scores
+from analysis.seeds import seed_curves, seed_points, seed_predictions, seed_scores
 from utils.config import Config
 
 ViewFn = Callable[[pd.DataFrame, Config, Gaps, Callable[[str], pd.DataFrame]], pd.DataFrame]
@@ -28,6 +28,8 @@ VIEWS: dict[str, ViewFn] = {
     "seed_points": lambda frame, config, gaps, get: seed_points(get("scores"), get("seed_scores")),
     # multi-task predictions averaged over seeds (each seed predicted from its own single-task runs)
     "seed_predictions": lambda frame, config, gaps, get: seed_predictions(get("predictions"), config),
+    # checkpoint curves averaged over seeds: one row per seed-free experiment x condition x task x step
+    "seed_curves": lambda frame, config, gaps, get: seed_curves(get("curves"), config),
     "findings": lambda frame, config, gaps, get: compute_findings(get("seed_scores"), get("predictions"), config),
 }
 
@@ -36,7 +38,7 @@ VIEWS: dict[str, ViewFn] = {
 SOURCES: dict[str, tuple[str, ...]] = {
     "curves": ("metrics",), "scores": ("metrics",), "predictions": ("scores",),
     "seed_scores": ("scores",), "seed_points": ("scores", "seed_scores"), "seed_predictions": ("predictions",),
-    "findings": ("seed_scores", "predictions"),
+    "findings": ("seed_scores", "predictions"), "seed_curves": ("curves",),
 }
 
 

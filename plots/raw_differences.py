@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import NullFormatter
 
-from analysis.figure_data import experiment_order, forgetting, in_distribution, matrix
+from analysis.figure_data import (experiment_order, in_distribution, matrix, seed_forgetting, seed_numbers,
+                                  seed_phrase)
 from plots.registry import OutputContext, figure
 from plots.style import (BASELINE, TRAINED, UNTRAINED, apply_style, bar_panels_size, experiment_labels, hbars,
-                         missing_handle, note_figure)
+                         missing_handle, note_figure, seed_handles, seed_spread)
 
 
 _FOLD_TICKS = (1.1, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 100.0, 1000.0)
@@ -29,30 +30,38 @@ def _fold_axis(ax: plt.Axes, values: np.ndarray) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
-@figure("raw_differences", needs="scores", per=("group",), writes="raw_differences/{group}",
+@figure("raw_differences", needs="seed_scores", per=("group",), writes="raw_differences/{group}",
         title="Forgetting: raw change vs baseline (in distribution)",
         description="Change from the baseline on in-distribution data at the last checkpoint: accuracy "
                     "points for accuracy tasks, fold change (log axis, 1 = baseline) for error tasks; "
+                    "bar: mean over seeds (each seed against its own baseline), whisker: ± std across seeds; "
                     "orange: trained on that task; hatched: n/a.")
 def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     apply_style()
     cond = in_distribution(ctx.config)
     label = ctx.config.condition_label(cond)
-    rows = forgetting(data, ctx.config)
+    rows = seed_forgetting(data, ctx.config)
     title = f"{ctx.group_label} vs baseline: change on {label} data at last checkpoint (forgetting view)"
     if rows.empty:
         return note_figure(f"No {label} ({cond}) evaluations for this group.", title)
-    m = matrix(rows, "change", ctx.config, experiment_order(rows["experiment"], ctx.config))
+    order = experiment_order(rows["experiment"], ctx.config)
+    m = matrix(rows, "change", ctx.config, order)
+    spread = matrix(rows, "spread", ctx.config, order).values
+    seeds = seed_numbers(rows, order)
+    multi = bool((seeds > 1).any())
     tasks = list(m.values.columns)
     fig, axes = plt.subplots(1, len(tasks), figsize=bar_panels_size(len(m.values), len(tasks)), sharey=True,
                              squeeze=False, layout="constrained")
     for ax, task in zip(axes.flat, tasks):
         info = ctx.task(task)
-        values = m.values[task].to_numpy()
+        values, std = m.values[task].to_numpy(), spread[task].to_numpy()
+        rows_y = np.arange(len(values))
         if info.kind == "accuracy":
             hbars(ax, values, m.trained[task].to_numpy(), origin=0.0)
             ax.axvline(0, color=BASELINE, lw=1)
-            finite = np.abs(values[np.isfinite(values)])
+            seed_spread(ax, rows_y, values, std, horizontal=True)
+            ends = np.abs(values) + np.nan_to_num(std)  # whiskers stay inside the panel
+            finite = ends[np.isfinite(ends)]
             reach = float(finite.max()) * 1.12 if finite.size and finite.max() > 0 else 1.0
             ax.set_xlim(-reach, reach)  # symmetric: gains and losses equally far from the baseline
             ax.set_xlabel("Δ accuracy (points)\n> 0 better")
@@ -60,18 +69,26 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
             ax.set_xscale("log")
             hbars(ax, values, m.trained[task].to_numpy(), origin=1.0)
             ax.axvline(1, color=BASELINE, lw=1)
-            _fold_axis(ax, values)
+            seed_spread(ax, rows_y, values, std, horizontal=True)
+            _fold_axis(ax, np.concatenate([values, values + np.nan_to_num(std)]))
             ax.set_xlabel("error, × baseline\n< 1 better")
         ax.set_title(info.label)
         ax.grid(axis="x", color="0.9", lw=0.6)
         ax.set_axisbelow(True)
     first = axes.flat[0]
-    first.set_yticks(range(len(m.values)), experiment_labels(list(m.values.index), ctx.config))
+    labels = experiment_labels(list(m.values.index), ctx.config)
+    if multi:
+        labels = [f"{label} (n={n})" for label, n in zip(labels, seeds)]
+    first.set_yticks(range(len(m.values)), labels)
     first.set_ylim(len(m.values) - 0.5, -0.5)
     handles = [plt.Rectangle((0, 0), 1, 1, color=TRAINED), plt.Rectangle((0, 0), 1, 1, color=UNTRAINED),
                plt.Line2D([], [], color=BASELINE, lw=1), missing_handle()]
-    fig.legend(handles, ["trained on this task", "not trained on it", "baseline (0 points / × 1)",
-                         "n/a: missing evaluation"], loc="outside lower center", ncols=4, frameon=False)
+    names = ["trained on this task", "not trained on it", "baseline (0 points / × 1)", "n/a: missing evaluation"]
+    if multi:
+        handles.append(seed_handles()[0][0])
+        names.append("whisker: ± std across seeds")
+        title += f"\nbar: mean of {seed_phrase(seeds)}, each against its own baseline (n in the row label)"
+    fig.legend(handles, names, loc="outside lower center", ncols=len(names), frameon=False)
     fig.suptitle(f"{title}\naccuracy tasks: difference in accuracy points; error tasks: fold change "
                  "(value / baseline, log axis)")
     return fig

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from matplotlib.colors import to_hex
 
-from testing_helpers import render
+from testing_helpers import render, render_views
 from plots.registry import discover
 from plots.style import TRAINED, UNTRAINED
+from utils.synthetic import write_tree
 
 
 def curves_of(ax):
@@ -59,3 +60,37 @@ def test_a_missing_evaluation_is_named_on_its_panel(small_tree, config, tmp_path
     path = tmp_path / "checkpoints.png"
     fig.savefig(path)
     assert path.read_bytes()[:4] == b"\x89PNG" and path.stat().st_size > 10_000
+
+
+def test_several_seeds_draw_one_mean_line_per_experiment(tmp_path: Path, config):
+    root = tmp_path / "exp"
+    write_tree(root, seeds=2, ft1=2, ft2=2, checkpoints=3)
+    only = {"group": "ft1", "condition": "standard"}
+    [(_, fig)], views = render_views("checkpoints", root, config, only=only, extra=("curves",))
+    means, raw = views["seed_curves"], views["curves"]
+    assert "mean of 2 seeds" in fig.get_suptitle()
+    ax = next(a for a in fig.axes if a.get_title() == "Distance")
+    lines, [base] = curves_of(ax)
+    assert len(lines) == 2  # ft1-1 and ft1-2, not one per seed
+    trained = next(ln for ln in lines if to_hex(ln.get_color()) == TRAINED.lower())
+    part = raw[(raw["task"] == "distance") & (raw["condition"] == "standard")]
+    by_step = part[part["experiment"].isin(["pt1_ft1-1", "pt1_seed2_ft1-1"])].groupby("step")["value"]
+    assert np.allclose(trained.get_ydata(), by_step.mean().to_numpy())
+    view = means[(means["experiment"] == "pt1_ft1-1") & (means["task"] == "distance")
+                  & (means["condition"] == "standard")]
+    assert np.allclose(trained.get_ydata(), view["value"]) and (view["n_seeds"] == 2).all()
+    [band] = ax.collections  # ± std only around the trained line
+    ys = band.get_paths()[0].vertices[:, 1]
+    assert ys.max() == pytest.approx((by_step.mean() + by_step.std()).max())
+    last = [part[part["experiment"] == b].sort_values("step")["value"].iloc[-1] for b in ("pt1", "pt1_seed2")]
+    assert base.get_ydata()[0] == pytest.approx(np.mean(last))
+
+
+def test_a_seed_missing_on_a_task_is_noted_with_its_n(tmp_path: Path, config):
+    root = tmp_path / "exp"
+    write_tree(root, seeds=2, ft1=2, ft2=2, checkpoints=3)
+    (root / "pt1_seed2_ft2-2" / "evals" / "atlantis_compass" / "eval_data" / "evaluation_results.json").unlink()
+    [(_, fig)], _ = render("checkpoints", root, config, only={"group": "ft2", "condition": "atlantis"})
+    notes = {ax.get_title(): [t.get_text() for t in ax.texts] for ax in fig.axes if ax.get_visible()}
+    assert notes["Compass"] == ["fewer seeds: ft2-2 (n=1)"]
+    assert all(not v for k, v in notes.items() if k != "Compass")

@@ -8,6 +8,7 @@ import pytest
 from testing_helpers import render
 from plots.registry import OutputContext, discover
 from plots.style import labels_for
+from utils.synthetic import write_tree
 
 
 def bar_ends(ax, rows):
@@ -39,13 +40,15 @@ def test_bars_show_points_or_fold_change_from_the_scores(small_tree, config, kin
             assert ax.get_xscale() == scale
             assert any(line.get_xdata()[0] == origin for line in ax.lines)  # the baseline line
             part = rows[rows["task"] == task]
-            want = part["raw_diff"] * 100 if kind == "accuracy" else part["fold_change"]
+            want = part["raw_diff_mean"] * 100 if kind == "accuracy" else part["fold_change_mean"]
             drawn = bar_ends(ax, labels)
             for label, value in zip(labels_for(part), want):
                 start, end = drawn[label]
                 assert start == pytest.approx(origin) and end == pytest.approx(value)
                 lo, hi = ax.get_xlim()
                 assert lo <= value <= hi
+        assert all(not ax.collections for ax in fig.axes)  # one seed: no whiskers
+        assert "seeds" not in fig.get_suptitle()
 
 
 def test_a_missing_evaluation_is_na_and_a_group_without_in_distribution_data_is_a_note(small_tree, config,
@@ -62,3 +65,24 @@ def test_a_missing_evaluation_is_na_and_a_group_without_in_distribution_data_is_
     ood_only = scores[(scores["condition"] == "atlantis") & (scores["group"].isin(["ft1", "baseline"]))]
     note = spec.func(ood_only, OutputContext(config, {"group": "ft1"}, spec.title))
     assert "No Standard" in note.axes[0].texts[0].get_text()
+
+
+def test_several_seeds_draw_the_mean_with_std_whiskers(tmp_path: Path, config):
+    root = tmp_path / "exp"
+    write_tree(root, seeds=2, ft1=2, ft2=2, checkpoints=3)
+    [(_, fig)], seeds = render("raw_differences", root, config, only={"group": "ft2"})
+    assert "mean of 2 seeds" in fig.get_suptitle()
+    rows = seeds[(seeds["group"] == "ft2") & (seeds["condition"] == "standard")]
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ["ft2-1 (n=2)", "ft2-2 (n=2)"]
+    for task, info in config.tasks.items():
+        ax = next(a for a in fig.axes if a.get_title() == info.label)
+        part = rows[rows["task"] == task].sort_values("experiment")
+        scale = 100.0 if info.kind == "accuracy" else 1.0
+        mean = part[f"{'raw_diff' if info.kind == 'accuracy' else 'fold_change'}_mean"].to_numpy() * scale
+        std = part[f"{'raw_diff' if info.kind == 'accuracy' else 'fold_change'}_std"].to_numpy() * scale
+        drawn = bar_ends(ax, labels)
+        assert [drawn[lab][1] for lab in labels] == pytest.approx(list(mean))
+        [whiskers] = ax.collections  # one errorbar call per panel
+        segments = sorted(whiskers.get_segments(), key=lambda seg: seg[0][1])
+        assert [(seg[0][0], seg[1][0]) for seg in segments] == pytest.approx(list(zip(mean - std, mean + std)))

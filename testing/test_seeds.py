@@ -162,3 +162,32 @@ def test_seed_predictions_average_each_seeds_own_prediction(config):
     assert out.loc["pt1_ft2-1", ["actual", "predicted", "residual"]].tolist() == pytest.approx([0.5, 0.3, 0.2])
     assert out.at["pt1_ft2-1", "n_seeds"] == 2 and out.at["pt1_ft2-2", "n_seeds"] == 1
     assert math.isnan(out.at["pt1_ft2-2", "predicted"]) and math.isnan(out.at["pt1_ft2-2", "residual"])
+
+
+def test_seed_curves_mean_per_step_against_hand_computed(tmp_path, config):
+    root = tmp_path / "exp"
+    for exp, points in {"pt1": {10: 4.0, 20: 6.0}, "pt1_seed2": {10: 5.0},  # seed 2's baseline stops early
+                        "pt1_ft1-1": {10: 2.0, 20: 1.0}, "pt1_seed2_ft1-1": {10: 3.0, 20: 2.0}}.items():
+        write_eval(root, exp, "distance",
+                   {f"checkpoint-{s}": {"eval_distance_metric_mean": v} for s, v in points.items()})
+    curves = views(root, config, "seed_curves")["seed_curves"]
+    assert set(curves["experiment"]) == {"pt1", "pt1_ft1-1"}
+    assert set(curves["baseline_experiment"]) == {"pt1"}
+    ft = curves[curves["experiment"] == "pt1_ft1-1"].sort_values("step")
+    assert list(ft["step"]) == [10, 20] and list(ft["value"]) == pytest.approx([2.5, 1.5])
+    assert list(ft["seed_std"]) == pytest.approx([statistics.stdev([2.0, 3.0])] * 2)
+    assert list(ft["n_seeds"]) == [2, 2] and ft["last_mean"].iloc[0] == pytest.approx(1.5)
+    assert (ft["group"] == "ft1").all() and (ft["trained_on"] == "distance").all()
+    base = curves[curves["experiment"] == "pt1"].sort_values("step")
+    assert list(base["value"]) == pytest.approx([4.5, 6.0]) and list(base["n_seeds"]) == [2, 1]
+    assert base["seed_std"].isna().iloc[1]  # one seed at step 20: no std, not zero
+    assert base["last_mean"].iloc[0] == pytest.approx((6.0 + 5.0) / 2)  # each seed's own last value
+
+
+def test_seed_curves_split_keeps_the_baseline_with_each_group(small_tree, config):
+    spec = SimpleNamespace(per=("group", "condition"))
+    curves = views(small_tree, config, "seed_curves")["seed_curves"]
+    for keys, part in split(spec, curves):
+        assert set(part.loc[part["group"] == "baseline", "experiment"]) == {"pt1"}
+        assert (part.loc[part["group"] == "baseline", "condition"] == keys["condition"]).all()
+        assert (part["n_seeds"] == 1).all() and part["seed_std"].isna().all()
