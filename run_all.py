@@ -6,7 +6,7 @@
     python run_all.py --watch          # keep figures up to date while evaluations land
 
 Exit codes: 0 all outputs written, 1 some output failed (the others were still written),
-2 usage or configuration error.
+2 usage or configuration error, 130 interrupted (Ctrl-C).
 """
 from __future__ import annotations
 
@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # outputs already written stay; the cache records only finished ones
+        print("interrupted; rerun to finish (finished outputs are kept)", file=sys.stderr)
+        return 130
     print_report(report, options.out)
     return report.exit_code
 

@@ -100,3 +100,13 @@ def test_help_and_list(capsys):
     assert run_all.main(["--list"]) == 0
     listing = capsys.readouterr().out
     assert "comparison" in listing and "comparison/{group}_{condition}.png" in listing
+
+
+def test_ctrl_c_exits_130_without_traceback(small_tree, tmp_path, monkeypatch, capsys):
+    from utils.pipeline import Pipeline
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(Pipeline, "run", interrupted)
+    assert run("--data", small_tree, "--out", tmp_path / "o", "--only", "scores_csv") == 130
+    assert "interrupted" in capsys.readouterr().err
