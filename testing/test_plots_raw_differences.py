@@ -85,4 +85,5 @@ def test_several_seeds_draw_the_mean_with_std_whiskers(tmp_path: Path, config):
         assert [drawn[lab][1] for lab in labels] == pytest.approx(list(mean))
         [whiskers] = ax.collections  # one errorbar call per panel
         segments = sorted(whiskers.get_segments(), key=lambda seg: seg[0][1])
-        assert [(seg[0][0], seg[1][0]) for seg in segments] == pytest.approx(list(zip(mean - std, mean + std)))
+        assert [seg[0][0] for seg in segments] == pytest.approx(list(mean - std))
+        assert [seg[1][0] for seg in segments] == pytest.approx(list(mean + std))
