@@ -23,6 +23,7 @@ import pandas as pd
 from utils.atomic import write_bytes
 from utils.config import Config
 from utils.errors import EvalFileError, UserError
+from utils.filestamp import content_digest, is_racy
 from utils.readers import ReaderInfo, Record, all_readers, glob_matches
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ log = logging.getLogger(__name__)
 COLUMNS = ["experiment", "condition", "task", "step", "metric", "statistic", "value", "source"]
 _CACHE_VERSION = 3  # 3: column-wise outcomes, builtins-only pickle
 _PARALLEL_MIN = 200  # fewer unparsed files than this are parsed in-process (shipping costs more)
-_RACY_SECONDS = 2.0  # mtimes this close to the read time may hide a later same-size write
 
 
 @dataclass
@@ -151,7 +151,7 @@ class ParseCache:
             size, mtime, rname, digest, outcome = entry
             if (size, mtime, rname) != (st.st_size, st.st_mtime_ns, reader):
                 return None
-            if digest is not None and digest != _digest(path):
+            if digest is not None and digest != content_digest(path):
                 return None
             if outcome[0] == "ok" and len(outcome[1]) == len(Record._fields) or outcome[0] == "error":
                 return outcome
@@ -163,9 +163,9 @@ class ParseCache:
         """Store `("ok", records)` or `("error", reason)`; returns the stored (column-wise) outcome."""
         if outcome[0] == "ok" and not _is_columnar(outcome[1]):
             outcome = ("ok", columnar(outcome[1]))
-        racy = time.time() - st.st_mtime_ns / 1e9 < _RACY_SECONDS
+        racy = is_racy(st.st_mtime_ns, time.time())
         self.entries[str(path)] = (st.st_size, st.st_mtime_ns, reader,
-                                   _digest(path) if racy else None, outcome)
+                                   content_digest(path) if racy else None, outcome)
         self.dirty = True
         return outcome
 
@@ -241,11 +241,6 @@ def _typed_frame(columns: list[list]) -> pd.DataFrame:
         return pd.DataFrame(dict(zip(COLUMNS, columns))).astype({"step": "int64", "value": "float64"})
 
 
-def _digest(path: Path) -> str | None:
-    try:
-        return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
-    except OSError:
-        return None
 
 
 def load(root: Path, config: Config, cache: ParseCache | None = None,
@@ -254,7 +249,6 @@ def load(root: Path, config: Config, cache: ParseCache | None = None,
 
     With a process `pool`, the files not in the cache are parsed in parallel (cold runs)."""
     cache = cache if cache is not None else ParseCache()
-    readers = all_readers()
     files = discover(root, config)
     result = LoadResult(frame=pd.DataFrame(columns=COLUMNS), files=[])
     columns: list[list] = [[] for _ in COLUMNS]

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 from utils.atomic import atomic_open, write_text
 from utils.config import Config
 from utils.errors import UserError
+from utils.filestamp import content_digest, is_racy
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -45,7 +46,6 @@ MANIFEST_VERSION = 1
 PROJECT = Path(__file__).resolve().parent.parent
 _CODE_DIRS = ("analysis", "plots", "utils")  # whatever an output can depend on
 _CODE_SUFFIXES = (".py", ".js", ".css")
-_RACY_SECONDS = 2.0  # an mtime this recent may hide a same-size rewrite: hash the content too
 _MAX_STAMPS = 8  # input stamps kept, one per --only selection
 
 
@@ -332,13 +332,6 @@ def _files_hash(rows: Iterable[tuple]) -> str:
     return hashlib.blake2b(repr(sorted(rows)).encode(), digest_size=16).hexdigest()
 
 
-def _file_digest(path: Path) -> str | None:
-    try:
-        return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
-    except OSError:
-        return None
-
-
 class _Clock:
     """Records the seconds since the previous call under a phase name."""
 
@@ -451,7 +444,7 @@ class Pipeline:
             return None
         if _files_hash(tree.items()) != stamp.get("files"):
             return None
-        if any(_file_digest(Path(p)) != d for p, d in (stamp.get("racy") or {}).items()):
+        if any(content_digest(Path(p)) != d for p, d in (stamp.get("racy") or {}).items()):
             return None
         last = stamp.get("report") or {}
         return RunReport(files=int(last.get("files", 0)), parsed=0, problems=list(last.get("problems", [])),
@@ -472,9 +465,9 @@ class Pipeline:
                 return None  # changed (or vanished) while this run read it: check fully next time
         now = time.time()
         for path, (_, mtime_ns) in tree.items():
-            if now - mtime_ns / 1e9 < _RACY_SECONDS:  # mtime too recent to vouch for the content
+            if is_racy(mtime_ns, now):
                 entry = entries.get(path)
-                digest = entry[3] if entry is not None and entry[3] is not None else _file_digest(Path(path))
+                digest = entry[3] if entry is not None and entry[3] is not None else content_digest(Path(path))
                 if digest is None:
                     return None
                 racy[path] = digest
