@@ -91,7 +91,7 @@ def run_tidy(root: Path, rules: RuleSet, dry_run: bool = False) -> TidyResult:
         return TidyResult(plan=plan, dry_run=True, failed=_blocked_failures(plan))
 
     root_times = os.stat(root)
-    created_state = state.ensure()
+    state.ensure()
     state.acquire()
     try:
         check_resumable(state)

@@ -8,7 +8,7 @@ import pytest
 
 matplotlib.use("Agg")
 
-from testing_helpers import REPO, write_eval  # noqa: E402,F401  (write_eval re-exported)
+from testing_helpers import REPO  # noqa: E402
 from utils.config import Config, load_config  # noqa: E402
 from utils.synthetic import write_tree  # noqa: E402
 

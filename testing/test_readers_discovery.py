@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from readers_helpers import FIXTURES, place, rules, write_rules
+from readers_helpers import place, rules, write_rules
 from testing_helpers import write_eval
 from utils.config import load_config
 from utils.errors import ConfigError, UserError
