@@ -14,11 +14,12 @@ only past that point.
 from __future__ import annotations
 
 import hashlib
+import heapq
+import itertools
 import json
 import logging
 import multiprocessing
 import os
-import signal
 import sys
 import threading
 import time
@@ -30,10 +31,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
-from utils.atomic import atomic_open, write_text
+from utils.atomic import write_text
 from utils.config import Config
 from utils.errors import UserError
 from utils.filestamp import content_digest, is_racy
+from utils.render import Job, init_worker, ping, render_job
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,17 +49,6 @@ PROJECT = Path(__file__).resolve().parent.parent
 _CODE_DIRS = ("analysis", "plots", "utils")  # whatever an output can depend on
 _CODE_SUFFIXES = (".py", ".js", ".css")
 _MAX_STAMPS = 8  # input stamps kept, one per --only selection
-
-
-@dataclass(frozen=True)
-class Job:
-    """One output file to render from one data slice."""
-
-    spec_name: str
-    rel_path: str
-    keys: dict
-    data: pd.DataFrame
-    fingerprint: str
 
 
 @dataclass
@@ -182,99 +173,51 @@ class _ViewFailed(Exception):
     pass
 
 
-def compute_views(needed: set[str], frame: pd.DataFrame, config: Config,
-                  gaps: Any) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
-    """The views in `needed` (each computed once, as analysis.views.compute does), and for those
-    that raised, the reason: a bug in one view fails the outputs that need it, not the run."""
-    from analysis.views import VIEWS
-    done: dict[str, pd.DataFrame] = {}
-    errors: dict[str, str] = {}
+class ViewCache:
+    """The analysis views of one run, each computed on first use and once (a view may need
+    others). A view that raises is remembered with the reason: a bug in one view fails the
+    outputs that need it, not the run."""
 
-    def get(name: str) -> pd.DataFrame:
-        if name in errors:
+    def __init__(self, frame: pd.DataFrame, config: Config, gaps: Any) -> None:
+        self.frame, self.config, self.gaps = frame, config, gaps
+        self.done: dict[str, pd.DataFrame] = {}
+        self.errors: dict[str, str] = {}
+
+    def get(self, name: str) -> pd.DataFrame | None:
+        """The view, or None when it (or a view it needs) failed: see `errors[name]`."""
+        try:
+            return self._get(name)
+        except _ViewFailed:
+            return None
+
+    def _get(self, name: str) -> pd.DataFrame:
+        from analysis.views import VIEWS
+        if name in self.errors:
             raise _ViewFailed(name)
-        if name not in done:
+        if name not in self.done:
             try:
-                done[name] = VIEWS[name](frame, config, gaps, get)
+                self.done[name] = VIEWS[name](self.frame, self.config, self.gaps, self._get)
             except _ViewFailed as exc:
-                errors[name] = f"view {name!r} needs view {exc.args[0]!r}: {errors[exc.args[0]]}"
+                self.errors[name] = f"view {name!r} needs view {exc.args[0]!r}: {self.errors[exc.args[0]]}"
                 raise _ViewFailed(name) from None
             except Exception as exc:  # noqa: BLE001 - reported as the outputs' failure
                 tb = traceback.extract_tb(exc.__traceback__)[-1]
-                errors[name] = (f"view {name!r}: {type(exc).__name__}: {exc} (line {tb.lineno} of "
-                                f"{Path(tb.filename).name})")
+                self.errors[name] = (f"view {name!r}: {type(exc).__name__}: {exc} (line {tb.lineno} of "
+                                     f"{Path(tb.filename).name})")
                 raise _ViewFailed(name) from None
-        return done[name]
+        return self.done[name]
 
-    for name in sorted(needed):
-        try:
-            get(name)
-        except _ViewFailed:
-            pass
-    return {k: v for k, v in done.items() if k in needed}, errors
+
+def view_order(names: set[str]) -> list[str]:
+    """Views in the order a run computes them: those built from fewer others first, so the
+    tables of every record and of the scores go to the workers while the rest is computed."""
+    from analysis.views import lineage
+    return sorted(names, key=lambda n: (len(lineage(n)), n))
 
 
 def _plain(value: Any) -> Any:
     """numpy scalars -> Python ones, so slice keys go into JSON and file names cleanly."""
     return value.item() if hasattr(value, "item") and not isinstance(value, (str, bytes)) else value
-
-
-# --- worker side -------------------------------------------------------------------------------
-
-_worker_registry: dict[str, OutputSpec] | None = None
-
-
-def _load_registry(extra_modules: tuple[Path, ...]) -> None:
-    import matplotlib
-    matplotlib.use("Agg")  # workers draw to files only
-    from plots.registry import discover
-    global _worker_registry
-    _worker_registry = discover(extra_modules)
-
-
-def _init_worker(extra_modules: tuple[Path, ...]) -> None:
-    """Pool worker start: Ctrl-C goes to the whole process group, but only the main process
-    decides to stop; a worker finishes the output in hand."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _load_registry(extra_modules)  # inherited from the main process: cheap
-
-
-def _ping() -> int:
-    time.sleep(0.05)  # long enough that each worker takes one
-    return os.getpid()
-
-
-def render_job(job: Job, out: Path, config: Config,
-               registry: dict[str, OutputSpec] | None = None) -> tuple[str, str | None, float]:
-    """Draw one output and write it atomically; returns (path, error or None, seconds).
-
-    In a worker the registry is the one the worker imported; in-process, the caller's."""
-    start = time.perf_counter()
-    if registry is None:
-        if _worker_registry is None or job.spec_name not in _worker_registry:
-            _load_registry(config.plot_modules)
-        registry = _worker_registry
-    spec = registry[job.spec_name]
-    from plots.registry import OutputContext
-    ctx = OutputContext(config=config, keys=dict(job.keys), title=spec.title)
-    try:
-        result = spec.func(job.data, ctx)
-        target = out / job.rel_path
-        if spec.kind == "figure":
-            import matplotlib.pyplot as plt
-            try:
-                with atomic_open(target, "wb") as fh:
-                    result.savefig(fh, format=config.plot_format, dpi=config.plot_dpi)
-            finally:
-                plt.close(result)
-        else:
-            write_text(target, result)
-    except Exception as exc:  # one broken module must not stop the others
-        tb = traceback.extract_tb(exc.__traceback__)[-1]
-        return job.rel_path, f"{spec.module}: {type(exc).__name__}: {exc} (line {tb.lineno} of " \
-                             f"{Path(tb.filename).name})", time.perf_counter() - start
-    return job.rel_path, None, time.perf_counter() - start
 
 
 # --- the input stamp (no-op fast path) ---------------------------------------------------------
@@ -523,37 +466,60 @@ class Pipeline:
 
         from analysis.scores import Gaps
         gaps = Gaps()
-        views, view_errors = compute_views({s.needs for s in self.specs}, result.frame, self.config, gaps)
-        report.gaps = gaps.lines()
-        clock("views")
-        jobs = self.plan(views)
-        del views
-        blocked = {s.name for s in self.specs if s.needs in view_errors}
-        for name in sorted(blocked):  # its outputs stay as they were; reported, retried next run
-            spec = self.registry[name]
-            pattern = spec.writes.format(**{k: "*" for k in spec.per})
-            ext = f".{self.config.plot_format}" if spec.kind == "figure" else ""
-            report.failed.append((pattern + ext, view_errors[spec.needs]))
-        clock("plan")
-        report.planned = len(jobs)
+        views = ViewCache(result.frame, self.config, gaps)
         out = self.options.out
-        todo = [j for j in jobs if self.options.force
-                or self.manifest.get(j.rel_path, {}).get("fingerprint") != j.fingerprint
-                or not (out / j.rel_path).is_file()]
-        report.up_to_date = len(jobs) - len(todo)
-        self._remove_stale({j.rel_path for j in jobs}, report, keep=blocked)
+        wanted: set[str] = set()  # every output this run plans, drawn or up to date
+        blocked: set[str] = set()  # outputs whose view failed: left as they are, retried next run
+        todo: dict[str, Job] = {}
+        spent = {"views": 0.0, "plan": 0.0}
+        planned_all = False
 
-        by_path = {j.rel_path: j for j in todo}
-        for rel, error, seconds in self._render(todo):
-            job = by_path[rel]
+        def batches() -> Iterator[list[Job]]:
+            """Per view: compute it, plan its outputs, hand over those out of date; the workers
+            draw the first outputs while the later views are computed."""
+            nonlocal planned_all
+            for name in view_order({s.needs for s in self.specs}):
+                t0 = time.perf_counter()
+                view = views.get(name)
+                t1 = time.perf_counter()
+                spent["views"] += t1 - t0
+                if view is None:
+                    for spec in (s for s in self.specs if s.needs == name):
+                        blocked.add(spec.name)
+                        pattern = spec.writes.format(**{k: "*" for k in spec.per})
+                        ext = f".{self.config.plot_format}" if spec.kind == "figure" else ""
+                        report.failed.append((pattern + ext, views.errors[name]))
+                    continue
+                jobs = self.plan({name: view})
+                fresh = [j for j in jobs if self.options.force
+                         or self.manifest.get(j.rel_path, {}).get("fingerprint") != j.fingerprint
+                         or not (out / j.rel_path).is_file()]
+                wanted.update(j.rel_path for j in jobs)
+                report.planned += len(jobs)
+                report.up_to_date += len(jobs) - len(fresh)
+                todo.update((j.rel_path, j) for j in fresh)
+                spent["plan"] += time.perf_counter() - t1
+                yield fresh
+            planned_all = True
+
+        for rel, error, seconds in self._render(batches()):
+            job = todo[rel]
             if error is None:
                 report.rendered.append(rel)
                 self.manifest[rel] = self._entry(job, seconds)
             else:
                 report.failed.append((rel, error))
                 self.manifest.pop(rel, None)
-        report.interrupted = self.stop.is_set() and len(report.rendered) + len(report.failed) < len(todo)
+        views.done.clear()  # the views are not needed past this point
+        report.gaps = gaps.lines()
+        if planned_all:  # else some wanted outputs are unknown: none may be removed as stale
+            self._remove_stale(wanted, report, keep=blocked)
         clock("render")
+        # views and planning ran between the workers' jobs: "render" is the rest of the wall time
+        report.timings.update({k: round(v, 3) for k, v in spent.items()})
+        report.timings["render"] = round(report.timings["render"] - spent["views"] - spent["plan"], 3)
+        report.interrupted = self.stop.is_set() and (
+            not planned_all or len(report.rendered) + len(report.failed) < len(todo))
         self._save_parse_cache()
         report.seconds = time.perf_counter() - start
         key = _selection_key(self.config, self.options)
@@ -659,7 +625,7 @@ class Pipeline:
         import utils.loading  # noqa: F401
         pool = self._executor()
         if pool is not None and self._own_pool:
-            for fut in [pool.submit(_ping) for _ in range(self.workers)]:
+            for fut in [pool.submit(ping) for _ in range(self.workers)]:
                 fut.result()
         return pool
 
@@ -671,7 +637,7 @@ class Pipeline:
         self.registry  # noqa: B018 - import the plot modules once, before forking: workers inherit them
         ctx = multiprocessing.get_context("fork")
         self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
-                                         initializer=_init_worker, initargs=(self.config.plot_modules,))
+                                         initializer=init_worker, initargs=(self.config.plot_modules,))
         self._own_pool = True
         return self._pool
 
@@ -684,47 +650,80 @@ class Pipeline:
         self._pool = None
         self._own_pool = False
 
-    def _render(self, jobs: list[Job]) -> Iterator[tuple[str, str | None, float]]:
-        if not jobs:
-            return
+    def _render(self, batches: Iterable[list[Job]]) -> Iterator[tuple[str, str | None, float]]:
+        """(output, error or None, seconds) per job, as they finish; `batches` come one per view."""
         from tqdm import tqdm
-        bar = tqdm(total=len(jobs), desc="rendering", unit="file", leave=False,
+        bar = tqdm(total=0, desc="rendering", unit="file", leave=False,
                    disable=None if self.options.progress else True)
         pool = self._executor()
         # Tables first (cheap, and what a watcher looks at first), then the slowest figures first
         # (last run's time; new ones count as slow), so the pool finishes evenly.
         kinds = {s.name: s.kind for s in self.specs}
-        def last_seconds(job: Job) -> float:
-            seconds = self.manifest.get(job.rel_path, {}).get("seconds")
-            return float(seconds) if isinstance(seconds, (int, float)) else 1e9
 
-        ordered = sorted(jobs, key=lambda j: (kinds.get(j.spec_name) != "table", -last_seconds(j)))
+        def priority(job: Job) -> tuple[bool, float]:
+            seconds = self.manifest.get(job.rel_path, {}).get("seconds")
+            return kinds.get(job.spec_name) != "table", -(seconds if isinstance(seconds, (int, float)) else 1e9)
+
         try:
             if pool is None:
-                for job in ordered:
+                jobs = []
+                for batch in batches:
+                    jobs += batch
+                    if self.stop.is_set():
+                        break
+                bar.total = len(jobs)
+                for job in sorted(jobs, key=priority):
                     if self.stop.is_set():
                         break
                     result = render_job(job, self.options.out, self.config, self.registry)
                     bar.update()
                     yield result
             else:
-                yield from self._render_pool(pool, ordered, bar)
+                yield from self._render_pool(pool, batches, priority, bar)
         finally:
             bar.close()
 
-    def _render_pool(self, pool: Executor, jobs: list[Job], bar: Any) -> Iterator[tuple[str, str | None, float]]:
-        futures: dict[Future, Job] = {pool.submit(render_job, j, self.options.out, self.config): j for j in jobs}
-        pending = set(futures)
+    def _render_pool(self, pool: Executor, batches: Iterable[list[Job]], priority: Any,
+                     bar: Any) -> Iterator[tuple[str, str | None, float]]:
+        """Feed the workers while the batches are still being computed: at most two jobs per
+        worker are in the pool at a time, the rest wait here, best first (`priority`)."""
+        queue: list[tuple[Any, int, Job]] = []
+        running: dict[Future, Job] = {}
         broken: list[Job] = []
-        while pending:
-            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            if self.stop.is_set():  # finish what the workers hold, drop the queue
-                for fut in pending:
-                    fut.cancel()
+        order = itertools.count()
+        feed = iter(batches)
+        more = True
+
+        while more or queue or running:
+            if self.stop.is_set():  # finish what the workers hold, drop the rest
+                more = False
+                queue.clear()
+                for fut in list(running):
+                    if fut.cancel():
+                        del running[fut]
+            elif more:
+                batch = next(feed, None)
+                if batch is None:
+                    more = False
+                else:
+                    for job in batch:
+                        heapq.heappush(queue, (priority(job), next(order), job))
+                    bar.total += len(batch)
+                    bar.refresh()
+            while queue and len(running) < 2 * self.workers and not broken:
+                job = heapq.heappop(queue)[2]
+                try:
+                    running[pool.submit(render_job, job, self.options.out, self.config)] = job
+                except BrokenProcessPool:
+                    broken.append(job)
+            if broken:  # the pool is gone: the rest is drawn in this process, below
+                broken += [j for _, _, j in sorted(queue)]
+                queue.clear()
+            if not running:
+                continue
+            done, _ = wait(running, timeout=0 if more else 0.2, return_when=FIRST_COMPLETED)
             for fut in done:
-                if fut.cancelled():
-                    continue
-                job = futures[fut]
+                job = running.pop(fut)
                 try:
                     result = fut.result()
                 except BrokenProcessPool:  # a worker died (killed, crashed): render the rest here
@@ -734,7 +733,6 @@ class Pipeline:
                     result = (job.rel_path, f"worker failed: {type(exc).__name__}: {exc}", 0.0)
                 bar.update()
                 yield result
-            pending = {f for f in pending if not f.cancelled()}
         if broken:
             log.warning("a worker process died; rendering the remaining %d output(s) in this process",
                         len(broken))

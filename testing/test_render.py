@@ -1,0 +1,87 @@
+"""Writing a figure: laid out once, and the same pixels as matplotlib's own savefig."""
+from __future__ import annotations
+
+import io
+
+import matplotlib
+import matplotlib.image
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+from plots.style import apply_style
+from utils.render import save_figure
+
+matplotlib.use("Agg")
+
+
+def _busy_figure() -> plt.Figure:
+    """Many panels, long tick labels, a log axis, an outside legend and a suptitle: what
+    constrained layout has to work for."""
+    apply_style()
+    fig, axes = plt.subplots(2, 3, figsize=(9, 5), layout="constrained", sharey=True)
+    rng = np.random.default_rng(3)
+    for i, ax in enumerate(axes.flat):
+        ax.barh(range(6), rng.uniform(1, 500, 6))
+        ax.set_yticks(range(6), [f"pt1_seed{i}_ft2-{k} (long label)" for k in range(6)])
+        ax.set_xscale("log")
+        ax.set_title(f"task {i}")
+        ax.set_xlabel("error (km)\n(lower is better)")
+    fig.legend([plt.Rectangle((0, 0), 1, 1)], ["trained on this task"], loc="outside lower center")
+    fig.suptitle("ft2 vs baseline: raw metric at last checkpoint")
+    return fig
+
+
+def _pixels(data: bytes) -> np.ndarray:
+    return matplotlib.image.imread(io.BytesIO(data), format="png")
+
+
+@pytest.mark.parametrize("dpi", [80, 110, 150])  # rc figure.dpi is 110: also other resolutions
+def test_same_pixels_as_savefig(dpi: int) -> None:
+    ours, theirs = io.BytesIO(), io.BytesIO()
+    fig = _busy_figure()
+    save_figure(fig, ours, "png", dpi)
+    plt.close(fig)
+    fig = _busy_figure()
+    fig.savefig(theirs, format="png", dpi=dpi)
+    plt.close(fig)
+    a, b = _pixels(ours.getvalue()), _pixels(theirs.getvalue())
+    assert a.shape == b.shape
+    assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("ours, draws", [(True, 1), (False, 2)])
+def test_png_drawn_once(monkeypatch: pytest.MonkeyPatch, ours: bool, draws: int) -> None:
+    layouts, drawn = [], []
+    execute, draw = ConstrainedLayoutEngine.execute, Figure.draw
+    monkeypatch.setattr(ConstrainedLayoutEngine, "execute", lambda self, fig: layouts.append(1) or execute(self, fig))
+    monkeypatch.setattr(Figure, "draw", lambda self, renderer: drawn.append(1) or draw(self, renderer))
+    fig = _busy_figure()
+    buf = io.BytesIO()
+    if ours:
+        save_figure(fig, buf, "png", 80)
+    else:  # a dry draw that lays the figure out, then the real one
+        fig.savefig(buf, format="png", dpi=80)
+    plt.close(fig)
+    assert buf.getvalue().startswith(b"\x89PNG")
+    assert (len(layouts), len(drawn)) == (1, draws)
+
+
+@pytest.mark.parametrize("fmt, magic", [("pdf", b"%PDF"), ("svg", b"<?xml")])
+def test_vector_formats(fmt: str, magic: bytes) -> None:
+    fig = _busy_figure()
+    buf = io.BytesIO()
+    save_figure(fig, buf, fmt, 80)
+    plt.close(fig)
+    assert buf.getvalue().startswith(magic) and len(buf.getvalue()) > 5000
+
+
+def test_figure_without_layout_engine() -> None:
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([1, 2, 3])
+    buf = io.BytesIO()
+    save_figure(fig, buf, "png", 50)
+    plt.close(fig)
+    assert _pixels(buf.getvalue()).shape[:2] == (100, 150)
