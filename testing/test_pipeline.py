@@ -222,6 +222,33 @@ def test_outputs_of_a_vanished_slice_are_removed(setup, small_tree):
     assert "extra_fig/ft2.png" not in manifest(out)["outputs"]
 
 
+class _StopAfterFirstView(Pipeline):
+    """Stops (as Ctrl-C does) as soon as the first view's outputs are planned."""
+
+    def plan(self, views):
+        jobs = super().plan(views)
+        self.stop.set()
+        return jobs
+
+
+def test_a_run_stopped_while_planning_removes_nothing_as_stale(setup, small_tree):
+    make, out, _ = setup
+    run(make)
+    for exp in ("pt1_ft2-1", "pt1_ft2-2"):
+        for path in (small_tree / exp).rglob("*.json"):
+            path.unlink()
+    pipeline = make()
+    pipeline.__class__ = _StopAfterFirstView
+    try:
+        report = pipeline.run()
+    finally:
+        pipeline.close()
+    # only the tidy-frame view was planned: the ft2 figure is unknown, not stale
+    assert report.interrupted and report.removed == [] and (out / "extra_fig" / "ft2.png").exists()
+    assert report.exit_code == 0 and report.planned == 1
+    assert run(make).removed == ["extra_fig/ft2.png"]
+
+
 def test_a_failing_output_is_retried_and_the_others_are_kept(setup, small_tree, tmp_path):
     make, out, module = setup
     module(EXTRA.replace('ax.set_title("LABEL")', 'raise RuntimeError("boom")'))
