@@ -1,11 +1,15 @@
 """The default reader and the loader: layout, order, statistics, malformed files, the parse cache."""
 import os
 
+import pandas as pd
 import pytest
 
+from readers_helpers import rules
 from testing_helpers import write_eval
 from utils.errors import UserError
-from utils.loading import COLUMNS, ParseCache, discover, load
+from utils.loading import COLUMNS, ParseCache, _frame_by_file, discover, load
+from utils.readers import all_readers
+from utils.synthetic import write_tree
 
 
 def ck(step, mean, std=0.1):
@@ -135,3 +139,102 @@ def test_changed_reading_rules_drop_the_parse_cache(tmp_path, config):
     again.save()
     same = ParseCache(tmp_path / "cache.pickle", reading_rules(other))
     assert load(root, other, same).parsed == []
+
+
+# --- row order: the by-file build equals the full stable sort ------------------------------------
+
+ORDER = ["experiment", "condition", "task", "metric", "statistic", "step"]
+GLOBS = [{"reader": "evaluation_results", "glob": "*/evals/*/eval_data/evaluation_results.json"},
+         {"reader": "tables", "glob": "**/*.csv"}]
+
+
+def _shuffled_checkpoints(steps, rename=None):
+    """Checkpoints out of step order, metric keys in a different order in each, a string among them;
+    `rename` renames keys in the middle checkpoint only."""
+    keys = ["eval_loss", "eval_angle_metric_std", "eval_angle_metric_mean", "eval_angle_metric_median"]
+    out = {}
+    for i, step in enumerate(steps):
+        names = keys[i % 4:] + keys[:i % 4]
+        if i == len(steps) // 2:
+            names = [(rename or {}).get(k, k) for k in names]
+        out[f"checkpoint-{step}"] = {**{k: float(i * 10 + j) for j, k in enumerate(names)},
+                                     "model_name": "pt1"}
+    return out
+
+
+def _csv(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("experiment,condition,task,step,value\n" + "".join(f"{r}\n" for r in rows))
+
+
+# Extra files besides the synthetic tree: none (every file one experiment x condition x task), a CSV
+# mixing experiments, conditions or tasks, and a CSV with one key some evaluation_results.json has
+# too (its rows tie with that file's on every sort column: their order must stay file order).
+EXTRAS = {
+    "one_key_per_file": [],
+    "csv_of_experiments": ["pt1_ft2-9,standard,distance,3000,1.5", "pt1,standard,distance,1000,2.5",
+                           "pt1_ft2-9,standard,distance,1000,3.5", "pt1,standard,distance,1000,4.5"],
+    "csv_of_conditions": ["pt1_ft2-9,standard,angle,1000,1.5", "pt1_ft2-9,atlantis,angle,1000,2.5",
+                          "pt1_ft2-9,standard,angle,500,3.5"],
+    "csv_of_tasks": ["pt1_ft2-9,atlantis,distance,1000,1.5", "pt1_ft2-9,atlantis,angle,1000,2.5",
+                     "pt1_ft2-9,atlantis,distance,500,3.5"],
+    "two_files_one_key": ["pt1,standard,distance,2000,9.5", "pt1,standard,distance,1000,8.5"],
+}
+
+
+def _reference(root, cfg):
+    """Every file read on its own, concatenated in discovery order, then the full stable sort."""
+    readers = all_readers()
+    rows = [(*rec, path.relative_to(root).as_posix()) for path, rname in discover(root, cfg)
+            for rec in readers[rname].read(path, root, cfg)]
+    frame = pd.DataFrame(rows, columns=COLUMNS).astype({"step": "int64", "value": "float64"})
+    return frame.sort_values(ORDER, kind="stable", ignore_index=True)
+
+
+@pytest.mark.parametrize("extra", list(EXTRAS))
+def test_frame_equals_the_full_stable_sort_cold_and_cached(tmp_path, extra):
+    root = tmp_path / "experiments"
+    write_tree(root, seeds=2, ft1=2, ft2=2, checkpoints=5)
+    # files alike but for the steps, a metric or a statistic: one file's row order is not another's
+    steps = [3000, 500, 10000, 1000, 2000]
+    write_eval(root, "pt1_ft1-1", "atlantis_angle", _shuffled_checkpoints(steps))
+    write_eval(root, "pt1_ft2-1", "atlantis_angle", _shuffled_checkpoints([3000, 10000, 500, 1000, 2000]))
+    write_eval(root, "pt1_ft2-2", "atlantis_angle", _shuffled_checkpoints(steps, {"eval_loss": "eval_aaa"}))
+    write_eval(root, "pt1_seed2", "atlantis_angle",
+               _shuffled_checkpoints(steps, {"eval_angle_metric_std": "eval_angle_metric_max"}))
+    if EXTRAS[extra]:
+        _csv(root / "paper" / f"{extra}.csv", EXTRAS[extra])
+    cfg = rules(tmp_path, readers=GLOBS)
+    expected = _reference(root, cfg)
+    assert list(expected.dtypes.astype(str)) == ["str", "str", "str", "int64", "str", "str", "float64", "str"]
+
+    cache = ParseCache(tmp_path / "cache.pickle")
+    cold = load(root, cfg, cache)
+    cache.save()
+    cached = load(root, cfg, ParseCache(tmp_path / "cache.pickle"))
+    assert len(cold.parsed) == len(cold.files) and cached.parsed == [] and not cached.problems
+    for result in (cold, cached):
+        pd.testing.assert_frame_equal(result.frame, expected, check_exact=True)
+        assert isinstance(result.frame.index, pd.RangeIndex)
+
+    # the by-file build runs exactly when each file holds one key of its own
+    blocks = [(cache.entries[str(p)][4][1], p.relative_to(root).as_posix()) for p in cached.files]
+    assert (_frame_by_file(blocks) is not None) == (extra == "one_key_per_file")
+
+
+def test_discover_order_and_what_it_skips(tmp_path):
+    """Path order (folder by folder, so `a/` before `a-b/`), hidden folders and files, `.tmp`,
+    and links to folders (listed by os.walk but not entered) left out."""
+    root = tmp_path / "exp"
+    files = [write_eval(root, name, "distance", ck(1000, 2.0)) for name in ("pt1-b", "pt1", "pt1_a")]
+    write_eval(root, ".hidden", "distance", ck(1000, 2.0))
+    (files[1].parent / ".evaluation_results.json").write_text("{}")
+    (files[1].parent / "evaluation_results.json.tmp").write_text("{}")
+    (root / "linked").symlink_to(root / "pt1", target_is_directory=True)
+    wide = [{"reader": "evaluation_results", "glob": "**/*evaluation_results.json*"}]
+    for readers in (None, GLOBS[:1], wide):
+        cfg = rules(tmp_path, readers=readers)
+        found = discover(root, cfg)
+        assert found == [(files[1], "evaluation_results"), (files[0], "evaluation_results"),
+                         (files[2], "evaluation_results")]
+        assert [p for p, _ in found] == sorted(p for p, _ in found)

@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 import pandas as pd
@@ -55,12 +55,17 @@ class LoadResult:
 
 
 def discover(root: Path, config: Config) -> list[tuple[Path, str]]:
-    """(file, reader name) for every evaluation file under root.
+    """(file, reader name) for every evaluation file under root, sorted by path.
 
     With `readers:` rules in rules.yaml the first rule whose glob matches a file wins; without
     them each file goes to the first reader (by name) whose sniffer recognises it, and files
     no reader recognises are left alone. One log line per reader says how many files it got.
     """
+    return [(path, rname) for _, path, rname in _discover(root, config)]
+
+
+def _discover(root: Path, config: Config) -> list[tuple[str, Path, str]]:
+    """discover() with each file's root-relative posix path: (rel, file, reader name)."""
     if not root.is_dir():
         raise UserError(f"{root}: evaluation folder not found (set --data or data.root in {config.path})")
     readers = all_readers()
@@ -74,32 +79,60 @@ def discover(root: Path, config: Config) -> list[tuple[Path, str]]:
                 f"takes {' or '.join(modes)}, not {rule.experiment!r}" if modes else
                 "names experiments from the files themselves and takes no experiment option"))
     sniffers = [] if config.readers else [r for _, r in sorted(readers.items()) if r.sniff is not None]
-    found: dict[Path, str] = {}
+    found: list[tuple[str, Path, str]] = []
     unrecognised = 0
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        rel_dir = Path(dirpath).relative_to(root)
-        for name in sorted(filenames):
-            if name.startswith(".") or name.endswith(".tmp"):
-                continue
-            rel = (rel_dir / name).as_posix()
-            if config.readers:
-                rule = next((r for r in config.readers if glob_matches(rel, r.glob)), None)
-                if rule is not None:
-                    found[root / rel] = rule.reader
-                continue
-            chosen = next((r.name for r in sniffers if _sniffs(r, root / rel)), None)
-            if chosen is None:
-                unrecognised += 1
-            else:
-                found[root / rel] = chosen
+    top = os.fspath(root)
+    for full, rel in _files_under(top, ""):
+        if config.readers:
+            rule = next((r for r in config.readers if glob_matches(rel, r.glob)), None)
+            if rule is not None:
+                found.append((rel, Path(full), rule.reader))
+            continue
+        path = Path(full)
+        chosen = next((r.name for r in sniffers if _sniffs(r, path)), None)
+        if chosen is None:
+            unrecognised += 1
+        else:
+            found.append((rel, path, chosen))
     how = "matched by the readers: globs" if config.readers else "recognised by name and content"
-    for rname, count in sorted(Counter(found.values()).items()):
+    for rname, count in sorted(Counter(r for _, _, r in found).items()):
         log.info("reader %s: %d file(s) %s", rname, count, how)
     if unrecognised:
         log.info("%d other file(s) under %s are not evaluation files any reader knows; left alone",
                  unrecognised, root)
-    return sorted(found.items())
+    found.sort(key=lambda f: f[1])  # Path order (by parts), as the callers always had it
+    return found
+
+
+def _files_under(top: str, prefix: str) -> Iterator[tuple[str, str]]:
+    """(path, root-relative posix path) of every file under folder `top`, depth first.
+
+    Like os.walk (links to folders are listed but not entered; unreadable folders are skipped)
+    but on strings, with no stat per folder: hidden files and folders and `.tmp` files are left
+    out."""
+    try:
+        with os.scandir(top) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        name = entry.name
+        if name.startswith("."):
+            continue
+        try:
+            is_dir = entry.is_dir()
+        except OSError:  # as os.path.isdir: not a folder
+            is_dir = False
+        if not is_dir:
+            if not name.endswith(".tmp"):
+                yield entry.path, prefix + name
+            continue
+        try:
+            is_link = entry.is_symlink()
+        except OSError:
+            is_link = False
+        if not is_link:
+            yield from _files_under(entry.path, prefix + name + "/")
 
 
 def _sniffs(info: ReaderInfo, path: Path) -> bool:
@@ -241,6 +274,97 @@ def _typed_frame(columns: list[list]) -> pd.DataFrame:
         return pd.DataFrame(dict(zip(COLUMNS, columns))).astype({"step": "int64", "value": "float64"})
 
 
+_ORDER = ["experiment", "condition", "task", "metric", "statistic", "step"]  # the tidy table's row order
+
+
+def _sorted_frame(blocks: list[tuple[tuple[list, ...], str]]) -> pd.DataFrame:
+    """The tidy frame from each file's (columns, source), rows in `_ORDER` (stable)."""
+    frame = _frame_by_file(blocks)
+    if frame is not None:
+        return frame
+    columns: list[list] = [[] for _ in COLUMNS]
+    for cols, source in blocks:
+        for col, values in zip(columns, cols):
+            col.extend(values)
+        columns[-1].extend([source] * len(cols[0]))
+    frame = _typed_frame(columns)
+    if frame.empty:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c == "step" else
+                                          "float64" if c == "value" else "object") for c in COLUMNS})
+    return frame.sort_values(_ORDER, kind="stable", ignore_index=True)
+
+
+def _frame_by_file(blocks: list[tuple[tuple[list, ...], str]]) -> pd.DataFrame | None:
+    """The sorted frame without sorting the whole table, for the usual tree: each file holds one
+    experiment x condition x task, and no two files the same one. Then the full stable sort is
+    the files ordered by that key, each file's rows ordered by (metric, statistic, step); files
+    repeat a few layouts, so a layout's row order is worked out once. None when the tree is not
+    like that (or a value is not a plain str/int), for the full sort to do it."""
+    by_key: dict[tuple[str, str, str], int] = {}
+    layouts: dict[tuple, list[tuple]] = {}  # cheap signature -> [(metric, statistic, step, layout)]
+    names: dict[str, int] = {}  # metric and statistic names -> index in `labels`
+    per_file: list[tuple] = []  # (layout, length) per block
+    for i, (cols, _) in enumerate(blocks):
+        experiment, condition, task, step, metric, statistic, _ = cols
+        n = len(experiment)
+        if n == 0:
+            per_file.append((None, 0))
+            continue
+        key = (experiment[0], condition[0], task[0])
+        if (not all(type(k) is str for k in key) or key in by_key or experiment.count(key[0]) != n
+                or condition.count(key[1]) != n or task.count(key[2]) != n):
+            return None
+        by_key[key] = i
+        try:  # files with the same layout share a bucket (tuples of whole columns cost more)
+            bucket = layouts.setdefault((n, metric[0], metric[-1], statistic[-1], step[-1]), [])
+        except TypeError:  # an unhashable value
+            return None
+        layout = next((lay for m, s, t, lay in bucket if m == metric and s == statistic and t == step), None)
+        if layout is None:
+            if not (all(type(v) is str for v in metric) and all(type(v) is str for v in statistic)
+                    and all(type(v) is int for v in step)):
+                return None
+            order = sorted(range(n), key=lambda j: (metric[j], statistic[j], step[j]))
+            layout = (np.array(order, dtype=np.intp),
+                      np.array([names.setdefault(metric[j], len(names)) for j in order], dtype=np.intp),
+                      np.array([names.setdefault(statistic[j], len(names)) for j in order], dtype=np.intp),
+                      np.array([step[j] for j in order], dtype="int64"))
+            if len(bucket) < 8:  # bounded: a tree of all-different files just sorts each one
+                bucket.append((metric, statistic, step, layout))
+        per_file.append((layout, n))
+    if not by_key:
+        return None
+    files = [by_key[k] for k in sorted(by_key)]
+    offsets = np.cumsum([0] + [n for _, n in per_file])
+    rows = np.concatenate([offsets[i] + per_file[i][0][0] for i in files])
+    values: list = []
+    for cols, _ in blocks:
+        values.extend(cols[6])
+    try:
+        value = np.array(values, dtype="float64")
+    except (TypeError, ValueError):  # an odd value from a reader: the full path infers the types
+        return None
+    if value.shape != (len(values),):
+        return None
+    value = value[rows]
+    which = np.repeat(np.arange(len(files)), [per_file[i][1] for i in files])
+    labels = pd.array(list(names), dtype="str")
+
+    def per_row(pick: list[str]) -> pd.api.extensions.ExtensionArray:
+        return pd.array(pick, dtype="str").take(which)
+
+    keys = sorted(by_key)
+    data = {
+        "experiment": per_row([k[0] for k in keys]),
+        "condition": per_row([k[1] for k in keys]),
+        "task": per_row([k[2] for k in keys]),
+        "step": np.concatenate([per_file[i][0][3] for i in files]),
+        "metric": labels.take(np.concatenate([per_file[i][0][1] for i in files])),
+        "statistic": labels.take(np.concatenate([per_file[i][0][2] for i in files])),
+        "value": value,
+        "source": per_row([blocks[i][1] for i in files]),
+    }
+    return pd.DataFrame(data, columns=COLUMNS, copy=False)
 
 
 def load(root: Path, config: Config, cache: ParseCache | None = None,
@@ -249,13 +373,12 @@ def load(root: Path, config: Config, cache: ParseCache | None = None,
 
     With a process `pool`, the files not in the cache are parsed in parallel (cold runs)."""
     cache = cache if cache is not None else ParseCache()
-    files = discover(root, config)
+    files = _discover(root, config)
     result = LoadResult(frame=pd.DataFrame(columns=COLUMNS), files=[])
-    columns: list[list] = [[] for _ in COLUMNS]
     todo: list[tuple[Path, str, str, os.stat_result | None, tuple | None]] = []
-    for path, rname in files:
-        rel = path.relative_to(root)
-        if any(part in config.skip for part in rel.parts[:-1]):
+    skip = set(config.skip)
+    for rel, path, rname in files:
+        if skip and not skip.isdisjoint(rel.split("/")[:-1]):
             result.skipped.append(path)
             continue
         result.files.append(path)
@@ -264,8 +387,9 @@ def load(root: Path, config: Config, cache: ParseCache | None = None,
         except OSError as exc:  # deleted between discovery and reading
             result.problems.append(Problem(path, f"cannot stat: {exc.strerror}"))
             continue
-        todo.append((path, rname, rel.as_posix(), st, cache.get(path, rname, st)))
+        todo.append((path, rname, rel, st, cache.get(path, rname, st)))
     fresh = _parse_many([(p, r) for p, r, _, _, o in todo if o is None], root, config, pool)
+    blocks: list[tuple[tuple[list, ...], str]] = []
     for path, rname, source, st, outcome in todo:
         if outcome is None:
             outcome = cache.put(path, rname, st, fresh[str(path)])
@@ -273,17 +397,9 @@ def load(root: Path, config: Config, cache: ParseCache | None = None,
         if outcome[0] == "error":
             result.problems.append(Problem(path, outcome[1]))
             continue
-        for col, values in zip(columns, outcome[1]):
-            col.extend(values)
-        columns[-1].extend([source] * len(outcome[1][0]))
-    cache.prune({str(p) for p, _ in files})
-    frame = _typed_frame(columns)
-    if not frame.empty:
-        frame = frame.sort_values(["experiment", "condition", "task", "metric", "statistic", "step"],
-                                  kind="stable", ignore_index=True)
-    else:
-        frame = pd.DataFrame({c: pd.Series(dtype="int64" if c == "step" else
-                                           "float64" if c == "value" else "object") for c in COLUMNS})
+        blocks.append((outcome[1], source))
+    cache.prune({str(p) for _, p, _ in files})
+    frame = _sorted_frame(blocks)
     result.frame = frame
     if result.skipped:
         log.info("skipped %d file(s) in folders listed under data.skip (%s)", len(result.skipped),
