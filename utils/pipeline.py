@@ -29,7 +29,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from utils.atomic import write_text
 from utils.config import Config
@@ -683,11 +683,11 @@ class Pipeline:
         finally:
             bar.close()
 
-    def _render_pool(self, pool: Executor, batches: Iterable[list[Job]], priority: Any,
-                     bar: Any) -> Iterator[tuple[str, str | None, float]]:
+    def _render_pool(self, pool: Executor, batches: Iterable[list[Job]],
+                     priority: Callable[[Job], tuple[bool, float]], bar: Any) -> Iterator[tuple[str, str | None, float]]:
         """Feed the workers while the batches are still being computed: at most two jobs per
         worker are in the pool at a time, the rest wait here, best first (`priority`)."""
-        queue: list[tuple[Any, int, Job]] = []
+        queue: list[tuple[tuple[bool, float], int, Job]] = []
         running: dict[Future, Job] = {}
         broken: list[Job] = []
         order = itertools.count()

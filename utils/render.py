@@ -6,6 +6,7 @@ half a PNG, and one broken plot module is reported without stopping the others.
 """
 from __future__ import annotations
 
+import os
 import signal
 import time
 import traceback
@@ -55,7 +56,6 @@ def init_worker(extra_modules: tuple[Path, ...]) -> None:
 
 def ping() -> int:
     """A trivial job: waiting for one per worker means every worker is up."""
-    import os
     time.sleep(0.05)  # long enough that each worker takes one
     return os.getpid()
 
