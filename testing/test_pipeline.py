@@ -66,8 +66,8 @@ def setup(tmp_path, small_tree):
 
     def make(**opts) -> Pipeline:
         config = load_config(rules)
-        options = Options(data=small_tree, out=opts.pop("out", out), only=opts.pop("only", only), jobs=1,
-                          progress=False, **opts)
+        options = Options(data=small_tree, out=opts.pop("out", out), only=opts.pop("only", only),
+                          jobs=opts.pop("jobs", 1), progress=False, **opts)
         return Pipeline(config, options)
 
     return make, out, write_module
@@ -247,6 +247,23 @@ def test_a_run_stopped_while_planning_removes_nothing_as_stale(setup, small_tree
     assert report.interrupted and report.removed == [] and (out / "extra_fig" / "ft2.png").exists()
     assert report.exit_code == 0 and report.planned == 1
     assert run(make).removed == ["extra_fig/ft2.png"]
+
+
+def test_a_dying_worker_hands_its_outputs_back_to_the_main_process(setup, caplog):
+    """A worker killed while drawing (OOM killer, segfault): what it held and everything still
+    queued is drawn in the main process; the run completes."""
+    make, out, module = setup
+    module(EXTRA.replace("def draw(data, ctx):\n", textwrap.dedent(f"""\
+        def draw(data, ctx):
+            import os, signal
+            if os.getpid() != {os.getpid()}:  # in a worker: die as the OOM killer would make it
+                os.kill(os.getpid(), signal.SIGKILL)
+        """)))
+    report = run(make, jobs=2)
+    assert report.failed == [] and set(report.rendered) == ALL
+    assert (out / "extra_fig" / "ft1.png").read_bytes()[:8] == PNG
+    assert (out / "extra_fig" / "ft2.png").read_bytes()[:8] == PNG
+    assert "a worker process died" in caplog.text
 
 
 def test_a_failing_output_is_retried_and_the_others_are_kept(setup, small_tree, tmp_path):
