@@ -7,7 +7,7 @@ import pandas as pd
 from analysis.figure_data import (baseline_last, curve_seeds, curves_for, curves_spread, fewer_seeds,
                                   missing_curves, seed_phrase)
 from plots.registry import OutputContext, figure
-from plots.style import BASELINE, TRAINED, UNTRAINED, apply_style, experiment_labels, grid, plain_log_ticks
+from plots.style import BASELINE, TRAINED, UNTRAINED, apply_style, experiment_labels, grid, tall_log_ticks
 
 _MAX_NAMED = 3  # missing experiments named on a panel before "+ n more"
 _BAND_ALPHA = 0.12  # the ± std band across seeds: light, so 21 of them stay readable
@@ -72,7 +72,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
                     ha="left", va="bottom", bbox={"facecolor": "white", "edgecolor": "0.6", "alpha": 0.9})
         if info.log:
             ax.set_yscale("log")
-            plain_log_ticks(ax.yaxis)
+            tall_log_ticks(ax.yaxis)
         ax.set_title(info.label)
         ax.set_xlabel("training step")
         ax.set_ylabel(f"{info.unit} ({'higher' if info.higher_is_better else 'lower'} is better)")

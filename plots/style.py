@@ -116,6 +116,19 @@ def plain_log_ticks(axis: matplotlib.axis.Axis) -> None:
     axis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
 
 
+def tall_log_ticks(axis: matplotlib.axis.Axis, nbins: int = 5) -> None:
+    """Labels for the log axis of a tall panel (call it after drawing). Spanning a decade or more,
+    matplotlib's log ticks as plain numbers; narrower, 3-6 evenly spaced plain numbers (8, 10, 12, 14
+    for angle errors of 8-15), as log ticks would label only one end of it (9 and 10)."""
+    lo, hi = axis.get_view_interval()
+    if not 0 < lo < hi or hi / lo >= 10:
+        plain_log_ticks(axis)
+        return
+    axis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]))
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, pos: _short_number(x)))
+    axis.set_minor_locator(matplotlib.ticker.NullLocator())
+
+
 # --- seeds: the mean as a bar, the spread across seeds as a whisker, each seed as a dot -------------
 
 SEED_DOT = "#000000"

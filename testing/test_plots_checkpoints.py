@@ -94,3 +94,22 @@ def test_a_seed_missing_on_a_task_is_noted_with_its_n(tmp_path: Path, config):
     notes = {ax.get_title(): [t.get_text() for t in ax.texts] for ax in fig.axes if ax.get_visible()}
     assert notes["Compass"] == ["fewer seeds: ft2-2 (n=1)"]
     assert all(not v for k, v in notes.items() if k != "Compass")
+
+
+def test_log_panels_are_labelled_across_their_range(tmp_path: Path, config):
+    """Readable values on every log panel: at least two labelled ticks, spread over at least 40%
+    of the panel's (log) height, not two labels squeezed at one end."""
+    write_tree(tmp_path, seeds=2, ft1=7, ft2=2, checkpoints=6)
+    figs, _ = render("checkpoints", tmp_path, config)
+    checked = 0
+    for _, fig in figs:
+        fig.canvas.draw()
+        for ax in (a for a in fig.axes if a.get_visible() and a.get_yscale() == "log"):
+            lo, hi = ax.get_ylim()
+            ticks = [t.get_loc() for t in ax.yaxis.get_major_ticks() + ax.yaxis.get_minor_ticks()
+                     if t.label1.get_visible() and t.label1.get_text() and lo <= t.get_loc() <= hi]
+            assert len(ticks) >= 2, (ax.get_title(), ticks)
+            spread = np.log(max(ticks) / min(ticks)) / np.log(hi / lo)
+            assert spread >= 0.4, (ax.get_title(), ticks, (lo, hi))
+            checked += 1
+    assert checked == 4 * 4  # 4 log tasks on each of the 4 figures
