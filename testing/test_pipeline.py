@@ -96,6 +96,13 @@ def change_value(root: Path, experiment: str, folder: str, factor: float = 0.5) 
     return path
 
 
+def remove_group_ft2(root: Path) -> None:
+    """Delete every evaluation of the small tree's ft2 experiments: the ft2 slice vanishes."""
+    for exp in ("pt1_ft2-1", "pt1_ft2-2"):
+        for path in (root / exp).rglob("*.json"):
+            path.unlink()
+
+
 def test_first_run_draws_everything_and_a_noop_rerun_nothing(setup):
     make, out, _ = setup
     first = run(make)
@@ -214,9 +221,7 @@ def test_a_same_size_rewrite_within_the_mtime_granularity_is_seen(setup, small_t
 def test_outputs_of_a_vanished_slice_are_removed(setup, small_tree):
     make, out, _ = setup
     run(make)
-    for exp in ("pt1_ft2-1", "pt1_ft2-2"):
-        for path in (small_tree / exp).rglob("*.json"):
-            path.unlink()
+    remove_group_ft2(small_tree)
     report = run(make)
     assert report.removed == ["extra_fig/ft2.png"] and not (out / "extra_fig" / "ft2.png").exists()
     assert "extra_fig/ft2.png" not in manifest(out)["outputs"]
@@ -234,9 +239,7 @@ class _StopAfterFirstView(Pipeline):
 def test_a_run_stopped_while_planning_removes_nothing_as_stale(setup, small_tree):
     make, out, _ = setup
     run(make)
-    for exp in ("pt1_ft2-1", "pt1_ft2-2"):
-        for path in (small_tree / exp).rglob("*.json"):
-            path.unlink()
+    remove_group_ft2(small_tree)
     pipeline = make()
     pipeline.__class__ = _StopAfterFirstView
     try:
