@@ -7,8 +7,8 @@ import pandas as pd
 
 from analysis.figure_data import baseline_levels, seed_bars, seed_phrase
 from plots.registry import OutputContext, figure
-from plots.style import (BASELINE, TRAINED, UNTRAINED, apply_style, bar_panels_size, experiment_rows, hbars,
-                         missing_handle, seed_dots, seed_handles, seed_spread, sparse_log_ticks)
+from plots.style import (BASELINE, TRAINED, UNTRAINED, apply_style, bar_panels, bar_panels_size, experiment_rows,
+                         hbars, missing_handle, seed_dots, seed_handles, seed_spread, sparse_log_ticks)
 
 
 @figure("comparison", needs="seed_points", per=("group", "condition"),
@@ -25,8 +25,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     tasks = list(bars.mean.columns)
     y = np.arange(len(bars.mean))
     width, height = bar_panels_size(len(y), len(tasks))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(width + 0.15 * len(tasks), height + 0.15), sharey=True,
-                             squeeze=False, layout="constrained")
+    fig, axes = bar_panels(len(tasks), (width + 0.15 * len(tasks), height + 0.15))
     for ax, task in zip(axes.flat, tasks):
         info = ctx.task(task)
         hbars(ax, bars.mean[task].to_numpy(), bars.trained[task].to_numpy())
@@ -48,7 +47,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
         ax.set_xlabel(f"{info.unit}\n({'higher' if info.higher_is_better else 'lower'} is better)")
         ax.grid(axis="x", color="0.9", lw=0.6)
         ax.set_axisbelow(True)
-    experiment_rows(axes.flat[0], bars, ctx.config)
+    experiment_rows(axes, bars, ctx.config)
     handles = [plt.Rectangle((0, 0), 1, 1, color=TRAINED), plt.Rectangle((0, 0), 1, 1, color=UNTRAINED),
                plt.Line2D([], [], color=BASELINE, ls="--"), missing_handle()]
     names = ["trained on this task", "not trained on it", "baseline", "n/a: missing evaluation"]

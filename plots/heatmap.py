@@ -19,13 +19,14 @@ NA = "n/a"
 TRAINED_EDGE = "#000000"
 
 
-def draw_matrix(ax: plt.Axes, m: Matrix, norm: Normalize, row_labels: list[str], col_labels: list[str],
+def draw_matrix(ax: plt.Axes, m: Matrix, norm: Normalize, row_labels: list[str] | None, col_labels: list[str],
                 cmap: str = DIVERGING_CMAP, fontsize: float = 7.0, counts: np.ndarray | None = None) -> AxesImage:
     """Colour cells by value (clipped colour scale), annotate every cell with its unclipped value
     (2 decimals, "n/a" and hatched when missing) and outline the trained cells.
 
     `counts` (same shape, optional): a cell with a count > 0 gets a second line "n=<count>" (seeds behind
-    a mean, shown only where it differs from the row's n); 0 adds nothing.
+    a mean, shown only where it differs from the row's n); 0 adds nothing. `row_labels` None: a panel
+    beside the labelled one, without y ticks at all (not a tick per row with an empty label).
     """
     values = m.values.to_numpy(dtype=float)
     counts = np.zeros(values.shape, dtype=int) if counts is None else np.asarray(counts, dtype=int)
@@ -50,7 +51,7 @@ def draw_matrix(ax: plt.Axes, m: Matrix, norm: Normalize, row_labels: list[str],
                 clip_on=True, in_layout=False)
     ax.set_xticks(np.arange(len(col_labels)), col_labels, rotation=40, ha="left", rotation_mode="anchor")
     ax.xaxis.tick_top()
-    ax.set_yticks(np.arange(len(row_labels)), row_labels)
+    ax.set_yticks([] if row_labels is None else np.arange(len(row_labels)), row_labels)
     ax.tick_params(length=0)
     for side in ("top", "right", "bottom", "left"):
         ax.spines[side].set_visible(False)
@@ -94,7 +95,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
         labels = [f"{label} (n={n})" for label, n in zip(labels, n_seeds)]
     for i, (ax, (cond, meaning, m, n)) in enumerate(zip(axes.flat, mats)):
         fewer = np.where((n > 0) & (n < n_seeds[:, None]), n, 0) if multi else None
-        image = draw_matrix(ax, m, norm, labels if i == 0 else [""] * len(order),
+        image = draw_matrix(ax, m, norm, labels if i == 0 else None,
                             [ctx.task(t).label for t in m.values.columns], counts=fewer)
         ax.set_title(f"{ctx.config.condition_label(cond)}: {meaning.name}", pad=10)
         bar = fig.colorbar(image, ax=ax, location="bottom", extend="both", shrink=0.9, aspect=30, pad=0.01)

@@ -7,8 +7,8 @@ import pandas as pd
 
 from analysis.figure_data import TOWARD_PERFECT, seed_bars, seed_phrase
 from plots.registry import OutputContext, figure
-from plots.style import (BASELINE, TRAINED, UNTRAINED, apply_style, bar_panels_size, experiment_rows, hbars,
-                         missing_handle, seed_dots, seed_handles, seed_spread)
+from plots.style import (BASELINE, TRAINED, UNTRAINED, apply_style, bar_panels, bar_panels_size, experiment_rows,
+                         hbars, missing_handle, seed_dots, seed_handles, seed_spread)
 
 
 @figure("normalized", needs="seed_points", per=("group", "condition"), writes="normalized/{group}_{condition}",
@@ -22,8 +22,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     bars = seed_bars(data, TOWARD_PERFECT.column, ctx.config)
     tasks = list(bars.mean.columns)
     y = np.arange(len(bars.mean))
-    fig, axes = plt.subplots(1, len(tasks), figsize=bar_panels_size(len(y), len(tasks)), sharey=True,
-                             squeeze=False, layout="constrained")
+    fig, axes = bar_panels(len(tasks), bar_panels_size(len(y), len(tasks)))
     for ax, task in zip(axes.flat, tasks):
         hbars(ax, bars.mean[task].to_numpy(), bars.trained[task].to_numpy())
         seed_spread(ax, y, bars.mean[task].to_numpy(), bars.std[task].to_numpy(), horizontal=True)
@@ -36,7 +35,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
         ax.set_xlabel("score (0 = baseline)")
         ax.grid(axis="x", color="0.9", lw=0.6)
         ax.set_axisbelow(True)
-    experiment_rows(axes.flat[0], bars, ctx.config)
+    experiment_rows(axes, bars, ctx.config)
     handles = [plt.Rectangle((0, 0), 1, 1, color=TRAINED), plt.Rectangle((0, 0), 1, 1, color=UNTRAINED),
                plt.Line2D([], [], color=BASELINE, lw=1), plt.Line2D([], [], color=BASELINE, lw=1, ls=":"),
                missing_handle()]

@@ -37,7 +37,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     cols = [ctx.task(t).label for t in mats[0].values.columns]
     images = []
     for i, (ax, m, norm, (_, panel_title)) in enumerate(zip(axes.flat, mats, norms, panels)):
-        labels = experiment_labels(order, ctx.config) if i == 0 else [""] * len(order)
+        labels = experiment_labels(order, ctx.config) if i == 0 else None
         images.append(draw_matrix(ax, m, norm, labels, cols))
         ax.set_title(panel_title, pad=10)
     score_bar = fig.colorbar(images[0], ax=list(axes.flat[:2]), location="bottom", extend="both", shrink=0.7,

@@ -9,8 +9,8 @@ from matplotlib.ticker import NullFormatter
 from analysis.figure_data import (experiment_order, in_distribution, matrix, seed_forgetting, seed_numbers,
                                   seed_phrase)
 from plots.registry import OutputContext, figure
-from plots.style import (BASELINE, TRAINED, UNTRAINED, apply_style, bar_panels_size, experiment_labels, hbars,
-                         missing_handle, note_figure, seed_handles, seed_spread)
+from plots.style import (BASELINE, TRAINED, UNTRAINED, apply_style, bar_panels, bar_panels_size, experiment_labels,
+                         hbars, missing_handle, note_figure, row_labels, seed_handles, seed_spread)
 
 
 _FOLD_TICKS = (1.1, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 100.0, 1000.0)
@@ -50,8 +50,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     seeds = seed_numbers(rows, order)
     multi = bool((seeds > 1).any())
     tasks = list(m.values.columns)
-    fig, axes = plt.subplots(1, len(tasks), figsize=bar_panels_size(len(m.values), len(tasks)), sharey=True,
-                             squeeze=False, layout="constrained")
+    fig, axes = bar_panels(len(tasks), bar_panels_size(len(m.values), len(tasks)))
     for ax, task in zip(axes.flat, tasks):
         info = ctx.task(task)
         values, std = m.values[task].to_numpy(), spread[task].to_numpy()
@@ -75,12 +74,10 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
         ax.set_title(info.label)
         ax.grid(axis="x", color="0.9", lw=0.6)
         ax.set_axisbelow(True)
-    first = axes.flat[0]
     labels = experiment_labels(list(m.values.index), ctx.config)
     if multi:
         labels = [f"{label} (n={n})" for label, n in zip(labels, seeds)]
-    first.set_yticks(range(len(m.values)), labels)
-    first.set_ylim(len(m.values) - 0.5, -0.5)
+    row_labels(axes, labels)
     handles = [plt.Rectangle((0, 0), 1, 1, color=TRAINED), plt.Rectangle((0, 0), 1, 1, color=UNTRAINED),
                plt.Line2D([], [], color=BASELINE, lw=1), missing_handle()]
     names = ["trained on this task", "not trained on it", "baseline (0 points / × 1)", "n/a: missing evaluation"]

@@ -39,7 +39,7 @@ def panels(fig):
 
 
 def row_labels(fig):
-    """The experiment labels, top to bottom (the panels share the first panel's y axis)."""
+    """The experiment labels, top to bottom (on the first panel; the others show the same rows unlabelled)."""
     return [t.get_text() for t in fig.axes[0].get_yticklabels()]
 
 
