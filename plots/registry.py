@@ -34,6 +34,7 @@ class OutputSpec:
     title: str
     description: str
     module: str
+    blocks_by: str | None = None  # a table written in blocks of rows, one per run of this column's values
 
     def path_for(self, keys: dict[str, Any], fmt: str) -> str:
         ext = fmt if self.kind == "figure" else ""
@@ -71,7 +72,7 @@ _REGISTRY: dict[str, OutputSpec] = {}
 
 
 def _register(kind: str, name: str, needs: str, per: tuple[str, ...], writes: str | None,
-              title: str, description: str) -> Callable:
+              title: str, description: str, blocks_by: str | None = None) -> Callable:
     if needs not in VIEWS:
         raise ValueError(f"{name}: needs must be one of {sorted(VIEWS)}, got {needs!r}")
 
@@ -81,7 +82,7 @@ def _register(kind: str, name: str, needs: str, per: tuple[str, ...], writes: st
             raise ConfigError(f"output name {name!r} registered twice "
                               f"({_REGISTRY[name].module} and {fn.__module__})")
         _REGISTRY[name] = OutputSpec(name, fn, kind, needs, tuple(per), template, title,
-                                     description or _first_line(fn.__doc__), fn.__module__)
+                                     description or _first_line(fn.__doc__), fn.__module__, blocks_by)
         return fn
     return deco
 
@@ -92,9 +93,14 @@ def figure(name: str, *, needs: str = "scores", per: tuple[str, ...] = ("group",
     return _register("figure", name, needs, per, writes, title, description)
 
 
-def table(name: str, *, needs: str = "scores", writes: str, title: str = "", description: str = "") -> Callable:
-    """Register a table: `fn(data, ctx) -> str`, written to `writes` (a path with its extension)."""
-    return _register("table", name, needs, (), writes, title, description)
+def table(name: str, *, needs: str = "scores", writes: str, title: str = "", description: str = "",
+          blocks_by: str | None = None) -> Callable:
+    """Register a table: `fn(data, ctx) -> str`, written to `writes` (a path with its extension).
+
+    `blocks_by` (a column of the view): the text of the whole view is the header plus the text of
+    each run of rows with the same value (a CSV is); a rebuild reformats only the runs whose rows
+    changed (see utils/blocks.py)."""
+    return _register("table", name, needs, (), writes, title, description, blocks_by)
 
 
 def discover(extra_modules: tuple[Path, ...] = ()) -> dict[str, OutputSpec]:

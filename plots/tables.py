@@ -7,7 +7,7 @@ from analysis.latex import raw_metrics_latex
 from plots.registry import OutputContext, table
 
 
-@table("metrics_csv", needs="metrics", writes="tables/metrics.csv", title="All records",
+@table("metrics_csv", needs="metrics", writes="tables/metrics.csv", title="All records", blocks_by="experiment",
        description="Every record loaded: experiment, condition, task, step, metric, statistic, value, source.")
 def metrics_csv(data: pd.DataFrame, ctx: OutputContext) -> str:
     return data.to_csv(index=False)

@@ -141,6 +141,23 @@ def test_one_changed_file_redraws_only_the_outputs_using_it(setup, small_tree):
     assert after["extra_fig/ft1.png"]["experiments"] == ["pt1", "pt1_ft1-1", "pt1_ft1-2"]
 
 
+@pytest.mark.parametrize("jobs", [1, 2], ids=["in-process", "workers"])
+def test_metrics_csv_rebuilt_from_blocks_is_the_cold_runs_byte_for_byte(setup, small_tree, tmp_path, jobs):
+    make, out, _ = setup
+    run(make, jobs=jobs)
+    blocks = out / ".cache" / "blocks" / "metrics_csv"
+    before = {p.name for p in blocks.glob("*.block")}
+    assert len(before) == 5  # pt1 and its 4 fine-tuned experiments
+    change_value(small_tree, "pt1_ft1-1", "angle")
+    assert "tables/metrics.csv" in run(make, jobs=jobs).rendered
+    after = {p.name for p in blocks.glob("*.block")}
+    assert len(after) == 5 and len(after - before) == 1  # pt1_ft1-1's block, nothing else
+    cold = tmp_path / "cold"
+    run(make, out=cold)
+    assert (out / "tables" / "metrics.csv").read_bytes() == (cold / "tables" / "metrics.csv").read_bytes()
+    assert b"pt1_ft1-1" in (out / "tables" / "metrics.csv").read_bytes()
+
+
 def test_a_module_code_change_redraws_only_that_modules_outputs(setup):
     make, out, module = setup
     run(make)

@@ -603,11 +603,11 @@ class Pipeline:
             key = (spec.needs, spec.per)
             if key not in slices:
                 slices[key] = [(keys, part, _hash_frame(part)) for keys, part in split(spec, views[spec.needs])]
+            salt = f"{spec.name}|{code}|{cfg_hash}"
             for keys, part, data_hash in slices[key]:
                 rel = spec.path_for(keys, self.config.plot_format)
-                fp = hashlib.blake2b(f"{spec.name}|{code}|{cfg_hash}|{data_hash}".encode(),
-                                     digest_size=16).hexdigest()
-                jobs.append(Job(spec.name, rel, dict(keys), part, fp))
+                fp = hashlib.blake2b(f"{salt}|{data_hash}".encode(), digest_size=16).hexdigest()
+                jobs.append(Job(spec.name, rel, dict(keys), part, fp, salt))
         return jobs
 
     # --- workers ---------------------------------------------------------------------------------

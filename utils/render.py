@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from utils.atomic import atomic_open, write_text
+from utils.blocks import render_in_blocks
 from utils.config import Config
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ class Job:
     keys: dict
     data: pd.DataFrame
     fingerprint: str
+    salt: str = ""  # what the output depends on besides its data (code, rules): keys its cached blocks
 
 
 _worker_registry: dict[str, OutputSpec] | None = None
@@ -90,7 +92,11 @@ def render_job(job: Job, out: Path, config: Config,
     from plots.registry import OutputContext
     ctx = OutputContext(config=config, keys=dict(job.keys), title=spec.title)
     try:
-        result = spec.func(job.data, ctx)
+        if spec.blocks_by:
+            result = render_in_blocks(lambda rows: spec.func(rows, ctx), job.data, spec.blocks_by,
+                                      out / ".cache" / "blocks" / spec.name, job.salt)
+        else:
+            result = spec.func(job.data, ctx)
         target = out / job.rel_path
         if spec.kind == "figure":
             import matplotlib.pyplot as plt
