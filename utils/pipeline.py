@@ -9,7 +9,7 @@ A rerun where nothing changed does not even load the data: the manifest also kee
 the run's inputs (every evaluation file's size and mtime, a content hash for files whose mtime
 was too recent to trust, the code, the rules, the library versions); when the stamp still holds
 and every output is on disk, the run ends there. Heavy imports (pandas views, matplotlib) happen
-only past that point.
+only past that point. The hashes themselves are in utils/fingerprint.py.
 """
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ import json
 import logging
 import multiprocessing
 import os
-import sys
 import threading
 import time
 import traceback
@@ -35,6 +34,8 @@ from utils.atomic import write_text
 from utils.config import Config
 from utils.errors import UserError
 from utils.filestamp import content_digest, is_racy
+from utils.fingerprint import (code_hash, code_state, config_hash, files_hash, hash_frame, scan_tree,
+                               selection_key)
 from utils.render import Job, init_worker, ping, render_job
 
 if TYPE_CHECKING:
@@ -45,9 +46,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MANIFEST_VERSION = 1
-PROJECT = Path(__file__).resolve().parent.parent
-_CODE_DIRS = ("analysis", "plots", "utils")  # whatever an output can depend on
-_CODE_SUFFIXES = (".py", ".js", ".css")
 _MAX_STAMPS = 8  # input stamps kept, one per --only selection
 
 
@@ -101,50 +99,6 @@ class Options:
     force: bool = False
     strict: bool = False
     progress: bool = True
-
-
-def _hash_frame(frame: pd.DataFrame) -> str:
-    import pandas as pd
-    h = hashlib.blake2b(digest_size=16)
-    h.update(",".join(map(str, frame.columns)).encode())
-    h.update(",".join(map(str, frame.dtypes)).encode())
-    if len(frame):
-        h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    return h.hexdigest()
-
-
-def _config_hash(config: Config) -> str:
-    relevant = {k: v for k, v in config.raw.items() if k not in ("tidy", "data", "output", "readers")}
-    return hashlib.blake2b(json.dumps(relevant, sort_keys=True, default=str).encode(),
-                           digest_size=12).hexdigest()
-
-
-def _source_hash(module: Any) -> str:
-    """Hash of a module's source file (its compiled code when the source is not at hand)."""
-    path = getattr(module, "__file__", None)
-    try:
-        data = Path(path).read_bytes() if path else b""
-    except OSError:
-        data = b""
-    return hashlib.blake2b(data or repr(module).encode(), digest_size=12).hexdigest()
-
-
-def code_hash(spec: OutputSpec) -> str:
-    """Changes when the output's module changes, or a project module it imports from does
-    (plots.style, analysis.latex, ...), so exactly the affected outputs are redrawn."""
-    import inspect
-    mod = sys.modules.get(spec.func.__module__)
-    if mod is None:
-        return hashlib.blake2b(spec.func.__code__.co_code, digest_size=12).hexdigest()
-    deps: set[str] = set()
-    for obj in vars(mod).values():
-        dep = obj if inspect.ismodule(obj) else sys.modules.get(getattr(obj, "__module__", None) or "")
-        if dep is None or dep is mod or not isinstance(getattr(dep, "__file__", None), str):
-            continue
-        if Path(dep.__file__).resolve().is_relative_to(PROJECT) and "site-packages" not in dep.__file__:
-            deps.add(dep.__name__)
-    parts = [_source_hash(mod)] + [f"{d}:{_source_hash(sys.modules[d])}" for d in sorted(deps)]
-    return hashlib.blake2b("|".join(parts).encode(), digest_size=12).hexdigest()
 
 
 def split(spec: OutputSpec, view: pd.DataFrame) -> Iterable[tuple[dict, pd.DataFrame]]:
@@ -218,61 +172,6 @@ def view_order(names: set[str]) -> list[str]:
 def _plain(value: Any) -> Any:
     """numpy scalars -> Python ones, so slice keys go into JSON and file names cleanly."""
     return value.item() if hasattr(value, "item") and not isinstance(value, (str, bytes)) else value
-
-
-# --- the input stamp (no-op fast path) ---------------------------------------------------------
-
-def code_state(config: Config) -> str:
-    """Hash of every source file outputs can depend on, the extra plot modules and the libraries."""
-    from importlib.util import find_spec
-    h = hashlib.blake2b(digest_size=16)
-    files = [p for d in _CODE_DIRS for p in sorted((PROJECT / d).rglob("*"))
-             if p.suffix in _CODE_SUFFIXES and "__pycache__" not in p.parts]
-    for path in [*files, *config.plot_modules]:
-        h.update(str(path).encode())
-        try:
-            h.update(path.read_bytes())
-        except OSError:
-            h.update(b"<missing>")
-    for lib in ("numpy", "pandas", "matplotlib"):  # an upgrade rewrites the package's __init__
-        spec = find_spec(lib)
-        try:
-            st = os.stat(spec.origin) if spec and spec.origin else None
-        except OSError:
-            st = None
-        h.update(f"{lib}:{spec and spec.origin}:{st and (st.st_size, st.st_mtime_ns)}".encode())
-    h.update(sys.version.encode())
-    return h.hexdigest()
-
-
-def scan_tree(root: Path) -> dict[str, tuple[int, int]] | None:
-    """path -> (size, mtime_ns) of every file under root that discovery could pick (a superset:
-    any file added, removed or touched there invalidates the stamp); None if root is missing."""
-    if not root.is_dir():
-        return None
-    rows: dict[str, tuple[int, int]] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        for name in filenames:
-            if name.startswith(".") or name.endswith(".tmp"):
-                continue
-            path = os.path.join(dirpath, name)
-            try:
-                st = os.stat(path)
-            except OSError:
-                continue
-            rows[path] = (st.st_size, st.st_mtime_ns)
-    return rows
-
-
-def _selection_key(config: Config, options: Options) -> str:
-    rules = json.dumps(config.raw, sort_keys=True, default=str)
-    return hashlib.blake2b(f"{options.data.resolve()}|{','.join(sorted(options.only))}|{rules}".encode(),
-                           digest_size=12).hexdigest()
-
-
-def _files_hash(rows: Iterable[tuple]) -> str:
-    return hashlib.blake2b(repr(sorted(rows)).encode(), digest_size=16).hexdigest()
 
 
 class _Clock:
@@ -375,7 +274,7 @@ class Pipeline:
 
     def _stamp_holds(self, code: str, tree: dict[str, tuple[int, int]] | None) -> RunReport | None:
         """A report of the last run when nothing it read or drew has changed since, else None."""
-        stamp = self.stamps.get(_selection_key(self.config, self.options))
+        stamp = self.stamps.get(selection_key(self.config, self.options.data, self.options.only))
         if self.options.force or not stamp or stamp.get("code") != code or tree is None:
             return None
         out = self.options.out
@@ -385,7 +284,7 @@ class Pipeline:
             return None
         if not (out / "index.html").is_file():
             return None
-        if _files_hash(tree.items()) != stamp.get("files"):
+        if files_hash(tree.items()) != stamp.get("files"):
             return None
         if any(content_digest(Path(p)) != d for p, d in (stamp.get("racy") or {}).items()):
             return None
@@ -414,7 +313,7 @@ class Pipeline:
                 if digest is None:
                     return None
                 racy[path] = digest
-        return {"code": code, "files": _files_hash(tree.items()), "racy": racy, "report": {
+        return {"code": code, "files": files_hash(tree.items()), "racy": racy, "report": {
             "files": report.files, "problems": report.problems, "gaps": report.gaps,
             "planned": report.planned, "problem_paths": [str(p) for p in report.problem_paths]}}
 
@@ -522,7 +421,7 @@ class Pipeline:
             not planned_all or len(report.rendered) + len(report.failed) < len(todo))
         self._save_parse_cache()
         report.seconds = time.perf_counter() - start
-        key = _selection_key(self.config, self.options)
+        key = selection_key(self.config, self.options.data, self.options.only)
         stamp = None if report.failed or report.interrupted else self._make_stamp(tree, result, code, report)
         self.stamps.pop(key, None)
         if stamp is not None:
@@ -594,7 +493,7 @@ class Pipeline:
         """One fingerprinted job per output file. Outputs that split the same view the same way
         share the slices (and their hashes): they are computed once."""
         jobs = []
-        cfg_hash = _config_hash(self.config)
+        cfg_hash = config_hash(self.config)
         slices: dict[tuple[str, tuple[str, ...]], list[tuple[dict, pd.DataFrame, str]]] = {}
         for spec in self.specs:
             if spec.needs not in views:
@@ -602,7 +501,7 @@ class Pipeline:
             code = self._code_hashes.get(spec.name) or code_hash(spec)
             key = (spec.needs, spec.per)
             if key not in slices:
-                slices[key] = [(keys, part, _hash_frame(part)) for keys, part in split(spec, views[spec.needs])]
+                slices[key] = [(keys, part, hash_frame(part)) for keys, part in split(spec, views[spec.needs])]
             salt = f"{spec.name}|{code}|{cfg_hash}"
             for keys, part, data_hash in slices[key]:
                 rel = spec.path_for(keys, self.config.plot_format)

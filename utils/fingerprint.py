@@ -1,0 +1,128 @@
+"""Fingerprints: what identifies an output's content and a run's inputs.
+
+An output's fingerprint hashes the data slice it draws (`hash_frame`), its module's code and the
+project modules that module imports (`code_hash`) and the rules (`config_hash`); a run's input
+stamp hashes every file under the data root (`scan_tree`, `files_hash`) and all code it can run
+(`code_state`). Only `hash_frame` imports pandas, when called: the no-op fast path needs the rest
+alone.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+from utils.config import Config
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from plots.registry import OutputSpec
+
+PROJECT = Path(__file__).resolve().parent.parent
+_CODE_DIRS = ("analysis", "plots", "utils")  # whatever an output can depend on
+_CODE_SUFFIXES = (".py", ".js", ".css")
+
+
+def hash_frame(frame: pd.DataFrame) -> str:
+    """Hash of a data slice's columns, dtypes and values (not its index)."""
+    import pandas as pd
+    h = hashlib.blake2b(digest_size=16)
+    h.update(",".join(map(str, frame.columns)).encode())
+    h.update(",".join(map(str, frame.dtypes)).encode())
+    if len(frame):
+        h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def config_hash(config: Config) -> str:
+    """Hash of the rules an output can depend on (not where data, outputs and readers live)."""
+    relevant = {k: v for k, v in config.raw.items() if k not in ("tidy", "data", "output", "readers")}
+    return hashlib.blake2b(json.dumps(relevant, sort_keys=True, default=str).encode(),
+                           digest_size=12).hexdigest()
+
+
+def source_hash(module: Any) -> str:
+    """Hash of a module's source file (its compiled code when the source is not at hand)."""
+    path = getattr(module, "__file__", None)
+    try:
+        data = Path(path).read_bytes() if path else b""
+    except OSError:
+        data = b""
+    return hashlib.blake2b(data or repr(module).encode(), digest_size=12).hexdigest()
+
+
+def code_hash(spec: OutputSpec) -> str:
+    """Changes when the output's module changes, or a project module it imports from does
+    (plots.style, analysis.latex, ...), so exactly the affected outputs are redrawn."""
+    import inspect
+    mod = sys.modules.get(spec.func.__module__)
+    if mod is None:
+        return hashlib.blake2b(spec.func.__code__.co_code, digest_size=12).hexdigest()
+    deps: set[str] = set()
+    for obj in vars(mod).values():
+        dep = obj if inspect.ismodule(obj) else sys.modules.get(getattr(obj, "__module__", None) or "")
+        if dep is None or dep is mod or not isinstance(getattr(dep, "__file__", None), str):
+            continue
+        if Path(dep.__file__).resolve().is_relative_to(PROJECT) and "site-packages" not in dep.__file__:
+            deps.add(dep.__name__)
+    parts = [source_hash(mod)] + [f"{d}:{source_hash(sys.modules[d])}" for d in sorted(deps)]
+    return hashlib.blake2b("|".join(parts).encode(), digest_size=12).hexdigest()
+
+
+def code_state(config: Config) -> str:
+    """Hash of every source file outputs can depend on, the extra plot modules and the libraries."""
+    from importlib.util import find_spec
+    h = hashlib.blake2b(digest_size=16)
+    files = [p for d in _CODE_DIRS for p in sorted((PROJECT / d).rglob("*"))
+             if p.suffix in _CODE_SUFFIXES and "__pycache__" not in p.parts]
+    for path in [*files, *config.plot_modules]:
+        h.update(str(path).encode())
+        try:
+            h.update(path.read_bytes())
+        except OSError:
+            h.update(b"<missing>")
+    for lib in ("numpy", "pandas", "matplotlib"):  # an upgrade rewrites the package's __init__
+        spec = find_spec(lib)
+        try:
+            st = os.stat(spec.origin) if spec and spec.origin else None
+        except OSError:
+            st = None
+        h.update(f"{lib}:{spec and spec.origin}:{st and (st.st_size, st.st_mtime_ns)}".encode())
+    h.update(sys.version.encode())
+    return h.hexdigest()
+
+
+def scan_tree(root: Path) -> dict[str, tuple[int, int]] | None:
+    """path -> (size, mtime_ns) of every file under root that discovery could pick (a superset:
+    any file added, removed or touched there invalidates the stamp); None if root is missing."""
+    if not root.is_dir():
+        return None
+    rows: dict[str, tuple[int, int]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            if name.startswith(".") or name.endswith(".tmp"):
+                continue
+            path = os.path.join(dirpath, name)
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            rows[path] = (st.st_size, st.st_mtime_ns)
+    return rows
+
+
+def selection_key(config: Config, data: Path, only: Iterable[str]) -> str:
+    """Which input stamp applies: one per data root, --only selection and rules."""
+    rules = json.dumps(config.raw, sort_keys=True, default=str)
+    return hashlib.blake2b(f"{data.resolve()}|{','.join(sorted(only))}|{rules}".encode(),
+                           digest_size=12).hexdigest()
+
+
+def files_hash(rows: Iterable[tuple]) -> str:
+    """Hash of (path, (size, mtime_ns)) rows, in any order."""
+    return hashlib.blake2b(repr(sorted(rows)).encode(), digest_size=16).hexdigest()
