@@ -79,7 +79,8 @@ def matrix(frame: pd.DataFrame, column: str, config: Config, rows: list[str] | N
     `rows` fixes the experiments and their order (so panels of one figure line up).
     """
     rows = rows if rows is not None else experiment_order(frame["experiment"], config)
-    cols = [t for t in config.tasks if t in set(frame["task"])]
+    present = set(frame["task"].unique())
+    cols = [t for t in config.tasks if t in present]
     values = frame.pivot_table(index="experiment", columns="task", values=column, aggfunc="first",
                                dropna=False).reindex(index=rows, columns=cols).astype("float64")
     trained = trained_mask(frame).pivot_table(index="experiment", columns="task", values="trained",
@@ -186,7 +187,8 @@ def seed_bars(points: pd.DataFrame, measure: str, config: Config, rows: list[str
     """Per seed-free experiment and task: mean and std of `measure` over seeds, and the seeds' dots."""
     part = trained_mask(members(points))
     rows = rows if rows is not None else experiment_order(part["model"], config)
-    cols = [t for t in config.tasks if t in set(part["task"])]
+    present = set(part["task"].unique())
+    cols = [t for t in config.tasks if t in present]
 
     def pivot(column: str, agg: str = "first") -> pd.DataFrame:
         return part.pivot_table(index="model", columns="task", values=column, aggfunc=agg,

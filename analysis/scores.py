@@ -70,7 +70,7 @@ def build_scores(frame: pd.DataFrame, config: Config, gaps: Gaps | None = None) 
     """One row per experiment x condition x task at its last checkpoint, with every score."""
     gaps = gaps if gaps is not None else Gaps()
     prim = primary(frame, config)
-    unknown = sorted(set(prim["task"]) - set(config.tasks))
+    unknown = sorted(set(prim["task"].unique()) - set(config.tasks))
     gaps.unknown_tasks.extend(unknown)
     prim = prim[prim["task"].isin(list(config.tasks))]
     last = prim.groupby(["experiment", "condition", "task"], sort=True).tail(1)

@@ -120,7 +120,7 @@ def seed_curves(curves: pd.DataFrame, config: Config) -> pd.DataFrame:
     """
     if curves.empty:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in CURVE_COLUMNS})
-    names = set(curves["experiment"]) | set(curves["baseline_experiment"])
+    names = set(curves["experiment"].unique()) | set(curves["baseline_experiment"].unique())
     seed_free = {n: _seed_free(n, config) for n in names}
     df = curves.assign(model=curves["experiment"].map(seed_free),
                        base_model=curves["baseline_experiment"].map(seed_free),

@@ -55,7 +55,7 @@ class OutputContext:
 
     def tasks_in(self, frame: pd.DataFrame) -> list[str]:
         """Tasks present in the data, in the order rules.yaml lists them."""
-        present = set(frame["task"])
+        present = set(frame["task"].unique())
         return [t for t in self.config.tasks if t in present]
 
     @property
