@@ -13,7 +13,9 @@ Measures (subprocess `python run_all.py ...`, medians of --repeats runs):
 - no-op rerun, and a rerun after one evaluation file changed;
 - watch latency: from an evaluation file being closed (renamed into place) to tables/scores.csv
   being rewritten, and to the rebuild's log line (every affected output written).
-Then where the time goes: the runner's phases (manifest `last_run.timings`) and the slowest outputs.
+Then where the time goes: the runner's phases (manifest `last_run.timings`), the slowest outputs,
+and what drawing alone costs (all outputs, and those one change redraws, drawn in one process),
+which bounds how fast any run on this machine's cores can be.
 """
 from __future__ import annotations
 
@@ -312,7 +314,7 @@ class Suite:
     cold: list[Measured]
     noop: list[Measured]
     one: list[Measured]
-    one_drawn: int
+    one_drawn: list[str]
     to_table: list[float]
     to_all: list[float]
     cold_phases: dict
@@ -333,13 +335,13 @@ def run_suite(name: str, data: Path, out: Path, extra: list[str], repeats: int, 
     m = manifest(out)
     noop = [run_all(data, out, *extra) for _ in range(max(repeats, 3))]
     print(f"  no-op reruns: {runs([x.seconds for x in noop])}s")
-    one, one_phases, one_drawn = [], {}, 0
+    one, one_phases, one_drawn = [], {}, []
     for i in range(repeats):
         change(data, CHANGE_FILES[0].format(k=1 + i % 7), 0.8)
         one.append(run_all(data, out, *extra))
         last = manifest(out)["last_run"]
-        one_phases, one_drawn = last.get("timings", {}), len(last.get("rendered", []))
-        print(f"  one changed file {i + 1}: {one[-1].seconds:.1f}s, {one_drawn} outputs redrawn")
+        one_phases, one_drawn = last.get("timings", {}), list(last.get("rendered", []))
+        print(f"  one changed file {i + 1}: {one[-1].seconds:.1f}s, {len(one_drawn)} outputs redrawn")
     to_table, to_all, phases, stop_s, stop_code = watch_latency(data, out, changes, extra)
     return Suite(name, cold, noop, one, one_drawn, to_table, to_all, m["last_run"].get("timings", {}),
                  one_phases, phases, (stop_s, stop_code), m["outputs"])
@@ -369,7 +371,7 @@ def report(suite: Suite, ref: list[Measured] | None) -> None:
     ]
     figures = sum(1 for rel in suite.outputs if rel.endswith(".png"))
     print(f"\n== {suite.name}: {len(suite.outputs)} outputs ({figures} figures); "
-          f"one changed file redrew {suite.one_drawn}")
+          f"one changed file redrew {len(suite.one_drawn)}")
     print(f"{'measurement':34s} {'median':>8s}  {'target':15s} {'ratio':>8s}  met  runs (s)")
     for name, value, values, target, ratio, good in rows:
         flag = "" if good is None else ("yes" if good else "NO")
@@ -385,6 +387,24 @@ def report(suite: Suite, ref: list[Measured] | None) -> None:
     seconds = sorted(((e.get("seconds", 0.0), rel) for rel, e in suite.outputs.items()), reverse=True)
     print(f"render seconds, all outputs: {sum(s for s, _ in seconds):.1f} over {os.cpu_count()} workers; "
           "slowest: " + ", ".join(f"{rel} {s:.1f}" for s, rel in seconds[:5]))
+
+
+def drawing_floor(data: Path, out: Path, suite: Suite) -> None:
+    """What drawing alone costs: every output drawn in one process (`--jobs 1`, no other process
+    competing), summed. Divided by the cores, no run can draw them faster; the targets above are
+    measured against that."""
+    shutil.rmtree(out, ignore_errors=True)
+    run = run_all(data, out, "--jobs", "1")
+    if run.code != 0:
+        raise SystemExit(f"--jobs 1 run failed:\n{run.stderr}")
+    seconds = {rel: e.get("seconds", 0.0) for rel, e in manifest(out)["outputs"].items()}
+    cores = os.cpu_count() or 1
+    every, affected = sum(seconds.values()), sum(seconds.get(rel, 0.0) for rel in suite.one_drawn)
+    print(f"\n== drawing alone, one process (--jobs 1), {suite.name}")
+    print(f"all {len(seconds)} outputs: {every:.1f}s of drawing -> at least {every / cores:.1f}s of a cold run "
+          f"on {cores} cores")
+    print(f"the {len(suite.one_drawn)} outputs one changed file redraws: {affected:.1f}s of drawing -> at least "
+          f"{affected / cores:.1f}s of a rebuild on {cores} cores, before loading and analysis")
 
 
 def _bench(workdir: Path, repeats: int, changes: int, began: float) -> int:
@@ -412,6 +432,7 @@ def _bench(workdir: Path, repeats: int, changes: int, began: float) -> int:
                       plain_suite(workdir, n_figures), repeats, changes)
     report(plain, ref)
     report(full, ref)
+    drawing_floor(data, workdir / "out_one_process", full)
     print(f"\nbenchmark took {time.perf_counter() - began:.0f}s")
     return 0
 
