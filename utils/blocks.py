@@ -4,10 +4,11 @@
 most expensive output of a rebuild (1.4 s), yet one changed evaluation file changes the rows of
 one experiment. A table registered with `blocks_by="experiment"` is the header followed by each
 run of rows with the same experiment; each block's text is kept in `<out>/.cache/blocks/<table>/`
-under a hash of its rows and of what else the table depends on (its code, the rules, pandas), and reused
-while that holds. The file written is byte for byte what the table function returns for the whole
-view: a block whose text does not start with the header the function writes for no rows (so the
-split is not a plain concatenation) makes the whole table render in one piece.
+under a hash of its rows and of what else the text depends on (the table's code, the rules, the
+pandas version), and reused while that holds. The file written is byte for byte what the table
+function returns for the whole view: a block whose text does not start with the header the
+function writes for no rows (so the table is not a plain concatenation) makes the whole table
+render in one piece.
 """
 from __future__ import annotations
 
