@@ -85,3 +85,17 @@ def test_figure_without_layout_engine() -> None:
     save_figure(fig, buf, "png", 50)
     plt.close(fig)
     assert _pixels(buf.getvalue()).shape[:2] == (100, 150)
+
+
+def test_workers_run_below_the_main_process_priority() -> None:
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from utils.render import WORKER_NICE, init_worker
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=init_worker,
+                             initargs=((),)) as pool:
+        worker = pool.submit(os.nice, 0).result()
+    assert worker == min(os.nice(0) + WORKER_NICE, 19)
+    assert os.nice(0) < worker or os.nice(0) == 19

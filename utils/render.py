@@ -38,6 +38,9 @@ class Job:
 
 
 _worker_registry: dict[str, OutputSpec] | None = None
+# Workers yield the CPU to the main process (its analysis decides when they can start drawing)
+# and to the user's own jobs (the training a watcher runs beside); on an idle machine: no effect.
+WORKER_NICE = 5
 
 
 def _load_registry(extra_modules: tuple[Path, ...]) -> None:
@@ -50,9 +53,13 @@ def _load_registry(extra_modules: tuple[Path, ...]) -> None:
 
 def init_worker(extra_modules: tuple[Path, ...]) -> None:
     """Pool worker start: Ctrl-C goes to the whole process group, but only the main process
-    decides to stop; a worker finishes the output in hand."""
+    decides to stop; a worker finishes the output in hand. Workers run at a lower priority."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        os.nice(WORKER_NICE)
+    except OSError:  # not allowed here: same priority as the main process
+        pass
     _load_registry(extra_modules)  # inherited from the main process: cheap
 
 
