@@ -46,8 +46,9 @@ def _lines(ax: plt.Axes, steps, table: pd.DataFrame, spread: pd.DataFrame | None
 @figure("checkpoints", needs="seed_curves", per=("group", "condition"), writes="checkpoints/{group}_{condition}",
         title="Metric over training checkpoints",
         description="Each task's metric at every checkpoint, one line per experiment of the group (the mean "
-                    "over seeds; light band around the orange lines: ± std across seeds; orange: trained on that task); dashed: the "
-                    "baseline's value at its last checkpoint (mean over the seeds' baselines); log scale for errors.")
+                    "over seeds; light band around the orange lines: ± std across seeds; orange: trained on that "
+                    "task); dashed: the baseline's value at its last checkpoint (mean over the seeds' baselines); "
+                    "log scale for errors.")
 def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     apply_style()
     tasks = ctx.tasks_in(data)

@@ -583,7 +583,8 @@ class Pipeline:
             bar.close()
 
     def _render_pool(self, pool: Executor, batches: Iterable[list[Job]],
-                     priority: Callable[[Job], tuple[bool, float]], bar: Any) -> Iterator[tuple[str, str | None, float]]:
+                     priority: Callable[[Job], tuple[bool, float]],
+                     bar: Any) -> Iterator[tuple[str, str | None, float]]:
         """Feed the workers while the batches are still being computed: at most two jobs per
         worker are in the pool at a time, the rest wait here, best first (`priority`)."""
         queue: list[tuple[tuple[bool, float], int, Job]] = []
