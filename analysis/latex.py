@@ -1,15 +1,58 @@
-"""The paper-ready raw-metrics table: models x tasks, ID/OOD columns, 2 significant figures."""
+"""The paper's raw-metrics tables in LaTeX: experiments x (task, condition), booktabs, in a `table`.
+
+Two tables from one renderer:
+- `raw_metrics_latex`: one row per seed-free experiment, mean +- std over its seeds (the numbers
+  of the `seed_scores` view, i.e. `analysis.seeds.seed_scores`), short row names (`ft2-9`).
+- `raw_metrics_by_seed_latex`: one row per run (`ft2-9 (seed 2)` for `pt1_seed2_ft2-9`), its own value.
+
+Decimals are chosen per column (task x condition) from the numbers in it (`column_decimals`), so a
+~1% difference between experiments stays visible: 1918 and 1976 print as 1918 and 1976, never
+as 1900 and 2000. `latex:` in rules.yaml limits both tables to chosen experiments and seeds.
+"""
 from __future__ import annotations
 
 import math
+from fnmatch import fnmatchcase
 
 import pandas as pd
 
+from analysis.seeds import seed_scores
 from utils.config import Config
+from utils.errors import ConfigError
+
+MAX_DECIMALS = 6
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "_": r"\_", "&": r"\&", "%": r"\%", "#": r"\#", "$": r"\$",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def column_decimals(means: pd.Series, stds: pd.Series | None = None) -> int:
+    """Decimals for one column: the last printed digit is at or below its smallest resolution.
+
+    The resolution is the smallest of 1% of the column's median |value| (a 1% effect stays
+    visible), the median seed std (the noise is printed to its first digit) and the std of the
+    values across rows (differences between experiments stay visible). 0 to MAX_DECIMALS.
+    """
+    values = pd.to_numeric(means, errors="coerce").astype("float64")
+    values = values[values.map(math.isfinite)]
+    candidates = []
+    nonzero = values[values != 0].abs()
+    if len(nonzero):
+        candidates.append(0.01 * float(nonzero.median()))
+    if stds is not None:
+        s = pd.to_numeric(stds, errors="coerce").astype("float64")
+        s = s[s.map(math.isfinite) & (s > 0)]
+        if len(s):
+            candidates.append(float(s.median()))
+    if len(values) > 1 and float(values.std(ddof=0)) > 0:
+        candidates.append(float(values.std(ddof=0)))
+    if not candidates:
+        return 0
+    return int(min(max(-math.floor(math.log10(min(candidates))), 0), MAX_DECIMALS))
 
 
 def sig(value: float, digits: int = 2) -> str:
-    """Round to `digits` significant figures without scientific notation for everyday ranges."""
+    """Round to `digits` significant figures without scientific notation for everyday ranges
+    (the findings' wording uses it; the tables use `column_decimals`)."""
     if value is None or not math.isfinite(value):
         return "--"
     if value == 0:
@@ -22,39 +65,161 @@ def sig(value: float, digits: int = 2) -> str:
     return f"{rounded:.{decimals}f}"
 
 
+def number(value: float, decimals: int) -> str:
+    """`value` with `decimals` decimals; `--` for no number; never `-0.00`."""
+    if value is None or not math.isfinite(value):
+        return "--"
+    text = f"{value:.{decimals}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def short_name(name: str, config: Config) -> str:
+    """The row name without the baseline prefix: `ft2-9` for `pt1_ft2-9`; a baseline keeps its name."""
+    info = config.parse_experiment(name)
+    if info is None or info.is_baseline or not name.startswith(info.baseline):
+        return name
+    return name[len(info.baseline):].lstrip("_-. ") or name
+
+
+def select(scores: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """The per-seed score rows `latex:` in rules.yaml asks for (all when it names nothing).
+
+    `latex.experiments` entries match the seed-free name, the short name or the run's name (globs
+    allowed); the baselines of the chosen experiments are kept, as the reference row. An entry
+    that matches nothing is a ConfigError naming the file and key, so a typo never silently
+    drops rows."""
+    rules = config.latex
+    out = scores
+    if rules.seeds:
+        seeds = out["seed"].astype(str)
+        for i, seed in enumerate(rules.seeds):
+            if not (seeds == seed).any():
+                raise ConfigError(f"{config.path}: latex.seeds[{i}]: no run has seed {seed!r} "
+                                  f"(seeds present: {', '.join(sorted(set(seeds)))})")
+        out = out[seeds.isin(rules.seeds)]
+    if rules.experiments:
+        models = list(dict.fromkeys(out["model"]))
+        names = {m: {m, short_name(m, config)} for m in models}
+        for exp, model in zip(out["experiment"], out["model"]):
+            names[model].add(exp)
+        chosen: set[str] = set()
+        for i, pattern in enumerate(rules.experiments):
+            hits = {m for m, ns in names.items() if any(fnmatchcase(n, pattern) for n in ns)}
+            if not hits:
+                raise ConfigError(f"{config.path}: latex.experiments[{i}]: {pattern!r} matches no experiment "
+                                  f"(e.g. {', '.join(short_name(m, config) for m in models[:4])})")
+            chosen |= hits
+        base = out.loc[out["model"].isin(chosen), "baseline_experiment"]
+        keep = out["model"].isin(chosen) | out["experiment"].isin(set(base))
+        out = out[keep]
+    return out
+
+
+def raw_metrics_latex(scores: pd.DataFrame, config: Config) -> str:
+    """One row per seed-free experiment: mean +- std over seeds of the metric at the last checkpoint."""
+    chosen = select(scores, config)
+    table = seed_scores(chosen, config)
+    rows = list(dict.fromkeys(table["experiment"]))
+    n_row = table.groupby("experiment")["n_seeds"].max().to_dict()
+    cells = {(r.experiment, r.task, r.condition): (r.value_mean, r.value_std, r.value_n)
+             for r in table.itertuples()}
+    groups = table.drop_duplicates("experiment").set_index("experiment")["group"].to_dict()
+    ns = sorted({int(n) for n in n_row.values()})
+    seeds = (f"{ns[0]} seed{'s' if ns[0] != 1 else ''}" if len(ns) == 1
+             else f"{ns[0]}--{ns[-1]} seeds (n per row)")
+    spread = r"mean $\pm$ std over " + seeds if ns and ns[-1] > 1 else "one seed"
+    caption = (f"Raw metrics at the last checkpoint ({spread})." if config.latex.caption == ""
+               else config.latex.caption)
+    return _render(chosen, config, rows, cells, groups, {r: short_name(r, config) for r in rows},
+                   n_row if len(ns) > 1 else None, caption, config.latex.label, source="tables/scores_by_seed.csv")
+
+
+def raw_metrics_by_seed_latex(scores: pd.DataFrame, config: Config) -> str:
+    """One row per run (every seed its own row): the metric at the last checkpoint."""
+    chosen = select(scores, config)
+    rows = list(dict.fromkeys(chosen["experiment"]))
+    cells = {(r.experiment, r.task, r.condition): (r.value, float("nan"), 0 if pd.isna(r.value) else 1)
+             for r in chosen.itertuples()}
+    groups = chosen.drop_duplicates("experiment").set_index("experiment")["group"].to_dict()
+    caption = ("Raw metrics at the last checkpoint, one row per seed." if config.latex.caption == ""
+               else config.latex.caption + " (one row per seed)")
+    seed_of = chosen.drop_duplicates("experiment").set_index("experiment")
+    names = {r: f"{short_name(seed_of.at[r, 'model'], config)} (seed {seed_of.at[r, 'seed']})" for r in rows}
+    return _render(chosen, config, rows, cells, groups, names, None, caption,
+                   config.latex.label + "_by_seed", source="tables/scores.csv")
+
+
+def _render(scores: pd.DataFrame, config: Config, rows: list[str], cells: dict, groups: dict[str, str],
+            names: dict[str, str], n_row: dict[str, int] | None, caption: str, label: str, source: str) -> str:
+    conds = [c for c in config.conditions if c.name in set(scores["condition"])]
+    tasks = [t for t in config.tasks if t in set(scores["task"])]
+    columns = [(t, c.name) for t in tasks for c in conds]
+    nan = (float("nan"), float("nan"), 0)
+    decimals = {col: column_decimals(pd.Series([cells.get((r, *col), nan)[0] for r in rows], dtype="float64"),
+                                     pd.Series([cells.get((r, *col), nan)[1] for r in rows], dtype="float64"))
+                for col in columns}
+    short = {"in_distribution": "ID", "out_of_distribution": "OOD"}
+    row_n = {r: max([cells.get((r, *col), nan)[2] for col in columns] or [0]) for r in rows}
+    fewer = False
+    body = []
+    previous = None
+    for r in rows:
+        group = groups.get(r, "")
+        if previous is not None and group != previous:
+            body.append(r"\midrule")
+        previous = group
+        out = []
+        for col in columns:
+            mean, std, n = cells.get((r, *col), nan)
+            d = decimals[col]
+            text = number(mean, d)
+            if n > 1 and math.isfinite(std):
+                text += r" $\pm$ " + number(std, d)
+            if 0 < n < row_n[r]:
+                text += r"$^\dagger$"
+                fewer = True
+            out.append(text)
+        lead = _escape(names[r]) + (f" & {n_row[r]}" if n_row is not None else "")
+        body.append(lead + " & " + " & ".join(out) + r" \\")
+    notes = [f"{short.get(c.role, c.name)}: {_escape(c.label)}" for c in conds] if len(conds) > 1 else []
+    notes.append(r"$\uparrow$ higher is better, $\downarrow$ lower is better")
+    if fewer:
+        notes.append(r"$^\dagger$ fewer seeds than the row's other cells (a missing evaluation)")
+    lead_cols = "l" + ("r" if n_row is not None else "")
+    first = 2 + (n_row is not None)
+    header = ["Experiment" + (" & n" if n_row is not None else "") + " & " + " & ".join(
+        rf"\multicolumn{{{len(conds)}}}{{c}}{{{_escape(config.tasks[t].label)} {_arrow(config, t)}}}"
+        for t in tasks) + r" \\"]
+    if len(conds) > 1:
+        header.append(" ".join(rf"\cmidrule(lr){{{first + i * len(conds)}-{first - 1 + (i + 1) * len(conds)}}}"
+                               for i in range(len(tasks))))
+        header.append(" & " * (first - 1) + " & ".join(short.get(c.role, c.name) for _ in tasks for c in conds)
+                      + r" \\")
+    lines = [
+        f"% Generated by run_all.py from {source}; do not edit by hand.",
+        r"% Needs \usepackage{booktabs} and \usepackage{graphicx}; in a two-column paper use table*.",
+        r"\begin{table}[t]",
+        r"\centering",
+        rf"\caption{{{caption} {'; '.join(notes)}.}}",
+        rf"\label{{{label}}}",
+        r"\resizebox{\linewidth}{!}{%",
+        rf"\begin{{tabular}}{{{lead_cols}{'r' * len(columns)}}}",
+        r"\toprule",
+        *header,
+        r"\midrule",
+        *body,
+        r"\bottomrule",
+        r"\end{tabular}%",
+        "}",
+        r"\end{table}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def _escape(text: str) -> str:
-    return text.replace("\\", r"\textbackslash{}").replace("_", r"\_").replace("&", r"\&").replace("%", r"\%")
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
 
 
 def _arrow(config: Config, task: str) -> str:
     return r"($\uparrow$)" if config.tasks[task].higher_is_better else r"($\downarrow$)"
-
-
-def raw_metrics_latex(scores: pd.DataFrame, config: Config) -> str:
-    """A booktabs table of every experiment's metric per task and condition (baselines first)."""
-    conds = [c for c in config.conditions if c.name in set(scores["condition"])]
-    tasks = [t for t in config.tasks if t in set(scores["task"])]
-    short = {"in_distribution": "ID", "out_of_distribution": "OOD"}
-    pivot = scores.pivot_table(index="experiment", columns=["task", "condition"], values="value",
-                               aggfunc="first", dropna=False, sort=False)
-    order = list(dict.fromkeys(scores["experiment"]))
-    lines = [
-        "% Generated by run_all.py from tables/scores.csv; do not edit by hand.",
-        r"\begin{tabular}{l" + "r" * (len(tasks) * len(conds)) + "}",
-        r"\toprule",
-        "Model & " + " & ".join(
-            rf"\multicolumn{{{len(conds)}}}{{c}}{{{_escape(config.tasks[t].label)} {_arrow(config, t)}}}"
-            for t in tasks) + r" \\",
-        " ".join(rf"\cmidrule(lr){{{2 + i * len(conds)}-{1 + (i + 1) * len(conds)}}}" for i in range(len(tasks))),
-        " & " + " & ".join(short.get(c.role, c.name) for _ in tasks for c in conds) + r" \\",
-        r"\midrule",
-    ]
-    for exp in order:
-        cells = []
-        for t in tasks:
-            for c in conds:
-                v = pivot.at[exp, (t, c.name)] if (t, c.name) in pivot.columns else float("nan")
-                cells.append(sig(float(v)))
-        lines.append(_escape(exp) + " & " + " & ".join(cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", ""]
-    return "\n".join(lines)

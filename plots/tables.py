@@ -1,9 +1,8 @@
-"""The tables: every record, every score, and the paper's raw-metrics table."""
+"""The tables: every record and every score (the LaTeX tables are in plots/latex_tables.py)."""
 from __future__ import annotations
 
 import pandas as pd
 
-from analysis.latex import raw_metrics_latex
 from plots.registry import OutputContext, table
 
 
@@ -18,8 +17,3 @@ def metrics_csv(data: pd.DataFrame, ctx: OutputContext) -> str:
 def scores_csv(data: pd.DataFrame, ctx: OutputContext) -> str:
     return data.to_csv(index=False)
 
-
-@table("raw_metrics_tex", needs="scores", writes="tables/raw_metrics.tex", title="Raw metrics (LaTeX)",
-       description="Models x tasks with ID/OOD columns, 2 significant figures, booktabs.")
-def raw_metrics_tex(data: pd.DataFrame, ctx: OutputContext) -> str:
-    return raw_metrics_latex(data, ctx.config)

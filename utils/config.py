@@ -67,6 +67,16 @@ class ExperimentName:
 
 
 @dataclass(frozen=True)
+class LatexRules:
+    """`latex:` in rules.yaml: which experiments and seeds the paper table shows, its caption and label."""
+
+    experiments: tuple[str, ...] = ()  # seed-free or short names, or globs (ft2-*); empty: all
+    seeds: tuple[str, ...] = ()  # seeds as written in the names (2 for pt1_seed2_...); empty: all
+    caption: str = ""  # LaTeX, used verbatim; empty: a caption saying what the numbers are
+    label: str = "tab:raw_metrics"
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     data_root: Path
@@ -85,6 +95,7 @@ class Config:
     plot_format: str
     plot_dpi: int
     raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
+    latex: LatexRules = field(default_factory=LatexRules)
 
     def parse_experiment(self, name: str) -> ExperimentName | None:
         """Split an experiment name into baseline, group, index and seed; None if it does not match."""
@@ -133,7 +144,7 @@ class Config:
 
 
 _TOP_KEYS = {"data", "output", "readers", "conditions", "metric", "statistic", "tasks",
-             "experiments", "training", "plots", "tidy"}
+             "experiments", "training", "plots", "tidy", "latex"}
 
 
 def _fail(path: Path, key: str, msg: str) -> ConfigError:
@@ -274,11 +285,27 @@ def load_config(path: Path | str | None = None) -> Config:
     if fmt not in ("png", "pdf", "svg"):
         raise _fail(path, "plots.format", f"must be png, pdf or svg, got {fmt!r}")
     dpi = _expect(path, "plots.dpi", plots.get("dpi", 110), int, "an integer")
+    latex = _latex_rules(path, raw.get("latex") or {})
 
     return Config(
         path=path, data_root=base_dir / root, output=base_dir / output, skip=tuple(skip),
         readers=tuple(readers), conditions=tuple(conditions), metric=metric, statistic=statistic,
         tasks=tasks, pattern=pattern, baseline=baseline, groups={str(k): str(v) for k, v in groups.items()},
         training=training, plot_modules=tuple(base_dir / m for m in modules),
-        plot_format=fmt, plot_dpi=dpi, raw=raw,
+        plot_format=fmt, plot_dpi=dpi, raw=raw, latex=latex,
     )
+
+
+def _latex_rules(path: Path, raw: Any) -> LatexRules:
+    """The `latex:` section: experiments (names or globs) and seeds to show, caption, label."""
+    _expect(path, "latex", raw, dict, "a mapping with experiments, seeds, caption, label")
+    _only_keys(path, "latex", raw, {"experiments", "seeds", "caption", "label"})
+    lists = {}
+    for key, types, what in (("experiments", str, "an experiment name or glob"), ("seeds", (int, str), "a seed")):
+        items = _expect(path, f"latex.{key}", raw.get(key) or [], list, f"a list ({what} per entry)")
+        for i, item in enumerate(items):
+            _expect(path, f"latex.{key}[{i}]", item, types, what)
+        lists[key] = tuple(str(item) for item in items)
+    caption = _expect(path, "latex.caption", raw.get("caption") or "", str, "a string (LaTeX)")
+    label = _expect(path, "latex.label", raw.get("label", "tab:raw_metrics"), str, "a string such as tab:raw_metrics")
+    return LatexRules(lists["experiments"], lists["seeds"], caption, label)

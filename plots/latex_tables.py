@@ -1,0 +1,22 @@
+"""The paper's LaTeX tables: raw metrics per experiment (mean +- std over seeds) and per seed run."""
+from __future__ import annotations
+
+import pandas as pd
+
+from analysis.latex import raw_metrics_by_seed_latex, raw_metrics_latex
+from plots.registry import OutputContext, table
+
+
+@table("raw_metrics_tex", needs="scores", writes="tables/raw_metrics.tex", title="Raw metrics per experiment (LaTeX)",
+       description="The paper table: one row per experiment (short name), mean ± std over seeds of the metric "
+                   "at the last checkpoint per task and condition, decimals fitted to each column, booktabs, "
+                   "in a table environment with caption and label; latex: in rules.yaml picks rows and seeds.")
+def raw_metrics_tex(data: pd.DataFrame, ctx: OutputContext) -> str:
+    return raw_metrics_latex(data, ctx.config)
+
+
+@table("raw_metrics_by_seed_tex", needs="scores", writes="tables/raw_metrics_by_seed.tex",
+       title="Raw metrics per seed run (LaTeX)",
+       description="As the paper table, one row per seed run (its own value, no averaging).")
+def raw_metrics_by_seed_tex(data: pd.DataFrame, ctx: OutputContext) -> str:
+    return raw_metrics_by_seed_latex(data, ctx.config)

@@ -1,0 +1,235 @@
+"""The paper's LaTeX tables: rows, means and stds against an independent computation from the files."""
+from __future__ import annotations
+
+import json
+import math
+import re
+import statistics
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+import run_all
+from analysis.latex import column_decimals, number
+from testing_helpers import REPO, write_eval
+from utils.config import load_config
+from utils.errors import ConfigError
+from utils.synthetic import write_tree
+
+TASKS = ("distance", "trianglearea", "crossing")
+OUTPUTS = ("raw_metrics_tex", "raw_metrics_by_seed_tex")
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory) -> Path:
+    """pt1 with 3 seeds, 2 single-task and 1 two-task experiment, both conditions."""
+    root = tmp_path_factory.mktemp("latex") / "exp"
+    write_tree(root, seeds=3, ft1=2, ft2=1, checkpoints=3, tasks=TASKS)
+    return root
+
+
+def rules(tmp_path: Path, latex: dict | None = None) -> Path:
+    raw = yaml.safe_load((REPO / "rules.yaml").read_text())
+    if latex is not None:
+        raw["latex"] = latex
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def render(tree: Path, tmp_path: Path, latex: dict | None = None) -> tuple[int, Path]:
+    out = tmp_path / "out"
+    code = run_all.main(["--data", str(tree), "--out", str(out), "--config", str(rules(tmp_path, latex)),
+                         "--only", *OUTPUTS, "--jobs", "1", "-q"])
+    return code, out
+
+
+def last_values(root: Path) -> dict[tuple[str, str, str], float]:
+    """(run, condition, task) -> value at the last checkpoint, read straight from the JSON files."""
+    out = {}
+    for path in root.glob("*/evals/*/eval_data/evaluation_results.json"):
+        run, folder = path.parts[-5], path.parts[-3]
+        condition, task = ("atlantis", folder[len("atlantis_"):]) if folder.startswith("atlantis_") \
+            else ("standard", folder)
+        data = json.loads(path.read_text())
+        last = max(data, key=lambda k: int(k.rsplit("-", 1)[1]))
+        out[run, condition, task] = data[last][f"eval_{task}_metric_mean"]
+    return out
+
+
+def by_experiment(values: dict, seeds: set[int] | None = None) -> dict[tuple[str, str, str], list[float]]:
+    """Seeds pooled under the short name: pt1_seed2_ft1-1 -> ft1-1, pt1_seed3 -> pt1."""
+    pooled: dict[tuple[str, str, str], list[float]] = {}
+    for (run, condition, task), v in values.items():
+        m = re.fullmatch(r"pt1(?:_seed(\d+))?(?:_(ft\d+-\d+))?", run)
+        if seeds is not None and int(m.group(1) or 1) not in seeds:
+            continue
+        pooled.setdefault((m.group(2) or "pt1", condition, task), []).append(v)
+    return pooled
+
+
+def parse(tex: str) -> tuple[list[tuple[str, str]], dict[str, list[str]]]:
+    """The table's columns as (task label, ID/OOD) and its rows as name -> cells (data rows only)."""
+    lines = tex.splitlines()
+    top = lines.index(r"\toprule")
+    labels = re.findall(r"\\multicolumn\{\d\}\{c\}\{(.+?) \(\$\\(?:up|down)arrow\$\)\}", lines[top + 1])
+    conds = [c.strip() for c in lines[top + 3].rstrip("\\ ").split("&") if c.strip()]
+    per_task = len(conds) // len(labels)
+    columns = [(labels[i // per_task], conds[i]) for i in range(len(conds))]
+    body = lines[lines.index(r"\midrule", top) + 1:lines.index(r"\bottomrule")]
+    rows = {}
+    for line in body:
+        if line == r"\midrule":
+            continue
+        cells = [c.strip() for c in line.removesuffix(r"\\").split("&")]
+        rows[cells[0]] = cells[1:]
+    return columns, rows
+
+
+def cell(text: str) -> tuple[float, float | None, int]:
+    """'1918 $\\pm$ 23' -> (1918.0, 23.0, decimals)."""
+    mean, _, std = text.partition(r" $\pm$ ")
+    decimals = len(mean.split(".")[1]) if "." in mean else 0
+    return float(mean), (float(std) if std else None), decimals
+
+
+def columns_to_keys(columns, config):
+    label_task = {info.label: name for name, info in config.tasks.items()}
+    cond = {"ID": "standard", "OOD": "atlantis"}
+    return [(cond[c], label_task[label]) for label, c in columns]
+
+
+def assert_matches(tex: str, expected: dict[tuple[str, str, str], list[float]], config) -> dict[str, list[str]]:
+    columns, rows = parse(tex)
+    keys = columns_to_keys(columns, config)
+    assert sorted(rows) == sorted({name for name, _, _ in expected})
+    for name, cells in rows.items():
+        for (condition, task), text in zip(keys, cells, strict=True):
+            values = expected[name, condition, task]
+            mean, std, d = cell(text)
+            half = 0.5 * 10 ** -d + 1e-9
+            assert abs(mean - statistics.mean(values)) <= half, (name, condition, task, text, values)
+            if len(values) > 1:
+                assert std is not None and abs(std - statistics.stdev(values)) <= half, (name, task, text)
+            else:
+                assert std is None, (name, task, text)
+    return rows
+
+
+def test_one_row_per_experiment_with_mean_and_std_over_seeds(tree, tmp_path):
+    code, out = render(tree, tmp_path)
+    assert code == 0
+    config = load_config(REPO / "rules.yaml")
+    tex = (out / "tables" / "raw_metrics.tex").read_text()
+    rows = assert_matches(tex, by_experiment(last_values(tree)), config)
+    assert list(rows) == ["pt1", "ft1-1", "ft1-2", "ft2-1"]  # baseline first, short names, rules order
+    assert tex.count(r"\midrule") == 1 + 2  # under the header, then between groups
+    for piece in (r"\begin{table}[t]", r"\caption{Raw metrics at the last checkpoint (mean $\pm$ std over 3 seeds)",
+                  r"\label{tab:raw_metrics}", r"\toprule", r"\bottomrule", r"\end{table}",
+                  r"Distance ($\downarrow$)", r"Crossing ($\uparrow$)"):
+        assert piece in tex
+
+
+def test_by_seed_table_has_one_row_per_run(tree, tmp_path):
+    code, out = render(tree, tmp_path)
+    assert code == 0
+    config = load_config(REPO / "rules.yaml")
+    values = last_values(tree)
+    expected = {}
+    for (run, condition, task), v in values.items():
+        m = re.fullmatch(r"pt1(?:_seed(\d+))?(?:_(ft\d+-\d+))?", run)
+        expected[f"{m.group(2) or 'pt1'} (seed {m.group(1) or 1})", condition, task] = [v]
+    tex = (out / "tables" / "raw_metrics_by_seed.tex").read_text()
+    rows = assert_matches(tex, expected, config)
+    assert len(rows) == 4 * 3 and r"\label{tab:raw_metrics_by_seed}" in tex
+
+
+def test_rules_pick_experiments_and_seeds(tree, tmp_path):
+    latex = {"experiments": ["ft1-*"], "seeds": [1, 3], "caption": r"Chosen runs \emph{only}.", "label": "tab:x"}
+    code, out = render(tree, tmp_path, latex)
+    assert code == 0
+    config = load_config(REPO / "rules.yaml")
+    tex = (out / "tables" / "raw_metrics.tex").read_text()
+    expected = {k: v for k, v in by_experiment(last_values(tree), seeds={1, 3}).items() if k[0] != "ft2-1"}
+    rows = assert_matches(tex, expected, config)
+    assert list(rows) == ["pt1", "ft1-1", "ft1-2"]  # the baseline stays as the reference row
+    assert r"\caption{Chosen runs \emph{only}." in tex and r"\label{tab:x}" in tex
+    by_seed = parse((out / "tables" / "raw_metrics_by_seed.tex").read_text())[1]
+    assert sorted(by_seed) == sorted(f"{n} (seed {s})" for n in ("pt1", "ft1-1", "ft1-2") for s in (1, 3))
+
+
+@pytest.mark.parametrize("latex, key", [
+    ({"experiments": ["ft3-*"]}, "latex.experiments[0]: 'ft3-*' matches no experiment"),
+    ({"seeds": [7]}, "latex.seeds[0]: no run has seed '7'"),
+])
+def test_a_choice_matching_nothing_fails_that_table_naming_the_key(tree, tmp_path, capsys, latex, key):
+    code, out = render(tree, tmp_path, latex)
+    assert code == 1
+    assert key in capsys.readouterr().err
+    assert not (out / "tables" / "raw_metrics.tex").exists()
+
+
+@pytest.mark.parametrize("latex, key", [
+    ({"experiments": "ft1-*"}, "latex.experiments: expected a list"),
+    ({"experiments": [3]}, "latex.experiments[0]: expected an experiment name or glob"),
+    ({"seeds": [[1]]}, "latex.seeds[0]: expected a seed"),
+    ({"caption": 5}, "latex.caption: expected a string"),
+    ({"lable": "tab:x"}, "latex.lable: unknown key"),
+    ("all", "latex: expected a mapping"),
+])
+def test_bad_latex_rules_name_file_and_key(tmp_path, latex, key):
+    path = rules(tmp_path, latex)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value).startswith(f"{path}: {key}")
+
+
+def test_fewer_seeds_in_a_cell_get_a_dagger_and_varying_seeds_an_n_column(tmp_path):
+    root = tmp_path / "exp"
+    write_tree(root, seeds=2, ft1=1, ft2=0, checkpoints=2, tasks=("distance", "crossing"))
+    (root / "pt1_seed2_ft1-1" / "evals" / "crossing" / "eval_data" / "evaluation_results.json").unlink()
+    write_eval(root, "pt1_seed3", "distance", {"checkpoint-1": {"eval_distance_metric_mean": 3.0}})
+    code, out = render(root, tmp_path)
+    tex = (out / "tables" / "raw_metrics.tex").read_text()
+    assert code == 0
+    columns, rows = parse(tex)
+    assert rows["pt1"][0] == "3"  # n: pt1 has 3 seeds, ft1-1 two
+    assert rows["ft1-1"][0] == "2"
+    col = {c: i + 1 for i, c in enumerate(columns)}  # after the n column
+    crossing_id = rows["ft1-1"][col["Crossing", "ID"]]  # seed 2 has no crossing evaluation
+    assert crossing_id.endswith(r"$^\dagger$") and r"\pm" not in crossing_id
+    assert rows["pt1"][col["Distance", "ID"]].count(r"\pm") == 1 and "dagger" not in rows["pt1"][col["Distance", "ID"]]
+    assert rows["pt1"][col["Distance", "OOD"]].endswith(r"$^\dagger$")  # pt1_seed3: standard data only
+    assert r"$^\dagger$ fewer seeds" in tex and "2--3 seeds (n per row)" in tex
+
+
+@pytest.mark.parametrize("values, stds, printed", [
+    ([1918.0, 1976.0], None, ["1918", "1976"]),  # 2 significant figures made both 2000 (issue 13)
+    ([0.812, 0.835, 0.806], [0.012, 0.02, 0.01], ["0.812", "0.835", "0.806"]),
+    ([93869.0, 91776.0], [1480.0, 900.0], ["93869", "91776"]),
+    ([3.09, 2.93], [0.11, 0.2], ["3.09", "2.93"]),
+    ([0.0, 0.0], None, ["0", "0"]),
+    ([-0.0001, 0.5], None, ["0.000", "0.500"]),  # never "-0.000"
+])
+def test_column_decimals_keep_the_differences(values, stds, printed):
+    d = column_decimals(_series(values), _series(stds) if stds else None)
+    assert [number(v, d) for v in values] == printed
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(1e-4, 1e6), min_size=2, max_size=30))
+def test_values_more_than_one_percent_apart_never_print_the_same(values):
+    """Any two values of a column further apart than 1% of the column's median print differently."""
+    a, b = values[0], values[1]
+    assume(abs(a - b) > 0.01 * statistics.median(values) * 1.000001)
+    d = column_decimals(_series(values))
+    assert number(a, d) != number(b, d)
+    assert 0 <= d <= 6
+
+
+def _series(values):
+    import pandas as pd
+    return pd.Series(values, dtype="float64")
