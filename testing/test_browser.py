@@ -1,4 +1,5 @@
-"""The gallery in a real headless Chromium: images load from file://, and a redraw shows up live.
+"""The gallery in a real headless Chromium: images load from file://, a redraw shows up live, and a
+click on a thumbnail opens it enlarged with its description and tables.
 
 Uses the Debian packages /usr/bin/chromium and /usr/bin/chromedriver (.ci/run installs them);
 nothing downloads a browser or a driver at run time. Skipped, with the reason, when they are absent.
@@ -110,3 +111,41 @@ def test_page_loads_every_image_and_picks_up_a_redraw_without_reload(tmp_path, c
     wait.until(lambda d: "1 evaluation file skipped as malformed" in d.find_element("id", "status").text)
     findings = browser.find_element("id", "findings-body").text
     assert "Distance: pt1_ft1-1, 0.500 distance error" in findings  # the findings refreshed too
+
+
+def test_a_click_on_a_thumbnail_zooms_with_description_and_keys_step_and_close(tmp_path, config, browser):
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from plots.registry import discover
+    root, out = tmp_path / "exp", tmp_path / "out"
+    write_tree(root, seeds=1, ft1=1, ft2=1, checkpoints=2, tasks=("distance", "crossing"))
+    assert run(config, root, out).exit_code == 0
+    browser.get((out / "index.html").as_uri())
+    wait = WebDriverWait(browser, 10, poll_frequency=0.1)
+    zoom = browser.find_element("id", "zoom")
+    assert not zoom.is_displayed()
+
+    thumb = browser.find_element("css selector", f"img[data-rel='{REDRAWN}']")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", thumb)
+    thumb.click()
+    wait.until(lambda d: zoom.is_displayed())
+    assert browser.current_url.endswith("index.html")  # the page stays; the PNG did not open bare
+    spec = discover()["comparison"]
+    assert browser.find_element("id", "zoom-title").text == f"{spec.title} · ft1: Single-task fine-tuning · Standard"
+    caption = browser.find_element("id", "zoom-caption")
+    assert spec.description in caption.text
+    assert "tables/scores.csv" in [a.get_attribute("href").rsplit("/", 2)[-2] + "/" + a.get_attribute("href")
+                                   .rsplit("/", 1)[-1] for a in caption.find_elements("tag name", "a")]
+    big = browser.find_element("id", "zoom-img")
+    wait.until(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", big))
+    assert big.get_attribute("src").split("?")[0].endswith(REDRAWN)
+    scale = "const i = arguments[0]; return Math.min(i.clientWidth / i.naturalWidth, i.clientHeight / i.naturalHeight);"
+    assert browser.execute_script(scale, big) > 1.5 * browser.execute_script(scale, thumb)  # drawn larger
+
+    zoom.send_keys(Keys.ARROW_RIGHT)  # the next figure in page order: ft1 on Atlantis
+    wait.until(lambda d: d.find_element("id", "zoom-title").text.endswith("ft1: Single-task fine-tuning · Atlantis (OOD)"))
+    assert big.get_attribute("src").split("?")[0].endswith(UNTOUCHED)
+    zoom.send_keys(Keys.ESCAPE)
+    wait.until(lambda d: not zoom.is_displayed())
+    assert browser.execute_script("return document.getElementById('zoom').open") is False

@@ -1,6 +1,7 @@
 """The gallery page: what index.html and gallery.js say after a run (the browser test drives it live)."""
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -12,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from testing_helpers import REPO, write_eval
+from plots.registry import discover
 from utils.config import Config, load_config
 from utils.gallery import markdown_html, status_html, write_gallery
 from utils.pipeline import Options, Pipeline
@@ -94,25 +96,59 @@ def test_every_figure_has_an_image_that_exists(rendered):
         assert by_rel[rel]["src"] == f"{rel}?v={data['outputs'][rel]['v']}"
 
 
-def test_figures_grouped_by_module_then_group(rendered):
+def test_figures_by_title_then_group_and_findings_after_them(rendered):
     heads = rendered.page.headings
-    assert ("h2", "comparison") in heads
-    start = heads.index(("h2", "comparison"))
+    title = discover()["comparison"].title
+    start = heads.index(("h2", title))  # the human title, not the code name
+    assert ("h2", "comparison") not in heads
     assert heads[start + 1:start + 3] == [("h3", "ft1: Single-task fine-tuning"), ("h3", "ft2: Two-task fine-tuning")]
-    assert heads.index(("h2", "Findings")) < start < heads.index(("h2", "Tables"))
+    assert start < heads.index(("h2", "Findings")) < heads.index(("h2", "Tables"))  # findings: there, not first
+    nav = re.search(r"<nav>(.*?)</nav>", rendered.html, re.S).group(1)
+    assert re.findall(r">([^<]+)</a>", nav) == [title, "Findings", "Tables"]
 
 
 def test_cards_carry_title_description_drawn_and_table_links(rendered):
     drawn = rendered.manifest["comparison/ft1_standard.png"]["drawn"]  # ISO, UTC
     stamp = drawn[:10] + " " + drawn[11:19] + " UTC"
-    card = re.search(r'<figure class="card">(?:(?!</figure>).)*ft1_standard\.png(?:(?!</figure>).)*</figure>',
+    card = re.search(r'<figure class="card"(?:(?!</figure>).)*ft1_standard\.png(?:(?!</figure>).)*</figure>',
                      rendered.html, re.S).group(0)
-    assert "Raw metric vs baseline" in card
-    assert "dashed line: the baseline" in card  # OutputSpec.description
+    spec = discover()["comparison"]
+    assert f'data-title="{spec.title} · ft1: Single-task fine-tuning · Standard"' in card  # the lightbox's title
+    assert f'<div class="title">Standard</div>' in card
+    assert f'<p class="desc">{html.escape(spec.description)}</p>' in card  # shown in the lightbox
     assert f'<span data-drawn="comparison/ft1_standard.png">{stamp}</span>' in card
     assert 'href="tables/scores.csv"' in card  # the table with the same view's numbers
+    assert 'class="zoom-link"' in card and '.tex"' not in card  # numbers are linked in the CSVs
     for table in ("tables/scores.csv", "tables/scores_by_seed.csv", "summary.md"):
         assert table in rendered.page.links and (rendered.out / table).is_file()
+
+
+def fake_spec(name: str, title: str, per=("group",)) -> SimpleNamespace:
+    return SimpleNamespace(name=name, kind="figure", needs="scores", title=title, description=f"What {name} shows.",
+                           module=f"plots.{name}", per=per)
+
+
+def test_sections_follow_the_paper_order_with_other_figures_before_the_checkpoints(tmp_path):
+    names = {"checkpoints": "Metric over checkpoints", "my_fig": "A user's figure", "heatmap": "Score heatmap",
+             "prediction": "Prediction", "comparison": "Raw metric vs baseline", "normalized": "Score toward perfect",
+             "raw_differences": "Forgetting", "another": "Zebra figure"}
+    registry = {n: fake_spec(n, t) for n, t in names.items()}
+    manifest = {f"{n}/ft1.png": {"output": n, "fingerprint": n, "drawn": "2025-01-01T00:00:00+00:00",
+                                 "keys": {"group": "ft1"}} for n in names}
+    manifest["gone/ft1.png"] = {"output": "gone", "fingerprint": "g", "drawn": "", "keys": {"group": "ft1"}}
+    for rel in manifest:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"\x89PNG")
+    write_gallery(tmp_path, registry, manifest, {"rendered": []})
+    page = Page((tmp_path / "index.html").read_text())
+    h2 = [text for tag, text in page.headings if tag == "h2"]
+    assert h2 == ["Raw metric vs baseline", "Score heatmap", "Score toward perfect", "Forgetting", "Prediction",
+                  "A user's figure", "Zebra figure", "Metric over checkpoints", "Outputs no longer registered",
+                  "Findings", "Tables"]
+    assert [img["data-rel"] for img in page.imgs][:2] == ["comparison/ft1.png", "heatmap/ft1.png"]
+    # one card per group (no condition split): the groups side by side under the title, no sub-headings
+    assert not [text for tag, text in page.headings if tag == "h3"]
+    assert '<div class="title">ft1</div>' in (tmp_path / "index.html").read_text()
 
 
 def test_findings_section_shows_summary(rendered):

@@ -1,8 +1,12 @@
 """The gallery page: `index.html` and `gallery.js` in the output folder, rewritten after every run.
 
-index.html lists every output in the manifest: figures grouped by plot module and group, each
-with its title, one-line description, when it was drawn and links to the tables holding its
-numbers; then the findings (summary.md) and the tables. It is static and opens from disk.
+index.html lists every output in the manifest on one page, in the order a paper reads: the headline
+comparisons and heatmaps first, checkpoint curves last (`PAPER_ORDER`), one section per figure
+under its human title (the `title=` of its registration) with its description; inside, one card
+per group and condition with when it was drawn and links to the tables holding its numbers. A
+click on a thumbnail opens it large in a lightbox with the same description and links (keyboard:
+Esc closes, arrow keys step through the figures). Then the findings (summary.md) and the tables.
+It is static and opens from disk: style and scripts are inlined, nothing is fetched.
 gallery.js (`window.GALLERY = {...}`) carries what changes between rebuilds: each output's
 version and drawn stamp, the status line and the findings. The page re-loads that script every
 2 s (see gallery_assets/live.js), so in watch mode redrawn figures swap in without a reload.
@@ -13,7 +17,6 @@ import hashlib
 import html
 import json
 import re
-import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,6 +29,11 @@ from utils.config import Config
 ASSETS = Path(__file__).resolve().parent / "gallery_assets"
 IMAGE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg", ".gif", ".webp")
 SUMMARY = "summary.md"
+# Figure outputs in the order a paper shows them; None is where figures not named here go
+# (user modules, new built-ins), so the checkpoint curves always come last.
+PAPER_ORDER: tuple[str | None, ...] = ("comparison", "heatmap", "normalized", "raw_differences", "prediction",
+                                       None, "checkpoints")
+NUMBER_TABLES = (".csv", ".tsv", ".json", ".jsonl")  # tables a card links as "numbers in" (not the .tex)
 
 
 @dataclass(frozen=True)
@@ -200,39 +208,66 @@ def markdown_html(text: str) -> str:
 # --- the page -----------------------------------------------------------------------------------
 
 def page_html(items: list[Item], layout: str, status: str, findings: str, config: Config | None) -> str:
-    """The whole index.html: header with status, findings, figures by module and group, tables."""
+    """The whole index.html: header with status, figures in paper order, findings, tables, lightbox."""
     figures = [i for i in items if i.is_figure]
     tables = [i for i in items if not i.is_figure]
-    modules = _by_module(figures)
-    nav = ['<a href="#findings">Findings</a>'] + [
-        f'<a href="#{_anchor(m)}">{html.escape(_short_module(m))}</a>' for m in modules] + [
-        '<a href="#tables">Tables</a>']
+    sections = _by_output(figures)
+    nav = [f'<a href="#{_anchor(key)}">{html.escape(_section_title(its))}</a>' for key, its in sections.items()]
+    nav += ['<a href="#findings">Findings</a>', '<a href="#tables">Tables</a>']
     body = [
         f'<header><h1>Evaluation figures</h1><div id="status">{status}</div>',
-        '<p id="layout-changed" hidden>The set of outputs changed: <a href="">reload the page</a>.</p>',
-        f'<nav>{" ".join(nav)}</nav></header>',
-        f'<section id="findings"><h2>Findings</h2><div id="findings-body">{findings}</div>'
-        f'<p class="meta">From <a href="{SUMMARY}">{SUMMARY}</a>.</p></section>',
+        '<p id="layout-changed" hidden>The set of outputs changed: <a href="">reload the page</a>.</p></header>',
+        f'<nav>{" ".join(nav)}</nav>',
     ]
-    for module, mod_items in modules.items():
-        body.append(f'<section id="{_anchor(module)}"><h2>{html.escape(_short_module(module))}</h2>')
-        doc = _module_doc(module)
-        if doc:
-            body.append(f'<p class="module-doc">{html.escape(doc)}</p>')
-        for group, group_items in _by_group(mod_items, config).items():
-            body.append(f"<h3>{html.escape(_group_label(group, config))}</h3>")
-            body.append('<div class="grid">' + "\n".join(_card(i, tables, config) for i in group_items) + "</div>")
-        body.append("</section>")
+    for key, sec_items in sections.items():
+        body.append(_section(key, sec_items, tables, config))
     if not figures:
         body.append("<p>No figures yet.</p>")
+    body.append(f'<section id="findings"><h2>Findings</h2><div id="findings-body">{findings}</div>'
+                f'<p class="meta">From <a href="{SUMMARY}">{SUMMARY}</a>.</p></section>')
     body.append(_tables_section(tables))
+    body.append(_LIGHTBOX)
     head = ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             "<title>Evaluation figures</title>"
             f"<style>\n{(ASSETS / 'gallery.css').read_text(encoding='utf-8')}</style>"
             '<script id="gallery-data" src="gallery.js"></script></head>')
-    script = f"<script>\n{(ASSETS / 'live.js').read_text(encoding='utf-8')}</script>"
-    return f'{head}\n<body data-layout="{layout}">\n' + "\n".join(body) + f"\n{script}\n</body></html>\n"
+    scripts = "".join(f"<script>\n{(ASSETS / name).read_text(encoding='utf-8')}</script>\n"
+                      for name in ("live.js", "zoom.js"))
+    return f'{head}\n<body data-layout="{layout}">\n' + "\n".join(body) + f"\n{scripts}</body></html>\n"
+
+
+_LIGHTBOX = ('<dialog id="zoom" aria-label="Figure, enlarged"><div class="zoom-bar">'
+             '<div class="zoom-title" id="zoom-title"></div>'
+             '<button type="button" data-step="-1" title="Previous figure (left arrow)">&larr;</button>'
+             '<button type="button" data-step="1" title="Next figure (right arrow)">&rarr;</button>'
+             '<button type="button" id="zoom-close" title="Close (Esc)">&times;</button></div>'
+             '<div id="zoom-figure"></div><div id="zoom-caption"></div></dialog>')  # zoom.js adds the <img>
+
+
+def _section(key: str, items: list[Item], tables: list[Item], config: Config | None) -> str:
+    """One figure's section: its title and description, then a card per slice (by group when the
+    figure is also split by condition or task, else one grid of its groups)."""
+    first = items[0]
+    out = [f'<section id="{_anchor(key)}" class="figure-section"><h2>{html.escape(_section_title(items))}</h2>']
+    if first.description:
+        out.append(f'<p class="section-desc">{html.escape(first.description)}</p>')
+    by_group_only = all(set(i.keys) <= {"group"} for i in items)
+    groups = _by_group(items, config)
+    if by_group_only:
+        cards = [_card(i, tables, config, _group_label(g, config)) for g, its in groups.items() for i in its]
+        out.append('<div class="grid">' + "\n".join(cards) + "</div>")
+    else:
+        for group, group_items in groups.items():
+            out.append(f"<h3>{html.escape(_group_label(group, config))}</h3>")
+            out.append('<div class="grid">' + "\n".join(
+                _card(i, tables, config, _slice_label(i.keys, config) or i.rel) for i in group_items) + "</div>")
+    out.append("</section>")
+    return "\n".join(out)
+
+
+def _section_title(items: list[Item]) -> str:
+    return items[0].title if items[0].spec is not None else "Outputs no longer registered"
 
 
 def _numbers_in(view: str) -> set[str]:
@@ -243,23 +278,28 @@ def _numbers_in(view: str) -> set[str]:
     return views if SOURCES.get(view) == ("metrics",) or view == "metrics" else views - {"metrics"}
 
 
-def _card(item: Item, tables: list[Item], config: Config | None) -> str:
+def _card(item: Item, tables: list[Item], config: Config | None, label: str) -> str:
+    """A thumbnail (a link to the file; a click opens the lightbox) with its slice label; the
+    description (shown in the lightbox), when it was drawn and links to the tables of its numbers."""
     src = quote(item.rel)
     if not item.exists:
         visual = f'<div class="missing">{html.escape(item.rel)} is missing on disk: rerun to redraw it</div>'
     elif item.is_image:
-        visual = (f'<a href="{src}"><img src="{src}?v={item.version}" data-src="{src}" '
-                  f'data-rel="{html.escape(item.rel)}" data-v="{item.version}" alt="{html.escape(item.title)}"></a>')
+        visual = (f'<a href="{src}" class="zoom-link"><img src="{src}?v={item.version}" data-src="{src}" '
+                  f'data-rel="{html.escape(item.rel)}" data-v="{item.version}" loading="lazy" '
+                  f'alt="{html.escape(item.title)}: {html.escape(label)}"></a>')
     else:
         visual = f'<p><a href="{src}">open {html.escape(item.rel)}</a></p>'
     links = [f'<a href="{quote(t.rel)}">{html.escape(Path(t.rel).name)}</a>' for t in tables
              if t.exists and item.spec is not None and t.spec is not None
-             and t.spec.needs in _numbers_in(item.spec.needs)]
+             and t.rel.lower().endswith(NUMBER_TABLES) and t.spec.needs in _numbers_in(item.spec.needs)]
     slice_label = _slice_label(item.keys, config)
-    title = html.escape(item.title) + (f" &middot; {html.escape(slice_label)}" if slice_label else "")
+    group = str(item.keys.get("group", ""))
+    full = " · ".join(p for p in (item.title, _group_label(group, config) if group else "", slice_label) if p)
     meta = [f'drawn <span data-drawn="{html.escape(item.rel)}">{html.escape(item.drawn)}</span>']
     meta.append(("numbers in " + ", ".join(links)) if links else '<a href="#tables">tables</a>')
-    return (f'<figure class="card">{visual}<figcaption><div class="title">{title}</div>'
+    return (f'<figure class="card" data-title="{html.escape(full)}">{visual}<figcaption>'
+            f'<div class="title">{html.escape(label)}</div>'
             f'<p class="desc">{html.escape(item.description)}</p>'
             f'<p class="meta">{" &middot; ".join(meta)} &middot; <a href="{src}">{html.escape(item.rel)}</a>'
             f'</p></figcaption></figure>')
@@ -278,11 +318,21 @@ def _tables_section(tables: list[Item]) -> str:
             "<th>Contents</th><th>Written</th></tr>" + "\n".join(rows) + "</table></section>")
 
 
-def _by_module(items: Iterable[Item]) -> dict[str, list[Item]]:
+def _by_output(items: Iterable[Item]) -> dict[str, list[Item]]:
+    """Figures by output (section), in PAPER_ORDER; outputs it does not name go to its None slot,
+    by title; outputs no longer registered last."""
     out: dict[str, list[Item]] = {}
-    for item in sorted(items, key=lambda i: i.module):
-        out.setdefault(item.module, []).append(item)
-    return out
+    for item in items:
+        out.setdefault(item.spec.name if item.spec is not None else "", []).append(item)
+    slot = PAPER_ORDER.index(None)
+
+    def rank(name: str) -> tuple:
+        if name == "":
+            return (len(PAPER_ORDER), "")
+        if name in PAPER_ORDER:
+            return (PAPER_ORDER.index(name), "")
+        return (slot, out[name][0].title.lower())
+    return {name: out[name] for name in sorted(out, key=rank)}
 
 
 def _by_group(items: list[Item], config: Config | None) -> dict[str, list[Item]]:
@@ -330,18 +380,8 @@ def _slice_label(keys: Mapping[str, Any], config: Config | None) -> str:
     return ", ".join(parts)
 
 
-def _module_doc(module: str) -> str:
-    doc = getattr(sys.modules.get(module), "__doc__", None) or ""
-    return doc.strip().splitlines()[0] if doc.strip() else ""
-
-
-def _short_module(module: str) -> str:
-    return module.split("_", 3)[-1] if module.startswith("user_plots_") else \
-        module.rsplit(".", 1)[-1]
-
-
-def _anchor(module: str) -> str:
-    return "m-" + re.sub(r"[^A-Za-z0-9_-]", "-", module)
+def _anchor(name: str) -> str:
+    return "f-" + (re.sub(r"[^A-Za-z0-9_-]", "-", name) or "unregistered")
 
 
 def _details(summary: str, lines: list[str]) -> str:

@@ -45,6 +45,7 @@
       if (o && o.v !== img.getAttribute("data-v")) {
         img.setAttribute("data-v", o.v);
         img.src = img.getAttribute("data-src") + "?v=" + o.v;
+        document.dispatchEvent(new CustomEvent("gallery:redrawn", {detail: {rel: img.getAttribute("data-rel")}}));
         var card = img.closest(".card");
         if (card) {
           card.classList.add("fresh");
