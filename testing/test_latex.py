@@ -13,7 +13,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import run_all
-from analysis.latex import column_decimals, number
+from analysis.latex import column_decimals, number, short_name
 from testing_helpers import REPO, write_eval
 from utils.config import load_config
 from utils.errors import ConfigError
@@ -131,6 +131,8 @@ def test_one_row_per_experiment_with_mean_and_std_over_seeds(tree, tmp_path):
                   r"\label{tab:raw_metrics}", r"\toprule", r"\bottomrule", r"\end{table}",
                   r"Distance ($\downarrow$)", r"Crossing ($\uparrow$)"):
         assert piece in tex
+    body = re.sub(r"\\[{}$]", "", tex)  # escaped braces and dollars do not count
+    assert body.count("{") == body.count("}") and body.count("$") % 2 == 0  # balanced: it compiles as pasted
 
 
 def test_by_seed_table_has_one_row_per_run(tree, tmp_path):
@@ -233,3 +235,15 @@ def test_values_more_than_one_percent_apart_never_print_the_same(values):
 def _series(values):
     import pandas as pd
     return pd.Series(values, dtype="float64")
+
+
+@pytest.mark.parametrize("name, short", [
+    ("pt1_ftwb2-4", "ftwb2-4"), ("pt1_wide_ftwb1", "wide_ftwb1"), ("pt1", "pt1"), ("other", "other"),
+])
+def test_short_names_drop_the_baseline_prefix_for_any_pattern(tmp_path, name, short):
+    raw = yaml.safe_load((REPO / "rules.yaml").read_text())
+    raw["experiments"]["pattern"] = (r"^(?P<base>pt1)(?P<seedpart>_seed(?P<seed>\d+))?"
+                                     r"(?P<finetune>_(?P<group>(?:wide_)?ftwb\d+)(?:-(?P<index>\d+))?)?$")
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    assert short_name(name, load_config(path)) == short
