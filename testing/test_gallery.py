@@ -244,3 +244,19 @@ def test_malformed_file_shows_on_page_after_a_run(tmp_path, config):
         pipeline.close()
     status = gallery_data(tmp_path / "out")["status"]
     assert "1 evaluation file skipped as malformed" in status and "crossing" in status
+
+
+def test_a_pdf_figure_is_shown_inline_with_its_proportions(tmp_path):
+    import matplotlib.pyplot as plt
+    fig = plt.figure(figsize=(7.5, 2.5))
+    (tmp_path / "fig").mkdir()
+    fig.savefig(tmp_path / "fig" / "ft1.pdf")
+    manifest = {"fig/ft1.pdf": {"output": "fig", "fingerprint": "f", "drawn": "2025-01-01T00:00:00+00:00",
+                                "keys": {"group": "ft1"}}}
+    write_gallery(tmp_path, {"fig": fake_spec("fig", "A PDF figure")}, manifest, {"rendered": []})
+    page = (tmp_path / "index.html").read_text()
+    data = gallery_data(tmp_path)
+    obj = re.search(r'<object class="pdf"[^>]*>', page).group(0)
+    assert f'data="fig/ft1.pdf?v={data["outputs"]["fig/ft1.pdf"]["v"]}#view=FitH' in obj
+    assert 'data-rel="fig/ft1.pdf"' in obj and "aspect-ratio: 540 / 180" in obj  # 7.5 x 2.5 in at 72 pt/in
+    assert '<a href="fig/ft1.pdf">open fig/ft1.pdf</a></object>' in page  # without a PDF viewer: a link

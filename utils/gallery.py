@@ -33,6 +33,7 @@ SUMMARY = "summary.md"
 # (user modules, new built-ins), so the checkpoint curves always come last.
 PAPER_ORDER: tuple[str | None, ...] = ("comparison", "heatmap", "normalized", "raw_differences", "prediction",
                                        None, "checkpoints")
+PDF_VIEW = "#view=FitH&toolbar=0&navpanes=0"  # a PDF figure fills its card's width, no viewer chrome
 NUMBER_TABLES = (".csv", ".tsv", ".json", ".jsonl")  # tables a card links as "numbers in" (not the .tex)
 
 
@@ -46,10 +47,13 @@ class Item:
     drawn: str  # "2025-01-31 14:02:11 UTC"
     version: str  # changes whenever the file is redrawn
     exists: bool
+    path: Path = Path()  # the file on disk
 
     @property
     def is_figure(self) -> bool:
-        return self.spec.kind == "figure" if self.spec is not None else self.rel.endswith(IMAGE_SUFFIXES)
+        if self.spec is not None:
+            return self.spec.kind == "figure"
+        return self.rel.lower().endswith(IMAGE_SUFFIXES + (".pdf",))
 
     @property
     def is_image(self) -> bool:
@@ -103,7 +107,7 @@ def collect(out: Path, registry: Mapping[str, Any], manifest: Mapping[str, dict]
         drawn = str(entry.get("drawn", ""))
         items.append(Item(rel=rel, spec=registry.get(entry.get("output")), keys=dict(entry.get("keys") or {}),
                           drawn=_when(drawn), version=_digest(f"{entry.get('fingerprint', '')}|{drawn}"),
-                          exists=(out / rel).is_file()))
+                          exists=(out / rel).is_file(), path=out / rel))
     return items
 
 
@@ -284,6 +288,11 @@ def _card(item: Item, tables: list[Item], config: Config | None, label: str) -> 
     src = quote(item.rel)
     if not item.exists:
         visual = f'<div class="missing">{html.escape(item.rel)} is missing on disk: rerun to redraw it</div>'
+    elif item.rel.lower().endswith(".pdf"):  # plots.format: pdf; Chromium and Firefox draw it inline
+        visual = (f'<object class="pdf" type="application/pdf" data="{src}?v={item.version}{html.escape(PDF_VIEW)}" '
+                  f'data-src="{src}" data-frag="{html.escape(PDF_VIEW)}" data-rel="{html.escape(item.rel)}" '
+                  f'data-v="{item.version}" style="aspect-ratio: {pdf_aspect(item.path)}">'
+                  f'<a href="{src}">open {html.escape(item.rel)}</a></object>')
     elif item.is_image:
         visual = (f'<a href="{src}" class="zoom-link"><img src="{src}?v={item.version}" data-src="{src}" '
                   f'data-rel="{html.escape(item.rel)}" data-v="{item.version}" loading="lazy" '
@@ -303,6 +312,21 @@ def _card(item: Item, tables: list[Item], config: Config | None, label: str) -> 
             f'<p class="desc">{html.escape(item.description)}</p>'
             f'<p class="meta">{" &middot; ".join(meta)} &middot; <a href="{src}">{html.escape(item.rel)}</a>'
             f'</p></figcaption></figure>')
+
+
+def pdf_aspect(path: Path) -> str:
+    """`width / height` of a PDF's first page from its /MediaBox (matplotlib writes it as plain
+    text near the start), so the card keeps the figure's proportions; 4 / 3 when not found."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError:
+        return "4 / 3"
+    m = re.search(rb"/MediaBox\s*\[\s*([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s*\]", head)
+    if not m:
+        return "4 / 3"
+    x0, y0, x1, y1 = (float(v) for v in m.groups())
+    return f"{abs(x1 - x0):g} / {abs(y1 - y0):g}" if x1 != x0 and y1 != y0 else "4 / 3"
 
 
 def _tables_section(tables: list[Item]) -> str:

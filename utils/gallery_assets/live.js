@@ -38,13 +38,14 @@
       }
       return;
     }
-    var imgs = document.querySelectorAll("img[data-rel]");
+    var imgs = document.querySelectorAll("[data-rel][data-src]");  // images, or objects for PDF figures
     for (var i = 0; i < imgs.length; i++) {
       var img = imgs[i];
       var o = g.outputs[img.getAttribute("data-rel")];
       if (o && o.v !== img.getAttribute("data-v")) {
         img.setAttribute("data-v", o.v);
-        img.src = img.getAttribute("data-src") + "?v=" + o.v;
+        var url = img.getAttribute("data-src") + "?v=" + o.v + (img.getAttribute("data-frag") || "");
+        if (img.tagName === "OBJECT") { img.setAttribute("data", url); } else { img.src = url; }
         document.dispatchEvent(new CustomEvent("gallery:redrawn", {detail: {rel: img.getAttribute("data-rel")}}));
         var card = img.closest(".card");
         if (card) {
