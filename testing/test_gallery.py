@@ -133,6 +133,9 @@ def test_sections_follow_the_paper_order_with_other_figures_before_the_checkpoin
              "prediction": "Prediction", "comparison": "Raw metric vs baseline", "normalized": "Score toward perfect",
              "raw_differences": "Forgetting", "another": "Zebra figure"}
     registry = {n: fake_spec(n, t) for n, t in names.items()}
+    registry["heatmap_by_seed"] = fake_spec("heatmap_by_seed", "Heatmap per seed")
+    registry["heatmap_by_seed"].module = "plots.heatmap"  # a second figure of a known module follows its first
+    names["heatmap_by_seed"] = "Heatmap per seed"
     manifest = {f"{n}/ft1.png": {"output": n, "fingerprint": n, "drawn": "2025-01-01T00:00:00+00:00",
                                  "keys": {"group": "ft1"}} for n in names}
     manifest["gone/ft1.png"] = {"output": "gone", "fingerprint": "g", "drawn": "", "keys": {"group": "ft1"}}
@@ -142,7 +145,7 @@ def test_sections_follow_the_paper_order_with_other_figures_before_the_checkpoin
     write_gallery(tmp_path, registry, manifest, {"rendered": []})
     page = Page((tmp_path / "index.html").read_text())
     h2 = [text for tag, text in page.headings if tag == "h2"]
-    assert h2 == ["Raw metric vs baseline", "Score heatmap", "Score toward perfect", "Forgetting", "Prediction",
+    assert h2 == ["Raw metric vs baseline", "Score heatmap", "Heatmap per seed", "Score toward perfect", "Forgetting", "Prediction",
                   "A user's figure", "Zebra figure", "Metric over checkpoints", "Outputs no longer registered",
                   "Findings", "Tables"]
     assert [img["data-rel"] for img in page.imgs][:2] == ["comparison/ft1.png", "heatmap/ft1.png"]

@@ -343,8 +343,9 @@ def _tables_section(tables: list[Item]) -> str:
 
 
 def _by_output(items: Iterable[Item]) -> dict[str, list[Item]]:
-    """Figures by output (section), in PAPER_ORDER; outputs it does not name go to its None slot,
-    by title; outputs no longer registered last."""
+    """Figures by output (section), in PAPER_ORDER by output name, or by its module's name for a
+    second figure of a known module (plots/heatmap.py's per-seed heatmap follows the heatmap);
+    outputs it does not name go to its None slot, by title; outputs no longer registered last."""
     out: dict[str, list[Item]] = {}
     for item in items:
         out.setdefault(item.spec.name if item.spec is not None else "", []).append(item)
@@ -352,10 +353,11 @@ def _by_output(items: Iterable[Item]) -> dict[str, list[Item]]:
 
     def rank(name: str) -> tuple:
         if name == "":
-            return (len(PAPER_ORDER), "")
-        if name in PAPER_ORDER:
-            return (PAPER_ORDER.index(name), "")
-        return (slot, out[name][0].title.lower())
+            return (len(PAPER_ORDER), 0, "")
+        module = str(getattr(out[name][0].spec, "module", "")).rsplit(".", 1)[-1]
+        place = name if name in PAPER_ORDER else module
+        return (PAPER_ORDER.index(place) if place in PAPER_ORDER else slot, name != place,
+                out[name][0].title.lower())
     return {name: out[name] for name in sorted(out, key=rank)}
 
 
