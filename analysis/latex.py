@@ -126,8 +126,8 @@ def raw_metrics_latex(scores: pd.DataFrame, config: Config) -> str:
     groups = table.drop_duplicates("experiment").set_index("experiment")["group"].to_dict()
     ns = sorted({int(n) for n in n_row.values()})
     seeds = (f"{ns[0]} seed{'s' if ns[0] != 1 else ''}" if len(ns) == 1
-             else f"{ns[0]}--{ns[-1]} seeds (n per row)")
-    spread = r"mean $\pm$ std over " + seeds if ns and ns[-1] > 1 else "one seed"
+             else f"{ns[0]}--{ns[-1]} seeds (n per row)" if ns else "no runs")
+    spread = r"mean $\pm$ std over " + seeds if ns and ns[-1] > 1 else "one seed" if ns else "no runs"
     caption = (f"Raw metrics at the last checkpoint ({spread})." if config.latex.caption == ""
                else config.latex.caption)
     return _render(chosen, config, rows, cells, groups, {r: short_name(r, config) for r in rows},
@@ -187,9 +187,9 @@ def _render(scores: pd.DataFrame, config: Config, rows: list[str], cells: dict, 
         notes.append(r"$^\dagger$ fewer seeds than the row's other cells (a missing evaluation)")
     lead_cols = "l" + ("r" if n_row is not None else "")
     first = 2 + (n_row is not None)
-    header = ["Experiment" + (" & n" if n_row is not None else "") + " & " + " & ".join(
+    header = [" & ".join(["Experiment"] + (["n"] if n_row is not None else []) + [
         rf"\multicolumn{{{len(conds)}}}{{c}}{{{_escape(config.tasks[t].label)} {_arrow(config, t)}}}"
-        for t in tasks) + r" \\"]
+        for t in tasks]) + r" \\"]
     if len(conds) > 1:
         header.append(" ".join(rf"\cmidrule(lr){{{first + i * len(conds)}-{first - 1 + (i + 1) * len(conds)}}}"
                                for i in range(len(tasks))))

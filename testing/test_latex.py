@@ -247,3 +247,14 @@ def test_short_names_drop_the_baseline_prefix_for_any_pattern(tmp_path, name, sh
     path = tmp_path / "rules.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     assert short_name(name, load_config(path)) == short
+
+
+def test_no_scores_give_an_empty_table_that_still_compiles(config):
+    from analysis.latex import raw_metrics_by_seed_latex, raw_metrics_latex
+    from analysis.scores import SCORE_COLUMNS
+    import pandas as pd
+    empty = pd.DataFrame(columns=SCORE_COLUMNS)
+    for fn in (raw_metrics_latex, raw_metrics_by_seed_latex):
+        tex = fn(empty, config)
+        assert r"\begin{tabular}{l}" in tex and r"\bottomrule" in tex and tex.count("{") == tex.count("}")
+        assert "\nExperiment \\\\\n" in tex  # one column: no alignment tab
