@@ -9,7 +9,7 @@ from matplotlib.colors import Normalize
 from matplotlib.image import AxesImage
 from matplotlib.patches import Patch, Rectangle
 
-from analysis.figure_data import (Matrix, experiment_order, matrix, members, score_for, seed_counts,
+from analysis.figure_data import (Matrix, clip_phrase, experiment_order, matrix, members, score_for, seed_counts,
                                   seed_numbers, seed_phrase)
 from plots.registry import OutputContext, figure
 from plots.style import (DIVERGING_CMAP, MISSING_HATCH, apply_style, diverging_norm, experiment_labels,
@@ -107,5 +107,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     if multi:
         title += (f"\nmean of {seed_phrase(seeds)}, each scored against its own baseline "
                   f"(n in the row label; a cell with fewer seeds says its n)")
+    if clip_phrase(ctx.config):  # rules.yaml scores.clip
+        title += f"\n{clip_phrase(ctx.config)}"
     fig.suptitle(title)
     return fig
