@@ -99,7 +99,8 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
                             [ctx.task(t).label for t in m.values.columns], counts=fewer)
         ax.set_title(f"{ctx.config.condition_label(cond)}: {meaning.name}", pad=10)
         bar = fig.colorbar(image, ax=ax, location="bottom", extend="both", shrink=0.9, aspect=30, pad=0.01)
-        bar.set_label(f"{meaning.scale}\n(colours clipped to [-1, 1]; numbers unclipped)")
+        numbers = "numbers unclipped" if ctx.config.clip is None else "numbers: means of the clipped scores"
+        bar.set_label(f"{meaning.scale}\n(colours clipped to [-1, 1]; {numbers})")
         bar.set_ticks([-1, -0.5, 0, 0.5, 1])
     handles, names = legend_handles()
     fig.legend(handles, names, loc="outside lower center", ncols=2, frameon=False)

@@ -36,8 +36,8 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     for ax, (cond, meaning, part) in zip(axes.flat, panels):
         res = part["residual"].astype("float64").to_numpy()
         trained = part["trained"].astype(bool).to_numpy()
-        lo, hi = np.floor(res.min() / _BIN) * _BIN, np.ceil(res.max() / _BIN) * _BIN
-        bins = np.arange(lo, hi + _BIN * 1.5, _BIN)
+        # bins centred on multiples of _BIN: a residual of exactly 0 (often, under a clip) sits on 0
+        bins = np.arange(np.floor(res.min() / _BIN) - 0.5, np.ceil(res.max() / _BIN) + 1.0) * _BIN
         ax.hist([res[trained], res[~trained]], bins=bins, stacked=True, color=[TRAINED, UNTRAINED],
                 label=["trained task", "transfer (untrained) task"])
         ax.axvline(0, color="0.2", lw=0.9, ls="--")
