@@ -118,6 +118,9 @@ def seed_points(scores: pd.DataFrame, aggregated: pd.DataFrame) -> pd.DataFrame:
     """
     agg_cols = [f"{m}_{s}" for m in MEASURES for s in STATS] + ["n_seeds"]
     right = aggregated[["experiment", "condition", "task"] + agg_cols].rename(columns={"experiment": "model"})
+    if scores.empty or right.empty:  # an empty view's key columns are float64: merge would refuse them
+        keys = {k: "object" for k in ("model", "condition", "task")}
+        scores, right = scores.astype(keys), right.astype(keys)
     return scores.merge(right, on=["model", "condition", "task"], how="left")
 
 

@@ -371,3 +371,12 @@ def test_a_link_inside_the_root_to_the_root_is_not_walked_again(study, tmp_path)
     (root / "also_pt1").symlink_to(root / "pt1", target_is_directory=True)
     rels = [rel for _, rel in files_under(os.fspath(root))]
     assert len(rels) == len(set(rels)) == 14 and all(r.startswith("pt1/evals/") for r in rels)
+
+
+def test_a_tree_with_no_evaluation_files_writes_the_tables_and_exits_0(tmp_path, capsys):
+    """What a tree of unfollowed links used to give: two outputs failing on a pandas merge, exit 1."""
+    (tmp_path / "experiments" / "empty_run").mkdir(parents=True)
+    out = tmp_path / "out"
+    assert run("--data", tmp_path / "experiments", "--out", out) == 0
+    assert "FAILED" not in capsys.readouterr().err
+    assert pd.read_csv(out / "tables" / "scores.csv").empty
