@@ -34,6 +34,15 @@ GAP_CLOSING = ScoreMeaning("score_gap_closing", "gap-closing score", "baseline o
 _BY_ROLE = {"in_distribution": TOWARD_PERFECT, "out_of_distribution": GAP_CLOSING}
 
 
+def clip_phrase(config: Config, per_seed: bool = False) -> str:
+    """Under rules.yaml scores.clip: 'each seed's score clipped to [0, 1.5] before the mean' (for a
+    figure of seed means) or 'scores clipped to [0, 1.5]' (`per_seed`: one seed's scores); else ''."""
+    if config.clip is None:
+        return ""
+    where = f"clipped to [{config.clip[0]:g}, {config.clip[1]:g}]"
+    return f"scores {where}" if per_seed else f"each seed's score {where} before the mean"
+
+
 def score_for(config: Config, condition: str) -> ScoreMeaning:
     """The normalized score for a condition: toward perfect in distribution, gap closing out of it."""
     for cond in config.conditions:

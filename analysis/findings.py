@@ -21,6 +21,10 @@ Topics and the columns they fill:
               reference (predicted), reference_experiment (the single-task run predicting it),
               delta (actual - predicted); the `top` largest misses per score
   prediction_error  measure (score): value (mean absolute miss), total (cells)
+  transfer    group (families named under training: only), condition, subset (trained/transfer),
+              measure (the condition's normalized score): value (mean over cells of the seed means),
+              std (their sample std), total (cells)
+  clip        low, high: rules.yaml scores.clip, when set (each seed's score clipped before the mean)
 """
 from __future__ import annotations
 
@@ -32,8 +36,10 @@ from utils.config import Config
 
 FINDING_COLUMNS = ["topic", "group", "condition", "task", "subset", "kind", "measure", "experiment",
                    "value", "n", "reference_experiment", "reference", "delta", "low", "low_experiment",
-                   "low_task", "high", "high_experiment", "high_task", "median", "count", "total", "note"]
-TOPICS = ("best", "baseline", "forgetting", "adaptation", "diagonal", "prediction", "prediction_error")
+                   "low_task", "high", "high_experiment", "high_task", "median", "count", "total", "note", "std"]
+TOPICS = ("best", "baseline", "forgetting", "adaptation", "diagonal", "prediction", "prediction_error",
+          "transfer", "clip")
+_SCORE_BY_ROLE = {"in_distribution": "score_toward_perfect", "out_of_distribution": "score_gap_closing"}
 
 
 def compute_findings(seed_scores: pd.DataFrame, predictions: pd.DataFrame, config: Config,
@@ -46,9 +52,12 @@ def compute_findings(seed_scores: pd.DataFrame, predictions: pd.DataFrame, confi
         rows += baseline_levels(present, config)
         rows += forgetting(present, config)
         rows += adaptation(present, config)
+        rows += transfer(present, config)
     rows += prediction_misses(predictions, top)
+    if config.clip is not None:
+        rows.append({"topic": "clip", "low": config.clip[0], "high": config.clip[1]})
     frame = pd.DataFrame(rows, columns=FINDING_COLUMNS)
-    for col in ("value", "n", "reference", "delta", "low", "high", "median", "count", "total"):
+    for col in ("value", "n", "reference", "delta", "low", "high", "median", "count", "total", "std"):
         frame[col] = frame[col].astype("float64")
     return frame
 
@@ -150,6 +159,26 @@ def adaptation(table: pd.DataFrame, config: Config) -> list[dict[str, Any]]:
                 rows.append({"topic": "adaptation", "group": group, "condition": ood.name, "subset": subset,
                              "measure": "score_gap_closing", **_range(g[mask], col)})
         rows += _diagonal(g, group, ood.name, col)
+    return rows
+
+
+def transfer(table: pd.DataFrame, config: Config) -> list[dict[str, Any]]:
+    """Per family named under training: and condition: the condition's normalized score on trained
+    vs transfer (untrained) tasks, mean +- std over the cells' seed means."""
+    members = table[table["group"].isin(list(config.training))]
+    rows = []
+    for group in _groups(members, config):
+        g = members[members["group"] == group]
+        for cond in config.conditions:
+            col = f"{_SCORE_BY_ROLE[cond.role]}_mean"
+            part = g[g["condition"] == cond.name].dropna(subset=[col])
+            for subset, mask in (("trained", part["trained"]), ("transfer", ~part["trained"])):
+                cells = part.loc[mask.astype(bool), col].astype("float64")
+                if len(cells):
+                    rows.append({"topic": "transfer", "group": group, "condition": cond.name, "subset": subset,
+                                 "measure": _SCORE_BY_ROLE[cond.role], "value": float(cells.mean()),
+                                 "std": float(cells.std(ddof=1)) if len(cells) > 1 else float("nan"),
+                                 "total": len(cells)})
     return rows
 
 

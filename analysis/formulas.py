@@ -58,6 +58,18 @@ def score_gap_closing(v, bo, bi, higher_is_better):
         return _keep_index(like, _clean(np.where(hib, acc, err)))
 
 
+def gap_reversed(bo, bi, higher_is_better):
+    """True where the baseline is better out of distribution (bo) than on standard data (bi): the
+    gap-closing score's denominator has the wrong sign, so the score would read backwards."""
+    bo, bi, hib = _f(bo), _f(bi), np.asarray(higher_is_better, dtype=bool)
+    return np.where(hib, bo > bi, bo < bi)
+
+
+def clip_score(x, low: float, high: float):
+    """A per-seed score clipped to [low, high] (rules.yaml scores.clip) before the seed mean; NaN stays."""
+    return _keep_index(x, np.clip(_f(x), low, high))
+
+
 def clip_unit(x):
     """Clip scores to [0, 1] for figures that say so; NaN stays NaN."""
     return np.clip(x, 0.0, 1.0)

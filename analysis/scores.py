@@ -6,12 +6,25 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.formulas import fold_change, raw_diff, score_gap_closing, score_toward_perfect
+from analysis.formulas import (clip_score, fold_change, gap_reversed, raw_diff, score_gap_closing,
+                               score_toward_perfect)
 from utils.config import Config
 
 SCORE_COLUMNS = ["experiment", "group", "seed", "model", "condition", "task", "kind", "trained",
                  "trained_on", "step", "value", "std", "baseline_experiment", "baseline", "raw_diff",
-                 "fold_change", "score_toward_perfect", "score_gap_closing", "missing"]
+                 "fold_change", "score_toward_perfect", "score_gap_closing", "missing", "note"]
+NORMALIZED = ("score_toward_perfect", "score_gap_closing")  # the scores rules.yaml scores.clip clips
+_LISTED = 8  # cells named per degenerate-baseline line; the rest are counted
+
+
+def score_columns(config: Config) -> list[str]:
+    """The scores table's columns: with scores.clip, each clipped score has its raw one beside it."""
+    if config.clip is None:
+        return SCORE_COLUMNS
+    cols = list(SCORE_COLUMNS)
+    for name in NORMALIZED:
+        cols.insert(cols.index(name) + 1, f"{name}_raw")
+    return cols
 
 
 @dataclass
@@ -22,9 +35,20 @@ class Gaps:
     missing_evaluations: list[tuple[str, str, str]] = field(default_factory=list)  # exp, cond, task
     unknown_tasks: list[str] = field(default_factory=list)
     unmatched_experiments: list[str] = field(default_factory=list)
+    # families in the data that training: does not name, and the families it does name
+    unmapped_families: list[str] = field(default_factory=list)
+    mapped_families: list[str] = field(default_factory=list)
+    degenerate: list[str] = field(default_factory=list)  # one line per baseline x task x reason
 
     def lines(self) -> list[str]:
         out = [f"baseline {b!r} has no evaluations; scores against it are empty" for b in self.missing_baselines]
+        if self.unmapped_families:
+            out.append(f"famil{'y' if len(self.unmapped_families) == 1 else 'ies'} "
+                       f"{', '.join(self.unmapped_families)} not named under training: in rules.yaml (it names "
+                       f"{', '.join(self.mapped_families) or 'none'}): their trained tasks are unknown, so the "
+                       f"trained-task outlines, the prediction figures and tables (prediction, residuals, "
+                       f"tables/predictions.csv) and trained vs transfer in summary.md leave them out")
+        out += self.degenerate
         by_exp: dict[str, list[str]] = {}
         for exp, cond, task in self.missing_evaluations:
             by_exp.setdefault(exp, []).append(f"{cond}/{task}")
@@ -104,7 +128,12 @@ def build_scores(frame: pd.DataFrame, config: Config, gaps: Gaps | None = None) 
         is_ood = table["condition"] == ood.name
         gap = score_gap_closing(table["value"], table["baseline"], table["bi"], hib)
         table["score_gap_closing"] = gap.where(is_ood)
-        table = table.drop(columns="bi")
+    table["note"] = _degenerate(table, config, gaps)
+    table = table.drop(columns=["bi"], errors="ignore")
+    if config.clip is not None:
+        for name in NORMALIZED:
+            table[f"{name}_raw"] = table[name]
+            table[name] = clip_score(table[name], *config.clip)
 
     order = {c.name: i for i, c in enumerate(config.conditions)}
     task_order = {t: i for i, t in enumerate(config.tasks)}
@@ -112,7 +141,59 @@ def build_scores(frame: pd.DataFrame, config: Config, gaps: Gaps | None = None) 
                          _t=table["task"].map(task_order), _i=table["index"].fillna(0))
     table = table.sort_values(["_g", "group", "_i", "seed", "experiment", "_c", "_t"], ignore_index=True)
     table["step"] = table["step"].astype("Int64")
-    return table[SCORE_COLUMNS]
+    _unmapped_families(exps, config, gaps)
+    return table[score_columns(config)]
+
+
+def _unmapped_families(exps: pd.DataFrame, config: Config, gaps: Gaps) -> None:
+    """Families in the data that training: does not name (their trained tasks are unknown)."""
+    present = sorted(set(exps["group"]) - {"baseline"})
+    gaps.unmapped_families.extend(g for g in present if g not in config.training)
+    gaps.mapped_families.extend(config.training)
+
+
+def _degenerate(table: pd.DataFrame, config: Config, gaps: Gaps) -> pd.Series:
+    """Why a score is n/a because of its baseline (or an error of exactly 0), per row; '' if none.
+
+    A reversed gap (the baseline better out of distribution than on standard data) would make the
+    gap-closing score read backwards, so it is set to NaN here; the other cases are NaN already
+    (formulas.py). One line per baseline x task x reason goes to the run's report, naming the cells.
+    Call with `bi` (the baseline on standard data) in the table."""
+    note = pd.Series("", index=table.index, dtype="object")
+    error = (table["kind"] == "error").to_numpy()
+    hib = ~error
+    b = table["baseline"].astype("float64")
+    ood_cond = config.condition("out_of_distribution")
+    is_ood = (table["condition"] == ood_cond.name).to_numpy() if ood_cond is not None else np.zeros(len(table), bool)
+    bi = table["bi"].astype("float64") if "bi" in table.columns else pd.Series(np.nan, index=table.index)
+    value = table["value"].astype("float64")
+    reversed_gap = is_ood & np.asarray(gap_reversed(b, bi, hib), dtype=bool)
+    table.loc[reversed_gap, "score_gap_closing"] = np.nan
+    gap_na = "gap-closing score n/a"
+    cases = [
+        (reversed_gap, "reversed gap: the baseline is better out of distribution than on standard data", gap_na),
+        (is_ood & (b == bi).to_numpy() & b.notna().to_numpy(), "no gap: the baseline is equal on both conditions",
+         gap_na),
+        (error & (b == 0).to_numpy(), "the baseline's error is exactly 0", "fold change and every score n/a"),
+        (is_ood & error & (bi == 0).to_numpy() & (b != 0).to_numpy(),
+         "the baseline's error on standard data is exactly 0", gap_na),
+        (~error & (b == 1).to_numpy(), "the baseline's accuracy is exactly 1 (nothing left to improve)",
+         "score toward perfect n/a"),
+        (is_ood & error & (value == 0).to_numpy() & (b != 0).to_numpy(),
+         "an error of exactly 0 (the gap-closing score is a log ratio)", gap_na),
+    ]
+    for mask, reason, what in cases:
+        mask = np.asarray(mask, dtype=bool) & ~table["missing"].to_numpy(dtype=bool)
+        if not mask.any():
+            continue
+        note[mask] = [f"{n}; {reason}" if n else reason for n in note[mask]]
+        for (base, task), part in table[mask].groupby(["baseline_experiment", "task"], sort=True):
+            cells = [f"{e} ({c})" for e, c in zip(part["experiment"], part["condition"])]
+            more = f" and {len(cells) - _LISTED} more" if len(cells) > _LISTED else ""
+            gaps.degenerate.append(f"baseline {base}, task {task}: {reason}; {what} in {len(cells)} cell(s): "
+                                   f"{', '.join(cells[:_LISTED])}{more} (reason in the note column of "
+                                   f"tables/scores.csv)")
+    return note
 
 
 def build_curves(frame: pd.DataFrame, config: Config) -> pd.DataFrame:

@@ -5,18 +5,69 @@ scores view already carries each experiment's seed-free name (`model`) and score
 against its own baseline (pt1_seed2_ft2-9 against pt1_seed2). Here those per-seed numbers are
 averaged per model x condition x task: mean, sample std (empty for one seed) and n (the seeds
 with a number, so a missing evaluation lowers n instead of counting as zero).
+
+A run without a seed part in its name (pt1_ft2-9) is its own seed (`UNSUFFIXED_SEED`, 0), never
+merged with pt1_seed1_ft2-9; two runs that claim one experiment and seed (the same folder name at
+two places in the tree) stop the run: `check_seed_claims`.
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from utils.config import Config
+from utils.config import UNSUFFIXED_SEED, Config
+from utils.errors import UserError
 
 MEASURES = ("value", "raw_diff", "fold_change", "score_toward_perfect", "score_gap_closing")
 STATS = ("mean", "std", "n")
 KEY_COLUMNS = ["experiment", "group", "index", "condition", "task", "kind", "trained", "trained_on",
                "baseline_experiment", "seeds", "n_seeds", "baseline_mean"]
 SEED_COLUMNS = KEY_COLUMNS + [f"{m}_{s}" for m in MEASURES for s in STATS] + ["missing"]
+
+
+class SeedClaimError(UserError):
+    """Two runs claim the same experiment and seed; the message names both folders."""
+
+
+def check_seed_claims(frame: pd.DataFrame, config: Config) -> None:
+    """Raise SeedClaimError when two runs claim one (seed-free experiment, seed): the same
+    experiment folder at two places (`pt1_ft2-9/` and `revision/exp1/pt1_ft2-9/`), or two names
+    for one seed (`pt1_ft2-9` is seed 0, so is `pt1_seed0_ft2-9`). Merging them would average
+    runs that are not seeds of each other; which one is meant is the user's call."""
+    if frame.empty or "source" not in frame.columns:
+        return
+    exp, src = frame["experiment"].to_numpy(), frame["source"].to_numpy()
+    first = np.ones(len(frame), dtype=bool)  # a file's rows are adjacent: one pair per run of rows
+    first[1:] = (exp[1:] != exp[:-1]) | (src[1:] != src[:-1])
+    claims: dict[tuple[str, int], set[str]] = {}  # (model, seed) -> the runs claiming it
+    parsed: dict[str, object] = {}
+    for experiment, source in set(zip(exp[first], src[first])):
+        info = parsed[experiment] if experiment in parsed else parsed.setdefault(
+            experiment, config.parse_experiment(experiment))
+        if info is None:
+            continue
+        claims.setdefault((info.model, info.seed), set()).add(_run_folder(experiment, str(source)))
+    clashes = []
+    for (model, seed), runs in sorted(claims.items()):
+        if len(runs) > 1:
+            which = " (no seed part in the name)" if seed == UNSUFFIXED_SEED else ""
+            clashes.append(f"{model} seed {seed}{which} is claimed by {len(runs)} runs: " + ", ".join(sorted(runs)))
+    if clashes:
+        raise SeedClaimError(
+            "two runs claim the same experiment and seed, so their numbers would be merged:\n  "
+            + "\n  ".join(clashes) + "\nrename or remove one of each (a run without a seed part in its name "
+            f"is seed {UNSUFFIXED_SEED}; see experiments.pattern in {config.path})")
+
+
+def _run_folder(experiment: str, source: str) -> str:
+    """A run's folder from a file's root-relative path (down to the last folder named as the
+    experiment, with a trailing /); the experiment's name when no folder carries it (it came from
+    the files, which may then lie in several folders of one run)."""
+    parts = source.split("/")[:-1]
+    for i in range(len(parts) - 1, -1, -1):
+        if parts[i] == experiment:
+            return "/".join(parts[:i + 1]) + "/"
+    return f"{experiment} (named in its files)"
 
 
 def _seed_free(name: str, config: Config) -> str:
@@ -67,6 +118,9 @@ def seed_points(scores: pd.DataFrame, aggregated: pd.DataFrame) -> pd.DataFrame:
     """
     agg_cols = [f"{m}_{s}" for m in MEASURES for s in STATS] + ["n_seeds"]
     right = aggregated[["experiment", "condition", "task"] + agg_cols].rename(columns={"experiment": "model"})
+    if scores.empty or right.empty:  # an empty view's key columns are float64: merge would refuse them
+        keys = {k: "object" for k in ("model", "condition", "task")}
+        scores, right = scores.astype(keys), right.astype(keys)
     return scores.merge(right, on=["model", "condition", "task"], how="left")
 
 

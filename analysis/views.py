@@ -31,6 +31,8 @@ VIEWS: dict[str, ViewFn] = {
     # checkpoint curves averaged over seeds: one row per seed-free experiment x condition x task x step
     "seed_curves": lambda frame, config, gaps, get: seed_curves(get("curves"), config),
     "findings": lambda frame, config, gaps, get: compute_findings(get("seed_scores"), get("predictions"), config),
+    # the scores of each seed on its own, for one heatmap per seed; empty unless plots.seed_heatmap
+    "seed_heatmap": lambda frame, config, gaps, get: get("scores") if config.seed_heatmap else get("scores").iloc[:0],
 }
 
 
@@ -38,7 +40,7 @@ VIEWS: dict[str, ViewFn] = {
 SOURCES: dict[str, tuple[str, ...]] = {
     "curves": ("metrics",), "scores": ("metrics",), "predictions": ("scores",),
     "seed_scores": ("scores",), "seed_points": ("scores", "seed_scores"), "seed_predictions": ("predictions",),
-    "findings": ("seed_scores", "predictions"), "seed_curves": ("curves",),
+    "findings": ("seed_scores", "predictions"), "seed_curves": ("curves",), "seed_heatmap": ("scores",),
 }
 
 

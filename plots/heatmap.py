@@ -9,7 +9,7 @@ from matplotlib.colors import Normalize
 from matplotlib.image import AxesImage
 from matplotlib.patches import Patch, Rectangle
 
-from analysis.figure_data import (Matrix, experiment_order, matrix, members, score_for, seed_counts,
+from analysis.figure_data import (Matrix, clip_phrase, experiment_order, matrix, members, score_for, seed_counts,
                                   seed_numbers, seed_phrase)
 from plots.registry import OutputContext, figure
 from plots.style import (DIVERGING_CMAP, MISSING_HATCH, apply_style, diverging_norm, experiment_labels,
@@ -99,7 +99,8 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
                             [ctx.task(t).label for t in m.values.columns], counts=fewer)
         ax.set_title(f"{ctx.config.condition_label(cond)}: {meaning.name}", pad=10)
         bar = fig.colorbar(image, ax=ax, location="bottom", extend="both", shrink=0.9, aspect=30, pad=0.01)
-        bar.set_label(f"{meaning.scale}\n(colours clipped to [-1, 1]; numbers unclipped)")
+        numbers = "numbers unclipped" if ctx.config.clip is None else "numbers: means of the clipped scores"
+        bar.set_label(f"{meaning.scale}\n(colours clipped to [-1, 1]; {numbers})")
         bar.set_ticks([-1, -0.5, 0, 0.5, 1])
     handles, names = legend_handles()
     fig.legend(handles, names, loc="outside lower center", ncols=2, frameon=False)
@@ -107,5 +108,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     if multi:
         title += (f"\nmean of {seed_phrase(seeds)}, each scored against its own baseline "
                   f"(n in the row label; a cell with fewer seeds says its n)")
+    if clip_phrase(ctx.config):  # rules.yaml scores.clip
+        title += f"\n{clip_phrase(ctx.config)}"
     fig.suptitle(title)
     return fig

@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from analysis.figure_data import TOWARD_PERFECT, seed_bars, seed_phrase
+from analysis.figure_data import TOWARD_PERFECT, clip_phrase, seed_bars, seed_phrase
 from plots.registry import OutputContext, figure
 from plots.style import (BASELINE, TRAINED, UNTRAINED, apply_style, bar_panels, bar_panels_size, experiment_rows,
                          hbars, missing_handle, seed_dots, seed_handles, seed_spread)
@@ -48,5 +48,6 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     seeds = (f"; bar: mean of {seed_phrase(bars.n_seeds)}, each scored against its own baseline"
              if bars.multi_seed else "")
     fig.suptitle(f"{ctx.group_label} vs baseline: {TOWARD_PERFECT.name} per task at last checkpoint, "
-                 f"{ctx.condition_label}\n({TOWARD_PERFECT.scale}; below 0 = worse than the baseline{seeds})")
+                 f"{ctx.condition_label}\n({TOWARD_PERFECT.scale}; below 0 = worse than the baseline{seeds})"
+                 + (f"\n{clip_phrase(ctx.config)}" if ctx.config.clip else ""))
     return fig

@@ -4,7 +4,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from analysis.figure_data import experiment_order, matrix, score_for
+from analysis.figure_data import clip_phrase, experiment_order, matrix, score_for
 from plots.heatmap import draw_matrix, figure_size, legend_handles
 from plots.registry import OutputContext, figure
 from plots.style import apply_style, diverging_norm, experiment_labels, note_figure
@@ -22,7 +22,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     n_seeds = int(rows["n_seeds"].max()) if len(rows) else 1
     seeds = f" (mean over {n_seeds} seeds, each predicted from its own seed)" if n_seeds > 1 else ""
     title = (f"{ctx.group_label}: multi-task {meaning.name} vs prediction from single-task runs, "
-             f"{ctx.condition_label}{seeds}")
+             f"{ctx.condition_label}{seeds}") + (f"\n{clip_phrase(ctx.config)}" if ctx.config.clip else "")
     if rows.empty:
         return note_figure(f"No {meaning.name} predictions for this group and condition.", title)
     order = experiment_order(rows["experiment"], ctx.config)

@@ -19,8 +19,9 @@ def test_shipped_rules_describe_the_real_sweep(config):
 
 
 @pytest.mark.parametrize("name, baseline, group, index, seed, model", [
-    ("pt1", "pt1", "baseline", None, 1, "pt1"),
-    ("pt1_ft1-3", "pt1", "ft1", 3, 1, "pt1_ft1-3"),
+    ("pt1", "pt1", "baseline", None, 0, "pt1"),  # no seed part: seed 0, its own seed
+    ("pt1_ft1-3", "pt1", "ft1", 3, 0, "pt1_ft1-3"),
+    ("pt1_seed1_ft1-3", "pt1_seed1", "ft1", 3, 1, "pt1_ft1-3"),
     ("pt1_seed2", "pt1_seed2", "baseline", None, 2, "pt1"),
     ("pt1_seed2_ft2-9", "pt1_seed2", "ft2", 9, 2, "pt1_ft2-9"),
 ])

@@ -162,7 +162,8 @@ def test_summary_has_every_section_once(findings, config):
     headings = [line for line in text.splitlines() if line.startswith("## ")]
     assert headings == ["## Best experiment per task", "## Baseline on standard data",
                         "## Forgetting on standard data (tasks not trained on)",
-                        "## Adaptation out of distribution", "## Where the multi-task prediction misses most"]
+                        "## Adaptation out of distribution", "## Trained vs transfer tasks per family",
+                        "## Where the multi-task prediction misses most"]
     assert "seeds" not in text.split("##")[0]  # one seed: no seed note in the intro
 
 

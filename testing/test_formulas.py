@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.formulas import clip_unit, fold_change, raw_diff, score_gap_closing, score_toward_perfect
+from analysis.formulas import (clip_score, clip_unit, fold_change, gap_reversed, raw_diff, score_gap_closing,
+                               score_toward_perfect)
 
 nan = math.nan
 
@@ -68,3 +69,22 @@ def test_no_inf_ever():
 def test_clip_unit_keeps_nan():
     out = clip_unit(np.array([-0.5, 0.5, 1.5, nan]))
     assert out[:3].tolist() == [0.0, 0.5, 1.0] and math.isnan(out[3])
+
+
+@pytest.mark.parametrize("bo, bi, hib, expected", [
+    (0.6, 0.9, True, False),   # accuracy: worse out of distribution, the usual gap
+    (0.9, 0.6, True, True),    # accuracy: better out of distribution: reversed
+    (10.0, 2.0, False, False),  # error: larger out of distribution, the usual gap
+    (2.0, 10.0, False, True),   # error: smaller out of distribution: reversed
+    (0.7, 0.7, True, False),   # no gap: not reversed (the score is n/a for another reason)
+    (nan, 0.7, True, False),
+])
+def test_gap_reversed(bo, bi, hib, expected):
+    assert bool(gap_reversed(bo, bi, hib)) is expected
+
+
+def test_clip_score_clips_each_value_keeps_nan_and_the_index():
+    s = pd.Series([-0.3, 0.4, 2.0, nan], index=[5, 6, 7, 8])
+    out = clip_score(s, 0.0, 1.5)
+    assert list(out.index) == [5, 6, 7, 8]
+    assert out.tolist()[:3] == [0.0, 0.4, 1.5] and math.isnan(out.iloc[3])

@@ -72,7 +72,7 @@ def test_rows_are_seed_free_names_with_seed_free_baseline(seeded):
     assert set(seeded["experiment"]) == {"pt1", "pt1_ft1-1"}
     assert set(seeded["baseline_experiment"]) == {"pt1"}
     r = row(seeded, "pt1_ft1-1", "standard")
-    assert (r["group"], r["index"], r["seeds"], r["n_seeds"], r["trained"]) == ("ft1", 1, "1,2", 2, True)
+    assert (r["group"], r["index"], r["seeds"], r["n_seeds"], r["trained"]) == ("ft1", 1, "0,2", 2, True)
     assert r["baseline_mean"] == pytest.approx(4.5)
     assert row(seeded, "pt1", "standard")["value_mean"] == pytest.approx(4.5)
 
@@ -108,7 +108,7 @@ def test_one_seed_tree_has_n_1_and_empty_std(tmp_path, config):
     v = views(root, config, "seed_scores", "scores")
     table, scores = v["seed_scores"], v["scores"]
     assert len(table) == len(scores)
-    assert set(table["value_n"]) == {1} and set(table["seeds"]) == {"1"}
+    assert set(table["value_n"]) == {1} and set(table["seeds"]) == {"0"}
     assert table["value_std"].isna().all()
     merged = scores.merge(table, left_on=["experiment", "condition", "task"],
                           right_on=["experiment", "condition", "task"])

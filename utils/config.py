@@ -15,6 +15,7 @@ import yaml
 from utils.errors import ConfigError
 
 KINDS = ("accuracy", "error")
+UNSUFFIXED_SEED = 0  # the seed of a run whose name has no seed part (pt1_ft2-9): its own seed, never 1
 ROLES = ("in_distribution", "out_of_distribution")
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "rules.yaml"
 
@@ -58,7 +59,7 @@ class ExperimentName:
     baseline: str  # the experiment it is normalized against (itself for a baseline)
     group: str  # "baseline" for baselines, else e.g. "ft1"
     index: int | None
-    seed: int
+    seed: int  # the `seed` group's number; UNSUFFIXED_SEED (0) for a name without a seed part
     model: str  # seed-free name, e.g. pt1_ft2-9 for pt1_seed2_ft2-9
 
     @property
@@ -94,6 +95,8 @@ class Config:
     plot_modules: tuple[Path, ...]
     plot_format: str
     plot_dpi: int
+    clip: tuple[float, float] | None = None  # scores.clip: each seed's normalized score clipped before the mean
+    seed_heatmap: bool = False  # plots.seed_heatmap: also draw one heatmap per seed
     raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
     latex: LatexRules = field(default_factory=LatexRules)
 
@@ -116,7 +119,7 @@ class Config:
             baseline=without("finetune"),
             group=group if group else "baseline",
             index=int(index) if index else None,
-            seed=int(gd["seed"]) if gd.get("seed") else 1,
+            seed=int(gd["seed"]) if gd.get("seed") else UNSUFFIXED_SEED,
             model=without("seedpart"),
         )
 
@@ -144,7 +147,7 @@ class Config:
 
 
 _TOP_KEYS = {"data", "output", "readers", "conditions", "metric", "statistic", "tasks",
-             "experiments", "training", "plots", "tidy", "latex"}
+             "experiments", "training", "plots", "scores", "tidy", "latex"}
 
 
 def _fail(path: Path, key: str, msg: str) -> ConfigError:
@@ -277,7 +280,7 @@ def load_config(path: Path | str | None = None) -> Config:
             training[str(group)][idx] = tuple(trained)
 
     plots = _expect(path, "plots", raw.get("plots", {}), dict, "a mapping")
-    _only_keys(path, "plots", plots, {"modules", "format", "dpi"})
+    _only_keys(path, "plots", plots, {"modules", "format", "dpi", "seed_heatmap"})
     modules = _expect(path, "plots.modules", plots.get("modules", []), list, "a list of paths")
     for i, m in enumerate(modules):
         _expect(path, f"plots.modules[{i}]", m, str, "a path")
@@ -285,6 +288,8 @@ def load_config(path: Path | str | None = None) -> Config:
     if fmt not in ("png", "pdf", "svg"):
         raise _fail(path, "plots.format", f"must be png, pdf or svg, got {fmt!r}")
     dpi = _expect(path, "plots.dpi", plots.get("dpi", 110), int, "an integer")
+    seed_heatmap = _expect(path, "plots.seed_heatmap", plots.get("seed_heatmap", False), bool, "true or false")
+    clip = _clip(path, _expect(path, "scores", raw.get("scores") or {}, dict, "a mapping"))
     latex = _latex_rules(path, raw.get("latex") or {})
 
     return Config(
@@ -292,7 +297,8 @@ def load_config(path: Path | str | None = None) -> Config:
         readers=tuple(readers), conditions=tuple(conditions), metric=metric, statistic=statistic,
         tasks=tasks, pattern=pattern, baseline=baseline, groups={str(k): str(v) for k, v in groups.items()},
         training=training, plot_modules=tuple(base_dir / m for m in modules),
-        plot_format=fmt, plot_dpi=dpi, raw=raw, latex=latex,
+        plot_format=fmt, plot_dpi=dpi, clip=clip, seed_heatmap=seed_heatmap, raw=raw,
+        latex=latex,
     )
 
 
@@ -309,3 +315,17 @@ def _latex_rules(path: Path, raw: Any) -> LatexRules:
     caption = _expect(path, "latex.caption", raw.get("caption") or "", str, "a string (LaTeX)")
     label = _expect(path, "latex.label", raw.get("label", "tab:raw_metrics"), str, "a string such as tab:raw_metrics")
     return LatexRules(lists["experiments"], lists["seeds"], caption, label)
+
+
+def _clip(path: Path, scores: Mapping) -> tuple[float, float] | None:
+    """`scores.clip: [low, high]` (or absent/null: no clipping)."""
+    _only_keys(path, "scores", scores, {"clip"})
+    clip = scores.get("clip")
+    if clip is None:
+        return None
+    if (not isinstance(clip, list) or len(clip) != 2
+            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in clip)):
+        raise _fail(path, "scores.clip", f"expected [low, high] (two numbers), got {clip!r}")
+    if not clip[0] < clip[1]:
+        raise _fail(path, "scores.clip", f"low must be below high, got {clip!r}")
+    return float(clip[0]), float(clip[1])

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 from utils.config import Config
+from utils.walk import files_under
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -98,21 +99,17 @@ def code_state(config: Config) -> str:
 
 def scan_tree(root: Path) -> dict[str, tuple[int, int]] | None:
     """path -> (size, mtime_ns) of every file under root that discovery could pick (a superset:
-    any file added, removed or touched there invalidates the stamp); None if root is missing."""
+    any file added, removed or touched there, linked run folders included, invalidates the stamp);
+    None if root is missing."""
     if not root.is_dir():
         return None
     rows: dict[str, tuple[int, int]] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        for name in filenames:
-            if name.startswith(".") or name.endswith(".tmp"):
-                continue
-            path = os.path.join(dirpath, name)
-            try:
-                st = os.stat(path)
-            except OSError:
-                continue
-            rows[path] = (st.st_size, st.st_mtime_ns)
+    for path, _ in files_under(os.fspath(root)):  # discovery's own walk: linked run folders too
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        rows[path] = (st.st_size, st.st_mtime_ns)
     return rows
 
 

@@ -25,6 +25,7 @@ from utils.config import Config
 from utils.errors import EvalFileError, UserError
 from utils.filestamp import content_digest, is_racy
 from utils.readers import ReaderInfo, Record, all_readers, glob_matches
+from utils.walk import files_under
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -105,34 +106,10 @@ def _discover(root: Path, config: Config) -> list[tuple[str, Path, str]]:
 
 
 def _files_under(top: str, prefix: str) -> Iterator[tuple[str, str]]:
-    """(path, root-relative posix path) of every file under folder `top`, depth first.
-
-    Like os.walk (links to folders are listed but not entered; unreadable folders are skipped)
-    but on strings, with no stat per folder: hidden files and folders and `.tmp` files are left
-    out."""
-    try:
-        with os.scandir(top) as it:
-            entries = sorted(it, key=lambda e: e.name)
-    except OSError:
-        return
-    for entry in entries:
-        name = entry.name
-        if name.startswith("."):
-            continue
-        try:
-            is_dir = entry.is_dir()
-        except OSError:  # as os.path.isdir: not a folder
-            is_dir = False
-        if not is_dir:
-            if not name.endswith(".tmp"):
-                yield entry.path, prefix + name
-            continue
-        try:
-            is_link = entry.is_symlink()
-        except OSError:
-            is_link = False
-        if not is_link:
-            yield from _files_under(entry.path, prefix + name + "/")
+    """(path, root-relative posix path) of every file under folder `top`, depth first, by name:
+    hidden files and folders and `.tmp` files left out, linked folders entered once each
+    (utils/walk.py, the traversal the input stamp shares)."""
+    return files_under(top, prefix)
 
 
 def _sniffs(info: ReaderInfo, path: Path) -> bool:

@@ -362,6 +362,12 @@ class Pipeline:
             report.seconds = time.perf_counter() - start
             return report
         self._carry = (set(), set())
+        from analysis.seeds import SeedClaimError, check_seed_claims
+        try:  # two runs claiming one experiment and seed: a UserError naming both (exit 2)
+            check_seed_claims(result.frame, self.config)
+        except SeedClaimError:
+            self._save_parse_cache(force=True)
+            raise
 
         from analysis.scores import Gaps
         gaps = Gaps()

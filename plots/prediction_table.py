@@ -1,0 +1,14 @@
+"""tables/predictions.csv: every multi-task prediction, predicted vs actual, per seed and cell."""
+from __future__ import annotations
+
+import pandas as pd
+
+from plots.registry import OutputContext, table
+
+
+@table("predictions_csv", needs="predictions", writes="tables/predictions.csv", title="Predicted vs actual",
+       description="Per multi-task experiment (each seed), condition, task and score: actual, predicted (max over "
+                   "its trained tasks of the same seed's single-task score), predicted_from (that single-task "
+                   "experiment) and residual = actual - predicted.")
+def predictions_csv(data: pd.DataFrame, ctx: OutputContext) -> str:
+    return data.to_csv(index=False)

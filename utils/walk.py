@@ -1,0 +1,65 @@
+"""The files under a data root, entering linked folders once: the one traversal that discovery
+(utils/loading.py) and the input stamp (utils/fingerprint.py) share, so a file changed in a linked
+run folder is both read and noticed.
+
+Runs that live on other storage are often linked into the tree (`pt1_ft2-9 -> /scratch/.../pt1_ft2-9`).
+A link to a folder is entered unless its real folder lies inside the data root (the plain walk
+reaches it there) or was already walked (through another link, or a link back up: a loop); so each
+real folder is walked once, and the walk ends on any tree of links. Files are reported under the
+link's name, the path the experiment is named from. No stat per plain folder: the fast no-op path
+runs this on every check.
+"""
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+
+def files_under(top: str, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """(path, root-relative posix path) of every file under folder `top`, depth first, by name.
+
+    Hidden files and folders and `.tmp` files are left out, unreadable folders skipped; links to
+    folders are followed as described in the module docstring."""
+    root = os.path.realpath(top)
+    yield from _walk(top, prefix, root, None, set())
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root + os.sep)
+
+
+def _walk(top: str, prefix: str, root: str, real: str | None, seen: set[str]) -> Iterator[tuple[str, str]]:
+    """`real`: the real path of `top` when it was reached through a link (None in the root's own tree);
+    `seen`: the real paths of the linked folders walked so far."""
+    try:
+        with os.scandir(top) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        name = entry.name
+        if name.startswith("."):
+            continue
+        try:
+            is_dir = entry.is_dir()
+        except OSError:  # as os.path.isdir: not a folder
+            is_dir = False
+        if not is_dir:
+            if not name.endswith(".tmp"):
+                yield entry.path, prefix + name
+            continue
+        try:
+            is_link = entry.is_symlink()
+        except OSError:
+            is_link = False
+        if is_link:
+            target = os.path.realpath(entry.path)
+        elif real is not None:  # a plain folder inside a linked one: its real path without a syscall
+            target = real + os.sep + name
+        else:  # the root's own tree: walked once by construction
+            yield from _walk(entry.path, prefix + name + "/", root, None, seen)
+            continue
+        if _inside(target, root) or target in seen:
+            continue
+        seen.add(target)
+        yield from _walk(entry.path, prefix + name + "/", root, target, seen)
