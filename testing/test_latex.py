@@ -65,7 +65,7 @@ def by_experiment(values: dict, seeds: set[int] | None = None) -> dict[tuple[str
     pooled: dict[tuple[str, str, str], list[float]] = {}
     for (run, condition, task), v in values.items():
         m = re.fullmatch(r"pt1(?:_seed(\d+))?(?:_(ft\d+-\d+))?", run)
-        if seeds is not None and int(m.group(1) or 1) not in seeds:
+        if seeds is not None and int(m.group(1) or 0) not in seeds:
             continue
         pooled.setdefault((m.group(2) or "pt1", condition, task), []).append(v)
     return pooled
@@ -143,24 +143,24 @@ def test_by_seed_table_has_one_row_per_run(tree, tmp_path):
     expected = {}
     for (run, condition, task), v in values.items():
         m = re.fullmatch(r"pt1(?:_seed(\d+))?(?:_(ft\d+-\d+))?", run)
-        expected[f"{m.group(2) or 'pt1'} (seed {m.group(1) or 1})", condition, task] = [v]
+        expected[f"{m.group(2) or 'pt1'} (seed {m.group(1) or 0})", condition, task] = [v]
     tex = (out / "tables" / "raw_metrics_by_seed.tex").read_text()
     rows = assert_matches(tex, expected, config)
     assert len(rows) == 4 * 3 and r"\label{tab:raw_metrics_by_seed}" in tex
 
 
 def test_rules_pick_experiments_and_seeds(tree, tmp_path):
-    latex = {"experiments": ["ft1-*"], "seeds": [1, 3], "caption": r"Chosen runs \emph{only}.", "label": "tab:x"}
+    latex = {"experiments": ["ft1-*"], "seeds": [0, 3], "caption": r"Chosen runs \emph{only}.", "label": "tab:x"}
     code, out = render(tree, tmp_path, latex)
     assert code == 0
     config = load_config(REPO / "rules.yaml")
     tex = (out / "tables" / "raw_metrics.tex").read_text()
-    expected = {k: v for k, v in by_experiment(last_values(tree), seeds={1, 3}).items() if k[0] != "ft2-1"}
+    expected = {k: v for k, v in by_experiment(last_values(tree), seeds={0, 3}).items() if k[0] != "ft2-1"}
     rows = assert_matches(tex, expected, config)
     assert list(rows) == ["pt1", "ft1-1", "ft1-2"]  # the baseline stays as the reference row
     assert r"\caption{Chosen runs \emph{only}." in tex and r"\label{tab:x}" in tex
     by_seed = parse((out / "tables" / "raw_metrics_by_seed.tex").read_text())[1]
-    assert sorted(by_seed) == sorted(f"{n} (seed {s})" for n in ("pt1", "ft1-1", "ft1-2") for s in (1, 3))
+    assert sorted(by_seed) == sorted(f"{n} (seed {s})" for n in ("pt1", "ft1-1", "ft1-2") for s in (0, 3))
 
 
 @pytest.mark.parametrize("latex, key", [
