@@ -164,7 +164,14 @@ def plan_problems(plan: Plan, moves: list[Move], rules: RuleSet, after: bool) ->
             ins.setdefault(_parent(m.destination), set()).add(m.destination.rsplit("/", 1)[-1])
         new_dirs = set(plan.new_dirs)
 
+        planned: dict[str, frozenset[str]] = {}
+
         def names_now(folder: str) -> frozenset[str]:
+            if folder not in planned:
+                planned[folder] = _planned_names(folder)
+            return planned[folder]
+
+        def _planned_names(folder: str) -> frozenset[str]:
             if folder in plan.listing:
                 base = plan.listing[folder].files | plan.listing[folder].dirs
             else:

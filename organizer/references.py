@@ -146,16 +146,17 @@ def _script_refs(info: FileInfo, siblings: Siblings, skip_exts: tuple[str, ...])
     quoted = []
     for m in _QUOTED_RE.finditer(text):
         name = _bare(m.group(2))
-        if name in siblings.files and name != own and _looks_like_file(name):
+        if name in siblings.files and name != own and _looks_like_file(name) and not name.lower().endswith(skip_exts):
             quoted.append(name)
     is_python = info.lower_name.endswith((".py", ".ipynb"))
     imported = []
     if is_python:
         for module in info.imported_modules:
             entry = siblings.module_entry(module)
-            if entry is not None and entry != own:
+            if entry is not None and entry != own and not entry.lower().endswith(skip_exts):
                 imported.append(entry)
-    if not quoted and not imported:
+    is_notebook = info.lower_name.endswith(".ipynb")  # JSON: imports are not at line starts, so always parse
+    if not quoted and not imported and not is_notebook:
         return ()
     found: list[Ref] | None = None
     if is_python:
