@@ -41,7 +41,7 @@ def name_words(name: str) -> frozenset[str]:
     for tok in normalize_stem(name).split("_"):
         if len(tok) < 2 or tok in GENERIC_WORDS or _VERSION_RE.match(tok):
             continue
-        if len(tok) > 3 and tok.endswith("s") and not tok.endswith("ss"):
+        if len(tok) > 3 and tok.endswith("s") and not tok.endswith(("ss", "is", "us")):
             tok = tok[:-1]
         out.add(tok)
     return frozenset(out)
