@@ -396,7 +396,9 @@ def test_documented_example_and_error_messages_are_real(tmp_path: Path) -> None:
     f.write_text(example, encoding="utf-8")
     rules = load_rules_file(f)
     assert rules is not None and [r.destination for r in rules.rules] == [
-        "testing", "plots", "analysis/atlantis", "plots", "testing"]
+        "testing", "plots", "analysis/atlantis", "analysis", "plots", "testing"]
+    assert [sub for sub, _ in rules.rules[3].subfolders] == ["atlantis", "city_id"]
+    assert rules.follow_references and rules.learn_subfolders
     f.write_text("tidy:\n  rules:\n    - {name: analysis, destination: analysis, regex: '(unclosed'}\n")
     with pytest.raises(RulesError) as err:
         load_rules_file(f, "rules.yaml")
