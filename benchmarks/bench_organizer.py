@@ -6,7 +6,8 @@ Each ``--references`` value is one variant (default: 0 and 10): that percentage 
 Python scripts also name sibling files (a CSV by ``read_csv``, a text file by ``open``)
 and import a sibling module, so the planner has reference groups to work out.
 For each repeat a fresh tree is built (not timed), then we time:
-  plan      - plan_tidy (read-only: scan, match rules, figures, collisions)
+  plan      - plan_tidy (read-only: scan, match rules, figures, references, subfolders, collisions)
+  dryrun    - run_tidy(dry_run=True): the plan plus the check of the planned layout
   tidy      - run_tidy (plan + fsync'd write-ahead journal + no-replace moves)
   undo      - run_undo (state checks + moves back + folder cleanup)
   baseline  - bare os.rename of the same files into the same folders (no checks, no journal)
@@ -78,6 +79,11 @@ def bench_once(base: Path, n: int, rules, ref_percent: int) -> dict[str, float]:
     t_plan = time.perf_counter() - t0
 
     t0 = time.perf_counter()
+    dry = run_tidy(root, rules, dry_run=True)
+    t_dry = time.perf_counter() - t0
+    assert dry.plan.moves == plan.moves
+
+    t0 = time.perf_counter()
     result = run_tidy(root, rules)
     t_tidy = time.perf_counter() - t0
     assert result.ok and len(result.done) == len(plan.moves), result.failed
@@ -95,18 +101,21 @@ def bench_once(base: Path, n: int, rules, ref_percent: int) -> dict[str, float]:
         os.rename(root / m.source, root / m.destination)
     t_base = time.perf_counter() - t0
     shutil.rmtree(root)
-    return {"plan": t_plan, "tidy": t_tidy, "undo": t_undo, "baseline": t_base, "moves": len(plan.moves)}
+    return {"plan": t_plan, "dryrun": t_dry, "tidy": t_tidy, "undo": t_undo, "baseline": t_base, "moves": len(plan.moves)}
+
+
+STEPS = ("plan", "dryrun", "tidy", "undo", "baseline")
 
 
 def report(runs: list[dict[str, float]], files: int, ref_percent: int) -> dict[str, float]:
     """Print medians, per-file costs and ratios of one variant; return the medians."""
     moves = runs[0]["moves"]
-    med = {k: statistics.median(run[k] for run in runs) for k in ("plan", "tidy", "undo", "baseline")}
+    med = {k: statistics.median(run[k] for run in runs) for k in STEPS}
     print()
     print(f"organizer benchmark: {files} loose files, references in {ref_percent}% of the scripts, "
           f"{moves} moves, {len(runs)} repeats (python {sys.version.split()[0]}, {os.cpu_count()} cpus)")
     print(f"{'step':<10}{'median s':>10}{'min s':>9}{'max s':>9}{'us/file':>10}")
-    for k in ("plan", "tidy", "undo", "baseline"):
+    for k in STEPS:
         vals = [run[k] for run in runs]
         print(f"{k:<10}{med[k]:>10.3f}{min(vals):>9.3f}{max(vals):>9.3f}{med[k] / files * 1e6:>10.1f}")
     print("ratios (medians):")
@@ -133,9 +142,8 @@ def main() -> int:
                 base = Path(tmp) / f"refs{pct}_run{r}"
                 base.mkdir()
                 runs.append(bench_once(base, args.files, rules, pct))
-                print(f"  refs {pct}% repeat {r + 1}/{args.repeats}: plan {runs[-1]['plan']:.3f}s  "
-                      f"tidy {runs[-1]['tidy']:.3f}s  undo {runs[-1]['undo']:.3f}s  "
-                      f"baseline {runs[-1]['baseline']:.3f}s", flush=True)
+                print(f"  refs {pct}% repeat {r + 1}/{args.repeats}: "
+                      + "  ".join(f"{k} {runs[-1][k]:.3f}s" for k in STEPS), flush=True)
             medians[pct] = report(runs, args.files, pct)
     if len(medians) > 1:
         first = args.references[0]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import filecmp
 import fnmatch
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,6 +162,8 @@ def scan(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset(),
     """
     recurse = rules.recursive or any(r.recursive for r in rules.rules)
     protected = protected_dirs(rules)
+    # One regex for all ignore globs (fnmatchcase per glob per name was a tenth of the planning time).
+    ignore_re = re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in rules.ignore)) if rules.ignore else None
     out: list[tuple[FileInfo, bool]] = []
 
     def walk(abs_dir: str, rel_dir: str) -> None:
@@ -180,7 +183,7 @@ def scan(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset(),
             name = entry.name
             if name.startswith(".") or name in ALWAYS_SKIPPED:
                 continue
-            if rules.ignore and any(fnmatch.fnmatchcase(name, g) for g in rules.ignore):
+            if ignore_re is not None and ignore_re.match(name):
                 continue
             rel = _join(rel_dir, name)
             if rel in skip:

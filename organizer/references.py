@@ -31,8 +31,8 @@ from typing import Callable
 
 from .fileinfo import FileInfo
 
-#: Quoted bare names (an optional ``./``, no other ``/``); JSON-escaped quotes too (notebooks).
-_QUOTED_RE = re.compile(r"""(["'])((?:\./)?[^"'\n\\/]{1,255}?)\\?\1""")
+#: Quoted bare names with a dot (an optional ``./``, no other ``/``); JSON-escaped quotes too (notebooks).
+_QUOTED_RE = re.compile(r"""(["'])((?:\./)?[^"'\n\\/]{0,254}\.[^"'\n\\/]{0,254}?)\\?\1""")
 _MAGIC_RE = re.compile(r"^[ \t]*[%!?].*$", re.M)
 
 
