@@ -11,7 +11,8 @@ For each repeat a fresh tree is built (not timed), then we time:
   tidy      - run_tidy (plan + fsync'd write-ahead journal + no-replace moves)
   undo      - run_undo (state checks + moves back + folder cleanup)
   baseline  - bare os.rename of the same files into the same folders (no checks, no journal)
-and print the median (and min/max) over repeats, per-file costs and ratios.
+and print the median (and min/max) over repeats, per-file costs and ratios, plus the median
+CPU time of this process per step (steadier than wall time when other jobs share the cores).
 Each repeat also checks that undo restored every name and byte count.
 """
 
@@ -70,38 +71,44 @@ def listing(root: Path) -> list[tuple[str, int]]:
     return sorted(out)
 
 
+class _Timer:
+    """Wall time and this process's CPU time of a block (CPU time is steadier on a shared machine)."""
+
+    def __enter__(self) -> "_Timer":
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
 def bench_once(base: Path, n: int, rules, ref_percent: int) -> dict[str, float]:
     root = base / "scratch"
     build(root, n, ref_percent)
     before = listing(root)
-    t0 = time.perf_counter()
-    plan = plan_tidy(root, rules)
-    t_plan = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    dry = run_tidy(root, rules, dry_run=True)
-    t_dry = time.perf_counter() - t0
+    with _Timer() as t_plan:
+        plan = plan_tidy(root, rules)
+    with _Timer() as t_dry:
+        dry = run_tidy(root, rules, dry_run=True)
     assert dry.plan.moves == plan.moves
-
-    t0 = time.perf_counter()
-    result = run_tidy(root, rules)
-    t_tidy = time.perf_counter() - t0
+    with _Timer() as t_tidy:
+        result = run_tidy(root, rules)
     assert result.ok and len(result.done) == len(plan.moves), result.failed
-
-    t0 = time.perf_counter()
-    undo = run_undo(root)
-    t_undo = time.perf_counter() - t0
+    with _Timer() as t_undo:
+        undo = run_undo(root)
     assert undo.ok and listing(root) == before, "undo did not restore the tree"
 
     # Baseline: the same moves with plain os.rename, no checks, no journal.
     for d in plan.new_dirs:
         os.mkdir(root / d)
-    t0 = time.perf_counter()
-    for m in plan.moves:
-        os.rename(root / m.source, root / m.destination)
-    t_base = time.perf_counter() - t0
+    with _Timer() as t_base:
+        for m in plan.moves:
+            os.rename(root / m.source, root / m.destination)
     shutil.rmtree(root)
-    return {"plan": t_plan, "dryrun": t_dry, "tidy": t_tidy, "undo": t_undo, "baseline": t_base, "moves": len(plan.moves)}
+    out = {"moves": len(plan.moves)}
+    for name, t in (("plan", t_plan), ("dryrun", t_dry), ("tidy", t_tidy), ("undo", t_undo), ("baseline", t_base)):
+        out[name], out[name + "_cpu"] = t.wall, t.cpu
+    return out
 
 
 STEPS = ("plan", "dryrun", "tidy", "undo", "baseline")
@@ -110,14 +117,15 @@ STEPS = ("plan", "dryrun", "tidy", "undo", "baseline")
 def report(runs: list[dict[str, float]], files: int, ref_percent: int) -> dict[str, float]:
     """Print medians, per-file costs and ratios of one variant; return the medians."""
     moves = runs[0]["moves"]
-    med = {k: statistics.median(run[k] for run in runs) for k in STEPS}
+    med = {k: statistics.median(run[k] for run in runs) for k in STEPS + tuple(s + "_cpu" for s in STEPS)}
     print()
     print(f"organizer benchmark: {files} loose files, references in {ref_percent}% of the scripts, "
           f"{moves} moves, {len(runs)} repeats (python {sys.version.split()[0]}, {os.cpu_count()} cpus)")
-    print(f"{'step':<10}{'median s':>10}{'min s':>9}{'max s':>9}{'us/file':>10}")
+    print(f"{'step':<10}{'median s':>10}{'min s':>9}{'max s':>9}{'us/file':>10}{'cpu s':>9}")
     for k in STEPS:
         vals = [run[k] for run in runs]
-        print(f"{k:<10}{med[k]:>10.3f}{min(vals):>9.3f}{max(vals):>9.3f}{med[k] / files * 1e6:>10.1f}")
+        print(f"{k:<10}{med[k]:>10.3f}{min(vals):>9.3f}{max(vals):>9.3f}{med[k] / files * 1e6:>10.1f}"
+              f"{med[k + '_cpu']:>9.3f}")
     print("ratios (medians):")
     print(f"  tidy / plan           {med['tidy'] / med['plan']:.2f}x  (moving + journaling vs planning alone)")
     print(f"  undo / tidy           {med['undo'] / med['tidy']:.2f}x")
