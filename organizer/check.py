@@ -90,8 +90,21 @@ def compile_error(info: FileInfo) -> str | None:
     return error
 
 
+class _LazyWhere:
+    """``(old folder, name) -> new path`` of the moves, built only when a problem needs it."""
+
+    def __init__(self, moves: list[Move]) -> None:
+        self._moves = moves
+        self._map: dict[tuple[str, str], str] | None = None
+
+    def get(self, key: tuple[str, str]) -> str | None:
+        if self._map is None:
+            self._map = {(_parent(m.source), m.source.rsplit("/", 1)[-1]): m.destination for m in self._moves}
+        return self._map.get(key)
+
+
 def _check(items: Iterable[_Item], names_now: Callable[[str], frozenset[str]], fig_exts: tuple[str, ...],
-           moved_to: dict[tuple[str, str], str]) -> list[Problem]:
+           moved_to: "_LazyWhere | dict[tuple[str, str], str]") -> list[Problem]:
     problems: list[Problem] = []
     for item in items:
         if item.info.lower_name.endswith(".py"):
@@ -139,7 +152,7 @@ def plan_problems(plan: Plan, moves: list[Move], rules: RuleSet, after: bool) ->
     if not moves:
         return []
     moved_from = {m.source for m in moves}
-    moved_to = {(_parent(m.source), m.source.rsplit("/", 1)[-1]): m.destination for m in moves}
+    moved_to = _LazyWhere(moves)
     items: list[_Item] = []
     for m in moves:
         info = plan.infos.get(m.source)
@@ -150,8 +163,9 @@ def plan_problems(plan: Plan, moves: list[Move], rules: RuleSet, after: bool) ->
         folder = _parent(m.source)
         items.append(_Item(m.destination, info, plan.listing.get(folder, Siblings(frozenset(), frozenset())), folder))
     left = {_parent(m.source) for m in moves}
-    for rel, info in plan.infos.items():
-        if rel not in moved_from and _parent(rel) in left and _is_script(info, rules):
+    for rel in sorted(plan.infos.keys() - moved_from):
+        info = plan.infos[rel]
+        if _parent(rel) in left and _is_script(info, rules):
             items.append(_Item(rel, info, plan.listing[_parent(rel)], _parent(rel)))
     if after:
         names_now = _listdir(plan.root)

@@ -11,8 +11,8 @@ A script *uses* a sibling (an entry in its own folder) when it
 Only bare names count (``"cities.csv"`` or ``"./cities.csv"``), and only names of
 entries that exist.  Images are left to the figure logic (they follow the script that
 writes them).  Reading is cheap first: a regex over the text finds quoted names and
-imports that match a sibling; ``ast`` runs only when it found one, to drop mentions in
-comments and docstrings.  Results are cached on the :class:`FileInfo`.
+imports that match a sibling; ``ast`` runs only when it found one and the text has a
+comment or a triple-quoted string, to drop mentions there.  Results are cached on the :class:`FileInfo`.
 
 :func:`decide_groups` then turns the "uses" graph of one folder into decisions: a file
 used by exactly one script follows it (also along a chain a -> b -> c); files tied
@@ -159,7 +159,9 @@ def _script_refs(info: FileInfo, siblings: Siblings, skip_exts: tuple[str, ...])
     if not quoted and not imported and not is_notebook:
         return ()
     found: list[Ref] | None = None
-    if is_python:
+    # ast confirms the hits when a comment or docstring could hold a mere mention (or for notebooks);
+    # without '#' and triple quotes every quoted name and import line the regexes saw is real code.
+    if is_python and (is_notebook or "#" in text or '"""' in text or "'''" in text):
         sources = _python_sources(info, text)
         if sources is not None:
             found = _ast_refs(sources, siblings, own)

@@ -182,8 +182,9 @@ def test_killed_at_a_random_move_then_undo_restores(tmp_path: Path, tree: dict, 
         proc = run_module("tidy", str(root), cwd=base, env=env)
         if n_moves >= crash_at:
             assert proc.returncode == -signal.SIGKILL, proc.stderr
-        else:
-            assert proc.returncode == 0, proc.stderr
+        else:  # finished: 0, or 1 only because the check lists scripts that do not compile (random bytes)
+            assert proc.returncode == 0 or (proc.returncode == 1 and "could not move" not in proc.stdout
+                                            and "check after the moves" in proc.stdout), proc.stdout + proc.stderr
         if (root / ".organizer").exists():
             undo = run_module("undo", str(root), cwd=base)
             assert undo.returncode == 0, undo.stdout + undo.stderr
