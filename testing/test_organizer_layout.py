@@ -133,3 +133,46 @@ def test_places_need_a_clear_winner(tmp_path: Path) -> None:
     assert layout.place("d", "alpha_beta.py") is None        # 1 vs 1
     assert layout.place("d", "alpha_shared_beta.py") is None
     assert layout.place("missing", "alpha.py") is None
+
+
+# The shipped defaults plus the keyword subfolders a researcher would add (see docs/organizer.md).
+SUBFOLDERS = {
+    "analysis-scripts": {"atlantis": ["atlantis"], "city_id": ["city_id", "id_removal", "id_directions"],
+                         "clusters": ["cluster*"]},
+    "analysis-topics": {"atlantis": ["atlantis"], "city_id": ["city_id", "id_removal", "id_directions"],
+                        "clusters": ["cluster*"], "cka": ["cka"]},
+    "plot-scripts": {"evaluation": ["eval*", "metric*"], "training": ["training", "loss"]},
+    "tests": {"gradients": ["gradient*", "grad"], "circlecount": ["circlecount*"]},
+    "testing-topics": {"gradients": ["gradient*", "grad"], "circlecount": ["circlecount*"]},
+}
+
+FRESH = {  # loose file -> where a careful person files it (written by hand)
+    "analyze_atlantis_in_training.py": "analysis/atlantis",
+    "atlantis_token_frequency.py": "analysis/atlantis",
+    "analyze_clusters_by_city_id.py": "analysis/city_id",
+    "cluster_city_embeddings.py": "analysis/clusters",
+    "remove_id_directions.py": "analysis/city_id",
+    "compute_cka_similarity.py": "analysis/cka",
+    "plot_eval_metrics.py": "plots/evaluation",
+    "plot_training_loss.py": "plots/training",
+    "plot_ft1_heatmap.py": "plots",
+    "test_gradient_flow.py": "testing/gradients",
+    "check_gradients.py": "testing/gradients",
+    "test_circlecount_metrics.py": "testing/circlecount",
+    "test_city_lookup.py": "testing",
+}
+
+
+def test_keyword_subfolders_on_top_of_the_defaults_sort_a_fresh_folder(tmp_path: Path) -> None:
+    import yaml
+
+    from organizer.rules import default_rules_text
+
+    tidy = yaml.safe_load(default_rules_text())["tidy"]
+    for rule in tidy["rules"]:
+        if rule["name"] in SUBFOLDERS:
+            rule["subfolders"] = SUBFOLDERS[rule["name"]]
+    rules = parse_tidy_section(tidy, "rules.yaml")
+    root = make_tree(tmp_path / "fresh", {name: "pass\n" for name in FRESH})
+    plan = plan_tidy(root, rules)
+    assert {m.source: m.destination.rsplit("/", 1)[0] for m in plan.moves} == FRESH
