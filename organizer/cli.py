@@ -2,7 +2,8 @@
 
 Exit codes: 0 all planned moves happened (or nothing to do); 1 some could not
 (each named, nothing lost), or the check after the moves found scripts that may no
-longer run from their folder (``organizer check DIR`` alone: 1 when it finds any); 2 usage, rules-file or folder-state errors (one line,
+longer run from their folder (``organizer check DIR`` alone: 1 when it finds any);
+2 usage, rules-file or folder-state errors (one line,
 no traceback); 130 interrupted; 141 stdout closed early (output is printed after
 the work is done, so the tidy or undo itself completed).
 """

@@ -368,7 +368,8 @@ def plan_tidy(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset()) ->
         problem = dirs.check(folder)
         if problem is not None:
             for rel in members:
-                blocked[rel] = Blocked(rel, _join(folder, infos[rel].name), target[rel].label, problem)  # type: ignore[union-attr]
+                label = target[rel].label  # type: ignore[union-attr]
+                blocked[rel] = Blocked(rel, _join(folder, infos[rel].name), label, problem)
             continue
         taken = [infos[rel].name for rel in members if groups[rel].needs_exact_name
                  and infos[rel].name in dirs.taken[folder]

@@ -36,7 +36,8 @@ RULES_FILENAME = "rules.yaml"
 
 NAME_CRITERIA = ("glob", "regex", "extension", "keywords")
 CONTENT_CRITERIA = ("imports", "defines", "contains", "content_regex")
-RULE_KEYS = ("name", "destination", "description", "match", "recursive", "subfolders") + NAME_CRITERIA + CONTENT_CRITERIA
+RULE_KEYS = ("name", "destination", "description", "match", "recursive", "subfolders") + NAME_CRITERIA \
+    + CONTENT_CRITERIA
 TIDY_KEYS = (
     "version",
     "description",

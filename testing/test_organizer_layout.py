@@ -56,7 +56,8 @@ def test_loose_files_join_their_neighbours_subfolder(half_sorted: Path) -> None:
     assert got == LOOSE
     rules = {m.source: m.rule for m in plan.moves}
     # The rule column names the neighbour that decided it and the shared words.
-    assert rules["analyze_atlantis_in_training.py"] == "analysis-scripts (like atlantis/atlantis_training_curve.py: atlantis, training)"
+    assert rules["analyze_atlantis_in_training.py"] == (
+        "analysis-scripts (like atlantis/atlantis_training_curve.py: atlantis, training)")
     assert rules["test_gradient_flow.py"] == "tests (like gradients/test_gradient_norms.py: gradient)"
     assert rules["analyze_clusters_by_city_id.py"] == "analysis-scripts (like city_id/city_id_probe.py: city, id)"
     assert rules["plot_ft1_heatmap.py"] == "plot-scripts"
@@ -73,8 +74,8 @@ def test_loose_files_join_their_neighbours_subfolder(half_sorted: Path) -> None:
 def test_learning_can_be_switched_off(half_sorted: Path) -> None:
     text = {"rules": [{"name": "tests", "destination": "testing", "glob": "test_*.py"}], "learn_subfolders": False}
     plan = plan_tidy(half_sorted, parse_tidy_section(text, "t.yaml"))
-    assert {m.destination for m in plan.moves} == {"testing/test_gradient_flow.py", "testing/test_circlecount_metrics.py",
-                                                   "testing/test_io.py"}
+    assert {m.destination for m in plan.moves} == {
+        "testing/test_gradient_flow.py", "testing/test_circlecount_metrics.py", "testing/test_io.py"}
 
 
 def test_keyword_subfolders_come_before_learned_ones(tmp_path: Path) -> None:

@@ -173,7 +173,8 @@ def test_group_with_a_script_that_stays_stays_whole(tmp_path: Path) -> None:
     assert plan.unmatched == ["train_model.py"]
     kept = {k.source: (k.rule, k.reason) for k in plan.kept}
     assert kept == {
-        "analyze_cities.py": ("analysis-scripts", "kept with train_model.py: both read cities.csv; train_model.py stays"),
+        "analyze_cities.py": ("analysis-scripts",
+                              "kept with train_model.py: both read cities.csv; train_model.py stays"),
         "cities.csv": ("result-tables", "kept with train_model.py: read by analyze_cities.py and train_model.py; "
                                         "train_model.py stays"),
         "data_helpers.py": ("helpers", "kept with train_model.py: imported by train_model.py; train_model.py stays"),
@@ -184,7 +185,8 @@ def test_used_only_by_a_script_that_stays(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "s", {"train_model.py": "import io_utils\n", "io_utils.py": "pass\n"})
     plan = plan_tidy(root, load_default_rules())
     assert plan.moves == []
-    assert [(k.source, k.reason) for k in plan.kept] == [("io_utils.py", "follows train_model.py; train_model.py stays")]
+    assert [(k.source, k.reason) for k in plan.kept] == [
+        ("io_utils.py", "follows train_model.py; train_model.py stays")]
 
 
 def test_a_script_naming_a_file_that_never_moves_stays(tmp_path: Path) -> None:
@@ -310,5 +312,6 @@ def test_tidy_then_undo_is_exact_and_dry_run_equals_run_with_groups(tmp_path: Pa
 def test_script_refs(tmp_path: Path, name: str, content: str, expected: list[tuple[str, str]]) -> None:
     (tmp_path / name).write_text(content)
     info = FileInfo(name, name, str(tmp_path / name), True, False)
-    siblings = Siblings(frozenset({"a.py", "geo.py", "data.csv", "data.txt", "fig.png", name}), frozenset({"pkg", "sub"}))
+    files = frozenset({"a.py", "geo.py", "data.csv", "data.txt", "fig.png", name})
+    siblings = Siblings(files, frozenset({"pkg", "sub"}))
     assert [(r.name, r.kind) for r in script_refs(info, siblings, (".png",))] == expected
