@@ -151,7 +151,7 @@ def _script_refs(info: FileInfo, siblings: Siblings, skip_exts: tuple[str, ...])
     is_python = info.lower_name.endswith((".py", ".ipynb"))
     imported = []
     if is_python:
-        for module in info.imported_modules:
+        for module in sorted(info.imported_modules):  # a frozenset: sort, so every process sees one order
             entry = siblings.module_entry(module)
             if entry is not None and entry != own and not entry.lower().endswith(skip_exts):
                 imported.append(entry)
