@@ -63,8 +63,9 @@ def test_loose_files_join_their_neighbours_subfolder(half_sorted: Path) -> None:
     assert rules["plot_ft1_heatmap.py"] == "plot-scripts"
     assert plan.new_dirs == []
 
+    dry = run_tidy(half_sorted, load_default_rules(), dry_run=True)
     result = run_tidy(half_sorted, load_default_rules())
-    assert result.ok and result.done == plan.moves
+    assert result.ok and result.done == plan.moves == dry.plan.moves  # dry run == run
     for name, folder in LOOSE.items():
         assert (half_sorted / folder / name).is_file()
     assert run_undo(half_sorted).ok
