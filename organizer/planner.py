@@ -446,7 +446,7 @@ def _reference_groups(candidates: list[tuple[FileInfo, bool]], listing: dict[str
             if rel is not None:
                 graph.add(info.rel, rel, ref.kind)
             else:
-                graph.anchors.setdefault(info.rel, []).append(ref.name)
+                graph.anchors.setdefault(info.rel, []).append((ref.name, ref.kind))
     out: dict[str, GroupDecision] = {}
     for graph in graphs.values():
         out.update(decide_groups(

@@ -200,7 +200,7 @@ class Graph:
     """The "uses" graph of one folder's candidates (rel paths) and what they name that never moves."""
 
     uses: dict[str, list[tuple[str, str]]] = field(default_factory=dict)   # user -> [(used rel, kind)]
-    anchors: dict[str, list[str]] = field(default_factory=dict)            # user -> names that stay put
+    anchors: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # user -> [(name that stays put, kind)]
 
     def add(self, user: str, used: str, kind: str) -> None:
         self.uses.setdefault(user, []).append((used, kind))
@@ -283,7 +283,8 @@ def _reason(m: str, leader: str, is_tree: bool, moves: bool, graph: Graph,
     if not moves:
         if anchored:
             a = anchored[0]
-            tail = f"; {_name(a)} names {graph.anchors[a][0]}, which does not move"
+            name, kind = graph.anchors[a][0]
+            tail = f"; {_name(a)} {'imports' if kind == 'import' else 'names'} {name}, which does not move"
         else:
             tail = f"; {_name(leader)} stays"
     if m == leader:

@@ -16,7 +16,7 @@ from organizer import load_default_rules, plan_tidy, run_tidy, run_undo
 from organizer.fileinfo import FileInfo
 from organizer.references import Siblings, script_refs
 from organizer.rules import parse_tidy_section
-from organizer_helpers import files_only, make_tree, run_script, snapshot
+from organizer_helpers import files_only, make_tree, run_module, run_script, snapshot
 
 
 def planned(root: Path) -> dict[str, tuple[str, str]]:
@@ -201,7 +201,7 @@ def test_a_script_naming_a_file_that_never_moves_stays(tmp_path: Path) -> None:
     assert plan.moves == []
     kept = {k.source: k.reason for k in plan.kept}
     assert kept == {"plot_requirements.py": "plot_requirements.py names requirements.txt, which does not move",
-                    "analyze_runs.py": "analyze_runs.py names run_pkg, which does not move"}
+                    "analyze_runs.py": "analyze_runs.py imports run_pkg, which does not move"}
 
 
 def test_group_stays_when_a_name_it_needs_is_taken(tmp_path: Path) -> None:
@@ -294,6 +294,22 @@ def test_tidy_then_undo_is_exact_and_dry_run_equals_run_with_groups(tmp_path: Pa
     assert result.problems == dry.problems == []
     assert run_undo(root).ok
     assert snapshot(root) == before
+
+
+def test_dry_run_and_run_in_separate_processes_agree(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "s", {
+        "analyze_runs.py": "import run_utils, geo_helpers, io_utils\nopen('runs.csv')\n",
+        "plot_runs.py": "import io_utils\nopen('runs.csv')\n",
+        "run_utils.py": "", "geo_helpers.py": "", "io_utils.py": "", "runs.csv": "r\n",
+        "plot_extra.py": "import missing_pkg\nopen('requirements.txt')\nimport old_pkg\n", "requirements.txt": "",
+        "old_pkg/__init__.py": "",
+    })
+    dry = run_module("tidy", str(root), "--dry-run", "--json", cwd=tmp_path, env={"PYTHONHASHSEED": "1"})
+    real = run_module("tidy", str(root), "--json", cwd=tmp_path, env={"PYTHONHASHSEED": "2"})
+    assert (dry.returncode, real.returncode) == (0, 0), dry.stderr + real.stderr
+    assert json.loads(dry.stdout) == json.loads(real.stdout) != []
+    assert dry.stderr.replace("would move", "moved") == real.stderr
+    assert "plot_extra.py  (plot-scripts; plot_extra.py imports old_pkg, which does not move)" in real.stderr
 
 
 # --------------------------------------------------------------------------- the reader itself
