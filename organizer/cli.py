@@ -1,7 +1,9 @@
 """Command line: ``organizer tidy DIR`` and ``organizer undo DIR``.
 
 Exit codes: 0 all planned moves happened (or nothing to do); 1 some could not
-(each named, nothing lost); 2 usage, rules-file or folder-state errors (one line,
+(each named, nothing lost), or the check after the moves found scripts that may no
+longer run from their folder (``organizer check DIR`` alone: 1 when it finds any);
+2 usage, rules-file or folder-state errors (one line,
 no traceback); 130 interrupted; 141 stdout closed early (output is printed after
 the work is done, so the tidy or undo itself completed).
 """
@@ -17,7 +19,8 @@ from typing import NoReturn, Sequence
 
 from . import __version__
 from .errors import OrganizerError, UsageError
-from .report import moves_json, moves_table, tidy_details, tidy_summary, undo_lines
+from .check import check_folder
+from .report import check_lines, moves_json, moves_table, tidy_details, tidy_summary, undo_lines
 from .rules import resolve_rules
 from .tidy import run_tidy
 from .undo import run_undo
@@ -38,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Sort the loose files of a research scratch folder into subfolders by rules, "
                     "safely and undoably.",
-        epilog="Exit codes: 0 done, 1 some moves failed (each named; nothing lost), "
+        epilog="Exit codes: 0 done, 1 some moves failed (each named; nothing lost) or the check "
+               "found scripts that may not run from their new folder, "
                "2 usage/rules/state error. See docs/organizer.md.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -62,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
                                       "(tidies stack; run undo again for the one before).")
     undo.add_argument("dir", metavar="DIR", help="the folder that was tidied")
     undo.set_defaults(func=_cmd_undo)
+
+    check = sub.add_parser("check", help="do the scripts the latest tidy of DIR moved still work?",
+                           description="For the scripts the latest tidy of DIR moved (and those left in the "
+                                       "folders it emptied): Python files compile, sibling imports and the "
+                                       "files they name are beside them. Exit 1 if not, each problem listed.")
+    check.add_argument("dir", metavar="DIR", help="the folder that was tidied")
+    check.set_defaults(func=_cmd_check)
     return parser
 
 
@@ -103,6 +114,13 @@ def _cmd_tidy(args: argparse.Namespace) -> int:
             _out("dry run: nothing was moved")
         _out(moves_table(moves) if moves else "nothing to move")
         _out(*details, summary)
+    return 0 if result.ok and not result.problems else 1
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    root = _folder(args.dir)
+    result = check_folder(root)
+    _out(*check_lines(result))
     return 0 if result.ok else 1
 
 

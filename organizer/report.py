@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from .check import CheckResult, Problem
 from .planner import Move
 from .tidy import TidyResult
 from .undo import UndoResult
@@ -44,8 +45,13 @@ def tidy_summary(result: TidyResult) -> str:
     plan = result.plan
     moved = len(plan.moves) if result.dry_run else len(result.done)
     verb = "would move" if result.dry_run else "moved"
-    return (f"{verb} {moved}, unmatched {len(plan.unmatched)} (listed, left in place), "
+    line = (f"{verb} {moved}, unmatched {len(plan.unmatched)} (listed, left in place), "
             f"duplicates {len(plan.duplicates)}, failures {len(result.failed)}")
+    if plan.kept:
+        line += f", kept for references {len(plan.kept)}"
+    if result.problems:
+        line += f", check problems {len(result.problems)}"
+    return line
 
 
 def tidy_details(result: TidyResult) -> list[str]:
@@ -57,10 +63,34 @@ def tidy_details(result: TidyResult) -> list[str]:
         for rel in plan.unmatched:
             note = plan.notes.get(rel)
             lines.append(f"  {rel}" + (f"  ({note})" if note else ""))
+    if plan.kept:
+        lines.append("kept in place (a rule matched, but moving them would break references):")
+        for k in plan.kept:
+            lines.append(f"  {k.source}  ({k.rule}; {k.reason})" if k.reason else f"  {k.source}  ({k.rule})")
     if result.failed:
         lines.append("could not move (left where they are):" if not result.dry_run else "would fail (left where they are):")
         for src, reason in result.failed:
             lines.append(f"  {src}: {reason}")
+    if result.problems:
+        lines.extend(problem_lines(result.problems, "check after the moves" if not result.dry_run
+                                   else "check of the planned layout"))
+    return lines
+
+
+def problem_lines(problems: list[Problem], what: str) -> list[str]:
+    """``what``: N problems, then one indented line per problem."""
+    lines = [f"{what}: {len(problems)} problem{'s' if len(problems) != 1 else ''} "
+             f"(scripts that may not run from their folder):"]
+    lines.extend(f"  {p}" for p in problems)
+    return lines
+
+
+def check_lines(result: CheckResult) -> list[str]:
+    """Output of ``organizer check``: the problems, then a summary line."""
+    lines = problem_lines(result.problems, "problems") if result.problems else []
+    journal = result.journal.name if result.journal is not None else "-"
+    lines.append(f"checked {result.checked} scripts moved by (or left behind by) tidy {journal}: "
+                 f"{len(result.problems)} problem{'s' if len(result.problems) != 1 else ''}")
     return lines
 
 

@@ -36,7 +36,8 @@ RULES_FILENAME = "rules.yaml"
 
 NAME_CRITERIA = ("glob", "regex", "extension", "keywords")
 CONTENT_CRITERIA = ("imports", "defines", "contains", "content_regex")
-RULE_KEYS = ("name", "destination", "description", "match", "recursive") + NAME_CRITERIA + CONTENT_CRITERIA
+RULE_KEYS = ("name", "destination", "description", "match", "recursive", "subfolders") + NAME_CRITERIA \
+    + CONTENT_CRITERIA
 TIDY_KEYS = (
     "version",
     "description",
@@ -46,6 +47,8 @@ TIDY_KEYS = (
     "follow_figures",
     "figure_extensions",
     "script_extensions",
+    "follow_references",
+    "learn_subfolders",
 )
 RESERVED_DESTINATIONS = (".organizer", ".git")
 
@@ -70,12 +73,22 @@ class Rule:
     defines: tuple[str, ...] = ()
     contains: tuple[str, ...] = ()
     content_regexes: tuple[re.Pattern[str], ...] = ()
+    #: Keyword subfolders of ``destination``: ``(subfolder, ((keyword, compiled), ...))`` in file order.
+    subfolders: tuple[tuple[str, tuple[tuple[str, re.Pattern[str]], ...]], ...] = ()
     _checks: tuple[Callable[[FileInfo], bool], ...] = field(default=(), repr=False, compare=False)
 
     @property
     def needs_content(self) -> bool:
         """True when matching this rule may read the file's content."""
         return bool(self.imports or self.defines or self.contains or self.content_regexes)
+
+    def subfolder_for(self, info: FileInfo) -> tuple[str, str] | None:
+        """The first keyword subfolder whose keywords match the name: ``(folder, keyword)``, else ``None``."""
+        for sub, keywords in self.subfolders:
+            for text, pattern in keywords:
+                if pattern.search(info.normalized_stem):
+                    return f"{self.destination}/{sub}", text
+        return None
 
     def matches(self, info: FileInfo) -> bool:
         """Whether this rule matches the file; cheap name checks run before content checks."""
@@ -125,11 +138,15 @@ class RuleSet:
     follow_figures: bool = True
     figure_extensions: tuple[str, ...] = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
     script_extensions: tuple[str, ...] = (".py", ".ipynb", ".r", ".jl", ".sh", ".m")
+    follow_references: bool = True
+    learn_subfolders: bool = True
     path: Path | None = None
 
     def destinations(self) -> set[str]:
-        """Every rule destination, as normalised relative POSIX paths."""
-        return {r.destination for r in self.rules}
+        """Every rule destination and keyword subfolder, as normalised relative POSIX paths."""
+        out = {r.destination for r in self.rules}
+        out |= {f"{r.destination}/{sub}" for r in self.rules for sub, _ in r.subfolders}
+        return out
 
     def first_match(self, info: FileInfo, nested: bool = False) -> Rule | None:
         """The first rule that matches ``info``; for files below the top, only recursive rules."""
@@ -223,24 +240,45 @@ def compile_keyword(keyword: str) -> re.Pattern[str]:
     return re.compile(r"(?:^|_)" + "_".join(parts) + r"(?:_|$)")
 
 
-def _destination(ctx: _Ctx, where: str, value: Any) -> str:
+def _destination(ctx: _Ctx, where: str, value: Any, what: str = "destination") -> str:
     if not isinstance(value, str):
-        ctx.fail(where, f"key 'destination' must be a string (a folder relative to the tidied one), got {_type_name(value)}")
+        ctx.fail(where, f"key '{what}' must be a string (a folder relative to the tidied one), got {_type_name(value)}")
     raw = value.strip()
     if not raw:
-        ctx.fail(where, "key 'destination' must not be empty")
+        ctx.fail(where, f"key '{what}' must not be empty")
     if "\\" in raw:
-        ctx.fail(where, f"destination {value!r}: use '/' to separate folders")
+        ctx.fail(where, f"{what} {value!r}: use '/' to separate folders")
     if raw.startswith("/") or re.match(r"^[A-Za-z]:", raw) or raw.startswith("~"):
-        ctx.fail(where, f"destination {value!r} must be relative to the tidied folder, not absolute")
+        ctx.fail(where, f"{what} {value!r} must be relative to the tidied folder, not absolute")
     parts = [p for p in PurePosixPath(raw).parts if p not in ("", ".")]
     if ".." in parts:
-        ctx.fail(where, f"destination {value!r} escapes the tidied folder with '..'")
+        ctx.fail(where, f"{what} {value!r} escapes the tidied folder with '..'")
     if not parts:
-        ctx.fail(where, f"destination {value!r} is the tidied folder itself; name a subfolder")
+        ctx.fail(where, f"{what} {value!r} is the tidied folder itself; name a subfolder")
     if parts[0] in RESERVED_DESTINATIONS:
-        ctx.fail(where, f"destination {value!r} is reserved ({parts[0]} belongs to the organizer or git)")
+        ctx.fail(where, f"{what} {value!r} is reserved ({parts[0]} belongs to the organizer or git)")
     return "/".join(parts)
+
+
+def _subfolders(ctx: _Ctx, where: str, value: Any) -> tuple[tuple[str, tuple[tuple[str, re.Pattern[str]], ...]], ...]:
+    """``subfolders: {atlantis: [atlantis], city_id: [id_removal, id_directions]}`` -> compiled, in order."""
+    if not isinstance(value, dict) or not value:
+        ctx.fail(where, "key 'subfolders' must be a non-empty mapping of subfolder -> keywords "
+                        f"(e.g. {{atlantis: [atlantis]}}), got {_type_name(value)}")
+    out = []
+    for sub, keywords in value.items():
+        if not isinstance(sub, str):
+            ctx.fail(where, f"key 'subfolders': subfolder names must be strings, got {_type_name(sub)}")
+        sub_where = f"{where}: key 'subfolders'"
+        folder = _destination(ctx, sub_where, sub, what="subfolder")
+        compiled = []
+        for kw in _str_list(ctx, where, f"subfolders.{sub}", keywords):
+            try:
+                compiled.append((kw, compile_keyword(kw)))
+            except ValueError as exc:
+                ctx.fail(sub_where, f"bad keyword {kw!r} for subfolder {sub!r}: {exc}")
+        out.append((folder, tuple(compiled)))
+    return tuple(out)
 
 
 def _compile_regexes(ctx: _Ctx, where: str, key: str, value: Any, flags: int = 0) -> tuple[re.Pattern[str], ...]:
@@ -320,6 +358,8 @@ def _parse_rule(ctx: _Ctx, index: int, raw: Any) -> Rule:
         kwargs["contains"] = tuple(_str_list(ctx, where, "contains", raw["contains"]))
     if "content_regex" in raw:
         kwargs["content_regexes"] = _compile_regexes(ctx, where, "content_regex", raw["content_regex"], re.MULTILINE)
+    if "subfolders" in raw:
+        kwargs["subfolders"] = _subfolders(ctx, where, raw["subfolders"])
     return Rule(index=index, name=name, destination=destination, match_all=(match == "all"),
                 recursive=recursive, **kwargs).build_checks()
 
@@ -352,7 +392,7 @@ def parse_tidy_section(tidy: Any, source: str, path: Path | None = None) -> Rule
             if "/" in g:
                 ctx.fail("tidy", f"key 'ignore': {g!r} contains '/'; ignore globs match names only")
         kwargs["ignore"] = tuple(ignore)
-    for key in ("recursive", "follow_figures"):
+    for key in ("recursive", "follow_figures", "follow_references", "learn_subfolders"):
         if key in tidy:
             kwargs[key] = _bool(ctx, "tidy", key, tidy[key])
     for key in ("figure_extensions", "script_extensions"):

@@ -15,6 +15,7 @@ import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .check import Problem, plan_problems
 from .errors import MoveError
 from .gitops import GitRepo, find_repo
 from .journal import Journal, StateDir, check_resumable
@@ -39,9 +40,12 @@ class TidyResult:
     done: list[Move] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
     journal: Path | None = None
+    #: What ``organizer check`` finds after the moves (for a dry run: on the planned layout).
+    problems: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
+        """Every planned move happened (problems found by the check do not change that)."""
         return not self.failed
 
 
@@ -88,7 +92,8 @@ def run_tidy(root: Path, rules: RuleSet, dry_run: bool = False) -> TidyResult:
             state.ensure_unlocked()
             check_resumable(state)
         plan = plan_tidy(root, rules, skip)
-        return TidyResult(plan=plan, dry_run=True, failed=_blocked_failures(plan))
+        return TidyResult(plan=plan, dry_run=True, failed=_blocked_failures(plan),
+                          problems=plan_problems(plan, plan.moves, rules, after=False))
 
     root_times = os.stat(root)
     state.ensure()
@@ -118,6 +123,7 @@ def run_tidy(root: Path, rules: RuleSet, dry_run: bool = False) -> TidyResult:
         finally:
             journal.record({"t": "end", "moved": len(result.done), "failed": len(result.failed)})
             journal.close()
+        result.problems = plan_problems(plan, result.done, rules, after=True)
         return result
     finally:
         state.release()

@@ -124,3 +124,10 @@ def run_module(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout
 
 def set_mtime(path: Path, ns: int) -> None:
     os.utime(path, ns=(ns, ns), follow_symlinks=False)
+
+
+def run_script(script: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run a Python script the way a researcher does: ``cd`` into its folder, ``python NAME``."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run([sys.executable, script.name, *args], cwd=script.parent, env=env,
+                          capture_output=True, text=True, timeout=60, check=False)

@@ -244,3 +244,30 @@ def test_closed_stdout_is_not_a_traceback(scratch: Path, tmp_path: Path) -> None
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141
     assert "Traceback" not in err and "Exception ignored" not in err
+
+
+def test_references_in_the_table_json_and_kept_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    root = make_tree(tmp_path / "refs", {
+        "plot_ft1_heatmap.py": "open('scores_ft1.csv')\n",
+        "scores_ft1.csv": "s\n",
+        "train_model.py": "import io_utils\n",
+        "io_utils.py": "pass\n",
+    })
+    dry = run_cli("tidy", str(root), "--dry-run")
+    assert dry.code == 0
+    rows = [line.split(None, 2) for line in dry.out.splitlines()[3:5]]
+    assert rows == [["plot_ft1_heatmap.py", "plots/plot_ft1_heatmap.py", "plot-scripts"],
+                    ["scores_ft1.csv", "plots/scores_ft1.csv", "follows plot_ft1_heatmap.py"]]
+    kept = dry.out.splitlines().index("kept in place (a rule matched, but moving them would break references):")
+    assert dry.out.splitlines()[kept + 1] == "  io_utils.py  (helpers; follows train_model.py; train_model.py stays)"
+    assert dry.out.splitlines()[-1] == ("would move 2, unmatched 1 (listed, left in place), duplicates 0, "
+                                        "failures 0, kept for references 1")
+    real = run_cli("tidy", str(root), "--json")
+    assert real.code == 0
+    assert json.loads(real.out)[1] == {"source": "scores_ft1.csv", "destination": "plots/scores_ft1.csv",
+                                       "rule": "follows plot_ft1_heatmap.py"}
+    assert "kept for references 1" in real.err
+    check = run_cli("check", str(root))
+    # plot_ft1_heatmap.py moved; train_model.py and io_utils.py stayed in the folder it left.
+    assert check.code == 0 and check.out.startswith("checked 3 scripts moved by (or left behind by) tidy")

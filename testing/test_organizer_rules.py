@@ -222,6 +222,34 @@ BAD_RULES = [
      follow_figures: 1
      rules: [{destination: x, glob: "*"}]
      """, "key 'follow_figures' must be true or false"),
+    ("""
+     follow_references: "yes"
+     rules: [{destination: x, glob: "*"}]
+     """, "tidy: key 'follow_references' must be true or false, got a string"),
+    ("""
+     learn_subfolders: 0
+     rules: [{destination: x, glob: "*"}]
+     """, "tidy: key 'learn_subfolders' must be true or false, got a number"),
+    ("""
+     rules:
+       - {name: an, destination: analysis, glob: "*", subfolders: [atlantis]}
+     """, 'tidy.rules[0] ("an"): key \'subfolders\' must be a non-empty mapping of subfolder -> keywords'),
+    ("""
+     rules:
+       - {name: an, destination: analysis, glob: "*", subfolders: {atlantis: []}}
+     """, 'tidy.rules[0] ("an"): key \'subfolders.atlantis\' must not be an empty list'),
+    ("""
+     rules:
+       - {name: an, destination: analysis, glob: "*", subfolders: {"../up": [x]}}
+     """, 'tidy.rules[0] ("an"): key \'subfolders\': subfolder \'../up\' escapes the tidied folder'),
+    ("""
+     rules:
+       - {name: an, destination: analysis, glob: "*", subfolders: {city_id: ["id*x"]}}
+     """, "key 'subfolders': bad keyword 'id*x' for subfolder 'city_id'"),
+    ("""
+     rules:
+       - {name: an, destination: analysis, glob: "*", subfolders: {city_id: 3}}
+     """, "key 'subfolders.city_id' must be a string or a list of strings, got a number"),
 ]
 
 
@@ -368,8 +396,23 @@ def test_documented_example_and_error_messages_are_real(tmp_path: Path) -> None:
     f.write_text(example, encoding="utf-8")
     rules = load_rules_file(f)
     assert rules is not None and [r.destination for r in rules.rules] == [
-        "testing", "plots", "analysis/atlantis", "plots", "testing"]
+        "testing", "plots", "analysis/atlantis", "analysis", "plots", "testing"]
+    assert [sub for sub, _ in rules.rules[3].subfolders] == ["atlantis", "city_id"]
+    assert rules.follow_references and rules.learn_subfolders
     f.write_text("tidy:\n  rules:\n    - {name: analysis, destination: analysis, regex: '(unclosed'}\n")
     with pytest.raises(RulesError) as err:
         load_rules_file(f, "rules.yaml")
     assert f"organizer: error: {err.value}" in doc
+
+
+def test_keyword_subfolders_pick_the_first_matching_subfolder(tmp_path: Path) -> None:
+    rules = _rules({"name": "an", "destination": "analysis", "glob": "*.py",
+                    "subfolders": {"atlantis": ["atlantis"], "city_id": ["id_removal", "id_directions"],
+                                   "deep/er": "cka"}})
+    rule = rules.rules[0]
+    assert rules.destinations() == {"analysis", "analysis/atlantis", "analysis/city_id", "analysis/deep/er"}
+    assert rule.subfolder_for(_info(tmp_path, "analyze_atlantis_in_training.py")) == ("analysis/atlantis", "atlantis")
+    assert rule.subfolder_for(_info(tmp_path, "remove_id_directions.py")) == ("analysis/city_id", "id_directions")
+    assert rule.subfolder_for(_info(tmp_path, "atlantis_id_removal.py")) == ("analysis/atlantis", "atlantis")
+    assert rule.subfolder_for(_info(tmp_path, "computeCKA.py")) == ("analysis/deep/er", "cka")
+    assert rule.subfolder_for(_info(tmp_path, "directions_id.py")) is None  # words out of order
