@@ -66,21 +66,25 @@ def test_readers_rules_choose_by_glob_and_several_run_over_one_tree(tmp_path, mi
     with caplog.at_level(logging.INFO, logger="utils.loading"):
         result = load(mixed_tree, cfg)
     files = {p.relative_to(mixed_tree).as_posix() for p in result.files}
+    # files no glob matches are offered to the sniffers: the lm-eval results and the JSON Lines file
     assert files == {"pt1/evals/distance/eval_data/evaluation_results.json", "paper/table2.csv",
-                       "paper/losses.csv", "pt1_ft1-1/trainer_state.json"}
+                       "paper/losses.csv", "pt1_ft1-1/trainer_state.json",
+                       "lm/results_2024-06-10T12-34-56.412823.json", "more/records.jsonl"}
     # a file the glob gives a reader that cannot read it is one clear problem line; the rest loads
     assert [str(p) for p in result.problems] == [
         f"{mixed_tree / 'paper' / 'losses.csv'}: no 'experiment' column in the header (long form: "
         "experiment, task, value[, condition, step, metric, statistic]; wide form: experiment and one "
         "column per task)"]
-    assert set(result.frame["experiment"]) == {"pt1", "pt1_ft1-1", "pt1_ft1-2"}
-    assert "reader tables: 2 file(s) matched by the readers: globs" in [r.getMessage() for r in caplog.records]
+    assert {"pt1", "pt1_ft1-1", "pt1_ft1-2"} <= set(result.frame["experiment"])
+    lines = [r.getMessage() for r in caplog.records]
+    assert "reader tables: 2 file(s) matched by the readers: globs" in lines
+    assert "reader lm_eval: 1 file(s) recognised by name and content" in lines
 
 
 def test_unknown_reader_is_a_user_error(tmp_path, mixed_tree):
-    cfg = rules(tmp_path, readers=[{"reader": "tensorboard", "glob": "**/events.*"}])
-    with pytest.raises(UserError, match=r"readers\[0\].reader: unknown reader 'tensorboard' \(known: "
-                                        r"evaluation_results, hf_trainer, jsonl, lm_eval, tables\)"):
+    cfg = rules(tmp_path, readers=[{"reader": "wandb", "glob": "**/*.wandb"}])
+    with pytest.raises(UserError, match=r"readers\[0\].reader: unknown reader 'wandb' \(known: "
+                                        r"evaluation_results, hf_trainer, jsonl, lm_eval, tables, tensorboard\)"):
         discover(mixed_tree, cfg)
 
 

@@ -103,7 +103,7 @@ def scan_tree(root: Path) -> dict[str, tuple[int, int]] | None:
         return None
     rows: dict[str, tuple[int, int]] = {}
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        dirnames[:] = [d for d in dirnames if not d.startswith(".") or d.startswith("..__")]  # lm-eval folders
         for name in filenames:
             if name.startswith(".") or name.endswith(".tmp"):
                 continue
