@@ -165,7 +165,8 @@ def build_curves(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
     prim = primary(frame, config)
     prim = prim[prim["task"].isin(list(config.tasks))]
     exps = experiment_table(list(prim["experiment"].unique()), config, Gaps(), run_groups(frame))
-    out = prim.merge(exps[["experiment", "group", "seed", "baseline_experiment", "trained_on"]], on="experiment")
+    out = prim.merge(exps[["experiment", "group", "seed", "model", "baseline_experiment", "trained_on"]],
+                     on="experiment")
     out["kind"] = out["task"].map(lambda t: config.tasks[t].kind)
     return out.sort_values(["experiment", "condition", "task", "step"], ignore_index=True)
 

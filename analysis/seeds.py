@@ -66,6 +66,8 @@ def seed_points(scores: pd.DataFrame, aggregated: pd.DataFrame) -> pd.DataFrame:
     `value` (or a score) per row, the bar and whiskers the `<measure>_mean` / `_std` columns.
     """
     agg_cols = [f"{m}_{s}" for m in MEASURES for s in STATS] + ["n_seeds"]
+    if aggregated.empty:  # nothing scored against a baseline: the columns, no rows to merge on
+        return scores.iloc[:0].assign(**{c: pd.Series(dtype="float64") for c in agg_cols})
     right = aggregated[["experiment", "condition", "task"] + agg_cols].rename(columns={"experiment": "model"})
     return scores.merge(right, on=["model", "condition", "task"], how="left")
 
