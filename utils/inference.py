@@ -21,7 +21,7 @@ from typing import Iterable
 import pandas as pd
 import yaml
 
-from utils.config import Config, TaskInfo
+from utils.config import Config, TaskInfo, task_metric_name
 from utils.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -171,12 +171,11 @@ def rules_text(config: Config, frame: pd.DataFrame, data: Path, readers: dict[st
         "data:",
         f"  root: {_q('.')}                       # the folder this file lies in",
         "",
-        "# Which reader read how many files (left out: every file is offered to the readers' sniffers).",
-        "# To pin them, list {reader, glob} entries (docs/formats.md), e.g.",
+        "# No readers: every file is offered to the readers' sniffers, which found:",
     ]
-    for name, count in sorted(readers.items()):
-        lines.append(f"#   - {{reader: {name}, glob: \"**/*\"}}     # {count} file(s)")
-    lines += ["readers: []", "", "conditions:"]
+    lines += [f"#   {name}: {count} file(s)" for name, count in sorted(readers.items())]
+    lines += ["# To pin files to readers, list {reader, glob} entries here (docs/formats.md).",
+              "readers: []", "", "conditions:"]
     for cond in config.conditions:
         lines.append(f"  {cond.name}: {{prefix: {_q(cond.prefix)}, label: {_q(cond.label)}, role: {cond.role}}}")
     lines += ["", f"metric: {_q(config.metric)}", f"statistic: {_q(config.statistic)}", "",
@@ -198,7 +197,7 @@ def rules_text(config: Config, frame: pd.DataFrame, data: Path, readers: dict[st
     lines += ["", "# Each run folder (lm-eval: each model plus adapter) is its own experiment. To group runs and",
               "# score them against a baseline, give a pattern with named groups (see the shipped rules.yaml)",
               "# and/or name the baseline run (also: --baseline RUN).",
-              "experiments:", "  pattern: null", "  baseline: null", ""]
+              "experiments:", "  pattern: null", "  baseline: null", "", ""]
     return "\n".join(lines)
 
 
@@ -206,7 +205,9 @@ def _task_line(info: TaskInfo) -> str:
     parts = [f"kind: {info.kind}", f"label: {_q(info.label)}", f"unit: {_q(info.unit)}",
              f"log: {'true' if info.log else 'false'}"]
     if info.metric:
-        parts.append(f"metric: {_q(info.metric)}")
+        name, filt = _base(info.name, info.metric)
+        short = name + (f",{filt}" if filt else "")  # as a user writes it: acc_norm, exact_match,strict-match
+        parts.append(f"metric: {_q(short if task_metric_name(info.name, short) == info.metric else info.metric)}")
     if info.statistic:
         parts.append(f"statistic: {_q(info.statistic)}")
     if info.scale != 1:
