@@ -75,9 +75,12 @@ def run_groups(frame: pd.DataFrame) -> dict[str, str]:
 
 def _unmatched_row(name: str, config: Config, present: set[str], groups: dict[str, str]) -> dict:
     """A run the naming pattern does not describe: its own experiment, seed from `seed<N>` in the
-    name, scored against the named baseline run (--baseline, experiments.baseline) when present."""
+    name, scored against the named baseline run (--baseline, experiments.baseline) when that is
+    present and in the same group (a Trainer baseline does not score lm-eval models)."""
     m = _SEED.search(name)
     base = config.baseline if config.baseline in present else None
+    if base is not None and name != base and groups.get(name, RUNS) != groups.get(base, RUNS):
+        base = None
     if name == base:
         return {"experiment": name, "group": "baseline", "seed": 1, "model": name, "index": None,
                 "baseline_experiment": name, "trained_on": "", "n_trained": 0}
