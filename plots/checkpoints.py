@@ -1,6 +1,8 @@
 """Checkpoint curves: the metric at every step, per task, to see when adaptation or forgetting happens."""
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -121,5 +123,6 @@ def draw_runs(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     ax.set_ylabel(f"{info.unit} ({'higher' if info.higher_is_better else 'lower'} is better)")
     ax.grid(color="0.92", lw=0.6)
     ax.legend(loc="best", fontsize=7, frameon=False)
-    fig.suptitle(f"{info.label} at every checkpoint, {ctx.keys['group']}, {ctx.condition_label} (no baseline)")
+    fig.suptitle(f"{textwrap.shorten(info.label, 70)}\nat every checkpoint, runs compared ({ctx.keys['group']}, "
+                 f"{ctx.condition_label}; no baseline)", fontsize=10)
     return fig

@@ -2,6 +2,8 @@
 figure per task, one bar per run (the mean over its seeds, each seed a dot)."""
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -44,5 +46,6 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     ax.set_axisbelow(True)
     if len(multi):
         fig.legend(*seed_handles(), loc="outside lower center", ncols=2, frameon=False)
-    fig.suptitle(f"{info.label}: last value per run, {ctx.keys['group']}, {ctx.condition_label} (no baseline)")
+    fig.suptitle(f"{textwrap.shorten(info.label, 70)}\nat each run's last checkpoint, runs compared "
+                 f"({ctx.keys['group']}, {ctx.condition_label}; no baseline)", fontsize=10)
     return fig
