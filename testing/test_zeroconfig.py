@@ -148,3 +148,38 @@ def test_the_sweep_layout_draws_no_run_figures(small_tree, tmp_path):
     assert run("--data", small_tree, "--out", out, "--only", "last_value", "run_checkpoints", "scores_csv") == 0
     assert not (out / "last_value").exists() and not (out / "run_checkpoints").exists()
     assert "runs" not in set(pd.read_csv(out / "tables" / "scores.csv")["group"])
+
+
+def _trainer_run(folder, accuracies):
+    """A Trainer output dir: trainer_state.json with one evaluation per 100 steps."""
+    folder.mkdir(parents=True)
+    history = [{"epoch": i + 1.0, "eval_accuracy": a, "eval_loss": 1 - a, "eval_runtime": 2.0, "step": 100 * (i + 1)}
+               for i, a in enumerate(accuracies)]
+    (folder / "trainer_state.json").write_text(json.dumps({"global_step": 100 * len(accuracies),
+                                                           "log_history": history}))
+
+
+def test_seeds_shown_by_run_names_are_averaged(tmp_path, config):
+    from analysis.runs import run_curves, run_values
+    from analysis.scores import build_curves, build_scores
+    from utils.inference import with_inferred
+    from utils.loading import load
+    root = tmp_path / "runs"
+    _trainer_run(root / "bert-seed1", [0.70, 0.80])
+    _trainer_run(root / "bert-seed2", [0.72, 0.90])
+    _trainer_run(root / "roberta", [0.60, 0.75])
+    frame = load(root, config).frame
+    cfg = with_inferred(config, frame, say=False)
+    values = run_values(build_scores(frame, cfg))
+    acc = values[values["task"] == "accuracy"].set_index("experiment")
+    assert acc.loc["bert-seed2", "model"] == "bert" and acc.loc["bert-seed2", "seed"] == 2
+    assert acc.loc["bert-seed1", "value_mean"] == pytest.approx(0.85)
+    assert acc.loc["bert-seed1", "n_seeds"] == 2 and acc.loc["roberta", "n_seeds"] == 1
+    assert acc.loc["bert-seed1", "value_std"] == pytest.approx(pd.Series([0.8, 0.9]).std())
+    curves = run_curves(build_curves(frame, cfg))
+    bert = curves[(curves["task"] == "accuracy") & (curves["model"] == "bert")].set_index("step")
+    assert bert.loc[200, "value"] == pytest.approx(0.85) and bert.loc[200, "n_seeds"] == 2
+    out = tmp_path / "out"
+    assert run("--data", root, "--out", out, "--only", "last_value", "run_checkpoints") == 0
+    assert (out / "last_value" / "runs_standard_accuracy.png").read_bytes()[:8] == PNG
+    assert (out / "run_checkpoints" / "runs_standard_loss.png").read_bytes()[:8] == PNG
