@@ -111,10 +111,13 @@ def draw_runs(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
                               dropna=False).reindex(index=table.index, columns=table.columns)
     fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
     steps = table.index.to_numpy()
+    seeds = data.groupby("model")["n_seeds"].max()
     for name in table.columns:  # the default (Okabe-Ito) cycle: one colour per run, named in the legend
         values = table[name].to_numpy()
         ok = np.isfinite(values)
-        line, = ax.plot(steps[ok], values[ok], marker="o", ms=2.5, lw=1.4, label=name)
+        n = int(seeds.get(name, 1))
+        label = f"{name} (mean of {n} seeds, band ± std)" if n > 1 else name
+        line, = ax.plot(steps[ok], values[ok], marker="o", ms=2.5, lw=1.4, label=label)
         std = spread[name].to_numpy()[ok]
         if np.isfinite(std).any():
             ax.fill_between(steps[ok], values[ok] - std, values[ok] + std, color=line.get_color(), alpha=_BAND_ALPHA,

@@ -35,9 +35,11 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     rows = {m: i for i, m in enumerate(models["model"])}
     seed_dots(ax, multi["model"].map(rows).to_numpy(dtype="float64"), multi["value"].to_numpy(dtype="float64"),
               horizontal=True)
-    for yi, m in zip(y, means):
+    right = data.groupby("model")["value"].max().reindex(models["model"]).to_numpy(dtype="float64")
+    ends = np.fmax(np.fmax(means, means + np.nan_to_num(models["value_std"].to_numpy(dtype="float64"))), right)
+    for yi, m, end in zip(y, means, ends):  # the number right of the bar, its whisker and its dots
         if np.isfinite(m):
-            ax.text(m, yi, f" {m:.3g}", va="center", ha="left", fontsize=7, color="0.25")
+            ax.text(end, yi, f"  {m:.3g}", va="center", ha="left", fontsize=7, color="0.25")
     ax.set_yticks(y, [f"{m} (n={k})" if k > 1 else str(m) for m, k in zip(models["model"], models["n_seeds"])])
     ax.invert_yaxis()
     ax.margins(x=0.12)
