@@ -96,8 +96,10 @@ def _discover(root: Path, config: Config) -> list[tuple[str, Path, str]]:
             found.append((rel, Path(full), rule.reader))
             by_glob[rule.reader] += 1
             continue
-        path = Path(full)
-        chosen = next((r.name for r in sniffers if _sniffs(r, path)), None)
+        name = rel.rpartition("/")[2]
+        candidates = [r for r in sniffers if r.accepts is None or r.accepts(name)]
+        path = Path(full) if candidates else None  # most files (weights, tokenizers) stop here
+        chosen = next((r.name for r in candidates if _sniffs(r, path)), None)
         if chosen is None:
             left.append(rel)
         else:

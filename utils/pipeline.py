@@ -498,8 +498,7 @@ class Pipeline:
         share the slices (and their hashes): they are computed once."""
         jobs = []
         cfg_hash = config_hash(self.config)
-        if self.config is not self.rules:  # inferred tasks (labels, units, scales) are rules too
-            cfg_hash += hashlib.blake2b(repr(sorted(self.config.tasks.items())).encode(), digest_size=8).hexdigest()
+        inferred = {t: i for t, i in self.config.tasks.items() if t not in self.rules.tasks}
         slices: dict[tuple[str, tuple[str, ...]], list[tuple[dict, pd.DataFrame, str]]] = {}
         for spec in self.specs:
             if spec.needs not in views:
@@ -511,6 +510,8 @@ class Pipeline:
             salt = f"{spec.name}|{code}|{cfg_hash}"
             for keys, part, data_hash in slices[key]:
                 rel = spec.path_for(keys, self.config.plot_format)
+                if inferred and "task" in part.columns:  # inferred tasks (label, unit, scale) are rules too
+                    data_hash += repr([inferred.get(t) for t in sorted(map(str, part["task"].unique()))])
                 fp = hashlib.blake2b(f"{salt}|{data_hash}".encode(), digest_size=16).hexdigest()
                 jobs.append(Job(spec.name, rel, dict(keys), part, fp, salt))
         return jobs

@@ -53,17 +53,23 @@ class ReaderInfo:
     sniff: Callable[[Path], bool] | None = None
     # rules.yaml `readers[].experiment` values the reader honours; the first is its default.
     experiment_from: tuple[str, ...] = ()
+    # a cheap test on the file name alone: False means the sniffer would say no (not even called)
+    accepts: Callable[[str], bool] | None = None
 
 
 _READERS: dict[str, ReaderInfo] = {}
 
 
 def reader(name: str, description: str = "", sniff: Callable[[Path], bool] | None = None,
-           experiment_from: tuple[str, ...] = ()) -> Callable[[ReadFn], ReadFn]:
-    """Register a reader under `name` (the value used in rules.yaml `readers[].reader`)."""
+           experiment_from: tuple[str, ...] = (), accepts: Callable[[str], bool] | None = None,
+           ) -> Callable[[ReadFn], ReadFn]:
+    """Register a reader under `name` (the value used in rules.yaml `readers[].reader`).
+
+    `accepts(file name)`: an optional cheap test run before `sniff`, so that a tree of weights and
+    tokenizer files is passed over without opening them."""
     def register(fn: ReadFn) -> ReadFn:
         _READERS[name] = ReaderInfo(name, fn, description or (fn.__doc__ or "").strip(), sniff,
-                                    tuple(experiment_from))
+                                    tuple(experiment_from), accepts)
         return fn
     return register
 

@@ -124,7 +124,7 @@ def results_step(path: Path, root: Path, metrics: Mapping[str, Any] | None = Non
 
 
 @reader(NAME, "Hugging Face Trainer trainer_state.json (log_history), all_results.json, eval_results.json",
-        sniff=_sniff, experiment_from=("top", "run"))
+        sniff=_sniff, experiment_from=("top", "run"), accepts=lambda name: name == STATE or name in RESULTS)
 def read_hf_trainer(path: Path, root: Path, config: Config) -> list[Record]:
     """Read one Trainer file; experiment from its folder, step from log_history or the run state."""
     experiment = folder_experiment(path, root, experiment_mode(path, root, config, NAME), config)

@@ -28,7 +28,8 @@ def _sniff(path: Path) -> bool:
     return isinstance(record, dict) and "experiment" in record and "task" in record
 
 
-@reader("jsonl", "JSON Lines, one {experiment, task, value, ...} record per line", sniff=_sniff)
+@reader("jsonl", "JSON Lines, one {experiment, task, value, ...} record per line", sniff=_sniff,
+        accepts=lambda name: name.lower().endswith(SUFFIXES))
 def read_jsonl(path: Path, root: Path, config: Config) -> list[Record]:
     """Read one JSON Lines file of long-form records."""
     records: list[Record] = []

@@ -26,6 +26,16 @@ _FILE = re.compile(r"^results(_.+)?\.json$")
 _REVISION_STEP = re.compile(r"^step(\d+)$")
 _CONTENT = re.compile(rb'^\s*\{\s*"results"\s*:\s*\{\s*"[^"]*"\s*:\s*\{')  # {"results": {"<task>": {
 BOOKKEEPING = frozenset({"sample_len", "sample_count", "samples"})
+# JSON files a training run writes beside its results that are never harness results: not opened
+NOT_RESULTS = frozenset({"config.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json",
+                         "generation_config.json", "preprocessor_config.json", "adapter_config.json",
+                         "vocab.json", "added_tokens.json", "trainer_state.json", "train_results.json",
+                         "eval_results.json", "all_results.json", "test_results.json", "predict_results.json",
+                         "evaluation_results.json", "model.safetensors.index.json"})
+
+
+def _accepts(name: str) -> bool:
+    return name.endswith(".json") and name not in NOT_RESULTS
 
 
 def _sniff(path: Path) -> bool:
@@ -103,7 +113,7 @@ def _task_records(path: Path, task_key: str, metrics: Any, experiment: str, cond
 
 
 @reader(NAME, "EleutherAI lm-evaluation-harness results_<date>.json", sniff=_sniff,
-        experiment_from=("model", "top", "run"))
+        experiment_from=("model", "top", "run"), accepts=_accepts)
 def read_lm_eval(path: Path, root: Path, config: Config) -> list[Record]:
     """Read one harness results file; experiment and step from the evaluated model's path."""
     data = read_json(path)

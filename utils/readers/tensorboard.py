@@ -78,7 +78,7 @@ def scalars(path: Path) -> list[tuple[int, str, float]]:
 
 
 @reader(NAME, "TensorBoard event files (eval/* scalars), with the optional tensorboard package",
-        sniff=_sniff, experiment_from=("top", "run"))
+        sniff=_sniff, experiment_from=("top", "run"), accepts=lambda name: name.startswith("events.out.tfevents."))
 def read_tensorboard(path: Path, root: Path, config: Config) -> list[Record]:
     """Read the `eval/*` scalars of one event file as Trainer metrics at their steps."""
     if not available():
