@@ -103,7 +103,8 @@ def test_the_log_names_each_inferred_task_with_its_direction(whole):
 def test_figures_without_a_baseline(tmp_path):
     root = copy_real(SUBSET, tmp_path / "t")
     out = tmp_path / "out"
-    assert run("--data", root, "--out", out) == 0
+    assert run("--data", root, "--out", out, "--only", "last_value", "run_checkpoints", "normalized", "comparison",
+               "scores_csv") == 0
     for rel in ["run_checkpoints/hf_runs_standard_wer.png", "run_checkpoints/hf_runs_standard_accuracy.png",
                 "run_checkpoints/lm_eval_standard_piqa.png", "last_value/hf_runs_standard_rouge1.png",
                 "last_value/lm_eval_standard_asdiv.png", "last_value/hf_runs_standard_loss.png"]:
@@ -117,7 +118,7 @@ def test_figures_without_a_baseline(tmp_path):
 def test_a_named_baseline_adds_the_normalized_figures(tmp_path):
     root = copy_real(SUBSET[:3], tmp_path / "t")
     out = tmp_path / "out"
-    assert run("--data", root, "--out", out, "--baseline", "dnabert2") == 0
+    assert run("--data", root, "--out", out, "--baseline", "dnabert2", "--only", "normalized", "scores_csv") == 0
     assert (out / "normalized" / "hf_runs_standard.png").read_bytes()[:8] == PNG
     scores = pd.read_csv(out / "tables" / "scores.csv")
     row = scores[(scores["experiment"] == "roberta-lora-agnews") & (scores["task"] == "loss")].iloc[0]
