@@ -49,3 +49,14 @@ def test_without_the_package_one_line_says_how_to_get_it(tmp_path, config, monke
     said = [r.getMessage() for r in caplog.records if "tensorboard package is not installed" in r.getMessage()]
     assert len(said) == 1 and "pip install -e '.[tensorboard]'" in said[0]
     assert not result.problems and not any("tfevents" in str(p) for p in result.files)
+
+
+@pytest.mark.parametrize("rel, experiment", [
+    ("out/bert/runs/Mar24_host/events.out.tfevents.1.host", "bert"),
+    ("runs/Mar24_host/events.out.tfevents.1.host", "data"),     # the data root is the output dir
+    ("out/bert/events.out.tfevents.1.host", "bert"),            # written elsewhere: its folder
+])
+def test_experiment_is_the_output_dir_holding_runs(tmp_path, config, rel, experiment):
+    root = tmp_path / "data"
+    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    assert tb.run_experiment(root / rel, root, config) == experiment

@@ -48,8 +48,8 @@ def available() -> bool:
 def run_experiment(path: Path, root: Path, config: Config) -> str:
     """The Trainer's output dir for `<output_dir>/runs/<name>/events...`, else the run folder."""
     rel = path.relative_to(root).parts
-    if len(rel) >= 4 and rel[-3] == "runs":
-        return rel[-4]
+    if len(rel) >= 3 and rel[-3] == "runs":  # <output_dir>/runs/<date>_<host>/events...
+        return rel[-4] if len(rel) >= 4 else root.resolve().name
     return folder_experiment(path, root, experiment_mode(path, root, config, NAME), config)
 
 
