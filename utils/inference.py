@@ -23,6 +23,7 @@ import yaml
 
 from utils.config import Config, TaskInfo, task_metric_name
 from utils.errors import UserError
+from utils.readers import BOOKKEEPING, is_bookkeeping
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,7 @@ _END = r"(?:$|[_\-,@.\s/\d])"
 LOWER = re.compile(_SEP + r"(loss|error|err|wer|cer|ter|perplexity|ppl|mse|mae|rmse|nll|bits_per_byte|bpb)" + _END)
 HIGHER = re.compile(_SEP + r"(acc|accuracy|f1|exact_match|em|bleu|rouge\w*|mcc|matthews_correlation|precision|"
                     r"recall|auc|roc_auc|chrf|sacrebleu|spearman|pearson)" + _END)
-NOT_METRIC = re.compile(_SEP + r"(mem|runtime|samples_per_second|steps_per_second|sample_len|sample_count|samples|"
-                        r"epoch|total_flos|flos|jit_compilation_time|model_preparation_time)" + _END)
+NOT_METRIC = BOOKKEEPING  # one list, kept with the readers
 BOUNDED_LOWER = re.compile(_SEP + r"(error|err|wer|cer|ter)" + _END)
 # lm-eval: which metric a task reports when rules.yaml does not say (first present wins)
 LM_EVAL_ORDER = ("acc", "exact_match", "acc_norm", "f1", "mcc", "bleu", "rouge1", "rougeL", "word_perplexity",
@@ -61,11 +61,6 @@ def direction(name: str) -> str | None:
     if HIGHER.search(lowered):
         return "accuracy"
     return None
-
-
-def is_bookkeeping(name: str) -> bool:
-    """A key that records how the evaluation ran (memory, runtime, throughput, counts), not how well."""
-    return bool(NOT_METRIC.search(name.lower()))
 
 
 def _base(task: str, metric: str) -> tuple[str, str]:

@@ -96,6 +96,18 @@ def split_metric_key(key: str) -> tuple[str, str]:
 
 # --- helpers shared by the readers ----------------------------------------------------------
 
+# Keys that record how an evaluation ran, not how well: memory (the Trainer's eval_mem_*), runtime,
+# throughput, sample counts (lm-eval's sample_len, sample_count), epochs, FLOPs. The one list.
+_SEP, _END = r"(?:^|[_\-,@.\s/])", r"(?:$|[_\-,@.\s/\d])"
+BOOKKEEPING = re.compile(_SEP + r"(mem|runtime|samples_per_second|steps_per_second|sample_len|sample_count|samples|"
+                         r"epoch|total_flos|flos|jit_compilation_time|model_preparation_time)" + _END)
+
+
+def is_bookkeeping(name: str) -> bool:
+    """Is a metric name (without `eval_`) bookkeeping rather than an evaluation metric?"""
+    return bool(BOOKKEEPING.search(name.lower()))
+
+
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 NA_STRINGS = frozenset({"nan", "n/a", "na", "null", "none"})
 

@@ -21,20 +21,12 @@ from typing import Any, Mapping
 from utils.config import Config
 from utils.errors import EvalFileError
 from utils.readers import (CHECKPOINT, Record, checkpoint_in_path, default_condition, experiment_mode, find_task,
-                           folder_condition, folder_experiment, read_json, reader, split_condition,
-                           split_metric_key, to_step, to_value)
+                           folder_condition, folder_experiment, is_bookkeeping, read_json, reader,
+                           split_condition, split_metric_key, to_step, to_value)
 
 NAME = "hf_trainer"
 STATE = "trainer_state.json"
 RESULTS = ("all_results.json", "eval_results.json")
-BOOKKEEPING = frozenset({"runtime", "samples_per_second", "steps_per_second", "samples",
-                         "jit_compilation_time", "model_preparation_time", "epoch"})
-BOOKKEEPING_PREFIXES = ("mem_",)  # eval_mem_cpu_alloc_delta, ...: the memory tracker (older transformers)
-
-
-def is_bookkeeping(name: str) -> bool:
-    """A Trainer key (without `eval_`) that is bookkeeping, not an evaluation metric."""
-    return name in BOOKKEEPING or name.startswith(BOOKKEEPING_PREFIXES)
 
 
 def _sniff(path: Path) -> bool:

@@ -18,14 +18,13 @@ from typing import Any
 from utils.config import Config
 from utils.errors import EvalFileError
 from utils.readers import (CHECKPOINT, Record, checkpoint_in_path, default_condition, experiment_mode,
-                           folder_condition, folder_experiment, head, read_json, reader,
+                           folder_condition, folder_experiment, head, is_bookkeeping, read_json, reader,
                            split_condition, to_value)
 
 NAME = "lm_eval"
 _FILE = re.compile(r"^results(_.+)?\.json$")
 _REVISION_STEP = re.compile(r"^step(\d+)$")
 _CONTENT = re.compile(rb'^\s*\{\s*"results"\s*:\s*\{\s*"[^"]*"\s*:\s*\{')  # {"results": {"<task>": {
-BOOKKEEPING = frozenset({"sample_len", "sample_count", "samples"})
 # JSON files a training run writes beside its results that are never harness results: not opened
 NOT_RESULTS = frozenset({"config.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json",
                          "generation_config.json", "preprocessor_config.json", "adapter_config.json",
@@ -102,7 +101,7 @@ def _task_records(path: Path, task_key: str, metrics: Any, experiment: str, cond
         if value is None:  # "alias" and other strings
             continue
         name, _, filt = key.partition(",")
-        if name in BOOKKEEPING:
+        if is_bookkeeping(name):  # sample_len, sample_count
             continue
         stat = "value"
         if name.endswith("_stderr"):
