@@ -47,7 +47,9 @@ def test_without_readers_files_are_recognised_by_name_and_content(tmp_path, mixe
     assert sorted(m for m in lines if m.startswith("reader ")) == [
         f"reader {r}: 1 file(s) recognised by name and content"
         for r in ("evaluation_results", "hf_trainer", "jsonl", "lm_eval", "tables")]
-    assert any(m.startswith("4 other file(s)") for m in lines)  # one line, not one per file
+    [left] = [m for m in lines if m.startswith("4 other file(s)")]  # one line, not one per file
+    assert all(name in left for name in ("pt1_ft1-1/config.json", "pt1_ft1-1/model.safetensors",
+                                         "paper/losses.csv"))  # few: named
 
 
 def test_the_mixed_tree_loads_into_one_table(tmp_path, mixed_tree):
@@ -115,3 +117,20 @@ def test_to_value(raw, expected):
         assert got != got
     else:
         assert got == expected
+
+
+def test_many_files_no_reader_takes_are_counted_and_not_opened(tmp_path, config, monkeypatch, caplog):
+    """A Trainer tree is mostly weights, tokenizer and config files: passed over by name."""
+    import utils.readers.lm_eval as lm_eval
+    opened = []
+    monkeypatch.setattr(lm_eval, "head", lambda path, size=4096: opened.append(path) or b"")
+    for i in range(12):
+        run = tmp_path / f"run{i}"
+        run.mkdir()
+        for name in ("config.json", "tokenizer_config.json", "special_tokens_map.json", "model.safetensors"):
+            (run / name).write_text("{}")
+    with caplog.at_level(logging.INFO, logger="utils.loading"):
+        assert discover(tmp_path, config) == []
+    assert opened == []
+    lines = [r.getMessage() for r in caplog.records]
+    assert f"48 other file(s) under {tmp_path} are not evaluation files any reader knows; left alone" in lines
