@@ -124,9 +124,10 @@ def infer_task(task: str, rows: pd.DataFrame, config: Config) -> Inferred:
 
 def infer(frame: pd.DataFrame, config: Config) -> list[Inferred]:
     """One Inferred per task in the data that rules.yaml does not list, in name order."""
-    unknown = frame[~frame["task"].isin(list(config.tasks))]
-    if unknown.empty:
+    missing = set(frame["task"].unique()) - set(config.tasks)
+    if not missing:  # the usual sweep: every task listed, nothing to look at row by row
         return []
+    unknown = frame[frame["task"].isin(list(missing))]
     return [infer_task(str(task), rows, config) for task, rows in unknown.groupby("task", sort=True)]
 
 
