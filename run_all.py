@@ -4,6 +4,7 @@
     python run_all.py                  # the bundled example -> figures/
     python run_all.py --data experiments --out figures
     python run_all.py --watch          # keep figures up to date while evaluations land
+    python run_all.py --init runs/     # write the rules inferred for runs/ to runs/rules.yaml, to edit
 
 Exit codes: 0 all outputs written, 1 some output failed (the others were still written),
 2 usage or configuration error, 130 interrupted (Ctrl-C).
@@ -34,6 +35,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--watch", action="store_true", help="keep running; redraw what new evaluations affect")
     p.add_argument("--poll", type=float, default=None, metavar="SECONDS",
                    help="with --watch: poll the file system every SECONDS (NFS, Lustre) instead of inotify")
+    p.add_argument("--baseline", metavar="RUN", default=None,
+                   help="score every run the naming pattern does not describe against this run")
+    p.add_argument("--init", type=Path, metavar="DIR", default=None,
+                   help="write the rules inferred for DIR to DIR/rules.yaml (never overwrites) and exit")
     p.add_argument("--quiet", "-q", action="store_true", help="only warnings and the summary")
     args = p.parse_args(argv)
     if args.jobs < 0:
@@ -58,6 +63,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
     try:
         config = load_config(args.config)
+        if args.baseline is not None:
+            config = with_baseline(config, args.baseline)
+        if args.init is not None:
+            from utils.inference import write_init
+            target = write_init(args.init, config)
+            print(f"wrote {target}: the inferred rules, commented; edit them, then "
+                  f"python run_all.py --config {target}", file=sys.stderr)
+            return 0
         from utils.pipeline import Options, Pipeline
         if args.list:
             from plots.registry import discover  # here: a no-op run should not import pandas
@@ -82,6 +95,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     print_report(report, options.out)
     return report.exit_code
+
+
+def with_baseline(config, run: str):
+    """The rules with `experiments.baseline` set to `run` (--baseline), in the raw rules too, so
+    outputs drawn under another baseline are redrawn."""
+    import dataclasses
+    raw = dict(config.raw)
+    raw["experiments"] = {**(raw.get("experiments") or {}), "baseline": run}
+    return dataclasses.replace(config, baseline=run, raw=raw)
 
 
 def print_report(report, out: Path) -> None:

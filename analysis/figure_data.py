@@ -114,8 +114,9 @@ def seed_forgetting(seed_scores: pd.DataFrame, config: Config) -> pd.DataFrame:
     rows = members(seed_scores)
     rows = rows[rows["condition"] == in_distribution(config)]
     acc = rows["kind"] == "accuracy"
-    change = np.where(acc, rows["raw_diff_mean"].astype("float64") * 100.0, rows["fold_change_mean"])
-    spread = np.where(acc, rows["raw_diff_std"].astype("float64") * 100.0, rows["fold_change_std"])
+    points = 100.0 / rows["task"].map(lambda t: config.tasks[t].scale if t in config.tasks else 1.0).astype("float64")
+    change = np.where(acc, rows["raw_diff_mean"].astype("float64") * points, rows["fold_change_mean"])
+    spread = np.where(acc, rows["raw_diff_std"].astype("float64") * points, rows["fold_change_std"])
     return rows.assign(change=change.astype("float64"), spread=spread.astype("float64"))
 
 

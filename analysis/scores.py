@@ -1,6 +1,7 @@
 """From the tidy table to per-experiment scores, checkpoint curves and multi-task predictions."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,30 +58,73 @@ class Gaps:
             out.append(f"task(s) not described under tasks in rules.yaml, left out of scores: "
                        f"{', '.join(self.unknown_tasks)}")
         if self.unmatched_experiments:
-            out.append(f"experiment name(s) not matching experiments.pattern, left out of scores: "
-                       f"{', '.join(self.unmatched_experiments)}")
+            names = self.unmatched_experiments
+            out.append(f"{len(names)} run(s) not matching experiments.pattern, each its own experiment "
+                       f"(no baseline unless named with --baseline): " + ", ".join(names[:10])
+                       + (f" + {len(names) - 10} more" if len(names) > 10 else ""))
         return out
 
 
 def primary(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
-    """The reported metric of each task (rules.yaml `metric`, `statistic`) and its std, all steps."""
-    names = {t: config.metric.format(task=t) for t in frame["task"].unique()}
-    expected = frame["task"].map(names)
+    """The reported metric of each task (its own `metric`/`statistic` in rules.yaml, else the
+    top-level ones) and its std, all steps."""
+    chosen = {t: config.task_metric(t) for t in frame["task"].unique()}
+    expected = frame["task"].map({t: m for t, (m, _) in chosen.items()})
     rows = frame[frame["metric"] == expected]
     keys = ["experiment", "condition", "task", "step"]
-    mean = rows[rows["statistic"] == config.statistic][keys + ["value"]]
+    stats = {s for _, s in chosen.values()}
+    wanted = (rows["statistic"] == next(iter(stats)) if len(stats) == 1 else
+              rows["statistic"] == rows["task"].map({t: s for t, (_, s) in chosen.items()}))
+    mean = rows[wanted][keys + ["value"]]
     std = rows[rows["statistic"] == "std"][keys + ["value"]].rename(columns={"value": "std"})
     out = mean.merge(std, on=keys, how="left")
     return out.drop_duplicates(keys, keep="last").sort_values(keys, ignore_index=True)
 
 
-def experiment_table(experiments: list[str], config: Config, gaps: Gaps) -> pd.DataFrame:
-    """One row per experiment: what its name says (baseline, group, seed) and what it trained on."""
+RUNS = "runs"  # the group of runs whose names experiments.pattern does not describe
+_SEED = re.compile(r"[_-]seed[_-]?(\d+)", re.IGNORECASE)
+
+
+def run_groups(frame: pd.DataFrame) -> dict[str, str]:
+    """Group of each experiment whose name the pattern does not describe: the top folder under
+    the data root its files lie in (`hf_runs/whisper/...` -> hf_runs) when that is not the run
+    itself, else `runs`. So Trainer runs and lm-eval models side by side stay apart."""
+    firsts = frame.drop_duplicates("experiment")[["experiment", "source"]]
+    out = {}
+    for exp, source in zip(firsts["experiment"], firsts["source"]):
+        parts = str(source).split("/")
+        out[exp] = parts[0] if len(parts) > 2 and parts[0] != exp else RUNS
+    return out
+
+
+def _unmatched_row(name: str, config: Config, present: set[str], groups: dict[str, str]) -> dict:
+    """A run the naming pattern does not describe: its own experiment, seed from `seed<N>` in the
+    name, scored against the named baseline run (--baseline, experiments.baseline) when that is
+    present and in the same group (a Trainer baseline does not score lm-eval models)."""
+    m = _SEED.search(name)
+    base = config.baseline if config.baseline in present else None
+    if base is not None and name != base and groups.get(name, RUNS) != groups.get(base, RUNS):
+        base = None
+    if name == base:
+        return {"experiment": name, "group": "baseline", "seed": 1, "model": name, "index": None,
+                "baseline_experiment": name, "trained_on": "", "n_trained": 0}
+    return {"experiment": name, "group": groups.get(name, RUNS), "seed": int(m.group(1)) if m else 1,
+            "model": name[:m.start()] + name[m.end():] if m else name, "index": None,
+            "baseline_experiment": base or "", "trained_on": "", "n_trained": 0}
+
+
+def experiment_table(experiments: list[str], config: Config, gaps: Gaps,
+                     groups: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per experiment: what its name says (baseline, group, seed) and what it trained on.
+
+    Names experiments.pattern does not describe are runs of their own (`groups`: see run_groups)."""
     rows = []
-    for name in sorted(set(experiments)):
+    present = set(experiments)
+    for name in sorted(present):
         info = config.parse_experiment(name)
         if info is None:
             gaps.unmatched_experiments.append(name)
+            rows.append(_unmatched_row(name, config, present, groups or {}))
             continue
         trained = config.trained_tasks(info)
         rows.append({"experiment": name, "group": info.group, "seed": info.seed, "model": info.model,
@@ -99,16 +143,20 @@ def build_scores(frame: pd.DataFrame, config: Config, gaps: Gaps | None = None) 
     prim = prim[prim["task"].isin(list(config.tasks))]
     last = prim.groupby(["experiment", "condition", "task"], sort=True).tail(1)
 
-    exps = experiment_table(list(prim["experiment"].unique()), config, gaps)
+    exps = experiment_table(list(prim["experiment"].unique()), config, gaps, run_groups(frame))
     cells = last[["condition", "task"]].drop_duplicates()
-    grid = exps[["experiment"]].merge(cells, how="cross")
+    runs = set(gaps.unmatched_experiments)
+    grid = exps[["experiment"]][~exps["experiment"].isin(runs)].merge(cells, how="cross")
+    if runs:  # a run the pattern does not describe is not expected to have every task: only its own
+        own = last[last["experiment"].isin(runs)][["experiment", "condition", "task"]]
+        grid = pd.concat([grid, own], ignore_index=True)
     table = grid.merge(last, on=["experiment", "condition", "task"], how="left").merge(exps, on="experiment")
     table["missing"] = table["value"].isna() & table["step"].isna()
     for row in table[table["missing"]].itertuples():
         gaps.missing_evaluations.append((row.experiment, row.condition, row.task))
 
     present = set(exps["experiment"])
-    gaps.missing_baselines.extend(sorted(set(exps["baseline_experiment"]) - present))
+    gaps.missing_baselines.extend(sorted(set(exps["baseline_experiment"]) - present - {""}))
     base = last[["experiment", "condition", "task", "value"]].rename(
         columns={"experiment": "baseline_experiment", "value": "baseline"})
     table = table.merge(base, on=["baseline_experiment", "condition", "task"], how="left")
@@ -200,8 +248,9 @@ def build_curves(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
     """The reported metric at every checkpoint, with the experiment's group and baseline."""
     prim = primary(frame, config)
     prim = prim[prim["task"].isin(list(config.tasks))]
-    exps = experiment_table(list(prim["experiment"].unique()), config, Gaps())
-    out = prim.merge(exps[["experiment", "group", "seed", "baseline_experiment", "trained_on"]], on="experiment")
+    exps = experiment_table(list(prim["experiment"].unique()), config, Gaps(), run_groups(frame))
+    out = prim.merge(exps[["experiment", "group", "seed", "model", "baseline_experiment", "trained_on"]],
+                     on="experiment")
     out["kind"] = out["task"].map(lambda t: config.tasks[t].kind)
     return out.sort_values(["experiment", "condition", "task", "step"], ignore_index=True)
 

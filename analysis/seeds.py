@@ -117,6 +117,8 @@ def seed_points(scores: pd.DataFrame, aggregated: pd.DataFrame) -> pd.DataFrame:
     `value` (or a score) per row, the bar and whiskers the `<measure>_mean` / `_std` columns.
     """
     agg_cols = [f"{m}_{s}" for m in MEASURES for s in STATS] + ["n_seeds"]
+    if aggregated.empty:  # nothing scored against a baseline: the columns, no rows to merge on
+        return scores.iloc[:0].assign(**{c: pd.Series(dtype="float64") for c in agg_cols})
     right = aggregated[["experiment", "condition", "task"] + agg_cols].rename(columns={"experiment": "model"})
     if scores.empty or right.empty:  # an empty view's key columns are float64: merge would refuse them
         keys = {k: "object" for k in ("model", "condition", "task")}

@@ -10,6 +10,7 @@ from typing import Callable
 import pandas as pd
 
 from analysis.findings import compute_findings
+from analysis.runs import run_curves, run_values, with_baseline
 from analysis.scores import Gaps, build_curves, build_predictions, build_scores
 from analysis.seeds import seed_curves, seed_points, seed_predictions, seed_scores
 from utils.config import Config
@@ -22,14 +23,18 @@ VIEWS: dict[str, ViewFn] = {
     "scores": lambda frame, config, gaps, get: build_scores(frame, config, gaps),
     "curves": lambda frame, config, gaps, get: build_curves(frame, config),
     "predictions": lambda frame, config, gaps, get: build_predictions(get("scores")),
-    # seed-averaged scores: one row per seed-free experiment x condition x task (mean, std, n)
-    "seed_scores": lambda frame, config, gaps, get: seed_scores(get("scores"), config),
+    # seed-averaged scores: one row per seed-free experiment x condition x task (mean, std, n);
+    # this and the views below hold only runs scored against a baseline (the others: run_*)
+    "seed_scores": lambda frame, config, gaps, get: seed_scores(with_baseline(get("scores")), config),
     # per-seed score rows with their model's mean, std and n alongside (dots + error bars)
-    "seed_points": lambda frame, config, gaps, get: seed_points(get("scores"), get("seed_scores")),
+    "seed_points": lambda frame, config, gaps, get: seed_points(with_baseline(get("scores")), get("seed_scores")),
     # multi-task predictions averaged over seeds (each seed predicted from its own single-task runs)
     "seed_predictions": lambda frame, config, gaps, get: seed_predictions(get("predictions"), config),
     # checkpoint curves averaged over seeds: one row per seed-free experiment x condition x task x step
-    "seed_curves": lambda frame, config, gaps, get: seed_curves(get("curves"), config),
+    "seed_curves": lambda frame, config, gaps, get: seed_curves(with_baseline(get("curves")), config),
+    # runs without a baseline: last value per run (seeds by name) and per-metric checkpoint curves
+    "run_values": lambda frame, config, gaps, get: run_values(get("scores")),
+    "run_curves": lambda frame, config, gaps, get: run_curves(get("curves")),
     "findings": lambda frame, config, gaps, get: compute_findings(get("seed_scores"), get("predictions"), config),
     # the scores of each seed on its own, for one heatmap per seed; empty unless plots.seed_heatmap
     "seed_heatmap": lambda frame, config, gaps, get: get("scores") if config.seed_heatmap else get("scores").iloc[:0],
@@ -41,6 +46,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "curves": ("metrics",), "scores": ("metrics",), "predictions": ("scores",),
     "seed_scores": ("scores",), "seed_points": ("scores", "seed_scores"), "seed_predictions": ("predictions",),
     "findings": ("seed_scores", "predictions"), "seed_curves": ("curves",), "seed_heatmap": ("scores",),
+    "run_values": ("scores",), "run_curves": ("curves",),
 }
 
 

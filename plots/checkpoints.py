@@ -1,7 +1,10 @@
 """Checkpoint curves: the metric at every step, per task, to see when adaptation or forgetting happens."""
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from analysis.figure_data import (baseline_last, curve_seeds, curves_for, curves_spread, fewer_seeds,
@@ -93,4 +96,36 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
         what = f"one line per experiment: mean of {seed_phrase(seeds)}"
     fig.legend(handles, names, loc="outside lower center", ncols=len(names), frameon=False)
     fig.suptitle(f"{ctx.group_label} vs baseline: metric at every checkpoint, {ctx.condition_label} ({what})")
+    return fig
+
+
+@figure("run_checkpoints", needs="run_curves", per=("group", "condition", "task"),
+        writes="run_checkpoints/{group}_{condition}_{task}", title="Metric over checkpoints, runs without a baseline",
+        description="For runs without a baseline: one metric at every checkpoint, one line per run (the mean over "
+                    "the seeds its name shows; band: ± std across seeds).")
+def draw_runs(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
+    apply_style()
+    info = ctx.task(ctx.keys["task"])
+    table = data.pivot_table(index="step", columns="model", values="value", aggfunc="first").sort_index()
+    spread = data.pivot_table(index="step", columns="model", values="seed_std", aggfunc="first",
+                              dropna=False).reindex(index=table.index, columns=table.columns)
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
+    steps = table.index.to_numpy()
+    seeds = data.groupby("model")["n_seeds"].max()
+    for name in table.columns:  # the default (Okabe-Ito) cycle: one colour per run, named in the legend
+        values = table[name].to_numpy()
+        ok = np.isfinite(values)
+        n = int(seeds.get(name, 1))
+        label = f"{name} (mean of {n} seeds, band ± std)" if n > 1 else name
+        line, = ax.plot(steps[ok], values[ok], marker="o", ms=2.5, lw=1.4, label=label)
+        std = spread[name].to_numpy()[ok]
+        if np.isfinite(std).any():
+            ax.fill_between(steps[ok], values[ok] - std, values[ok] + std, color=line.get_color(), alpha=_BAND_ALPHA,
+                            lw=0)
+    ax.set_xlabel("training step")
+    ax.set_ylabel(f"{info.unit} ({'higher' if info.higher_is_better else 'lower'} is better)")
+    ax.grid(color="0.92", lw=0.6)
+    ax.legend(loc="best", fontsize=7, frameon=False)
+    fig.suptitle(f"{textwrap.shorten(info.label, 70)}\nat every checkpoint, runs compared ({ctx.keys['group']}, "
+                 f"{ctx.condition_label}; no baseline)", fontsize=10)
     return fig

@@ -44,15 +44,16 @@ def value_text(value: float, task: str, config: Config) -> str:
     if not _finite(value):
         return "no value"
     info = config.tasks[task]
-    if info.kind == "accuracy":
-        return f"{value * 100:.1f}% {info.unit}"
+    if info.kind == "accuracy":  # a 0-100 task (ROUGE) is already in percent
+        return f"{value * 100 / info.scale:.1f}% {info.unit}"
     return f"{sig(value, 3)} {info.unit}"
 
 
 def _short(value: float, task: str, config: Config) -> str:
     if not _finite(value):
         return "no value"
-    return f"{value * 100:.1f}%" if config.tasks[task].kind == "accuracy" else sig(value, 3)
+    info = config.tasks[task]
+    return f"{value * 100 / info.scale:.1f}%" if info.kind == "accuracy" else sig(value, 3)
 
 
 def _pct(x: float) -> str:

@@ -43,3 +43,31 @@ def value(frame, **where) -> float:
         rows = rows[rows[col] == v]
     assert len(rows) == 1, f"{len(rows)} rows match {where}"
     return float(rows["value"].iloc[0])
+
+
+# The real result files public projects committed (../shared/real_formats/tree beside the clone);
+# tests using them are skipped, with this reason, when the folder is absent.
+REAL = REPO / ".." / "shared" / "real_formats" / "tree"
+REAL_MISSING = f"real result files not found at {REAL} (they sit beside the clone in CI)"
+
+
+def real(rel: str) -> Path:
+    """A real result file or folder by its path under the real tree (skips the test when absent)."""
+    import pytest
+    path = REAL / rel
+    if not path.exists():
+        pytest.skip(REAL_MISSING)
+    return path
+
+
+def copy_real(rels: list[str], dest: Path) -> Path:
+    """Copy real files or folders (paths under the real tree) into dest, keeping their paths."""
+    for rel in rels:
+        src = real(rel)
+        target = dest / rel
+        if src.is_dir():
+            shutil.copytree(src, target)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, target)
+    return dest

@@ -47,7 +47,9 @@ def test_without_readers_files_are_recognised_by_name_and_content(tmp_path, mixe
     assert sorted(m for m in lines if m.startswith("reader ")) == [
         f"reader {r}: 1 file(s) recognised by name and content"
         for r in ("evaluation_results", "hf_trainer", "jsonl", "lm_eval", "tables")]
-    assert any(m.startswith("4 other file(s)") for m in lines)  # one line, not one per file
+    [left] = [m for m in lines if m.startswith("4 other file(s)")]  # one line, not one per file
+    assert all(name in left for name in ("pt1_ft1-1/config.json", "pt1_ft1-1/model.safetensors",
+                                         "paper/losses.csv"))  # few: named
 
 
 def test_the_mixed_tree_loads_into_one_table(tmp_path, mixed_tree):
@@ -66,21 +68,25 @@ def test_readers_rules_choose_by_glob_and_several_run_over_one_tree(tmp_path, mi
     with caplog.at_level(logging.INFO, logger="utils.loading"):
         result = load(mixed_tree, cfg)
     files = {p.relative_to(mixed_tree).as_posix() for p in result.files}
+    # files no glob matches are offered to the sniffers: the lm-eval results and the JSON Lines file
     assert files == {"pt1/evals/distance/eval_data/evaluation_results.json", "paper/table2.csv",
-                       "paper/losses.csv", "pt1_ft1-1/trainer_state.json"}
+                       "paper/losses.csv", "pt1_ft1-1/trainer_state.json",
+                       "lm/results_2024-06-10T12-34-56.412823.json", "more/records.jsonl"}
     # a file the glob gives a reader that cannot read it is one clear problem line; the rest loads
     assert [str(p) for p in result.problems] == [
         f"{mixed_tree / 'paper' / 'losses.csv'}: no 'experiment' column in the header (long form: "
         "experiment, task, value[, condition, step, metric, statistic]; wide form: experiment and one "
         "column per task)"]
-    assert set(result.frame["experiment"]) == {"pt1", "pt1_ft1-1", "pt1_ft1-2"}
-    assert "reader tables: 2 file(s) matched by the readers: globs" in [r.getMessage() for r in caplog.records]
+    assert {"pt1", "pt1_ft1-1", "pt1_ft1-2"} <= set(result.frame["experiment"])
+    lines = [r.getMessage() for r in caplog.records]
+    assert "reader tables: 2 file(s) matched by the readers: globs" in lines
+    assert "reader lm_eval: 1 file(s) recognised by name and content" in lines
 
 
 def test_unknown_reader_is_a_user_error(tmp_path, mixed_tree):
-    cfg = rules(tmp_path, readers=[{"reader": "tensorboard", "glob": "**/events.*"}])
-    with pytest.raises(UserError, match=r"readers\[0\].reader: unknown reader 'tensorboard' \(known: "
-                                        r"evaluation_results, hf_trainer, jsonl, lm_eval, tables\)"):
+    cfg = rules(tmp_path, readers=[{"reader": "wandb", "glob": "**/*.wandb"}])
+    with pytest.raises(UserError, match=r"readers\[0\].reader: unknown reader 'wandb' \(known: "
+                                        r"evaluation_results, hf_trainer, jsonl, lm_eval, tables, tensorboard\)"):
         discover(mixed_tree, cfg)
 
 
@@ -111,3 +117,20 @@ def test_to_value(raw, expected):
         assert got != got
     else:
         assert got == expected
+
+
+def test_many_files_no_reader_takes_are_counted_and_not_opened(tmp_path, config, monkeypatch, caplog):
+    """A Trainer tree is mostly weights, tokenizer and config files: passed over by name."""
+    import utils.readers.lm_eval as lm_eval
+    opened = []
+    monkeypatch.setattr(lm_eval, "head", lambda path, size=4096: opened.append(path) or b"")
+    for i in range(12):
+        run = tmp_path / f"run{i}"
+        run.mkdir()
+        for name in ("config.json", "tokenizer_config.json", "special_tokens_map.json", "model.safetensors"):
+            (run / name).write_text("{}")
+    with caplog.at_level(logging.INFO, logger="utils.loading"):
+        assert discover(tmp_path, config) == []
+    assert opened == []
+    lines = [r.getMessage() for r in caplog.records]
+    assert f"48 other file(s) under {tmp_path} are not evaluation files any reader knows; left alone" in lines

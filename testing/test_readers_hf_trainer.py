@@ -1,14 +1,19 @@
 """Hugging Face Trainer files: trainer_state.json log_history, all_results/eval_results.json steps,
-experiment and condition naming, malformed files."""
+experiment and condition naming, malformed files; and real Trainer runs as public projects committed
+them (../shared/real_formats/tree/hf_runs) with the shipped rules (`config`): checkpoint copies
+counted once, the final all_results.json filed at the step it repeats, memory and runtime keys not
+metrics, Git LFS pointers named as such."""
 import json
 import math
 
 import pytest
 
-from readers_helpers import FIXTURES, place, rules, value
+from readers_helpers import FIXTURES, copy_real, place, real, rules, value
 from utils.errors import EvalFileError
 from utils.loading import load
-from utils.readers.hf_trainer import read_hf_trainer
+from utils.readers.hf_trainer import read_hf_trainer, results_step
+
+KEY = ["experiment", "condition", "task", "step", "metric", "statistic"]
 
 RUN = "hf_trainer/pt1_ft1-1"
 
@@ -132,3 +137,77 @@ def test_reader_error_is_an_eval_file_error(tmp_path, config):
     path.write_text("[]")
     with pytest.raises(EvalFileError, match="trainer_state.json: no 'log_history'"):
         read_hf_trainer(path, tmp_path, config)
+
+
+def test_checkpoint_copies_are_counted_once(tmp_path, config):
+    root = copy_real(["hf_runs/roberta-lora-agnews"], tmp_path / "t")
+    frame = load(root, config).frame
+    assert not frame.duplicated(KEY).any()
+    assert set(frame["experiment"]) == {"roberta-lora-agnews"}  # the parent of checkpoint-N/
+    # every logged evaluation of the longest copy, once: checkpoint-2400 holds the whole history
+    state = json.loads((root / "hf_runs/roberta-lora-agnews/checkpoint-2400/trainer_state.json").read_text())
+    logged = {(e["step"], k[5:]) for e in state["log_history"] for k in e
+              if k in ("eval_loss", "eval_accuracy")}
+    assert set(zip(frame["step"], frame["metric"])) == logged
+    # the merged copies come from the newest checkpoint, which holds every step
+    assert set(frame["source"]) == {"hf_runs/roberta-lora-agnews/checkpoint-2400/trainer_state.json"}
+
+
+def test_all_results_of_a_run_that_reloaded_its_best_checkpoint(tmp_path, config):
+    root = copy_real(["hf_runs/whisper-small-hi"], tmp_path / "t")
+    run = root / "hf_runs/whisper-small-hi"
+    state = json.loads((run / "trainer_state.json").read_text())
+    final = json.loads((run / "all_results.json").read_text())
+    assert state["best_model_checkpoint"].endswith("checkpoint-4000") and state["global_step"] == 5000
+    assert results_step(run / "all_results.json", root, final) == (4000, set())
+    frame = load(root, config).frame
+    assert not frame.duplicated(KEY).any()
+    at = frame.set_index(["metric", "step"])["value"]
+    assert at[("wer", 4000)] == final["eval_wer"] and at[("wer", 5000)] != final["eval_wer"]
+    assert len(frame[frame["metric"] == "wer"]) == 5  # one per logged evaluation, none added
+
+
+def _trainer_run(root, final, best=None):
+    """A run folder as the Trainer writes it: trainer_state.json (evaluations at 100 and 200) and
+    the all_results.json of save_metrics after training."""
+    root.mkdir(parents=True)
+    history = [{"epoch": 1.0, "eval_loss": 0.5, "eval_accuracy": 0.8, "eval_runtime": 3.2, "step": 100},
+               {"epoch": 2.0, "eval_loss": 0.6, "eval_accuracy": 0.7, "eval_runtime": 3.1, "step": 200},
+               {"epoch": 2.0, "step": 200, "train_loss": 0.4, "train_runtime": 50.0}]
+    (root / "trainer_state.json").write_text(json.dumps(
+        {"best_model_checkpoint": best, "global_step": 200, "log_history": history}))
+    (root / "all_results.json").write_text(json.dumps({"epoch": 2.0, "train_loss": 0.4, **final}))
+    return root / "all_results.json"
+
+
+@pytest.mark.parametrize("best, final, step, kept", [
+    ("out/checkpoint-100", {"eval_loss": 0.5, "eval_accuracy": 0.8}, 100, {"loss", "accuracy"}),  # reloaded best
+    ("out/checkpoint-100", {"eval_loss": 0.6, "eval_accuracy": 0.7}, 200, {"loss", "accuracy"}),  # kept the last
+    (None, {"eval_loss": 0.6, "eval_accuracy": 0.7}, 200, {"loss", "accuracy"}),
+    # a final evaluation unlike any logged one: only its keys not logged at the last step
+    (None, {"eval_loss": 0.9, "eval_accuracy": 0.1, "eval_f1": 0.3}, 200, {"f1"}),
+])
+def test_final_results_never_give_a_second_value(tmp_path, config, best, final, step, kept):
+    path = _trainer_run(tmp_path / "run", final, best)
+    recs = read_hf_trainer(path, tmp_path, config)
+    assert {r.step for r in recs} == {step} and {r.metric for r in recs} == kept
+    frame = load(tmp_path, config).frame
+    assert not frame.duplicated(KEY).any()
+    assert frame.groupby(["metric", "step"]).size().max() == 1
+
+
+@pytest.mark.parametrize("run", ["bart-large-cnn-samsum", "whisper-small-hi", "t5-cnn-summarization"])
+def test_bookkeeping_keys_are_not_metrics(config, run):
+    path = real(f"hf_runs/{run}/all_results.json")
+    metrics = {r.metric for r in read_hf_trainer(path, path.parents[2], config)}
+    assert metrics and not any(m.startswith("mem_") or m in ("runtime", "samples_per_second", "samples",
+                                                              "steps_per_second", "epoch") for m in metrics)
+    assert not any(m.startswith(("train_", "test_")) for m in metrics)
+
+
+def test_lfs_pointer_has_its_own_message(tmp_path, config):
+    root = copy_real(["hf_runs/spam-detection-lfs"], tmp_path / "t")
+    result = load(root, config)
+    [problem] = result.problems
+    assert "Git LFS pointer" in str(problem) and "git lfs pull" in str(problem)
+    assert "half-written" not in str(problem) and "spam-detection-lfs" in str(problem)

@@ -6,6 +6,7 @@ import pytest
 
 from readers_helpers import FIXTURES, value
 from utils.errors import EvalFileError
+from utils.readers import PartialRead
 from utils.readers.jsonl import _sniff, read_jsonl
 
 V04_SAMPLES = ("lm_eval/v04/__scratch__runs__pt1_ft1-1__checkpoint-500/"
@@ -34,12 +35,40 @@ def test_records(config):
     ('{"experiment": "pt1", "task": "distance"}', "line 2: no value"),
     ('{"experiment": "pt1", "task": "distance", "value": 3, "step": 1.5}', "line 2: step 1.5 is not a whole"),
 ])
-def test_a_bad_line_is_named(tmp_path, config, bad, reason):
+def test_a_bad_line_is_named_and_the_good_ones_kept(tmp_path, config, bad, reason):
     path = tmp_path / "e.jsonl"
     path.write_text('{"experiment": "pt1", "task": "distance", "value": 3}\n' + bad + "\n")
-    with pytest.raises(EvalFileError) as err:
+    with pytest.raises(PartialRead) as err:
         read_jsonl(path, tmp_path, config)
     assert str(err.value).startswith(f"{path}: ") and reason in str(err.value)
+    assert [(r.experiment, r.value) for r in err.value.records] == [("pt1", 3.0)]
+
+
+def test_a_line_cut_mid_write_keeps_every_complete_line(tmp_path, config, caplog):
+    """A log being appended to, as `print(json.dumps(rec), file=fh, flush=True)` leaves it mid-write."""
+    import json
+    import logging
+    from utils.loading import load
+    lines = [json.dumps({"experiment": "pt1", "task": "distance", "step": s, "value": v})
+             for s, v in [(100, 3.0), (200, 2.5), (300, 2.1)]]
+    path = tmp_path / "log.jsonl"
+    path.write_text("\n".join(lines) + "\n" + lines[0][:25])  # the fourth line is half written
+    with caplog.at_level(logging.WARNING, logger="utils.loading"):
+        result = load(tmp_path, config)
+    assert list(result.frame["step"]) == [100, 200, 300] and list(result.frame["value"]) == [3.0, 2.5, 2.1]
+    assert not result.problems
+    [partial] = result.partial
+    assert "line 4: not valid JSON" in str(partial) and "kept the 3 record(s)" in str(partial)
+    assert any("line 4" in r.getMessage() for r in caplog.records)
+
+
+def test_only_bad_lines_is_unreadable(tmp_path, config):
+    path = tmp_path / "e.jsonl"
+    path.write_text('{"experiment": "pt1", "task"\n[1]\n')
+    with pytest.raises(EvalFileError) as err:
+        read_jsonl(path, tmp_path, config)
+    assert not isinstance(err.value, PartialRead)
+    assert "line 1: not valid JSON" in str(err.value) and "1 more bad line" in str(err.value)
 
 
 def test_no_numeric_record(tmp_path, config):

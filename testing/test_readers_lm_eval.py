@@ -1,14 +1,18 @@
 """lm-evaluation-harness results files: "metric,filter" keys, stderr, "N/A", model and step from
-model_args, v0.3 files, experiment modes, malformed files."""
+model_args, v0.3 files, experiment modes, malformed files; and the real files public projects
+committed (../shared/real_formats/tree/lm_eval): v0.3 files not named results*.json, `..__<path>`
+folders, PEFT adapters as their own experiment, the harness's sample counts left out."""
 import json
 import math
 
 import pytest
 
-from readers_helpers import FIXTURES, place, rules
+from readers_helpers import FIXTURES, REAL, copy_real, place, real, rules
 from utils.errors import EvalFileError
-from utils.loading import load
+from utils.loading import discover, load
 from utils.readers.lm_eval import _sniff, model_and_step, read_lm_eval
+
+ADAPTER = "lm_eval/asdiv/..__prompt-pursuit__results__aug17__gsm8k_8shot_pursue_numq_1000_r16_lr1e-6__epoch_{}"
 
 V04_DIR = "lm_eval/v04/__scratch__runs__pt1_ft1-1__checkpoint-500"
 V04 = f"{V04_DIR}/results_2024-06-10T12-34-56.412823.json"
@@ -112,3 +116,54 @@ def test_sniff(tmp_path, rel, content, expected):
     path = tmp_path / rel
     path.write_text(content)
     assert _sniff(path) is expected
+
+
+@pytest.mark.parametrize("rel", ["lm_eval/pythia-v1/pythia-160m/zero-shot/160m_step23000.json",
+                                 "lm_eval/out/results.json"])
+def test_recognised_by_content_whatever_the_name(rel):
+    assert _sniff(real(rel))
+
+
+@pytest.mark.parametrize("rel", ["hf_runs/whisper-small-hi/config.json", "hf_runs/dnabert2/tokenizer_config.json",
+                                 "hf_runs/whisper-small-hi/all_results.json"])
+def test_other_json_files_are_not_taken_for_lm_eval(rel):
+    assert not _sniff(real(rel))
+
+
+def test_v03_revision_steps_make_one_experiment(config):
+    paths = [real(f"lm_eval/pythia-v1/pythia-160m/zero-shot/160m_step{s}.json") for s in (23000, 143000)]
+    recs = [r for p in paths for r in read_lm_eval(p, REAL, config)]
+    assert {r.experiment for r in recs} == {"pythia-v1.1-160m"}
+    assert {r.step for r in recs} == {23000, 143000}
+    piqa = {(r.step, r.metric, r.statistic): r.value for r in recs if r.task == "piqa"}
+    data = json.loads(paths[0].read_text())["results"]["piqa"]
+    assert piqa[(23000, "piqa_acc", "value")] == data["acc"]
+    assert piqa[(23000, "piqa_acc_norm", "stderr")] == data["acc_norm_stderr"]
+
+
+def test_peft_adapters_are_their_own_experiments(tmp_path, config):
+    rels = [ADAPTER.format(5), ADAPTER.format(20), "lm_eval/asdiv/meta-llama__Meta-Llama-3-8B-Instruct"]
+    root = copy_real(rels, tmp_path / "t")
+    found = {p.relative_to(root).parts[2] for p, r in discover(root, config) if r == "lm_eval"}
+    assert any(f.startswith("..__") for f in found)  # the harness's folder for a relative path is read
+    frame = load(root, config).frame
+    assert set(frame["experiment"]) == {"Meta-Llama-3-8B-Instruct", "Meta-Llama-3-8B-Instruct+epoch_5",
+                                        "Meta-Llama-3-8B-Instruct+epoch_20"}
+
+
+@pytest.mark.parametrize("args, expected", [
+    ("pretrained=meta-llama/Llama-3-8B,peft=../runs/lora_r16/checkpoint-300", ("Llama-3-8B+lora_r16", 300)),
+    ("pretrained=EleutherAI/pythia-160m,revision=step3000", ("pythia-160m", 3000)),
+    ({"pretrained": "/scratch/x/out/run_7", "tensor_parallel_size": 8}, ("run_7", None)),
+])
+def test_model_and_step(args, expected):
+    assert model_and_step({"config": {"model_args": args}}) == expected
+
+
+def test_sample_counts_are_not_metrics(config):
+    path = real("lm_eval/negotiationtom/Qwen__Qwen3-8B/results_2026-07-08T18-15-33.115417.json")
+    raw = json.loads(path.read_text())["results"]
+    assert any("sample_len" in m for m in raw.values())  # the file has them
+    recs = read_lm_eval(path, REAL, config)
+    assert recs and not any("sample_len" in r.metric or "sample_count" in r.metric for r in recs)
+    assert {r.experiment for r in recs} == {"Qwen3-8B"}  # model_args as an object

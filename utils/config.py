@@ -27,6 +27,9 @@ class TaskInfo:
     label: str
     unit: str
     log: bool
+    metric: str | None = None  # tidy metric name reported for this task (None: the top-level `metric`)
+    statistic: str | None = None  # its statistic (None: the top-level `statistic`)
+    scale: float = 1.0  # 100 when the values run 0-100 (ROUGE, WER in percent), for text output
 
     @property
     def higher_is_better(self) -> bool:
@@ -88,8 +91,8 @@ class Config:
     metric: str
     statistic: str
     tasks: Mapping[str, TaskInfo]
-    pattern: re.Pattern
-    baseline: str
+    pattern: re.Pattern | None  # None: no naming scheme, every run folder is its own experiment
+    baseline: str | None  # a run named as every unmatched run's baseline (--baseline); None: none
     groups: Mapping[str, str]
     training: Mapping[str, Mapping[int, tuple[str, ...]]]
     plot_modules: tuple[Path, ...]
@@ -102,7 +105,7 @@ class Config:
 
     def parse_experiment(self, name: str) -> ExperimentName | None:
         """Split an experiment name into baseline, group, index and seed; None if it does not match."""
-        m = self.pattern.match(name)
+        m = self.pattern.match(name) if self.pattern is not None else None
         if not m:
             return None
         gd = m.groupdict()
@@ -129,6 +132,14 @@ class Config:
             return ()
         return tuple(self.training.get(exp.group, {}).get(exp.index, ()))
 
+    def task_metric(self, task: str) -> tuple[str, str]:
+        """(tidy metric, statistic) reported for a task: its own `metric:`/`statistic:`, else the
+        top-level template and statistic."""
+        info = self.tasks.get(task)
+        metric = info.metric if info is not None and info.metric else self.metric.format(task=task)
+        stat = info.statistic if info is not None and info.statistic else self.statistic
+        return metric, stat
+
     def condition_for_folder(self, folder: str) -> tuple[str, str] | None:
         """(condition, task) for an evaluation folder name such as `atlantis_distance`."""
         for cond in sorted(self.conditions, key=lambda c: len(c.prefix), reverse=True):
@@ -148,6 +159,17 @@ class Config:
 
 _TOP_KEYS = {"data", "output", "readers", "conditions", "metric", "statistic", "tasks",
              "experiments", "training", "plots", "scores", "tidy", "latex"}
+
+
+def task_metric_name(task: str, metric: str | None) -> str | None:
+    """A task's `metric:` as the tidy metric name: `acc_norm` for task hellaswag is
+    `hellaswag_acc_norm` (lm-eval's naming); a name that already is or starts with the task,
+    or a `{task}` template, is taken as it is."""
+    if metric is None:
+        return None
+    if "{task}" in metric:
+        return metric.format(task=task)
+    return metric if metric == task or metric.startswith(task + "_") else f"{task}_{metric}"
 
 
 def _fail(path: Path, key: str, msg: str) -> ConfigError:
@@ -229,12 +251,13 @@ def load_config(path: Path | str | None = None) -> Config:
         raise _fail(path, "metric", "must contain {task}")
     statistic = _expect(path, "statistic", raw.get("statistic", "mean"), str, "a string")
 
-    tasks_raw = _expect(path, "tasks", raw.get("tasks"), dict, "a mapping of tasks")
+    # Tasks are optional: those not listed are inferred from the data (utils/inference.py).
+    tasks_raw = _expect(path, "tasks", raw.get("tasks") or {}, dict, "a mapping of tasks")
     tasks: dict[str, TaskInfo] = {}
     for name, t in tasks_raw.items():
         key = f"tasks.{name}"
         _expect(path, key, t, dict, "a mapping with kind (accuracy or error)")
-        _only_keys(path, key, t, {"kind", "label", "unit", "log"})
+        _only_keys(path, key, t, {"kind", "label", "unit", "log", "metric", "statistic", "scale"})
         if "kind" not in t:
             raise _fail(path, f"{key}.kind", "missing: say whether the task is an accuracy "
                                              "(higher is better) or an error (lower is better)")
@@ -245,24 +268,31 @@ def load_config(path: Path | str | None = None) -> Config:
             label=_expect(path, f"{key}.label", t.get("label", str(name)), str, "a string"),
             unit=_expect(path, f"{key}.unit", t.get("unit", t["kind"]), str, "a string"),
             log=_expect(path, f"{key}.log", t.get("log", t["kind"] == "error"), bool, "true or false"),
+            metric=task_metric_name(str(name), _expect(path, f"{key}.metric", t.get("metric"), (str, type(None)),
+                                                       "a metric name such as acc_norm or exact_match,strict-match")),
+            statistic=_expect(path, f"{key}.statistic", t.get("statistic"), (str, type(None)), "a string"),
+            scale=float(_expect(path, f"{key}.scale", t.get("scale", 1), (int, float), "1 or 100")),
         )
 
     exps = _expect(path, "experiments", raw.get("experiments", {}), dict, "a mapping")
     _only_keys(path, "experiments", exps, {"pattern", "baseline", "groups"})
     pat_text = _expect(path, "experiments.pattern", exps.get(
         "pattern", r"^(?P<base>[^_]+)(?P<finetune>_(?P<group>[A-Za-z]+\d*)-(?P<index>\d+))?$"),
-        str, "a regular expression")
+        (str, type(None)), "a regular expression (or null: every run folder is its own experiment)")
     try:
-        pattern = re.compile(pat_text)
+        pattern = re.compile(pat_text) if pat_text is not None else None
     except re.error as exc:
         raise _fail(path, "experiments.pattern", f"invalid regular expression: {exc}") from None
-    if "finetune" not in pattern.groupindex or "group" not in pattern.groupindex:
+    if pattern is None:
+        pass
+    elif "finetune" not in pattern.groupindex or "group" not in pattern.groupindex:
         raise _fail(path, "experiments.pattern", "needs named groups (?P<finetune>...) and (?P<group>...)")
-    if ("seed" in pattern.groupindex) != ("seedpart" in pattern.groupindex):
+    if pattern is not None and ("seed" in pattern.groupindex) != ("seedpart" in pattern.groupindex):
         # seeds are averaged per seed-free name: `seedpart` is what is cut off, `seed` its number
         raise _fail(path, "experiments.pattern", "named groups (?P<seedpart>...) and (?P<seed>...) go "
                                                  "together: seedpart is removed to get the seed-free name")
-    baseline = _expect(path, "experiments.baseline", exps.get("baseline", "pt1"), str, "a name")
+    baseline = _expect(path, "experiments.baseline", exps.get("baseline", "pt1"), (str, type(None)),
+                       "a run name (or null)")
     groups = _expect(path, "experiments.groups", exps.get("groups", {}), dict, "a mapping")
 
     training_raw = _expect(path, "training", raw.get("training", {}), dict, "a mapping")

@@ -24,7 +24,7 @@ from utils.atomic import write_bytes
 from utils.config import Config
 from utils.errors import EvalFileError, UserError
 from utils.filestamp import content_digest, is_racy
-from utils.readers import ReaderInfo, Record, all_readers, glob_matches
+from utils.readers import CHECKPOINT, PartialRead, ReaderInfo, Record, all_readers, glob_matches
 from utils.walk import files_under
 
 if TYPE_CHECKING:
@@ -53,16 +53,23 @@ class LoadResult:
     problems: list[Problem] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
     parsed: list[Path] = field(default_factory=list)  # files actually parsed (not from cache)
+    partial: list[Problem] = field(default_factory=list)  # files read in part (a bad line left out)
+    merged: int = 0  # records repeated by another file (checkpoint copies, results files), kept once
 
 
 def discover(root: Path, config: Config) -> list[tuple[Path, str]]:
     """(file, reader name) for every evaluation file under root, sorted by path.
 
-    With `readers:` rules in rules.yaml the first rule whose glob matches a file wins; without
-    them each file goes to the first reader (by name) whose sniffer recognises it, and files
-    no reader recognises are left alone. One log line per reader says how many files it got.
+    Files a `readers:` rule in rules.yaml matches go to that rule's reader (the first whose glob
+    matches); every other file is offered to the readers' sniffers (by name, then by a peek at
+    the content) and goes to the first reader (by name) that recognises it; the rest are left
+    alone. One log line per reader says how many files it got; the files no reader took are named
+    when there are few, counted otherwise.
     """
     return [(path, rname) for _, path, rname in _discover(root, config)]
+
+
+_NAMED_MAX = 10  # files no reader took: named up to this many, else counted
 
 
 def _discover(root: Path, config: Config) -> list[tuple[str, Path, str]]:
@@ -79,28 +86,39 @@ def _discover(root: Path, config: Config) -> list[tuple[str, Path, str]]:
             raise UserError(f"{config.path}: readers[{i}].experiment: reader {rule.reader!r} " + (
                 f"takes {' or '.join(modes)}, not {rule.experiment!r}" if modes else
                 "names experiments from the files themselves and takes no experiment option"))
-    sniffers = [] if config.readers else [r for _, r in sorted(readers.items()) if r.sniff is not None]
+    sniffers = [r for _, r in sorted(readers.items()) if r.sniff is not None]
     found: list[tuple[str, Path, str]] = []
-    unrecognised = 0
+    by_glob: Counter[str] = Counter()
+    left: list[str] = []
     top = os.fspath(root)
     for full, rel in _files_under(top, ""):
-        if config.readers:
-            rule = next((r for r in config.readers if glob_matches(rel, r.glob)), None)
-            if rule is not None:
-                found.append((rel, Path(full), rule.reader))
+        rule = next((r for r in config.readers if glob_matches(rel, r.glob)), None) if config.readers else None
+        if rule is not None:
+            found.append((rel, Path(full), rule.reader))
+            by_glob[rule.reader] += 1
             continue
-        path = Path(full)
-        chosen = next((r.name for r in sniffers if _sniffs(r, path)), None)
+        name = rel.rpartition("/")[2]
+        candidates = [r for r in sniffers if r.accepts is None or r.accepts(name)]
+        path = Path(full) if candidates else None  # most files (weights, tokenizers) stop here
+        chosen = next((r.name for r in candidates if _sniffs(r, path)), None)
         if chosen is None:
-            unrecognised += 1
+            left.append(rel)
         else:
             found.append((rel, path, chosen))
-    how = "matched by the readers: globs" if config.readers else "recognised by name and content"
     for rname, count in sorted(Counter(r for _, _, r in found).items()):
+        globbed = by_glob[rname]
+        how = ("matched by the readers: globs" if globbed == count else
+               "recognised by name and content" if not globbed else
+               f"{globbed} matched by the readers: globs, {count - globbed} recognised by name and content")
         log.info("reader %s: %d file(s) %s", rname, count, how)
-    if unrecognised:
+    if not found:
+        log.warning("no evaluation file under %s: no readers: glob matched and no reader recognised "
+                    "any of its %d file(s) (formats: docs/formats.md)", root, len(left))
+    if 0 < len(left) <= _NAMED_MAX:
+        log.info("%d other file(s) no reader knows, left alone: %s", len(left), ", ".join(left))
+    elif left:
         log.info("%d other file(s) under %s are not evaluation files any reader knows; left alone",
-                 unrecognised, root)
+                 len(left), root)
     found.sort(key=lambda f: f[1])  # Path order (by parts), as the callers always had it
     return found
 
@@ -172,7 +190,7 @@ class ParseCache:
     def put(self, path: Path, reader: str, st: os.stat_result, outcome: tuple) -> tuple:
         """Store `("ok", records)` or `("error", reason)`; returns the stored (column-wise) outcome."""
         if outcome[0] == "ok" and not _is_columnar(outcome[1]):
-            outcome = ("ok", columnar(outcome[1]))
+            outcome = ("ok", columnar(outcome[1])) + tuple(outcome[2:])
         racy = is_racy(st.st_mtime_ns, time.time())
         self.entries[str(path)] = (st.st_size, st.st_mtime_ns, reader,
                                    content_digest(path) if racy else None, outcome)
@@ -221,6 +239,8 @@ def _parse_chunk(items: list[tuple[str, str]], root: Path, config: Config) -> li
     for path, rname in items:
         try:
             out.append(("ok", columnar(readers[rname].read(Path(path), root, config))))
+        except PartialRead as exc:  # the good part is kept; the message names what was left out
+            out.append(("ok", columnar(exc.records), str(exc)))
         except EvalFileError as exc:
             out.append(("error", str(exc)))
     return out
@@ -254,11 +274,50 @@ def _typed_frame(columns: list[list]) -> pd.DataFrame:
 _ORDER = ["experiment", "condition", "task", "metric", "statistic", "step"]  # the tidy table's row order
 
 
+_KEY = ["experiment", "condition", "task", "step", "metric", "statistic"]  # one number per key
+
+
+def _source_rank(source: str) -> tuple[int, int, int]:
+    """Which file's copy of a repeated record is kept (the highest): a JSON file before a
+    TensorBoard one (float32), the run's own file before a `checkpoint-<N>/` copy, a later
+    checkpoint before an earlier one (it holds the longer history)."""
+    parts = source.split("/")
+    checkpoint = next((int(m.group(1)) for p in reversed(parts[:-1]) if (m := CHECKPOINT.match(p))), None)
+    return ("tfevents" not in parts[-1], checkpoint is None, checkpoint or 0)
+
+
+def merge_repeats(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """One record per key where files repeat the same number: the copies in checkpoint folders,
+    results files and event files are merged, keeping the copy of the highest-ranked source
+    (`_source_rank`). Copies agree to float32 precision (what an event file stores); a key whose
+    files give different numbers keeps every one (a conflict to see, not to hide)."""
+    repeated = frame.duplicated(_KEY, keep=False)
+    if not repeated.any():
+        return frame, 0
+    rows = frame[repeated]
+    ranks = {s: _source_rank(s) for s in rows["source"].unique()}
+    order = sorted(ranks, key=ranks.__getitem__)
+    rows = rows.assign(_rank=rows["source"].map({s: i for i, s in enumerate(order)}).to_numpy())
+    rows = rows.sort_values(_KEY + ["_rank"], kind="stable")
+    kept = rows.groupby(_KEY, sort=False)["value"].transform("last").to_numpy(dtype="float64")
+    value = rows["value"].to_numpy(dtype="float64")
+    same = np.isclose(value, kept, rtol=1e-6, atol=0.0) | (np.isnan(value) & np.isnan(kept))
+    last = ~rows.duplicated(_KEY, keep="last").to_numpy()
+    dropped = rows.index[same & ~last]
+    return frame.drop(index=dropped).reset_index(drop=True), len(dropped)
+
+
 def _sorted_frame(blocks: list[tuple[tuple[list, ...], str]]) -> pd.DataFrame:
     """The tidy frame from each file's (columns, source), rows in `_ORDER` (stable)."""
+    frame, _ = _sorted_and_merged(blocks)
+    return frame
+
+
+def _sorted_and_merged(blocks: list[tuple[tuple[list, ...], str]]) -> tuple[pd.DataFrame, int]:
+    """The tidy frame, rows in `_ORDER` (stable), repeated records merged; and how many were."""
     frame = _frame_by_file(blocks)
-    if frame is not None:
-        return frame
+    if frame is not None:  # one file per experiment x condition x task: no record can repeat
+        return frame, 0
     columns: list[list] = [[] for _ in COLUMNS]
     for cols, source in blocks:
         for col, values in zip(columns, cols):
@@ -267,8 +326,9 @@ def _sorted_frame(blocks: list[tuple[tuple[list, ...], str]]) -> pd.DataFrame:
     frame = _typed_frame(columns)
     if frame.empty:
         return pd.DataFrame({c: pd.Series(dtype="int64" if c == "step" else
-                                          "float64" if c == "value" else "object") for c in COLUMNS})
-    return frame.sort_values(_ORDER, kind="stable", ignore_index=True)
+                                          "float64" if c == "value" else "object") for c in COLUMNS}), 0
+    frame, merged = merge_repeats(frame)
+    return frame.sort_values(_ORDER, kind="stable", ignore_index=True), merged
 
 
 def _frame_by_file(blocks: list[tuple[tuple[list, ...], str]]) -> pd.DataFrame | None:
@@ -374,9 +434,15 @@ def load(root: Path, config: Config, cache: ParseCache | None = None,
         if outcome[0] == "error":
             result.problems.append(Problem(path, outcome[1]))
             continue
+        if len(outcome) > 2:  # read in part: said every run, as long as the file stays so
+            result.partial.append(Problem(path, outcome[2]))
+            log.warning("read in part: %s", outcome[2])
         blocks.append((outcome[1], source))
     cache.prune({str(p) for _, p, _ in files})
-    frame = _sorted_frame(blocks)
+    frame, result.merged = _sorted_and_merged(blocks)
+    if result.merged:
+        log.info("%d record(s) repeated in another file (checkpoint copies of trainer_state.json, results "
+                 "files, event files) merged: each number is kept once", result.merged)
     result.frame = frame
     if result.skipped:
         log.info("skipped %d file(s) in folders listed under data.skip (%s)", len(result.skipped),

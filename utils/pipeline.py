@@ -192,7 +192,8 @@ class Pipeline:
     """Holds what survives between runs in one process (parse cache, manifest, worker pool)."""
 
     def __init__(self, config: Config, options: Options, pool: Executor | None = None) -> None:
-        self.config = config
+        self.config = config  # during a run: the rules plus the tasks inferred from the data
+        self.rules = config  # the rules as given
         self.options = options
         self.cache_dir = options.out / ".cache"
         self._parse_cache: ParseCache | None = None
@@ -327,6 +328,7 @@ class Pipeline:
         probably not done, so the caller retries once it settles.
         """
         start = time.perf_counter()
+        self.config = self.rules
         code = code_state(self.config)
         tree = scan_tree(self.options.data)  # before loading: the stamp must not be newer than the data
         fast = self._stamp_holds(code, tree)
@@ -346,6 +348,8 @@ class Pipeline:
         result = load(self.options.data, self.config, self.parse_cache, pool=pool)
         clock("load")
         self.last_load = result
+        from utils.inference import with_inferred
+        self.config = with_inferred(self.rules, result.frame)  # the tasks rules.yaml does not list
         report.files, report.parsed = len(result.files), len(result.parsed)
         report.problems = [str(p) for p in result.problems]
         report.problem_paths = [p.path for p in result.problems]
@@ -427,7 +431,7 @@ class Pipeline:
             not planned_all or len(report.rendered) + len(report.failed) < len(todo))
         self._save_parse_cache()
         report.seconds = time.perf_counter() - start
-        key = selection_key(self.config, self.options.data, self.options.only)
+        key = selection_key(self.rules, self.options.data, self.options.only)
         stamp = None if report.failed or report.interrupted else self._make_stamp(tree, result, code, report)
         self.stamps.pop(key, None)
         if stamp is not None:
@@ -500,6 +504,7 @@ class Pipeline:
         share the slices (and their hashes): they are computed once."""
         jobs = []
         cfg_hash = config_hash(self.config)
+        inferred = {t: i for t, i in self.config.tasks.items() if t not in self.rules.tasks}
         slices: dict[tuple[str, tuple[str, ...]], list[tuple[dict, pd.DataFrame, str]]] = {}
         for spec in self.specs:
             if spec.needs not in views:
@@ -511,6 +516,8 @@ class Pipeline:
             salt = f"{spec.name}|{code}|{cfg_hash}"
             for keys, part, data_hash in slices[key]:
                 rel = spec.path_for(keys, self.config.plot_format)
+                if inferred and "task" in part.columns:  # inferred tasks (label, unit, scale) are rules too
+                    data_hash += repr([inferred.get(t) for t in sorted(map(str, part["task"].unique()))])
                 fp = hashlib.blake2b(f"{salt}|{data_hash}".encode(), digest_size=16).hexdigest()
                 jobs.append(Job(spec.name, rel, dict(keys), part, fp, salt))
         return jobs

@@ -38,7 +38,7 @@ def _walk(top: str, prefix: str, root: str, real: str | None, seen: set[str]) ->
         return
     for entry in entries:
         name = entry.name
-        if name.startswith("."):
+        if name.startswith(".") and not name.startswith("..__"):  # lm-eval's `..__<path>` folders are not hidden
             continue
         try:
             is_dir = entry.is_dir()

@@ -33,6 +33,15 @@ class Record(NamedTuple):
     value: float
 
 
+class PartialRead(EvalFileError):
+    """A file read in part: `records` are the good ones, the message names what was left out
+    (a JSON Lines line cut mid-write). The loader keeps the records and logs the message."""
+
+    def __init__(self, message: str, records: list[Record]) -> None:
+        super().__init__(message)
+        self.records = records
+
+
 ReadFn = Callable[[Path, Path, Config], list[Record]]
 
 
@@ -44,17 +53,23 @@ class ReaderInfo:
     sniff: Callable[[Path], bool] | None = None
     # rules.yaml `readers[].experiment` values the reader honours; the first is its default.
     experiment_from: tuple[str, ...] = ()
+    # a cheap test on the file name alone: False means the sniffer would say no (not even called)
+    accepts: Callable[[str], bool] | None = None
 
 
 _READERS: dict[str, ReaderInfo] = {}
 
 
 def reader(name: str, description: str = "", sniff: Callable[[Path], bool] | None = None,
-           experiment_from: tuple[str, ...] = ()) -> Callable[[ReadFn], ReadFn]:
-    """Register a reader under `name` (the value used in rules.yaml `readers[].reader`)."""
+           experiment_from: tuple[str, ...] = (), accepts: Callable[[str], bool] | None = None,
+           ) -> Callable[[ReadFn], ReadFn]:
+    """Register a reader under `name` (the value used in rules.yaml `readers[].reader`).
+
+    `accepts(file name)`: an optional cheap test run before `sniff`, so that a tree of weights and
+    tokenizer files is passed over without opening them."""
     def register(fn: ReadFn) -> ReadFn:
         _READERS[name] = ReaderInfo(name, fn, description or (fn.__doc__ or "").strip(), sniff,
-                                    tuple(experiment_from))
+                                    tuple(experiment_from), accepts)
         return fn
     return register
 
@@ -80,6 +95,18 @@ def split_metric_key(key: str) -> tuple[str, str]:
 
 
 # --- helpers shared by the readers ----------------------------------------------------------
+
+# Keys that record how an evaluation ran, not how well: memory (the Trainer's eval_mem_*), runtime,
+# throughput, sample counts (lm-eval's sample_len, sample_count), epochs, FLOPs. The one list.
+_SEP, _END = r"(?:^|[_\-,@.\s/])", r"(?:$|[_\-,@.\s/\d])"
+BOOKKEEPING = re.compile(_SEP + r"(mem|runtime|samples_per_second|steps_per_second|sample_len|sample_count|samples|"
+                         r"epoch|total_flos|flos|jit_compilation_time|model_preparation_time)" + _END)
+
+
+def is_bookkeeping(name: str) -> bool:
+    """Is a metric name (without `eval_`) bookkeeping rather than an evaluation metric?"""
+    return bool(BOOKKEEPING.search(name.lower()))
+
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 NA_STRINGS = frozenset({"nan", "n/a", "na", "null", "none"})
@@ -136,23 +163,34 @@ def experiment_mode(path: Path, root: Path, config: Config, name: str) -> str:
     rule = rule_for(path, root, config)
     if rule is not None and rule.experiment:
         return rule.experiment
-    return _READERS[name].experiment_from[0]
+    modes = _READERS[name].experiment_from
+    if rule is None and "run" in modes and modes[0] == "top":
+        return "run"  # a file no rule names (sniffed): its run folder, so nested runs stay apart
+    return modes[0]
 
 
-def folder_experiment(path: Path, root: Path, mode: str) -> str:
+def folder_experiment(path: Path, root: Path, mode: str, config: Config | None = None) -> str:
     """The experiment a file belongs to, named by a folder.
 
     top: the folder right under the data root (the layout `<root>/<experiment>/...`).
-    run: the folder holding the file, or the one above it when that is a `checkpoint-<N>` folder.
+    run: the folder holding the file, or above it past a `checkpoint-<N>` folder and (given the
+    config) a folder named for a condition (`atlantis/`, `atlantis_eval/`).
     A file lying directly in the data root belongs to the root folder's own name in both modes.
     """
     rel = path.relative_to(root)
     if mode == "top" and len(rel.parts) > 1:
         return rel.parts[0]
     folder = path.resolve().parent
-    if mode == "run" and CHECKPOINT.match(folder.name) and folder != root.resolve():
-        folder = folder.parent
+    top = root.resolve()
+    if mode == "run":
+        while folder != top and (CHECKPOINT.match(folder.name) or _names_condition(folder.name, config)):
+            folder = folder.parent
     return folder.name
+
+
+def _names_condition(folder: str, config: Config | None) -> bool:
+    return config is not None and any(folder == c.name or (c.prefix and folder.startswith(c.prefix))
+                                      for c in config.conditions)
 
 
 def default_condition(config: Config) -> str:
@@ -208,10 +246,22 @@ def read_json(path: Path) -> Any:
         with open(path, "rb") as fh:
             return json.load(fh)
     except json.JSONDecodeError as exc:
-        raise EvalFileError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg}); "
-                            "half-written or corrupt") from None
+        raise EvalFileError(lfs_pointer_message(path) or f"{path}: not valid JSON (line {exc.lineno}: "
+                            f"{exc.msg}); half-written or corrupt") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise EvalFileError(f"{path}: cannot read: {exc}") from None
+
+
+LFS_POINTER = b"version https://git-lfs.github.com/spec/"
+
+
+def lfs_pointer_message(path: Path) -> str | None:
+    """The message for a Git LFS pointer (what a clone without git-lfs leaves in place of the
+    file), or None when the file is not one."""
+    if not head(path, 64).startswith(LFS_POINTER):
+        return None
+    return (f"{path}: a Git LFS pointer, not the file itself (the repository was cloned without "
+            "git-lfs); run `git lfs pull` in that repository to fetch it")
 
 
 def head(path: Path, size: int = 4096) -> bytes:

@@ -18,7 +18,7 @@ def _sniff(path: Path) -> bool:
 
 
 @reader("evaluation_results", "per-checkpoint JSON in the experiments/<exp>/evals/<task>/eval_data layout",
-        sniff=_sniff)
+        sniff=_sniff, accepts=lambda name: name == "evaluation_results.json")
 def read_evaluation_results(path: Path, root: Path, config: Config) -> list[Record]:
     """Read one evaluation_results.json: {"checkpoint-<step>": {"eval_<metric>_<stat>": v}}."""
     rel = path.relative_to(root).parts

@@ -5,6 +5,9 @@ statistic "stderr" of `<metric>`, the others statistic "value". Because rules.ya
 template names the task, the tidy metric is `<task>_<metric>` (plus `,<filter>` when the filter is
 not "none"): `hellaswag` / `"acc_norm,none"` -> metric `hellaswag_acc_norm`, as a Trainer key
 `eval_hellaswag_acc_norm` would give. Only `results` is read: `groups` repeats the group rows.
+The harness's per-task bookkeeping (`sample_len`, `sample_count`) is not a metric. A file is
+recognised by its name (`results*.json`) or, whatever its name (v0.3 wrote `--output_path` as
+given), by starting with a `"results"` object of task objects.
 """
 from __future__ import annotations
 
@@ -15,16 +18,29 @@ from typing import Any
 from utils.config import Config
 from utils.errors import EvalFileError
 from utils.readers import (CHECKPOINT, Record, checkpoint_in_path, default_condition, experiment_mode,
-                           folder_condition, folder_experiment, head, read_json, reader,
+                           folder_condition, folder_experiment, head, is_bookkeeping, read_json, reader,
                            split_condition, to_value)
 
 NAME = "lm_eval"
 _FILE = re.compile(r"^results(_.+)?\.json$")
 _REVISION_STEP = re.compile(r"^step(\d+)$")
+_CONTENT = re.compile(rb'^\s*\{\s*"results"\s*:\s*\{\s*"[^"]*"\s*:\s*\{')  # {"results": {"<task>": {
+# JSON files a training run writes beside its results that are never harness results: not opened
+NOT_RESULTS = frozenset({"config.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json",
+                         "generation_config.json", "preprocessor_config.json", "adapter_config.json",
+                         "vocab.json", "added_tokens.json", "trainer_state.json", "train_results.json",
+                         "eval_results.json", "all_results.json", "test_results.json", "predict_results.json",
+                         "evaluation_results.json", "model.safetensors.index.json"})
+
+
+def _accepts(name: str) -> bool:
+    return name.endswith(".json") and name not in NOT_RESULTS
 
 
 def _sniff(path: Path) -> bool:
-    return bool(_FILE.match(path.name)) and b'"results"' in head(path)
+    if _FILE.match(path.name):
+        return b'"results"' in head(path)
+    return path.suffix == ".json" and bool(_CONTENT.match(head(path, 1024)))
 
 
 def model_args(data: dict) -> dict[str, str]:
@@ -39,23 +55,38 @@ def model_args(data: dict) -> dict[str, str]:
     return {}
 
 
+def _name_and_step(path: str) -> tuple[str | None, int | None]:
+    """Last component of a model or adapter path, and N of a trailing `checkpoint-<N>`."""
+    parts = [p for p in re.split(r"[/\\]", path) if p and p not in (".", "..")]
+    if not parts:
+        return None, None
+    m = CHECKPOINT.match(parts[-1])
+    if m and len(parts) > 1:
+        return parts[-2], int(m.group(1))
+    return parts[-1], None
+
+
 def model_and_step(data: dict) -> tuple[str | None, int | None]:
     """Experiment and step named by the model: `pretrained=runs/pt1_ft1-1/checkpoint-500` ->
-    ("pt1_ft1-1", 500); `pretrained=EleutherAI/pythia-160m,revision=step3000` -> ("pythia-160m", 3000)."""
+    ("pt1_ft1-1", 500); `pretrained=EleutherAI/pythia-160m,revision=step3000` -> ("pythia-160m", 3000).
+    A PEFT adapter (`peft=` or `lora=`) is part of the experiment: `base+adapter`, its
+    `checkpoint-<N>` the step."""
     args = model_args(data)
     model = args.get("pretrained") or args.get("model") or data.get("model_name")
     if not isinstance(model, str) or not model.strip("/"):
         return None, None
-    parts = [p for p in re.split(r"[/\\]", model) if p]
-    step = None
-    m = CHECKPOINT.match(parts[-1])
-    if m and len(parts) > 1:
-        step = int(m.group(1))
-        parts = parts[:-1]
+    name, step = _name_and_step(model)
+    if name is None:
+        return None, None
+    adapter = args.get("peft") or args.get("lora")
+    if adapter:
+        adapter_name, adapter_step = _name_and_step(adapter)
+        if adapter_name is not None:
+            name, step = f"{name}+{adapter_name}", adapter_step if adapter_step is not None else step
     rev = _REVISION_STEP.match(args.get("revision", ""))
     if step is None and rev:
         step = int(rev.group(1))
-    return parts[-1], step
+    return name, step
 
 
 def _task_records(path: Path, task_key: str, metrics: Any, experiment: str, condition: str,
@@ -70,6 +101,8 @@ def _task_records(path: Path, task_key: str, metrics: Any, experiment: str, cond
         if value is None:  # "alias" and other strings
             continue
         name, _, filt = key.partition(",")
+        if is_bookkeeping(name):  # sample_len, sample_count
+            continue
         stat = "value"
         if name.endswith("_stderr"):
             name, stat = name[: -len("_stderr")], "stderr"
@@ -79,7 +112,7 @@ def _task_records(path: Path, task_key: str, metrics: Any, experiment: str, cond
 
 
 @reader(NAME, "EleutherAI lm-evaluation-harness results_<date>.json", sniff=_sniff,
-        experiment_from=("model", "top", "run"))
+        experiment_from=("model", "top", "run"), accepts=_accepts)
 def read_lm_eval(path: Path, root: Path, config: Config) -> list[Record]:
     """Read one harness results file; experiment and step from the evaluated model's path."""
     data = read_json(path)

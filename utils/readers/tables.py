@@ -98,7 +98,7 @@ def task_for_column(column: str, config: Config) -> tuple[str | None, str]:
 
 
 @reader("tables", "CSV/TSV tables: long (experiment, task, value, ...) or wide (a column per task)",
-        sniff=_sniff)
+        sniff=_sniff, accepts=lambda name: name.lower().endswith(SUFFIXES))
 def read_table(path: Path, root: Path, config: Config) -> list[Record]:
     """Read one CSV/TSV table in long or wide form."""
     rows = _rows(path)

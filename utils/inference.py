@@ -1,0 +1,232 @@
+"""What rules.yaml does not say, inferred from the data and said out loud.
+
+A task the rules do not list is a metric: its reported metric is chosen per format (the
+Trainer's key itself; for lm-eval the first of `acc`, `exact_match`, `acc_norm`, ... with no
+filter or `strict-match` first), its direction comes from the metric's name (loss, error, wer,
+perplexity, ...: lower is better; acc, f1, exact_match, bleu, rouge, mcc, ...: higher), its scale
+from its values (0-1 or 0-100). Keys that are bookkeeping (memory, runtime, throughput, sample
+counts, epoch) are not tasks; a task whose direction the name does not tell is listed, not
+guessed. One log line per inferred task; `--init` writes the same as a rules.yaml to edit.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+import yaml
+
+from utils.config import Config, TaskInfo, task_metric_name
+from utils.errors import UserError
+from utils.readers import BOOKKEEPING, is_bookkeeping
+
+log = logging.getLogger(__name__)
+
+_SEP = r"(?:^|[_\-,@.\s/])"
+_END = r"(?:$|[_\-,@.\s/\d])"
+LOWER = re.compile(_SEP + r"(loss|error|err|wer|cer|ter|perplexity|ppl|mse|mae|rmse|nll|bits_per_byte|bpb)" + _END)
+HIGHER = re.compile(_SEP + r"(acc|accuracy|f1|exact_match|em|bleu|rouge\w*|mcc|matthews_correlation|precision|"
+                    r"recall|auc|roc_auc|chrf|sacrebleu|spearman|pearson)" + _END)
+NOT_METRIC = BOOKKEEPING  # one list, kept with the readers
+BOUNDED_LOWER = re.compile(_SEP + r"(error|err|wer|cer|ter)" + _END)
+# lm-eval: which metric a task reports when rules.yaml does not say (first present wins)
+LM_EVAL_ORDER = ("acc", "exact_match", "acc_norm", "f1", "mcc", "bleu", "rouge1", "rougeL", "word_perplexity",
+                 "perplexity", "bits_per_byte")
+FILTER_ORDER = ("", "none", "strict-match")
+
+
+@dataclass(frozen=True)
+class Inferred:
+    """What was inferred for a task, for the log and for `--init`."""
+
+    task: str
+    info: TaskInfo | None  # None: the name does not tell the direction (listed, not guessed)
+    metric: str  # the tidy metric chosen
+    statistic: str
+    why: str = ""
+
+
+def direction(name: str) -> str | None:
+    """'error' (lower is better), 'accuracy' (higher is better) or None, from a metric's name."""
+    lowered = name.lower()
+    if NOT_METRIC.search(lowered):
+        return None
+    if LOWER.search(lowered):
+        return "error"
+    if HIGHER.search(lowered):
+        return "accuracy"
+    return None
+
+
+def _base(task: str, metric: str) -> tuple[str, str]:
+    """(metric name without the task prefix, filter): `gsm8k_exact_match,strict-match` ->
+    ("exact_match", "strict-match"); `accuracy` for task accuracy -> ("accuracy", "")."""
+    name, _, filt = metric.partition(",")
+    if name != task and name.startswith(task + "_"):
+        name = name[len(task) + 1:]
+    return name, filt
+
+
+def _choose(task: str, rows: pd.DataFrame, config: Config) -> tuple[str, str]:
+    """The (metric, statistic) a task reports: the metric named like the task (Trainer keys,
+    tables), else lm-eval's usual order; the rules' statistic, else `value`."""
+    metrics = sorted(rows["metric"].unique())
+    template = config.metric.format(task=task)
+    if template in metrics:
+        metric = template
+    elif task in metrics:
+        metric = task
+    else:
+        def rank(m: str) -> tuple:
+            name, filt = _base(task, m)
+            known = LM_EVAL_ORDER.index(name) if name in LM_EVAL_ORDER else len(LM_EVAL_ORDER)
+            placed = direction(name) is not None
+            return (known, not placed, FILTER_ORDER.index(filt) if filt in FILTER_ORDER else 9, filt, m)
+        metric = min(metrics, key=rank)
+    stats = set(rows.loc[rows["metric"] == metric, "statistic"])
+    statistic = next((s for s in (config.statistic, "value", "mean") if s in stats), min(stats))
+    return metric, statistic
+
+
+def _scale(values: Iterable[float], kind: str, name: str) -> float:
+    """100 when a bounded metric's values run past 1 (ROUGE, WER in percent), else 1."""
+    finite = [v for v in values if isinstance(v, float) and math.isfinite(v)]
+    bounded = kind == "accuracy" or bool(BOUNDED_LOWER.search(name.lower()))
+    if bounded and finite and max(finite) > 1.0 and max(finite) <= 100.0 and min(finite) >= 0.0:
+        return 100.0
+    return 1.0
+
+
+def infer_task(task: str, rows: pd.DataFrame, config: Config) -> Inferred:
+    """Task info for one task the rules do not list, from its rows of the tidy table."""
+    metric, statistic = _choose(task, rows, config)
+    name, filt = _base(task, metric)
+    if is_bookkeeping(name):
+        return Inferred(task, None, metric, statistic, "bookkeeping, not a metric")
+    kind = direction(name)
+    if kind is None:
+        return Inferred(task, None, metric, statistic, "direction unknown from the name")
+    values = rows.loc[(rows["metric"] == metric) & (rows["statistic"] == statistic), "value"].tolist()
+    scale = _scale(values, kind, name)
+    what = name + (f" ({filt})" if filt and filt != "none" else "")
+    unit = what + (" (0-100)" if scale == 100 else " (0-1)" if kind == "accuracy" or BOUNDED_LOWER.search(name)
+                   else "")
+    label = task if name == task else f"{task}: {what}"
+    info = TaskInfo(name=task, kind=kind, label=label, unit=unit, log=False, metric=metric,
+                    statistic=statistic, scale=scale)
+    return Inferred(task, info, metric, statistic)
+
+
+def infer(frame: pd.DataFrame, config: Config) -> list[Inferred]:
+    """One Inferred per task in the data that rules.yaml does not list, in name order."""
+    missing = set(frame["task"].unique()) - set(config.tasks)
+    if not missing:  # the usual sweep: every task listed, nothing to look at row by row
+        return []
+    unknown = frame[frame["task"].isin(list(missing))]
+    return [infer_task(str(task), rows, config) for task, rows in unknown.groupby("task", sort=True)]
+
+
+def with_inferred(config: Config, frame: pd.DataFrame, say: bool = True) -> Config:
+    """The rules plus the tasks inferred from the data (logged, one line each, when `say`)."""
+    found = infer(frame, config)
+    if not found:
+        return config
+    placed = [f for f in found if f.info is not None]
+    if say:
+        for f in placed:
+            info = f.info
+            scale = "0-100" if info.scale == 100 else "0-1" if "(0-1)" in info.unit else "unbounded"
+            log.info("inferred task %s: %s (metric %s, statistic %s), values %s", f.task,
+                     "higher is better" if info.higher_is_better else "lower is better",
+                     f.metric, f.statistic, scale)
+        left = [f for f in found if f.info is None]
+        if left:
+            log.info("%d task(s) left out of the figures (the name does not say whether higher is better; "
+                     "describe them under tasks: in rules.yaml): %s", len(left),
+                     ", ".join(f"{f.task} ({f.why})" for f in left))
+    tasks = dict(config.tasks)
+    tasks.update((f.task, f.info) for f in placed)
+    return dataclasses.replace(config, tasks=tasks)
+
+
+# --- --init: the inferred rules as a rules.yaml to edit -------------------------------------------------
+
+def rules_text(config: Config, frame: pd.DataFrame, data: Path, readers: dict[str, int]) -> str:
+    """A commented rules.yaml holding what zero-config inferred for the tree at `data`."""
+    found = infer(frame, config)
+    lines = [
+        "# rules.yaml written by `python run_all.py --init` from what it found under this folder.",
+        "# Every value below was inferred: check the directions (kind) and edit freely, then run",
+        "#   python run_all.py --config <this file>",
+        "",
+        "data:",
+        f"  root: {_q('.')}                       # the folder this file lies in",
+        "",
+        "# No readers: every file is offered to the readers' sniffers, which found:",
+    ]
+    lines += [f"#   {name}: {count} file(s)" for name, count in sorted(readers.items())]
+    lines += ["# To pin files to readers, list {reader, glob} entries here (docs/formats.md).",
+              "readers: []", "", "conditions:"]
+    for cond in config.conditions:
+        lines.append(f"  {cond.name}: {{prefix: {_q(cond.prefix)}, label: {_q(cond.label)}, role: {cond.role}}}")
+    lines += ["", f"metric: {_q(config.metric)}", f"statistic: {_q(config.statistic)}", "",
+              "# Per task: kind (accuracy: higher is better; error: lower is better), label, unit, log scale,",
+              "# the metric it reports (e.g. acc_norm, or exact_match,strict-match for lm-eval) and the",
+              "# statistic; scale 100 for values in percent.",
+              "tasks:"]
+    for name, info in config.tasks.items():
+        if name in set(frame["task"]):
+            lines.append(_task_line(info))
+    for f in found:
+        if f.info is not None:
+            lines.append(_task_line(f.info))
+    left = [f for f in found if f.info is None]
+    if left:
+        lines.append("  # left out (the name does not say whether higher is better); add a kind to use them:")
+        lines += [f"  # {f.task}: {{kind: ?, metric: {_q(f.metric)}, statistic: {_q(f.statistic)}}}  # {f.why}"
+                  for f in left]
+    lines += ["", "# Each run folder (lm-eval: each model plus adapter) is its own experiment. To group runs and",
+              "# score them against a baseline, give a pattern with named groups (see the shipped rules.yaml)",
+              "# and/or name the baseline run (also: --baseline RUN).",
+              "experiments:", "  pattern: null", "  baseline: null", "", ""]
+    return "\n".join(lines)
+
+
+def _task_line(info: TaskInfo) -> str:
+    parts = [f"kind: {info.kind}", f"label: {_q(info.label)}", f"unit: {_q(info.unit)}",
+             f"log: {'true' if info.log else 'false'}"]
+    if info.metric:
+        name, filt = _base(info.name, info.metric)
+        short = name + (f",{filt}" if filt else "")  # as a user writes it: acc_norm, exact_match,strict-match
+        parts.append(f"metric: {_q(short if task_metric_name(info.name, short) == info.metric else info.metric)}")
+    if info.statistic:
+        parts.append(f"statistic: {_q(info.statistic)}")
+    if info.scale != 1:
+        parts.append(f"scale: {info.scale:g}")
+    return f"  {_q(info.name)}: {{{', '.join(parts)}}}"
+
+
+def _q(text: str) -> str:
+    """A YAML scalar for `text`, quoted (flow-style safe)."""
+    return yaml.safe_dump(str(text), default_style='"', width=10_000).strip().removesuffix("...").strip()
+
+
+def write_init(data: Path, config: Config) -> Path:
+    """Infer the rules for the tree at `data` and write them to `<data>/rules.yaml`; never overwrites."""
+    from utils.loading import discover, load
+    target = data / "rules.yaml"
+    if target.exists():
+        raise UserError(f"{target}: already exists; --init never overwrites a file (move it away first)")
+    result = load(data, config)
+    readers: dict[str, int] = {}
+    for _, rname in discover(data, config):
+        readers[rname] = readers.get(rname, 0) + 1
+    text = rules_text(config, result.frame, data, readers)
+    with open(target, "x", encoding="utf-8") as fh:  # "x": a file that appeared meanwhile is not overwritten
+        fh.write(text)
+    return target

@@ -1,0 +1,95 @@
+"""TensorBoard event files (`events.out.tfevents.*`), which the Trainer writes by default under
+`<output_dir>/runs/<date>_<host>/`: the `eval/<metric>` scalars, read with the `tensorboard`
+package's own event reader (optional extra: `pip install -e '.[tensorboard]'`).
+
+The experiment is the run folder: the one holding the `runs/` folder (the Trainer's output dir),
+else the folder holding the file. Tags go through the Trainer's key rules (`eval/accuracy` is
+`eval_accuracy`: task accuracy; `eval/runtime` is bookkeeping). When the same number is also in
+the run's JSON files, the loader keeps the JSON one (TensorBoard stores float32).
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from utils.config import Config
+from utils.errors import EvalFileError
+from utils.readers import (Record, default_condition, experiment_mode, folder_condition, reader,
+                           folder_experiment, to_step)
+from utils.readers.hf_trainer import metric_records
+
+NAME = "tensorboard"
+MARK = "tfevents"
+INSTALL = "pip install -e '.[tensorboard]'"
+log = logging.getLogger(__name__)
+_told = False
+
+
+def _sniff(path: Path) -> bool:
+    """An event file, when the tensorboard package is there to read it (else it is left alone,
+    with one log line saying how to get the package)."""
+    return path.name.startswith("events.out.tfevents.") and available()
+
+
+def available() -> bool:
+    """Is the optional `tensorboard` package installed? Says once how to get it when not."""
+    global _told  # noqa: PLW0603 - one log line per process, not per file
+    try:
+        import tensorboard  # noqa: F401
+        return True
+    except ImportError:
+        if not _told:
+            log.warning("TensorBoard event files found but the tensorboard package is not installed; "
+                        "they are left out (to read them: %s)", INSTALL)
+            _told = True
+        return False
+
+
+def run_experiment(path: Path, root: Path, config: Config) -> str:
+    """The Trainer's output dir for `<output_dir>/runs/<name>/events...`, else the run folder."""
+    rel = path.relative_to(root).parts
+    if len(rel) >= 3 and rel[-3] == "runs":  # <output_dir>/runs/<date>_<host>/events...
+        return rel[-4] if len(rel) >= 4 else root.resolve().name
+    return folder_experiment(path, root, experiment_mode(path, root, config, NAME), config)
+
+
+def scalars(path: Path) -> list[tuple[int, str, float]]:
+    """(step, tag, value) of every scalar in an event file, in file order."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+    from tensorboard.util import tensor_util
+    out = []
+    try:
+        for event in EventFileLoader(str(path)).Load():
+            for value in event.summary.value:
+                kind = value.WhichOneof("value")
+                if kind == "simple_value":
+                    number = float(value.simple_value)
+                elif kind == "tensor" and not value.tensor.tensor_shape.dim:
+                    try:
+                        number = float(tensor_util.make_ndarray(value.tensor).item())
+                    except (TypeError, ValueError):  # a string or other non-number tensor
+                        continue
+                else:
+                    continue
+                out.append((int(event.step), value.tag, number))
+    except Exception as exc:  # noqa: BLE001 - the reader's own errors vary by version: name the file
+        raise EvalFileError(f"{path}: not a readable TensorBoard event file ({type(exc).__name__}: {exc})") from None
+    return out
+
+
+@reader(NAME, "TensorBoard event files (eval/* scalars), with the optional tensorboard package",
+        sniff=_sniff, experiment_from=("top", "run"), accepts=lambda name: name.startswith("events.out.tfevents."))
+def read_tensorboard(path: Path, root: Path, config: Config) -> list[Record]:
+    """Read the `eval/*` scalars of one event file as Trainer metrics at their steps."""
+    if not available():
+        raise EvalFileError(f"{path}: the tensorboard package is not installed ({INSTALL})")
+    experiment = run_experiment(path, root, config)
+    condition = folder_condition(path, root, config, skip=experiment) or default_condition(config)
+    by_step: dict[int, dict[str, float]] = {}
+    for step, tag, number in scalars(path):
+        if tag.startswith("eval/") and to_step(step) is not None:
+            by_step.setdefault(step, {})["eval_" + tag[5:].replace("/", "_")] = number
+    records: list[Record] = []
+    for step, metrics in sorted(by_step.items()):
+        records += metric_records(metrics, experiment, condition, step, config)
+    return records
