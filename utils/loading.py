@@ -286,23 +286,40 @@ def _source_rank(source: str) -> tuple[int, int, int]:
     return ("tfevents" not in parts[-1], checkpoint is None, checkpoint or 0)
 
 
+def _run_of(source: str) -> str:
+    """The run folder a file belongs to: its folder, above any `checkpoint-<N>/` and a TensorBoard
+    `runs/<name>/` folder. Copies are merged only within one run: the same experiment found in two
+    folders is two runs (a seed clash to report, see analysis.seeds.check_seed_claims), not a copy."""
+    parts = source.split("/")[:-1]
+    if "tfevents" in source.rsplit("/", 1)[-1] and len(parts) >= 2 and parts[-2] == "runs":
+        parts = parts[:-2]
+    while parts and CHECKPOINT.match(parts[-1]):
+        parts = parts[:-1]
+    return "/".join(parts)
+
+
 def merge_repeats(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """One record per key where files repeat the same number: the copies in checkpoint folders,
-    results files and event files are merged, keeping the copy of the highest-ranked source
-    (`_source_rank`). Copies agree to float32 precision (what an event file stores); a key whose
-    files give different numbers keeps every one (a conflict to see, not to hide)."""
+    """One record per key where a run's files repeat the same number: the copies in checkpoint
+    folders, results files and event files of one run folder (`_run_of`) are merged, keeping the
+    copy of the highest-ranked source (`_source_rank`). Copies agree to float32 precision (what an
+    event file stores); a key whose files give different numbers keeps every one (a conflict to
+    see, not to hide)."""
     repeated = frame.duplicated(_KEY, keep=False)
     if not repeated.any():
         return frame, 0
     rows = frame[repeated]
-    ranks = {s: _source_rank(s) for s in rows["source"].unique()}
+    sources = rows["source"].unique()
+    ranks = {s: _source_rank(s) for s in sources}
     order = sorted(ranks, key=ranks.__getitem__)
-    rows = rows.assign(_rank=rows["source"].map({s: i for i, s in enumerate(order)}).to_numpy())
-    rows = rows.sort_values(_KEY + ["_rank"], kind="stable")
-    kept = rows.groupby(_KEY, sort=False)["value"].transform("last").to_numpy(dtype="float64")
+    runs = {s: _run_of(s) for s in sources}
+    rows = rows.assign(_rank=rows["source"].map({s: i for i, s in enumerate(order)}).to_numpy(),
+                       _run=rows["source"].map(runs).to_numpy())
+    key = _KEY + ["_run"]
+    rows = rows.sort_values(key + ["_rank"], kind="stable")
+    kept = rows.groupby(key, sort=False)["value"].transform("last").to_numpy(dtype="float64")
     value = rows["value"].to_numpy(dtype="float64")
     same = np.isclose(value, kept, rtol=1e-6, atol=0.0) | (np.isnan(value) & np.isnan(kept))
-    last = ~rows.duplicated(_KEY, keep="last").to_numpy()
+    last = ~rows.duplicated(key, keep="last").to_numpy()
     dropped = rows.index[same & ~last]
     return frame.drop(index=dropped).reset_index(drop=True), len(dropped)
 
