@@ -95,7 +95,10 @@ def to_value(raw: Any) -> float | None:
     if raw is None:
         return math.nan
     if isinstance(raw, (int, float)):
-        return float(raw)
+        try:
+            return float(raw)
+        except OverflowError:  # an integer beyond float range: out of range, as 1e400 is
+            return math.inf if raw > 0 else -math.inf
     if isinstance(raw, str):
         text = raw.strip()
         if text.lower() in NA_STRINGS:
@@ -203,15 +206,28 @@ def checkpoint_in_path(path: Path, root: Path) -> int | None:
 
 
 def read_json(path: Path) -> Any:
-    """Parse a JSON file (NaN literals allowed, as Python's json writes them) or raise EvalFileError."""
+    """Parse a JSON file or raise EvalFileError naming the file and what is wrong.
+
+    NaN and Infinity literals are allowed (Python's json writes them; the loader turns them into
+    missing values); a UTF-8 byte-order mark is skipped; an empty file is "empty file"."""
     try:
         with open(path, "rb") as fh:
-            return json.load(fh)
+            raw = fh.read()
+    except OSError as exc:
+        raise EvalFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    if not raw.strip():
+        raise EvalFileError(f"{path}: empty file")
+    try:
+        return json.loads(raw.decode("utf-8"))
     except json.JSONDecodeError as exc:
         raise EvalFileError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg}); "
                             "half-written or corrupt") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvalFileError(f"{path}: cannot read: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise EvalFileError(f"{path}: not UTF-8 text (byte {exc.start}); not a JSON file?") from None
+    except RecursionError:
+        raise EvalFileError(f"{path}: JSON nested too deeply to be an evaluation file") from None
 
 
 def head(path: Path, size: int = 4096) -> bytes:
