@@ -167,7 +167,8 @@ class SeedBars:
     """Seed-free experiments (rows) x tasks of one measure, from the seed_points view.
 
     `mean`/`std` are the view's `<measure>_mean/_std` (each seed normalized against its own baseline
-    before averaging); `n_seeds` is each row's number of seeds; `dots` holds one row per
+    before averaging); `n_seeds` is each row's number of seeds with a number for the measure (the
+    most over its tasks), `n` each cell's (the n its mean is over; 0: no number); `dots` holds one row per
     seed with a number (`row` position, `task`, `seed`, `value`, `offset` within the bar), and is
     empty when no row has more than one seed, so a one-seed tree draws exactly as before.
     """
@@ -177,6 +178,7 @@ class SeedBars:
     trained: pd.DataFrame
     n_seeds: pd.Series
     dots: pd.DataFrame
+    n: pd.DataFrame | None = None
 
     @property
     def multi_seed(self) -> bool:
@@ -194,9 +196,10 @@ def seed_bars(points: pd.DataFrame, measure: str, config: Config, rows: list[str
         return part.pivot_table(index="model", columns="task", values=column, aggfunc=agg,
                                 dropna=False).reindex(index=rows, columns=cols)
 
-    n_seeds = part.groupby("model")["n_seeds"].max().reindex(rows).fillna(0).astype("int64")
+    n = pivot(f"{measure}_n", "max").fillna(0).astype("int64")  # seeds with a number: what each mean is over
+    n_seeds = n.max(axis=1).reindex(rows).fillna(0).astype("int64")
     trained = pivot("trained", "any").fillna(False).astype(bool)
-    multi = part[part["model"].map(n_seeds) > 1]
+    multi = part[part["model"].map(part.groupby("model")["n_seeds"].max()) > 1]
     dots = multi.loc[np.isfinite(multi[measure].astype("float64")),
                      ["model", "task", "seed", measure]].rename(columns={measure: "value"})
     rank = dots.groupby(["model", "task"])["seed"].rank(method="first") - 1
@@ -206,7 +209,7 @@ def seed_bars(points: pd.DataFrame, measure: str, config: Config, rows: list[str
     dots = dots.dropna(subset=["row"]).astype({"row": "int64", "value": "float64", "offset": "float64"})
     return SeedBars(mean=pivot(f"{measure}_mean").astype("float64"), std=pivot(f"{measure}_std").astype("float64"),
                     trained=trained, n_seeds=n_seeds,
-                    dots=dots[["row", "task", "seed", "value", "offset"]].reset_index(drop=True))
+                    dots=dots[["row", "task", "seed", "value", "offset"]].reset_index(drop=True), n=n)
 
 
 def baseline_levels(points: pd.DataFrame, measure: str = "value") -> pd.DataFrame:
@@ -232,7 +235,11 @@ def seed_numbers(frame: pd.DataFrame, rows: list[str]) -> pd.Series:
     return frame.groupby("experiment")["n_seeds"].max().reindex(rows).fillna(0).astype("int64")
 
 
-def seed_phrase(n_seeds: pd.Series) -> str:
-    """How many seeds the means of a figure are over, for its title: '2 seeds' or '1–3 seeds'."""
+def seed_phrase(n_seeds: pd.Series | pd.DataFrame) -> str:
+    """How many seeds the means of a figure are over, for its title: '2 seeds' or '1–3 seeds'.
+    Given each cell's n (a DataFrame), cells without a number (n = 0: drawn as n/a) are left out."""
+    if isinstance(n_seeds, pd.DataFrame):
+        cells = n_seeds.to_numpy().ravel()
+        n_seeds = pd.Series(cells[cells > 0] if (cells > 0).any() else cells)
     lo, hi = int(n_seeds.min()), int(n_seeds.max())
     return f"{hi} seed{'s' if hi != 1 else ''}" if lo == hi else f"{lo}–{hi} seeds"

@@ -25,7 +25,7 @@ from utils.atomic import write_bytes
 from utils.config import Config
 from utils.errors import EvalFileError, UserError
 from utils.filestamp import content_digest, is_racy
-from utils.readers import ReaderInfo, Record, all_readers, glob_matches
+from utils.readers import MISSING, ReaderInfo, Record, all_readers, glob_matches
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -242,10 +242,13 @@ def _is_columnar(data: object) -> bool:
 def finite_values(cols: tuple[list, ...]) -> int:
     """The one rule for values, whatever the reader: NaN, inf, -inf and numbers beyond float
     range (1e400 parses as inf) become missing values (NaN), as an absent evaluation is; returns
-    how many values were not finite numbers (reported once per file)."""
+    how many values were non-finite numbers (reported once per file). Explicit missing markers
+    (null, "N/A": `readers.MISSING`) are missing values too, but expected, so not counted."""
     values = cols[Record._fields.index("value")]
     bad = 0
     for i, v in enumerate(values):
+        if v is MISSING:
+            continue
         try:
             ok = math.isfinite(v)
         except (TypeError, OverflowError):  # an int beyond float range, or not a number at all
@@ -257,8 +260,8 @@ def finite_values(cols: tuple[list, ...]) -> int:
 
 
 def values_note(count: int) -> str:
-    return (f"{count} value{'' if count == 1 else 's'} not a finite number (NaN, inf or out of range), "
-            "read as missing")
+    return (f"{count} value{'' if count == 1 else 's'} not a finite number (NaN, Infinity or out of "
+            "range), read as missing")
 
 
 def _parse_chunk(items: list[tuple[str, str]], root: Path, config: Config) -> list[tuple]:

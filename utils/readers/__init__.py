@@ -83,17 +83,22 @@ def split_metric_key(key: str) -> tuple[str, str]:
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 NA_STRINGS = frozenset({"nan", "n/a", "na", "null", "none"})
+# The value of an explicit missing marker (null, "N/A", "nan"): this very NaN object. The loader
+# tells it apart by identity and does not report it (lm-eval writes "N/A" for most stderrs);
+# other non-finite numbers (NaN and Infinity literals, 1e400) are reported per file.
+MISSING = math.nan
 
 
 def to_value(raw: Any) -> float | None:
-    """A metric value: numbers as floats; null, "NaN", "nan", "N/A" as NaN; numeric strings parsed.
+    """A metric value: numbers as floats; null, "NaN", "nan", "N/A" as NaN (`MISSING`); numeric
+    strings parsed. Non-finite numbers pass through: the loader makes them missing and reports them.
 
     None means "not a metric" (other strings, booleans, lists, objects) and the caller skips it.
     """
     if isinstance(raw, bool):
         return None
     if raw is None:
-        return math.nan
+        return MISSING
     if isinstance(raw, (int, float)):
         try:
             return float(raw)
@@ -102,7 +107,7 @@ def to_value(raw: Any) -> float | None:
     if isinstance(raw, str):
         text = raw.strip()
         if text.lower() in NA_STRINGS:
-            return math.nan
+            return MISSING
         try:
             return float(text)
         except ValueError:
