@@ -137,6 +137,7 @@ class _Session:
         self.pipeline = pipeline
         self.events: queue.SimpleQueue = queue.SimpleQueue()
         self.reported: dict[str, str] = {}  # path -> reason already reported
+        self.noted: set[str] = set()  # "missing values" notes already said
         self.retry_at: float | None = None  # when deferred (half-written) files have settled
 
     def rebuild(self, paths: set[str] | None, first: bool = False) -> RunReport | None:
@@ -163,7 +164,8 @@ class _Session:
         return report
 
     def report_problems(self, report: RunReport) -> None:
-        """Each malformed file once (again only if its reason changes); deleted ones silently."""
+        """Each malformed file once (again only if its reason changes), deleted ones silently; each
+        file's count of values read as missing once."""
         now = {}
         for path, reason in zip(report.problem_paths, report.problems):
             if path.exists() and not self.changed_since_read(path):
@@ -172,6 +174,10 @@ class _Session:
             if self.reported.get(path) != reason:
                 say(f"skipped unreadable file: {reason}")
         self.reported = now
+        for note in report.notes:
+            if note not in self.noted:
+                say(f"missing values: {note}")
+        self.noted = set(report.notes)
 
     def changed_since_read(self, path: Path) -> bool:
         """Has the file been written again since the rebuild read it (a slow writer finishing)?"""
