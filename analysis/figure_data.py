@@ -101,13 +101,15 @@ def seed_forgetting(seed_scores: pd.DataFrame, config: Config) -> pd.DataFrame:
     """In-distribution change from the baseline per experiment and task, in a readable unit, from
     the seed_scores view: `change` is the seed mean of the raw difference in accuracy points (x100)
     for accuracy tasks and of the fold change (1 = baseline) for error tasks, whose values span
-    decades; `spread` is the std across seeds in the same unit (NaN for one seed: no whisker)."""
+    decades; `spread` is the std across seeds in the same unit (NaN for one seed: no whisker); `n` the
+    seeds with a number behind `change` (what its mean is over)."""
     rows = members(seed_scores)
     rows = rows[rows["condition"] == in_distribution(config)]
     acc = rows["kind"] == "accuracy"
     change = np.where(acc, rows["raw_diff_mean"].astype("float64") * 100.0, rows["fold_change_mean"])
     spread = np.where(acc, rows["raw_diff_std"].astype("float64") * 100.0, rows["fold_change_std"])
-    return rows.assign(change=change.astype("float64"), spread=spread.astype("float64"))
+    n = np.where(acc, rows["raw_diff_n"], rows["fold_change_n"])
+    return rows.assign(change=change.astype("float64"), spread=spread.astype("float64"), n=n.astype("int64"))
 
 
 def curves_for(curves: pd.DataFrame, task: str) -> tuple[pd.DataFrame, list[str]]:
@@ -143,10 +145,11 @@ def curve_seeds(curves: pd.DataFrame) -> pd.Series:
 
 
 def fewer_seeds(curves: pd.DataFrame, task: str) -> dict[str, int]:
-    """Experiments whose curve on this task has fewer seeds than the experiment has elsewhere in the
-    slice (a seed's evaluation is missing): {experiment: seeds on this task}, shown as a panel note."""
+    """Experiments whose curve on this task has, at some step, fewer seeds than the experiment has
+    elsewhere in the slice (a seed's evaluation or value is missing; the mean is not drawn there):
+    {experiment: fewest seeds at a step on this task}, shown as a panel note."""
     everyone = curve_seeds(curves)
-    here = members(curves[curves["task"] == task]).groupby("experiment")["n_seeds"].max()
+    here = members(curves[curves["task"] == task]).groupby("experiment")["n_seeds"].min()
     return {e: int(n) for e, n in here.items() if 0 < n < everyone.get(e, 0)}
 
 
@@ -239,7 +242,7 @@ def seed_phrase(n_seeds: pd.Series | pd.DataFrame) -> str:
     """How many seeds the means of a figure are over, for its title: '2 seeds' or '1–3 seeds'.
     Given each cell's n (a DataFrame), cells without a number (n = 0: drawn as n/a) are left out."""
     if isinstance(n_seeds, pd.DataFrame):
-        cells = n_seeds.to_numpy().ravel()
+        cells = np.nan_to_num(n_seeds.to_numpy(dtype="float64").ravel())
         n_seeds = pd.Series(cells[cells > 0] if (cells > 0).any() else cells)
     lo, hi = int(n_seeds.min()), int(n_seeds.max())
     return f"{hi} seed{'s' if hi != 1 else ''}" if lo == hi else f"{lo}–{hi} seeds"
