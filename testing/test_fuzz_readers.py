@@ -155,7 +155,7 @@ def test_the_loader_reads_or_names_every_mangled_file(clean, data):
         assert not np.isinf(values).any()  # non-finite numbers are missing values, never inf
 
 
-@settings(max_examples=_examples(12), deadline=None, derandomize=True,
+@settings(max_examples=_examples(8), deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
 @given(data=st.data())
