@@ -71,7 +71,10 @@ def seed_points(scores: pd.DataFrame, aggregated: pd.DataFrame) -> pd.DataFrame:
     """
     agg_cols = [f"{m}_{s}" for m in MEASURES for s in STATS] + ["n_seeds"]
     right = aggregated[["experiment", "condition", "task"] + agg_cols].rename(columns={"experiment": "model"})
-    return scores.merge(right, on=["model", "condition", "task"], how="left")
+    keys = ["model", "condition", "task"]
+    if right.empty:  # an empty view's keys are float columns: give them the scores' types to merge on
+        right = right.astype({k: scores[k].dtype for k in keys})
+    return scores.merge(right, on=keys, how="left")
 
 
 def _index(name: str, config: Config) -> int | None:

@@ -207,3 +207,13 @@ def test_a_renamed_task_names_the_rules_key(small_tree, tmp_path, capsys):
     assert code == 0
     assert "distance (add tasks.distance to rules.yaml" in gap
     assert "rules.yaml has no evaluations for tasks.dist: renamed?" in gap
+
+
+def test_a_tree_whose_every_file_is_unreadable_reports_them_and_fails_nothing(tmp_path, capsys):
+    bad = write_eval(tmp_path / "exp", "pt1", "angle", '{"checkpoint-1')
+    out = tmp_path / "out"
+    code = run_all.main(["--data", str(tmp_path / "exp"), "--out", str(out), "--jobs", "1", "-q"])
+    err = capsys.readouterr().err
+    assert code == 0 and "FAILED" not in err and f"skipped unreadable file: {bad}" in err
+    assert "1 evaluation file, 0 read, 1 skipped as unreadable" in err
+    assert (out / "tables" / "scores.csv").is_file() and (out / "index.html").is_file()
