@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ import yaml
 
 import run_all
 from readers_helpers import rules
-from testing_helpers import REPO, render, render_views, write_eval
+from testing_helpers import REPO, render_views, write_eval
 from utils.loading import load
 from utils.synthetic import write_tree
 
