@@ -7,7 +7,8 @@
     python run_all.py --init runs/     # write the rules inferred for runs/ to runs/rules.yaml, to edit
 
 Exit codes: 0 all outputs written, 1 some output failed (the others were still written),
-2 usage or configuration error, 130 interrupted (Ctrl-C).
+2 usage, configuration or path error (--data not a folder or holding no evaluation files,
+--out not writable), 130 interrupted (Ctrl-C).
 """
 from __future__ import annotations
 
@@ -110,11 +111,15 @@ def print_report(report, out: Path) -> None:
     """What the user must know after a run, on stderr: skipped files, gaps, failures, summary."""
     for problem in report.problems:
         print(f"skipped unreadable file: {problem}", file=sys.stderr)
+    for note in report.notes:
+        print(f"missing values: {note}", file=sys.stderr)
     for gap in report.gaps:
         print(f"gap: {gap}", file=sys.stderr)
     for output, reason in report.failed:
         print(f"FAILED {output}: {reason}", file=sys.stderr)
     print(f"{report.summary()} -> {out}", file=sys.stderr)
+    if (out / "index.html").is_file():
+        print(f"gallery: open {out / 'index.html'}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -110,14 +110,16 @@ def seed_forgetting(seed_scores: pd.DataFrame, config: Config) -> pd.DataFrame:
     """In-distribution change from the baseline per experiment and task, in a readable unit, from
     the seed_scores view: `change` is the seed mean of the raw difference in accuracy points (x100)
     for accuracy tasks and of the fold change (1 = baseline) for error tasks, whose values span
-    decades; `spread` is the std across seeds in the same unit (NaN for one seed: no whisker)."""
+    decades; `spread` is the std across seeds in the same unit (NaN for one seed: no whisker); `n` the
+    seeds with a number behind `change` (what its mean is over)."""
     rows = members(seed_scores)
     rows = rows[rows["condition"] == in_distribution(config)]
     acc = rows["kind"] == "accuracy"
     points = 100.0 / rows["task"].map(lambda t: config.tasks[t].scale if t in config.tasks else 1.0).astype("float64")
     change = np.where(acc, rows["raw_diff_mean"].astype("float64") * points, rows["fold_change_mean"])
     spread = np.where(acc, rows["raw_diff_std"].astype("float64") * points, rows["fold_change_std"])
-    return rows.assign(change=change.astype("float64"), spread=spread.astype("float64"))
+    n = np.where(acc, rows["raw_diff_n"], rows["fold_change_n"])
+    return rows.assign(change=change.astype("float64"), spread=spread.astype("float64"), n=n.astype("int64"))
 
 
 def curves_for(curves: pd.DataFrame, task: str) -> tuple[pd.DataFrame, list[str]]:
@@ -153,10 +155,11 @@ def curve_seeds(curves: pd.DataFrame) -> pd.Series:
 
 
 def fewer_seeds(curves: pd.DataFrame, task: str) -> dict[str, int]:
-    """Experiments whose curve on this task has fewer seeds than the experiment has elsewhere in the
-    slice (a seed's evaluation is missing): {experiment: seeds on this task}, shown as a panel note."""
+    """Experiments whose curve on this task has, at some step, fewer seeds than the experiment has
+    elsewhere in the slice (a seed's evaluation or value is missing; the mean is not drawn there):
+    {experiment: fewest seeds at a step on this task}, shown as a panel note."""
     everyone = curve_seeds(curves)
-    here = members(curves[curves["task"] == task]).groupby("experiment")["n_seeds"].max()
+    here = members(curves[curves["task"] == task]).groupby("experiment")["n_seeds"].min()
     return {e: int(n) for e, n in here.items() if 0 < n < everyone.get(e, 0)}
 
 
@@ -177,7 +180,8 @@ class SeedBars:
     """Seed-free experiments (rows) x tasks of one measure, from the seed_points view.
 
     `mean`/`std` are the view's `<measure>_mean/_std` (each seed normalized against its own baseline
-    before averaging); `n_seeds` is each row's number of seeds; `dots` holds one row per
+    before averaging); `n_seeds` is each row's number of seeds with a number for the measure (the
+    most over its tasks), `n` each cell's (the n its mean is over; 0: no number); `dots` holds one row per
     seed with a number (`row` position, `task`, `seed`, `value`, `offset` within the bar), and is
     empty when no row has more than one seed, so a one-seed tree draws exactly as before.
     """
@@ -187,6 +191,7 @@ class SeedBars:
     trained: pd.DataFrame
     n_seeds: pd.Series
     dots: pd.DataFrame
+    n: pd.DataFrame | None = None
 
     @property
     def multi_seed(self) -> bool:
@@ -204,9 +209,10 @@ def seed_bars(points: pd.DataFrame, measure: str, config: Config, rows: list[str
         return part.pivot_table(index="model", columns="task", values=column, aggfunc=agg,
                                 dropna=False).reindex(index=rows, columns=cols)
 
-    n_seeds = part.groupby("model")["n_seeds"].max().reindex(rows).fillna(0).astype("int64")
+    n = pivot(f"{measure}_n", "max").fillna(0).astype("int64")  # seeds with a number: what each mean is over
+    n_seeds = n.max(axis=1).reindex(rows).fillna(0).astype("int64")
     trained = pivot("trained", "any").fillna(False).astype(bool)
-    multi = part[part["model"].map(n_seeds) > 1]
+    multi = part[part["model"].map(part.groupby("model")["n_seeds"].max()) > 1]
     dots = multi.loc[np.isfinite(multi[measure].astype("float64")),
                      ["model", "task", "seed", measure]].rename(columns={measure: "value"})
     rank = dots.groupby(["model", "task"])["seed"].rank(method="first") - 1
@@ -216,7 +222,7 @@ def seed_bars(points: pd.DataFrame, measure: str, config: Config, rows: list[str
     dots = dots.dropna(subset=["row"]).astype({"row": "int64", "value": "float64", "offset": "float64"})
     return SeedBars(mean=pivot(f"{measure}_mean").astype("float64"), std=pivot(f"{measure}_std").astype("float64"),
                     trained=trained, n_seeds=n_seeds,
-                    dots=dots[["row", "task", "seed", "value", "offset"]].reset_index(drop=True))
+                    dots=dots[["row", "task", "seed", "value", "offset"]].reset_index(drop=True), n=n)
 
 
 def baseline_levels(points: pd.DataFrame, measure: str = "value") -> pd.DataFrame:
@@ -242,7 +248,11 @@ def seed_numbers(frame: pd.DataFrame, rows: list[str]) -> pd.Series:
     return frame.groupby("experiment")["n_seeds"].max().reindex(rows).fillna(0).astype("int64")
 
 
-def seed_phrase(n_seeds: pd.Series) -> str:
-    """How many seeds the means of a figure are over, for its title: '2 seeds' or '1–3 seeds'."""
+def seed_phrase(n_seeds: pd.Series | pd.DataFrame) -> str:
+    """How many seeds the means of a figure are over, for its title: '2 seeds' or '1–3 seeds'.
+    Given each cell's n (a DataFrame), cells without a number (n = 0: drawn as n/a) are left out."""
+    if isinstance(n_seeds, pd.DataFrame):
+        cells = np.nan_to_num(n_seeds.to_numpy(dtype="float64").ravel())
+        n_seeds = pd.Series(cells[cells > 0] if (cells > 0).any() else cells)
     lo, hi = int(n_seeds.min()), int(n_seeds.max())
     return f"{hi} seed{'s' if hi != 1 else ''}" if lo == hi else f"{lo}–{hi} seeds"

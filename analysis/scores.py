@@ -35,6 +35,7 @@ class Gaps:
     missing_baselines: list[str] = field(default_factory=list)  # baselines named but absent
     missing_evaluations: list[tuple[str, str, str]] = field(default_factory=list)  # exp, cond, task
     unknown_tasks: list[str] = field(default_factory=list)
+    unused_tasks: list[str] = field(default_factory=list)  # tasks in rules.yaml with no evaluation
     unmatched_experiments: list[str] = field(default_factory=list)
     # families in the data that training: does not name, and the families it does name
     unmapped_families: list[str] = field(default_factory=list)
@@ -55,8 +56,11 @@ class Gaps:
             by_exp.setdefault(exp, []).append(f"{cond}/{task}")
         out += [f"{exp}: missing evaluation(s) {', '.join(v)}" for exp, v in sorted(by_exp.items())]
         if self.unknown_tasks:
+            keys = ", ".join(f"tasks.{t}" for t in self.unknown_tasks)
+            renamed = (f"; rules.yaml has no evaluations for {', '.join(f'tasks.{t}' for t in self.unused_tasks)}: "
+                       "renamed? use the name the evaluation folders use" if self.unused_tasks else "")
             out.append(f"task(s) not described under tasks in rules.yaml, left out of scores: "
-                       f"{', '.join(self.unknown_tasks)}")
+                       f"{', '.join(self.unknown_tasks)} (add {keys} to rules.yaml{renamed})")
         if self.unmatched_experiments:
             names = self.unmatched_experiments
             out.append(f"{len(names)} run(s) not matching experiments.pattern, each its own experiment "
@@ -140,6 +144,8 @@ def build_scores(frame: pd.DataFrame, config: Config, gaps: Gaps | None = None) 
     prim = primary(frame, config)
     unknown = sorted(set(prim["task"].unique()) - set(config.tasks))
     gaps.unknown_tasks.extend(unknown)
+    if unknown:
+        gaps.unused_tasks.extend(t for t in config.tasks if t not in set(prim["task"]))
     prim = prim[prim["task"].isin(list(config.tasks))]
     last = prim.groupby(["experiment", "condition", "task"], sort=True).tail(1)
 

@@ -9,6 +9,10 @@ with a number, so a missing evaluation lowers n instead of counting as zero).
 A run without a seed part in its name (pt1_ft2-9) is its own seed (`UNSUFFIXED_SEED`, 0), never
 merged with pt1_seed1_ft2-9; two runs that claim one experiment and seed (the same folder name at
 two places in the tree) stop the run: `check_seed_claims`.
+
+Every n is the n used: `n_seeds` counts the seeds with a value (a seed whose value is missing or
+was not a finite number is not counted), and a checkpoint curve's mean is drawn only at steps
+where every seed of that curve has a value (see `seed_curves`).
 """
 from __future__ import annotations
 
@@ -168,8 +172,11 @@ CURVE_COLUMNS = ["experiment", "group", "baseline_experiment", "trained_on", "ki
 def seed_curves(curves: pd.DataFrame, config: Config) -> pd.DataFrame:
     """Checkpoint curves averaged over seeds: one row per seed-free experiment x condition x task x step.
 
-    `value` is the mean over the seeds with a number at that step, `seed_std` their sample std
-    (NaN for one seed), `n_seeds` how many seeds had a number; `last_mean` is the mean of each
+    `value` is the mean over the seeds at that step, drawn only where every seed of the curve (every
+    seed with a value anywhere on it) has a number: at a step where one lacks it (missing, not a
+    finite number, or the seed stopped earlier) `value` and `seed_std` are empty, so the line
+    breaks instead of jumping to the mean of fewer seeds. `seed_std` is their sample std (NaN for
+    one seed), `n_seeds` how many seeds had a number at that step; `last_mean` is the mean of each
     seed's own last value (what a baseline's dashed line shows, also when seeds stop at different
     steps). `experiment` and `baseline_experiment` are seed-free (pt1_seed2 -> pt1), so the
     runner's split still adds the averaged baseline rows to every group slice.
@@ -189,6 +196,10 @@ def seed_curves(curves: pd.DataFrame, config: Config) -> pd.DataFrame:
     last = (df.dropna(subset=["value"]).sort_values("step")
             .groupby(keys + ["experiment"], sort=False)["value"].last()
             .groupby(level=keys).mean().rename("last_mean"))
-    out = out.reset_index().merge(last.reset_index(), on=keys, how="left")
+    seeds = df.dropna(subset=["value"]).groupby(keys)["experiment"].nunique().rename("_seeds")
+    out = out.reset_index().merge(last.reset_index(), on=keys, how="left").merge(
+        seeds.reset_index(), on=keys, how="left")
+    partial = out["n_seeds"] < out["_seeds"].fillna(0)  # some seed of this curve has no number here
+    out.loc[partial, ["value", "seed_std"]] = float("nan")
     out["n_seeds"] = out["n_seeds"].astype("int64")
     return out.rename(columns={"model": "experiment"})[CURVE_COLUMNS]

@@ -56,6 +56,6 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
         handles, names = handles + extra, names + extra_names
         names[2] = "baseline (mean of the seeds' baselines, band ± std)"
     fig.legend(handles, names, loc="outside lower center", ncols=len(names), frameon=False)
-    seeds = f"; bar: mean of {seed_phrase(bars.n_seeds)}" if bars.multi_seed else ""
+    seeds = f"; bar: mean of {seed_phrase(bars.n)}" if bars.multi_seed else ""
     fig.suptitle(f"{ctx.group_label} vs baseline: raw metric at last checkpoint, {ctx.condition_label}{seeds}")
     return fig

@@ -45,7 +45,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
         extra, extra_names = seed_handles()
         handles, names = handles + extra, names + extra_names
     fig.legend(handles, names, loc="outside lower center", ncols=len(names), frameon=False)
-    seeds = (f"; bar: mean of {seed_phrase(bars.n_seeds)}, each scored against its own baseline"
+    seeds = (f"; bar: mean of {seed_phrase(bars.n)}, each scored against its own baseline"
              if bars.multi_seed else "")
     fig.suptitle(f"{ctx.group_label} vs baseline: {TOWARD_PERFECT.name} per task at last checkpoint, "
                  f"{ctx.condition_label}\n({TOWARD_PERFECT.scale}; below 0 = worse than the baseline{seeds})"

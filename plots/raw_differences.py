@@ -84,7 +84,8 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     if multi:
         handles.append(seed_handles()[0][0])
         names.append("whisker: ± std across seeds")
-        title += f"\nbar: mean of {seed_phrase(seeds)}, each against its own baseline (n in the row label)"
+        title += (f"\nbar: mean of {seed_phrase(matrix(rows, 'n', ctx.config, order).values)}, each against "
+                  "its own baseline (n in the row label)")
     fig.legend(handles, names, loc="outside lower center", ncols=len(names), frameon=False)
     fig.suptitle(f"{title}\naccuracy tasks: difference in accuracy points; error tasks: fold change "
                  "(value / baseline, log axis)")

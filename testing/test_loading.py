@@ -43,7 +43,8 @@ def test_steps_sort_numerically_not_as_text(tmp_path, config):
 
 @pytest.mark.parametrize("content, reason", [
     ('{"checkpoint-1000": {"eval_distance_metric_mean": 2.', "not valid JSON"),   # half-written
-    ("", "not valid JSON"),
+    ("", "empty file"),
+    ("  \n", "empty file"),
     ("[1, 2]", "expected an object"),
     ('{"checkpoint-1000": 5}', "expected an object of metrics"),
     ('{"summary": {"eval_distance_metric_mean": 1}}', "no 'checkpoint-<step>'"),

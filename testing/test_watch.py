@@ -55,18 +55,21 @@ def _args(base: Path) -> list[str]:
 class Watcher:
     """A `run_all.py --watch` subprocess whose log lines are collected as they come."""
 
-    def __init__(self, base: Path, *extra: str) -> None:
+    def __init__(self, base: Path, *extra: str, wait: bool = True) -> None:
         self.base = base
         self.lines: list[str] = []
+        self.times: list[float] = []  # time.monotonic() each line arrived
         self.proc = subprocess.Popen([sys.executable, "run_all.py", "--watch", *_args(base), "--jobs", "1",
                                       *extra], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        assert self.wait_for(lambda: any("watching " in line for line in self.lines)), self.log
+        if wait:
+            assert self.wait_for(lambda: any("watching " in line for line in self.lines)), self.log
 
     def _read(self) -> None:
         for line in self.proc.stdout:
+            self.times.append(time.monotonic())
             self.lines.append(line.rstrip("\n"))
 
     @property
@@ -101,8 +104,8 @@ def watched(template, tmp_path):
     shutil.copytree(template, tmp_path / "w")
     started: list[Watcher] = []
 
-    def start(*extra: str) -> Watcher:
-        w = Watcher(tmp_path / "w", *extra)
+    def start(*extra: str, wait: bool = True) -> Watcher:
+        w = Watcher(tmp_path / "w", *extra, wait=wait)
         started.append(w)
         return w
 
@@ -306,3 +309,99 @@ def test_exhausted_inotify_suggests_polling(tmp_path, code, word):
         make_observer(tmp_path, handler=None, poll=None, factory=Exhausted)
     message = str(exc.value)
     assert str(tmp_path) in message and "--poll" in message and f"inotify {word}" in message
+
+
+SLOW_MODULE = """
+import time
+
+import matplotlib.pyplot as plt
+
+from plots.registry import figure
+
+
+@figure("slow", needs="scores", per=(), description="Takes {seconds} s to draw: a long build.")
+def draw(data, ctx):
+    time.sleep({seconds})
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot(range(len(data)))
+    return fig
+"""
+
+
+def slow_build(base: Path, seconds: float) -> list[str]:
+    """Watcher flags adding a figure that takes `seconds` to draw whenever the scores change."""
+    (base / "slow.py").write_text(SLOW_MODULE.format(seconds=seconds))
+    raw = yaml.safe_load((base / "rules.yaml").read_text())
+    raw["plots"]["modules"] = ["slow.py"]
+    (base / "rules_slow.yaml").write_text(yaml.safe_dump(raw))
+    return ["--config", str(base / "rules_slow.yaml"), "--only", "comparison", "scores_csv", "slow"]
+
+
+def test_evaluations_written_during_the_first_build_reach_scores_csv(watched):
+    """The observer starts before the initial scan: what lands while the first build draws is rebuilt."""
+    base, start = watched
+    flags = slow_build(base, 3.0)
+    scores = base / "out" / "tables" / "scores.csv"
+    before = scores.stat().st_mtime_ns
+    w = start(*flags, "--force", wait=False)
+    assert w.wait_for(lambda: scores.stat().st_mtime_ns != before, timeout=30), w.log  # tables come first
+    target = base / "exp" / TARGET
+    other = base / "exp" / "pt1_ft2-1" / "evals" / "angle" / "eval_data" / "evaluation_results.json"
+    texts = {target: scaled(target, 0.5), other: scaled(other, 0.25)}
+    for path, text in texts.items():  # one renamed into place, one written in place
+        (_atomic_rename if path == target else _new_file)(path, text)
+    assert not any("initial run" in line for line in w.lines), w.log  # still drawing the first build
+    assert w.wait_for(lambda: target_score(base) == expected_value(texts[target])
+                      and float(score_value(base, "pt1_ft2-1", "standard", "angle")) == expected_value(texts[other]),
+                      timeout=30), w.log
+    assert "unreadable" not in w.log
+    assert w.stop() == 0
+
+
+def test_a_slowly_written_file_is_not_reported_once_complete(watched):
+    """Half a file, the rest 3 s later while the rebuild that read the half is still drawing: never
+    called unreadable after it was complete, and its numbers arrive."""
+    base, start = watched
+    w = start(*slow_build(base, 2.5))
+    target = base / "exp" / TARGET
+    text = scaled(target, 0.5)
+    with open(target, "w") as fh:
+        fh.write(text[: len(text) // 2])
+        fh.flush()
+        time.sleep(3.0)  # longer than SETTLE: the watcher gives up waiting and rebuilds without it
+        fh.write(text[len(text) // 2:])
+    complete = time.monotonic()
+    assert w.wait_for(lambda: target_score(base) == expected_value(text), timeout=30), w.log
+    time.sleep(0.5)
+    late = [line for t, line in zip(w.times, w.lines) if t >= complete and "unreadable" in line]
+    assert not late, w.log
+    assert w.stop() == 0
+
+
+def test_watching_an_empty_folder_waits_and_a_wrong_one_exits_2(template, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    args = ["--config", str(template / "rules.yaml"), "--out", str(tmp_path / "out"), "--only", "scores_csv",
+            "--jobs", "1", "-q"]
+    wrong = subprocess.run([sys.executable, "run_all.py", "--watch", "--data", str(template), *args],
+                           cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
+    assert f"no evaluation files under {template}" in wrong.stderr and "try --data" in wrong.stderr
+    base = tmp_path / "b"
+    base.mkdir()
+    w = Watcher.__new__(Watcher)  # the same helper, on the empty folder
+    w.base, w.lines, w.times = base, [], []
+    w.proc = subprocess.Popen([sys.executable, "run_all.py", "--watch", "--data", str(empty), *args], cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    w._reader = threading.Thread(target=w._read, daemon=True)
+    w._reader.start()
+    try:
+        assert w.wait_for(lambda: any("watching " in line for line in w.lines)), w.log
+        assert f"no evaluation files under {empty} yet; waiting for them" in w.log
+        shutil.copytree(template / "exp" / "pt1", empty / "pt1")
+        assert w.wait_for(lambda: (tmp_path / "out" / "tables" / "scores.csv").is_file()), w.log
+        assert "pt1," in (tmp_path / "out" / "tables" / "scores.csv").read_text()
+        assert w.stop() == 0
+    finally:
+        if w.proc.poll() is None:
+            w.proc.kill()

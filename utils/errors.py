@@ -12,3 +12,11 @@ class ConfigError(UserError):
 
 class EvalFileError(UserError):
     """An evaluation file could not be read; the message names the file and the reason."""
+
+
+class DataPathError(UserError):
+    """`--data` (or data.root) is missing, is a file, or holds no evaluation files the readers know."""
+
+
+class OutputPathError(UserError):
+    """`--out` cannot be written: a folder on the way is read-only, or a file is in the way."""

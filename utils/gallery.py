@@ -120,7 +120,8 @@ def status_html(last_run: Mapping[str, Any], now: datetime) -> str:
     if last_run.get("changed"):
         parts.append(f"{len(last_run['changed'])} evaluation file{_s(len(last_run['changed']))} new or changed")
     if "files" in last_run:
-        parts.append(f"{last_run['files']} evaluation file{_s(last_run['files'])} read")
+        n_read = int(last_run["files"]) - len(last_run.get("problems") or [])  # a skipped file is not read
+        parts.append(f"{n_read} evaluation file{_s(n_read)} read")
     if "seconds" in last_run:
         parts.append(f"in {float(last_run['seconds']):.1f} s")
     lines = [f'<p id="last-rebuild">Last rebuild: <strong>{_when(now.isoformat(timespec="seconds"))}'

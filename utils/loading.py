@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import pickle
 import sys
@@ -24,7 +25,7 @@ from utils.atomic import write_bytes
 from utils.config import Config
 from utils.errors import EvalFileError, UserError
 from utils.filestamp import content_digest, is_racy
-from utils.readers import CHECKPOINT, PartialRead, ReaderInfo, Record, all_readers, glob_matches
+from utils.readers import CHECKPOINT, MISSING, PartialRead, ReaderInfo, Record, all_readers, glob_matches
 from utils.walk import files_under
 
 if TYPE_CHECKING:
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COLUMNS = ["experiment", "condition", "task", "step", "metric", "statistic", "value", "source"]
-_CACHE_VERSION = 3  # 3: column-wise outcomes, builtins-only pickle
+_CACHE_VERSION = 5  # 3: column-wise outcomes, builtins-only pickle; 4: non-finite values as missing;
+# 5: outcomes carry the values note and the partial-read message
 _PARALLEL_MIN = 200  # fewer unparsed files than this are parsed in-process (shipping costs more)
 
 
@@ -55,6 +57,7 @@ class LoadResult:
     parsed: list[Path] = field(default_factory=list)  # files actually parsed (not from cache)
     partial: list[Problem] = field(default_factory=list)  # files read in part (a bad line left out)
     merged: int = 0  # records repeated by another file (checkpoint copies, results files), kept once
+    notes: list[Problem] = field(default_factory=list)  # files read, with values read as missing
 
 
 def discover(root: Path, config: Config) -> list[tuple[Path, str]]:
@@ -173,7 +176,7 @@ class ParseCache:
                 log.warning("parse cache %s is unreadable (%s); rebuilding it", path, exc)
 
     def get(self, path: Path, reader: str, st: os.stat_result) -> tuple | None:
-        """The cached outcome (`("ok", columns)` or `("error", reason)`), or None when stale."""
+        """The cached outcome (`("ok", columns, note, partial)` or `("error", reason)`), or None when stale."""
         entry = self.entries.get(str(path))
         try:
             size, mtime, rname, digest, outcome = entry
@@ -190,7 +193,7 @@ class ParseCache:
     def put(self, path: Path, reader: str, st: os.stat_result, outcome: tuple) -> tuple:
         """Store `("ok", records)` or `("error", reason)`; returns the stored (column-wise) outcome."""
         if outcome[0] == "ok" and not _is_columnar(outcome[1]):
-            outcome = ("ok", columnar(outcome[1])) + tuple(outcome[2:])
+            outcome = ("ok", columnar(outcome[1]), *outcome[2:])
         racy = is_racy(st.st_mtime_ns, time.time())
         self.entries[str(path)] = (st.st_size, st.st_mtime_ns, reader,
                                    content_digest(path) if racy else None, outcome)
@@ -232,17 +235,55 @@ def _is_columnar(data: object) -> bool:
         isinstance(c, list) for c in data)
 
 
+def finite_values(cols: tuple[list, ...]) -> int:
+    """The one rule for values, whatever the reader: NaN, inf, -inf and numbers beyond float
+    range (1e400 parses as inf) become missing values (NaN), as an absent evaluation is; returns
+    how many values were non-finite numbers (reported once per file). Explicit missing markers
+    (null, "N/A": `readers.MISSING`) are missing values too, but expected, so not counted."""
+    values = cols[Record._fields.index("value")]
+    bad = 0
+    for i, v in enumerate(values):
+        if v is MISSING:
+            continue
+        try:
+            ok = math.isfinite(v)
+        except (TypeError, OverflowError):  # an int beyond float range, or not a number at all
+            ok = False
+        if not ok:
+            values[i] = math.nan
+            bad += 1
+    return bad
+
+
+def values_note(count: int) -> str:
+    return (f"{count} value{'' if count == 1 else 's'} not a finite number (NaN, Infinity or out of "
+            "range), read as missing")
+
+
 def _parse_chunk(items: list[tuple[str, str]], root: Path, config: Config) -> list[tuple]:
-    """Parse files in a worker process: [(path, reader)] -> [column-wise outcome]."""
+    """Parse files in a worker process: [(path, reader)] -> [column-wise outcome].
+
+    An outcome is `("ok", columns, note, partial)` (note: "" or what `values_note` says; partial: ""
+    or which lines a reader left out, see `PartialRead`) or `("error", reason)`.
+    A reader that fails on a mangled file in a way it did not foresee names the file too: one
+    odd file must not end the run."""
     readers = all_readers()
     out = []
     for path, rname in items:
         try:
-            out.append(("ok", columnar(readers[rname].read(Path(path), root, config))))
+            cols = columnar(readers[rname].read(Path(path), root, config))
+            partial = ""
         except PartialRead as exc:  # the good part is kept; the message names what was left out
-            out.append(("ok", columnar(exc.records), str(exc)))
+            cols, partial = columnar(exc.records), str(exc)
         except EvalFileError as exc:
             out.append(("error", str(exc)))
+            continue
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError,
+                RecursionError, UnicodeError) as exc:
+            out.append(("error", f"{path}: cannot read ({rname} reader: {type(exc).__name__}: {exc})"))
+            continue
+        bad = finite_values(cols)
+        out.append(("ok", cols, values_note(bad) if bad else "", partial))
     return out
 
 
@@ -451,9 +492,11 @@ def load(root: Path, config: Config, cache: ParseCache | None = None,
         if outcome[0] == "error":
             result.problems.append(Problem(path, outcome[1]))
             continue
-        if len(outcome) > 2:  # read in part: said every run, as long as the file stays so
-            result.partial.append(Problem(path, outcome[2]))
-            log.warning("read in part: %s", outcome[2])
+        if len(outcome) > 2 and outcome[2]:
+            result.notes.append(Problem(path, outcome[2]))
+        if len(outcome) > 3 and outcome[3]:  # read in part: said every run, as long as the file stays so
+            result.partial.append(Problem(path, outcome[3]))
+            log.warning("read in part: %s", outcome[3])
         blocks.append((outcome[1], source))
     cache.prune({str(p) for _, p, _ in files})
     frame, result.merged = _sorted_and_merged(blocks)

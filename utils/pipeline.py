@@ -69,25 +69,38 @@ class RunReport:
     gone: list[str] = field(default_factory=list)  # evaluation files gone since the last run
     deferred: list[Path] = field(default_factory=list)  # unreadable and still being written: retry
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase, for profiling
+    notes: list[str] = field(default_factory=list)  # per file: values read as missing (non-finite)
+
+    @property
+    def read(self) -> int:
+        """Evaluation files whose numbers are in the table (the unreadable ones are not)."""
+        return self.files - len(self.problems)
 
     @property
     def exit_code(self) -> int:
         return 1 if self.failed or (self.strict and self.problems) else 0
 
     def summary(self) -> str:
-        parts = [f"{self.files} evaluation files ({self.parsed} parsed)",
-                 f"{len(self.rendered)} outputs written", f"{self.up_to_date} up to date"]
+        files = f"{self.files} evaluation file{_s(self.files)}"
         if self.fast:
-            parts[0] = f"{self.files} evaluation files (unchanged)"
+            parts = [f"{files} (unchanged)"]
+        else:
+            parts = [f"{files}, {self.read} read" + (f" ({self.parsed} parsed anew)"
+                                                     if self.parsed != self.files else "")]
+        if self.problems:
+            parts.append(f"{len(self.problems)} skipped as unreadable")
+        parts += [f"{len(self.rendered)} output{_s(len(self.rendered))} written", f"{self.up_to_date} up to date"]
         if self.removed:
             parts.append(f"{len(self.removed)} stale removed")
-        if self.problems:
-            parts.append(f"{len(self.problems)} file(s) skipped as unreadable")
         if self.failed:
             parts.append(f"{len(self.failed)} FAILED: " + "; ".join(f"{o} ({r})" for o, r in self.failed))
         if self.interrupted:
             parts.append("interrupted")
         return ", ".join(parts) + f" in {self.seconds:.2f}s"
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
 
 
 @dataclass
@@ -209,6 +222,8 @@ class Pipeline:
         self._code_hashes: dict[str, str] = {}  # per output, of the code as imported
         self._code_loaded: str | None = None  # code_state() when the modules were imported
         self.cache_save_interval = 0.0  # watch mode: write parsed.pickle at most this often
+        self.wait_for_files = False  # watch mode: an empty data folder is waited on, not an error
+        self.last_tree: dict[str, tuple[int, int]] | None = None  # the tree as the last run scanned it
         self._cache_saved = 0.0
 
     # lazily: a no-op run needs neither the plot modules (matplotlib) nor the parse cache
@@ -293,7 +308,8 @@ class Pipeline:
         return RunReport(files=int(last.get("files", 0)), parsed=0, problems=list(last.get("problems", [])),
                          gaps=list(last.get("gaps", [])), planned=int(last.get("planned", 0)),
                          up_to_date=int(last.get("planned", 0)), strict=self.options.strict, fast=True,
-                         problem_paths=[Path(p) for p in last.get("problem_paths", [])])
+                         problem_paths=[Path(p) for p in last.get("problem_paths", [])],
+                         notes=list(last.get("notes", [])))
 
     def _make_stamp(self, tree: dict[str, tuple[int, int]] | None, result: LoadResult, code: str,
                     report: RunReport) -> dict | None:
@@ -316,7 +332,8 @@ class Pipeline:
                 racy[path] = digest
         return {"code": code, "files": files_hash(tree.items()), "racy": racy, "report": {
             "files": report.files, "problems": report.problems, "gaps": report.gaps,
-            "planned": report.planned, "problem_paths": [str(p) for p in report.problem_paths]}}
+            "planned": report.planned, "problem_paths": [str(p) for p in report.problem_paths],
+            "notes": report.notes}}
 
     # --- the run ---------------------------------------------------------------------------------
 
@@ -329,8 +346,11 @@ class Pipeline:
         """
         start = time.perf_counter()
         self.config = self.rules
+        from utils.checks import check_paths
+        check_paths(self.options.data, self.options.out, self.config)  # before any reading or writing
         code = code_state(self.config)
         tree = scan_tree(self.options.data)  # before loading: the stamp must not be newer than the data
+        self.last_tree = tree
         fast = self._stamp_holds(code, tree)
         if fast is not None:
             fast.seconds = time.perf_counter() - start
@@ -351,7 +371,13 @@ class Pipeline:
         from utils.inference import with_inferred
         self.config = with_inferred(self.rules, result.frame)  # the tasks rules.yaml does not list
         report.files, report.parsed = len(result.files), len(result.parsed)
+        if not result.files:
+            from utils.checks import check_found
+            check_found(self.options.data, 0, self.config, allow_empty=self.wait_for_files)
+            report.seconds = time.perf_counter() - start  # watch mode: nothing yet, nothing to draw
+            return report
         report.problems = [str(p) for p in result.problems]
+        report.notes = [str(p) for p in result.notes]
         report.problem_paths = [p.path for p in result.problems]
         now_files = {str(p) for p in result.files}
         changed = self._carry[0] | {self.relative(p) for p in result.parsed}

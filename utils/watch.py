@@ -7,9 +7,13 @@ from sizes, mtimes and data fingerprints what actually changed and which outputs
 
 - Bursts are coalesced: a rebuild starts once the tree has been quiet for DEBOUNCE seconds
   (or MAX_BATCH seconds after the first event, so a never-ending trickle still shows up).
+- The observer starts before the initial scan, so a file written while the first build is still
+  loading or drawing is an event like any other (and, in case an event was still missed, a file
+  whose size or mtime differs from the initial scan once the first build ends is rebuilt then).
 - A file that is unreadable but was modified less than SETTLE seconds ago is taken to be half
   written: nothing is drawn from that rebuild, and it is retried once the file settles; a file
-  that stays malformed is reported once (path and reason) and left out of the outputs.
+  that stays malformed is reported once (path and reason) and left out of the outputs. A file
+  that changed again since the rebuild read it is not reported: the next rebuild reads it anew.
 - SIGINT / SIGTERM end the session after the outputs in hand are written; exit code 0.
 """
 from __future__ import annotations
@@ -133,6 +137,7 @@ class _Session:
         self.pipeline = pipeline
         self.events: queue.SimpleQueue = queue.SimpleQueue()
         self.reported: dict[str, str] = {}  # path -> reason already reported
+        self.noted: set[str] = set()  # "missing values" notes already said
         self.retry_at: float | None = None  # when deferred (half-written) files have settled
 
     def rebuild(self, paths: set[str] | None, first: bool = False) -> RunReport | None:
@@ -159,15 +164,39 @@ class _Session:
         return report
 
     def report_problems(self, report: RunReport) -> None:
-        """Each malformed file once (again only if its reason changes); deleted ones silently."""
+        """Each malformed file once (again only if its reason changes), deleted ones silently; each
+        file's count of values read as missing once."""
         now = {}
         for path, reason in zip(report.problem_paths, report.problems):
-            if path.exists():
+            if path.exists() and not self.changed_since_read(path):
                 now[str(path)] = reason
         for path, reason in now.items():
             if self.reported.get(path) != reason:
                 say(f"skipped unreadable file: {reason}")
         self.reported = now
+        for note in report.notes:
+            if note not in self.noted:
+                say(f"missing values: {note}")
+        self.noted = set(report.notes)
+
+    def changed_since_read(self, path: Path) -> bool:
+        """Has the file been written again since the rebuild read it (a slow writer finishing)?"""
+        entry = self.pipeline.parse_cache.entries.get(str(path))
+        try:
+            st = path.stat()
+        except OSError:
+            return True
+        return entry is None or tuple(entry[:2]) != (st.st_size, st.st_mtime_ns)
+
+    def queue_missed(self, root: Path, out: Path) -> None:
+        """Queue files whose stamp differs from the tree the first build scanned: written while the
+        observer was still starting, when no event may have come for them."""
+        from utils.fingerprint import scan_tree
+        before, now = self.pipeline.last_tree or {}, scan_tree(root) or {}
+        skip = str(out.resolve()) + os.sep
+        for path in sorted(set(before) | set(now)):
+            if before.get(path) != now.get(path) and not os.path.abspath(path).startswith(skip):
+                self.events.put(path)
 
     def next_batch(self, stop: threading.Event) -> set[str] | None:
         """Paths of the next burst of events; an empty set when a deferred retry is due, None to stop."""
@@ -213,6 +242,7 @@ def watch(config: Config, options: Options, poll: float | None = None) -> int:
     until SIGINT/SIGTERM (exit 0). Setup problems raise UserError (exit 2)."""
     pipeline = Pipeline(config, replace(options, progress=False))
     pipeline.cache_save_interval = CACHE_SAVE_INTERVAL  # and at the end of the session
+    pipeline.wait_for_files = True  # an empty folder is waited on (a folder beside the files is not)
     session = _Session(pipeline)
     stop = pipeline.stop
     previous: dict[int, Any] = {}
@@ -226,14 +256,20 @@ def watch(config: Config, options: Options, poll: float | None = None) -> int:
             previous[sig] = signal.signal(sig, on_signal)
     observer = None
     try:
+        from utils.checks import check_paths
+        check_paths(options.data, options.out, config)  # before watching: a wrong path is exit 2
         pipeline.start_pool()  # fork before watchdog's threads exist; kept for the whole session
-        session.rebuild(None, first=True)
+        # Observe first, then scan: a file landing during the first build is an event, not lost.
+        observer, kind = make_observer(options.data, _Handler(session.events, options.out), poll)
+        first = session.rebuild(None, first=True)
         pipeline.options = replace(pipeline.options, force=False)  # --force: the first run only
         logging.getLogger("utils.loading").setLevel(logging.WARNING)  # per-rebuild discovery chatter
         if stop.is_set():
             say("stopped (signal)")
             return 0
-        observer, kind = make_observer(options.data, _Handler(session.events, options.out), poll)
+        session.queue_missed(options.data, options.out)
+        if first is not None and first.files == 0:
+            say(f"no evaluation files under {options.data} yet; waiting for them")
         say(f"watching {options.data} ({kind}); outputs in {options.out}; Ctrl-C to stop")
         while not stop.is_set():
             paths = session.next_batch(stop)

@@ -110,23 +110,31 @@ def is_bookkeeping(name: str) -> bool:
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 NA_STRINGS = frozenset({"nan", "n/a", "na", "null", "none"})
+# The value of an explicit missing marker (null, "N/A", "nan"): this very NaN object. The loader
+# tells it apart by identity and does not report it (lm-eval writes "N/A" for most stderrs);
+# other non-finite numbers (NaN and Infinity literals, 1e400) are reported per file.
+MISSING = math.nan
 
 
 def to_value(raw: Any) -> float | None:
-    """A metric value: numbers as floats; null, "NaN", "nan", "N/A" as NaN; numeric strings parsed.
+    """A metric value: numbers as floats; null, "NaN", "nan", "N/A" as NaN (`MISSING`); numeric
+    strings parsed. Non-finite numbers pass through: the loader makes them missing and reports them.
 
     None means "not a metric" (other strings, booleans, lists, objects) and the caller skips it.
     """
     if isinstance(raw, bool):
         return None
     if raw is None:
-        return math.nan
+        return MISSING
     if isinstance(raw, (int, float)):
-        return float(raw)
+        try:
+            return float(raw)
+        except OverflowError:  # an integer beyond float range: out of range, as 1e400 is
+            return math.inf if raw > 0 else -math.inf
     if isinstance(raw, str):
         text = raw.strip()
         if text.lower() in NA_STRINGS:
-            return math.nan
+            return MISSING
         try:
             return float(text)
         except ValueError:
@@ -241,15 +249,28 @@ def checkpoint_in_path(path: Path, root: Path) -> int | None:
 
 
 def read_json(path: Path) -> Any:
-    """Parse a JSON file (NaN literals allowed, as Python's json writes them) or raise EvalFileError."""
+    """Parse a JSON file or raise EvalFileError naming the file and what is wrong.
+
+    NaN and Infinity literals are allowed (Python's json writes them; the loader turns them into
+    missing values); a UTF-8 byte-order mark is skipped; an empty file is "empty file"."""
     try:
         with open(path, "rb") as fh:
-            return json.load(fh)
+            raw = fh.read()
+    except OSError as exc:
+        raise EvalFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    if not raw.strip():
+        raise EvalFileError(f"{path}: empty file")
+    try:
+        return json.loads(raw.decode("utf-8"))
     except json.JSONDecodeError as exc:
         raise EvalFileError(lfs_pointer_message(path) or f"{path}: not valid JSON (line {exc.lineno}: "
                             f"{exc.msg}); half-written or corrupt") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvalFileError(f"{path}: cannot read: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise EvalFileError(f"{path}: not UTF-8 text (byte {exc.start}); not a JSON file?") from None
+    except RecursionError:
+        raise EvalFileError(f"{path}: JSON nested too deeply to be an evaluation file") from None
 
 
 LFS_POINTER = b"version https://git-lfs.github.com/spec/"

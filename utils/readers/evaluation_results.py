@@ -1,14 +1,12 @@
 """The default layout: `<experiment>/evals/<[prefix]task>/eval_data/evaluation_results.json`."""
 from __future__ import annotations
 
-import json
-import math
 import re
 from pathlib import Path
 
 from utils.config import Config
 from utils.errors import EvalFileError
-from utils.readers import Record, reader, split_metric_key
+from utils.readers import Record, read_json, reader, split_metric_key, to_value
 
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
@@ -24,21 +22,16 @@ def read_evaluation_results(path: Path, root: Path, config: Config) -> list[Reco
     rel = path.relative_to(root).parts
     try:
         evals = rel.index("evals")
-        experiment, folder = rel[evals - 1], rel[evals + 1]
+        folder = rel[evals + 1]
+        # `--data` at one experiment's folder: that folder is the experiment
+        experiment = rel[evals - 1] if evals > 0 else root.resolve().name
     except (ValueError, IndexError):
         raise EvalFileError(f"{path}: not in the <experiment>/evals/<task>/... layout") from None
     cond_task = config.condition_for_folder(folder)
     if cond_task is None:
         raise EvalFileError(f"{path}: folder {folder!r} matches no condition prefix in rules.yaml")
     condition, task = cond_task
-    try:
-        with open(path, "rb") as fh:
-            data = json.load(fh)
-    except json.JSONDecodeError as exc:
-        raise EvalFileError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg}); "
-                            "half-written or corrupt") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EvalFileError(f"{path}: cannot read: {exc}") from None
+    data = read_json(path)
     if not isinstance(data, dict):
         raise EvalFileError(f"{path}: expected an object of checkpoints, got {type(data).__name__}")
     records: list[Record] = []
@@ -53,8 +46,7 @@ def read_evaluation_results(path: Path, root: Path, config: Config) -> list[Reco
             if isinstance(value, bool) or not isinstance(value, (int, float)) and value is not None:
                 continue  # strings such as timestamps or model names are not metrics
             metric, stat = split_metric_key(name)
-            records.append(Record(experiment, condition, task, step, metric, stat,
-                                  math.nan if value is None else float(value)))
+            records.append(Record(experiment, condition, task, step, metric, stat, to_value(value)))
     if not records:
         raise EvalFileError(f"{path}: no 'checkpoint-<step>' entries with numeric metrics")
     return records

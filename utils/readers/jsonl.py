@@ -35,7 +35,7 @@ def read_jsonl(path: Path, root: Path, config: Config) -> list[Record]:
     records: list[Record] = []
     bad: list[str] = []
     try:
-        with open(path, encoding="utf-8") as fh:
+        with open(path, encoding="utf-8-sig") as fh:  # a byte-order mark is skipped
             for number, line in enumerate(fh, 1):
                 if not line.strip():
                     continue
