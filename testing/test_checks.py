@@ -43,36 +43,62 @@ def error_line(err: str) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("where, hint", [
-    ("empty", None),
-    ("too_high", "the folder below, {experiments}"),
-    ("too_low", "as seen from the folder above, {experiments}"),
-])
-def test_data_without_evaluation_files_exits_2_with_a_hint(tree, tmp_path, capsys, monkeypatch, where, hint):
+def test_an_empty_data_folder_exits_2_naming_the_readers(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    data = {"empty": tmp_path / "empty", "too_high": tree.parent, "too_low": tree / "pt1_ft1-1"}[where]
-    data.mkdir(exist_ok=True)
+    data = tmp_path / "empty"
+    data.mkdir()
     out = tmp_path / "out"
     code, err = run(capsys, "--data", data, "--out", out)
     line = error_line(err)
     assert code == 2
     assert f"no evaluation files under {data} (readers: evaluation_results for " in line
-    if hint is None:
-        assert "try --data" not in line
-    else:
-        expected = hint.format(experiments=os.path.relpath(tree))
-        assert expected in line and line.endswith(f"try --data {os.path.relpath(tree)}"), line
+    assert "try --data" not in line
     assert not (out / "index.html").exists() and not list(out.rglob("*.png"))
 
 
+def test_data_one_level_too_high_reads_the_runs_below(tree, tmp_path, capsys):
+    """The default glob finds the layout at any depth: `examples` gives the scores `examples/experiments` does."""
+    code, err = run(capsys, "--data", tree.parent, "--out", tmp_path / "high", "--only", "scores_csv")
+    assert code == 0, err
+    code, err = run(capsys, "--data", tree, "--out", tmp_path / "right", "--only", "scores_csv")
+    assert code == 0, err
+    high = (tmp_path / "high" / "tables" / "scores.csv").read_text()
+    assert high == (tmp_path / "right" / "tables" / "scores.csv").read_text() and "pt1_ft1-1" in high
+
+
+def test_data_at_one_experiment_reads_that_experiment(tree, tmp_path, capsys):
+    """--data at one experiment's folder: its evaluations, named after that folder; the missing
+    baseline is a gap line, not an error."""
+    code, err = run(capsys, "--data", tree / "pt1_ft1-1", "--out", tmp_path / "out", "--only", "metrics_csv")
+    assert code == 0, err
+    metrics = (tmp_path / "out" / "tables" / "metrics.csv").read_text().splitlines()
+    assert len(metrics) > 1 and all(line.startswith("pt1_ft1-1,") for line in metrics[1:])
+
+
 def test_the_hint_names_a_root_that_works(tree, tmp_path, capsys):
-    """Following the hint of a too-high --data renders the figures."""
-    code, err = run(capsys, "--data", tree.parent, "--out", tmp_path / "out")
-    suggested = Path(err.strip().rsplit("try --data ", 1)[1])
-    assert code == 2 and suggested.resolve() == tree.resolve()
+    """A reader that only globs (no sniffer) and a --data one level too high: the hint names the
+    folder whose runs the globs match, and following it renders the scores."""
+    from utils.config import load_config
+    config = load_config(_old_glob_rules(tmp_path))
+    with pytest.raises(DataPathError) as raised:
+        check_found(tree.parent, 0, config)
+    message = str(raised.value)
+    assert f"no evaluation files under {tree.parent}" in message and "the folder below" in message
+    suggested = Path(message.rsplit("try --data ", 1)[1])
+    assert suggested.resolve() == tree.resolve()
     code, err = run(capsys, "--data", suggested, "--out", tmp_path / "out", "--only", "scores_csv")
     assert code == 0, err
     assert (tmp_path / "out" / "tables" / "scores.csv").stat().st_size > 0
+
+
+def _old_glob_rules(tmp_path: Path) -> Path:
+    """The shipped rules with the top-level-only glob the hint is about."""
+    text = (Path(run_all.__file__).parent / "rules.yaml").read_text()
+    path = tmp_path / "rules_top_only.yaml"
+    path.write_text(text.replace('"**/evals/*/eval_data/evaluation_results.json"',
+                                 '"*/evals/*/eval_data/evaluation_results.json"').replace(
+        "root: examples/experiments", f"root: {tmp_path}"))
+    return path
 
 
 @pytest.mark.parametrize("make, words", [
@@ -144,7 +170,9 @@ def test_check_out_creates_nothing(tmp_path):
         check_out(tmp_path / "f" / "b")
 
 
-def test_watch_mode_waits_for_an_empty_folder_but_not_a_wrong_one(tree, tmp_path, config):
+def test_watch_mode_waits_for_an_empty_folder_but_not_a_wrong_one(tree, tmp_path):
+    from utils.config import load_config
+    config = load_config(_old_glob_rules(tmp_path))
     (tmp_path / "empty").mkdir()
     check_found(tmp_path / "empty", 0, config, allow_empty=True)  # files may still land
     with pytest.raises(DataPathError, match="the folder below"):

@@ -373,10 +373,11 @@ def test_a_link_inside_the_root_to_the_root_is_not_walked_again(study, tmp_path)
     assert len(rels) == len(set(rels)) == 14 and all(r.startswith("pt1/evals/") for r in rels)
 
 
-def test_a_tree_with_no_evaluation_files_writes_the_tables_and_exits_0(tmp_path, capsys):
+def test_a_tree_with_no_evaluation_files_says_so_and_exits_2(tmp_path, capsys):
     """What a tree of unfollowed links used to give: two outputs failing on a pandas merge, exit 1."""
     (tmp_path / "experiments" / "empty_run").mkdir(parents=True)
     out = tmp_path / "out"
-    assert run("--data", tmp_path / "experiments", "--out", out) == 0
-    assert "FAILED" not in capsys.readouterr().err
-    assert pd.read_csv(out / "tables" / "scores.csv").empty
+    assert run("--data", tmp_path / "experiments", "--out", out) == 2
+    err = capsys.readouterr().err
+    assert "FAILED" not in err and f"no evaluation files under {tmp_path / 'experiments'}" in err
+    assert not (out / "tables" / "scores.csv").exists()

@@ -383,10 +383,10 @@ def test_watching_an_empty_folder_waits_and_a_wrong_one_exits_2(template, tmp_pa
     empty.mkdir()
     args = ["--config", str(template / "rules.yaml"), "--out", str(tmp_path / "out"), "--only", "scores_csv",
             "--jobs", "1", "-q"]
-    wrong = subprocess.run([sys.executable, "run_all.py", "--watch", "--data", str(template), *args],
+    wrong = subprocess.run([sys.executable, "run_all.py", "--watch", "--data", str(template / "rules.yaml"), *args],
                            cwd=REPO, capture_output=True, text=True, timeout=60)
     assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
-    assert f"no evaluation files under {template}" in wrong.stderr and "try --data" in wrong.stderr
+    assert "is a file, not a folder" in wrong.stderr
     base = tmp_path / "b"
     base.mkdir()
     w = Watcher.__new__(Watcher)  # the same helper, on the empty folder
