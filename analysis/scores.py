@@ -195,12 +195,13 @@ def build_scores(frame: pd.DataFrame, config: Config, gaps: Gaps | None = None) 
                          _t=table["task"].map(task_order), _i=table["index"].fillna(0))
     table = table.sort_values(["_g", "group", "_i", "seed", "experiment", "_c", "_t"], ignore_index=True)
     table["step"] = table["step"].astype("Int64")
-    _unmapped_families(exps, config, gaps)
+    _unmapped_families(exps[~exps["experiment"].isin(runs)], config, gaps)
     return table[score_columns(config)]
 
 
 def _unmapped_families(exps: pd.DataFrame, config: Config, gaps: Gaps) -> None:
-    """Families in the data that training: does not name (their trained tasks are unknown)."""
+    """Families in the data that training: does not name (their trained tasks are unknown).
+    Only the families experiments.pattern names: runs outside it were never trained on a map."""
     present = sorted(set(exps["group"]) - {"baseline"})
     gaps.unmapped_families.extend(g for g in present if g not in config.training)
     gaps.mapped_families.extend(config.training)

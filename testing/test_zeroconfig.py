@@ -202,3 +202,15 @@ def test_a_rerun_redraws_only_what_changed(tmp_path):
     _trainer_run(root / "electra", [0.5, 0.9])  # a new run: every figure of both tasks changes
     assert run("--data", root, "--out", out, *only) == 0
     assert all(p.stat().st_mtime_ns != t for p, t in drawn.items())
+
+
+def test_runs_outside_the_pattern_raise_no_training_map_warning(tmp_path, capsys):
+    """Folders that group zero-config runs (hf_runs, lm_eval) are not fine-tuning families: no
+    'not named under training:' line for them."""
+    real("hf_runs")
+    code = run_all.main(["--data", str(REAL), "--out", str(tmp_path / "out"), "--only", "scores_csv",
+                         "--jobs", "1", "-q"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "run(s) not matching experiments.pattern" in err
+    assert "not named under training" not in err
