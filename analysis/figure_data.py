@@ -28,8 +28,14 @@ class ScoreMeaning:
         return f"0 = {self.zero}, 1 = {self.one}"
 
 
-TOWARD_PERFECT = ScoreMeaning("score_toward_perfect", "score toward perfect", "baseline", "perfect")
-GAP_CLOSING = ScoreMeaning("score_gap_closing", "gap-closing score", "baseline on this data",
+# The display name of every score, the same in every figure, table and sentence (formulas: analysis/formulas.py).
+# A condition is judged by one normalized score (`score_for`): toward perfect in distribution, gap
+# closing out of it; the normalized, heatmap and prediction figures all show that one for a cell.
+SCORE_NAMES = {"raw_diff": "raw difference", "fold_change": "fold change",
+               "score_toward_perfect": "score toward perfect", "score_gap_closing": "gap-closing score"}
+
+TOWARD_PERFECT = ScoreMeaning("score_toward_perfect", SCORE_NAMES["score_toward_perfect"], "baseline", "perfect")
+GAP_CLOSING = ScoreMeaning("score_gap_closing", SCORE_NAMES["score_gap_closing"], "baseline on this data",
                            "as good as the baseline on standard data")
 _BY_ROLE = {"in_distribution": TOWARD_PERFECT, "out_of_distribution": GAP_CLOSING}
 
@@ -236,3 +242,61 @@ def seed_phrase(n_seeds: pd.Series) -> str:
     """How many seeds the means of a figure are over, for its title: '2 seeds' or '1–3 seeds'."""
     lo, hi = int(n_seeds.min()), int(n_seeds.max())
     return f"{hi} seed{'s' if hi != 1 else ''}" if lo == hi else f"{lo}–{hi} seeds"
+
+
+@dataclass(frozen=True)
+class SeedIntervals:
+    """Seed-free experiments (rows) x tasks: a centre, an interval (`low`..`high`) and each seed's dot
+    (`dots`: `row`, `task`, `seed`, `value`, `offset` as in `SeedBars`); `kind` per task tells the unit."""
+
+    mean: pd.DataFrame
+    low: pd.DataFrame
+    high: pd.DataFrame
+    trained: pd.DataFrame
+    n_seeds: pd.Series
+    dots: pd.DataFrame
+
+    @property
+    def multi_seed(self) -> bool:
+        return bool((self.n_seeds > 1).any())
+
+
+def forgetting_intervals(points: pd.DataFrame, config: Config) -> SeedIntervals:
+    """In-distribution change from the baseline per seed-free experiment and task, from seed_points:
+    accuracy tasks in accuracy points (raw difference x 100): arithmetic mean ± std across seeds; error
+    tasks as fold change (value / baseline), whose seeds differ by factors: the geometric mean and the
+    geometric ± std (exp of the mean ± std of log fold change), so 0.5 and 2 average to 1, not 1.25."""
+    part = trained_mask(members(points))
+    part = part[part["condition"] == in_distribution(config)]
+    acc = (part["kind"] == "accuracy").to_numpy()
+    raw = part["raw_diff"].astype("float64").to_numpy()
+    fold = part["fold_change"].astype("float64").to_numpy()
+    with np.errstate(all="ignore"):
+        change = np.where(acc, raw * 100.0, np.log(np.where(fold > 0, fold, np.nan)))
+    part = part.assign(change=change)
+    rows = experiment_order(part["model"], config)
+    present = set(part["task"].unique())
+    cols = [t for t in config.tasks if t in present]
+    stats = part.groupby(["model", "task"])["change"].agg(["mean", "std"])
+
+    def pivot(values: pd.Series) -> pd.DataFrame:
+        return values.unstack("task").reindex(index=rows, columns=cols).astype("float64")
+
+    mean, std = pivot(stats["mean"]), pivot(stats["std"])
+    error = [c for c in cols if config.tasks[c].kind != "accuracy"]
+    low, high = mean - std, mean + std
+    for frame in (mean, low, high):
+        frame[error] = np.exp(frame[error])
+    n_seeds = part.groupby("model")["n_seeds"].max().reindex(rows).fillna(0).astype("int64")
+    trained = part.pivot_table(index="model", columns="task", values="trained", aggfunc="any").reindex(
+        index=rows, columns=cols).fillna(False).astype(bool)
+    multi = part[part["model"].map(n_seeds) > 1]
+    dots = multi.loc[np.isfinite(multi["change"]), ["model", "task", "seed", "kind", "change"]]
+    value = np.where(dots["kind"] == "accuracy", dots["change"], np.exp(dots["change"]))
+    rank = dots.groupby(["model", "task"])["seed"].rank(method="first") - 1
+    count = dots.groupby(["model", "task"])["seed"].transform("size")
+    dots = dots.assign(value=value, row=dots["model"].map({m: i for i, m in enumerate(rows)}),
+                       offset=((rank + 0.5) / count - 0.5) * DOT_SPREAD)
+    dots = dots.dropna(subset=["row"]).astype({"row": "int64", "value": "float64", "offset": "float64"})
+    return SeedIntervals(mean, low, high, trained, n_seeds,
+                         dots[["row", "task", "seed", "value", "offset"]].reset_index(drop=True))
