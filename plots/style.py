@@ -282,9 +282,9 @@ def robust_limit(values: np.ndarray, quantile: float = 95.0, floor: float = 0.05
 
 
 def _nice_ceiling(x: float) -> float:
-    """The next of 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 10^k at or above x (a readable colourbar end)."""
+    """The next of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8 x 10^k at or above x (a readable colourbar end)."""
     k = math.floor(math.log10(x))
-    for m in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+    for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 10):
         if m * 10.0 ** k >= x * (1 - 1e-9):
             return m * 10.0 ** k
     return 10.0 ** (k + 1)

@@ -13,7 +13,7 @@ from testing_helpers import render
 from plots.style import fit_limits, number, robust_limit
 from utils.synthetic import write_tree
 
-FIGURES = ["comparison", "normalized", "raw_differences"]
+FIGURES = ["comparison", "normalized", "raw_differences", "heatmap"]
 
 
 @pytest.fixture(scope="module")
