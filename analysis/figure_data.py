@@ -300,3 +300,48 @@ def forgetting_intervals(points: pd.DataFrame, config: Config) -> SeedIntervals:
     dots = dots.dropna(subset=["row"]).astype({"row": "int64", "value": "float64", "offset": "float64"})
     return SeedIntervals(mean, low, high, trained, n_seeds,
                          dots[["row", "task", "seed", "value", "offset"]].reset_index(drop=True))
+
+
+@dataclass(frozen=True)
+class PredictionPoints:
+    """One row per multi-task experiment x evaluation task (`cells`: experiment, task, trained,
+    actual, predicted, residual as seed means, actual_std across seeds, n), the seed noise of the
+    actual score (median over cells of its std across seeds; NaN with one seed), and the worst misses
+    (the `top` cells with the largest |actual - predicted|, largest first)."""
+
+    cells: pd.DataFrame
+    noise: float
+    worst: pd.DataFrame
+
+
+def prediction_points(predictions: pd.DataFrame, score: str, config: Config, top: int = 3) -> PredictionPoints:
+    """The prediction view (one row per seed) of one slice and score, as figure points: the seeds of an
+    experiment averaged (each seed predicted from its own single-task runs), with the seed noise that
+    separates interference from chance."""
+    part = trained_mask(predictions[predictions["score"] == score])
+    if part.empty:
+        empty = pd.DataFrame(columns=["experiment", "task", "trained", "actual", "predicted", "residual",
+                                      "actual_std", "n"])
+        return PredictionPoints(empty, float("nan"), empty)
+    seed_free = {name: _seed_free_name(name, config) for name in part["experiment"].unique()}
+    part = part.assign(model=part["experiment"].map(seed_free))
+    for column in ("actual", "predicted", "residual"):
+        part[column] = part[column].astype("float64")
+    cells = part.groupby(["model", "task"], sort=False).agg(
+        trained=("trained", "any"), actual=("actual", "mean"), predicted=("predicted", "mean"),
+        residual=("residual", "mean"), actual_std=("actual", "std"), n=("actual", "count")).reset_index()
+    cells = cells.rename(columns={"model": "experiment"})
+    order = {name: i for i, name in enumerate(experiment_order(cells["experiment"], config))}
+    tasks = {t: i for i, t in enumerate(config.tasks)}
+    cells = cells.assign(_o=cells["experiment"].map(order), _t=cells["task"].map(tasks)).sort_values(
+        ["_o", "_t"]).drop(columns=["_o", "_t"]).reset_index(drop=True)
+    noise = float(cells["actual_std"].median()) if cells["actual_std"].notna().any() else float("nan")
+    both = cells.dropna(subset=["actual", "predicted"])
+    worst = both.loc[both["residual"].abs().sort_values(ascending=False, kind="stable").index[:top]]
+    return PredictionPoints(cells, noise, worst.reset_index(drop=True))
+
+
+def _seed_free_name(name: str, config: Config) -> str:
+    """`pt1_seed2_ft2-9` -> `pt1_ft2-9`: the experiment its seeds are averaged into."""
+    info = config.parse_experiment(name)
+    return info.model if info is not None else name

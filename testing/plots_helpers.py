@@ -91,9 +91,17 @@ def check_page(fig, width: float = PAGE_WIDTH) -> None:
     outside = [texts[i].get_text() for i in np.nonzero((boxes[:, 0] < -1) | (boxes[:, 1] < -1) |
                                                        (boxes[:, 2] > W + 1) | (boxes[:, 3] > H + 1))[0]]
     assert not outside, f"text outside the figure: {outside[:5]}"
+    for legend in fig.legends:  # handles too, not only the texts
+        x0, y0, x1, y1 = legend.get_window_extent(renderer).extents
+        assert x0 >= -1 and y0 >= -1 and x1 <= W + 1 and y1 <= H + 1, "legend outside the figure"
     tol = 0.5
     x0, y0, x1, y1 = (boxes[:, i][:, None] for i in range(4))
     hit = (x0 < x1.T - tol) & (x0.T < x1 - tol) & (y0 < y1.T - tol) & (y0.T < y1 - tol)
     np.fill_diagonal(hit, False)
     pairs = [(texts[i].get_text(), texts[j].get_text()) for i, j in zip(*np.nonzero(np.triu(hit)))]
     assert not pairs, f"overlapping texts: {pairs[:5]}"
+
+
+def title(fig) -> str:
+    """The figure's title as one line (the page layout wraps long titles at spaces)."""
+    return " ".join(fig.get_suptitle().split())

@@ -84,7 +84,7 @@ def test_points_intervals_and_dots_are_the_seed_views(seeded_tree, config, group
         assert plots_helpers.in_view(lo, hi, plotted)
         assert ax.get_xscale() == ("log" if info.log else "linear")
         assert info.unit in ax.get_xlabel()
-    assert config.condition_label(condition) in fig.get_suptitle() and "mean of 2 seeds" in fig.get_suptitle()
+    assert config.condition_label(condition) in plots_helpers.title(fig) and "mean of 2 seeds" in plots_helpers.title(fig)
     assert not [t for t in row_labels(fig) if "n=" in t]  # every row has 2 seeds: said once, in the title
 
 
@@ -105,7 +105,7 @@ def test_one_seed_tree_has_no_intervals_dots_or_n(small_tree, config):
         assert [x for x, _ in plots_helpers.means(ax).values()] == pytest.approx(list(want["value_mean"]))
         assert plots_helpers.intervals(ax) == {} and len(plots_helpers.seeds(ax)) == 0
     texts = [t.get_text() for ax in fig.axes for t in ax.get_yticklabels() + ax.texts]
-    texts += [t.get_text() for t in fig.legends[0].get_texts()] + [fig.get_suptitle()]
+    texts += [t.get_text() for t in fig.legends[0].get_texts()] + [plots_helpers.title(fig)]
     assert not [t for t in texts if "n=" in t or "seed" in t]
 
 

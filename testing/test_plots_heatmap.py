@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import plots_helpers
 from testing_helpers import render
 from plots.registry import discover
 from plots.style import experiment_labels, number
@@ -57,7 +58,7 @@ def test_one_heatmap_per_group_with_a_panel_per_condition(small_tree, config):
             assert len(ax.texts) == 2 * 7  # 2 experiments x 7 tasks, every cell annotated
         bars = [ax for ax in fig.axes if not ax.images]
         assert len(bars) == 2 and all("0 = baseline" in ax.get_xlabel() for ax in bars)
-        assert fig.get_suptitle().startswith(f"{keys['group']}: ") and "vs baseline" in fig.get_suptitle()
+        assert plots_helpers.title(fig).startswith(f"{keys['group']}: ") and "vs baseline" in plots_helpers.title(fig)
 
 
 def test_colours_are_fitted_to_each_panel_and_say_when_clipped(small_tree, config):
@@ -91,7 +92,7 @@ def test_annotations_are_the_seed_means(request, config, tree, seeds):
             assert cells(ax, rows) == expected(view, keys["group"], condition, column, config)
             assert not [t for t in ax.texts if "n=" in t.get_text()]  # every cell has the row's n
             assert not [t for t in ax.texts if t.get_text().startswith("-0.00")]
-        assert ("mean of 2 seeds" in fig.get_suptitle()) == (seeds == 2)
+        assert ("mean of 2 seeds" in plots_helpers.title(fig)) == (seeds == 2)
 
 
 def test_a_cell_with_fewer_seeds_says_its_n(seeded_tree, config, tmp_path: Path):
@@ -101,7 +102,7 @@ def test_a_cell_with_fewer_seeds_says_its_n(seeded_tree, config, tmp_path: Path)
     [(_, fig)], view = render("heatmap", seeded_tree, config, only={"group": "ft1"})
     standard, atlantis = panels(fig)
     rows = [t.get_text() for t in standard.get_yticklabels()]
-    assert rows == ["ft1-1", "ft1-2"] and "mean of 2 seeds" in fig.get_suptitle()
+    assert rows == ["ft1-1", "ft1-2"] and "mean of 2 seeds" in plots_helpers.title(fig)
     one = view.query("experiment == 'pt1_ft1-2' and condition == 'standard' and task == 'angle'")
     assert one["score_toward_perfect_n"].item() == 1
     got = cells(standard, rows)

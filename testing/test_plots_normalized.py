@@ -55,7 +55,7 @@ def dots(fig):
 def texts(fig):
     """Every string on the figure: tick labels, annotations, legend, title."""
     out = [t.get_text() for ax in fig.axes for t in ax.get_yticklabels() + ax.get_xticklabels() + ax.texts]
-    return out + [t.get_text() for t in fig.legends[0].get_texts()] + [fig.get_suptitle()]
+    return out + [t.get_text() for t in fig.legends[0].get_texts()] + [plots_helpers.title(fig)]
 
 
 def expected(view, group, condition, config, column):
@@ -76,7 +76,7 @@ def test_a_file_per_group_and_condition_with_a_panel_per_task(small_tree, config
     for keys, fig in figs:
         assert [ax.get_title() for ax in fig.axes] == [t.label for t in config.tasks.values()]
         assert all(len(plots_helpers.means(ax)) == 2 for ax in fig.axes)  # 2 experiments, no baseline row
-        title = fig.get_suptitle()
+        title = plots_helpers.title(fig)
         assert keys["group"] in title and config.condition_label(keys["condition"]) in title
         # the score the condition is judged by, named as in the heatmap and the prediction figure
         assert score_for(config, keys["condition"]).name in title and "normalized" not in title
@@ -105,7 +105,7 @@ def test_points_intervals_and_dots_are_the_seed_views(seeded_tree, config, group
                zip(scores["task"], experiment_labels(list(scores["experiment"]), config), scores["trained"]) if tr}
     for key, (_, colour) in drawn.items():
         assert colour == to_hex(TRAINED if key in trained else UNTRAINED)
-    assert "mean of 2 seeds" in fig.get_suptitle()
+    assert "mean of 2 seeds" in plots_helpers.title(fig)
 
 
 def test_one_shared_axis_with_every_value_and_the_baseline_in_view(seeded_tree, config):
@@ -143,7 +143,7 @@ def test_seed_counts_that_differ_are_in_the_row_labels(seeded_tree, config):
     assert row_labels(fig) == ["ft1-1 (n=2)", "ft1-2 (n=1)"]
     assert {row for _, row in intervals(fig)} == {"ft1-1 (n=2)"}
     assert all(len(d) == 2 for d in dots(fig).values())  # the one-seed experiment gets no dots
-    assert "1–2 seeds" in fig.get_suptitle()
+    assert "1–2 seeds" in plots_helpers.title(fig)
 
 
 def test_a_missing_evaluation_has_no_point_and_says_na(small_tree, config, tmp_path: Path):

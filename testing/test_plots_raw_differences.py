@@ -30,7 +30,7 @@ def test_one_file_per_group_in_distribution_only(small_tree, config):
     assert discover()["raw_differences"].path_for({"group": "ft2"}, "png") == "raw_differences/ft2.png"
     for keys, fig in figs:
         assert [ax.get_title() for ax in fig.axes] == [t.label for t in config.tasks.values()]
-        assert "Standard" in fig.get_suptitle() and "Atlantis" not in fig.get_suptitle()
+        assert "Standard" in plots_helpers.title(fig) and "Atlantis" not in plots_helpers.title(fig)
         assert all(len(plots_helpers.means(ax)) == 2 for ax in fig.axes)
         assert all(not ax.containers for ax in fig.axes)  # points, no bars
 
@@ -55,7 +55,7 @@ def independent_change(points, group, task, kind):
 @pytest.mark.parametrize("kind, scale, origin", [("accuracy", "linear", 0.0), ("error", "log", 1.0)])
 def test_points_intervals_and_seed_dots(seeded_tree, config, kind, scale, origin):
     [(_, fig)], points = render("raw_differences", seeded_tree, config, only={"group": "ft2"})
-    assert "mean of 2 seeds" in fig.get_suptitle()
+    assert "mean of 2 seeds" in plots_helpers.title(fig)
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["ft2-1", "ft2-2"]  # n once, in the title
     for task, info in config.tasks.items():
         if info.kind != kind:

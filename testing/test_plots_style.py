@@ -13,7 +13,8 @@ from testing_helpers import render
 from plots.style import fit_limits, number, robust_limit
 from utils.synthetic import write_tree
 
-FIGURES = ["comparison", "normalized", "raw_differences", "heatmap"]
+ROW_FIGURES = ["comparison", "normalized", "raw_differences", "heatmap"]
+FIGURES = ROW_FIGURES + ["prediction"]
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def test_every_figure_fits_the_page_and_reads_at_its_size(name: str, width: floa
         plots_helpers.check_page(fig, width)
 
 
-@pytest.mark.parametrize("name", FIGURES)
+@pytest.mark.parametrize("name", ROW_FIGURES)
 def test_rows_are_labelled_once_and_aligned_across_panels(name: str, small_tree: Path, config) -> None:
     figs, _ = render(name, small_tree, config)
     assert figs
