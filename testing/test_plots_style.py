@@ -14,7 +14,7 @@ from plots.style import fit_limits, number, robust_limit
 from utils.synthetic import write_tree
 
 ROW_FIGURES = ["comparison", "normalized", "raw_differences", "heatmap"]
-FIGURES = ROW_FIGURES + ["prediction"]
+FIGURES = ROW_FIGURES + ["prediction", "checkpoints"]
 
 
 @pytest.fixture(scope="module")
