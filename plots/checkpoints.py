@@ -7,8 +7,7 @@ import pandas as pd
 from matplotlib.collections import LineCollection
 from matplotlib.transforms import blended_transform_factory
 
-from analysis.figure_data import (baseline_last, curve_seeds, curves_for, curves_spread, fewer_seeds,
-                                  missing_curves, seed_phrase)
+from analysis.figure_data import curve_panels, curve_seeds, seed_phrase
 from plots.registry import OutputContext, figure
 from plots.style import (BASELINE, FONT_MIN, GAP, PT, TITLE_SIZE, TRAINED, UNTRAINED, Page, apply_style,
                          experiment_labels, fit_limits, linear_ticks, sparse_log_ticks, tall_log_ticks,
@@ -93,13 +92,13 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     bottom = axis_h + legend_h + GAP
     axes = page.panels(len(tasks), ncols, 1.35, left, top, bottom, right=label_w, wspace=wspace,
                        hspace=axis_h + title_height() + 0.06)
+    panels = curve_panels(data, ctx.config)
     for ax, task in zip(axes, tasks):
         info = ctx.task(task)
-        table, trained = curves_for(data, task)
-        spread = curves_spread(data, task).reindex(index=table.index)
+        panel = panels[task]
+        table, trained, spread, base = panel.table, panel.trained, panel.spread, panel.baseline
         others = [e for e in table.columns if e not in trained]
         steps = table.index.to_numpy(dtype=float)
-        base = baseline_last(data, task).to_numpy()
         values = table.to_numpy(dtype=float)
         if info.log:
             ax.set_yscale("log")
@@ -133,7 +132,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
             for i, y in zip(ok, heights):
                 ax.text(1.03, y, end_labels[i], transform=right, fontsize=FONT_MIN, color=TRAINED, va="center",
                         ha="left", gid="label")
-        note = _panel_note(missing_curves(data, task, ctx.config), fewer_seeds(data, task), ctx)
+        note = _panel_note(panel.missing, panel.fewer, ctx)
         if note:
             ax.text(0.02, 0.02, note, transform=ax.transAxes, fontsize=FONT_MIN, color="0.3", ha="left",
                     va="bottom", bbox={"facecolor": "white", "edgecolor": "0.6", "alpha": 0.9, "pad": 1.5})
@@ -143,6 +142,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
         else:
             linear_ticks(ax.yaxis, nbins=4)
         ax.xaxis.set_major_locator(plt.MaxNLocator(3))
+        ax.yaxis.set_minor_locator(plt.NullLocator())  # no unlabelled minor ticks to build on log axes
         ax.set_title(info.label)
         ax.set_xlabel("training step")
         ax.set_ylabel(f"{info.unit}\n{'higher' if info.higher_is_better else 'lower'} is better")

@@ -92,7 +92,8 @@ def matrix_page(config, row_labels: list[str], col_labels: list[str], n_panels: 
                 legend_names: list[str], bar_lines: int = 1):
     """Lay out `n_panels` matrices side by side, or stacked when the page is too narrow for their cells
     (row labels left of each row of panels; task names on top), a colourbar under each, the legend and
-    title: (page, panels, colourbar axes, panels a row, legend columns, title)."""
+    title: (page, panels, colourbar axes, panels a row, legend columns, title, points from a panel's top
+    edge to the top of its task names: the pad of the panel's title)."""
     apply_style()
     page = Page(config.plot_width, config.plot_dpi)
     left = max((page.text_width(lab, FONT_MIN) for lab in row_labels), default=0.3) + 0.08
@@ -113,7 +114,7 @@ def matrix_page(config, row_labels: list[str], col_labels: list[str], n_panels: 
         box = ax.get_position()
         bars.append(page.fig.add_axes((box.x0 + box.width * 0.1, box.y0 - (0.1 + 0.08) / page.height,
                                        box.width * 0.8, 0.08 / page.height), label="<colorbar>"))
-    return page, axes, bars, ncols, legend_cols, title
+    return page, axes, bars, ncols, legend_cols, title, heads * 72 + 3
 
 
 @figure("heatmap", needs="seed_scores", per=("group",), writes="heatmap/{group}",
@@ -143,14 +144,14 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     title = f"{ctx.group_label} vs baseline: each condition's score per task at the last checkpoint"
     if multi:
         title += f"; mean of {seed_phrase(seeds)}, each scored against its own baseline"
-    page, axes, bar_axes, ncols, legend_cols, title = matrix_page(ctx.config, labels, cols, len(mats), title, names,
+    page, axes, bar_axes, ncols, legend_cols, title, pad = matrix_page(ctx.config, labels, cols, len(mats), title, names,
                                                            bar_lines=3)
     for i, (ax, cax, (cond, meaning, m, n)) in enumerate(zip(axes, bar_axes, mats)):
         fewer = np.where((n > 0) & (n < n_seeds[:, None]), n, 0) if multi else None
         norm, clipped = colour_limit(m.values.to_numpy(dtype=float))
         image = draw_matrix(ax, m, norm, labels if i % ncols == 0 else None,
                             [ctx.task(t).label for t in m.values.columns], counts=fewer)
-        ax.set_title(f"{ctx.config.condition_label(cond)}: {meaning.name}")
+        ax.set_title(f"{ctx.config.condition_label(cond)}: {meaning.name}", pad=pad)
         bar = page.fig.colorbar(image, cax=cax, orientation="horizontal", extend="both" if clipped else "neither")
         limit = norm.vmax
         bar.set_ticks([-limit, 0, limit], labels=[f"{-limit:g}", "0", f"{limit:g}"])

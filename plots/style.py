@@ -49,6 +49,9 @@ RC = {
     "xtick.minor.size": 1.5, "ytick.minor.size": 1.5, "xtick.major.pad": 1.8, "ytick.major.pad": 1.8,
     "lines.linewidth": 1.0, "legend.handlelength": 1.6, "legend.columnspacing": 1.2,
     "legend.handletextpad": 0.5, "legend.borderaxespad": 0.2,
+    # Titles at a fixed height above the panel: matplotlib otherwise measures the x axis at every draw
+    # to dodge top ticks (a tenth of a checkpoint figure's time); the heatmap sets its title's pad itself.
+    "axes.titley": 1.0,
     # Figures are laid out once, in inches (`Page`), not by constrained layout: no engine, one draw.
     "figure.constrained_layout.use": False,
     "axes.prop_cycle": matplotlib.cycler(color=OKABE_ITO), "savefig.bbox": "standard",
@@ -485,7 +488,7 @@ def fit_tick_labels(ax: matplotlib.axes.Axes, size: float = FONT_MIN, gap: float
             right = xi + half
     ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator([t for t, _ in kept]))
     ax.xaxis.set_major_formatter(matplotlib.ticker.FixedFormatter([lab for _, lab in kept]))
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())  # no unlabelled log minor ticks to build
 
 
 def interval_handles(multi_seed: bool, interval: str) -> tuple[list, list[str]]:
@@ -523,10 +526,11 @@ class RowsFigure:
         """Row labels on the first panel of each panel row (the others carry no y ticks at all),
         the title and the legend in the margins reserved for them."""
         for i, ax in enumerate(self.axes):
-            ax.set_yticks(range(len(labels)), labels if i % self.ncols == 0 else [])
-            if i % self.ncols:
-                ax.set_yticks([])
-            ax.tick_params(axis="y", length=0)
+            if i % self.ncols == 0:
+                ax.set_yticks(range(len(labels)), labels)
+                ax.tick_params(axis="y", length=0)
+            else:  # no tick at all, not a tick per row with an empty label
+                ax.yaxis.set_major_locator(matplotlib.ticker.NullLocator())
             ax.spines["left"].set_visible(False)
             ax.set_ylim(len(labels) - 0.5, -0.5)
             fit_tick_labels(ax)
