@@ -9,7 +9,7 @@ from matplotlib.transforms import blended_transform_factory
 
 from analysis.figure_data import curve_panels, curve_seeds, seed_phrase
 from plots.registry import OutputContext, figure
-from plots.style import (BASELINE, FONT_MIN, GAP, PT, TITLE_SIZE, TRAINED, UNTRAINED, Page, apply_style,
+from plots.style import (BASELINE, FONT_MIN, GAP, TITLE_SIZE, TRAINED, UNTRAINED, Page, apply_style,
                          experiment_labels, fit_limits, linear_ticks, sparse_log_ticks, tall_log_ticks,
                          title_height, x_axis_height)
 

@@ -144,8 +144,8 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     title = f"{ctx.group_label} vs baseline: each condition's score per task at the last checkpoint"
     if multi:
         title += f"; mean of {seed_phrase(seeds)}, each scored against its own baseline"
-    page, axes, bar_axes, ncols, legend_cols, title, pad = matrix_page(ctx.config, labels, cols, len(mats), title, names,
-                                                           bar_lines=3)
+    page, axes, bar_axes, ncols, legend_cols, title, pad = matrix_page(ctx.config, labels, cols, len(mats), title,
+                                                                       names, bar_lines=3)
     for i, (ax, cax, (cond, meaning, m, n)) in enumerate(zip(axes, bar_axes, mats)):
         fewer = np.where((n > 0) & (n < n_seeds[:, None]), n, 0) if multi else None
         norm, clipped = colour_limit(m.values.to_numpy(dtype=float))

@@ -8,7 +8,7 @@ import pandas as pd
 
 from analysis.figure_data import prediction_points, score_for
 from plots.registry import OutputContext, figure
-from plots.style import (FONT_MIN, GAP, PT, TITLE_SIZE, TRAINED, UNTRAINED, Page, apply_style, experiment_labels,
+from plots.style import (FONT_MIN, GAP, TITLE_SIZE, TRAINED, UNTRAINED, Page, apply_style, experiment_labels,
                          fit_limits, interval_handles, linear_ticks, note_figure, number, title_height,
                          x_axis_height)
 

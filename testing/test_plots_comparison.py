@@ -84,7 +84,8 @@ def test_points_intervals_and_dots_are_the_seed_views(seeded_tree, config, group
         assert plots_helpers.in_view(lo, hi, plotted)
         assert ax.get_xscale() == ("log" if info.log else "linear")
         assert info.unit in ax.get_xlabel()
-    assert config.condition_label(condition) in plots_helpers.title(fig) and "mean of 2 seeds" in plots_helpers.title(fig)
+    title = plots_helpers.title(fig)
+    assert config.condition_label(condition) in title and "mean of 2 seeds" in title
     assert not [t for t in row_labels(fig) if "n=" in t]  # every row has 2 seeds: said once, in the title
 
 
