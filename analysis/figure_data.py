@@ -28,8 +28,14 @@ class ScoreMeaning:
         return f"0 = {self.zero}, 1 = {self.one}"
 
 
-TOWARD_PERFECT = ScoreMeaning("score_toward_perfect", "score toward perfect", "baseline", "perfect")
-GAP_CLOSING = ScoreMeaning("score_gap_closing", "gap-closing score", "baseline on this data",
+# The display name of every score, the same in every figure, table and sentence (formulas: analysis/formulas.py).
+# A condition is judged by one normalized score (`score_for`): toward perfect in distribution, gap
+# closing out of it; the normalized, heatmap and prediction figures all show that one for a cell.
+SCORE_NAMES = {"raw_diff": "raw difference", "fold_change": "fold change",
+               "score_toward_perfect": "score toward perfect", "score_gap_closing": "gap-closing score"}
+
+TOWARD_PERFECT = ScoreMeaning("score_toward_perfect", SCORE_NAMES["score_toward_perfect"], "baseline", "perfect")
+GAP_CLOSING = ScoreMeaning("score_gap_closing", SCORE_NAMES["score_gap_closing"], "baseline on this data",
                            "as good as the baseline on standard data")
 _BY_ROLE = {"in_distribution": TOWARD_PERFECT, "out_of_distribution": GAP_CLOSING}
 
@@ -170,6 +176,44 @@ def missing_curves(curves: pd.DataFrame, task: str, config: Config) -> list[str]
     return [e for e in everyone if e not in have]
 
 
+@dataclass(frozen=True)
+class CurvePanel:
+    """What one task's checkpoint panel draws: steps x experiments of the metric (`table`) and of the std
+    across seeds (`spread`, NaN for one seed), the experiments trained on the task, each baseline's last
+    value, the experiments without a curve and those with fewer seeds here than elsewhere."""
+
+    table: pd.DataFrame
+    spread: pd.DataFrame
+    trained: list[str]
+    baseline: np.ndarray
+    missing: list[str]
+    fewer: dict[str, int]
+
+
+def curve_panels(curves: pd.DataFrame, config: Config) -> dict[str, CurvePanel]:
+    """`curves_for`, `curves_spread`, `baseline_last`, `missing_curves` and `fewer_seeds` of every task of
+    a seed_curves slice, computed in one pass over it (one group-by instead of two pivots per task)."""
+    rows = trained_mask(members(curves))
+    everyone = experiment_order(rows["experiment"], config)
+    seeds_all = rows.groupby("experiment")["n_seeds"].max()
+    spread_col = "seed_std" if "seed_std" in rows.columns else None
+    out = {}
+    for task, part in rows.groupby("task", sort=False):
+        keyed = part.drop_duplicates(["step", "experiment"]).set_index(["step", "experiment"])
+        table = keyed["value"].astype("float64").unstack("experiment").sort_index()
+        spread = (keyed[spread_col].astype("float64").unstack("experiment").sort_index() if spread_col
+                  else table * np.nan)
+        have = set(part.loc[part["value"].notna(), "experiment"])
+        here = part.groupby("experiment")["n_seeds"].min()  # the fewest at any step, as fewer_seeds
+        out[task] = CurvePanel(
+            table=table, spread=spread.reindex(index=table.index, columns=table.columns),
+            trained=sorted(set(part.loc[part["trained"], "experiment"])),
+            baseline=baseline_last(curves, task).to_numpy(),
+            missing=[e for e in everyone if e not in have],
+            fewer={e: int(n) for e, n in here.items() if 0 < n < seeds_all.get(e, 0)})
+    return out
+
+
 # --- seeds: experiments that differ only by seed, drawn as one (views seed_points / seed_scores) ----
 
 DOT_SPREAD = 0.5  # share of a bar's width over which one experiment's seed dots are spread
@@ -256,3 +300,108 @@ def seed_phrase(n_seeds: pd.Series | pd.DataFrame) -> str:
         n_seeds = pd.Series(cells[cells > 0] if (cells > 0).any() else cells)
     lo, hi = int(n_seeds.min()), int(n_seeds.max())
     return f"{hi} seed{'s' if hi != 1 else ''}" if lo == hi else f"{lo}–{hi} seeds"
+
+
+@dataclass(frozen=True)
+class SeedIntervals:
+    """Seed-free experiments (rows) x tasks: a centre, an interval (`low`..`high`) and each seed's dot
+    (`dots`: `row`, `task`, `seed`, `value`, `offset` as in `SeedBars`); `kind` per task tells the unit."""
+
+    mean: pd.DataFrame
+    low: pd.DataFrame
+    high: pd.DataFrame
+    trained: pd.DataFrame
+    n_seeds: pd.Series
+    dots: pd.DataFrame
+    n: pd.DataFrame  # per cell: the seeds with a number (what its mean is over)
+
+    @property
+    def multi_seed(self) -> bool:
+        return bool((self.n_seeds > 1).any())
+
+
+def forgetting_intervals(points: pd.DataFrame, config: Config) -> SeedIntervals:
+    """In-distribution change from the baseline per seed-free experiment and task, from seed_points:
+    accuracy tasks in accuracy points (raw difference x 100): arithmetic mean ± std across seeds; error
+    tasks as fold change (value / baseline), whose seeds differ by factors: the geometric mean and the
+    geometric ± std (exp of the mean ± std of log fold change), so 0.5 and 2 average to 1, not 1.25."""
+    part = trained_mask(members(points))
+    part = part[part["condition"] == in_distribution(config)]
+    acc = (part["kind"] == "accuracy").to_numpy()
+    raw = part["raw_diff"].astype("float64").to_numpy()
+    fold = part["fold_change"].astype("float64").to_numpy()
+    with np.errstate(all="ignore"):
+        change = np.where(acc, raw * 100.0, np.log(np.where(fold > 0, fold, np.nan)))
+    part = part.assign(change=change)
+    rows = experiment_order(part["model"], config)
+    present = set(part["task"].unique())
+    cols = [t for t in config.tasks if t in present]
+    stats = part.groupby(["model", "task"])["change"].agg(["mean", "std", "count"])
+
+    def pivot(values: pd.Series) -> pd.DataFrame:
+        return values.unstack("task").reindex(index=rows, columns=cols).astype("float64")
+
+    mean, std = pivot(stats["mean"]), pivot(stats["std"])
+    error = [c for c in cols if config.tasks[c].kind != "accuracy"]
+    low, high = mean - std, mean + std
+    for frame in (mean, low, high):
+        frame[error] = np.exp(frame[error])
+    n_seeds = part.groupby("model")["n_seeds"].max().reindex(rows).fillna(0).astype("int64")
+    trained = part.pivot_table(index="model", columns="task", values="trained", aggfunc="any").reindex(
+        index=rows, columns=cols).fillna(False).astype(bool)
+    multi = part[part["model"].map(n_seeds) > 1]
+    dots = multi.loc[np.isfinite(multi["change"]), ["model", "task", "seed", "kind", "change"]]
+    value = np.where(dots["kind"] == "accuracy", dots["change"], np.exp(dots["change"]))
+    rank = dots.groupby(["model", "task"])["seed"].rank(method="first") - 1
+    count = dots.groupby(["model", "task"])["seed"].transform("size")
+    dots = dots.assign(value=value, row=dots["model"].map({m: i for i, m in enumerate(rows)}),
+                       offset=((rank + 0.5) / count - 0.5) * DOT_SPREAD)
+    dots = dots.dropna(subset=["row"]).astype({"row": "int64", "value": "float64", "offset": "float64"})
+    return SeedIntervals(mean, low, high, trained, n_seeds,
+                         dots[["row", "task", "seed", "value", "offset"]].reset_index(drop=True),
+                         pivot(stats["count"]).fillna(0).astype("int64"))
+
+
+@dataclass(frozen=True)
+class PredictionPoints:
+    """One row per multi-task experiment x evaluation task (`cells`: experiment, task, trained,
+    actual, predicted, residual as seed means, actual_std across seeds, n), the seed noise of the
+    actual score (median over cells of its std across seeds; NaN with one seed), and the worst misses
+    (the `top` cells with the largest |actual - predicted|, largest first)."""
+
+    cells: pd.DataFrame
+    noise: float
+    worst: pd.DataFrame
+
+
+def prediction_points(predictions: pd.DataFrame, score: str, config: Config, top: int = 3) -> PredictionPoints:
+    """The prediction view (one row per seed) of one slice and score, as figure points: the seeds of an
+    experiment averaged (each seed predicted from its own single-task runs), with the seed noise that
+    separates interference from chance."""
+    part = trained_mask(predictions[predictions["score"] == score])
+    if part.empty:
+        empty = pd.DataFrame(columns=["experiment", "task", "trained", "actual", "predicted", "residual",
+                                      "actual_std", "n"])
+        return PredictionPoints(empty, float("nan"), empty)
+    seed_free = {name: _seed_free_name(name, config) for name in part["experiment"].unique()}
+    part = part.assign(model=part["experiment"].map(seed_free))
+    for column in ("actual", "predicted", "residual"):
+        part[column] = part[column].astype("float64")
+    cells = part.groupby(["model", "task"], sort=False).agg(
+        trained=("trained", "any"), actual=("actual", "mean"), predicted=("predicted", "mean"),
+        residual=("residual", "mean"), actual_std=("actual", "std"), n=("actual", "count")).reset_index()
+    cells = cells.rename(columns={"model": "experiment"})
+    order = {name: i for i, name in enumerate(experiment_order(cells["experiment"], config))}
+    tasks = {t: i for i, t in enumerate(config.tasks)}
+    cells = cells.assign(_o=cells["experiment"].map(order), _t=cells["task"].map(tasks)).sort_values(
+        ["_o", "_t"]).drop(columns=["_o", "_t"]).reset_index(drop=True)
+    noise = float(cells["actual_std"].median()) if cells["actual_std"].notna().any() else float("nan")
+    both = cells.dropna(subset=["actual", "predicted"])
+    worst = both.loc[both["residual"].abs().sort_values(ascending=False, kind="stable").index[:top]]
+    return PredictionPoints(cells, noise, worst.reset_index(drop=True))
+
+
+def _seed_free_name(name: str, config: Config) -> str:
+    """`pt1_seed2_ft2-9` -> `pt1_ft2-9`: the experiment its seeds are averaged into."""
+    info = config.parse_experiment(name)
+    return info.model if info is not None else name

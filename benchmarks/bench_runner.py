@@ -3,6 +3,7 @@
     python -m benchmarks.bench_runner                     # ~4 min on 2 cores
     python -m benchmarks.bench_runner --repeats 5 --keep --workdir /tmp/bench
     python -m benchmarks.bench_runner --quick             # one of each, a quick look
+    python -m benchmarks.bench_runner --floor --repeats 3  # only the drawing floor (see below), per module
 
 Measures (subprocess `python run_all.py ...`, medians of --repeats runs):
 - reference: one process that json-loads every file once and draws the same number of plain
@@ -287,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--watch-changes", type=int, default=4, help="file changes timed in watch mode")
     p.add_argument("--quick", action="store_true", help="one run of each, 2 watch changes")
     p.add_argument("--keep", action="store_true", help="keep the work folder")
+    p.add_argument("--floor", action="store_true",
+                   help="only the drawing floor (outputs drawn in one process), --repeats times, per module")
     p.add_argument("--reference", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -302,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     try:
+        if args.floor:
+            return _floor_only(workdir, repeats, began)
         return _bench(workdir, repeats, changes, began)
     finally:
         if not args.keep and args.workdir is None:
@@ -389,13 +394,14 @@ def report(suite: Suite, ref: list[Measured] | None) -> None:
           "slowest: " + ", ".join(f"{rel} {s:.1f}" for s, rel in seconds[:5]))
 
 
-def drawing_floor(data: Path, out: Path, suite: Suite) -> None:
+def drawing_floor(data: Path, out: Path, name: str) -> tuple[float, float, dict[str, float]]:
     """What drawing alone costs: the outputs drawn in one process (`--jobs 1`, no other process
     competing), summed, for a cold run and for a rerun after one changed file. Divided by the
     cores, no run can draw them faster; the targets above are measured against that."""
     shutil.rmtree(out, ignore_errors=True)
     cores = os.cpu_count() or 1
-    print(f"\n== drawing alone, one process (--jobs 1), {suite.name}")
+    print(f"\n== drawing alone, one process (--jobs 1), {name}")
+    sums, per_module = [], {}
     for what, changed in (("cold run", False), ("one changed file", True)):
         if changed:
             change(data, CHANGE_FILES[0].format(k=1), 1.25)
@@ -406,6 +412,31 @@ def drawing_floor(data: Path, out: Path, suite: Suite) -> None:
         drawn = [m["outputs"][rel].get("seconds", 0.0) for rel in m["last_run"]["rendered"]]
         print(f"{what}: {len(drawn)} outputs, {sum(drawn):.1f}s of drawing -> no run draws them in less than "
               f"{sum(drawn) / cores:.1f}s on {cores} cores, before loading and analysis")
+        sums.append(sum(drawn))
+        if not changed:
+            for rel in m["last_run"]["rendered"]:
+                module = rel.split("/", 1)[0] if "/" in rel else rel
+                per_module[module] = per_module.get(module, 0.0) + m["outputs"][rel].get("seconds", 0.0)
+    return sums[0], sums[1], per_module
+
+
+def _floor_only(workdir: Path, repeats: int, began: float) -> int:
+    """The drawing floor alone, `repeats` times: medians of the cold and one-change drawing sums and
+    of each module's share of the cold one (what a change to the figures' code is measured by)."""
+    data = make_tree(workdir)
+    cold, one, modules = [], [], {}
+    for i in range(repeats):
+        c, o, per = drawing_floor(data, workdir / "out_one_process", f"repeat {i + 1}")
+        cold.append(c)
+        one.append(o)
+        for name, seconds in per.items():
+            modules.setdefault(name, []).append(seconds)
+    print(f"\n== drawing floor, medians of {repeats}: cold {med(cold):.1f}s ({runs(cold)}), "
+          f"one changed file {med(one):.1f}s ({runs(one)})")
+    for name, values in sorted(modules.items(), key=lambda kv: -med(kv[1])):
+        print(f"  {name:20s} {med(values):6.2f}s  ({runs(values)})")
+    print(f"\nbenchmark took {time.perf_counter() - began:.0f}s")
+    return 0
 
 
 def _bench(workdir: Path, repeats: int, changes: int, began: float) -> int:
@@ -433,7 +464,7 @@ def _bench(workdir: Path, repeats: int, changes: int, began: float) -> int:
                       plain_suite(workdir, n_figures), repeats, changes)
     report(plain, ref)
     report(full, ref)
-    drawing_floor(data, workdir / "out_one_process", full)
+    drawing_floor(data, workdir / "out_one_process", full.name)
     print(f"\nbenchmark took {time.perf_counter() - began:.0f}s")
     return 0
 

@@ -6,14 +6,17 @@ import textwrap
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.collections import LineCollection
+from matplotlib.transforms import blended_transform_factory
 
-from analysis.figure_data import (baseline_last, curve_seeds, curves_for, curves_spread, fewer_seeds,
-                                  missing_curves, seed_phrase)
+from analysis.figure_data import curve_panels, curve_seeds, seed_phrase
 from plots.registry import OutputContext, figure
-from plots.style import BASELINE, TRAINED, UNTRAINED, apply_style, experiment_labels, grid, tall_log_ticks
+from plots.style import (BASELINE, FONT_MIN, GAP, TITLE_SIZE, TRAINED, UNTRAINED, Page, apply_style,
+                         experiment_labels, fit_limits, linear_ticks, sparse_log_ticks, tall_log_ticks,
+                         title_height, x_axis_height)
 
 _MAX_NAMED = 3  # missing experiments named on a panel before "+ n more"
-_BAND_ALPHA = 0.12  # the ± std band across seeds: light, so 21 of them stay readable
+_LABEL_GAP = 0.1  # inches between two direct labels at a panel's right edge
 
 
 def _named(labels: list[str]) -> str:
@@ -32,71 +35,122 @@ def _panel_note(missing: list[str], fewer: dict[str, int], ctx: OutputContext) -
     return "\n".join(parts)
 
 
-def _lines(ax: plt.Axes, steps, table: pd.DataFrame, spread: pd.DataFrame | None, names: list[str],
-           **style) -> None:
-    """One line per experiment (the seed mean) and, given `spread` and several seeds, a light ± std band."""
-    if not names:
-        return
-    ax.plot(steps, table[names].to_numpy(), **style)
-    for name in names if spread is not None else ():
-        std = spread[name].to_numpy() if name in spread.columns else None
-        if std is None or not pd.notna(std).any():
-            continue
-        mean = table[name].to_numpy()
-        ax.fill_between(steps, mean - std, mean + std, color=style["color"], alpha=_BAND_ALPHA, lw=0)
+def spread_labels(ax: plt.Axes, ys: np.ndarray, gap: float) -> np.ndarray:
+    """Heights (data units) for labels at the right end of lines ending at `ys`: in order, at least `gap`
+    inches apart, moved as little as possible and kept inside the panel."""
+    fig = ax.figure
+    to_in = ax.transData.transform
+    pix = to_in(np.column_stack([np.zeros(len(ys)), ys]))[:, 1] / fig.dpi
+    lo_px, hi_px = (ax.transAxes.transform([(0, 0), (0, 1)])[:, 1] / fig.dpi)
+    order = np.argsort(pix)
+    placed = pix[order].copy()
+    for i in range(1, len(placed)):
+        placed[i] = max(placed[i], placed[i - 1] + gap)
+    overflow = placed[-1] - hi_px if len(placed) else 0
+    if overflow > 0:
+        placed -= overflow
+        for i in range(len(placed) - 2, -1, -1):
+            placed[i] = min(placed[i], placed[i + 1] - gap)
+    placed = np.clip(placed, lo_px, hi_px)
+    out = np.empty_like(placed)
+    out[order] = placed
+    inverse = ax.transData.inverted().transform(np.column_stack([np.zeros(len(out)), out * fig.dpi]))
+    return inverse[:, 1]
 
 
 @figure("checkpoints", needs="seed_curves", per=("group", "condition"), writes="checkpoints/{group}_{condition}",
         title="Metric over training checkpoints",
-        description="Each task's metric at every checkpoint, one line per experiment of the group (the mean "
-                    "over seeds; light band around the orange lines: ± std across seeds; orange: trained on that "
-                    "task); dashed: the baseline's value at its last checkpoint (mean over the seeds' baselines); "
-                    "log scale for errors.")
+        description="Each task's metric at every checkpoint: the experiments trained on that task in vermillion, "
+                    "labelled at their end, with a whisker of ± std across seeds at the last checkpoint; every "
+                    "other experiment of the group as a thin blue line; lines are means over seeds; dashed: the "
+                    "baseline's value at its last checkpoint (mean over the seeds' baselines); log scale for errors.")
 def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     apply_style()
     tasks = ctx.tasks_in(data)
     seeds = curve_seeds(data)
     multi = bool((seeds > 1).any())
-    nr, nc = grid(len(tasks))
-    fig, axes = plt.subplots(nr, nc, figsize=(3.5 * nc, 2.8 * nr + 0.9), squeeze=False, layout="constrained")
-    for ax, task in zip(axes.flat, tasks):
+    handles = [plt.Line2D([], [], color=TRAINED, lw=1.4), plt.Line2D([], [], color=UNTRAINED, lw=0.7, alpha=0.5),
+               plt.Line2D([], [], color=BASELINE, ls="--", lw=0.9)]
+    names = ["trained on this task (labelled)", "not trained on it",
+             "baseline at its last checkpoint" + (" (mean of its seeds)" if multi else "")]
+    what = ""
+    if multi:
+        handles.append(plt.Line2D([], [], color=TRAINED, lw=0, marker="|", markersize=7, markeredgewidth=1))
+        names.append("± std across seeds at the end")
+        what = f"; lines: mean of {seed_phrase(seeds)}"
+
+    page = Page(ctx.config.plot_width, ctx.config.plot_dpi)
+    title = page.wrap(f"{ctx.group_label} vs baseline: metric at every checkpoint, {ctx.condition_label}{what}",
+                      TITLE_SIZE)
+    legend_cols, legend_h = page.legend_columns(names)
+    label_w = max((page.text_width(lab, FONT_MIN) for lab in experiment_labels(list(seeds.index), ctx.config)),
+                  default=0.3) + 0.08
+    left = 0.72  # y tick labels (up to "0.825") and a 2-line y label
+    label_w += 0.06  # the labels start just right of the panel
+    wspace = label_w + left
+    ncols = page.columns(len(tasks), 1.3, left, right=label_w, wspace=wspace)
+    top = 2 * GAP + page.text_height(title, TITLE_SIZE) + title_height()
+    axis_h = x_axis_height(1)
+    bottom = axis_h + legend_h + GAP
+    axes = page.panels(len(tasks), ncols, 1.35, left, top, bottom, right=label_w, wspace=wspace,
+                       hspace=axis_h + title_height() + 0.06)
+    panels = curve_panels(data, ctx.config)
+    for ax, task in zip(axes, tasks):
         info = ctx.task(task)
-        table, trained = curves_for(data, task)
-        spread = curves_spread(data, task).reindex(index=table.index)
+        panel = panels[task]
+        table, trained, spread, base = panel.table, panel.trained, panel.spread, panel.baseline
         others = [e for e in table.columns if e not in trained]
-        steps = table.index.to_numpy()
-        # bands only around the highlighted (trained) lines: 20 overlapping bands would hide the lines
-        _lines(ax, steps, table, None, others, color=UNTRAINED, lw=0.9, alpha=0.45)
-        _lines(ax, steps, table, spread, trained, color=TRAINED, lw=1.6, marker="o", ms=2.5)
-        for value in baseline_last(data, task):
-            ax.axhline(value, color=BASELINE, ls="--", lw=1.1)
-        note = _panel_note(missing_curves(data, task, ctx.config), fewer_seeds(data, task), ctx)
-        if note:
-            ax.text(0.02, 0.02, note, transform=ax.transAxes, fontsize=7, color="0.3",
-                    ha="left", va="bottom", bbox={"facecolor": "white", "edgecolor": "0.6", "alpha": 0.9})
+        steps = table.index.to_numpy(dtype=float)
+        values = table.to_numpy(dtype=float)
         if info.log:
             ax.set_yscale("log")
-            tall_log_ticks(ax.yaxis)
+        ax.set_xlim(steps.min(), steps.max()) if len(steps) > 1 else None
+        ax.set_ylim(*fit_limits(np.concatenate([values.ravel(), base]), log=info.log, pad=0.05))
+        if others:  # one collection for all the lines in the background
+            segments = [np.column_stack([steps, table[e].to_numpy()]) for e in others]
+            segments = [s[np.isfinite(s[:, 1])] for s in segments]
+            ax.add_collection(LineCollection(segments, colors=UNTRAINED, linewidths=0.7, alpha=0.45, zorder=1.5,
+                                             gid="others"), autolim=False)
+        for value in base:
+            ax.axhline(value, color=BASELINE, ls="--", lw=0.9, zorder=1.8)
+        ends, end_labels = [], experiment_labels(trained, ctx.config)
+        for name in trained:
+            y = table[name].to_numpy()
+            ax.plot(steps, y, color=TRAINED, lw=1.4, zorder=3)
+            last = np.flatnonzero(np.isfinite(y))
+            ends.append((steps[last[-1]], y[last[-1]]) if len(last) else (np.nan, np.nan))
+        if multi and trained:
+            end_std = [spread[name].to_numpy()[np.flatnonzero(np.isfinite(table[name].to_numpy()))[-1]]
+                       if np.isfinite(table[name].to_numpy()).any() else np.nan for name in trained]
+            xs, ys, std = (np.array(v, dtype=float) for v in (*zip(*ends), end_std))
+            ok = np.isfinite(ys) & np.isfinite(std)
+            if ok.any():
+                ax.vlines(xs[ok], ys[ok] - std[ok], ys[ok] + std[ok], colors=TRAINED, linewidths=1.0, zorder=3.5,
+                          gid="spread")
+        ok = [i for i, (_, y) in enumerate(ends) if np.isfinite(y)]
+        if ok:
+            heights = spread_labels(ax, np.array([ends[i][1] for i in ok]), _LABEL_GAP)
+            right = blended_transform_factory(ax.transAxes, ax.transData)
+            for i, y in zip(ok, heights):
+                ax.text(1.03, y, end_labels[i], transform=right, fontsize=FONT_MIN, color=TRAINED, va="center",
+                        ha="left", gid="label")
+        note = _panel_note(panel.missing, panel.fewer, ctx)
+        if note:
+            ax.text(0.02, 0.02, note, transform=ax.transAxes, fontsize=FONT_MIN, color="0.3", ha="left",
+                    va="bottom", bbox={"facecolor": "white", "edgecolor": "0.6", "alpha": 0.9, "pad": 1.5})
+        if info.log:
+            lo, hi = ax.get_ylim()  # a decade or more: 1-2-5 labels; less: 3-4 plain numbers across it
+            sparse_log_ticks(ax.yaxis, max_labels=4) if hi / lo >= 10 else tall_log_ticks(ax.yaxis, nbins=4)
+        else:
+            linear_ticks(ax.yaxis, nbins=4)
+        ax.xaxis.set_major_locator(plt.MaxNLocator(3))
+        ax.yaxis.set_minor_locator(plt.NullLocator())  # no unlabelled minor ticks to build on log axes
         ax.set_title(info.label)
         ax.set_xlabel("training step")
-        ax.set_ylabel(f"{info.unit} ({'higher' if info.higher_is_better else 'lower'} is better)")
-        ax.grid(color="0.92", lw=0.6)
-    for ax in list(axes.flat)[len(tasks):]:
-        ax.set_visible(False)
-    handles = [plt.Line2D([], [], color=TRAINED, lw=1.6, marker="o", ms=2.5),
-               plt.Line2D([], [], color=UNTRAINED, lw=0.9, alpha=0.6),
-               plt.Line2D([], [], color=BASELINE, ls="--", lw=1.1)]
-    names = ["experiment trained on this task", "experiment not trained on it",
-             "baseline (value at its last checkpoint)"]
-    what = "one line per experiment"
-    if multi:
-        handles.append(plt.Rectangle((0, 0), 1, 1, color=TRAINED, alpha=0.25, lw=0))
-        names.append("band: ± std across seeds (trained experiments)")
-        names[2] = "baseline (mean of its seeds' last values)"
-        what = f"one line per experiment: mean of {seed_phrase(seeds)}"
-    fig.legend(handles, names, loc="outside lower center", ncols=len(names), frameon=False)
-    fig.suptitle(f"{ctx.group_label} vs baseline: metric at every checkpoint, {ctx.condition_label} ({what})")
-    return fig
+        ax.set_ylabel(f"{info.unit}\n{'higher' if info.higher_is_better else 'lower'} is better")
+    page.title(title)
+    page.legend(handles, names, legend_cols)
+    return page.fig
 
 
 @figure("run_checkpoints", needs="run_curves", per=("group", "condition", "task"),
@@ -120,7 +174,7 @@ def draw_runs(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
         line, = ax.plot(steps[ok], values[ok], marker="o", ms=2.5, lw=1.4, label=label)
         std = spread[name].to_numpy()[ok]
         if np.isfinite(std).any():
-            ax.fill_between(steps[ok], values[ok] - std, values[ok] + std, color=line.get_color(), alpha=_BAND_ALPHA,
+            ax.fill_between(steps[ok], values[ok] - std, values[ok] + std, color=line.get_color(), alpha=0.12,
                             lw=0)
     ax.set_xlabel("training step")
     ax.set_ylabel(f"{info.unit} ({'higher' if info.higher_is_better else 'lower'} is better)")

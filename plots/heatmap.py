@@ -1,4 +1,4 @@
-"""Normalized score heatmap: experiments x eval tasks, one panel per condition."""
+"""Normalized score heatmap: experiments x eval tasks, one panel per condition (its own score)."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -12,17 +12,19 @@ from matplotlib.patches import Patch, Rectangle
 from analysis.figure_data import (Matrix, clip_phrase, experiment_order, matrix, members, score_for, seed_counts,
                                   seed_numbers, seed_phrase)
 from plots.registry import OutputContext, figure
-from plots.style import (DIVERGING_CMAP, MISSING_HATCH, apply_style, diverging_norm, experiment_labels,
-                         missing_handle)
+from plots.style import (DIVERGING_CMAP, FONT_MIN, GAP, MISSING_HATCH, PT, TITLE_SIZE, Page, apply_style,
+                         diverging_norm, experiment_labels, missing_handle, number, robust_limit, title_height)
 
 NA = "n/a"
 TRAINED_EDGE = "#000000"
+LABEL_ROTATION = 90  # degrees: task names upright above columns narrower than the names
 
 
 def draw_matrix(ax: plt.Axes, m: Matrix, norm: Normalize, row_labels: list[str] | None, col_labels: list[str],
-                cmap: str = DIVERGING_CMAP, fontsize: float = 7.0, counts: np.ndarray | None = None) -> AxesImage:
+                cmap: str = DIVERGING_CMAP, fontsize: float = FONT_MIN, counts: np.ndarray | None = None
+                ) -> AxesImage:
     """Colour cells by value (clipped colour scale), annotate every cell with its unclipped value
-    (2 decimals, "n/a" and hatched when missing) and outline the trained cells.
+    (2 decimals, never "-0.00"; "n/a" and hatched when missing) and outline the trained cells.
 
     `counts` (same shape, optional): a cell with a count > 0 gets a second line "n=<count>" (seeds behind
     a mean, shown only where it differs from the row's n); 0 adds nothing. `row_labels` None: a panel
@@ -39,42 +41,90 @@ def draw_matrix(ax: plt.Axes, m: Matrix, norm: Normalize, row_labels: list[str] 
                                           facecolor="none", edgecolor="0.6", hatch=MISSING_HATCH, lw=0))
     tr_r, tr_c = np.nonzero(m.trained.to_numpy(dtype=bool))
     if len(tr_r):
-        ax.add_collection(PatchCollection([Rectangle((c - 0.44, r - 0.44), 0.88, 0.88) for r, c in zip(tr_r, tr_c)],
-                                          facecolor="none", edgecolor=TRAINED_EDGE, lw=1.6))
+        ax.add_collection(PatchCollection([Rectangle((c - 0.45, r - 0.42), 0.9, 0.84) for r, c in zip(tr_r, tr_c)],
+                                          facecolor="none", edgecolor=TRAINED_EDGE, lw=1.1))
     shade = np.abs(np.clip(norm(np.nan_to_num(values)), 0, 1) - 0.5)  # 0.5 = darkest end of the scale
     for (r, c), v in np.ndenumerate(values):
-        # inside the axes by construction: kept out of layout so 1000 labels are not measured twice
+        # inside the axes by construction: kept out of layout so 300 labels are not measured
         note = counts[r, c] > 0 and not np.isnan(v)
-        ax.text(c, r, NA if np.isnan(v) else f"{v:.2f}\nn={counts[r, c]}" if note else f"{v:.2f}",
-                ha="center", va="center", fontsize=fontsize - 1 if note else fontsize, linespacing=1.0,
-                color="white" if shade[r, c] > 0.28 and not np.isnan(v) else "black",
+        ax.text(c, r, NA if np.isnan(v) else f"{number(v)}\nn={counts[r, c]}" if note else number(v),
+                ha="center", va="center", fontsize=fontsize, linespacing=0.95,
+                color="white" if shade[r, c] > 0.3 and not np.isnan(v) else "black",
                 clip_on=True, in_layout=False)
-    ax.set_xticks(np.arange(len(col_labels)), col_labels, rotation=40, ha="left", rotation_mode="anchor")
+    ax.set_xticks(np.arange(len(col_labels)), col_labels, rotation=LABEL_ROTATION, ha="center", va="bottom")
     ax.xaxis.tick_top()
     ax.set_yticks([] if row_labels is None else np.arange(len(row_labels)), row_labels)
-    ax.tick_params(length=0)
+    ax.tick_params(length=0, pad=2)
     for side in ("top", "right", "bottom", "left"):
         ax.spines[side].set_visible(False)
     return image
 
 
-def legend_handles() -> tuple[list, list[str]]:
-    """Legend for trained-cell outlines and hatched missing cells."""
-    return ([Patch(facecolor="none", edgecolor=TRAINED_EDGE, lw=1.6), missing_handle()],
-            ["outlined: trained on this task", "hatched n/a: missing evaluation or undefined score"])
+def legend_handles(missing: bool = True) -> tuple[list, list[str]]:
+    """Legend for trained-cell outlines and (when there are some) hatched missing cells."""
+    handles, names = [Patch(facecolor="none", edgecolor=TRAINED_EDGE, lw=1.1)], ["outlined: trained on this task"]
+    if missing:
+        handles.append(missing_handle())
+        names.append("hatched n/a: missing evaluation or undefined score")
+    return handles, names
 
 
-def figure_size(n_rows: int, n_cols: int, n_panels: int) -> tuple[float, float]:
-    """Inches that keep cells ~0.6 x 0.24 in, enough for a 2-decimal label."""
-    return 1.4 + n_panels * (0.62 * n_cols + 0.4), 2.6 + 0.24 * n_rows
+def figure_size(n_rows: int, n_cols: int, n_panels: int, width: float = 7.5) -> tuple[float, float]:
+    """Inches of a heatmap figure of `n_panels` panels of n_rows x n_cols cells, `width` wide (a row
+    0.16 in high plus the margins); the layout itself is `matrix_page`'s."""
+    return width, 1.9 + 0.16 * n_rows
+
+
+def colour_limit(values: np.ndarray) -> tuple[Normalize, bool]:
+    """A colour scale fitted to the panel: symmetric, clipped at the 95th percentile of |values|."""
+    limit, clipped = robust_limit(values)
+    return diverging_norm(limit), clipped
+
+
+def colourbar_label(limit: float, clipped: bool) -> str:
+    """What a colourbar says about its range: whether the colours are clipped (the numbers never are)."""
+    if clipped:
+        return f"colours clipped at ±{limit:g} (95th percentile of |values|); numbers unclipped"
+    return f"colour scale ±{limit:g}, fitted to the values"
+
+
+def matrix_page(config, row_labels: list[str], col_labels: list[str], n_panels: int, title: str,
+                legend_names: list[str], bar_lines: int = 1):
+    """Lay out `n_panels` matrices side by side, or stacked when the page is too narrow for their cells
+    (row labels left of each row of panels; task names on top), a colourbar under each, the legend and
+    title: (page, panels, colourbar axes, panels a row, legend columns, title, points from a panel's top
+    edge to the top of its task names: the pad of the panel's title)."""
+    apply_style()
+    page = Page(config.plot_width, config.plot_dpi)
+    left = max((page.text_width(lab, FONT_MIN) for lab in row_labels), default=0.3) + 0.08
+    longest = max((page.text_width(lab, FONT_MIN) for lab in col_labels), default=0.3)
+    heads = longest + 0.08  # the upright task names above the cells
+    title = page.wrap(title, TITLE_SIZE)
+    legend_cols, legend_h = page.legend_columns(legend_names)
+    bar_h = 0.08 + 0.03 + (2.0 + 7.0 * 1.2 + bar_lines * 7.5 * 1.2) * PT + 0.1  # bar, ticks, label
+    top = 2 * GAP + page.text_height(title, TITLE_SIZE) + title_height() + heads
+    bottom = bar_h + legend_h + GAP
+    right = 0.1
+    panel_h = 0.16 * len(row_labels) + 0.02
+    ncols = page.columns(n_panels, 0.42 * len(col_labels), left, right, wspace=0.12)  # a 0.42 in cell holds "-0.22"
+    hspace = bar_h + 2 * GAP + title_height() + heads
+    axes = page.panels(n_panels, ncols, panel_h, left, top, bottom, right=right, wspace=0.12, hspace=hspace)
+    bars = []
+    for ax in axes:
+        box = ax.get_position()
+        bars.append(page.fig.add_axes((box.x0 + box.width * 0.1, box.y0 - (0.1 + 0.08) / page.height,
+                                       box.width * 0.8, 0.08 / page.height), label="<colorbar>"))
+    return page, axes, bars, ncols, legend_cols, title, heads * 72 + 3
 
 
 @figure("heatmap", needs="seed_scores", per=("group",), writes="heatmap/{group}",
         title="Normalized score heatmap",
         description="Experiments x evaluation tasks of the normalized score at the last checkpoint, one panel "
                     "per condition (standard: score toward perfect; OOD: gap-closing score), mean over seeds "
-                    "(each seed scored against its own baseline; n = seeds, in the row label and in a cell "
-                    "with fewer); values annotated unclipped, colours clipped to [-1, 1]; outlined: trained tasks.")
+                    "(each seed scored against its own baseline; n in the title, or per row when it differs, "
+                    "and in a cell with fewer); numbers unclipped; colours fitted to each panel (symmetric, "
+                    "clipped at the 95th percentile of |values|; green better, pink worse than the baseline); "
+                    "outlined: trained tasks.")
 def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     apply_style()
     rows = members(data)
@@ -85,30 +135,33 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     n_seeds, multi = seeds.to_numpy(), bool((seeds > 1).any())
     mats = [(cond, meaning, matrix(part, f"{meaning.column}_mean", ctx.config, order),
              seed_counts(part, meaning.column, ctx.config, order).to_numpy()) for cond, meaning, part in panels]
-    n_rows = len(order)
-    n_cols = max(len(m.values.columns) for _, _, m, _ in mats)
-    fig, axes = plt.subplots(1, len(mats), figsize=figure_size(n_rows, n_cols, len(mats)), squeeze=False,
-                             layout="constrained")
-    norm = diverging_norm(1.0)
     labels = experiment_labels(order, ctx.config)
-    if multi:  # n in the row label; a cell says its own n only where fewer seeds have a number
+    if multi and seeds.nunique() > 1:  # n once in the title when every row shares it
         labels = [f"{label} (n={n})" for label, n in zip(labels, n_seeds)]
-    for i, (ax, (cond, meaning, m, n)) in enumerate(zip(axes.flat, mats)):
-        fewer = np.where((n > 0) & (n < n_seeds[:, None]), n, 0) if multi else None
-        image = draw_matrix(ax, m, norm, labels if i == 0 else None,
-                            [ctx.task(t).label for t in m.values.columns], counts=fewer)
-        ax.set_title(f"{ctx.config.condition_label(cond)}: {meaning.name}", pad=10)
-        bar = fig.colorbar(image, ax=ax, location="bottom", extend="both", shrink=0.9, aspect=30, pad=0.01)
-        numbers = "numbers unclipped" if ctx.config.clip is None else "numbers: means of the clipped scores"
-        bar.set_label(f"{meaning.scale}\n(colours clipped to [-1, 1]; {numbers})")
-        bar.set_ticks([-1, -0.5, 0, 0.5, 1])
-    handles, names = legend_handles()
-    fig.legend(handles, names, loc="outside lower center", ncols=2, frameon=False)
-    title = f"{ctx.group_label}: normalized score per evaluation task vs baseline, last checkpoint"
+    cols = [ctx.task(t).label for t in mats[0][2].values.columns] if mats else []
+    missing = any(np.isnan(m.values.to_numpy(dtype=float)).any() for _, _, m, _ in mats)
+    handles, names = legend_handles(missing)
+    title = f"{ctx.group_label} vs baseline: each condition's score per task at the last checkpoint"
     if multi:
-        title += (f"\nmean of {seed_phrase(seeds)}, each scored against its own baseline "
-                  f"(n in the row label; a cell with fewer seeds says its n)")
-    if clip_phrase(ctx.config):  # rules.yaml scores.clip
-        title += f"\n{clip_phrase(ctx.config)}"
-    fig.suptitle(title)
-    return fig
+        title += f"; mean of {seed_phrase(seeds)}, each scored against its own baseline"
+    if ctx.config.clip:  # rules.yaml scores.clip
+        title += f"; {clip_phrase(ctx.config)}"
+    page, axes, bar_axes, ncols, legend_cols, title, pad = matrix_page(ctx.config, labels, cols, len(mats), title,
+                                                                       names, bar_lines=3)
+    for i, (ax, cax, (cond, meaning, m, n)) in enumerate(zip(axes, bar_axes, mats)):
+        fewer = np.where((n > 0) & (n < n_seeds[:, None]), n, 0) if multi else None
+        norm, clipped = colour_limit(m.values.to_numpy(dtype=float))
+        image = draw_matrix(ax, m, norm, labels if i % ncols == 0 else None,
+                            [ctx.task(t).label for t in m.values.columns], counts=fewer)
+        ax.set_title(f"{ctx.config.condition_label(cond)}: {meaning.name}", pad=pad)
+        bar = page.fig.colorbar(image, cax=cax, orientation="horizontal", extend="both" if clipped else "neither")
+        limit = norm.vmax
+        bar.set_ticks([-limit, 0, limit], labels=[f"{-limit:g}", "0", f"{limit:g}"])
+        bar.ax.tick_params(length=2, pad=1.5)
+        bar.outline.set_linewidth(0.5)
+        text = f"{meaning.scale}\n{colourbar_label(limit, clipped)}"
+        bar.set_label(page.wrap(text, FONT_MIN, ax.get_position().width * page.width + 2 * GAP), fontsize=FONT_MIN,
+                      labelpad=1.5)
+    page.title(title)
+    page.legend(handles, names, legend_cols)
+    return page.fig

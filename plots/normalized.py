@@ -1,53 +1,64 @@
-"""Score toward perfect per task: every experiment of a group as a bar (mean over seeds), unclipped, 0 = baseline."""
+"""The condition's normalized score per task (toward perfect; gap-closing out of distribution), every
+experiment of a group as a point with its seed interval, on one x axis shared by all tasks."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from analysis.figure_data import TOWARD_PERFECT, clip_phrase, seed_bars, seed_phrase
+from analysis.figure_data import clip_phrase, score_for, seed_bars, seed_phrase
 from plots.registry import OutputContext, figure
-from plots.style import (BASELINE, TRAINED, UNTRAINED, apply_style, bar_panels, bar_panels_size, experiment_rows,
-                         hbars, missing_handle, seed_dots, seed_handles, seed_spread)
+from plots.style import (BASELINE, apply_style, experiment_labels, fit_limits, interval_handles, interval_rows,
+                         linear_ticks, row_guides, rows_figure)
 
 
 @figure("normalized", needs="seed_points", per=("group", "condition"), writes="normalized/{group}_{condition}",
-        title="Score toward perfect vs baseline",
-        description="Each task's score toward perfect at the last checkpoint for every experiment of the "
-                    "group, unclipped: 0 = baseline, 1 = perfect, below 0 = worse than the baseline; "
-                    "bar = mean over seeds (each seed scored against its own baseline), whisker = std across "
-                    "seeds, dots = each seed; orange: trained on that task; hatched: n/a.")
+        title="Normalized score vs baseline",
+        description="Each task's normalized score at the last checkpoint for every experiment of the group, "
+                    "unclipped, on one x axis shared by all tasks: score toward perfect on standard data "
+                    "(0 = baseline, 1 = perfect), gap-closing score out of distribution (0 = baseline on that "
+                    "data, 1 = as good as the baseline on standard data), the same score as the heatmap's cell; "
+                    "point = mean over seeds (each seed scored against its own baseline), line = ± std across "
+                    "seeds, grey dots = each seed; vermillion: trained on that task.")
 def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     apply_style()
-    bars = seed_bars(data, TOWARD_PERFECT.column, ctx.config)
+    meaning = score_for(ctx.config, ctx.keys["condition"])
+    bars = seed_bars(data, meaning.column, ctx.config)
     tasks = list(bars.mean.columns)
-    y = np.arange(len(bars.mean))
-    fig, axes = bar_panels(len(tasks), bar_panels_size(len(y), len(tasks)))
-    for ax, task in zip(axes.flat, tasks):
-        hbars(ax, bars.mean[task].to_numpy(), bars.trained[task].to_numpy())
-        seed_spread(ax, y, bars.mean[task].to_numpy(), bars.std[task].to_numpy(), horizontal=True)
-        dots = bars.dots[bars.dots["task"] == task]
-        seed_dots(ax, dots["row"].to_numpy() + dots["offset"].to_numpy(), dots["value"].to_numpy(),
-                  horizontal=True)
-        ax.axvline(0, color=BASELINE, lw=1)
-        ax.axvline(1, color=BASELINE, lw=1, ls=":")
-        ax.set_title(ctx.task(task).label)
-        ax.set_xlabel("score (0 = baseline)")
-        ax.grid(axis="x", color="0.9", lw=0.6)
-        ax.set_axisbelow(True)
-    experiment_rows(axes, bars, ctx.config)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=TRAINED), plt.Rectangle((0, 0), 1, 1, color=UNTRAINED),
-               plt.Line2D([], [], color=BASELINE, lw=1), plt.Line2D([], [], color=BASELINE, lw=1, ls=":"),
-               missing_handle()]
-    names = ["trained on this task", "not trained on it", "0 = baseline", "1 = perfect",
-             "n/a: missing evaluation or undefined score"]
-    if bars.multi_seed:
-        extra, extra_names = seed_handles()
-        handles, names = handles + extra, names + extra_names
-    fig.legend(handles, names, loc="outside lower center", ncols=len(names), frameon=False)
-    seeds = (f"; bar: mean of {seed_phrase(bars.n)}, each scored against its own baseline"
+    labels = experiment_labels(list(bars.mean.index), ctx.config)
+    if bars.multi_seed and bars.n_seeds.nunique() > 1:
+        labels = [f"{label} (n={n})" for label, n in zip(labels, bars.n_seeds)]
+    low, high = bars.mean - bars.std, bars.mean + bars.std
+    limits = fit_limits(np.concatenate([bars.mean.to_numpy().ravel(), low.to_numpy().ravel(),
+                                        high.to_numpy().ravel(), bars.dots["value"].to_numpy()]), include=(0.0,))
+    perfect = limits[0] <= 1.0 <= limits[1]  # 1 drawn where the data reach it, never forced onto the axis
+    handles, names = interval_handles(bars.multi_seed, "± std across seeds")
+    handles.append(plt.Line2D([], [], color=BASELINE, lw=0.9))
+    names.append(f"0 = {meaning.zero}")
+    if perfect:
+        handles.append(plt.Line2D([], [], color=BASELINE, lw=0.9, ls=":"))
+        names.append(f"1 = {meaning.one}")
+    if bars.mean.isna().to_numpy().any():
+        handles.append(plt.Line2D([], [], ls=""))
+        names.append("n/a: missing evaluation or undefined score")
+    seeds = (f"; point: mean of {seed_phrase(bars.n)}, each scored against its own baseline"
              if bars.multi_seed else "")
-    fig.suptitle(f"{ctx.group_label} vs baseline: {TOWARD_PERFECT.name} per task at last checkpoint, "
-                 f"{ctx.condition_label}\n({TOWARD_PERFECT.scale}; below 0 = worse than the baseline{seeds})"
-                 + (f"\n{clip_phrase(ctx.config)}" if ctx.config.clip else ""))
-    return fig
+    rows = rows_figure(ctx.config, labels, len(tasks),
+                       f"{ctx.group_label} vs baseline: {meaning.name} at the last checkpoint, "
+                       f"{ctx.condition_label}{seeds}" + (f"; {clip_phrase(ctx.config)}" if ctx.config.clip else ""),
+                       names,
+                       common_xlabel=f"{meaning.name} (0 = {meaning.zero}, 1 = {meaning.one}; "
+                                     "< 0: worse than the baseline)")
+    for ax, task in zip(rows.axes, tasks):
+        dots = bars.dots[bars.dots["task"] == task]
+        row_guides(ax, len(bars.mean))
+        ax.axvline(0, color=BASELINE, lw=0.9, zorder=1)
+        if perfect:
+            ax.axvline(1, color=BASELINE, lw=0.9, ls=":", zorder=1)
+        interval_rows(ax, bars.mean[task].to_numpy(), low[task].to_numpy(), high[task].to_numpy(),
+                      bars.trained[task].to_numpy(), dots["row"].to_numpy() + dots["offset"].to_numpy(),
+                      dots["value"].to_numpy())
+        ax.set_xlim(*limits)  # the same on every panel: the score exists to compare tasks
+        linear_ticks(ax.xaxis)
+        ax.set_title(ctx.task(task).label)
+    return rows.finish(handles, names, labels)

@@ -4,89 +4,76 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import NullFormatter
 
-from analysis.figure_data import (experiment_order, in_distribution, matrix, seed_forgetting, seed_numbers,
-                                  seed_phrase)
+from analysis.figure_data import forgetting_intervals, in_distribution, seed_phrase
 from plots.registry import OutputContext, figure
-from plots.style import (BASELINE, TRAINED, UNTRAINED, apply_style, bar_panels, bar_panels_size, experiment_labels,
-                         hbars, missing_handle, note_figure, row_labels, seed_handles, seed_spread)
+from plots.style import (BASELINE, apply_style, experiment_labels, fit_limits, interval_handles, interval_rows,
+                         linear_ticks, note_figure, row_guides, rows_figure, sparse_log_ticks)
 
 
-_FOLD_TICKS = (1.1, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 100.0, 1000.0)
+def _symmetric(limits: tuple[float, float], centre: float, log: bool) -> tuple[float, float]:
+    """Limits widened to be symmetric around the baseline (0 points, x 1): gains and losses equally far."""
+    if log:
+        reach = max(abs(np.log10(limits[0])), abs(np.log10(limits[1])))
+        return 10.0 ** -reach, 10.0 ** reach
+    reach = max(abs(limits[0] - centre), abs(limits[1] - centre))
+    return centre - reach, centre + reach
 
 
-def _fold_axis(ax: plt.Axes, values: np.ndarray) -> None:
-    """Log x axis symmetric around 1 (half and double equally far from the baseline), with a few
-    plain tick labels such as 0.5, 1, 2 instead of crowded powers of ten."""
-    finite = values[np.isfinite(values) & (values > 0)]
-    reach = float(np.max(np.abs(np.log10(finite)))) if finite.size else 0.0
-    reach = max(reach * 1.12, np.log10(1.2))
-    ax.set_xlim(10 ** -reach, 10 ** reach)
-    inside = [t for t in _FOLD_TICKS if np.log10(t) <= reach]
-    top = inside[-1:] + ([inside[len(inside) // 2 - 1]] if len(inside) >= 4 else [])
-    ticks = sorted({1.0, *top, *(1 / t for t in top)})
-    ax.set_xticks(ticks, [f"{t:.2g}" for t in ticks])
-    ax.xaxis.set_minor_formatter(NullFormatter())
-
-
-@figure("raw_differences", needs="seed_scores", per=("group",), writes="raw_differences/{group}",
+@figure("raw_differences", needs="seed_points", per=("group",), writes="raw_differences/{group}",
         title="Forgetting: raw change vs baseline (in distribution)",
         description="Change from the baseline on in-distribution data at the last checkpoint: accuracy "
-                    "points for accuracy tasks, fold change (log axis, 1 = baseline) for error tasks; "
-                    "bar: mean over seeds (each seed against its own baseline), whisker: ± std across seeds; "
-                    "orange: trained on that task; hatched: n/a.")
+                    "points (raw difference x 100, mean ± std across seeds) for accuracy tasks, fold change "
+                    "(value / baseline, geometric mean and geometric ± std across seeds, log axis, 1 = baseline) "
+                    "for error tasks; each kind on one x axis shared by its tasks; grey dots = each seed; "
+                    "vermillion: trained on that task.")
 def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     apply_style()
-    cond = in_distribution(ctx.config)
-    label = ctx.config.condition_label(cond)
-    rows = seed_forgetting(data, ctx.config)
-    title = f"{ctx.group_label} vs baseline: change on {label} data at last checkpoint (forgetting view)"
-    if rows.empty:
-        return note_figure(f"No {label} ({cond}) evaluations for this group.", title)
-    order = experiment_order(rows["experiment"], ctx.config)
-    m = matrix(rows, "change", ctx.config, order)
-    spread = matrix(rows, "spread", ctx.config, order).values
-    seeds = seed_numbers(rows, order)
-    multi = bool((seeds > 1).any())
-    tasks = list(m.values.columns)
-    fig, axes = bar_panels(len(tasks), bar_panels_size(len(m.values), len(tasks)))
-    for ax, task in zip(axes.flat, tasks):
+    label = ctx.config.condition_label(in_distribution(ctx.config))
+    title = (f"{ctx.group_label} vs baseline: change on {label} data at the last checkpoint (forgetting): "
+             "Δ accuracy points, error fold change (×)")
+    change = forgetting_intervals(data, ctx.config)
+    if change.mean.empty:
+        return note_figure(f"No {label} evaluations for this group.", title)
+    tasks = list(change.mean.columns)
+    labels = experiment_labels(list(change.mean.index), ctx.config)
+    if change.multi_seed and change.n_seeds.nunique() > 1:
+        labels = [f"{lab} (n={n})" for lab, n in zip(labels, change.n_seeds)]
+    if change.multi_seed:
+        title += f"; mean of {seed_phrase(change.n)}, each against its own baseline"
+    accuracy = [t for t in tasks if ctx.task(t).kind == "accuracy"]
+    limits = {}  # one shared x range per kind of change: points for accuracies, fold change for errors
+    for kind, cols in (("accuracy", accuracy), ("error", [t for t in tasks if t not in accuracy])):
+        values = [change.mean[cols], change.low[cols], change.high[cols],
+                  change.dots.loc[change.dots["task"].isin(cols), "value"]]
+        log = kind == "error"
+        centre = 1.0 if log else 0.0
+        fitted = fit_limits(np.concatenate([np.ravel(v.to_numpy()) for v in values]), log=log, include=(centre,))
+        limits[kind] = _symmetric(fitted, centre, log)
+    handles, names = interval_handles(change.multi_seed, "± std across seeds (geometric for ×)")
+    handles.append(plt.Line2D([], [], color=BASELINE, lw=0.9))
+    names.append("baseline (Δ 0, × 1)")
+    if change.mean.isna().to_numpy().any():
+        handles.append(plt.Line2D([], [], ls=""))
+        names.append("n/a: missing evaluation")
+    rows = rows_figure(ctx.config, labels, len(tasks), title, names)
+    for ax, task in zip(rows.axes, tasks):
         info = ctx.task(task)
-        values, std = m.values[task].to_numpy(), spread[task].to_numpy()
-        rows_y = np.arange(len(values))
-        if info.kind == "accuracy":
-            hbars(ax, values, m.trained[task].to_numpy(), origin=0.0)
-            ax.axvline(0, color=BASELINE, lw=1)
-            seed_spread(ax, rows_y, values, std, horizontal=True)
-            ends = np.abs(values) + np.nan_to_num(std)  # whiskers stay inside the panel
-            finite = ends[np.isfinite(ends)]
-            reach = float(finite.max()) * 1.12 if finite.size and finite.max() > 0 else 1.0
-            ax.set_xlim(-reach, reach)  # symmetric: gains and losses equally far from the baseline
-            ax.set_xlabel("Δ accuracy (points)\n> 0 better")
-        else:
+        dots = change.dots[change.dots["task"] == task]
+        row_guides(ax, len(change.mean))
+        log = info.kind != "accuracy"
+        ax.axvline(1.0 if log else 0.0, color=BASELINE, lw=0.9, zorder=1)
+        if log:
             ax.set_xscale("log")
-            hbars(ax, values, m.trained[task].to_numpy(), origin=1.0)
-            ax.axvline(1, color=BASELINE, lw=1)
-            seed_spread(ax, rows_y, values, std, horizontal=True)
-            _fold_axis(ax, np.concatenate([values, values + np.nan_to_num(std)]))
-            ax.set_xlabel("error, × baseline\n< 1 better")
+        interval_rows(ax, change.mean[task].to_numpy(), change.low[task].to_numpy(), change.high[task].to_numpy(),
+                      change.trained[task].to_numpy(), dots["row"].to_numpy() + dots["offset"].to_numpy(),
+                      dots["value"].to_numpy())
+        ax.set_xlim(*limits["error" if log else "accuracy"])
+        if log:
+            sparse_log_ticks(ax.xaxis, max_labels=3)
+            ax.set_xlabel("× baseline\n← lower is better")
+        else:
+            linear_ticks(ax.xaxis)
+            ax.set_xlabel("Δ points\nhigher is better →")
         ax.set_title(info.label)
-        ax.grid(axis="x", color="0.9", lw=0.6)
-        ax.set_axisbelow(True)
-    labels = experiment_labels(list(m.values.index), ctx.config)
-    if multi:
-        labels = [f"{label} (n={n})" for label, n in zip(labels, seeds)]
-    row_labels(axes, labels)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=TRAINED), plt.Rectangle((0, 0), 1, 1, color=UNTRAINED),
-               plt.Line2D([], [], color=BASELINE, lw=1), missing_handle()]
-    names = ["trained on this task", "not trained on it", "baseline (0 points / × 1)", "n/a: missing evaluation"]
-    if multi:
-        handles.append(seed_handles()[0][0])
-        names.append("whisker: ± std across seeds")
-        title += (f"\nbar: mean of {seed_phrase(matrix(rows, 'n', ctx.config, order).values)}, each against "
-                  "its own baseline (n in the row label)")
-    fig.legend(handles, names, loc="outside lower center", ncols=len(names), frameon=False)
-    fig.suptitle(f"{title}\naccuracy tasks: difference in accuracy points; error tasks: fold change "
-                 "(value / baseline, log axis)")
-    return fig
+    return rows.finish(handles, names, labels)

@@ -1,10 +1,22 @@
-"""Shared look of every figure: a colour-blind-safe palette, readable sizes, labels from rules.yaml."""
+"""Shared look of every figure: one colour meaning, page-sized fonts, a fixed layout, labels from rules.yaml.
+
+Colour meaning, the same in every figure of the set (defined here only):
+- vermillion = the experiment was trained on this task, blue = it was not (points, lines);
+- black = the baseline (line, band = its spread over seeds); dark grey dots = single seeds;
+- better/worse only in the diverging maps, with a different hue pair: green = better than the
+  baseline, pink = worse (`DIVERGING_CMAP`); trained cells there are outlined, not coloured.
+Sizes: figures are `plots.width` wide (7.5 in: a two-column page; 3.5 in: one column) and every
+font is at least 7 pt at that size, so a figure placed at 100% reads like the paper's text.
+"""
 from __future__ import annotations
 
 import math
+import textwrap
+from dataclasses import dataclass
 
 import matplotlib
 import matplotlib.colors
+import matplotlib.font_manager
 import matplotlib.patches
 import matplotlib.ticker
 import numpy as np
@@ -19,13 +31,29 @@ TRAINED = "#D55E00"   # vermillion: a task the experiment was trained on
 UNTRAINED = "#0072B2"  # blue: every other task
 BASELINE = "#000000"
 MISSING_HATCH = "////"
-DIVERGING_CMAP = "PuOr"  # colour-blind safe, symmetric around zero
+# Better/worse: green/pink, a hue pair used for nothing else (not the trained vermillion/blue);
+# ColorBrewer's PiYG is colour-blind safe and symmetric around its neutral middle.
+DIVERGING_CMAP = "PiYG"
+BETTER, WORSE = "#4D9221", "#C51B7D"  # the ends of DIVERGING_CMAP, for legends and notes
 
+# Font sizes in points at the figure's own (page) size: never below 7 pt.
+FONT_MIN = 7.0
+TITLE_SIZE = 8.5
+PANEL_TITLE_SIZE = 8.0
 RC = {
-    "figure.dpi": 110, "savefig.dpi": 110, "font.size": 9, "axes.titlesize": 10,
-    "axes.labelsize": 9, "xtick.labelsize": 8, "ytick.labelsize": 8, "legend.fontsize": 8,
-    "figure.titlesize": 12, "axes.spines.top": False, "axes.spines.right": False,
-    # "standard", not "tight": constrained layout already fits the figure, and "tight" draws it twice.
+    "figure.dpi": 100, "savefig.dpi": 150, "font.size": 7.5, "axes.titlesize": PANEL_TITLE_SIZE,
+    "axes.labelsize": 7.5, "xtick.labelsize": FONT_MIN, "ytick.labelsize": FONT_MIN,
+    "legend.fontsize": FONT_MIN, "figure.titlesize": TITLE_SIZE, "axes.titlepad": 3.0, "axes.labelpad": 2.0,
+    "axes.spines.top": False, "axes.spines.right": False, "axes.linewidth": 0.6,
+    "xtick.major.width": 0.6, "ytick.major.width": 0.6, "xtick.major.size": 2.5, "ytick.major.size": 2.5,
+    "xtick.minor.size": 1.5, "ytick.minor.size": 1.5, "xtick.major.pad": 1.8, "ytick.major.pad": 1.8,
+    "lines.linewidth": 1.0, "legend.handlelength": 1.6, "legend.columnspacing": 1.2,
+    "legend.handletextpad": 0.5, "legend.borderaxespad": 0.2,
+    # Titles at a fixed height above the panel: matplotlib otherwise measures the x axis at every draw
+    # to dodge top ticks (a tenth of a checkpoint figure's time); the heatmap sets its title's pad itself.
+    "axes.titley": 1.0,
+    # Figures are laid out once, in inches (`Page`), not by constrained layout: no engine, one draw.
+    "figure.constrained_layout.use": False,
     "axes.prop_cycle": matplotlib.cycler(color=OKABE_ITO), "savefig.bbox": "standard",
     "image.cmap": "viridis",
 }
@@ -232,3 +260,305 @@ def experiment_rows(axes: np.ndarray, bars, config: Config) -> None:
     if bars.multi_seed and bars.n_seeds.nunique() > 1:
         labels = [f"{label} (n={n})" for label, n in zip(labels, bars.n_seeds)]
     row_labels(axes, labels)
+
+
+# --- numbers -------------------------------------------------------------------------------------
+
+def number(value: float, decimals: int = 2) -> str:
+    """A cell or label number with `decimals` places; never "-0.00" (a tiny negative rounds to 0.00)."""
+    if not np.isfinite(value):
+        return "n/a"
+    text = f"{value:.{decimals}f}"
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
+
+
+def robust_limit(values: np.ndarray, quantile: float = 95.0, floor: float = 0.05) -> tuple[float, bool]:
+    """Symmetric colour limit fitted to the data: the `quantile` percentile of |values| (so one outlier
+    does not wash out the rest), at least `floor`; and whether any value lies beyond it (clipped)."""
+    finite = np.abs(np.asarray(values, dtype=float))
+    finite = finite[np.isfinite(finite)]
+    if not finite.size:
+        return 1.0, False
+    limit = max(float(np.percentile(finite, quantile)), floor)
+    nice = _nice_ceiling(limit)
+    return nice, bool((finite > nice).any())
+
+
+def _nice_ceiling(x: float) -> float:
+    """The next of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8 x 10^k at or above x (a readable colourbar end)."""
+    k = math.floor(math.log10(x))
+    for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 10):
+        if m * 10.0 ** k >= x * (1 - 1e-9):
+            return m * 10.0 ** k
+    return 10.0 ** (k + 1)
+
+
+def fit_limits(values, log: bool = False, pad: float = 0.08, include: tuple[float, ...] = ()
+               ) -> tuple[float, float]:
+    """Axis limits zoomed to the data (every finite value and `include`, e.g. the baseline), padded by
+    `pad` of the span on each side; on a log axis in log space (non-positive values ignored)."""
+    v = np.concatenate([np.ravel(np.asarray(values, dtype=float)), np.asarray(include, dtype=float)])
+    v = v[np.isfinite(v) & ((v > 0) if log else True)]
+    if not v.size:
+        return (1.0, 10.0) if log else (0.0, 1.0)
+    lo, hi = (np.log10(v.min()), np.log10(v.max())) if log else (float(v.min()), float(v.max()))
+    span = hi - lo or (0.05 if log else max(abs(hi) * 0.1, 0.05))
+    lo, hi = lo - pad * span, hi + pad * span
+    return (10.0 ** lo, 10.0 ** hi) if log else (lo, hi)
+
+
+# --- the page: one figure laid out once, in inches ------------------------------------------------
+
+PT = 1 / 72  # inches per point
+GAP = 0.06  # inches between blocks (title, panels, legend) and at the figure's edges
+
+
+@dataclass
+class Page:
+    """A figure of fixed width (`plots.width`) laid out once, in inches, from the sizes of the texts
+    that go into its margins; panels are placed with `add_axes` and no layout engine runs, so saving
+    draws the figure once (constrained layout measured every text twice, at ~0.8 s a figure).
+
+    Use: `page = Page(width)`, measure with `text_width`/`wrap`/`legend_columns`, then `panels(...)`
+    fixes the height and places the axes; `title` and `legend` go into the margins reserved for them."""
+
+    width: float
+    dpi: float = 150.0  # the file's: text extents depend on it (hinting), so measure at it
+
+    def __post_init__(self) -> None:
+        import matplotlib.pyplot as plt
+        self.fig = plt.figure(figsize=(self.width, 3.0), dpi=self.dpi)
+        self._renderer = self.fig.canvas.get_renderer()
+        self.height = 3.0
+
+    def text_width(self, text: str, size: float) -> float:
+        """Inches the text takes at `size` points (its widest line)."""
+        prop = matplotlib.font_manager.FontProperties(size=size)
+        widths = [self._renderer.get_text_width_height_descent(line or " ", prop, ismath=False)[0]
+                  for line in str(text).split("\n")]
+        return max(widths) / self.fig.dpi
+
+    @staticmethod
+    def text_height(text: str, size: float, spacing: float = 1.2) -> float:
+        """Inches `text` takes vertically at `size` points (matplotlib's line spacing)."""
+        return (str(text).count("\n") + 1) * size * spacing * PT
+
+    def wrap(self, text: str, size: float, width: float | None = None) -> str:
+        """`text` broken into lines that fit `width` inches (default: the page less its edges)."""
+        width = (width or self.width) - 2 * GAP
+        lines = []
+        for line in str(text).split("\n"):
+            chars = len(line)
+            while chars > 10 and self.text_width(textwrap.fill(line, chars), size) > width:
+                chars = int(chars * 0.92)
+            lines.append(textwrap.fill(line, chars) if chars < len(line) else line)
+        return "\n".join(lines)
+
+    def columns(self, n: int, min_panel: float, left: float, right: float = GAP, wspace: float = 0.12) -> int:
+        """How many panels of at least `min_panel` inches fit side by side (1 to n)."""
+        fit = int((self.width - left - right + wspace) // (min_panel + wspace))
+        return max(1, min(n, fit))
+
+    def legend_columns(self, names: list[str], size: float = FONT_MIN) -> tuple[int, float]:
+        """Columns of a legend of `names` that fit the page, and its height in inches."""
+        em = size * PT
+        widths = [self.text_width(n, size) + (1.6 + 0.5 + 1.2) * em for n in names]
+        for ncols in range(len(names), 0, -1):
+            rows = math.ceil(len(names) / ncols)
+            cols = [max(widths[c * rows:(c + 1) * rows], default=0) for c in range(ncols)]
+            if sum(cols) + em <= self.width - 2 * GAP:
+                break
+        lines = sum(n.count("\n") for n in names[:rows]) + rows
+        spacing = matplotlib.rcParams["legend.labelspacing"]  # em between rows
+        return ncols, (lines * 1.25 + (rows - 1) * spacing) * size * PT + 2 * GAP
+
+    def panels(self, n: int, ncols: int, panel_height: float, left: float, top: float, bottom: float,
+               right: float = GAP, wspace: float = 0.12, hspace: float = 0.3, panel_width: float | None = None
+               ) -> list[matplotlib.axes.Axes]:
+        """Fix the figure's height and place `n` panels (row-major, `ncols` a row); margins in inches:
+        `left` for row labels, `top` for the titles, `bottom` for the x labels and the legend,
+        `hspace` between panel rows for the next row's panel titles and this one's x labels."""
+        nrows = math.ceil(n / ncols)
+        pw = panel_width or (self.width - left - right - (ncols - 1) * wspace) / ncols
+        self.height = top + nrows * panel_height + (nrows - 1) * hspace + bottom
+        W, H = self.width, self.height
+        self.fig.set_size_inches(W, H)
+        axes = []
+        for i in range(n):
+            r, c = divmod(i, ncols)
+            x0 = left + c * (pw + wspace)
+            y0 = H - top - (r + 1) * panel_height - r * hspace
+            axes.append(self.fig.add_axes((x0 / W, y0 / H, pw / W, panel_height / H)))
+        return axes
+
+    def title(self, text: str, size: float = TITLE_SIZE) -> None:
+        """The figure's title, at the top edge (reserve `text_height(text) + 2 * GAP` for it)."""
+        self.fig.suptitle(text, x=0.5, y=1 - GAP / self.height, ha="center", va="top", fontsize=size)
+
+    def legend(self, handles: list, names: list[str], ncols: int) -> None:
+        """The legend, centred at the bottom edge (reserve `legend_columns(names)[1]` for it)."""
+        self.fig.legend(handles, names, loc="lower center", bbox_to_anchor=(0.5, GAP / self.height),
+                        ncols=ncols, frameon=False, borderpad=0, borderaxespad=0)
+
+
+def x_axis_height(label_lines: int, tick_labels: bool = True) -> float:
+    """Inches below a panel for its ticks, tick labels and an x label of `label_lines` lines."""
+    ticks = (2.5 + 1.8 + FONT_MIN * 1.2) if tick_labels else 0.0
+    label = (2.0 + label_lines * 7.5 * 1.2) if label_lines else 0.0
+    return (ticks + label) * PT + 0.02
+
+
+def title_height(lines: int = 1, size: float = PANEL_TITLE_SIZE) -> float:
+    """Inches above a panel for a panel title of `lines` lines."""
+    return (3.0 + lines * size * 1.2) * PT + 0.02
+
+
+# --- points with intervals: one row per experiment -------------------------------------------------
+
+SEED_GREY = "0.3"
+
+
+def row_guides(ax: matplotlib.axes.Axes, n: int) -> None:
+    """Faint lines along each row (one collection), so a row can be followed across panels; the rows
+    run top (0) to bottom (n - 1)."""
+    from matplotlib.collections import LineCollection
+    y = np.arange(n)
+    lines = LineCollection([((0, yi), (1, yi)) for yi in y], colors="0.9", linewidths=0.5, zorder=0,
+                           transform=blended_transform_factory(ax.transAxes, ax.transData))
+    ax.add_collection(lines, autolim=False)
+    ax.set_ylim(n - 0.5, -0.5)
+
+
+def interval_rows(ax: matplotlib.axes.Axes, mean: np.ndarray, low: np.ndarray, high: np.ndarray,
+                  trained: np.ndarray, dots_y: np.ndarray | None = None, dots_x: np.ndarray | None = None,
+                  ) -> None:
+    """Per row: the mean as a point (vermillion if trained on the task, else blue), the interval
+    `low..high` as a line through it, each seed as a small grey dot just below; three collections
+    for the whole panel. A row without a mean shows "n/a" (no point, never a zero)."""
+    mean, low, high = (np.asarray(a, dtype=float) for a in (mean, low, high))
+    y = np.arange(len(mean))
+    colors = np.where(np.asarray(trained, dtype=bool), TRAINED, UNTRAINED)
+    spans = np.isfinite(low) & np.isfinite(high)
+    if spans.any():
+        ax.hlines(y[spans], low[spans], high[spans], colors=colors[spans], linewidths=1.1, zorder=2, gid="interval")
+    if dots_y is not None and len(dots_y):
+        ax.scatter(dots_x, dots_y, s=5, facecolors=SEED_GREY, edgecolors="none", zorder=2.5, gid="seeds")
+    ok = np.isfinite(mean)
+    if ok.any():
+        ax.scatter(mean[ok], y[ok], s=16, c=colors[ok], edgecolors="white", linewidths=0.4, zorder=3, gid="mean")
+    where = blended_transform_factory(ax.transAxes, ax.transData)
+    for yi in y[~ok]:
+        ax.text(0.5, yi, "n/a", transform=where, ha="center", va="center", fontsize=FONT_MIN, color="0.45",
+                gid="na")
+
+
+def baseline_band(ax: matplotlib.axes.Axes, level: float, spread: float = float("nan"), vertical: bool = True,
+                  ls: str = "--") -> None:
+    """The baseline as a black reference line and, when its seeds disagree, a grey ± spread band."""
+    line, span = (ax.axvline, ax.axvspan) if vertical else (ax.axhline, ax.axhspan)
+    if np.isfinite(spread) and spread > 0:
+        span(level - spread, level + spread, color=BASELINE, alpha=0.1, lw=0, zorder=0.5)
+    line(level, color=BASELINE, ls=ls, lw=0.9, zorder=1)
+
+
+def linear_ticks(axis: matplotlib.axis.Axis, nbins: int = 3) -> None:
+    """A few round ticks on a narrow linear axis, without the "-0" matplotlib's formatter can print."""
+    axis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]))
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, pos: f"{0.0 if abs(x) < 1e-12 else x:g}"))
+
+
+def fit_tick_labels(ax: matplotlib.axes.Axes, size: float = FONT_MIN, gap: float = 0.06) -> None:
+    """Keep only the x tick labels that fit side by side in the panel and inside the figure (left to right,
+    `gap` inches apart): narrow panels otherwise print 2000 and 2500 on top of each other. Call it once
+    the panel's limits, scale and ticks are final; the kept ticks are fixed (no tick per redraw)."""
+    lo, hi = sorted(ax.get_xlim())
+    locs = [t for t in ax.xaxis.get_majorticklocs() if lo <= t <= hi]
+    if not locs:
+        return
+    formatter = ax.xaxis.get_major_formatter()
+    formatter.set_locs(locs)
+    labels = [formatter(t, i) for i, t in enumerate(locs)]
+    dpi, fig_w = ax.figure.dpi, ax.figure.get_size_inches()[0]
+    x = ax.transData.transform(np.column_stack([locs, np.zeros(len(locs))]))[:, 0] / dpi
+    kept, right = [], -np.inf
+    for t, label, xi in zip(locs, labels, x):
+        half = len(label) * size * 0.64 * PT / 2  # digits are 0.64 em wide in DejaVu Sans
+        if label and xi - half >= right + gap and xi + half <= fig_w - 0.02 and xi - half >= 0.02:
+            kept.append((t, label))
+            right = xi + half
+    ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator([t for t, _ in kept]))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FixedFormatter([lab for _, lab in kept]))
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())  # no unlabelled log minor ticks to build
+
+
+def interval_handles(multi_seed: bool, interval: str) -> tuple[list, list[str]]:
+    """Legend entries of an interval-rows figure: trained / not trained point, the interval, seed dots."""
+    import matplotlib.lines
+    point = dict(ls="", marker="o", markersize=4.5, markeredgecolor="white", markeredgewidth=0.4)
+    handles = [matplotlib.lines.Line2D([], [], color=TRAINED, **point),
+               matplotlib.lines.Line2D([], [], color=UNTRAINED, **point)]
+    names = ["trained on this task", "not trained on it"]
+    if multi_seed:
+        handles += [matplotlib.lines.Line2D([], [], color="0.2", lw=1.1),
+                    matplotlib.lines.Line2D([], [], ls="", marker="o", markersize=2.5, color=SEED_GREY,
+                                            markeredgewidth=0)]
+        names += [interval, "one seed"]
+    return handles, names
+
+
+@dataclass
+class RowsFigure:
+    """A figure of task panels whose rows are experiments (comparison, normalized, raw differences)."""
+
+    page: Page
+    axes: list
+    ncols: int
+    legend_cols: int
+    title: str
+    xlabel: str = ""  # one x label under all panels (when they share the quantity and its limits)
+    xlabel_y: float = 0.0  # inches from the bottom edge: where it goes
+
+    @property
+    def fig(self) -> matplotlib.figure.Figure:
+        return self.page.fig
+
+    def finish(self, handles: list, names: list[str], labels: list[str]) -> matplotlib.figure.Figure:
+        """Row labels on the first panel of each panel row (the others carry no y ticks at all),
+        the title and the legend in the margins reserved for them."""
+        for i, ax in enumerate(self.axes):
+            if i % self.ncols == 0:
+                ax.set_yticks(range(len(labels)), labels)
+                ax.tick_params(axis="y", length=0)
+            else:  # no tick at all, not a tick per row with an empty label
+                ax.yaxis.set_major_locator(matplotlib.ticker.NullLocator())
+            ax.spines["left"].set_visible(False)
+            ax.set_ylim(len(labels) - 0.5, -0.5)
+            fit_tick_labels(ax)
+        if self.xlabel:  # centred on the page, as it was wrapped to fit it
+            self.fig.text(0.5, self.xlabel_y / self.page.height, self.xlabel, ha="center", va="bottom",
+                          fontsize=7.5)
+        self.page.title(self.title)
+        self.page.legend(handles, names, self.legend_cols)
+        return self.page.fig
+
+
+def rows_figure(config: Config, labels: list[str], n_panels: int, title: str, legend_names: list[str],
+                xlabel_lines: int = 2, min_panel: float = 0.8, common_xlabel: str = "") -> RowsFigure:
+    """Lay out a figure of `n_panels` task panels side by side (wrapping into rows when the page is
+    narrow), one row per experiment label; the height follows the number of rows (0.12 in a row).
+    Each panel has an x label of `xlabel_lines` lines, or (`common_xlabel`) all share one."""
+    apply_style()
+    page = Page(config.plot_width, config.plot_dpi)
+    left = max((page.text_width(lab, FONT_MIN) for lab in labels), default=0.3) + 0.08
+    ncols = page.columns(n_panels, min_panel, left, right=0.16, wspace=0.2)
+    title = page.wrap(title, TITLE_SIZE)
+    legend_cols, legend_h = page.legend_columns(legend_names)
+    axis_h = x_axis_height(0 if common_xlabel else xlabel_lines)
+    common_xlabel = page.wrap(common_xlabel, 7.5) if common_xlabel else ""
+    common = page.text_height(common_xlabel, 7.5) + 0.03 if common_xlabel else 0.0
+    top = 2 * GAP + page.text_height(title, TITLE_SIZE) + title_height()
+    bottom = axis_h + common + legend_h + GAP
+    panel_h = max(1.1, 0.12 * len(labels) + 0.12)
+    axes = page.panels(n_panels, ncols, panel_h, left, top, bottom, right=0.16, wspace=0.2,
+                       hspace=axis_h + title_height() + 0.04)
+    return RowsFigure(page, axes, ncols, legend_cols, title, xlabel=common_xlabel, xlabel_y=legend_h + GAP)

@@ -5,11 +5,12 @@ import math
 
 import pandas as pd
 
+from analysis.figure_data import SCORE_NAMES
 from analysis.latex import sig
 from plots.registry import OutputContext, table
 from utils.config import Config
 
-SCORE_LABELS = {"score_toward_perfect": "score toward perfect", "score_gap_closing": "gap-closing score"}
+SCORE_LABELS = {k: SCORE_NAMES[k] for k in ("score_toward_perfect", "score_gap_closing")}  # the figures' names
 
 
 @table("summary", needs="findings", writes="summary.md", title="Findings",

@@ -64,6 +64,8 @@ def _write(tmp_path: Path, mutate) -> Path:
     (lambda r: r["conditions"]["atlantis"].update(role="ood"), "conditions.atlantis.role", "must be one of"),
     (lambda r: r["readers"][0].pop("glob"), "readers[0].glob", "missing"),
     (lambda r: r["plots"].update(dpi="high"), "plots.dpi", "integer"),
+    (lambda r: r["plots"].update(width="wide"), "plots.width", "double, single or inches"),
+    (lambda r: r["plots"].update(width=40), "plots.width", "between 2.5 and 20"),
     (lambda r: r["data"].update(skip="multi_task"), "data.skip", "list"),
 ])
 def test_bad_rules_name_file_and_key(tmp_path, mutate, key, words):
@@ -89,3 +91,9 @@ def test_missing_file(tmp_path):
 def test_relative_paths_resolve_against_the_rules_file(tmp_path):
     path = _write(tmp_path, lambda r: r["data"].update(root="evals"))
     assert load_config(path).data_root == tmp_path / "evals"
+
+
+@pytest.mark.parametrize("width, inches", [("double", 7.5), ("single", 3.5), (5, 5.0), (4.25, 4.25)])
+def test_plots_width_is_page_inches(tmp_path, width, inches):
+    path = _write(tmp_path, lambda r: r["plots"].update(width=width))
+    assert load_config(path).plot_width == inches

@@ -1,4 +1,5 @@
-"""Checkpoint curves: one line per experiment per task, the baseline's last value as a dashed line."""
+"""Checkpoint curves: one line per experiment per task (trained ones highlighted and labelled, the others
+thin, in one collection), the baseline's last value as a dashed line."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 from matplotlib.colors import to_hex
 
+import plots_helpers
 from testing_helpers import render, render_views
 from plots.registry import discover
 from plots.style import TRAINED, UNTRAINED
@@ -14,9 +16,20 @@ from utils.synthetic import write_tree
 
 
 def curves_of(ax):
-    """(experiment lines, dashed baseline lines) of one panel."""
-    lines = [ln for ln in ax.lines if ln.get_linestyle() != "--"]
+    """(experiment lines as (x, y, colour hex), dashed baseline lines) of one panel: the trained lines are
+    Line2Ds, every other experiment one segment of the "others" collection."""
+    lines = [(ln.get_xdata(), ln.get_ydata(), to_hex(ln.get_color())) for ln in ax.lines if ln.get_linestyle() != "--"]
+    for coll in plots_helpers.by_gid(ax, "others"):
+        lines += [(seg[:, 0], seg[:, 1], to_hex(coll.get_colors()[0])) for seg in coll.get_segments()]
     return lines, [ln for ln in ax.lines if ln.get_linestyle() == "--"]
+
+
+def notes(ax):
+    return [t.get_text() for t in ax.texts if t.get_gid() != "label"]
+
+
+def labels(ax):
+    return [t.get_text() for t in ax.texts if t.get_gid() == "label"]
 
 
 def test_a_panel_per_task_and_a_line_per_experiment(small_tree, config):
@@ -31,7 +44,7 @@ def test_a_panel_per_task_and_a_line_per_experiment(small_tree, config):
             lines, base = curves_of(ax)
             assert len(lines) == 2 and len(base) == 1
             assert ax.get_yscale() == ("log" if info.log else "linear")
-            assert [len(ln.get_xdata()) for ln in lines] == [3, 3]  # 3 checkpoints each
+            assert [len(x) for x, _, _ in lines] == [3, 3]  # 3 checkpoints each
             part = curves[(curves["experiment"] == "pt1") & (curves["task"] == info.name)
                           & (curves["condition"] == keys["condition"])]
             assert base[0].get_ydata()[0] == pytest.approx(part.sort_values("step")["value"].iloc[-1])
@@ -42,20 +55,24 @@ def test_trained_experiments_are_highlighted_with_their_values(small_tree, confi
     [(_, fig)], curves = render("checkpoints", small_tree, config, only={"group": "ft1", "condition": "standard"})
     ax = next(a for a in fig.axes if a.get_title() == "Distance")
     lines, _ = curves_of(ax)
-    colours = sorted(to_hex(ln.get_color()) for ln in lines)
+    colours = sorted(c for _, _, c in lines)
     assert colours == sorted([TRAINED.lower(), UNTRAINED.lower()])  # ft1-1 trained on distance, ft1-2 not
-    trained = next(ln for ln in lines if to_hex(ln.get_color()) == TRAINED.lower())
+    x, y, _ = next(line for line in lines if line[2] == TRAINED.lower())
     want = curves[(curves["experiment"] == "pt1_ft1-1") & (curves["task"] == "distance")
                   & (curves["condition"] == "standard")].sort_values("step")
-    assert np.allclose(trained.get_xdata(), want["step"]) and np.allclose(trained.get_ydata(), want["value"])
+    assert np.allclose(x, want["step"]) and np.allclose(y, want["value"])
+    assert labels(ax) == ["ft1-1"]  # the trained line is named at its end; the others are not
+    lo, hi = ax.get_ylim()
+    assert plots_helpers.in_view(lo, hi, [*(v for _, ys, _ in lines for v in ys), *(b.get_ydata()[0] for b in
+                                                                                    curves_of(ax)[1])])
 
 
 def test_a_missing_evaluation_is_named_on_its_panel(small_tree, config, tmp_path: Path):
     (small_tree / "pt1_ft2-2" / "evals" / "atlantis_compass" / "eval_data" / "evaluation_results.json").unlink()
     [(_, fig)], _ = render("checkpoints", small_tree, config, only={"group": "ft2", "condition": "atlantis"})
-    notes = {ax.get_title(): [t.get_text() for t in ax.texts] for ax in fig.axes if ax.get_visible()}
-    assert notes["Compass"] == ["no data: ft2-2"]
-    assert all(not v for k, v in notes.items() if k != "Compass")
+    found = {ax.get_title(): notes(ax) for ax in fig.axes if ax.get_visible()}
+    assert found["Compass"] == ["no data: ft2-2"]
+    assert all(not v for k, v in found.items() if k != "Compass")
     assert len(curves_of(next(a for a in fig.axes if a.get_title() == "Compass"))[0]) == 1
     path = tmp_path / "checkpoints.png"
     fig.savefig(path)
@@ -68,20 +85,24 @@ def test_several_seeds_draw_one_mean_line_per_experiment(tmp_path: Path, config)
     only = {"group": "ft1", "condition": "standard"}
     [(_, fig)], views = render_views("checkpoints", root, config, only=only, extra=("curves",))
     means, raw = views["seed_curves"], views["curves"]
-    assert "mean of 2 seeds" in fig.get_suptitle()
+    assert "mean of 2 seeds" in plots_helpers.title(fig)
     ax = next(a for a in fig.axes if a.get_title() == "Distance")
     lines, [base] = curves_of(ax)
     assert len(lines) == 2  # ft1-1 and ft1-2, not one per seed
-    trained = next(ln for ln in lines if to_hex(ln.get_color()) == TRAINED.lower())
+    _, trained, _ = next(line for line in lines if line[2] == TRAINED.lower())
     part = raw[(raw["task"] == "distance") & (raw["condition"] == "standard")]
     by_step = part[part["experiment"].isin(["pt1_ft1-1", "pt1_seed2_ft1-1"])].groupby("step")["value"]
-    assert np.allclose(trained.get_ydata(), by_step.mean().to_numpy())
+    assert np.allclose(trained, by_step.mean().to_numpy())
     view = means[(means["experiment"] == "pt1_ft1-1") & (means["task"] == "distance")
                   & (means["condition"] == "standard")]
-    assert np.allclose(trained.get_ydata(), view["value"]) and (view["n_seeds"] == 2).all()
-    [band] = ax.collections  # ± std only around the trained line
-    ys = band.get_paths()[0].vertices[:, 1]
-    assert ys.max() == pytest.approx((by_step.mean() + by_step.std()).max())
+    assert np.allclose(trained, view["value"]) and (view["n_seeds"] == 2).all()
+    [spread] = plots_helpers.by_gid(ax, "spread")  # ± std at the last checkpoint of the trained line only
+    [segment] = spread.get_segments()
+    last = by_step.mean().index.max()
+    assert segment[:, 0] == pytest.approx([last, last])
+    assert sorted(segment[:, 1]) == pytest.approx([by_step.mean()[last] - by_step.std()[last],
+                                                   by_step.mean()[last] + by_step.std()[last]])
+    assert not [c for c in ax.collections if c.get_gid() not in ("others", "spread")]  # no bands
     last = [part[part["experiment"] == b].sort_values("step")["value"].iloc[-1] for b in ("pt1", "pt1_seed2")]
     assert base.get_ydata()[0] == pytest.approx(np.mean(last))
 
@@ -91,9 +112,9 @@ def test_a_seed_missing_on_a_task_is_noted_with_its_n(tmp_path: Path, config):
     write_tree(root, seeds=2, ft1=2, ft2=2, checkpoints=3)
     (root / "pt1_seed2_ft2-2" / "evals" / "atlantis_compass" / "eval_data" / "evaluation_results.json").unlink()
     [(_, fig)], _ = render("checkpoints", root, config, only={"group": "ft2", "condition": "atlantis"})
-    notes = {ax.get_title(): [t.get_text() for t in ax.texts] for ax in fig.axes if ax.get_visible()}
-    assert notes["Compass"] == ["fewer seeds: ft2-2 (n=1)"]
-    assert all(not v for k, v in notes.items() if k != "Compass")
+    found = {ax.get_title(): notes(ax) for ax in fig.axes if ax.get_visible()}
+    assert found["Compass"] == ["fewer seeds: ft2-2 (n=1)"]
+    assert all(not v for k, v in found.items() if k != "Compass")
 
 
 def test_log_panels_are_labelled_across_their_range(tmp_path: Path, config):

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import plots_helpers
 from testing_helpers import render
 from plots.registry import discover
-from plots.style import experiment_labels
+from plots.style import experiment_labels, number
 from utils.synthetic import write_tree
 
 
@@ -41,7 +42,7 @@ def expected(view, group, condition, column, config, suffix=""):
     """{(row label, task label): annotation} from the seed_scores view's `<column>_mean`."""
     rows = view[(view["group"] == group) & (view["condition"] == condition)]
     labels = [label + suffix for label in experiment_labels(list(rows["experiment"]), config)]
-    return {(label, config.tasks[task].label): "n/a" if np.isnan(v) else f"{v:.2f}"
+    return {(label, config.tasks[task].label): number(v)
             for label, task, v in zip(labels, rows["task"], rows[f"{column}_mean"])}
 
 
@@ -55,24 +56,43 @@ def test_one_heatmap_per_group_with_a_panel_per_condition(small_tree, config):
                                                    "Atlantis (OOD): gap-closing score"]
         for ax in axes:
             assert len(ax.texts) == 2 * 7  # 2 experiments x 7 tasks, every cell annotated
-            assert ax.images[0].norm.vmin == -1 and ax.images[0].norm.vmax == 1
         bars = [ax for ax in fig.axes if not ax.images]
         assert len(bars) == 2 and all("0 = baseline" in ax.get_xlabel() for ax in bars)
-        assert fig.get_suptitle().startswith(f"{keys['group']}: ") and "vs baseline" in fig.get_suptitle()
+        assert plots_helpers.title(fig).startswith(f"{keys['group']}: ") and "vs baseline" in plots_helpers.title(fig)
 
 
-@pytest.mark.parametrize("tree, suffix", [("small_tree", ""), ("seeded_tree", " (n=2)")])
-def test_annotations_are_the_seed_means(request, config, tree, suffix):
+def test_colours_are_fitted_to_each_panel_and_say_when_clipped(small_tree, config):
+    """A panel of +-0.3 values gets the colour range, not a +-1 scale that leaves it white; one outlier
+    is clipped (and the colourbar says so), its number stays unclipped."""
+    figs, view = render("heatmap", small_tree, config)
+    for keys, fig in figs:
+        bars = [ax for ax in fig.axes if not ax.images]
+        for ax, bar, (condition, column) in zip(panels(fig), bars, [("standard", "score_toward_perfect"),
+                                                                    ("atlantis", "score_gap_closing")]):
+            values = view[(view["group"] == keys["group"]) & (view["condition"] == condition)][f"{column}_mean"]
+            values = np.abs(values.dropna().to_numpy())
+            norm = ax.images[0].norm
+            assert norm.vmin == -norm.vmax and norm.vcenter == 0
+            assert np.percentile(values, 95) <= norm.vmax <= max(2 * np.percentile(values, 95), 0.05)
+            clipped = bool((values > norm.vmax).any())
+            assert ("clipped" in bar.get_xlabel()) == clipped
+            if clipped:
+                assert "95th percentile" in bar.get_xlabel()
+
+
+@pytest.mark.parametrize("tree, seeds", [("small_tree", 1), ("seeded_tree", 2)])
+def test_annotations_are_the_seed_means(request, config, tree, seeds):
     figs, view = render("heatmap", request.getfixturevalue(tree), config)
     for keys, fig in figs:
         rows = [t.get_text() for t in panels(fig)[0].get_yticklabels()]
-        assert rows == [f"{keys['group']}-1{suffix}", f"{keys['group']}-2{suffix}"]
+        assert rows == [f"{keys['group']}-1", f"{keys['group']}-2"]  # every row has the same n: said once
         for ax, (condition, column) in zip(panels(fig), [("standard", "score_toward_perfect"),
                                                          ("atlantis", "score_gap_closing")]):
             assert ax.get_title().startswith(config.condition_label(condition))
-            assert cells(ax, rows) == expected(view, keys["group"], condition, column, config, suffix)
+            assert cells(ax, rows) == expected(view, keys["group"], condition, column, config)
             assert not [t for t in ax.texts if "n=" in t.get_text()]  # every cell has the row's n
-        assert ("mean of 2 seeds" in fig.get_suptitle()) == bool(suffix)
+            assert not [t for t in ax.texts if t.get_text().startswith("-0.00")]
+        assert ("mean of 2 seeds" in plots_helpers.title(fig)) == (seeds == 2)
 
 
 def test_a_cell_with_fewer_seeds_says_its_n(seeded_tree, config, tmp_path: Path):
@@ -82,13 +102,13 @@ def test_a_cell_with_fewer_seeds_says_its_n(seeded_tree, config, tmp_path: Path)
     [(_, fig)], view = render("heatmap", seeded_tree, config, only={"group": "ft1"})
     standard, atlantis = panels(fig)
     rows = [t.get_text() for t in standard.get_yticklabels()]
-    assert rows == ["ft1-1 (n=2)", "ft1-2 (n=2)"]
+    assert rows == ["ft1-1", "ft1-2"] and "mean of 2 seeds" in plots_helpers.title(fig)
     one = view.query("experiment == 'pt1_ft1-2' and condition == 'standard' and task == 'angle'")
     assert one["score_toward_perfect_n"].item() == 1
     got = cells(standard, rows)
-    assert got[("ft1-2 (n=2)", "Angle")] == f"{one['score_toward_perfect_mean'].item():.2f}\nn=1"
-    assert [k for k, v in got.items() if "n=" in v] == [("ft1-2 (n=2)", "Angle")]
-    assert cells(atlantis, rows)[("ft1-1 (n=2)", "Angle")] == "n/a"  # no seed: n/a, never 0 or n=0
+    assert got[("ft1-2", "Angle")] == f"{number(one['score_toward_perfect_mean'].item())}\nn=1"
+    assert [k for k, v in got.items() if "n=" in v] == [("ft1-2", "Angle")]
+    assert cells(atlantis, rows)[("ft1-1", "Angle")] == "n/a"  # no seed: n/a, never 0 or n=0
     assert sum(len(c.get_paths()) for c in atlantis.collections if c.get_hatch()) == 1
     path = tmp_path / "heatmap.png"
     fig.savefig(path)

@@ -1,15 +1,44 @@
-"""Shared figure pieces in plots/style.py: the experiment rows of the bar and matrix figures are labelled
-once, on the first panel, and every panel shows the same rows."""
+"""Shared figure pieces in plots/style.py: the page (width, fonts, no clipped or overlapping text), the
+experiment rows labelled once, numbers and colour limits fitted to the data."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import plots_helpers
 from testing_helpers import render
+from plots.style import fit_limits, number, robust_limit
+from utils.synthetic import write_tree
+
+ROW_FIGURES = ["comparison", "normalized", "raw_differences", "heatmap"]
+FIGURES = ROW_FIGURES + ["prediction", "checkpoints"]
 
 
-@pytest.mark.parametrize("name", ["comparison", "normalized", "raw_differences", "heatmap", "prediction"])
+@pytest.fixture(scope="module")
+def paper_tree(tmp_path_factory) -> Path:
+    """2 seeds, 7 + 21 fine-tunings: the bundled example's shape, where labels crowd most."""
+    root = tmp_path_factory.mktemp("paper") / "experiments"
+    write_tree(root, seeds=2, ft1=7, ft2=21, checkpoints=3)
+    return root
+
+
+@pytest.mark.parametrize("width", [7.5, 3.5])
+@pytest.mark.parametrize("name", FIGURES)
+def test_every_figure_fits_the_page_and_reads_at_its_size(name: str, width: float, paper_tree: Path, config
+                                                          ) -> None:
+    config = dataclasses.replace(config, plot_width=width)
+    figs, _ = render(name, paper_tree, config)
+    assert figs
+    for keys, fig in figs:
+        assert fig.get_size_inches()[0] == pytest.approx(width), keys
+        assert fig.get_layout_engine() is None  # laid out once, in inches: saving draws once
+        plots_helpers.check_page(fig, width)
+
+
+@pytest.mark.parametrize("name", ROW_FIGURES)
 def test_rows_are_labelled_once_and_aligned_across_panels(name: str, small_tree: Path, config) -> None:
     figs, _ = render(name, small_tree, config)
     assert figs
@@ -23,3 +52,26 @@ def test_rows_are_labelled_once_and_aligned_across_panels(name: str, small_tree:
             assert ax.get_ylim() == pytest.approx(first.get_ylim()), (keys, ax.get_title())
             # no hidden tick per row: building and measuring them was a third of a bar figure's time
             assert len(ax.get_yticks()) == 0, (keys, ax.get_title())
+
+
+@pytest.mark.parametrize("value, text", [(-0.001, "0.00"), (-0.004999, "0.00"), (-0.005001, "-0.01"),
+                                         (0.0, "0.00"), (1.234, "1.23"), (-1.0, "-1.00"), (float("nan"), "n/a")])
+def test_numbers_never_read_minus_zero(value: float, text: str) -> None:
+    assert number(value) == text
+
+
+def test_colour_limit_is_fitted_to_the_data_and_says_when_it_clips() -> None:
+    values = np.array([0.1, -0.2, 0.25, -0.3, 0.05, np.nan] * 4 + [5.0])  # one outlier
+    limit, clipped = robust_limit(values)
+    assert 0.3 <= limit < 1.0 and clipped  # the +-0.3 cells get the colour range, the outlier is clipped
+    assert np.nanpercentile(np.abs(values), 95) <= limit
+    limit, clipped = robust_limit(np.array([0.1, -0.2]))
+    assert limit >= 0.2 and not clipped
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_fitted_limits_contain_the_values_and_the_reference(log: bool) -> None:
+    values = np.array([2.0, 3.0, np.nan, 2.5])
+    lo, hi = fit_limits(values, log=log, include=(4.0,))
+    assert lo < 2.0 and hi > 4.0 and lo > 0
+    assert (hi - lo) < 3.0  # zoomed: 0 is not forced in

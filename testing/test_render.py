@@ -99,3 +99,24 @@ def test_workers_run_below_the_main_process_priority() -> None:
         worker = pool.submit(os.nice, 0).result()
     assert worker == min(os.nice(0) + WORKER_NICE, 19)
     assert os.nice(0) < worker or os.nice(0) == 19
+
+
+@pytest.mark.parametrize("fmt", ["png", "pdf", "svg"])
+def test_a_page_figure_is_drawn_once_at_its_page_size(monkeypatch: pytest.MonkeyPatch, small_tree, config,
+                                                      fmt: str) -> None:
+    """The figures lay themselves out in inches (plots/style.py Page): no layout engine, one draw, and a
+    PNG exactly plots.width x dpi pixels wide."""
+    from testing_helpers import render
+
+    [(_, fig)], _ = render("comparison", small_tree, config, only={"group": "ft1", "condition": "standard"})
+    assert fig.get_layout_engine() is None
+    drawn, draw = [], Figure.draw
+    monkeypatch.setattr(Figure, "draw", lambda self, renderer: drawn.append(1) or draw(self, renderer))
+    buf = io.BytesIO()
+    save_figure(fig, buf, fmt, config.plot_dpi)
+    assert len(drawn) == 1
+    if fmt == "png":
+        width = _pixels(buf.getvalue()).shape[1]
+        assert width == round(config.plot_width * config.plot_dpi)
+    else:
+        assert len(buf.getvalue()) > 5000

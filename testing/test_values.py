@@ -140,7 +140,7 @@ def test_a_bar_says_the_seeds_its_mean_is_over(tmp_path, config, figure, measure
 def test_the_forgetting_bars_say_the_seeds_their_means_are_over(tmp_path, config):
     _tree_with_a_nan_seed(tmp_path / "exp")
     [(_, fig)], views = render_views("raw_differences", tmp_path / "exp", config, only={"group": "ft1"})
-    assert "bar: mean of 1–2 seeds" in fig.get_suptitle()
+    assert "; mean of 1–2 seeds, each against its own baseline" in fig.get_suptitle()
     from analysis.figure_data import seed_forgetting
     rows = seed_forgetting(views["seed_scores"], config).set_index(["experiment", "task"])
     assert rows.at[("pt1_ft1-1", "distance"), "n"] == 1 and rows.at[("pt1_ft1-2", "distance"), "n"] == 2
@@ -162,7 +162,7 @@ def test_the_curve_breaks_where_a_seed_has_no_value(tmp_path, config):
     ax = next(a for a in fig.axes if a.get_title() == "Distance")
     drawn = [ln.get_ydata() for ln in ax.get_lines() if len(ln.get_ydata()) == 3]
     assert any(np.isnan(np.asarray(y, dtype=float)[1:]).all() and np.isfinite(y[0]) for y in drawn)
-    assert [t.get_text() for t in ax.texts] == ["fewer seeds: ft1-1 (n=1)"]  # why the line stops
+    assert "fewer seeds: ft1-1 (n=1)" in [t.get_text() for t in ax.texts]  # why the line stops
 
 
 def test_counts_say_read_and_skipped_and_where_the_gallery_is(small_tree, tmp_path, capsys):

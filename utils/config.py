@@ -100,6 +100,7 @@ class Config:
     plot_dpi: int
     clip: tuple[float, float] | None = None  # scores.clip: each seed's normalized score clipped before the mean
     seed_heatmap: bool = False  # plots.seed_heatmap: also draw one heatmap per seed
+    plot_width: float = 7.5  # inches: the figures' width on the page (plots.width)
     raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
     latex: LatexRules = field(default_factory=LatexRules)
 
@@ -310,14 +311,15 @@ def load_config(path: Path | str | None = None) -> Config:
             training[str(group)][idx] = tuple(trained)
 
     plots = _expect(path, "plots", raw.get("plots", {}), dict, "a mapping")
-    _only_keys(path, "plots", plots, {"modules", "format", "dpi", "seed_heatmap"})
+    _only_keys(path, "plots", plots, {"modules", "format", "dpi", "width", "seed_heatmap"})
     modules = _expect(path, "plots.modules", plots.get("modules", []), list, "a list of paths")
     for i, m in enumerate(modules):
         _expect(path, f"plots.modules[{i}]", m, str, "a path")
     fmt = _expect(path, "plots.format", plots.get("format", "png"), str, "png, pdf or svg")
     if fmt not in ("png", "pdf", "svg"):
         raise _fail(path, "plots.format", f"must be png, pdf or svg, got {fmt!r}")
-    dpi = _expect(path, "plots.dpi", plots.get("dpi", 110), int, "an integer")
+    dpi = _expect(path, "plots.dpi", plots.get("dpi", 150), int, "an integer")
+    width = _plot_width(path, plots.get("width", "double"))
     seed_heatmap = _expect(path, "plots.seed_heatmap", plots.get("seed_heatmap", False), bool, "true or false")
     clip = _clip(path, _expect(path, "scores", raw.get("scores") or {}, dict, "a mapping"))
     latex = _latex_rules(path, raw.get("latex") or {})
@@ -327,7 +329,7 @@ def load_config(path: Path | str | None = None) -> Config:
         readers=tuple(readers), conditions=tuple(conditions), metric=metric, statistic=statistic,
         tasks=tasks, pattern=pattern, baseline=baseline, groups={str(k): str(v) for k, v in groups.items()},
         training=training, plot_modules=tuple(base_dir / m for m in modules),
-        plot_format=fmt, plot_dpi=dpi, clip=clip, seed_heatmap=seed_heatmap, raw=raw,
+        plot_format=fmt, plot_dpi=dpi, plot_width=width, clip=clip, seed_heatmap=seed_heatmap, raw=raw,
         latex=latex,
     )
 
@@ -359,3 +361,16 @@ def _clip(path: Path, scores: Mapping) -> tuple[float, float] | None:
     if not clip[0] < clip[1]:
         raise _fail(path, "scores.clip", f"low must be below high, got {clip!r}")
     return float(clip[0]), float(clip[1])
+
+
+PAGE_WIDTHS = {"double": 7.5, "single": 3.5}  # inches: a two-column page's text width, one column
+
+
+def _plot_width(path: Path, width: Any) -> float:
+    """plots.width: `double` (7.5 in, a two-column page's text width), `single` (3.5 in, one column)
+    or a number of inches (2.5 to 20)."""
+    if isinstance(width, str) and width in PAGE_WIDTHS:
+        return PAGE_WIDTHS[width]
+    if isinstance(width, (int, float)) and not isinstance(width, bool) and 2.5 <= width <= 20:
+        return float(width)
+    raise _fail(path, "plots.width", f"must be double, single or inches between 2.5 and 20, got {width!r}")
