@@ -163,7 +163,7 @@ def draw_runs(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     table = data.pivot_table(index="step", columns="model", values="value", aggfunc="first").sort_index()
     spread = data.pivot_table(index="step", columns="model", values="seed_std", aggfunc="first",
                               dropna=False).reindex(index=table.index, columns=table.columns)
-    fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
+    fig, ax = plt.subplots(figsize=(min(6.4, ctx.config.plot_width), 3.6), layout="constrained")
     steps = table.index.to_numpy()
     seeds = data.groupby("model")["n_seeds"].max()
     for name in table.columns:  # the default (Okabe-Ito) cycle: one colour per run, named in the legend

@@ -69,12 +69,6 @@ def legend_handles(missing: bool = True) -> tuple[list, list[str]]:
     return handles, names
 
 
-def figure_size(n_rows: int, n_cols: int, n_panels: int, width: float = 7.5) -> tuple[float, float]:
-    """Inches of a heatmap figure of `n_panels` panels of n_rows x n_cols cells, `width` wide (a row
-    0.16 in high plus the margins); the layout itself is `matrix_page`'s."""
-    return width, 1.9 + 0.16 * n_rows
-
-
 def colour_limit(values: np.ndarray) -> tuple[Normalize, bool]:
     """A colour scale fitted to the panel: symmetric, clipped at the 95th percentile of |values|."""
     limit, clipped = robust_limit(values)
@@ -84,7 +78,7 @@ def colour_limit(values: np.ndarray) -> tuple[Normalize, bool]:
 def colourbar_label(limit: float, clipped: bool) -> str:
     """What a colourbar says about its range: whether the colours are clipped (the numbers never are)."""
     if clipped:
-        return f"colours clipped at ±{limit:g} (95th percentile of |values|); numbers unclipped"
+        return f"colours clipped at ±{limit:g} (95th percentile of |values|); the numbers are not"
     return f"colour scale ±{limit:g}, fitted to the values"
 
 
@@ -126,26 +120,37 @@ def matrix_page(config, row_labels: list[str], col_labels: list[str], n_panels: 
                     "clipped at the 95th percentile of |values|; green better, pink worse than the baseline); "
                     "outlined: trained tasks.")
 def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
-    apply_style()
     rows = members(data)
+    order = experiment_order(rows["experiment"], ctx.config)
+    seeds = seed_numbers(rows, order)
+    title = f"{ctx.group_label} vs baseline: each condition's score per task at the last checkpoint"
+    if bool((seeds > 1).any()):
+        title += f"; mean of {seed_phrase(seeds)}, each scored against its own baseline"
+    if ctx.config.clip:  # rules.yaml scores.clip
+        title += f"; {clip_phrase(ctx.config)}"
+    return score_heatmap(rows, ctx, title, suffix="_mean", seeds=seeds)
+
+
+def score_heatmap(rows: pd.DataFrame, ctx: OutputContext, title: str, suffix: str = "",
+                  seeds: pd.Series | None = None) -> plt.Figure:
+    """Experiments x tasks of each condition's score on the page, one panel per condition, colours fitted
+    to each panel. `suffix`: "_mean" for the seed_scores view (with `seeds`, each row's number of seeds:
+    n in the row labels when it differs, and in the cells backed by fewer), "" for one seed's scores."""
+    apply_style()
     conditions = [c.name for c in ctx.config.conditions if c.name in set(rows["condition"])]
     panels = [(cond, score_for(ctx.config, cond), rows[rows["condition"] == cond]) for cond in conditions]
     order = experiment_order(rows["experiment"], ctx.config)
-    seeds = seed_numbers(rows, order)
-    n_seeds, multi = seeds.to_numpy(), bool((seeds > 1).any())
-    mats = [(cond, meaning, matrix(part, f"{meaning.column}_mean", ctx.config, order),
-             seed_counts(part, meaning.column, ctx.config, order).to_numpy()) for cond, meaning, part in panels]
+    n_seeds = seeds.to_numpy() if seeds is not None else np.ones(len(order), dtype=int)
+    multi = bool((n_seeds > 1).any())
+    mats = [(cond, meaning, matrix(part, f"{meaning.column}{suffix}", ctx.config, order),
+             seed_counts(part, meaning.column, ctx.config, order).to_numpy() if multi else None)
+            for cond, meaning, part in panels]
     labels = experiment_labels(order, ctx.config)
-    if multi and seeds.nunique() > 1:  # n once in the title when every row shares it
+    if multi and len(set(n_seeds)) > 1:  # n once in the title when every row shares it
         labels = [f"{label} (n={n})" for label, n in zip(labels, n_seeds)]
     cols = [ctx.task(t).label for t in mats[0][2].values.columns] if mats else []
     missing = any(np.isnan(m.values.to_numpy(dtype=float)).any() for _, _, m, _ in mats)
     handles, names = legend_handles(missing)
-    title = f"{ctx.group_label} vs baseline: each condition's score per task at the last checkpoint"
-    if multi:
-        title += f"; mean of {seed_phrase(seeds)}, each scored against its own baseline"
-    if ctx.config.clip:  # rules.yaml scores.clip
-        title += f"; {clip_phrase(ctx.config)}"
     page, axes, bar_axes, ncols, legend_cols, title, pad = matrix_page(ctx.config, labels, cols, len(mats), title,
                                                                        names, bar_lines=3)
     for i, (ax, cax, (cond, meaning, m, n)) in enumerate(zip(axes, bar_axes, mats)):

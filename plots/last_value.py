@@ -22,7 +22,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     info = ctx.task(task)
     models = data.drop_duplicates("model").sort_values("model", kind="stable")
     n = len(models)
-    fig, ax = plt.subplots(figsize=(6.4, 1.3 + 0.32 * n), layout="constrained")
+    fig, ax = plt.subplots(figsize=(min(6.4, ctx.config.plot_width), 1.3 + 0.32 * n), layout="constrained")
     y = np.arange(n)
     means = models["value_mean"].to_numpy(dtype="float64")
     lo = np.nanmin(data["value"].to_numpy(dtype="float64"))

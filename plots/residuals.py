@@ -31,7 +31,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     title = f"{ctx.group_label}: multi-task score minus its single-task prediction (actual − predicted)"
     if not panels:
         return note_figure("No predictions with both an actual and a predicted score for this group.", title)
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels) + 0.6, 3.6), squeeze=False,
+    fig, axes = plt.subplots(1, len(panels), figsize=(ctx.config.plot_width, 3.6), squeeze=False,
                              layout="constrained", sharey=True)
     for ax, (cond, meaning, part) in zip(axes.flat, panels):
         res = part["residual"].astype("float64").to_numpy()

@@ -52,3 +52,13 @@ def test_with_a_clip_the_title_says_so(seeded_tree, config):
     figs, view = render("heatmap_by_seed", seeded_tree, on, only={"group": "ft1", "seed": 2})
     assert "scores clipped to [0, 1.5]" in figs[0][1]._suptitle.get_text()
     assert view["score_gap_closing"].dropna().between(0, 1.5).all()
+
+
+@pytest.mark.parametrize("width", [7.5, 3.5])
+def test_per_seed_heatmaps_fit_the_page(seeded_tree, config, width):
+    """Drawn by the heatmap's own page layout: fits plots.width, fonts >= 7 pt, no text cut or overlapping."""
+    from plots_helpers import check_page
+    on = dataclasses.replace(config, seed_heatmap=True, plot_width=width)
+    figs, _ = render("heatmap_by_seed", seeded_tree, on, only={"group": "ft1", "seed": 2})
+    assert len(figs) == 1
+    check_page(figs[0][1], width)

@@ -48,3 +48,9 @@ def test_a_residual_of_zero_falls_in_the_bin_centred_on_zero(seeded_tree, config
     at_zero = [p for p in ax.patches if p.get_x() < 0 < p.get_x() + p.get_width()]
     assert sum(p.get_height() for p in at_zero) >= zeros
     assert "scores clipped to [0, 1.5]" in figs[0][1]._suptitle.get_text()
+
+
+@pytest.mark.parametrize("width", [7.5, 3.5])
+def test_the_histogram_fits_the_page(seeded_tree, config, width):
+    fig = render("residuals", seeded_tree, dataclasses.replace(config, plot_width=width))[0][0][1]
+    assert fig.get_size_inches()[0] <= width + 1e-9
