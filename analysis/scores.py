@@ -138,10 +138,11 @@ def experiment_table(experiments: list[str], config: Config, gaps: Gaps,
                                        "baseline_experiment", "trained_on", "n_trained"])
 
 
-def build_scores(frame: pd.DataFrame, config: Config, gaps: Gaps | None = None) -> pd.DataFrame:
+def build_scores(frame: pd.DataFrame, config: Config, gaps: Gaps | None = None,
+                 prim: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per experiment x condition x task at its last checkpoint, with every score."""
     gaps = gaps if gaps is not None else Gaps()
-    prim = primary(frame, config)
+    prim = primary(frame, config) if prim is None else prim  # `prim`: primary() already computed
     unknown = sorted(set(prim["task"].unique()) - set(config.tasks))
     gaps.unknown_tasks.extend(unknown)
     if unknown:
@@ -251,9 +252,9 @@ def _degenerate(table: pd.DataFrame, config: Config, gaps: Gaps) -> pd.Series:
     return note
 
 
-def build_curves(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
+def build_curves(frame: pd.DataFrame, config: Config, prim: pd.DataFrame | None = None) -> pd.DataFrame:
     """The reported metric at every checkpoint, with the experiment's group and baseline."""
-    prim = primary(frame, config)
+    prim = primary(frame, config) if prim is None else prim
     prim = prim[prim["task"].isin(list(config.tasks))]
     exps = experiment_table(list(prim["experiment"].unique()), config, Gaps(), run_groups(frame))
     out = prim.merge(exps[["experiment", "group", "seed", "model", "baseline_experiment", "trained_on"]],

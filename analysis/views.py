@@ -11,7 +11,7 @@ import pandas as pd
 
 from analysis.findings import compute_findings
 from analysis.runs import run_curves, run_values, with_baseline
-from analysis.scores import Gaps, build_curves, build_predictions, build_scores
+from analysis.scores import Gaps, build_curves, build_predictions, build_scores, primary
 from analysis.seeds import seed_curves, seed_points, seed_predictions, seed_scores
 from utils.config import Config
 
@@ -20,8 +20,10 @@ ViewFn = Callable[[pd.DataFrame, Config, Gaps, Callable[[str], pd.DataFrame]], p
 # name -> fn(tidy frame, config, gaps, get(other view name))
 VIEWS: dict[str, ViewFn] = {
     "metrics": lambda frame, config, gaps, get: frame,
-    "scores": lambda frame, config, gaps, get: build_scores(frame, config, gaps),
-    "curves": lambda frame, config, gaps, get: build_curves(frame, config),
+    # the reported metric of every task at every step, which both scores and curves start from
+    "primary": lambda frame, config, gaps, get: primary(frame, config),
+    "scores": lambda frame, config, gaps, get: build_scores(frame, config, gaps, get("primary")),
+    "curves": lambda frame, config, gaps, get: build_curves(frame, config, get("primary")),
     "predictions": lambda frame, config, gaps, get: build_predictions(get("scores")),
     # seed-averaged scores: one row per seed-free experiment x condition x task (mean, std, n);
     # this and the views below hold only runs scored against a baseline (the others: run_*)
