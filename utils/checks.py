@@ -116,10 +116,7 @@ def _glob(rel: str, pattern: str) -> bool:
 
 
 def _files(root: Path):
-    """Root-relative paths of the files under root (hidden ones and `.tmp` left out, as discovery does)."""
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        base = PurePosixPath(Path(dirpath).relative_to(root).as_posix())
-        for name in sorted(filenames):
-            if not name.startswith(".") and not name.endswith(".tmp"):
-                yield base / name if str(base) != "." else PurePosixPath(name)
+    """Root-relative paths of the files under root, walked as discovery walks them (utils/walk.py)."""
+    from utils.walk import files_under
+    for _, rel in files_under(os.fspath(root)):
+        yield PurePosixPath(rel)

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -94,7 +94,7 @@ def _discover(root: Path, config: Config) -> list[tuple[str, Path, str]]:
     by_glob: Counter[str] = Counter()
     left: list[str] = []
     top = os.fspath(root)
-    for full, rel in _files_under(top, ""):
+    for full, rel in files_under(top):  # linked run folders entered once (utils/walk.py)
         rule = next((r for r in config.readers if glob_matches(rel, r.glob)), None) if config.readers else None
         if rule is not None:
             found.append((rel, Path(full), rule.reader))
@@ -124,13 +124,6 @@ def _discover(root: Path, config: Config) -> list[tuple[str, Path, str]]:
                  len(left), root)
     found.sort(key=lambda f: f[1])  # Path order (by parts), as the callers always had it
     return found
-
-
-def _files_under(top: str, prefix: str) -> Iterator[tuple[str, str]]:
-    """(path, root-relative posix path) of every file under folder `top`, depth first, by name:
-    hidden files and folders and `.tmp` files left out, linked folders entered once each
-    (utils/walk.py, the traversal the input stamp shares)."""
-    return files_under(top, prefix)
 
 
 def _sniffs(info: ReaderInfo, path: Path) -> bool:
