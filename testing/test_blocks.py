@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils.blocks import render_in_blocks, runs
+from utils.blocks import BlockCacheLost, plan_blocks, render_in_blocks, runs, write_blocks
 
 
 class Counting:
@@ -61,6 +61,39 @@ def test_one_changed_block_is_the_only_one_reformatted(tmp_path: Path) -> None:
     assert render_in_blocks(counting, changed, "experiment", tmp_path, "s") == changed.to_csv(index=False)
     assert counting.rows == 5
     assert len(list(tmp_path.glob("*.block"))) == 4  # c's old block is gone
+
+
+def test_a_plan_carries_only_the_uncached_rows(tmp_path: Path) -> None:
+    frame = records(["a", "b", "c", "d"], per=5)
+    render_in_blocks(Counting(), frame, "experiment", tmp_path, "s")
+    changed = frame.copy()
+    changed.loc[changed["experiment"].isin(["b", "d"]), "value"] += 1.0
+    plan = plan_blocks(changed, "experiment", tmp_path, "s")
+    assert list(plan.rows["experiment"].unique()) == ["b", "d"] and len(plan.rows) == 10
+    assert plan.spans == (None, (0, 5), None, (5, 10)) and not plan.complete
+    assert write_blocks(Counting(), plan, tmp_path) == changed.to_csv(index=False)
+
+
+def test_a_block_lost_after_planning_fails_the_table_by_name(tmp_path: Path) -> None:
+    frame = records(["a", "b"])
+    render_in_blocks(Counting(), frame, "experiment", tmp_path, "s")
+    plan = plan_blocks(frame, "experiment", tmp_path, "s")
+    lost = tmp_path / plan.names[1]
+    lost.unlink()
+    with pytest.raises(BlockCacheLost, match=lost.name):
+        write_blocks(Counting(), plan, tmp_path)
+    assert render_in_blocks(Counting(), frame, "experiment", tmp_path, "s") == frame.to_csv(index=False)
+
+
+def test_a_table_that_stops_being_a_concatenation_clears_its_cache(tmp_path: Path) -> None:
+    frame = records(["a", "b"])
+    render_in_blocks(Counting(), frame, "experiment", tmp_path, "s")
+    changed = frame.assign(value=frame["value"].where(frame["experiment"] == "a", -1.0))
+    counted = lambda rows: f"{len(rows)} rows\n" + rows.to_csv(index=False)  # noqa: E731
+    with pytest.raises(BlockCacheLost, match="not a concatenation"):
+        write_blocks(counted, plan_blocks(changed, "experiment", tmp_path, "s"), tmp_path)
+    assert not list(tmp_path.glob("*.block"))
+    assert render_in_blocks(counted, changed, "experiment", tmp_path, "s") == counted(changed)
 
 
 @pytest.mark.parametrize("change", ["emptied", "deleted"])

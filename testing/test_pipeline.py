@@ -10,12 +10,14 @@ import textwrap
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
 from testing_helpers import REPO, write_eval
 from utils.config import load_config
 from utils.loading import ParseCache
+import utils.pipeline as pipeline_module
 from utils.pipeline import Options, Pipeline
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -142,14 +144,23 @@ def test_one_changed_file_redraws_only_the_outputs_using_it(setup, small_tree):
 
 
 @pytest.mark.parametrize("jobs", [1, 2], ids=["in-process", "workers"])
-def test_metrics_csv_rebuilt_from_blocks_is_the_cold_runs_byte_for_byte(setup, small_tree, tmp_path, jobs):
+def test_metrics_csv_rebuilt_from_blocks_is_the_cold_runs_byte_for_byte(setup, small_tree, tmp_path, jobs,
+                                                                        monkeypatch):
     make, out, _ = setup
     run(make, jobs=jobs)
     blocks = out / ".cache" / "blocks" / "metrics_csv"
     before = {p.name for p in blocks.glob("*.block")}
     assert len(before) == 5  # pt1 and its 4 fine-tuned experiments
     change_value(small_tree, "pt1_ft1-1", "angle")
+    sent = []  # what the runner hands to the process that writes each output
+    real = pipeline_module.shipped
+    monkeypatch.setattr(pipeline_module, "shipped", lambda job, spec, where: sent.append(real(job, spec, where)) or sent[-1])
     assert "tables/metrics.csv" in run(make, jobs=jobs).rendered
+    table = next(j for j in sent if j.rel_path == "tables/metrics.csv")
+    # only the changed experiment's rows travel; the other four blocks are named, not sent
+    assert set(table.data["experiment"]) == {"pt1_ft1-1"} and len(table.blocks.names) == 5
+    cold_rows = pd.read_csv(out / "tables" / "metrics.csv")
+    assert len(table.data) == (cold_rows["experiment"] == "pt1_ft1-1").sum() > 0
     after = {p.name for p in blocks.glob("*.block")}
     assert len(after) == 5 and len(after - before) == 1  # pt1_ft1-1's block, nothing else
     cold = tmp_path / "cold"

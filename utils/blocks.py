@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from utils.atomic import write_text
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 _SUFFIX = ".block"
@@ -35,32 +37,111 @@ def runs(column: "pd.Series") -> list[tuple[int, int]]:
     return list(zip([0, *cuts], [*cuts, len(values)]))
 
 
-def render_in_blocks(render: Callable[["pd.DataFrame"], str], data: "pd.DataFrame", column: str,
-                     cache: Path, salt: str) -> str:
-    """`render(data)`, put together from cached block texts where their rows are unchanged.
+@dataclass(frozen=True)
+class Blocks:
+    """A blocked table as a run hands it to the worker that writes it: every block's cache file
+    in the table's order, and the rows of only those blocks that are not cached (`rows`, in
+    order; `spans[i]` is block i's (start, stop) in `rows`, or None when its text is cached).
 
-    `salt` identifies everything but the rows that the text depends on; blocks in `cache` that this
-    table no longer uses are removed."""
+    Planned in the main process, which hashes the rows for the output's fingerprint anyway, so a
+    worker receives a few hundred rows instead of the whole table (333k rows at paper scale) and
+    hashes nothing."""
+
+    names: tuple[str, ...]
+    spans: tuple[tuple[int, int] | None, ...]
+    rows: "pd.DataFrame"
+
+    @property
+    def complete(self) -> bool:
+        """Every block's rows are here: the table can be rendered whole if it must."""
+        return all(span is not None for span in self.spans)
+
+
+class BlockCacheLost(Exception):
+    """A cached block vanished between planning and writing (another process pruned the cache)."""
+
+
+def row_hashes(data: "pd.DataFrame") -> "np.ndarray":
+    """One uint64 per row of its values (not its index): what identifies a block's rows."""
+    import pandas as pd
+    return pd.util.hash_pandas_object(data, index=False).to_numpy()
+
+
+def plan_blocks(data: "pd.DataFrame", column: str, cache: Path, salt: str,
+                hashes: "np.ndarray | None" = None) -> Blocks:
+    """Which blocks of `data` (runs of equal `column` values) are cached under `cache`, and the
+    rows of the others. `salt` identifies everything but the rows that the text depends on;
+    `hashes`: `row_hashes(data)` when the caller has it."""
     import pandas as pd
     if column not in data.columns or len(data) == 0:
-        return render(data)
-    header = render(data.iloc[:0])
-    row_hashes = pd.util.hash_pandas_object(data, index=False).to_numpy()
+        return Blocks((), (), data)
+    hashes = row_hashes(data) if hashes is None else hashes
     columns = f"{salt}|{pd.__version__}|{list(data.columns)}|{list(map(str, data.dtypes))}".encode()
-    texts, used = [header], set()
+    names, spans, keep = [], [], []
+    size = 0
     for start, stop in runs(data[column]):
-        name = hashlib.blake2b(columns + row_hashes[start:stop].tobytes(), digest_size=16).hexdigest() + _SUFFIX
-        text = _read(cache / name)
-        if not text:  # missing, unreadable or emptied: a block of rows is never empty text
-            whole = render(data.iloc[start:stop])
+        name = hashlib.blake2b(columns + hashes[start:stop].tobytes(), digest_size=16).hexdigest() + _SUFFIX
+        names.append(name)
+        if _cached(cache / name):
+            spans.append(None)
+        else:
+            spans.append((size, size + stop - start))
+            keep.append((start, stop))
+            size += stop - start
+    if len(keep) == len(names):
+        rows = data
+    else:
+        import numpy as np
+        index = np.concatenate([np.arange(a, b) for a, b in keep]) if keep else np.arange(0)
+        rows = data.iloc[index]
+    return Blocks(tuple(names), tuple(spans), rows)
+
+
+def write_blocks(render: Callable[["pd.DataFrame"], str], blocks: Blocks, cache: Path) -> str:
+    """The table's text: the header, then each block's cached text or its rows rendered (and
+    cached). Blocks this table no longer uses are removed from `cache`.
+
+    A table whose blocks do not each start with the header it writes for no rows is not a
+    concatenation: rendered whole when every row is at hand (always so without a cache)."""
+    rows = blocks.rows
+    if not blocks.names:
+        return render(rows)
+    header = render(rows.iloc[:0])
+    texts = [header]
+    for name, span in zip(blocks.names, blocks.spans):
+        if span is None:
+            text = _read(cache / name)
+            if not text:
+                raise BlockCacheLost(f"cached block {cache / name} vanished while this run wrote the table; "
+                                     "the next run writes it again")
+        else:
+            whole = render(rows.iloc[span[0]:span[1]])
             if not whole.startswith(header):
-                return render(data)
+                _forget_others(cache, set())  # so no later run finds some blocks cached
+                if blocks.complete:
+                    return render(rows)
+                raise BlockCacheLost(f"the table is not a concatenation of its blocks; its block cache "
+                                     f"{cache} was cleared, the next run writes it whole")
             text = whole[len(header):]
             write_text(cache / name, text)
         texts.append(text)
-        used.add(name)
-    _forget_others(cache, used)
+    _forget_others(cache, set(blocks.names))
     return "".join(texts)
+
+
+def render_in_blocks(render: Callable[["pd.DataFrame"], str], data: "pd.DataFrame", column: str,
+                     cache: Path, salt: str) -> str:
+    """`render(data)`, put together from cached block texts where their rows are unchanged
+    (`plan_blocks`, then `write_blocks`, in one process)."""
+    return write_blocks(render, plan_blocks(data, column, cache, salt), cache)
+
+
+def _cached(path: Path) -> bool:
+    """A non-empty block file: a block of rows is never empty text."""
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False
 
 
 def _read(path: Path) -> str | None:

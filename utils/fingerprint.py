@@ -19,6 +19,7 @@ from utils.config import Config
 from utils.walk import files_under
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from plots.registry import OutputSpec
@@ -28,14 +29,17 @@ _CODE_DIRS = ("analysis", "plots", "utils")  # whatever an output can depend on
 _CODE_SUFFIXES = (".py", ".js", ".css")
 
 
-def hash_frame(frame: pd.DataFrame) -> str:
-    """Hash of a data slice's columns, dtypes and values (not its index)."""
-    import pandas as pd
+def hash_frame(frame: pd.DataFrame, rows: np.ndarray | None = None) -> str:
+    """Hash of a data slice's columns, dtypes and values (not its index); `rows`: the slice's
+    row hashes (utils.blocks.row_hashes) when the caller has them."""
     h = hashlib.blake2b(digest_size=16)
     h.update(",".join(map(str, frame.columns)).encode())
     h.update(",".join(map(str, frame.dtypes)).encode())
     if len(frame):
-        h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        if rows is None:
+            from utils.blocks import row_hashes
+            rows = row_hashes(frame)
+        h.update(rows.tobytes())
     return h.hexdigest()
 
 

@@ -31,12 +31,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from utils.atomic import write_text
+from utils.blocks import row_hashes
 from utils.config import Config
 from utils.errors import UserError
 from utils.filestamp import content_digest, is_racy
 from utils.fingerprint import (code_hash, code_state, config_hash, files_hash, hash_frame, scan_tree,
                                selection_key)
-from utils.render import Job, init_worker, ping, render_job
+from utils.render import Job, init_worker, ping, render_job, shipped
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -531,21 +532,24 @@ class Pipeline:
         jobs = []
         cfg_hash = config_hash(self.config)
         inferred = {t: i for t, i in self.config.tasks.items() if t not in self.rules.tasks}
-        slices: dict[tuple[str, tuple[str, ...]], list[tuple[dict, pd.DataFrame, str]]] = {}
+        slices: dict[tuple[str, tuple[str, ...]], list[tuple[dict, pd.DataFrame, str, Any]]] = {}
         for spec in self.specs:
             if spec.needs not in views:
                 continue
             code = self._code_hashes.get(spec.name) or code_hash(spec)
             key = (spec.needs, spec.per)
             if key not in slices:
-                slices[key] = [(keys, part, hash_frame(part)) for keys, part in split(spec, views[spec.needs])]
+                slices[key] = []
+                for keys, part in split(spec, views[spec.needs]):
+                    rows = row_hashes(part) if len(part) else None  # kept: blocked tables name blocks by them
+                    slices[key].append((keys, part, hash_frame(part, rows), rows))
             salt = f"{spec.name}|{code}|{cfg_hash}"
-            for keys, part, data_hash in slices[key]:
+            for keys, part, data_hash, rows in slices[key]:
                 rel = spec.path_for(keys, self.config.plot_format)
                 if inferred and "task" in part.columns:  # inferred tasks (label, unit, scale) are rules too
                     data_hash += repr([inferred.get(t) for t in sorted(map(str, part["task"].unique()))])
                 fp = hashlib.blake2b(f"{salt}|{data_hash}".encode(), digest_size=16).hexdigest()
-                jobs.append(Job(spec.name, rel, dict(keys), part, fp, salt))
+                jobs.append(Job(spec.name, rel, dict(keys), part, fp, salt, rows if spec.blocks_by else None))
         return jobs
 
     # --- workers ---------------------------------------------------------------------------------
@@ -613,7 +617,8 @@ class Pipeline:
                 for job in sorted(jobs, key=priority):
                     if self.stop.is_set():
                         break
-                    result = render_job(job, self.options.out, self.config, self.registry)
+                    result = render_job(shipped(job, self.registry[job.spec_name], self.options.out),
+                                        self.options.out, self.config, self.registry)
                     bar.update()
                     yield result
             else:
@@ -652,7 +657,8 @@ class Pipeline:
             while queue and len(running) < 2 * self.workers and not broken:
                 job = heapq.heappop(queue)[2]
                 try:
-                    running[pool.submit(render_job, job, self.options.out, self.config)] = job
+                    running[pool.submit(render_job, shipped(job, self.registry[job.spec_name], self.options.out),
+                                        self.options.out, self.config)] = job
                 except BrokenProcessPool:
                     broken.append(job)
             if broken:  # the pool is gone: the rest is drawn in this process, below

@@ -10,16 +10,17 @@ import os
 import signal
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from utils.atomic import atomic_open, write_text
-from utils.blocks import render_in_blocks
+from utils.blocks import Blocks, plan_blocks, write_blocks
 from utils.config import Config
 
 if TYPE_CHECKING:
     import matplotlib.figure
+    import numpy as np
     import pandas as pd
 
     from plots.registry import OutputSpec
@@ -35,6 +36,8 @@ class Job:
     data: pd.DataFrame
     fingerprint: str
     salt: str = ""  # what the output depends on besides its data (code, rules): keys its cached blocks
+    rows: np.ndarray | None = None  # row hashes of `data`, for a table written in blocks (main process only)
+    blocks: Blocks | None = None  # a blocked table as shipped to a worker: `data` is then only the uncached rows
 
 
 _worker_registry: dict[str, OutputSpec] | None = None
@@ -89,6 +92,19 @@ def save_figure(fig: matplotlib.figure.Figure, fh: BinaryIO, fmt: str, dpi: floa
     fig.savefig(fh, format=fmt, dpi=dpi, pil_kwargs={"compress_level": 1})
 
 
+def block_cache(out: Path, output: str) -> Path:
+    """Where the block texts of a table written in blocks are kept."""
+    return out / ".cache" / "blocks" / output
+
+
+def shipped(job: Job, spec: OutputSpec, out: Path) -> Job:
+    """The job as sent to a worker: a table written in blocks goes with only its uncached rows."""
+    if not spec.blocks_by or job.blocks is not None:
+        return job
+    blocks = plan_blocks(job.data, spec.blocks_by, block_cache(out, spec.name), job.salt, job.rows)
+    return replace(job, data=blocks.rows, rows=None, blocks=blocks)
+
+
 def render_job(job: Job, out: Path, config: Config,
                registry: dict[str, OutputSpec] | None = None) -> tuple[str, str | None, float]:
     """Draw one output and write it atomically; returns (path, error or None, seconds).
@@ -104,8 +120,9 @@ def render_job(job: Job, out: Path, config: Config,
     ctx = OutputContext(config=config, keys=dict(job.keys), title=spec.title)
     try:
         if spec.blocks_by:
-            result = render_in_blocks(lambda rows: spec.func(rows, ctx), job.data, spec.blocks_by,
-                                      out / ".cache" / "blocks" / spec.name, job.salt)
+            cache = block_cache(out, spec.name)
+            blocks = job.blocks or plan_blocks(job.data, spec.blocks_by, cache, job.salt, job.rows)
+            result = write_blocks(lambda rows: spec.func(rows, ctx), blocks, cache)
         else:
             result = spec.func(job.data, ctx)
         target = out / job.rel_path
