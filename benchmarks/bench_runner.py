@@ -1,9 +1,12 @@
-"""Runner benchmark at paper scale: the CLI as a user runs it, against the issue-4 targets.
+"""Runner benchmark at paper scale: the CLI as a user runs it, against the issue-13 targets
+(cold run <= 3x the plain-figure reference, one changed file <= 35% of cold, watch: every affected
+output within 2.5 s on the bundled example, peak memory < 1 GB).
 
     python -m benchmarks.bench_runner                     # ~4 min on 2 cores
     python -m benchmarks.bench_runner --repeats 5 --keep --workdir /tmp/bench
     python -m benchmarks.bench_runner --quick             # one of each, a quick look
     python -m benchmarks.bench_runner --floor --repeats 3  # only the drawing floor (see below), per module
+    python -m benchmarks.bench_runner --example --watch-changes 8  # only watch on the bundled example
 
 Measures (subprocess `python run_all.py ...`, medians of --repeats runs):
 - reference: one process that json-loads every file once and draws the same number of plain
@@ -13,7 +16,8 @@ Measures (subprocess `python run_all.py ...`, medians of --repeats runs):
   worker processes, sampled every 50 ms;
 - no-op rerun, and a rerun after one evaluation file changed;
 - watch latency: from an evaluation file being closed (renamed into place) to tables/scores.csv
-  being rewritten, and to the rebuild's log line (every affected output written).
+  being rewritten, and to the rebuild's log line (every affected output written), at paper scale
+  and on a copy of the bundled example (examples/experiments, what the target is set on);
 Then where the time goes: the runner's phases (manifest `last_run.timings`), the slowest outputs,
 and what drawing alone costs (all outputs, and those one change redraws, drawn in one process),
 which bounds how fast any run on this machine's cores can be.
@@ -290,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the work folder")
     p.add_argument("--floor", action="store_true",
                    help="only the drawing floor (outputs drawn in one process), --repeats times, per module")
+    p.add_argument("--example", action="store_true", help="only the watch latency on the bundled example")
     p.add_argument("--reference", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -307,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.floor:
             return _floor_only(workdir, repeats, began)
+        if args.example:
+            example_watch(workdir, changes)
+            return 0
         return _bench(workdir, repeats, changes, began)
     finally:
         if not args.keep and args.workdir is None:
@@ -352,6 +360,25 @@ def run_suite(name: str, data: Path, out: Path, extra: list[str], repeats: int, 
                  one_phases, phases, (stop_s, stop_code), m["outputs"])
 
 
+def example_watch(workdir: Path, changes: int) -> None:
+    """Watch latency on a copy of the bundled example, the tree the issue-13 target is set on."""
+    data = workdir / "example"
+    shutil.rmtree(data, ignore_errors=True)
+    shutil.copytree(REPO / "examples" / "experiments", data)
+    out = workdir / "out_example"
+    shutil.rmtree(out, ignore_errors=True)
+    n_files = sum(1 for _ in data.rglob("evaluation_results.json"))
+    print(f"\n[watch on the bundled example: {n_files} evaluation files]")
+    run_all(data, out)
+    to_table, to_all, phases, _, code = watch_latency(data, out, changes, [])
+    print(f"\n== watch on the bundled example ({n_files} files), {changes} changes")
+    print(f"{'watch: scores.csv written':34s} {med(to_table):7.2f}s  {'':15s} {'':>8s}       {runs(to_table)}")
+    print(f"{'watch: all affected outputs':34s} {med(to_all):7.2f}s  {'<= 2.5s':15s} {med(to_all) / 2.5:7.2f}x  "
+          f"{'yes' if med(to_all) <= 2.5 else 'NO':3s}  {runs(to_all)}")
+    if phases:
+        print(f"runner phases (s), watch change: {_phases(phases[-1])}; exit code on SIGINT {code}")
+
+
 def _phases(timings: dict) -> str:
     return ", ".join(f"{k} {v:.2f}" for k, v in timings.items())
 
@@ -363,16 +390,16 @@ def report(suite: Suite, ref: list[Measured] | None) -> None:
     if ref is not None:
         r = med([x.seconds for x in ref])
         rows.append(("reference (json + plain figures)", r, [x.seconds for x in ref], "", "", None))
-        rows.append(("cold full run", c, [x.seconds for x in suite.cold], "<= reference", f"{c / r:.2f}x", c <= r))
+        rows.append(("cold full run", c, [x.seconds for x in suite.cold], "<= 3x reference", f"{c / r:.2f}x",
+                     c <= 3 * r))
     else:
         rows.append(("cold full run", c, [x.seconds for x in suite.cold], "", "", None))
     rows += [
         ("no-op rerun", n, [x.seconds for x in suite.noop], "<= 5% of cold", f"{100 * n / c:.1f}%", n <= 0.05 * c),
-        ("one changed file", o, [x.seconds for x in suite.one], "<= 25% of cold", f"{100 * o / c:.1f}%",
-         o <= 0.25 * c),
+        ("one changed file", o, [x.seconds for x in suite.one], "<= 35% of cold", f"{100 * o / c:.1f}%",
+         o <= 0.35 * c),
         ("watch: scores.csv written", med(suite.to_table), suite.to_table, "", "", None),
-        ("watch: all affected outputs", med(suite.to_all), suite.to_all, "<= 1.5s",
-         f"{med(suite.to_all) / 1.5:.1f}x", med(suite.to_all) <= 1.5),
+        ("watch: all affected outputs", med(suite.to_all), suite.to_all, "(example: <= 2.5s)", "", None),
     ]
     figures = sum(1 for rel in suite.outputs if rel.endswith(".png"))
     print(f"\n== {suite.name}: {len(suite.outputs)} outputs ({figures} figures); "
@@ -465,6 +492,7 @@ def _bench(workdir: Path, repeats: int, changes: int, began: float) -> int:
     report(plain, ref)
     report(full, ref)
     drawing_floor(data, workdir / "out_one_process", full.name)
+    example_watch(workdir, changes)
     print(f"\nbenchmark took {time.perf_counter() - began:.0f}s")
     return 0
 
