@@ -72,15 +72,16 @@ class Gaps:
 def primary(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
     """The reported metric of each task (its own `metric`/`statistic` in rules.yaml, else the
     top-level ones) and its std, all steps."""
-    chosen = {t: config.task_metric(t) for t in frame["task"].unique()}
-    expected = frame["task"].map({t: m for t, (m, _) in chosen.items()})
-    rows = frame[frame["metric"] == expected]
     keys = ["experiment", "condition", "task", "step"]
-    stats = {s for _, s in chosen.values()}
-    wanted = (rows["statistic"] == next(iter(stats)) if len(stats) == 1 else
-              rows["statistic"] == rows["task"].map({t: s for t, (_, s) in chosen.items()}))
-    mean = rows[wanted][keys + ["value"]]
-    std = rows[rows["statistic"] == "std"][keys + ["value"]].rename(columns={"value": "std"})
+    # on plain object arrays: the string columns' own comparisons cost ~3x more over 333k rows
+    codes, tasks = pd.factorize(frame["task"].to_numpy(dtype=object), use_na_sentinel=False)
+    chosen = [config.task_metric(t) for t in tasks]
+    metric = frame["metric"].to_numpy(dtype=object)
+    statistic = frame["statistic"].to_numpy(dtype=object)
+    reported = metric == np.array([m for m, _ in chosen] or [None], dtype=object)[codes]
+    wanted = statistic == np.array([s for _, s in chosen] or [None], dtype=object)[codes]
+    mean = frame.loc[reported & wanted, keys + ["value"]]
+    std = frame.loc[reported & (statistic == "std"), keys + ["value"]].rename(columns={"value": "std"})
     out = mean.merge(std, on=keys, how="left")
     return out.drop_duplicates(keys, keep="last").sort_values(keys, ignore_index=True)
 
@@ -168,7 +169,7 @@ def build_scores(frame: pd.DataFrame, config: Config, gaps: Gaps | None = None,
         columns={"experiment": "baseline_experiment", "value": "baseline"})
     table = table.merge(base, on=["baseline_experiment", "condition", "task"], how="left")
 
-    table["kind"] = table["task"].map(lambda t: config.tasks[t].kind)
+    table["kind"] = table["task"].map({t: info.kind for t, info in config.tasks.items()})
     hib = (table["kind"] == "accuracy").to_numpy()
     table["trained"] = [t in on.split("+") if on else False for t, on in zip(table["task"], table["trained_on"])]
     table["raw_diff"] = raw_diff(table["value"], table["baseline"])
@@ -259,7 +260,7 @@ def build_curves(frame: pd.DataFrame, config: Config, prim: pd.DataFrame | None 
     exps = experiment_table(list(prim["experiment"].unique()), config, Gaps(), run_groups(frame))
     out = prim.merge(exps[["experiment", "group", "seed", "model", "baseline_experiment", "trained_on"]],
                      on="experiment")
-    out["kind"] = out["task"].map(lambda t: config.tasks[t].kind)
+    out["kind"] = out["task"].map({t: info.kind for t, info in config.tasks.items()})
     return out.sort_values(["experiment", "condition", "task", "step"], ignore_index=True)
 
 
