@@ -17,6 +17,8 @@ from plots.style import (BASELINE, FONT_MIN, GAP, TITLE_SIZE, TRAINED, UNTRAINED
 
 _MAX_NAMED = 3  # missing experiments named on a panel before "+ n more"
 _LABEL_GAP = 0.1  # inches between two direct labels at a panel's right edge
+PAGE_HEIGHT = 9.0  # inches: a page's text height, what panels stacked in one column are fitted into
+_PANEL_H, _MIN_PANEL_H = 1.35, 0.85  # inches: a panel's height, and the least a stacked one is given
 
 
 def _named(labels: list[str]) -> str:
@@ -92,9 +94,17 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     top = 2 * GAP + page.text_height(title, TITLE_SIZE) + title_height()
     axis_h = x_axis_height(1)
     bottom = axis_h + legend_h + GAP
-    axes = page.panels(len(tasks), ncols, 1.35, left, top, bottom, right=label_w, wspace=wspace,
-                       hspace=axis_h + title_height() + 0.06)
+    # Stacked in one column (a one-column page), the panels share the x axis, labelled once at the
+    # bottom, and are made shorter so the figure fits a page's height where it can.
+    stacked = ncols == 1 and len(tasks) > 1
+    hspace = title_height() + 0.06 + (0.0 if stacked else axis_h)
+    panel_h = _PANEL_H
+    if stacked:
+        room = PAGE_HEIGHT - top - bottom - (len(tasks) - 1) * hspace
+        panel_h = min(_PANEL_H, max(_MIN_PANEL_H, room / len(tasks)))
+    axes = page.panels(len(tasks), ncols, panel_h, left, top, bottom, right=label_w, wspace=wspace, hspace=hspace)
     panels = curve_panels(data, ctx.config)
+    all_steps = np.concatenate([panels[t].table.index.to_numpy(dtype=float) for t in tasks]) if tasks else []
     for ax, task in zip(axes, tasks):
         info = ctx.task(task)
         panel = panels[task]
@@ -104,7 +114,10 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
         values = table.to_numpy(dtype=float)
         if info.log:
             ax.set_yscale("log")
-        ax.set_xlim(steps.min(), steps.max()) if len(steps) > 1 else None
+        if stacked and len(all_steps) > 1:
+            ax.set_xlim(all_steps.min(), all_steps.max())
+        elif len(steps) > 1:
+            ax.set_xlim(steps.min(), steps.max())
         ax.set_ylim(*fit_limits(np.concatenate([values.ravel(), base]), log=info.log, pad=0.05))
         if others:  # one collection for all the lines in the background
             segments = [np.column_stack([steps, table[e].to_numpy()]) for e in others]
@@ -146,7 +159,10 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
         ax.xaxis.set_major_locator(plt.MaxNLocator(3))
         ax.yaxis.set_minor_locator(plt.NullLocator())  # no unlabelled minor ticks to build on log axes
         ax.set_title(info.label)
-        ax.set_xlabel("training step")
+        if stacked and ax is not axes[-1]:
+            ax.tick_params(axis="x", labelbottom=False)
+        else:
+            ax.set_xlabel("training step")
         ax.set_ylabel(f"{info.unit}\n{'higher' if info.higher_is_better else 'lower'} is better")
     page.title(title)
     page.legend(handles, names, legend_cols)

@@ -134,3 +134,30 @@ def test_log_panels_are_labelled_across_their_range(tmp_path: Path, config):
             assert spread >= 0.4, (ax.get_title(), ticks, (lo, hi))
             checked += 1
     assert checked == 4 * 4  # 4 log tasks on each of the 4 figures
+
+
+@pytest.mark.parametrize("ft2", [4, 21], ids=["few experiments", "paper shape"])
+def test_on_a_one_column_page_panels_share_one_x_axis_and_fit_the_page(tmp_path: Path, config, ft2: int):
+    """At 3.5 in the panels stack in one column: one x axis (same range, labelled under the last panel
+    only) and panels shortened so the figure fits a page's height, unless that would make them unreadably
+    short (then each gets the minimum)."""
+    import dataclasses
+
+    from plots.checkpoints import _MIN_PANEL_H, PAGE_HEIGHT
+
+    root = tmp_path / "experiments"
+    write_tree(root, seeds=1, ft1=3, ft2=ft2, checkpoints=4)
+    figs, _ = render("checkpoints", root, dataclasses.replace(config, plot_width=3.5))
+    assert figs
+    for keys, fig in figs:
+        fig.canvas.draw()
+        panels = fig.axes
+        assert len(panels) > 1 and all(ax.get_position().width == panels[0].get_position().width for ax in panels)
+        shown = [ax for ax in panels if any(t.get_visible() and t.get_text() for t in ax.get_xticklabels())]
+        assert shown == [panels[-1]], keys
+        assert [ax.get_xlabel() for ax in panels] == [""] * (len(panels) - 1) + ["training step"]
+        assert len({ax.get_xlim() for ax in panels}) == 1, keys
+        height = fig.get_size_inches()[1]
+        panel_h = [ax.get_position().height * height for ax in panels]
+        assert height <= PAGE_HEIGHT + 1e-6 or panel_h == pytest.approx([_MIN_PANEL_H] * len(panels)), keys
+        plots_helpers.check_page(fig, 3.5)
