@@ -1,14 +1,19 @@
 """Raw metric per task: every experiment of a group as a point with its seed interval, the baseline as a line."""
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
 
 from analysis.figure_data import baseline_levels, seed_bars, seed_phrase
 from plots.registry import OutputContext, figure
 from plots.style import (BASELINE, apply_style, baseline_band, experiment_labels, fit_limits, interval_handles,
                          interval_rows, linear_ticks, row_guides, rows_figure, sparse_log_ticks)
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def better(higher_is_better: bool) -> str:
@@ -24,7 +29,7 @@ def better(higher_is_better: bool) -> str:
                     "(mean of the seeds' baselines, band = their std); vermillion: trained on that task; "
                     "axes zoomed to the data (no bars: a raw metric has no meaningful zero on these axes); "
                     "log scale for errors.")
-def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
+def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     apply_style()
     bars = seed_bars(data, "value", ctx.config)
     baseline = baseline_levels(data)
@@ -34,10 +39,10 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
         labels = [f"{label} (n={n})" for label, n in zip(labels, bars.n_seeds)]
     seeds = f"; point: mean of {seed_phrase(bars.n)}" if bars.multi_seed else ""
     handles, names = interval_handles(bars.multi_seed, "± std across seeds")
-    handles.append(plt.Line2D([], [], color=BASELINE, ls="--", lw=0.9))
+    handles.append(Line2D([], [], color=BASELINE, ls="--", lw=0.9))
     names.append("baseline (mean of its seeds, band ± std)" if bars.multi_seed else "baseline")
     if bars.mean.isna().to_numpy().any():
-        handles.append(plt.Line2D([], [], ls=""))
+        handles.append(Line2D([], [], ls=""))
         names.append("n/a: missing evaluation")
     rows = rows_figure(ctx.config, labels, len(tasks),
                        f"{ctx.group_label} vs baseline: raw metric at the last checkpoint, "

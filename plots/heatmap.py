@@ -1,12 +1,13 @@
 """Normalized score heatmap: experiments x eval tasks, one panel per condition (its own score)."""
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
+from typing import TYPE_CHECKING
+
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.collections import PatchCollection
 from matplotlib.colors import Normalize
-from matplotlib.image import AxesImage
 from matplotlib.patches import Patch, Rectangle
 
 from analysis.figure_data import (Matrix, clip_phrase, experiment_order, matrix, members, score_for, seed_counts,
@@ -15,12 +16,17 @@ from plots.registry import OutputContext, figure
 from plots.style import (DIVERGING_CMAP, FONT_MIN, GAP, MISSING_HATCH, PT, TITLE_SIZE, Page, apply_style,
                          diverging_norm, experiment_labels, missing_handle, number, robust_limit, title_height)
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.image import AxesImage
+
 NA = "n/a"
 TRAINED_EDGE = "#000000"
 LABEL_ROTATION = 90  # degrees: task names upright above columns narrower than the names
 
 
-def draw_matrix(ax: plt.Axes, m: Matrix, norm: Normalize, row_labels: list[str] | None, col_labels: list[str],
+def draw_matrix(ax: Axes, m: Matrix, norm: Normalize, row_labels: list[str] | None, col_labels: list[str],
                 cmap: str = DIVERGING_CMAP, fontsize: float = FONT_MIN, counts: np.ndarray | None = None
                 ) -> AxesImage:
     """Colour cells by value (clipped colour scale), annotate every cell with its unclipped value
@@ -32,7 +38,7 @@ def draw_matrix(ax: plt.Axes, m: Matrix, norm: Normalize, row_labels: list[str] 
     """
     values = m.values.to_numpy(dtype=float)
     counts = np.zeros(values.shape, dtype=int) if counts is None else np.asarray(counts, dtype=int)
-    colormap = plt.get_cmap(cmap).with_extremes(bad="0.93")
+    colormap = matplotlib.colormaps[cmap].with_extremes(bad="0.93")
     image = ax.imshow(np.ma.masked_invalid(values), cmap=colormap, norm=norm, aspect="auto",
                       interpolation="nearest")
     nan_r, nan_c = np.nonzero(np.isnan(values))
@@ -119,7 +125,7 @@ def matrix_page(config, row_labels: list[str], col_labels: list[str], n_panels: 
                     "and in a cell with fewer); numbers unclipped; colours fitted to each panel (symmetric, "
                     "clipped at the 95th percentile of |values|; green better, pink worse than the baseline); "
                     "outlined: trained tasks.")
-def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
+def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     rows = members(data)
     order = experiment_order(rows["experiment"], ctx.config)
     seeds = seed_numbers(rows, order)
@@ -132,7 +138,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
 
 
 def score_heatmap(rows: pd.DataFrame, ctx: OutputContext, title: str, suffix: str = "",
-                  seeds: pd.Series | None = None) -> plt.Figure:
+                  seeds: pd.Series | None = None) -> Figure:
     """Experiments x tasks of each condition's score on the page, one panel per condition, colours fitted
     to each panel. `suffix`: "_mean" for the seed_scores view (with `seeds`, each row's number of seeds:
     n in the row labels when it differs, and in the cells backed by fewer), "" for one seed's scores."""

@@ -6,13 +6,17 @@ that seed's own baseline, to see whether one seed drives the mean. Drawn with pl
 """
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from analysis.figure_data import clip_phrase, members
 from plots.heatmap import score_heatmap
 from plots.registry import OutputContext, figure
 from utils.config import UNSUFFIXED_SEED
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @figure("heatmap_by_seed", needs="seed_heatmap", per=("group", "seed"), writes="heatmap_by_seed/{group}_seed{seed}",
@@ -21,7 +25,7 @@ from utils.config import UNSUFFIXED_SEED
                     "evaluation tasks of the normalized score at the last checkpoint against that seed's own "
                     "baseline, one panel per condition; seed 0 = the runs without a seed suffix; outlined: "
                     "trained tasks.")
-def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
+def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     rows = members(data)
     seed = int(ctx.keys["seed"])
     which = "runs without a seed suffix" if seed == UNSUFFIXED_SEED else f"seed {seed}"

@@ -2,14 +2,19 @@
 experiment of a group as a point with its seed interval, on one x axis shared by all tasks."""
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
 
 from analysis.figure_data import clip_phrase, score_for, seed_bars, seed_phrase
 from plots.registry import OutputContext, figure
 from plots.style import (BASELINE, apply_style, experiment_labels, fit_limits, interval_handles, interval_rows,
                          linear_ticks, row_guides, rows_figure)
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @figure("normalized", needs="seed_points", per=("group", "condition"), writes="normalized/{group}_{condition}",
@@ -20,7 +25,7 @@ from plots.style import (BASELINE, apply_style, experiment_labels, fit_limits, i
                     "data, 1 = as good as the baseline on standard data), the same score as the heatmap's cell; "
                     "point = mean over seeds (each seed scored against its own baseline), line = ± std across "
                     "seeds, grey dots = each seed; vermillion: trained on that task.")
-def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
+def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     apply_style()
     meaning = score_for(ctx.config, ctx.keys["condition"])
     bars = seed_bars(data, meaning.column, ctx.config)
@@ -33,13 +38,13 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
                                         high.to_numpy().ravel(), bars.dots["value"].to_numpy()]), include=(0.0,))
     perfect = limits[0] <= 1.0 <= limits[1]  # 1 drawn where the data reach it, never forced onto the axis
     handles, names = interval_handles(bars.multi_seed, "± std across seeds")
-    handles.append(plt.Line2D([], [], color=BASELINE, lw=0.9))
+    handles.append(Line2D([], [], color=BASELINE, lw=0.9))
     names.append(f"0 = {meaning.zero}")
     if perfect:
-        handles.append(plt.Line2D([], [], color=BASELINE, lw=0.9, ls=":"))
+        handles.append(Line2D([], [], color=BASELINE, lw=0.9, ls=":"))
         names.append(f"1 = {meaning.one}")
     if bars.mean.isna().to_numpy().any():
-        handles.append(plt.Line2D([], [], ls=""))
+        handles.append(Line2D([], [], ls=""))
         names.append("n/a: missing evaluation or undefined score")
     seeds = (f"; point: mean of {seed_phrase(bars.n)}, each scored against its own baseline"
              if bars.multi_seed else "")

@@ -2,9 +2,12 @@
 reference and the worst misses numbered."""
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
 
 from analysis.figure_data import clip_phrase, prediction_points, score_for, seed_phrase
 from plots.registry import OutputContext, figure
@@ -12,11 +15,15 @@ from plots.style import (FONT_MIN, GAP, TITLE_SIZE, TRAINED, UNTRAINED, Page, ap
                          fit_limits, interval_handles, linear_ticks, note_figure, number, title_height,
                          x_axis_height)
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
 TOP = 3  # worst misses numbered on the figure and listed beside it (summary.md lists the same kind)
 
 
-def by_task(page: Page, beside: plt.Axes, cells: pd.DataFrame, noise: float, ctx: OutputContext,
-            top_inches: float) -> plt.Axes:
+def by_task(page: Page, beside: Axes, cells: pd.DataFrame, noise: float, ctx: OutputContext,
+            top_inches: float) -> Axes:
     """actual − predicted per evaluation task, right of the scatter and under the list of misses: which
     tasks lose (or gain) in multi-task training beyond the seed noise (band)."""
     box = beside.get_position()
@@ -60,7 +67,7 @@ def miss_lines(worst: pd.DataFrame, ctx: OutputContext) -> list[str]:
                     "seeds; diagonal: actual = predicted, grey band: ± the seed noise (median std of the actual "
                     "score across seeds), so misses inside it are chance; the largest misses numbered and "
                     "listed; vermillion: trained on the evaluated task.")
-def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
+def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     apply_style()
     meaning = score_for(ctx.config, ctx.keys["condition"])
     points = prediction_points(data, meaning.column, ctx.config, top=TOP)
@@ -78,10 +85,10 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     noise = points.noise
     handles, names = interval_handles(False, "")
     names = ["trained on the evaluated task", "not trained on it"]
-    handles.append(plt.Line2D([], [], color="0.2", lw=0.8))
+    handles.append(Line2D([], [], color="0.2", lw=0.8))
     names.append("actual = predicted")
     if np.isfinite(noise):
-        handles.append(plt.Rectangle((0, 0), 1, 1, color="0.5", alpha=0.2, lw=0))
+        handles.append(Rectangle((0, 0), 1, 1, color="0.5", alpha=0.2, lw=0))
         names.append(f"± seed noise ({number(noise)}, median std across seeds)")
     legend_cols, legend_h = page.legend_columns(names)
     misses = miss_lines(points.worst, ctx)

@@ -1,14 +1,19 @@
 """Forgetting view: change from the baseline on in-distribution data, in each task's own unit."""
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
 
 from analysis.figure_data import forgetting_intervals, in_distribution, seed_phrase
 from plots.registry import OutputContext, figure
 from plots.style import (BASELINE, apply_style, experiment_labels, fit_limits, interval_handles, interval_rows,
                          linear_ticks, note_figure, row_guides, rows_figure, sparse_log_ticks)
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _symmetric(limits: tuple[float, float], centre: float, log: bool) -> tuple[float, float]:
@@ -27,7 +32,7 @@ def _symmetric(limits: tuple[float, float], centre: float, log: bool) -> tuple[f
                     "(value / baseline, geometric mean and geometric ± std across seeds, log axis, 1 = baseline) "
                     "for error tasks; each kind on one x axis shared by its tasks; grey dots = each seed; "
                     "vermillion: trained on that task.")
-def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
+def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     apply_style()
     label = ctx.config.condition_label(in_distribution(ctx.config))
     title = (f"{ctx.group_label} vs baseline: change on {label} data at the last checkpoint (forgetting): "
@@ -51,10 +56,10 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
         fitted = fit_limits(np.concatenate([np.ravel(v.to_numpy()) for v in values]), log=log, include=(centre,))
         limits[kind] = _symmetric(fitted, centre, log)
     handles, names = interval_handles(change.multi_seed, "± std across seeds (geometric for ×)")
-    handles.append(plt.Line2D([], [], color=BASELINE, lw=0.9))
+    handles.append(Line2D([], [], color=BASELINE, lw=0.9))
     names.append("baseline (Δ 0, × 1)")
     if change.mean.isna().to_numpy().any():
-        handles.append(plt.Line2D([], [], ls=""))
+        handles.append(Line2D([], [], ls=""))
         names.append("n/a: missing evaluation")
     rows = rows_figure(ctx.config, labels, len(tasks), title, names)
     for ax, task in zip(rows.axes, tasks):

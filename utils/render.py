@@ -56,6 +56,10 @@ WORKER_NICE = 5
 def _load_registry(extra_modules: tuple[Path, ...]) -> None:
     import matplotlib
     matplotlib.use("Agg")  # workers draw to files only
+    # The plot modules do not import pyplot (figures, axes: a third of a second), so a main process
+    # that only plans does not pay for it; a worker imports it as it starts, while the main process
+    # is still loading or computing the views.
+    import matplotlib.pyplot  # noqa: F401
     from plots.registry import discover
     global _worker_registry
     _worker_registry = discover(extra_modules)
