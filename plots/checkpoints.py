@@ -174,8 +174,8 @@ def draw_runs(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     multi = bool((seeds > 1).any())
 
     page = Page(ctx.config.plot_width, ctx.config.plot_dpi)
-    title = page.fit_title(info.label, f": runs of {ctx.keys['group']} compared at every checkpoint "
-                                       f"({ctx.condition_label}; no baseline)")
+    title = page.fit_title(info.label, f" at every checkpoint: runs compared ({ctx.keys['group']}, "
+                                       f"{ctx.condition_label}; no baseline)")
     label_w = max(page.text_width(name, FONT_MIN) for name in names) + 0.12
     labelled = len(runs) <= _MAX_LABELLED_RUNS and label_w <= 0.35 * page.width
     handles, legend_names = [], []

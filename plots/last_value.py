@@ -14,7 +14,7 @@ from plots.style import (FONT_MIN, GAP, NEUTRAL, SEED_GREY, TITLE_SIZE, Page, ap
 
 _ROW = 0.17  # inches a run
 _BAR = 0.62  # of a row
-_NUMBER_GAP = 0.05  # inches between a row's last mark and its number
+_NUMBER_GAP = 0.07  # inches between a row's last mark and its number
 
 
 def short_label(page: Page, text: str, width: float) -> str:
@@ -57,8 +57,8 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     multi = data[data["n_seeds"] > 1]
 
     page = Page(ctx.config.plot_width, ctx.config.plot_dpi)
-    title = page.fit_title(info.label, f": runs of {ctx.keys['group']} compared at their last checkpoint "
-                                       f"({ctx.condition_label}; no baseline)")
+    title = page.fit_title(info.label, f" at each run's last checkpoint: runs compared ({ctx.keys['group']}, "
+                                       f"{ctx.condition_label}; no baseline)")
     labels = [short_label(page, f"{m} (n={k})" if k > 1 else str(m), 0.45 * page.width)
               for m, k in zip(models["model"], models["n_seeds"])]
     mark = (matplotlib.patches.Patch(color=NEUTRAL) if bars else
@@ -121,6 +121,8 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     if bars:
         ax.axvline(0, color="0.3", lw=0.6, zorder=2)
     else:
+        if lo < 0 < ax.get_xlim()[1]:
+            ax.axvline(0, color="0.6", lw=0.6, zorder=1)
         ax.grid(axis="x", color="0.92", lw=0.5)
         ax.set_axisbelow(True)
     page.title(title)
