@@ -107,18 +107,16 @@ def run_style(i: int) -> tuple[str, str]:
 
 def note_figure(message: str, title: str, width: float = 6.0) -> matplotlib.figure.Figure:
     """A small figure, `width` inches wide, that says why there is nothing to draw, instead of an empty
-    or failed file; laid out once (`Page`), the title and the message wrapped to the width."""
+    or failed file; laid out once (`Page`), the title and the message (in a bare panel) wrapped to the width."""
     apply_style()
     page = Page(width)
     title = page.wrap(title, TITLE_SIZE)
     message = page.wrap(message, 7.5)
-    title_h = page.text_height(title, TITLE_SIZE)
-    message_h = page.text_height(message, 7.5)
-    page.height = 3 * GAP + title_h + message_h + 0.3
-    page.fig.set_size_inches(page.width, page.height)
+    [ax] = page.panels(1, 1, page.text_height(message, 7.5) + 0.3, GAP, 2 * GAP + page.text_height(title, TITLE_SIZE),
+                       GAP, right=GAP)
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=7.5)
     page.title(title)
-    page.fig.text(0.5, (GAP + 0.15 + message_h / 2) / page.height, message, ha="center", va="center",
-                  fontsize=7.5)
     return page.fig
 
 

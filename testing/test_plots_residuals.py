@@ -102,4 +102,4 @@ def test_nothing_to_draw_says_so_on_a_page_sized_figure(config, width):
     fig = spec.func(empty, OutputContext(dataclasses.replace(config, plot_width=width), {"group": "ft2"}, spec.title))
     plots_helpers.check_page(fig, width)
     assert fig.get_layout_engine() is None
-    assert "No predictions" in " ".join(t.get_text() for t in fig.texts)
+    assert "No predictions" in " ".join(t.get_text() for t in plots_helpers.drawn_texts(fig))
