@@ -8,7 +8,7 @@ import pandas as pd
 
 from analysis.figure_data import clip_phrase, score_for
 from plots.registry import OutputContext, figure
-from plots.style import (FONT_MIN, GAP, PANEL_TITLE_SIZE, TITLE_SIZE, TRAINED, UNTRAINED, Page, apply_style,
+from plots.style import (GAP, PANEL_TITLE_SIZE, TITLE_SIZE, TRAINED, UNTRAINED, Page, apply_style,
                          linear_ticks, note_figure, title_height, x_axis_height)
 
 _BIN = 0.05  # score units per bin: fine enough to show the shape at a few hundred cells

@@ -23,7 +23,6 @@ import matplotlib.font_manager
 import matplotlib.patches
 import matplotlib.ticker
 import numpy as np
-import pandas as pd
 from matplotlib.transforms import blended_transform_factory
 
 from utils.config import Config
