@@ -109,3 +109,14 @@ def test_a_long_title_keeps_what_is_compared_and_shortens_the_name() -> None:
     assert title.count("\n") == 1 and "…" in title
     assert " ".join(title.split()).endswith(" ".join(rest.split()))
     assert page.fit_title("loss", rest) == page.wrap("loss" + rest, 8.5)  # fits: unchanged
+
+
+@pytest.mark.parametrize("width", [7.5, 3.5])
+def test_a_note_figure_fits_the_page_it_is_given(width: float) -> None:
+    """The figure drawn instead of an empty one (no data for a group) is as wide as the page and reads."""
+    from plots.style import note_figure
+    fig = note_figure("No gap-closing score predictions for this group and condition: no experiment of it was "
+                      "evaluated out of distribution.", "ft2: Two-task fine-tuning: multi-task gap-closing score vs "
+                      "prediction from single-task runs, Atlantis (OOD)", width=width)
+    assert fig.get_size_inches()[0] == pytest.approx(width) and fig.get_layout_engine() is None
+    plots_helpers.check_page(fig, width)
