@@ -1,8 +1,6 @@
 """Checkpoint curves: the metric at every step, per task, to see when adaptation or forgetting happens."""
 from __future__ import annotations
 
-import textwrap
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -12,8 +10,8 @@ from matplotlib.transforms import blended_transform_factory
 from analysis.figure_data import curve_panels, curve_seeds, seed_phrase
 from plots.registry import OutputContext, figure
 from plots.style import (BASELINE, FONT_MIN, GAP, TITLE_SIZE, TRAINED, UNTRAINED, Page, apply_style,
-                         experiment_labels, fit_limits, linear_ticks, sparse_log_ticks, tall_log_ticks,
-                         title_height, x_axis_height)
+                         experiment_labels, fit_limits, fit_tick_labels, linear_ticks, run_style, short_number_ticks,
+                         sparse_log_ticks, tall_log_ticks, title_height, x_axis_height)
 
 _MAX_NAMED = 3  # missing experiments named on a panel before "+ n more"
 _LABEL_GAP = 0.1  # inches between two direct labels at a panel's right edge
@@ -169,33 +167,81 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     return page.fig
 
 
+_MAX_LABELLED_RUNS = 8  # more runs than this, or long names: a legend under the panel instead of end labels
+
+
 @figure("run_checkpoints", needs="run_curves", per=("group", "condition", "task"),
         writes="run_checkpoints/{group}_{condition}_{task}", title="Metric over checkpoints, runs without a baseline",
-        description="For runs without a baseline: one metric at every checkpoint, one line per run (the mean over "
-                    "the seeds its name shows; band: ± std across seeds).")
+        description="For runs without a baseline: one metric at every checkpoint, one line per run in its own "
+                    "colour and marker (a palette that means nothing else in the set: not the trained vermillion, "
+                    "untrained blue or better/worse green/pink), named at the panel's right edge (in a legend "
+                    "when there are many runs); the mean over the seeds its name shows, band: ± std across "
+                    "seeds; a log step axis when the runs' steps span more than 30x.")
 def draw_runs(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     apply_style()
     info = ctx.task(ctx.keys["task"])
     table = data.pivot_table(index="step", columns="model", values="value", aggfunc="first").sort_index()
     spread = data.pivot_table(index="step", columns="model", values="seed_std", aggfunc="first",
                               dropna=False).reindex(index=table.index, columns=table.columns)
-    fig, ax = plt.subplots(figsize=(min(6.4, ctx.config.plot_width), 3.6), layout="constrained")
-    steps = table.index.to_numpy()
     seeds = data.groupby("model")["n_seeds"].max()
-    for name in table.columns:  # the default (Okabe-Ito) cycle: one colour per run, named in the legend
-        values = table[name].to_numpy()
-        ok = np.isfinite(values)
-        n = int(seeds.get(name, 1))
-        label = f"{name} (mean of {n} seeds, band ± std)" if n > 1 else name
-        line, = ax.plot(steps[ok], values[ok], marker="o", ms=2.5, lw=1.4, label=label)
-        std = spread[name].to_numpy()[ok]
-        if np.isfinite(std).any():
-            ax.fill_between(steps[ok], values[ok] - std, values[ok] + std, color=line.get_color(), alpha=0.12,
-                            lw=0)
-    ax.set_xlabel("training step")
-    ax.set_ylabel(f"{info.unit} ({'higher' if info.higher_is_better else 'lower'} is better)")
-    ax.grid(color="0.92", lw=0.6)
-    ax.legend(loc="best", fontsize=7, frameon=False)
-    fig.suptitle(f"{textwrap.shorten(info.label, 70)}\nat every checkpoint, runs compared ({ctx.keys['group']}, "
-                 f"{ctx.condition_label}; no baseline)", fontsize=10)
-    return fig
+    runs = list(table.columns)
+    names = [f"{r} (n={int(seeds.get(r, 1))})" if seeds.get(r, 1) > 1 else str(r) for r in runs]
+    styles = [run_style(i) for i in range(len(runs))]
+    multi = bool((seeds > 1).any())
+
+    page = Page(ctx.config.plot_width, ctx.config.plot_dpi)
+    title = page.fit_title(info.label, f" at every checkpoint: runs compared ({ctx.keys['group']}, "
+                                       f"{ctx.condition_label}; no baseline)")
+    label_w = max(page.text_width(name, FONT_MIN) for name in names) + 0.12
+    labelled = len(runs) <= _MAX_LABELLED_RUNS and label_w <= 0.35 * page.width
+    handles, legend_names = [], []
+    if not labelled:
+        handles = [plt.Line2D([], [], color=c, marker=m, ms=3, lw=1.2) for c, m in styles]
+        legend_names = list(names)
+    if multi:
+        handles.append(plt.Rectangle((0, 0), 1, 1, color="0.5", alpha=0.25, lw=0))
+        legend_names.append("line: mean of the seeds; band: ± std across seeds")
+    legend_cols, legend_h = page.legend_columns(legend_names) if legend_names else (1, 0.0)
+    left = 0.72  # y tick labels (up to "0.825") and a 2-line y label
+    right = label_w if labelled else 0.15
+    top = 2 * GAP + page.text_height(title, TITLE_SIZE) + 0.08
+    height = 2.0 if page.width > 5 else 1.7
+    [ax] = page.panels(1, 1, height, left, top, x_axis_height(1) + legend_h + GAP, right=right)
+
+    steps = table.index.to_numpy(dtype=float)
+    values = table.to_numpy(dtype=float)
+    std = spread.to_numpy(dtype=float)
+    for j, (run, (colour, marker)) in enumerate(zip(runs, styles)):
+        ok = np.isfinite(values[:, j])
+        ax.plot(steps[ok], values[ok, j], color=colour, marker=marker, ms=2.6, lw=1.2, zorder=3, label=str(run))
+        band = ok & np.isfinite(std[:, j])
+        if band.any():
+            ax.fill_between(steps[band], values[band, j] - std[band, j], values[band, j] + std[band, j],
+                            color=colour, alpha=0.15, lw=0, zorder=2, gid="band")
+    log_steps = bool(steps.min() > 0 and steps.max() / steps.min() > 30)  # runs of 500 and of 200k steps
+    if log_steps:
+        ax.set_xscale("log")
+    ax.set_xlim(*fit_limits(steps, log=log_steps, pad=0.03))
+    ax.set_ylim(*fit_limits(np.concatenate([values.ravel(), (values - std).ravel(), (values + std).ravel()]),
+                            pad=0.05))
+    if labelled:  # each run named at the panel's right edge, at the height its line ends
+        ends = [values[np.flatnonzero(np.isfinite(values[:, j]))[-1], j] for j in range(len(runs))]
+        heights = spread_labels(ax, np.array(ends, dtype=float), _LABEL_GAP)
+        at = blended_transform_factory(ax.transAxes, ax.transData)
+        for name, y, (colour, _) in zip(names, heights, styles):
+            ax.text(1.02, y, name, transform=at, fontsize=FONT_MIN, color=colour, va="center", ha="left",
+                    gid="label")
+    if log_steps:
+        sparse_log_ticks(ax.xaxis, max_labels=5)
+    else:
+        short_number_ticks(ax.xaxis, nbins=5)
+    fit_tick_labels(ax)
+    linear_ticks(ax.yaxis, nbins=5)
+    ax.grid(color="0.92", lw=0.5)
+    ax.set_axisbelow(True)
+    ax.set_xlabel("training step" + (" (log scale)" if log_steps else ""))
+    ax.set_ylabel(f"{info.unit}\n{'higher' if info.higher_is_better else 'lower'} is better")
+    page.title(title)
+    if legend_names:
+        page.legend(handles, legend_names, legend_cols)
+    return page.fig

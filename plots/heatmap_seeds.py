@@ -28,9 +28,9 @@ if TYPE_CHECKING:
 def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     rows = members(data)
     seed = int(ctx.keys["seed"])
-    which = "runs without a seed suffix" if seed == UNSUFFIXED_SEED else f"seed {seed}"
+    which = "seed 0 (runs without a seed suffix)" if seed == UNSUFFIXED_SEED else f"seed {seed}"
     baselines = ", ".join(sorted(set(rows["baseline_experiment"])))
     clip = clip_phrase(ctx.config, per_seed=True)
-    return score_heatmap(rows, ctx, f"{ctx.group_label}: each condition's score per task, {which} only "
-                                    f"(seed {seed}), last checkpoint, scored against {baselines}"
+    return score_heatmap(rows, ctx, f"{ctx.group_label}: each condition's score per task, {which} only, "
+                                    f"last checkpoint, scored against {baselines}"
                                     + (f"; {clip}" if clip else ""))

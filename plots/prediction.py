@@ -78,7 +78,8 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     title = (f"{ctx.group_label}: multi-task {meaning.name} vs prediction from single-task runs, "
              f"{ctx.condition_label}{seeds}") + (f"; {clip_phrase(ctx.config)}" if ctx.config.clip else "")
     if cells.empty:
-        return note_figure(f"No {meaning.name} predictions for this group and condition.", title)
+        return note_figure(f"No {meaning.name} predictions for this group and condition.", title,
+                           width=ctx.config.plot_width)
 
     page = Page(ctx.config.plot_width, ctx.config.plot_dpi)
     title = page.wrap(title, TITLE_SIZE)

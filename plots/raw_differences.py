@@ -39,7 +39,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
              "Δ accuracy points, error fold change (×)")
     change = forgetting_intervals(data, ctx.config)
     if change.mean.empty:
-        return note_figure(f"No {label} evaluations for this group.", title)
+        return note_figure(f"No {label} evaluations for this group.", title, width=ctx.config.plot_width)
     tasks = list(change.mean.columns)
     labels = experiment_labels(list(change.mean.index), ctx.config)
     if change.multi_seed and change.n_seeds.nunique() > 1:

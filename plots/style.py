@@ -4,7 +4,10 @@ Colour meaning, the same in every figure of the set (defined here only):
 - vermillion = the experiment was trained on this task, blue = it was not (points, lines);
 - black = the baseline (line, band = its spread over seeds); dark grey dots = single seeds;
 - better/worse only in the diverging maps, with a different hue pair: green = better than the
-  baseline, pink = worse (`DIVERGING_CMAP`); trained cells there are outlined, not coloured.
+  baseline, pink = worse (`DIVERGING_CMAP`); trained cells there are outlined, not coloured;
+- runs without a baseline (no trained/untrained meaning): one colour and marker per run from
+  `RUN_COLOURS`/`RUN_MARKERS`, hues none of the above uses; a value that means nothing but itself
+  (a run's bar) is neutral grey (`NEUTRAL`).
 Sizes: figures are `plots.width` wide (7.5 in: a two-column page; 3.5 in: one column) and every
 font is at least 7 pt at that size, so a figure placed at 100% reads like the paper's text.
 """
@@ -20,7 +23,6 @@ import matplotlib.font_manager
 import matplotlib.patches
 import matplotlib.ticker
 import numpy as np
-import pandas as pd
 from matplotlib.transforms import blended_transform_factory
 
 from utils.config import Config
@@ -35,6 +37,13 @@ MISSING_HATCH = "////"
 # ColorBrewer's PiYG is colour-blind safe and symmetric around its neutral middle.
 DIVERGING_CMAP = "PiYG"
 BETTER, WORSE = "#4D9221", "#C51B7D"  # the ends of DIVERGING_CMAP, for legends and notes
+# One colour per run, for runs without a baseline: purple, gold, cyan, brown, grey, lavender, tan, none of
+# them near vermillion, blue, green, pink or black (CIE Lab distance >= 30) nor near each other (>= 25), so
+# a run's line never reads as trained, untrained, better, worse or baseline. Paired with a marker (7 colours
+# x 4 markers: 28 runs before a (colour, marker) pair repeats), which also tells runs apart in grey scale.
+RUN_COLOURS = ["#6A3D9A", "#E6AB02", "#17BECF", "#8C564B", "#7F7F7F", "#B39DDB", "#C7A76C"]
+RUN_MARKERS = ["o", "s", "^", "D"]
+NEUTRAL = "#A0A0A0"  # bars with no trained/untrained or better/worse meaning (a run's last value)
 
 # Font sizes in points at the figure's own (page) size: never below 7 pt.
 FONT_MIN = 7.0
@@ -67,21 +76,11 @@ def apply_style() -> None:
     matplotlib.rcParams.update(RC)
 
 
-def grid(n: int, max_cols: int = 4) -> tuple[int, int]:
-    """(rows, cols) for n panels."""
-    cols = min(n, max_cols) or 1
-    return math.ceil(n / cols) or 1, cols
-
-
 def short_name(experiment: str, baseline: str) -> str:
     """`pt1_ft2-9` -> `ft2-9`; `pt1_seed2_ft2-9` -> `ft2-9 (seed2)`."""
     rest = experiment[len(baseline):].lstrip("_-") if experiment.startswith(baseline) else experiment
     seed = baseline.split("_", 1)[1] if "_" in baseline else ""
     return f"{rest} ({seed})" if seed and rest else (rest or experiment)
-
-
-def labels_for(frame: pd.DataFrame) -> list[str]:
-    return [short_name(e, b) for e, b in zip(frame["experiment"], frame["baseline_experiment"])]
 
 
 def experiment_labels(names: list[str], config: Config) -> list[str]:
@@ -103,34 +102,24 @@ def missing_handle() -> matplotlib.patches.Patch:
     return matplotlib.patches.Patch(facecolor="none", edgecolor="0.55", hatch=MISSING_HATCH)
 
 
-def note_figure(message: str, title: str) -> matplotlib.figure.Figure:
-    """A small figure that says why there is nothing to draw, instead of an empty or failed file."""
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6, 1.6), layout="constrained")
+def run_style(i: int) -> tuple[str, str]:
+    """(colour, marker) of the i-th run of a figure of runs without a baseline."""
+    return RUN_COLOURS[i % len(RUN_COLOURS)], RUN_MARKERS[i % len(RUN_MARKERS)]
+
+
+def note_figure(message: str, title: str, width: float = 6.0) -> matplotlib.figure.Figure:
+    """A small figure, `width` inches wide, that says why there is nothing to draw, instead of an empty
+    or failed file; laid out once (`Page`), the title and the message (in a bare panel) wrapped to the width."""
+    apply_style()
+    page = Page(width)
+    title = page.wrap(title, TITLE_SIZE)
+    message = page.wrap(message, 7.5)
+    [ax] = page.panels(1, 1, page.text_height(message, 7.5) + 0.3, GAP, 2 * GAP + page.text_height(title, TITLE_SIZE),
+                       GAP, right=GAP)
     ax.axis("off")
-    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
-    fig.suptitle(title)
-    return fig
-
-
-def hbars(ax: matplotlib.axes.Axes, values: np.ndarray, trained: np.ndarray, origin: float = 0.0) -> None:
-    """One horizontal bar per row from `origin` (orange if trained on the task, else blue);
-    rows without a value get a hatched band and "n/a" instead of a bar, never a zero."""
-    values = np.asarray(values, dtype=float)
-    y = np.arange(len(values))
-    ok = np.isfinite(values)
-    colors = [TRAINED if t else UNTRAINED for t in np.asarray(trained, dtype=bool)[ok]]
-    ax.barh(y[ok], values[ok] - origin, left=origin, height=0.78, color=colors)
-    where = blended_transform_factory(ax.transAxes, ax.transData)
-    for yi in y[~ok]:
-        ax.axhspan(yi - 0.39, yi + 0.39, fill=False, hatch=MISSING_HATCH, edgecolor="0.6", lw=0)
-        ax.text(0.5, yi, "n/a", transform=where, ha="center", va="center", fontsize=7, color="0.2",
-                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
-
-
-def bar_panels_size(n_rows: int, n_panels: int) -> tuple[float, float]:
-    """Inches for one row of task panels with one horizontal bar per experiment (~0.19 in a bar)."""
-    return 1.3 + 1.75 * n_panels, max(2.8, 1.9 + 0.19 * n_rows)
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=7.5)
+    page.title(title)
+    return page.fig
 
 
 class _PlainLogFormatter(matplotlib.ticker.LogFormatterSciNotation):
@@ -160,44 +149,6 @@ def tall_log_ticks(axis: matplotlib.axis.Axis, nbins: int = 5) -> None:
     axis.set_minor_locator(matplotlib.ticker.NullLocator())
 
 
-# --- seeds: the mean as a bar, the spread across seeds as a whisker, each seed as a dot -------------
-
-SEED_DOT = "#000000"
-SEED_EDGE = "#FFFFFF"
-
-
-def seed_spread(ax: matplotlib.axes.Axes, pos: np.ndarray, mean: np.ndarray, std: np.ndarray,
-                horizontal: bool = False) -> None:
-    """Whiskers of +-std around each mean, in one errorbar call; nothing where std is undefined
-    (one seed), so a one-seed figure gets no error bars at all."""
-    pos, mean, std = (np.asarray(a, dtype=float) for a in (pos, mean, std))
-    ok = np.isfinite(mean) & np.isfinite(std)
-    if not ok.any():
-        return
-    xy = (mean[ok], pos[ok]) if horizontal else (pos[ok], mean[ok])
-    err = {"xerr" if horizontal else "yerr": std[ok]}
-    ax.errorbar(*xy, **err, fmt="none", ecolor=SEED_DOT, elinewidth=0.9, capsize=2.2, capthick=0.9, zorder=3)
-
-
-def seed_dots(ax: matplotlib.axes.Axes, pos: np.ndarray, values: np.ndarray, horizontal: bool = False) -> None:
-    """Every seed's own number as a dot, in one scatter call (none when there are no dots)."""
-    pos, values = np.asarray(pos, dtype=float), np.asarray(values, dtype=float)
-    if not len(values):
-        return
-    xy = (values, pos) if horizontal else (pos, values)
-    ax.scatter(*xy, s=11, color=SEED_DOT, edgecolors=SEED_EDGE, linewidths=0.5, zorder=4)
-
-
-def seed_handles() -> tuple[list, list[str]]:
-    """Legend entries for the whisker (std across seeds) and the seed dots."""
-    import matplotlib.lines
-    whisker = matplotlib.lines.Line2D([], [], color=SEED_DOT, lw=0.9, marker="|", markersize=6)
-    dot = matplotlib.lines.Line2D([], [], ls="", marker="o", markersize=3.5, color=SEED_DOT,
-                                  markeredgecolor=SEED_EDGE, markeredgewidth=0.5)
-    return [whisker, dot], ["whisker: ± std across seeds", "dot: one seed"]
-
-
-
 _LOG_MANTISSAS = ((1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8), (1, 1.5, 2, 3, 5, 7), (1, 2, 5), (1, 3), (1,))
 
 
@@ -208,6 +159,12 @@ def _short_number(x: float) -> str:
     if x >= 1e4:
         return f"{x / 1e3:g}k"
     return f"{x:g}"
+
+
+def short_number_ticks(axis: matplotlib.axis.Axis, nbins: int = 4) -> None:
+    """A few round ticks on a linear axis of large counts (training steps), written 500, 20k, 1.5M."""
+    axis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]))
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, pos: _short_number(x) if x >= 0 else f"{x:g}"))
 
 
 def sparse_log_ticks(axis: matplotlib.axis.Axis, max_labels: int = 4) -> None:
@@ -233,36 +190,6 @@ def sparse_log_ticks(axis: matplotlib.axis.Axis, max_labels: int = 4) -> None:
     axis.set_major_locator(matplotlib.ticker.FixedLocator(fits))
     axis.set_major_formatter(matplotlib.ticker.FixedFormatter([_short_number(t) for t in fits]))
     axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-
-
-def bar_panels(n_panels: int, figsize: tuple[float, float]) -> tuple[matplotlib.figure.Figure, np.ndarray]:
-    """One row of task panels whose rows are experiments (label them with `row_labels`).
-
-    Not `sharey`: shared axes share one tick locator, so every panel would build (and measure) a tick
-    per experiment only to hide its label; that was about a third of such a figure's drawing time."""
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, n_panels, figsize=figsize, squeeze=False, layout="constrained")
-    return fig, axes
-
-
-def row_labels(axes: np.ndarray, labels: list[str]) -> None:
-    """Label the rows of a row of horizontal bar panels, first on top, on the first panel only; every
-    panel gets the same rows and none of the others carries y ticks."""
-    for i, ax in enumerate(axes.flat):
-        if i == 0:
-            ax.set_yticks(range(len(labels)), labels)
-        else:
-            ax.yaxis.set_major_locator(matplotlib.ticker.NullLocator())
-        ax.set_ylim(len(labels) - 0.5, -0.5)
-
-
-def experiment_rows(axes: np.ndarray, bars, config: Config) -> None:
-    """Label the rows of horizontal bar panels with the experiments; with seed counts that differ
-    between rows, each label says its n."""
-    labels = experiment_labels(list(bars.mean.index), config)
-    if bars.multi_seed and bars.n_seeds.nunique() > 1:
-        labels = [f"{label} (n={n})" for label, n in zip(labels, bars.n_seeds)]
-    row_labels(axes, labels)
 
 
 # --- numbers -------------------------------------------------------------------------------------
@@ -356,6 +283,17 @@ class Page:
                 chars = int(chars * 0.92)
             lines.append(textwrap.fill(line, chars) if chars < len(line) else line)
         return "\n".join(lines)
+
+    def fit_title(self, head: str, rest: str, lines: int = 2, size: float = TITLE_SIZE) -> str:
+        """`head + rest` wrapped to the page in at most `lines` lines: `head` (a long task or metric name)
+        is shortened in its middle with "…" until it fits, `rest` (what is compared with what) is kept."""
+        text = self.wrap(head + rest, size)
+        keep = len(head)
+        while text.count("\n") >= lines and keep > 8:
+            keep -= 2
+            short = head[:keep - keep // 2 - 1] + "…" + head[len(head) - keep // 2:]
+            text = self.wrap(short + rest, size)
+        return text
 
     def columns(self, n: int, min_panel: float, left: float, right: float = GAP, wspace: float = 0.12) -> int:
         """How many panels of at least `min_panel` inches fit side by side (1 to n)."""

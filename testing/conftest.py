@@ -8,7 +8,7 @@ import pytest
 
 matplotlib.use("Agg")
 
-from testing_helpers import REPO  # noqa: E402
+from testing_helpers import REPO, write_trainer_run  # noqa: E402
 from utils.config import Config, load_config  # noqa: E402
 from utils.synthetic import write_tree  # noqa: E402
 
@@ -26,6 +26,16 @@ def small_tree(tmp_path: Path) -> Path:
     write_tree(root, seeds=1, ft1=2, ft2=2, checkpoints=3)
     return root
 
+
+@pytest.fixture
+def trainer_runs(tmp_path: Path) -> Path:
+    """Runs without a baseline: bert in two seeds (bert-seed1, bert-seed2) and roberta, three Trainer
+    evaluations each (steps 100-300) of accuracy, loss and a Matthews correlation that goes below 0."""
+    root = tmp_path / "runs"
+    write_trainer_run(root / "bert-seed1", [0.70, 0.80, 0.84], {"matthews_correlation": [-0.2, 0.1, 0.3]})
+    write_trainer_run(root / "bert-seed2", [0.72, 0.90, 0.88], {"matthews_correlation": [-0.1, 0.2, 0.5]})
+    write_trainer_run(root / "roberta", [0.60, 0.75, 0.79], {"matthews_correlation": [-0.3, -0.15, -0.05]})
+    return root
 
 
 @pytest.fixture(autouse=True)

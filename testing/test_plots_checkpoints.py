@@ -11,7 +11,7 @@ from matplotlib.colors import to_hex
 import plots_helpers
 from testing_helpers import render, render_views
 from plots.registry import discover
-from plots.style import TRAINED, UNTRAINED
+from plots.style import BASELINE, BETTER, RUN_COLOURS, TRAINED, UNTRAINED, WORSE
 from utils.synthetic import write_tree
 
 
@@ -161,3 +161,108 @@ def test_on_a_one_column_page_panels_share_one_x_axis_and_fit_the_page(tmp_path:
         panel_h = [ax.get_position().height * height for ax in panels]
         assert height <= PAGE_HEIGHT + 1e-6 or panel_h == pytest.approx([_MIN_PANEL_H] * len(panels)), keys
         plots_helpers.check_page(fig, 3.5)
+
+
+# --- run_checkpoints: runs without a baseline, one line per run ---------------------------------------
+
+def evaluations(root: Path, metric: str) -> dict[str, dict[int, list[float]]]:
+    """{model: {step: [each seed's value]}} read straight from the trainer_state.json files."""
+    import json
+    import re
+    out: dict[str, dict[int, list[float]]] = {}
+    for state in sorted(root.glob("*/trainer_state.json")):
+        model = re.sub(r"-seed\d+$", "", state.parent.name)
+        for entry in json.loads(state.read_text())["log_history"]:
+            if f"eval_{metric}" in entry:
+                out.setdefault(model, {}).setdefault(entry["step"], []).append(entry[f"eval_{metric}"])
+    return out
+
+
+def run_lines(ax):
+    """{run: (steps, values, colour hex, marker)} of a run_checkpoints panel (its only Line2Ds)."""
+    return {ln.get_label(): (ln.get_xdata(), ln.get_ydata(), to_hex(ln.get_color()), ln.get_marker())
+            for ln in ax.lines}
+
+
+MEANINGS = {to_hex(c) for c in (TRAINED, UNTRAINED, BETTER, WORSE, BASELINE)}
+
+
+@pytest.mark.parametrize("width", [7.5, 3.5])
+def test_run_lines_are_seed_means_in_their_own_colours(trainer_runs, config, width):
+    from testing_helpers import inferred_config
+    cfg = inferred_config(trainer_runs, config, width)
+    [(_, fig)], _ = render("run_checkpoints", trainer_runs, cfg, only={"group": "runs", "condition": "standard",
+                                                                        "task": "accuracy"})
+    [ax] = fig.axes
+    lines = run_lines(ax)
+    want = evaluations(trainer_runs, "accuracy")
+    assert set(lines) == set(want) == {"bert", "roberta"}
+    for run, by_step in want.items():
+        steps, values, _, _ = lines[run]
+        assert list(steps) == sorted(by_step)
+        assert values == pytest.approx([np.mean(by_step[s]) for s in sorted(by_step)])
+    colours = [c for _, _, c, _ in lines.values()]
+    assert len(set(colours)) == len(colours) and not set(colours) & MEANINGS
+    assert set(colours) <= {to_hex(c) for c in RUN_COLOURS}
+    assert labels(ax) == ["bert (n=2)", "roberta"]  # named at the end, few runs: no legend of names
+    assert [to_hex(t.get_color()) for t in ax.texts] == [lines["bert"][2], lines["roberta"][2]]
+    [band] = plots_helpers.by_gid(ax, "band")  # bert only: roberta has one seed
+    assert to_hex(band.get_facecolor()[0]) == lines["bert"][2]
+    edge = band.get_paths()[0].vertices
+    for step, seeds in want["bert"].items():
+        at = edge[np.isclose(edge[:, 0], step), 1]
+        std = np.std(seeds, ddof=1)
+        assert min(at) == pytest.approx(np.mean(seeds) - std) and max(at) == pytest.approx(np.mean(seeds) + std)
+    lo, hi = ax.get_ylim()
+    assert plots_helpers.in_view(lo, hi, [*edge[:, 1], *(v for _, ys, _, _ in lines.values() for v in ys)])
+    lo, hi = ax.get_xlim()
+    assert plots_helpers.in_view(lo, hi, [100, 300]) and ax.get_xscale() == "linear"
+    plots_helpers.check_page(fig, width)
+    assert fig.get_layout_engine() is None
+    assert plots_helpers.title(fig) == "accuracy at every checkpoint: runs compared (runs, Standard; no baseline)"
+
+
+@pytest.mark.parametrize("width", [7.5, 3.5])
+def test_many_runs_get_a_legend_and_a_colour_and_marker_pair_each(tmp_path, config, width):
+    from testing_helpers import inferred_config, write_trainer_run
+    root = tmp_path / "runs"
+    for i in range(9):
+        write_trainer_run(root / f"model-{i}", [0.5 + 0.03 * i, 0.6 + 0.02 * i])
+    cfg = inferred_config(root, config, width)
+    [(_, fig)], _ = render("run_checkpoints", root, cfg, only={"group": "runs", "condition": "standard",
+                                                              "task": "accuracy"})
+    [ax] = fig.axes
+    lines = run_lines(ax)
+    assert len(lines) == 9 and not labels(ax)
+    pairs = {(c, m) for _, _, c, m in lines.values()}
+    assert len(pairs) == 9 and not {c for c, _ in pairs} & MEANINGS
+    assert len({c for c, _ in pairs}) == len(RUN_COLOURS)  # every colour of the palette before one repeats
+    [legend] = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == [f"model-{i}" for i in range(9)]
+    for i in range(9):
+        assert lines[f"model-{i}"][1] == pytest.approx([0.5 + 0.03 * i, 0.6 + 0.02 * i])
+    plots_helpers.check_page(fig, width)
+
+
+@pytest.mark.parametrize("width", [7.5, 3.5])
+@pytest.mark.parametrize("task", ["loss", "accuracy"])
+def test_real_trainer_runs_over_checkpoints_fit_the_page(config, width, task):
+    """Real Trainer runs: 100 to 215k steps (a log step axis for loss), runs ending at different steps."""
+    from readers_helpers import real
+    from testing_helpers import inferred_config
+    root = real("hf_runs")
+    figs, view = render("run_checkpoints", root, inferred_config(root, config, width))
+    [(keys, fig)] = [(k, f) for k, f in figs if k["task"] == task]
+    plots_helpers.check_page(fig, width)
+    [ax] = fig.axes
+    part = view[(view["group"] == keys["group"]) & (view["task"] == task)]
+    lines = run_lines(ax)
+    assert set(lines) == set(part["model"])
+    for run, (steps, values, _, _) in lines.items():
+        rows = part[part["model"] == run].sort_values("step")
+        assert list(steps) == list(rows["step"]) and values == pytest.approx(rows["value"].to_numpy())
+    colours = [c for _, _, c, _ in lines.values()]
+    assert len(set(colours)) == len(colours) and not set(colours) & MEANINGS
+    for lim, values in ((ax.get_xlim(), part["step"]), (ax.get_ylim(), part["value"])):
+        assert plots_helpers.in_view(*lim, values)
+    assert ax.get_xscale() == ("log" if part["step"].max() / part["step"].min() > 30 else "linear")

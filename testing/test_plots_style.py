@@ -3,6 +3,7 @@ experiment rows labelled once, numbers and colour limits fitted to the data."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from plots.style import fit_limits, number, robust_limit
 from utils.synthetic import write_tree
 
 ROW_FIGURES = ["comparison", "normalized", "raw_differences", "heatmap"]
-FIGURES = ROW_FIGURES + ["prediction", "checkpoints"]
+FIGURES = ROW_FIGURES + ["prediction", "checkpoints", "residuals"]
 
 
 @pytest.fixture(scope="module")
@@ -75,3 +76,47 @@ def test_fitted_limits_contain_the_values_and_the_reference(log: bool) -> None:
     lo, hi = fit_limits(values, log=log, include=(4.0,))
     assert lo < 2.0 and hi > 4.0 and lo > 0
     assert (hi - lo) < 3.0  # zoomed: 0 is not forced in
+
+
+def _lab(colour: str) -> np.ndarray:
+    """CIE L*a*b* (D65) of an sRGB colour: distances there follow what the eye tells apart."""
+    from matplotlib.colors import to_rgb
+    rgb = np.array(to_rgb(colour))
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ linear
+    f = np.cbrt(np.maximum(xyz / np.array([0.95047, 1.0, 1.08883]), (6 / 29) ** 3))
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def test_run_colours_mean_nothing_else_and_tell_runs_apart() -> None:
+    """Runs without a baseline get colours far from trained, untrained, better, worse and the baseline,
+    and from each other; with a marker each, a (colour, marker) pair repeats only after 28 runs."""
+    from plots.style import BASELINE, BETTER, RUN_COLOURS, RUN_MARKERS, TRAINED, UNTRAINED, WORSE, run_style
+    meanings = [TRAINED, UNTRAINED, BETTER, WORSE, BASELINE]
+    for colour in RUN_COLOURS:
+        assert min(np.linalg.norm(_lab(colour) - _lab(m)) for m in meanings) >= 30, colour
+    for a, b in itertools.combinations(RUN_COLOURS, 2):
+        assert np.linalg.norm(_lab(a) - _lab(b)) >= 25, (a, b)
+    n = len(RUN_COLOURS) * len(RUN_MARKERS)
+    assert len({run_style(i) for i in range(n)}) == n == 28
+
+
+def test_a_long_title_keeps_what_is_compared_and_shortens_the_name() -> None:
+    from plots.style import Page
+    page = Page(3.5)
+    rest = " at every checkpoint: runs compared (lm_eval, Standard; no baseline)"
+    title = page.fit_title("hendrycksTest-high_school_government_and_politics: acc", rest)
+    assert title.count("\n") == 1 and "…" in title
+    assert " ".join(title.split()).endswith(" ".join(rest.split()))
+    assert page.fit_title("loss", rest) == page.wrap("loss" + rest, 8.5)  # fits: unchanged
+
+
+@pytest.mark.parametrize("width", [7.5, 3.5])
+def test_a_note_figure_fits_the_page_it_is_given(width: float) -> None:
+    """The figure drawn instead of an empty one (no data for a group) is as wide as the page and reads."""
+    from plots.style import note_figure
+    fig = note_figure("No gap-closing score predictions for this group and condition: no experiment of it was "
+                      "evaluated out of distribution.", "ft2: Two-task fine-tuning: multi-task gap-closing score vs "
+                      "prediction from single-task runs, Atlantis (OOD)", width=width)
+    assert fig.get_size_inches()[0] == pytest.approx(width) and fig.get_layout_engine() is None
+    plots_helpers.check_page(fig, width)

@@ -11,6 +11,7 @@ import pytest
 
 import run_all
 from readers_helpers import REAL, copy_real, real
+from testing_helpers import write_trainer_run
 from utils.inference import NOT_METRIC
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -151,24 +152,15 @@ def test_the_sweep_layout_draws_no_run_figures(small_tree, tmp_path):
     assert "runs" not in set(pd.read_csv(out / "tables" / "scores.csv")["group"])
 
 
-def _trainer_run(folder, accuracies):
-    """A Trainer output dir: trainer_state.json with one evaluation per 100 steps."""
-    folder.mkdir(parents=True, exist_ok=True)
-    history = [{"epoch": i + 1.0, "eval_accuracy": a, "eval_loss": 1 - a, "eval_runtime": 2.0, "step": 100 * (i + 1)}
-               for i, a in enumerate(accuracies)]
-    (folder / "trainer_state.json").write_text(json.dumps({"global_step": 100 * len(accuracies),
-                                                           "log_history": history}))
-
-
 def test_seeds_shown_by_run_names_are_averaged(tmp_path, config):
     from analysis.runs import run_curves, run_values
     from analysis.scores import build_curves, build_scores
     from utils.inference import with_inferred
     from utils.loading import load
     root = tmp_path / "runs"
-    _trainer_run(root / "bert-seed1", [0.70, 0.80])
-    _trainer_run(root / "bert-seed2", [0.72, 0.90])
-    _trainer_run(root / "roberta", [0.60, 0.75])
+    write_trainer_run(root / "bert-seed1", [0.70, 0.80])
+    write_trainer_run(root / "bert-seed2", [0.72, 0.90])
+    write_trainer_run(root / "roberta", [0.60, 0.75])
     frame = load(root, config).frame
     cfg = with_inferred(config, frame, say=False)
     values = run_values(build_scores(frame, cfg))
@@ -188,18 +180,18 @@ def test_seeds_shown_by_run_names_are_averaged(tmp_path, config):
 
 def test_a_rerun_redraws_only_what_changed(tmp_path):
     root = tmp_path / "runs"
-    _trainer_run(root / "bert", [0.70, 0.80])
-    _trainer_run(root / "roberta", [0.60, 0.75])
+    write_trainer_run(root / "bert", [0.70, 0.80])
+    write_trainer_run(root / "roberta", [0.60, 0.75])
     out = tmp_path / "out"
     only = ("--only", "last_value", "run_checkpoints")
     assert run("--data", root, "--out", out, *only) == 0
     drawn = {p: p.stat().st_mtime_ns for p in out.rglob("*.png")}
     assert len(drawn) == 4  # accuracy and loss, two figures each
     (root / "bert" / "trainer_state.json").unlink()
-    _trainer_run(root / "bert", [0.70, 0.80])  # rewritten, same numbers: nothing to redraw
+    write_trainer_run(root / "bert", [0.70, 0.80])  # rewritten, same numbers: nothing to redraw
     assert run("--data", root, "--out", out, *only) == 0
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.png")} == drawn
-    _trainer_run(root / "electra", [0.5, 0.9])  # a new run: every figure of both tasks changes
+    write_trainer_run(root / "electra", [0.5, 0.9])  # a new run: every figure of both tasks changes
     assert run("--data", root, "--out", out, *only) == 0
     assert all(p.stat().st_mtime_ns != t for p, t in drawn.items())
 

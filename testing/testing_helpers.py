@@ -15,6 +15,29 @@ def write_eval(root: Path, experiment: str, folder: str, checkpoints: dict | str
     return path
 
 
+def write_trainer_run(folder: Path, accuracies: list[float], extra: dict[str, list[float]] | None = None) -> Path:
+    """A Trainer output dir: trainer_state.json with one evaluation per 100 steps (eval_accuracy, eval_loss
+    = 1 - accuracy, and any `extra` metric lists of the same length)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    history = [{"epoch": i + 1.0, "eval_accuracy": a, "eval_loss": 1 - a, "eval_runtime": 2.0, "step": 100 * (i + 1),
+                **{f"eval_{k}": v[i] for k, v in (extra or {}).items()}}
+               for i, a in enumerate(accuracies)]
+    path = folder / "trainer_state.json"
+    path.write_text(json.dumps({"global_step": 100 * len(accuracies), "log_history": history}))
+    return path
+
+
+def inferred_config(root: Path, config, width: float | None = None):
+    """The rules with what a zero-config run infers from the tree at `root` (tasks named by their
+    metrics), at `width` inches (`plots.width`) when given."""
+    import dataclasses
+
+    from utils.inference import with_inferred
+    from utils.loading import load
+    config = with_inferred(config, load(root, config).frame, say=False)
+    return dataclasses.replace(config, plot_width=width) if width else config
+
+
 def render_views(name: str, root: Path, config, only: dict | None = None, extra: tuple[str, ...] = ()):
     """(keys, figure) per slice of a registered figure (only the `only` slice when given), drawn as the
     runner draws it, plus the views it was cut from (its own and `extra`), by name."""
