@@ -1,10 +1,14 @@
 """Checkpoint curves: the metric at every step, per task, to see when adaptation or forgetting happens."""
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from matplotlib.collections import LineCollection
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator, NullLocator
 from matplotlib.transforms import blended_transform_factory
 
 from analysis.figure_data import curve_panels, curve_seeds, seed_phrase
@@ -12,6 +16,10 @@ from plots.registry import OutputContext, figure
 from plots.style import (BASELINE, FONT_MIN, GAP, TITLE_SIZE, TRAINED, UNTRAINED, Page, apply_style,
                          experiment_labels, fit_limits, fit_tick_labels, linear_ticks, run_style, short_number_ticks,
                          sparse_log_ticks, tall_log_ticks, title_height, x_axis_height)
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 _MAX_NAMED = 3  # missing experiments named on a panel before "+ n more"
 _LABEL_GAP = 0.1  # inches between two direct labels at a panel's right edge
@@ -35,7 +43,7 @@ def _panel_note(missing: list[str], fewer: dict[str, int], ctx: OutputContext) -
     return "\n".join(parts)
 
 
-def spread_labels(ax: plt.Axes, ys: np.ndarray, gap: float) -> np.ndarray:
+def spread_labels(ax: Axes, ys: np.ndarray, gap: float) -> np.ndarray:
     """Heights (data units) for labels at the right end of lines ending at `ys`: in order, at least `gap`
     inches apart, moved as little as possible and kept inside the panel."""
     fig = ax.figure
@@ -64,18 +72,18 @@ def spread_labels(ax: plt.Axes, ys: np.ndarray, gap: float) -> np.ndarray:
                     "labelled at their end, with a whisker of ± std across seeds at the last checkpoint; every "
                     "other experiment of the group as a thin blue line; lines are means over seeds; dashed: the "
                     "baseline's value at its last checkpoint (mean over the seeds' baselines); log scale for errors.")
-def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
+def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     apply_style()
     tasks = ctx.tasks_in(data)
     seeds = curve_seeds(data)
     multi = bool((seeds > 1).any())
-    handles = [plt.Line2D([], [], color=TRAINED, lw=1.4), plt.Line2D([], [], color=UNTRAINED, lw=0.7, alpha=0.5),
-               plt.Line2D([], [], color=BASELINE, ls="--", lw=0.9)]
+    handles = [Line2D([], [], color=TRAINED, lw=1.4), Line2D([], [], color=UNTRAINED, lw=0.7, alpha=0.5),
+               Line2D([], [], color=BASELINE, ls="--", lw=0.9)]
     names = ["trained on this task (labelled)", "not trained on it",
              "baseline at its last checkpoint" + (" (mean of its seeds)" if multi else "")]
     what = ""
     if multi:
-        handles.append(plt.Line2D([], [], color=TRAINED, lw=0, marker="|", markersize=7, markeredgewidth=1))
+        handles.append(Line2D([], [], color=TRAINED, lw=0, marker="|", markersize=7, markeredgewidth=1))
         names.append("± std across seeds at the end")
         what = f"; lines: mean of {seed_phrase(seeds)}"
 
@@ -154,8 +162,8 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
             sparse_log_ticks(ax.yaxis, max_labels=4) if hi / lo >= 10 else tall_log_ticks(ax.yaxis, nbins=4)
         else:
             linear_ticks(ax.yaxis, nbins=4)
-        ax.xaxis.set_major_locator(plt.MaxNLocator(3))
-        ax.yaxis.set_minor_locator(plt.NullLocator())  # no unlabelled minor ticks to build on log axes
+        ax.xaxis.set_major_locator(MaxNLocator(3))
+        ax.yaxis.set_minor_locator(NullLocator())  # no unlabelled minor ticks to build on log axes
         ax.set_title(info.label)
         if stacked and ax is not axes[-1]:
             ax.tick_params(axis="x", labelbottom=False)
@@ -177,7 +185,7 @@ _MAX_LABELLED_RUNS = 8  # more runs than this, or long names: a legend under the
                     "untrained blue or better/worse green/pink), named at the panel's right edge (in a legend "
                     "when there are many runs); the mean over the seeds its name shows, band: ± std across "
                     "seeds; a log step axis when the runs' steps span more than 30x.")
-def draw_runs(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
+def draw_runs(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     apply_style()
     info = ctx.task(ctx.keys["task"])
     table = data.pivot_table(index="step", columns="model", values="value", aggfunc="first").sort_index()
@@ -196,10 +204,10 @@ def draw_runs(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     labelled = len(runs) <= _MAX_LABELLED_RUNS and label_w <= 0.35 * page.width
     handles, legend_names = [], []
     if not labelled:
-        handles = [plt.Line2D([], [], color=c, marker=m, ms=3, lw=1.2) for c, m in styles]
+        handles = [Line2D([], [], color=c, marker=m, ms=3, lw=1.2) for c, m in styles]
         legend_names = list(names)
     if multi:
-        handles.append(plt.Rectangle((0, 0), 1, 1, color="0.5", alpha=0.25, lw=0))
+        handles.append(Rectangle((0, 0), 1, 1, color="0.5", alpha=0.25, lw=0))
         legend_names.append("line: mean of the seeds; band: ± std across seeds")
     legend_cols, legend_h = page.legend_columns(legend_names) if legend_names else (1, 0.0)
     left = 0.72  # y tick labels (up to "0.825") and a 2-line y label

@@ -2,15 +2,20 @@
 figure per task, one bar per run (the mean over its seeds, each seed a dot)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import matplotlib.patches
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.collections import PolyCollection
+from matplotlib.lines import Line2D
 
 from plots.registry import OutputContext, figure
 from plots.style import (FONT_MIN, GAP, NEUTRAL, SEED_GREY, TITLE_SIZE, Page, apply_style, fit_tick_labels,
                          linear_ticks, x_axis_height)
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 _ROW = 0.17  # inches a run
 _BAR = 0.62  # of a row
@@ -45,7 +50,7 @@ def right_limit(ends: np.ndarray, widths: np.ndarray, lo: float, panel_w: float,
                     "no baseline says better or worse), or a grey diamond when a value is negative; the mean "
                     "over the seeds its name shows, written beside it, whisker ± std across seeds, dots: each "
                     "seed; no normalization.")
-def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
+def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     apply_style()
     info = ctx.task(ctx.keys["task"])
     models = data.drop_duplicates("model").sort_values("model", kind="stable")
@@ -62,11 +67,11 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     labels = [short_label(page, f"{m} (n={k})" if k > 1 else str(m), 0.45 * page.width)
               for m, k in zip(models["model"], models["n_seeds"])]
     mark = (matplotlib.patches.Patch(color=NEUTRAL) if bars else
-            plt.Line2D([], [], ls="", marker="D", markersize=4, color=NEUTRAL))
+            Line2D([], [], ls="", marker="D", markersize=4, color=NEUTRAL))
     handles, names = [], []  # one seed per run: the title says it all
     if len(multi):
-        handles = [mark, plt.Line2D([], [], color="0.2", lw=0.9),
-                    plt.Line2D([], [], ls="", marker="o", markersize=2.5, color=SEED_GREY, markeredgewidth=0)]
+        handles = [mark, Line2D([], [], color="0.2", lw=0.9),
+                    Line2D([], [], ls="", marker="o", markersize=2.5, color=SEED_GREY, markeredgewidth=0)]
         names = ["mean of the seeds", "± std across seeds", "one seed"]
     legend_cols, legend_h = page.legend_columns(names) if names else (1, 0.0)
     left = max(page.text_width(lab, FONT_MIN) for lab in labels) + 0.1

@@ -1,15 +1,20 @@
 """How far the multi-task prediction misses: a histogram of actual − predicted, per group and condition."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import matplotlib.patches
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
 
 from analysis.figure_data import clip_phrase, score_for
 from plots.registry import OutputContext, figure
 from plots.style import (GAP, PANEL_TITLE_SIZE, TITLE_SIZE, TRAINED, UNTRAINED, Page, apply_style,
                          linear_ticks, note_figure, title_height, x_axis_height)
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 _BIN = 0.05  # score units per bin: fine enough to show the shape at a few hundred cells
 _MIN_PANEL = 2.3  # inches: narrower, the panels go one under the other
@@ -28,7 +33,7 @@ def bins_for(res: np.ndarray) -> np.ndarray:
                     "one count per seed and evaluation cell, one panel per condition (same count axis); "
                     "vermillion: trained tasks, blue: transfer (untrained) tasks, stacked; dashed: actual = "
                     "predicted.")
-def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
+def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     apply_style()
     conditions = [c.name for c in ctx.config.conditions if c.name in set(data["condition"])]
     panels = []
@@ -48,7 +53,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> plt.Figure:
     page = Page(ctx.config.plot_width, ctx.config.plot_dpi)
     title = page.fit_title(f"{ctx.group_label}: ", title[len(ctx.group_label) + 2:])
     handles = [matplotlib.patches.Patch(color=TRAINED), matplotlib.patches.Patch(color=UNTRAINED),
-               plt.Line2D([], [], color="0.2", lw=0.9, ls="--")]
+               Line2D([], [], color="0.2", lw=0.9, ls="--")]
     names = ["trained task", "transfer (untrained) task", "actual = predicted"]
     legend_cols, legend_h = page.legend_columns(names)
     left, right, wspace = x_axis_height(1) + 0.08, 0.12, 0.25

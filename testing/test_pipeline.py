@@ -332,3 +332,27 @@ def test_a_failing_analysis_view_fails_only_the_outputs_needing_it(setup, monkey
     assert set(report.rendered) == {"tables/metrics.csv"}  # needs the tidy frame only
     reasons = dict(report.failed)
     assert reasons["extra_fig/*.png"].startswith("view 'scores': KeyError") and report.exit_code == 1
+
+
+def test_the_main_process_plans_without_pyplot(tmp_path, small_tree):
+    """The plot modules import matplotlib's pieces, not pyplot (figures, axes: ~0.3 s): a run's main
+    process only plans and hands the drawing to its workers, which import pyplot themselves."""
+    import subprocess
+    script = textwrap.dedent(f'''
+        import sys
+        from pathlib import Path
+        from utils.config import load_config
+        from utils.pipeline import Options, Pipeline
+        pipeline = Pipeline(load_config(None), Options(data=Path({str(small_tree)!r}), out=Path({str(tmp_path / "out")!r}),
+                                                       jobs=2, progress=False))
+        report = pipeline.run()
+        pipeline.close()
+        print(len(report.rendered), not report.failed, "matplotlib.pyplot" in sys.modules,
+              "matplotlib.figure" in sys.modules)
+    ''')
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    drawn, ok, pyplot, figure_module = done.stdout.split()
+    assert int(drawn) > 10 and ok == "True"
+    assert (pyplot, figure_module) == ("False", "False")
+    assert any((tmp_path / "out").rglob("*.png"))
