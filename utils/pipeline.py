@@ -37,7 +37,7 @@ from utils.errors import UserError
 from utils.filestamp import content_digest, is_racy
 from utils.fingerprint import (code_hash, code_state, config_hash, files_hash, hash_frame, scan_tree,
                                selection_key)
-from utils.render import Job, init_worker, ping, render_job, shipped
+from utils.render import Job, init_worker, ping, render_job, shipped, started
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -581,6 +581,9 @@ class Pipeline:
         self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
                                          initializer=init_worker, initargs=(self.config.plot_modules,))
         self._own_pool = True
+        # A first job forks every worker now (a fork pool starts them all at its first job), so their
+        # start-up (importing pyplot) runs beside this process's loading and analysis, not after it.
+        self._pool.submit(started)
         return self._pool
 
     def close(self) -> None:

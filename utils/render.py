@@ -77,6 +77,10 @@ def init_worker(extra_modules: tuple[Path, ...]) -> None:
     _load_registry(extra_modules)  # inherited from the main process: cheap
 
 
+def started() -> None:
+    """A job that does nothing: submitting it makes the pool start its workers."""
+
+
 def ping() -> int:
     """A trivial job: waiting for one per worker means every worker is up."""
     time.sleep(0.05)  # long enough that each worker takes one
