@@ -130,10 +130,10 @@ def write_blocks(render: Callable[["pd.DataFrame"], str], blocks: Blocks, cache:
 
 
 def render_in_blocks(render: Callable[["pd.DataFrame"], str], data: "pd.DataFrame", column: str,
-                     cache: Path, salt: str) -> str:
+                     cache: Path, salt: str, hashes: "np.ndarray | None" = None) -> str:
     """`render(data)`, put together from cached block texts where their rows are unchanged
     (`plan_blocks`, then `write_blocks`, in one process)."""
-    return write_blocks(render, plan_blocks(data, column, cache, salt), cache)
+    return write_blocks(render, plan_blocks(data, column, cache, salt, hashes), cache)
 
 
 def _cached(path: Path) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 from utils.atomic import atomic_open, write_text
-from utils.blocks import Blocks, plan_blocks, write_blocks
+from utils.blocks import Blocks, plan_blocks, render_in_blocks, write_blocks
 from utils.config import Config
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def init_worker(extra_modules: tuple[Path, ...]) -> None:
         os.nice(WORKER_NICE)
     except OSError:  # not allowed here: same priority as the main process
         pass
-    _load_registry(extra_modules)  # inherited from the main process: cheap
+    _load_registry(extra_modules)  # the plot modules are inherited from the main process; pyplot is not
 
 
 def started() -> None:
@@ -153,8 +153,9 @@ def _render_job(job: Job, out: Path, config: Config,
     try:
         if spec.blocks_by:
             cache = block_cache(out, spec.name)
-            blocks = job.blocks or plan_blocks(job.data, spec.blocks_by, cache, job.salt, job.rows)
-            result = write_blocks(lambda rows: spec.func(rows, ctx), blocks, cache)
+            draw = lambda rows: spec.func(rows, ctx)  # noqa: E731
+            result = (write_blocks(draw, job.blocks, cache) if job.blocks is not None else
+                      render_in_blocks(draw, job.data, spec.blocks_by, cache, job.salt, job.rows))
         else:
             result = spec.func(job.data, ctx)
         target = out / job.rel_path
