@@ -40,6 +40,7 @@ from utils.fingerprint import (code_hash, code_state, config_hash, files_hash, h
 from utils.render import Job, init_worker, ping, render_job, shipped, started
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from plots.registry import OutputSpec
@@ -532,7 +533,7 @@ class Pipeline:
         jobs = []
         cfg_hash = config_hash(self.config)
         inferred = {t: i for t, i in self.config.tasks.items() if t not in self.rules.tasks}
-        slices: dict[tuple[str, tuple[str, ...]], list[tuple[dict, pd.DataFrame, str, Any]]] = {}
+        slices: dict[tuple[str, tuple[str, ...]], list[tuple[dict, pd.DataFrame, str, np.ndarray | None]]] = {}
         for spec in self.specs:
             if spec.needs not in views:
                 continue

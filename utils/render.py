@@ -114,7 +114,7 @@ def block_cache(out: Path, output: str) -> Path:
 
 def shipped(job: Job, spec: OutputSpec, out: Path) -> Job:
     """The job as sent to a worker: a table written in blocks goes with only its uncached rows."""
-    if not spec.blocks_by or job.blocks is not None:
+    if not spec.blocks_by:
         return job
     blocks = plan_blocks(job.data, spec.blocks_by, block_cache(out, spec.name), job.salt, job.rows)
     return replace(job, data=blocks.rows, rows=None, blocks=blocks)
