@@ -17,6 +17,9 @@ import logging
 import sys
 from pathlib import Path
 
+from runner.pipeline import Pipeline
+from runner.report import Options
+from runner.watch import watch
 from utils.config import load_config
 from utils.errors import UserError
 
@@ -67,12 +70,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.baseline is not None:
             config = with_baseline(config, args.baseline)
         if args.init is not None:
-            from utils.inference import write_init
+            from utils.inference import write_init  # lazily: pandas, which a no-op run does not need
             target = write_init(args.init, config)
             print(f"wrote {target}: the inferred rules, commented; edit them, then "
                   f"python run_all.py --config {target}", file=sys.stderr)
             return 0
-        from utils.pipeline import Options, Pipeline
         if args.list:
             from plots.registry import discover  # here: a no-op run should not import pandas
             print(list_outputs(discover(config.plot_modules), config.plot_format))
@@ -81,7 +83,6 @@ def main(argv: list[str] | None = None) -> int:
                           only=tuple(args.only), jobs=args.jobs, force=args.force, strict=args.strict,
                           progress=not args.quiet)
         if args.watch:
-            from utils.watch import watch
             return watch(config, options, poll=args.poll)
         pipeline = Pipeline(config, options)
         try:

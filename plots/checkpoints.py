@@ -12,10 +12,11 @@ from matplotlib.ticker import MaxNLocator, NullLocator
 from matplotlib.transforms import blended_transform_factory
 
 from analysis.figure_data import curve_panels, curve_seeds, seed_phrase
+from plots.page import GAP, Page, title_height, x_axis_height
 from plots.registry import OutputContext, figure
-from plots.style import (BASELINE, FONT_MIN, GAP, TITLE_SIZE, TRAINED, UNTRAINED, Page, apply_style,
-                         experiment_labels, fit_limits, fit_tick_labels, linear_ticks, run_style, short_number_ticks,
-                         sparse_log_ticks, tall_log_ticks, title_height, x_axis_height)
+from plots.style import (BASELINE, FONT_MIN, TITLE_SIZE, TRAINED, UNTRAINED, apply_style, experiment_labels,
+                         fit_limits, fit_tick_labels, linear_ticks, run_style, short_number_ticks,
+                         sparse_log_ticks, tall_log_ticks)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

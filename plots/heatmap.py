@@ -12,9 +12,10 @@ from matplotlib.patches import Patch, Rectangle
 
 from analysis.figure_data import (Matrix, clip_phrase, experiment_order, matrix, members, score_for, seed_counts,
                                   seed_numbers, seed_phrase)
+from plots.page import GAP, Page, title_height
 from plots.registry import OutputContext, figure
-from plots.style import (DIVERGING_CMAP, FONT_MIN, GAP, MISSING_HATCH, PT, TITLE_SIZE, Page, apply_style,
-                         diverging_norm, experiment_labels, missing_handle, number, robust_limit, title_height)
+from plots.style import (DIVERGING_CMAP, FONT_MIN, MISSING_HATCH, PT, TITLE_SIZE, apply_style, diverging_norm,
+                         experiment_labels, missing_handle, number, robust_limit)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

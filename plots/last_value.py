@@ -10,9 +10,9 @@ import pandas as pd
 from matplotlib.collections import PolyCollection
 from matplotlib.lines import Line2D
 
+from plots.page import GAP, Page, x_axis_height
 from plots.registry import OutputContext, figure
-from plots.style import (FONT_MIN, GAP, NEUTRAL, SEED_GREY, TITLE_SIZE, Page, apply_style, fit_tick_labels,
-                         linear_ticks, x_axis_height)
+from plots.style import FONT_MIN, NEUTRAL, SEED_GREY, TITLE_SIZE, apply_style, fit_tick_labels, linear_ticks
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

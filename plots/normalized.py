@@ -9,9 +9,10 @@ import pandas as pd
 from matplotlib.lines import Line2D
 
 from analysis.figure_data import clip_phrase, score_for, seed_bars, seed_phrase
+from plots.page import rows_figure
 from plots.registry import OutputContext, figure
-from plots.style import (BASELINE, apply_style, experiment_labels, fit_limits, interval_handles, interval_rows,
-                         linear_ticks, row_guides, rows_figure)
+from plots.style import (BASELINE, apply_style, experiment_labels, fit_limits, interval_handles,
+                         interval_rows, linear_ticks, row_guides)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -10,10 +10,10 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 from analysis.figure_data import clip_phrase, prediction_points, score_for, seed_phrase
+from plots.page import GAP, Page, note_figure, title_height, x_axis_height
 from plots.registry import OutputContext, figure
-from plots.style import (FONT_MIN, GAP, TITLE_SIZE, TRAINED, UNTRAINED, Page, apply_style, experiment_labels,
-                         fit_limits, interval_handles, linear_ticks, note_figure, number, title_height,
-                         x_axis_height)
+from plots.style import (FONT_MIN, TITLE_SIZE, TRAINED, UNTRAINED, apply_style, experiment_labels, fit_limits,
+                         interval_handles, linear_ticks, number)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

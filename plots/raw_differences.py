@@ -8,9 +8,10 @@ import pandas as pd
 from matplotlib.lines import Line2D
 
 from analysis.figure_data import forgetting_intervals, in_distribution, seed_phrase
+from plots.page import note_figure, rows_figure
 from plots.registry import OutputContext, figure
-from plots.style import (BASELINE, apply_style, experiment_labels, fit_limits, interval_handles, interval_rows,
-                         linear_ticks, note_figure, row_guides, rows_figure, sparse_log_ticks)
+from plots.style import (BASELINE, apply_style, experiment_labels, fit_limits, interval_handles,
+                         interval_rows, linear_ticks, row_guides, sparse_log_ticks)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -99,7 +99,7 @@ def table(name: str, *, needs: str = "scores", writes: str, title: str = "", des
 
     `blocks_by` (a column of the view): the text of the whole view is the header plus the text of
     each run of rows with the same value (a CSV is); a rebuild reformats only the runs whose rows
-    changed (see utils/blocks.py)."""
+    changed (see runner/blocks.py)."""
     return _register("table", name, needs, (), writes, title, description, blocks_by)
 
 

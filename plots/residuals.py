@@ -9,9 +9,9 @@ import pandas as pd
 from matplotlib.lines import Line2D
 
 from analysis.figure_data import clip_phrase, score_for
+from plots.page import GAP, Page, note_figure, title_height, x_axis_height
 from plots.registry import OutputContext, figure
-from plots.style import (GAP, PANEL_TITLE_SIZE, TITLE_SIZE, TRAINED, UNTRAINED, Page, apply_style,
-                         linear_ticks, note_figure, title_height, x_axis_height)
+from plots.style import PANEL_TITLE_SIZE, TITLE_SIZE, TRAINED, UNTRAINED, apply_style, linear_ticks
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

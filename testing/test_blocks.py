@@ -1,4 +1,4 @@
-"""Tables written in blocks (utils/blocks.py): the text is byte for byte the whole table's, and a
+"""Tables written in blocks (runner/blocks.py): the text is byte for byte the whole table's, and a
 rebuild reformats only the blocks whose rows changed."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils.blocks import BlockCacheLost, plan_blocks, render_in_blocks, runs, write_blocks
+from runner.blocks import BlockCacheLost, plan_blocks, render_in_blocks, runs, write_blocks
 
 
 class Counting:

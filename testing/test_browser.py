@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from testing_helpers import write_eval
-from utils.pipeline import Options, Pipeline
+from runner.pipeline import Pipeline
+from runner.report import Options
 from utils.synthetic import write_tree
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -1,4 +1,4 @@
-"""The up-front checks of --data and --out (utils/checks.py), through the CLI: exit 2, one line
+"""The up-front checks of --data and --out (runner/checks.py), through the CLI: exit 2, one line
 naming the path and what to do, nothing read or written before."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import run_all
-from utils.checks import check_found, check_out
+from runner.checks import check_found, check_out
 from utils.errors import DataPathError, OutputPathError
 from utils.synthetic import write_tree
 

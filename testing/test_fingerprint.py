@@ -1,4 +1,4 @@
-"""Fingerprints (utils/fingerprint.py): a slice's hash sees exactly its content; the input stamp's
+"""Fingerprints (runner/fingerprint.py): a slice's hash sees exactly its content; the input stamp's
 scan sees every file discovery could read and nothing a writer is still producing."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from utils.fingerprint import files_hash, hash_frame, scan_tree, selection_key
+from runner.fingerprint import files_hash, hash_frame, scan_tree, selection_key
 
 BASE = pd.DataFrame({"experiment": ["a", "b"], "value": [1.0, 2.0]})
 

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from testing_helpers import REPO
 from utils.config import load_config
 from utils.loading import load
-from utils.pipeline import Options, Pipeline
+from runner.pipeline import Pipeline
+from runner.report import Options
 from utils.synthetic import write_tree
 
 ONLY = ("comparison", "scores_csv")

@@ -15,8 +15,9 @@ import pytest
 from testing_helpers import REPO, write_eval
 from plots.registry import discover
 from utils.config import Config, load_config
-from utils.gallery import markdown_html, status_html, write_gallery
-from utils.pipeline import Options, Pipeline
+from runner.gallery import markdown_html, status_html, write_gallery
+from runner.pipeline import Pipeline
+from runner.report import Options
 from utils.synthetic import write_tree
 
 ONLY = ("comparison", "scores_csv", "summary", "scores_by_seed")

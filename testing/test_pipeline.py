@@ -17,8 +17,9 @@ import yaml
 from testing_helpers import REPO, write_eval
 from utils.config import load_config
 from utils.loading import ParseCache
-import utils.pipeline as pipeline_module
-from utils.pipeline import Options, Pipeline
+import runner.pipeline as pipeline_module
+from runner.pipeline import Pipeline
+from runner.report import Options
 
 PNG = b"\x89PNG\r\n\x1a\n"
 EXTRA = textwrap.dedent('''
@@ -342,7 +343,8 @@ def test_the_main_process_plans_without_pyplot(tmp_path, small_tree):
         import sys
         from pathlib import Path
         from utils.config import load_config
-        from utils.pipeline import Options, Pipeline
+        from runner.pipeline import Pipeline
+        from runner.report import Options
         pipeline = Pipeline(load_config(None), Options(data=Path({str(small_tree)!r}), out=Path({str(tmp_path / "out")!r}),
                                                        jobs=2, progress=False))
         report = pipeline.run()

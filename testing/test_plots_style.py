@@ -102,7 +102,7 @@ def test_run_colours_mean_nothing_else_and_tell_runs_apart() -> None:
 
 
 def test_a_long_title_keeps_what_is_compared_and_shortens_the_name() -> None:
-    from plots.style import Page
+    from plots.page import Page
     page = Page(3.5)
     rest = " at every checkpoint: runs compared (lm_eval, Standard; no baseline)"
     title = page.fit_title("hendrycksTest-high_school_government_and_politics: acc", rest)
@@ -114,7 +114,7 @@ def test_a_long_title_keeps_what_is_compared_and_shortens_the_name() -> None:
 @pytest.mark.parametrize("width", [7.5, 3.5])
 def test_a_note_figure_fits_the_page_it_is_given(width: float) -> None:
     """The figure drawn instead of an empty one (no data for a group) is as wide as the page and reads."""
-    from plots.style import note_figure
+    from plots.page import note_figure
     fig = note_figure("No gap-closing score predictions for this group and condition: no experiment of it was "
                       "evaluated out of distribution.", "ft2: Two-task fine-tuning: multi-task gap-closing score vs "
                       "prediction from single-task runs, Atlantis (OOD)", width=width)

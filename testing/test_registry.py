@@ -7,7 +7,7 @@ import pytest
 from analysis.views import VIEWS
 from plots.registry import OutputSpec, discover
 from utils.errors import ConfigError
-from utils.pipeline import split
+from runner.planning import split
 
 BUILT_IN = {"comparison", "metrics_csv", "scores_csv", "raw_metrics_tex"}
 

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from plots.style import apply_style
-from utils.render import save_figure
+from runner.render import save_figure
 
 matplotlib.use("Agg")
 
@@ -92,7 +92,7 @@ def test_workers_run_below_the_main_process_priority() -> None:
     import os
     from concurrent.futures import ProcessPoolExecutor
 
-    from utils.render import WORKER_NICE, init_worker
+    from runner.render import WORKER_NICE, init_worker
 
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=init_worker,
                              initargs=((),)) as pool:
@@ -132,7 +132,7 @@ def test_the_collector_runs_less_often_while_an_output_is_drawn(tmp_path, config
     import pandas as pd
 
     from plots.registry import OutputSpec
-    from utils.render import DRAWING_GC_THRESHOLD, Job, render_job
+    from runner.render import DRAWING_GC_THRESHOLD, Job, render_job
 
     seen = []
 

@@ -103,7 +103,7 @@ def test_help_and_list(capsys):
 
 
 def test_ctrl_c_exits_130_without_traceback(small_tree, tmp_path, monkeypatch, capsys):
-    from utils.pipeline import Pipeline
+    from runner.pipeline import Pipeline
 
     def interrupted(self, *args, **kwargs):
         raise KeyboardInterrupt

@@ -17,7 +17,9 @@ from testing_helpers import REPO, write_eval
 from utils.config import load_config
 from utils.errors import ConfigError
 from utils.loading import load
-from utils.pipeline import Options, Pipeline, split
+from runner.pipeline import Pipeline
+from runner.report import Options
+from runner.planning import split
 from utils.synthetic import write_tree
 
 # distance (error) at the last checkpoint: (standard, atlantis)

@@ -1,5 +1,5 @@
 """utils/walk.py: the files under a data root, entering linked folders once, and the input stamp
-(utils/fingerprint.scan_tree) seeing the same files."""
+(runner/fingerprint.scan_tree) seeing the same files."""
 from __future__ import annotations
 
 import os
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from utils.fingerprint import scan_tree
+from runner.fingerprint import scan_tree
 from utils.walk import files_under
 
 

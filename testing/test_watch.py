@@ -24,7 +24,7 @@ import yaml
 from testing_helpers import REPO
 from utils.errors import UserError
 from utils.synthetic import write_tree
-from utils.watch import make_observer
+from runner.watch import make_observer
 
 PNG = b"\x89PNG\r\n\x1a\n"
 TARGET = "pt1_ft1-1/evals/atlantis_angle/eval_data/evaluation_results.json"

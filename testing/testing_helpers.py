@@ -45,7 +45,7 @@ def render_views(name: str, root: Path, config, only: dict | None = None, extra:
     from analysis.views import compute
     from plots.registry import OutputContext, discover
     from utils.loading import load
-    from utils.pipeline import split
+    from runner.planning import split
 
     spec = discover()[name]
     views = compute({spec.needs, *extra}, load(root, config).frame, config, Gaps())

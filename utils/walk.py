@@ -1,5 +1,5 @@
 """The files under a data root, entering linked folders once: the one traversal that discovery
-(utils/loading.py) and the input stamp (utils/fingerprint.py) share, so a file changed in a linked
+(utils/loading.py) and the input stamp (runner/fingerprint.py) share, so a file changed in a linked
 run folder is both read and noticed.
 
 Runs that live on other storage are often linked into the tree (`pt1_ft2-9 -> /scratch/.../pt1_ft2-9`).

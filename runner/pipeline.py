@@ -1,4 +1,5 @@
-"""One run: load -> analysis views -> output jobs -> render only what is out of date.
+"""Running one build: load -> analysis views -> output jobs (runner/planning.py) -> render only
+what is out of date, in worker processes (runner/render.py).
 
 Each output (figure or table) is fingerprinted from the exact data slice it draws, the source of
 its module (and of the project modules that module imports) and the rules it depends on; the
@@ -9,184 +10,42 @@ A rerun where nothing changed does not even load the data: the manifest also kee
 the run's inputs (every evaluation file's size and mtime, a content hash for files whose mtime
 was too recent to trust, the code, the rules, the library versions); when the stamp still holds
 and every output is on disk, the run ends there. Heavy imports (pandas views, matplotlib) happen
-only past that point. The hashes themselves are in utils/fingerprint.py.
+only past that point. The hashes themselves are in runner/fingerprint.py.
 """
 from __future__ import annotations
 
-import hashlib
 import heapq
 import itertools
-import json
 import logging
 import multiprocessing
 import os
 import threading
 import time
-import traceback
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, wait, FIRST_COMPLETED
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
-from utils.atomic import write_text
-from utils.blocks import row_hashes
+from tqdm import tqdm
+
+from runner.checks import check_found, check_paths
+from runner.fingerprint import code_hash, code_state, files_hash, scan_tree, selection_key
+from runner.manifest import read_manifest, write_manifest
+from runner.render import Job, init_worker, ping, render_job, shipped, started
+from runner.report import Options, RunReport
 from utils.config import Config
 from utils.errors import UserError
 from utils.filestamp import content_digest, is_racy
-from utils.fingerprint import (code_hash, code_state, config_hash, files_hash, hash_frame, scan_tree,
-                               selection_key)
-from utils.render import Job, init_worker, ping, render_job, shipped, started
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
 
     from plots.registry import OutputSpec
     from utils.loading import LoadResult, ParseCache
 
 log = logging.getLogger(__name__)
-MANIFEST_VERSION = 1
 _MAX_STAMPS = 8  # input stamps kept, one per --only selection
-
-
-@dataclass
-class RunReport:
-    files: int = 0
-    parsed: int = 0
-    problems: list[str] = field(default_factory=list)
-    gaps: list[str] = field(default_factory=list)
-    planned: int = 0
-    rendered: list[str] = field(default_factory=list)
-    up_to_date: int = 0
-    removed: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (output, reason)
-    seconds: float = 0.0
-    strict: bool = False
-    fast: bool = False  # nothing changed: the input stamp held, no data was loaded
-    interrupted: bool = False  # stopped (Ctrl-C, SIGTERM) before every output was drawn
-    problem_paths: list[Path] = field(default_factory=list)  # the files behind `problems`
-    changed: list[str] = field(default_factory=list)  # evaluation files parsed anew this run
-    gone: list[str] = field(default_factory=list)  # evaluation files gone since the last run
-    deferred: list[Path] = field(default_factory=list)  # unreadable and still being written: retry
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase, for profiling
-    notes: list[str] = field(default_factory=list)  # per file: values read as missing (non-finite)
-
-    @property
-    def read(self) -> int:
-        """Evaluation files whose numbers are in the table (the unreadable ones are not)."""
-        return self.files - len(self.problems)
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.failed or (self.strict and self.problems) else 0
-
-    def summary(self) -> str:
-        files = f"{self.files} evaluation file{_s(self.files)}"
-        if self.fast:
-            parts = [f"{files} (unchanged)"]
-        else:
-            parts = [f"{files}, {self.read} read" + (f" ({self.parsed} parsed anew)"
-                                                     if self.parsed != self.files else "")]
-        if self.problems:
-            parts.append(f"{len(self.problems)} skipped as unreadable")
-        parts += [f"{len(self.rendered)} output{_s(len(self.rendered))} written", f"{self.up_to_date} up to date"]
-        if self.removed:
-            parts.append(f"{len(self.removed)} stale removed")
-        if self.failed:
-            parts.append(f"{len(self.failed)} FAILED: " + "; ".join(f"{o} ({r})" for o, r in self.failed))
-        if self.interrupted:
-            parts.append("interrupted")
-        return ", ".join(parts) + f" in {self.seconds:.2f}s"
-
-
-def _s(n: int) -> str:
-    return "" if n == 1 else "s"
-
-
-@dataclass
-class Options:
-    data: Path
-    out: Path
-    only: tuple[str, ...] = ()
-    jobs: int = 0  # 0 = all cores
-    force: bool = False
-    strict: bool = False
-    progress: bool = True
-
-
-def split(spec: OutputSpec, view: pd.DataFrame) -> Iterable[tuple[dict, pd.DataFrame]]:
-    """Slices of a view, one per output file; baseline rows go along with every group's slice."""
-    import pandas as pd
-    if not spec.per:
-        yield {}, view
-        return
-    is_base = view["group"] == "baseline" if "group" in view.columns else pd.Series(False, index=view.index)
-    members = view[~is_base]
-    if members.empty:
-        return
-    for values, part in members.groupby(list(spec.per), sort=True):
-        values = values if isinstance(values, tuple) else (values,)
-        keys = dict(zip(spec.per, (_plain(v) for v in values)))
-        if is_base.any() and "baseline_experiment" in view.columns:
-            base = view[is_base & view["experiment"].isin(part["baseline_experiment"].unique())]
-            for k, v in keys.items():
-                if k != "group" and k in base.columns:
-                    base = base[base[k] == v]
-            part = pd.concat([base, part])
-        yield keys, part
-
-
-class _ViewFailed(Exception):
-    pass
-
-
-class ViewCache:
-    """The analysis views of one run, each computed on first use and once (a view may need
-    others). A view that raises is remembered with the reason: a bug in one view fails the
-    outputs that need it, not the run."""
-
-    def __init__(self, frame: pd.DataFrame, config: Config, gaps: Any) -> None:
-        self.frame, self.config, self.gaps = frame, config, gaps
-        self.done: dict[str, pd.DataFrame] = {}
-        self.errors: dict[str, str] = {}
-
-    def get(self, name: str) -> pd.DataFrame | None:
-        """The view, or None when it (or a view it needs) failed: see `errors[name]`."""
-        try:
-            return self._get(name)
-        except _ViewFailed:
-            return None
-
-    def _get(self, name: str) -> pd.DataFrame:
-        from analysis.views import VIEWS
-        if name in self.errors:
-            raise _ViewFailed(name)
-        if name not in self.done:
-            try:
-                self.done[name] = VIEWS[name](self.frame, self.config, self.gaps, self._get)
-            except _ViewFailed as exc:
-                self.errors[name] = f"view {name!r} needs view {exc.args[0]!r}: {self.errors[exc.args[0]]}"
-                raise _ViewFailed(name) from None
-            except Exception as exc:  # noqa: BLE001 - reported as the outputs' failure
-                tb = traceback.extract_tb(exc.__traceback__)[-1]
-                self.errors[name] = (f"view {name!r}: {type(exc).__name__}: {exc} (line {tb.lineno} of "
-                                     f"{Path(tb.filename).name})")
-                raise _ViewFailed(name) from None
-        return self.done[name]
-
-
-def view_order(names: set[str]) -> list[str]:
-    """Views in the order a run computes them: those built from fewer others first, so the
-    tables of every record and of the scores go to the workers while the rest is computed."""
-    from analysis.views import lineage
-    return sorted(names, key=lambda n: (len(lineage(n)), n))
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalars -> Python ones, so slice keys go into JSON and file names cleanly."""
-    return value.item() if hasattr(value, "item") and not isinstance(value, (str, bytes)) else value
 
 
 class _Clock:
@@ -213,7 +72,7 @@ class Pipeline:
         self.cache_dir = options.out / ".cache"
         self._parse_cache: ParseCache | None = None
         self._registry: dict[str, OutputSpec] | None = None
-        self.manifest, self.stamps = self._read_manifest()
+        self.manifest, self.stamps = read_manifest(self.cache_dir / "manifest.json")
         self._pool = pool
         self._own_pool = False
         self._pool_broken = False
@@ -232,7 +91,7 @@ class Pipeline:
     @property
     def registry(self) -> dict[str, OutputSpec]:
         if self._registry is None:
-            from plots.registry import discover
+            from plots.registry import discover  # lazily: pandas, matplotlib
             registry = discover(self.config.plot_modules)
             unknown = [n for n in self.options.only if n not in registry]
             if unknown:
@@ -248,7 +107,7 @@ class Pipeline:
     @property
     def parse_cache(self) -> ParseCache:
         if self._parse_cache is None:
-            from utils.loading import ParseCache, reading_rules
+            from utils.loading import ParseCache, reading_rules  # lazily: pandas
             self._parse_cache = ParseCache(self.cache_dir / "parsed.pickle", reading_rules(self.config))
         return self._parse_cache
 
@@ -256,37 +115,6 @@ class Pipeline:
     def specs(self) -> list[OutputSpec]:
         names = self.options.only or tuple(self.registry)
         return [self.registry[n] for n in sorted(names)]
-
-    # --- manifest ------------------------------------------------------------------------------
-
-    def _read_manifest(self) -> tuple[dict, dict]:
-        """(outputs, input stamps); anything malformed is dropped and redrawn, never trusted."""
-        path = self.cache_dir / "manifest.json"
-        if not path.exists():
-            return {}, {}
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION \
-                    or not isinstance(data.get("outputs"), dict):
-                log.info("output cache %s is from another version; redrawing everything", path)
-                return {}, {}
-        except (OSError, ValueError) as exc:
-            log.warning("output cache %s is corrupt (%s); redrawing everything", path, exc)
-            return {}, {}
-        outputs = {rel: e for rel, e in data["outputs"].items()
-                   if isinstance(e, dict) and isinstance(e.get("fingerprint"), str)
-                   and isinstance(e.get("output"), str)}
-        stamps = data.get("stamps") if isinstance(data.get("stamps"), dict) else {}
-        return outputs, {k: v for k, v in stamps.items() if isinstance(v, dict)}
-
-    def _write_manifest(self, last_run: dict) -> None:
-        write_text(self.cache_dir / "manifest.json", json.dumps({
-            "version": MANIFEST_VERSION,
-            "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "outputs": self.manifest,
-            "stamps": self.stamps,
-            "last_run": last_run,
-        }, indent=1, sort_keys=True, default=str))
 
     # --- the no-op fast path -------------------------------------------------------------------
 
@@ -348,7 +176,6 @@ class Pipeline:
         """
         start = time.perf_counter()
         self.config = self.rules
-        from utils.checks import check_paths
         check_paths(self.options.data, self.options.out, self.config)  # before any reading or writing
         code = code_state(self.config)
         tree = scan_tree(self.options.data)  # before loading: the stamp must not be newer than the data
@@ -366,7 +193,7 @@ class Pipeline:
             self._code_loaded = code  # say it once per change
         pool = self._executor()
         clock("check")
-        from utils.loading import load
+        from utils.loading import load  # lazily, as all below: past the no-op path, pandas
         result = load(self.options.data, self.config, self.parse_cache, pool=pool)
         clock("load")
         self.last_load = result
@@ -374,7 +201,6 @@ class Pipeline:
         self.config = with_inferred(self.rules, result.frame)  # the tasks rules.yaml does not list
         report.files, report.parsed = len(result.files), len(result.parsed)
         if not result.files:
-            from utils.checks import check_found
             check_found(self.options.data, 0, self.config, allow_empty=self.wait_for_files)
             report.seconds = time.perf_counter() - start  # watch mode: nothing yet, nothing to draw
             return report
@@ -402,6 +228,7 @@ class Pipeline:
             raise
 
         from analysis.scores import Gaps
+        from runner.planning import ViewCache, view_order  # lazily: pandas and the analysis views
         gaps = Gaps()
         views = ViewCache(result.frame, self.config, gaps)
         out = self.options.out
@@ -467,8 +294,8 @@ class Pipeline:
             while len(self.stamps) > _MAX_STAMPS:
                 self.stamps.pop(next(iter(self.stamps)))
         last_run = self._last_run(report)
-        self._write_manifest(last_run)
-        from utils.gallery import write_gallery
+        write_manifest(self.cache_dir / "manifest.json", self.manifest, self.stamps, last_run)
+        from runner.gallery import write_gallery  # lazily: pandas (analysis.views)
         write_gallery(out, registry, self.manifest, last_run, self.config)
         clock("save")
         return report
@@ -528,30 +355,9 @@ class Pipeline:
                 report.removed.append(rel)
 
     def plan(self, views: dict[str, pd.DataFrame]) -> list[Job]:
-        """One fingerprinted job per output file. Outputs that split the same view the same way
-        share the slices (and their hashes): they are computed once."""
-        jobs = []
-        cfg_hash = config_hash(self.config)
-        inferred = {t: i for t, i in self.config.tasks.items() if t not in self.rules.tasks}
-        slices: dict[tuple[str, tuple[str, ...]], list[tuple[dict, pd.DataFrame, str, np.ndarray | None]]] = {}
-        for spec in self.specs:
-            if spec.needs not in views:
-                continue
-            code = self._code_hashes.get(spec.name) or code_hash(spec)
-            key = (spec.needs, spec.per)
-            if key not in slices:
-                slices[key] = []
-                for keys, part in split(spec, views[spec.needs]):
-                    rows = row_hashes(part) if len(part) else None  # kept: blocked tables name blocks by them
-                    slices[key].append((keys, part, hash_frame(part, rows), rows))
-            salt = f"{spec.name}|{code}|{cfg_hash}"
-            for keys, part, data_hash, rows in slices[key]:
-                rel = spec.path_for(keys, self.config.plot_format)
-                if inferred and "task" in part.columns:  # inferred tasks (label, unit, scale) are rules too
-                    data_hash += repr([inferred.get(t) for t in sorted(map(str, part["task"].unique()))])
-                fp = hashlib.blake2b(f"{salt}|{data_hash}".encode(), digest_size=16).hexdigest()
-                jobs.append(Job(spec.name, rel, dict(keys), part, fp, salt, rows if spec.blocks_by else None))
-        return jobs
+        """One fingerprinted job per selected output file of these views."""
+        from runner.planning import plan_jobs  # lazily: pandas and the analysis views
+        return plan_jobs(self.specs, views, self.config, self.rules, self._code_hashes)
 
     # --- workers ---------------------------------------------------------------------------------
 
@@ -598,7 +404,6 @@ class Pipeline:
 
     def _render(self, batches: Iterable[list[Job]]) -> Iterator[tuple[str, str | None, float]]:
         """(output, error or None, seconds) per job, as they finish; `batches` come one per view."""
-        from tqdm import tqdm
         bar = tqdm(total=0, desc="rendering", unit="file", leave=False,
                    disable=None if self.options.progress else True)
         pool = self._executor()

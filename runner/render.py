@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 from utils.atomic import atomic_open, write_text
-from utils.blocks import Blocks, plan_blocks, render_in_blocks, write_blocks
+from runner.blocks import Blocks, plan_blocks, render_in_blocks, write_blocks
 from utils.config import Config
 
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ def _render_job(job: Job, out: Path, config: Config,
             _load_registry(config.plot_modules)
         registry = _worker_registry
     spec = registry[job.spec_name]
-    from plots.registry import OutputContext
+    from plots.registry import OutputContext  # lazily: a no-op run imports this module, not pandas
     ctx = OutputContext(config=config, keys=dict(job.keys), title=spec.title)
     try:
         if spec.blocks_by:

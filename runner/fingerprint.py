@@ -9,12 +9,15 @@ alone.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
+from runner.blocks import row_hashes
 from utils.config import Config
 from utils.walk import files_under
 
@@ -25,19 +28,18 @@ if TYPE_CHECKING:
     from plots.registry import OutputSpec
 
 PROJECT = Path(__file__).resolve().parent.parent
-_CODE_DIRS = ("analysis", "plots", "utils")  # whatever an output can depend on
+_CODE_DIRS = ("analysis", "plots", "runner", "utils")  # whatever an output can depend on
 _CODE_SUFFIXES = (".py", ".js", ".css")
 
 
 def hash_frame(frame: pd.DataFrame, rows: np.ndarray | None = None) -> str:
     """Hash of a data slice's columns, dtypes and values (not its index); `rows`: the slice's
-    row hashes (utils.blocks.row_hashes) when the caller has them."""
+    row hashes (runner.blocks.row_hashes) when the caller has them."""
     h = hashlib.blake2b(digest_size=16)
     h.update(",".join(map(str, frame.columns)).encode())
     h.update(",".join(map(str, frame.dtypes)).encode())
     if len(frame):
         if rows is None:
-            from utils.blocks import row_hashes
             rows = row_hashes(frame)
         h.update(rows.tobytes())
     return h.hexdigest()
@@ -63,7 +65,6 @@ def source_hash(module: Any) -> str:
 def code_hash(spec: OutputSpec) -> str:
     """Changes when the output's module changes, or a project module it imports from does
     (plots.style, analysis.latex, ...), so exactly the affected outputs are redrawn."""
-    import inspect
     mod = sys.modules.get(spec.func.__module__)
     if mod is None:
         return hashlib.blake2b(spec.func.__code__.co_code, digest_size=12).hexdigest()
@@ -80,7 +81,6 @@ def code_hash(spec: OutputSpec) -> str:
 
 def code_state(config: Config) -> str:
     """Hash of every source file outputs can depend on, the extra plot modules and the libraries."""
-    from importlib.util import find_spec
     h = hashlib.blake2b(digest_size=16)
     files = [p for d in _CODE_DIRS for p in sorted((PROJECT / d).rglob("*"))
              if p.suffix in _CODE_SUFFIXES and "__pycache__" not in p.parts]

@@ -12,8 +12,10 @@ from pathlib import Path, PurePosixPath
 
 from utils.config import Config
 from utils.errors import DataPathError, OutputPathError
+from utils.readers import all_readers, glob_matches
+from utils.walk import files_under
 
-CACHE = ".cache"  # the output folder's cache (utils/pipeline.py)
+CACHE = ".cache"  # the output folder's cache (runner/pipeline.py)
 _HINT_FILES = 20000  # files looked at for the hint (a folder far too high is not walked whole)
 
 
@@ -59,7 +61,6 @@ def readers_phrase(config: Config) -> str:
     """Which readers looked, for the "no evaluation files" message."""
     if config.readers:
         return "; ".join(f"{r.reader} for {r.glob}" for r in config.readers)
-    from utils.readers import all_readers
     return "any of " + ", ".join(sorted(n for n, r in all_readers().items() if r.sniff is not None))
 
 
@@ -111,12 +112,10 @@ def _shown(path: Path) -> str:
 
 
 def _glob(rel: str, pattern: str) -> bool:
-    from utils.readers import glob_matches
     return glob_matches(rel, pattern)
 
 
 def _files(root: Path):
     """Root-relative paths of the files under root, walked as discovery walks them (utils/walk.py)."""
-    from utils.walk import files_under
     for _, rel in files_under(os.fspath(root)):
         yield PurePosixPath(rel)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 from urllib.parse import quote
 
+from analysis.views import SOURCES, lineage
 from utils.atomic import write_text
 from utils.config import Config
 
@@ -278,7 +279,6 @@ def _section_title(items: list[Item]) -> str:
 def _numbers_in(view: str) -> set[str]:
     """Views whose tables hold a figure's numbers: its own and those it is computed from
     (every view comes from the raw records, so metrics.csv only for views drawn straight from it)."""
-    from analysis.views import SOURCES, lineage
     views = lineage(view)
     return views if SOURCES.get(view) == ("metrics",) or view == "metrics" else views - {"metrics"}
 

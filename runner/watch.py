@@ -32,7 +32,10 @@ from typing import Any, Callable
 
 from utils.config import Config
 from utils.errors import UserError
-from utils.pipeline import Options, Pipeline, RunReport
+from runner.checks import check_paths
+from runner.fingerprint import scan_tree
+from runner.pipeline import Pipeline
+from runner.report import Options, RunReport
 
 DEBOUNCE = 0.2  # seconds of quiet that end a burst
 MAX_BATCH = 5.0  # a burst longer than this is split into several rebuilds
@@ -98,7 +101,7 @@ def _event_types() -> list[type]:
     """What a rebuild needs to hear about. Not opens and reads: with them, inotify would report
     every directory and file the loader itself opens, and watchdog's thread would spend the GIL
     on thousands of events per rebuild."""
-    from watchdog import events as ev
+    from watchdog import events as ev  # lazily: watchdog only in watch mode's threads
     return [ev.FileCreatedEvent, ev.FileModifiedEvent, ev.FileClosedEvent, ev.FileDeletedEvent,
             ev.FileMovedEvent, ev.DirCreatedEvent, ev.DirDeletedEvent, ev.DirMovedEvent]
 
@@ -191,7 +194,6 @@ class _Session:
     def queue_missed(self, root: Path, out: Path) -> None:
         """Queue files whose stamp differs from the tree the first build scanned: written while the
         observer was still starting, when no event may have come for them."""
-        from utils.fingerprint import scan_tree
         before, now = self.pipeline.last_tree or {}, scan_tree(root) or {}
         skip = str(out.resolve()) + os.sep
         for path in sorted(set(before) | set(now)):
@@ -256,7 +258,6 @@ def watch(config: Config, options: Options, poll: float | None = None) -> int:
             previous[sig] = signal.signal(sig, on_signal)
     observer = None
     try:
-        from utils.checks import check_paths
         check_paths(options.data, options.out, config)  # before watching: a wrong path is exit 2
         pipeline.start_pool()  # fork before watchdog's threads exist; kept for the whole session
         # Observe first, then scan: a file landing during the first build is an event, not lost.

@@ -1,0 +1,208 @@
+"""The page: every figure laid out once, in inches, at `plots.width` (a paper's column or text width),
+from the sizes of the texts that go into its margins, so no layout engine runs when it is saved.
+`Page` places panels, title and legend; `rows_figure` lays out the task panels whose rows are
+experiments; `note_figure` is the page that says why a figure has nothing to draw."""
+from __future__ import annotations
+
+import math
+import textwrap
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import matplotlib
+import matplotlib.font_manager
+import matplotlib.ticker
+
+from plots.style import FONT_MIN, PANEL_TITLE_SIZE, PT, TITLE_SIZE, apply_style, fit_tick_labels
+from utils.config import Config
+
+if TYPE_CHECKING:
+    import matplotlib.axes
+    import matplotlib.figure
+
+GAP = 0.06  # inches between blocks (title, panels, legend) and at the figure's edges
+
+
+@dataclass
+class Page:
+    """A figure of fixed width (`plots.width`) laid out once, in inches, from the sizes of the texts
+    that go into its margins; panels are placed with `add_axes` and no layout engine runs, so saving
+    draws the figure once (constrained layout measured every text twice, at ~0.8 s a figure).
+
+    Use: `page = Page(width)`, measure with `text_width`/`wrap`/`legend_columns`, then `panels(...)`
+    fixes the height and places the axes; `title` and `legend` go into the margins reserved for them."""
+
+    width: float
+    dpi: float = 150.0  # the file's: text extents depend on it (hinting), so measure at it
+
+    def __post_init__(self) -> None:
+        import matplotlib.pyplot as plt
+        self.fig = plt.figure(figsize=(self.width, 3.0), dpi=self.dpi)
+        self._renderer = self.fig.canvas.get_renderer()
+        self.height = 3.0
+
+    def text_width(self, text: str, size: float) -> float:
+        """Inches the text takes at `size` points (its widest line)."""
+        prop = matplotlib.font_manager.FontProperties(size=size)
+        widths = [self._renderer.get_text_width_height_descent(line or " ", prop, ismath=False)[0]
+                  for line in str(text).split("\n")]
+        return max(widths) / self.fig.dpi
+
+    @staticmethod
+    def text_height(text: str, size: float, spacing: float = 1.2) -> float:
+        """Inches `text` takes vertically at `size` points (matplotlib's line spacing)."""
+        return (str(text).count("\n") + 1) * size * spacing * PT
+
+    def wrap(self, text: str, size: float, width: float | None = None) -> str:
+        """`text` broken into lines that fit `width` inches (default: the page less its edges)."""
+        width = (width or self.width) - 2 * GAP
+        lines = []
+        for line in str(text).split("\n"):
+            chars = len(line)
+            while chars > 10 and self.text_width(textwrap.fill(line, chars), size) > width:
+                chars = int(chars * 0.92)
+            lines.append(textwrap.fill(line, chars) if chars < len(line) else line)
+        return "\n".join(lines)
+
+    def fit_title(self, head: str, rest: str, lines: int = 2, size: float = TITLE_SIZE) -> str:
+        """`head + rest` wrapped to the page in at most `lines` lines: `head` (a long task or metric name)
+        is shortened in its middle with "…" until it fits, `rest` (what is compared with what) is kept."""
+        text = self.wrap(head + rest, size)
+        keep = len(head)
+        while text.count("\n") >= lines and keep > 8:
+            keep -= 2
+            short = head[:keep - keep // 2 - 1] + "…" + head[len(head) - keep // 2:]
+            text = self.wrap(short + rest, size)
+        return text
+
+    def columns(self, n: int, min_panel: float, left: float, right: float = GAP, wspace: float = 0.12) -> int:
+        """How many panels of at least `min_panel` inches fit side by side (1 to n)."""
+        fit = int((self.width - left - right + wspace) // (min_panel + wspace))
+        return max(1, min(n, fit))
+
+    def legend_columns(self, names: list[str], size: float = FONT_MIN) -> tuple[int, float]:
+        """Columns of a legend of `names` that fit the page, and its height in inches."""
+        em = size * PT
+        widths = [self.text_width(n, size) + (1.6 + 0.5 + 1.2) * em for n in names]
+        for ncols in range(len(names), 0, -1):
+            rows = math.ceil(len(names) / ncols)
+            cols = [max(widths[c * rows:(c + 1) * rows], default=0) for c in range(ncols)]
+            if sum(cols) + em <= self.width - 2 * GAP:
+                break
+        lines = sum(n.count("\n") for n in names[:rows]) + rows
+        spacing = matplotlib.rcParams["legend.labelspacing"]  # em between rows
+        return ncols, (lines * 1.25 + (rows - 1) * spacing) * size * PT + 2 * GAP
+
+    def panels(self, n: int, ncols: int, panel_height: float, left: float, top: float, bottom: float,
+               right: float = GAP, wspace: float = 0.12, hspace: float = 0.3, panel_width: float | None = None
+               ) -> list[matplotlib.axes.Axes]:
+        """Fix the figure's height and place `n` panels (row-major, `ncols` a row); margins in inches:
+        `left` for row labels, `top` for the titles, `bottom` for the x labels and the legend,
+        `hspace` between panel rows for the next row's panel titles and this one's x labels."""
+        nrows = math.ceil(n / ncols)
+        pw = panel_width or (self.width - left - right - (ncols - 1) * wspace) / ncols
+        self.height = top + nrows * panel_height + (nrows - 1) * hspace + bottom
+        W, H = self.width, self.height
+        self.fig.set_size_inches(W, H)
+        axes = []
+        for i in range(n):
+            r, c = divmod(i, ncols)
+            x0 = left + c * (pw + wspace)
+            y0 = H - top - (r + 1) * panel_height - r * hspace
+            axes.append(self.fig.add_axes((x0 / W, y0 / H, pw / W, panel_height / H)))
+        return axes
+
+    def title(self, text: str, size: float = TITLE_SIZE) -> None:
+        """The figure's title, at the top edge (reserve `text_height(text) + 2 * GAP` for it)."""
+        self.fig.suptitle(text, x=0.5, y=1 - GAP / self.height, ha="center", va="top", fontsize=size)
+
+    def legend(self, handles: list, names: list[str], ncols: int) -> None:
+        """The legend, centred at the bottom edge (reserve `legend_columns(names)[1]` for it)."""
+        self.fig.legend(handles, names, loc="lower center", bbox_to_anchor=(0.5, GAP / self.height),
+                        ncols=ncols, frameon=False, borderpad=0, borderaxespad=0)
+
+
+def x_axis_height(label_lines: int, tick_labels: bool = True) -> float:
+    """Inches below a panel for its ticks, tick labels and an x label of `label_lines` lines."""
+    ticks = (2.5 + 1.8 + FONT_MIN * 1.2) if tick_labels else 0.0
+    label = (2.0 + label_lines * 7.5 * 1.2) if label_lines else 0.0
+    return (ticks + label) * PT + 0.02
+
+
+def title_height(lines: int = 1, size: float = PANEL_TITLE_SIZE) -> float:
+    """Inches above a panel for a panel title of `lines` lines."""
+    return (3.0 + lines * size * 1.2) * PT + 0.02
+
+
+
+def note_figure(message: str, title: str, width: float = 6.0) -> matplotlib.figure.Figure:
+    """A small figure, `width` inches wide, that says why there is nothing to draw, instead of an empty
+    or failed file; laid out once (`Page`), the title and the message (in a bare panel) wrapped to the width."""
+    apply_style()
+    page = Page(width)
+    title = page.wrap(title, TITLE_SIZE)
+    message = page.wrap(message, 7.5)
+    [ax] = page.panels(1, 1, page.text_height(message, 7.5) + 0.3, GAP, 2 * GAP + page.text_height(title, TITLE_SIZE),
+                       GAP, right=GAP)
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=7.5)
+    page.title(title)
+    return page.fig
+
+
+@dataclass
+class RowsFigure:
+    """A figure of task panels whose rows are experiments (comparison, normalized, raw differences)."""
+
+    page: Page
+    axes: list
+    ncols: int
+    legend_cols: int
+    title: str
+    xlabel: str = ""  # one x label under all panels (when they share the quantity and its limits)
+    xlabel_y: float = 0.0  # inches from the bottom edge: where it goes
+
+    @property
+    def fig(self) -> matplotlib.figure.Figure:
+        return self.page.fig
+
+    def finish(self, handles: list, names: list[str], labels: list[str]) -> matplotlib.figure.Figure:
+        """Row labels on the first panel of each panel row (the others carry no y ticks at all),
+        the title and the legend in the margins reserved for them."""
+        for i, ax in enumerate(self.axes):
+            if i % self.ncols == 0:
+                ax.set_yticks(range(len(labels)), labels)
+                ax.tick_params(axis="y", length=0)
+            else:  # no tick at all, not a tick per row with an empty label
+                ax.yaxis.set_major_locator(matplotlib.ticker.NullLocator())
+            ax.spines["left"].set_visible(False)
+            ax.set_ylim(len(labels) - 0.5, -0.5)
+            fit_tick_labels(ax)
+        if self.xlabel:  # centred on the page, as it was wrapped to fit it
+            self.fig.text(0.5, self.xlabel_y / self.page.height, self.xlabel, ha="center", va="bottom",
+                          fontsize=7.5)
+        self.page.title(self.title)
+        self.page.legend(handles, names, self.legend_cols)
+        return self.page.fig
+
+
+def rows_figure(config: Config, labels: list[str], n_panels: int, title: str, legend_names: list[str],
+                xlabel_lines: int = 2, min_panel: float = 0.8, common_xlabel: str = "") -> RowsFigure:
+    """Lay out a figure of `n_panels` task panels side by side (wrapping into rows when the page is
+    narrow), one row per experiment label; the height follows the number of rows (0.12 in a row).
+    Each panel has an x label of `xlabel_lines` lines, or (`common_xlabel`) all share one."""
+    apply_style()
+    page = Page(config.plot_width, config.plot_dpi)
+    left = max((page.text_width(lab, FONT_MIN) for lab in labels), default=0.3) + 0.08
+    ncols = page.columns(n_panels, min_panel, left, right=0.16, wspace=0.2)
+    title = page.wrap(title, TITLE_SIZE)
+    legend_cols, legend_h = page.legend_columns(legend_names)
+    axis_h = x_axis_height(0 if common_xlabel else xlabel_lines)
+    common_xlabel = page.wrap(common_xlabel, 7.5) if common_xlabel else ""
+    common = page.text_height(common_xlabel, 7.5) + 0.03 if common_xlabel else 0.0
+    top = 2 * GAP + page.text_height(title, TITLE_SIZE) + title_height()
+    bottom = axis_h + common + legend_h + GAP
+    panel_h = max(1.1, 0.12 * len(labels) + 0.12)
+    axes = page.panels(n_panels, ncols, panel_h, left, top, bottom, right=0.16, wspace=0.2,
+                       hspace=axis_h + title_height() + 0.04)
+    return RowsFigure(page, axes, ncols, legend_cols, title, xlabel=common_xlabel, xlabel_y=legend_h + GAP)

@@ -1,0 +1,120 @@
+"""Planning a run: the analysis views it needs (each computed once, a failure kept to the outputs
+that need it), sliced per output file and fingerprinted, so the run draws only what is stale."""
+from __future__ import annotations
+
+import hashlib
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+import pandas as pd
+
+from analysis.views import VIEWS, lineage
+from runner.blocks import row_hashes
+from runner.fingerprint import code_hash, config_hash, hash_frame
+from runner.render import Job
+from utils.config import Config
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from plots.registry import OutputSpec
+
+
+def split(spec: OutputSpec, view: pd.DataFrame) -> Iterable[tuple[dict, pd.DataFrame]]:
+    """Slices of a view, one per output file; baseline rows go along with every group's slice."""
+    if not spec.per:
+        yield {}, view
+        return
+    is_base = view["group"] == "baseline" if "group" in view.columns else pd.Series(False, index=view.index)
+    members = view[~is_base]
+    if members.empty:
+        return
+    for values, part in members.groupby(list(spec.per), sort=True):
+        values = values if isinstance(values, tuple) else (values,)
+        keys = dict(zip(spec.per, (_plain(v) for v in values)))
+        if is_base.any() and "baseline_experiment" in view.columns:
+            base = view[is_base & view["experiment"].isin(part["baseline_experiment"].unique())]
+            for k, v in keys.items():
+                if k != "group" and k in base.columns:
+                    base = base[base[k] == v]
+            part = pd.concat([base, part])
+        yield keys, part
+
+
+class _ViewFailed(Exception):
+    pass
+
+
+class ViewCache:
+    """The analysis views of one run, each computed on first use and once (a view may need
+    others). A view that raises is remembered with the reason: a bug in one view fails the
+    outputs that need it, not the run."""
+
+    def __init__(self, frame: pd.DataFrame, config: Config, gaps: Any) -> None:
+        self.frame, self.config, self.gaps = frame, config, gaps
+        self.done: dict[str, pd.DataFrame] = {}
+        self.errors: dict[str, str] = {}
+
+    def get(self, name: str) -> pd.DataFrame | None:
+        """The view, or None when it (or a view it needs) failed: see `errors[name]`."""
+        try:
+            return self._get(name)
+        except _ViewFailed:
+            return None
+
+    def _get(self, name: str) -> pd.DataFrame:
+        if name in self.errors:
+            raise _ViewFailed(name)
+        if name not in self.done:
+            try:
+                self.done[name] = VIEWS[name](self.frame, self.config, self.gaps, self._get)
+            except _ViewFailed as exc:
+                self.errors[name] = f"view {name!r} needs view {exc.args[0]!r}: {self.errors[exc.args[0]]}"
+                raise _ViewFailed(name) from None
+            except Exception as exc:  # noqa: BLE001 - reported as the outputs' failure
+                tb = traceback.extract_tb(exc.__traceback__)[-1]
+                self.errors[name] = (f"view {name!r}: {type(exc).__name__}: {exc} (line {tb.lineno} of "
+                                     f"{Path(tb.filename).name})")
+                raise _ViewFailed(name) from None
+        return self.done[name]
+
+
+def view_order(names: set[str]) -> list[str]:
+    """Views in the order a run computes them: those built from fewer others first, so the
+    tables of every record and of the scores go to the workers while the rest is computed."""
+    return sorted(names, key=lambda n: (len(lineage(n)), n))
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars -> Python ones, so slice keys go into JSON and file names cleanly."""
+    return value.item() if hasattr(value, "item") and not isinstance(value, (str, bytes)) else value
+
+
+def plan_jobs(specs: Iterable[OutputSpec], views: dict[str, pd.DataFrame], config: Config, rules: Config,
+              code_hashes: dict[str, str]) -> list[Job]:
+    """One fingerprinted job per output file of `specs` whose view is in `views`. Outputs that split
+    the same view the same way share the slices (and their hashes): they are computed once.
+    `config` is the rules plus the inferred tasks, `rules` the rules as given."""
+    jobs = []
+    cfg_hash = config_hash(config)
+    inferred = {t: i for t, i in config.tasks.items() if t not in rules.tasks}
+    slices: dict[tuple[str, tuple[str, ...]], list[tuple[dict, pd.DataFrame, str, np.ndarray | None]]] = {}
+    for spec in specs:
+        if spec.needs not in views:
+            continue
+        code = code_hashes.get(spec.name) or code_hash(spec)
+        key = (spec.needs, spec.per)
+        if key not in slices:
+            slices[key] = []
+            for keys, part in split(spec, views[spec.needs]):
+                rows = row_hashes(part) if len(part) else None  # kept: blocked tables name blocks by them
+                slices[key].append((keys, part, hash_frame(part, rows), rows))
+        salt = f"{spec.name}|{code}|{cfg_hash}"
+        for keys, part, data_hash, rows in slices[key]:
+            rel = spec.path_for(keys, config.plot_format)
+            if inferred and "task" in part.columns:  # inferred tasks (label, unit, scale) are rules too
+                data_hash += repr([inferred.get(t) for t in sorted(map(str, part["task"].unique()))])
+            fp = hashlib.blake2b(f"{salt}|{data_hash}".encode(), digest_size=16).hexdigest()
+            jobs.append(Job(spec.name, rel, dict(keys), part, fp, salt, rows if spec.blocks_by else None))
+    return jobs
