@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     tidy.add_argument("--dry-run", action="store_true", help="print the plan, move nothing")
     tidy.add_argument("--json", action="store_true",
                       help="print only a JSON list of {source, destination, rule} on stdout")
+    tidy.add_argument("--why", action="store_true",
+                      help="add a WHY column: the evidence for each move (figure of, follows, like ...)")
     tidy.add_argument("--recursive", action="store_true",
                       help="also move files from subfolders (not hidden ones, not rule destinations)")
     tidy.set_defaults(func=_cmd_tidy)
@@ -112,7 +114,7 @@ def _cmd_tidy(args: argparse.Namespace) -> int:
     else:
         if result.dry_run:
             _out("dry run: nothing was moved")
-        _out(moves_table(moves) if moves else "nothing to move")
+        _out(moves_table(moves, why=args.why) if moves else "nothing to move")
         _out(*details, summary)
     return 0 if result.ok and not result.problems else 1
 

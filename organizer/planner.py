@@ -17,7 +17,8 @@ from pathlib import Path
 
 from .fileinfo import FigureRef, FileInfo, figure_literal_regex, split_extension
 from .layout import Layout
-from .references import GroupDecision, Graph, Siblings, decide_groups, script_refs
+from .references import (MAKEFILE_NAMES, GroupDecision, Graph, Member, Siblings, decide_groups, is_shell_like,
+                         script_refs)
 from .rules import Rule, RuleSet
 
 #: Folder names never entered or moved, whatever the rules say.
@@ -32,13 +33,23 @@ class Move:
 
     source: str
     destination: str
-    rule: str
+    rule: str                      # the rule that decided (for a group member: the group leader's rule)
     duplicate_of: str | None = None
     figure_of: str | None = None
+    why: str = ""                  # the evidence: "figure of plot_x.py", "follows plot_x.py", "like a/b.py: word"
+
+    @property
+    def label(self) -> str:
+        """Rule and evidence in one: ``plot-scripts (figure of plot_x.py)``, ``follows plot_x.py``."""
+        if not self.why:
+            return self.rule
+        if self.why.startswith(("follows ", "kept with ")) or not self.rule:
+            return self.why
+        return f"{self.rule} ({self.why})"
 
     def as_json(self) -> dict[str, str]:
-        """The public JSON shape: source, destination, rule."""
-        return {"source": self.source, "destination": self.destination, "rule": self.rule}
+        """The public JSON shape: source, destination, rule, why."""
+        return {"source": self.source, "destination": self.destination, "rule": self.rule, "why": self.why}
 
 
 @dataclass(frozen=True)
@@ -270,11 +281,15 @@ class _DestinationDirs:
 
 @dataclass
 class _Target:
-    """Where one file goes: folder, the plan's rule label, and the rule name figures inherit."""
+    """Where one file goes: folder, the rule that decided, and the evidence."""
 
     folder: str
-    label: str
     rule_name: str
+    why: str = ""
+
+
+def _label(t: _Target) -> str:
+    return Move("", "", t.rule_name, why=t.why).label
 
 
 def plan_tidy(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset()) -> Plan:
@@ -299,7 +314,7 @@ def plan_tidy(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset()) ->
         figure_of = _assign_figures(candidates, rules)
     groups: dict[str, GroupDecision] = {}
     if rules.follow_references:
-        groups = _reference_groups(candidates, listing, rules, decisions)
+        groups = _reference_groups(candidates, listing, rules, decisions, root)
 
     plan = Plan(root=root, listing=listing, infos=infos)
     dirs = _DestinationDirs(root)
@@ -312,14 +327,12 @@ def plan_tidy(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset()) ->
         keyword = rule.subfolder_for(info)
         if keyword is not None:
             folder, word = keyword
-            return _Target(folder, f"{rule.name} (subfolder {folder[len(rule.destination) + 1:]}: keyword {word})",
-                           rule.name)
+            return _Target(folder, rule.name, f"subfolder {folder[len(rule.destination) + 1:]}: keyword {word}")
         if layout is not None and dirs.check(rule.destination) is None:
             place = layout.place(rule.destination, info.name)
             if place is not None:
-                return _Target(place.folder, f"{rule.name} (like {place.neighbour}: {', '.join(place.words)})",
-                               rule.name)
-        return _Target(rule.destination, rule.name, rule.name)
+                return _Target(place.folder, rule.name, f"like {place.neighbour}: {', '.join(place.words)}")
+        return _Target(rule.destination, rule.name)
 
     # Where every file goes (None: it stays), before any name is claimed.
     target: dict[str, _Target | None] = {}
@@ -343,7 +356,7 @@ def plan_tidy(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset()) ->
         elif rel == group.leader:
             target[rel] = lead
         else:
-            target[rel] = _Target(lead.folder, group.reason, lead.rule_name)
+            target[rel] = _Target(lead.folder, lead.rule_name, group.reason)
     for info, _nested in candidates:
         script = figure_of.get(info.rel)
         if script is None:
@@ -353,7 +366,7 @@ def plan_tidy(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset()) ->
             target[info.rel] = None
             stay_reason[info.rel] = f"figure of {script.rel}, which stays"
         else:
-            target[info.rel] = _Target(of.folder, f"{of.rule_name} (figure of {script.name})", of.rule_name)
+            target[info.rel] = _Target(of.folder, of.rule_name, f"figure of {script.name}")
 
     # Claim names: moving reference groups first (names others use must stay exact), then the rest.
     final: dict[str, tuple[str, str | None]] = {}
@@ -368,8 +381,7 @@ def plan_tidy(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset()) ->
         problem = dirs.check(folder)
         if problem is not None:
             for rel in members:
-                label = target[rel].label  # type: ignore[union-attr]
-                blocked[rel] = Blocked(rel, _join(folder, infos[rel].name), label, problem)
+                blocked[rel] = Blocked(rel, _join(folder, infos[rel].name), _label(target[rel]), problem)  # type: ignore[arg-type]
             continue
         taken = [infos[rel].name for rel in members if groups[rel].needs_exact_name
                  and infos[rel].name in dirs.taken[folder]
@@ -406,7 +418,7 @@ def plan_tidy(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset()) ->
         if rel not in final:
             problem = dirs.check(tgt.folder)
             if problem is not None:
-                plan.blocked.append(Blocked(rel, _join(tgt.folder, info.name), tgt.label, problem))
+                plan.blocked.append(Blocked(rel, _join(tgt.folder, info.name), _label(tgt), problem))
                 continue
             final[rel] = dirs.claim(tgt.folder, info.name, info.path)
         name, duplicate_of = final[rel]
@@ -414,28 +426,67 @@ def plan_tidy(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset()) ->
         plan.moves.append(Move(
             source=rel,
             destination=_join(tgt.folder, name),
-            rule=tgt.label,
+            rule=tgt.rule_name,
             duplicate_of=duplicate_of,
             figure_of=script.rel if script is not None else None,
+            why=tgt.why,
         ))
     used = {_parent(m.destination) for m in plan.moves}
     plan.new_dirs = [d for d in dirs.new_dirs if any(u == d or u.startswith(d + "/") for u in used)]
     return plan
 
 
+_TEST_RE = re.compile(r"^(?:test_.*|.*_tests?|conftest)\.py$")
+
+
+def _role(info: FileInfo, rules: RuleSet) -> str:
+    """``follower`` (a test, a shell or job script), ``code`` (another script) or ``data``."""
+    low = info.lower_name
+    if not info.is_regular or not low.endswith(rules.script_extensions) or low.endswith(rules.figure_extensions):
+        return "data"
+    if _TEST_RE.match(info.name) or is_shell_like(info.name):
+        return "follower"
+    return "code"
+
+
+def sibling_link_target(info: FileInfo) -> str | None:
+    """The sibling a relative symlink points at (``latest.csv -> raw.csv``), else ``None``."""
+    if not info.is_symlink:
+        return None
+    try:
+        target = os.readlink(info.path)
+    except OSError:
+        return None
+    target = target[2:] if target.startswith("./") else target
+    if not target or "/" in target or target in (".", ".."):
+        return None
+    return target
+
+
 def _reference_groups(candidates: list[tuple[FileInfo, bool]], listing: dict[str, Siblings], rules: RuleSet,
-                      decisions: dict[str, Rule | None]) -> dict[str, GroupDecision]:
+                      decisions: dict[str, Rule | None], root: Path) -> dict[str, GroupDecision]:
     """Reference groups of every scanned folder, decided (see :mod:`organizer.references`)."""
     fig_exts = rules.figure_extensions
     script_exts = rules.script_extensions
     by_folder: dict[str, dict[str, str]] = {}
+    infos: dict[str, FileInfo] = {}
     for info, _ in candidates:
         by_folder.setdefault(_parent(info.rel), {})[info.name] = info.rel
+        infos[info.rel] = info
     graphs: dict[str, Graph] = {}
     for info, _ in candidates:
+        folder = _parent(info.rel)
+        target = sibling_link_target(info)
+        if target is not None:
+            rel = by_folder[folder].get(target)
+            graph = graphs.setdefault(folder, Graph())
+            if rel is not None:
+                graph.add(info.rel, rel, "link")
+            elif target in listing[folder].files or target in listing[folder].dirs:
+                graph.anchors.setdefault(info.rel, []).append((target, "link"))
+            continue
         if not (info.is_regular and info.lower_name.endswith(script_exts)) or info.lower_name.endswith(fig_exts):
             continue
-        folder = _parent(info.rel)
         refs = script_refs(info, listing[folder], fig_exts)
         if not refs:
             continue
@@ -447,13 +498,29 @@ def _reference_groups(candidates: list[tuple[FileInfo, bool]], listing: dict[str
                 graph.add(info.rel, rel, ref.kind)
             else:
                 graph.anchors.setdefault(info.rel, []).append((ref.name, ref.kind))
+    # Makefiles (never moved) pin what they run: moving it would break `make`.
+    for folder, sib in listing.items():
+        names = by_folder.get(folder)
+        if not names:
+            continue
+        for make in sorted(MAKEFILE_NAMES & sib.files):
+            if make in names:
+                continue
+            mk = FileInfo(make, _join(folder, make), str(root / folder / make) if folder else str(root / make),
+                          True, False)
+            for ref in script_refs(mk, sib, fig_exts):
+                rel = names.get(ref.name)
+                if rel is not None:
+                    graphs.setdefault(folder, Graph()).anchors.setdefault(rel, []).append((make, "pin"))
     out: dict[str, GroupDecision] = {}
+
+    def member(rel: str) -> Member:
+        d = decisions[rel]
+        return Member(_role(infos[rel], rules), d.destination if d is not None else None,
+                      d.name if d is not None else "", d.index if d is not None else 1 << 30)
+
     for graph in graphs.values():
-        out.update(decide_groups(
-            graph,
-            destination=lambda rel: d.destination if (d := decisions[rel]) is not None else None,
-            rule_index=lambda rel: d.index if (d := decisions[rel]) is not None else 1 << 30,
-        ))
+        out.update(decide_groups(graph, member))
     return out
 
 

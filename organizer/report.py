@@ -27,13 +27,14 @@ def table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
     return "\n".join(lines)
 
 
-def moves_table(moves: list[Move]) -> str:
-    """Source, destination, rule (and a note column when there are duplicates)."""
+def moves_table(moves: list[Move], why: bool = False) -> str:
+    """Source, destination, rule (with ``why``: the evidence too; a note column when there are duplicates)."""
     has_notes = any(m.duplicate_of for m in moves)
-    header: tuple[str, ...] = ("SOURCE", "DESTINATION", "RULE") + (("NOTE",) if has_notes else ())
+    header: tuple[str, ...] = ("SOURCE", "DESTINATION", "RULE") + (("WHY",) if why else ()) \
+        + (("NOTE",) if has_notes else ())
     rows = []
     for m in moves:
-        row: tuple[str, ...] = (m.source, m.destination, m.rule)
+        row: tuple[str, ...] = (m.source, m.destination, m.rule) + ((m.why,) if why else ())
         if has_notes:
             row += (f"duplicate of {m.duplicate_of}" if m.duplicate_of else "",)
         rows.append(row)
