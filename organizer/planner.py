@@ -37,6 +37,7 @@ class Move:
     duplicate_of: str | None = None
     figure_of: str | None = None
     why: str = ""                  # the evidence: "figure of plot_x.py", "follows plot_x.py", "like a/b.py: word"
+    relink: str | None = None      # a relative symlink re-pointed after the move: its new text
 
     @property
     def label(self) -> str:
@@ -288,6 +289,25 @@ class _Target:
     why: str = ""
 
 
+def _relink(info: FileInfo, new_folder: str) -> str | None:
+    """The text a relative symlink needs in ``new_folder`` to reach what it reaches now (``None``: keep it).
+
+    Links to a sibling move with it (a reference group) and keep their text; absolute links keep theirs.
+    """
+    try:
+        text = os.readlink(info.path)
+    except OSError:
+        return None
+    if os.path.isabs(text) or "/" not in text.rstrip("/").removeprefix("./"):
+        return None
+    old_folder = _parent(info.rel)
+    target = os.path.normpath(os.path.join(old_folder or ".", text))
+    new = os.path.relpath(target, new_folder or ".")
+    if text.endswith("/") and not new.endswith("/"):
+        new += "/"
+    return new if new != text else None
+
+
 def _label(t: _Target) -> str:
     return Move("", "", t.rule_name, why=t.why).label
 
@@ -423,13 +443,18 @@ def plan_tidy(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset()) ->
             final[rel] = dirs.claim(tgt.folder, info.name, info.path)
         name, duplicate_of = final[rel]
         script = figure_of.get(rel)
+        relink = _relink(info, tgt.folder) if info.is_symlink else None
+        why = tgt.why
+        if relink is not None:
+            why = (why + "; " if why else "") + f"link re-pointed to {relink}"
         plan.moves.append(Move(
             source=rel,
             destination=_join(tgt.folder, name),
             rule=tgt.rule_name,
             duplicate_of=duplicate_of,
             figure_of=script.rel if script is not None else None,
-            why=tgt.why,
+            why=why,
+            relink=relink,
         ))
     used = {_parent(m.destination) for m in plan.moves}
     plan.new_dirs = [d for d in dirs.new_dirs if any(u == d or u.startswith(d + "/") for u in used)]

@@ -90,6 +90,8 @@ def check_lines(result: CheckResult) -> list[str]:
     """Output of ``organizer check``: the problems, then a summary line."""
     lines = problem_lines(result.problems, "problems") if result.problems else []
     journal = result.journal.name if result.journal is not None else "-"
+    lines.append(f"looked at: {result.tally.describe()} (Python files must compile, imports and named "
+                 f"files be beside their script, links resolve)")
     lines.append(f"checked {result.checked} scripts moved by (or left behind by) tidy {journal}: "
                  f"{len(result.problems)} problem{'s' if len(result.problems) != 1 else ''}")
     return lines
