@@ -155,7 +155,7 @@ def _check(items: Iterable[_Item], names_now: Callable[[str], frozenset[str]], f
             if ref.kind == "import":
                 msg = f"imports {ref.name.removesuffix('.py')}, but {shown} is not beside it"
             else:
-                msg = f"names {shown}, which is not beside it"
+                msg = f"{'runs' if ref.kind == 'run' else 'names'} {shown}, which is not beside it"
             problems.append(Problem(item.rel, msg + (f" (it is at {where})" if where else "")))
     return problems
 
@@ -301,7 +301,9 @@ def check_folder(root: Path) -> CheckResult:
             moved.append((rec, st))
     outs: dict[str, set[str]] = {}
     ins: dict[str, set[str]] = {}
-    for rec, _ in moved:
+    for rec in data.moves:  # what the folders held before the tidy (also what was moved on since)
+        if rec.status == "failed":
+            continue
         outs.setdefault(_parent(rec.src), set()).add(rec.src.rsplit("/", 1)[-1])
         ins.setdefault(_parent(rec.dst), set()).add(rec.dst.rsplit("/", 1)[-1])
     before_cache: dict[str, Siblings] = {}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .fileinfo import FigureRef, FileInfo, figure_literal_regex, split_extension
 from .layout import Layout
-from .references import (MAKEFILE_NAMES, GroupDecision, Graph, Member, Siblings, decide_groups, is_shell_like,
+from .references import (_QUOTED_RE, MAKEFILE_NAMES, GroupDecision, Graph, Member, Siblings, decide_groups, is_shell_like,
                          script_refs)
 from .rules import Rule, RuleSet
 
@@ -358,11 +358,19 @@ def plan_tidy(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset()) ->
     target: dict[str, _Target | None] = {}
     stay_reason: dict[str, str] = {}
     leaders: dict[str, _Target | None] = {}
+    far = _far_users(root, candidates, figure_of, groups, rules) if rules.follow_figures else {}
     for info, _nested in candidates:
         rel = info.rel
         if rel in figure_of:
             continue
         group = groups.get(rel)
+        if group is None and rel in far:
+            folder, script, verb = far[rel]
+            if dirs.check(folder) is None and (info.name not in dirs.taken[folder] or same_content(
+                    info.path, dirs.occupant[folder][info.name])):
+                rule = decisions[rel]
+                target[rel] = _Target(folder, rule.name if rule is not None else "follows", f"{verb} by {script}")
+                continue
         if group is None:
             target[rel] = own_target(info)
             continue
@@ -547,6 +555,81 @@ def _reference_groups(candidates: list[tuple[FileInfo, bool]], listing: dict[str
     for graph in graphs.values():
         out.update(decide_groups(graph, member))
     return out
+
+
+#: How deep and how many entries the search for a loose file's writer in sorted folders goes.
+FAR_MAX_DEPTH = 4
+FAR_MAX_ENTRIES = 20_000
+
+
+def _far_users(root: Path, candidates: list[tuple[FileInfo, bool]], figure_of: dict[str, FileInfo],
+               groups: dict[str, GroupDecision], rules: RuleSet) -> dict[str, tuple[str, str, str]]:
+    """Loose top-level files no script beside them uses, that a script in a subfolder writes or reads by name.
+
+    ``{rel: (that script's folder, its path, "written" | "read")}``: a figure joins the script that
+    writes it wherever that script lives, a data file the one that reads it.  Exact names only;
+    a writer beats a reader, then the first script by path.
+    """
+    fig_exts = rules.figure_extensions
+    script_exts = rules.script_extensions
+    wanted: dict[str, str] = {}
+    for info, _ in candidates:
+        if "/" in info.rel or info.rel in figure_of or info.rel in groups:
+            continue
+        low = info.lower_name
+        if info.is_regular and low.endswith(script_exts) and not low.endswith(fig_exts):
+            continue
+        wanted[info.name] = info.rel
+    if not wanted:
+        return {}
+    skip_top = {d for d in os.listdir(root) if d.startswith(".") or d in ALWAYS_SKIPPED}
+    found: dict[str, tuple[int, str, str, str]] = {}
+    literal_re = figure_literal_regex(fig_exts)
+    seen = 0
+    stack: list[tuple[str, int]] = []
+    try:
+        stack = [(e.name, 1) for e in os.scandir(root) if e.name not in skip_top and e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return {}
+    stack.sort(reverse=True)
+    while stack and seen < FAR_MAX_ENTRIES:
+        folder, depth = stack.pop()
+        try:
+            entries = sorted(os.scandir(root / folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        subdirs = []
+        for e in entries:
+            seen += 1
+            if e.name.startswith(".") or e.name in ALWAYS_SKIPPED:
+                continue
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    if depth < FAR_MAX_DEPTH:
+                        subdirs.append((f"{folder}/{e.name}", depth + 1))
+                    continue
+                if not e.is_file(follow_symlinks=False):
+                    continue
+            except OSError:
+                continue
+            low = e.name.lower()
+            if not low.endswith(script_exts) or low.endswith(fig_exts):
+                continue
+            info = FileInfo(e.name, f"{folder}/{e.name}", e.path, True, False)
+            text = info.text
+            if not text:
+                continue
+            for ref in info.figure_refs(literal_re, fig_exts):
+                if ref.exact and ref.text in wanted:
+                    best = found.get(ref.text)
+                    if best is None or best[0] > 0:
+                        found[ref.text] = (0, folder, info.rel, "written")
+            for m in _QUOTED_RE.finditer(text):
+                name = m.group(2).removeprefix("./")
+                if name in wanted and name not in found:
+                    found[name] = (1, folder, info.rel, "read")
+        stack.extend(reversed(subdirs))
+    return {wanted[name]: (folder, script, verb) for name, (_, folder, script, verb) in found.items()}
 
 
 def _assign_figures(candidates: list[tuple[FileInfo, bool]], rules: RuleSet) -> dict[str, FileInfo]:

@@ -42,6 +42,9 @@ SHELL_EXTENSIONS = (".sh", ".bash", ".zsh", ".slurm", ".sbatch", ".pbs", ".job")
 MAKEFILE_NAMES = frozenset({"Makefile", "makefile", "GNUmakefile"})
 
 
+_RUNNABLE = (".py", ".sh", ".bash", ".r", ".jl", ".m", ".pl", ".slurm", ".sbatch", ".ipynb")
+
+
 def is_shell_like(name: str) -> bool:
     """Shell, job and Make scripts: names in them count quoted or not."""
     return name in MAKEFILE_NAMES or name.lower().endswith(SHELL_EXTENSIONS) or name.lower().endswith(".mk")
@@ -171,6 +174,8 @@ def _script_refs(info: FileInfo, siblings: Siblings, skip_exts: tuple[str, ...])
                     and not word.lower().endswith(skip_exts)):
                 seen_q.add(word)
                 quoted.append(word)
+        runs = tuple(e for e in _RUNNABLE if e not in skip_exts)
+        return tuple(Ref(n, "run" if n.lower().endswith(runs) else "read") for n in dict.fromkeys(quoted))
     is_python = info.lower_name.endswith((".py", ".ipynb"))
     imported = []
     if is_python:
@@ -238,6 +243,8 @@ def _verb(kind: str, third_person: bool) -> str:
         return "imports" if third_person else "import"
     if kind == "link":
         return "links to" if third_person else "link to"
+    if kind == "run":
+        return "runs" if third_person else "run"
     return "reads" if third_person else "read"
 
 
@@ -375,7 +382,7 @@ def _reason(m: str, leader: str, is_tree: bool, moves: bool, graph: Graph,
     if any(u == leader for u, _ in users):
         names = sorted({_name(u) for u, _ in users})
         kind = next(k for u, k in users if u == leader)
-        by = {"import": "imported by", "link": "linked to by"}.get(kind, "read by")
+        by = {"import": "imported by", "link": "linked to by", "run": "run by"}.get(kind, "read by")
         why = f"{by} {' and '.join(names)}" if len(names) <= 3 else f"{by} {names[0]} and {len(names) - 1} others"
     elif leader in mine:
         why = f"{_verb(mine[leader], True)} {_name(leader)}"

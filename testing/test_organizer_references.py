@@ -328,7 +328,7 @@ def test_dry_run_and_run_in_separate_processes_agree(tmp_path: Path) -> None:
     ("a.py", "open('fig.png')\n", []),  # images are left to the figure logic
     ("a.sh", "cat 'data.csv'\ncat data.txt  # not geo.py\n", [("data.csv", "read"), ("data.txt", "read")]),
     ("a.sh", "python ./a.py && source data.txt\nRscript data.csv > out.txt\n",
-     [("a.py", "read"), ("data.txt", "read"), ("data.csv", "read")]),
+     [("a.py", "run"), ("data.txt", "read"), ("data.csv", "read")]),
     ("a.ipynb", notebook(("code", "import geo\n")), [("geo.py", "import")]),
     ("a.ipynb", "not json 'data.csv'", [("data.csv", "read")]),
 ])
