@@ -332,9 +332,16 @@ def plan_tidy(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset()) ->
     figure_of: dict[str, FileInfo] = {}
     if rules.follow_figures:
         figure_of = _assign_figures(candidates, rules)
+        # A link to a figure goes where the figure goes.
+        for info, _ in candidates:
+            target = sibling_link_target(info) if info.is_symlink and info.rel not in figure_of else None
+            if target is not None:
+                script = figure_of.get(_join(_parent(info.rel), target))
+                if script is not None:
+                    figure_of[info.rel] = script
     groups: dict[str, GroupDecision] = {}
     if rules.follow_references:
-        groups = _reference_groups(candidates, listing, rules, decisions, root)
+        groups = _reference_groups(candidates, listing, rules, decisions, root, figure_of)
 
     plan = Plan(root=root, listing=listing, infos=infos)
     dirs = _DestinationDirs(root)
@@ -497,7 +504,8 @@ def sibling_link_target(info: FileInfo) -> str | None:
 
 
 def _reference_groups(candidates: list[tuple[FileInfo, bool]], listing: dict[str, Siblings], rules: RuleSet,
-                      decisions: dict[str, Rule | None], root: Path) -> dict[str, GroupDecision]:
+                      decisions: dict[str, Rule | None], root: Path,
+                      figure_of: dict[str, FileInfo]) -> dict[str, GroupDecision]:
     """Reference groups of every scanned folder, decided (see :mod:`organizer.references`)."""
     fig_exts = rules.figure_extensions
     script_exts = rules.script_extensions
@@ -512,6 +520,8 @@ def _reference_groups(candidates: list[tuple[FileInfo, bool]], listing: dict[str
         target = sibling_link_target(info)
         if target is not None:
             rel = by_folder[folder].get(target)
+            if rel is not None and rel in figure_of:
+                continue  # a link to a figure goes with the figure (see plan_tidy)
             graph = graphs.setdefault(folder, Graph())
             if rel is not None:
                 graph.add(info.rel, rel, "link")
