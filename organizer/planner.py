@@ -312,8 +312,13 @@ def _label(t: _Target) -> str:
     return Move("", "", t.rule_name, why=t.why).label
 
 
-def plan_tidy(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset()) -> Plan:
+def plan_tidy(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset(),
+              only: frozenset[str] | None = None) -> Plan:
     """Compute the tidy plan for ``root`` (which must be an absolute, resolved path).
+
+    ``only`` (``organizer watch``): move only these files (relative paths), and none of them
+    whose reference group or figure script would move without it; the others are still read,
+    so references to and from them count.
 
     Steps: scan; first matching rule per file; figures follow the script naming them;
     reference groups (files that import or read each other move together or stay);
@@ -471,9 +476,34 @@ def plan_tidy(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset()) ->
             why=why,
             relink=relink,
         ))
+    if only is not None:
+        _restrict(plan, only, groups, figure_of)
     used = {_parent(m.destination) for m in plan.moves}
     plan.new_dirs = [d for d in dirs.new_dirs if any(u == d or u.startswith(d + "/") for u in used)]
     return plan
+
+
+def _restrict(plan: Plan, only: frozenset[str], groups: dict[str, GroupDecision],
+              figure_of: dict[str, FileInfo]) -> None:
+    """Keep the moves of ``only`` that take no partner (group member, figure script) outside it along."""
+    moving = {m.source for m in plan.moves}
+    members: dict[str, set[str]] = {}
+    for rel, g in groups.items():
+        members.setdefault(g.leader, set()).add(rel)
+
+    def partners(rel: str) -> set[str]:
+        out = set(members.get(groups[rel].leader, ())) if rel in groups else set()
+        script = figure_of.get(rel)
+        if script is not None:
+            out.add(script.rel)
+            out |= members.get(groups[script.rel].leader, set()) if script.rel in groups else set()
+        out |= {img for img, s in figure_of.items() if s.rel == rel}
+        return out & moving
+
+    plan.moves = [m for m in plan.moves if m.source in only and partners(m.source) <= only]
+    plan.unmatched = [u for u in plan.unmatched if u in only]
+    plan.kept = [k for k in plan.kept if k.source in only]
+    plan.blocked = [b for b in plan.blocked if b.source in only]
 
 
 _TEST_RE = re.compile(r"^(?:test_.*|.*_tests?|conftest)\.py$")

@@ -84,15 +84,19 @@ def _blocked_failures(plan: Plan) -> list[tuple[str, str]]:
     return [(b.source, b.reason) for b in plan.blocked]
 
 
-def run_tidy(root: Path, rules: RuleSet, dry_run: bool = False) -> TidyResult:
-    """Plan and (unless ``dry_run``) execute a tidy of ``root`` (an absolute, resolved folder)."""
-    skip = rules_skip(root, rules)
+def run_tidy(root: Path, rules: RuleSet, dry_run: bool = False, only: frozenset[str] | None = None,
+             skip: frozenset[str] = frozenset()) -> TidyResult:
+    """Plan and (unless ``dry_run``) execute a tidy of ``root`` (an absolute, resolved folder).
+
+    ``only`` and ``skip`` (used by ``organizer watch``): move only those files / leave those alone.
+    """
+    skip = rules_skip(root, rules) | skip
     state = StateDir(root)
     if dry_run:
         if state.exists():
             state.ensure_unlocked()
             check_resumable(state)
-        plan = plan_tidy(root, rules, skip)
+        plan = plan_tidy(root, rules, skip, only)
         return TidyResult(plan=plan, dry_run=True, failed=_blocked_failures(plan),
                           problems=plan_problems(plan, plan.moves, rules, after=False))
 
@@ -101,7 +105,7 @@ def run_tidy(root: Path, rules: RuleSet, dry_run: bool = False) -> TidyResult:
     state.acquire()
     try:
         check_resumable(state)
-        plan = plan_tidy(root, rules, skip)
+        plan = plan_tidy(root, rules, skip, only)
         result = TidyResult(plan=plan, dry_run=False, failed=_blocked_failures(plan))
         if not plan.moves:
             return result
