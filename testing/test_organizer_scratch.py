@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from organizer import load_default_rules, plan_tidy
-from organizer_helpers import (HALF_TIDIED_LOOSE, SCRATCH, Link, make_half_tidied, make_scratch, run_cli,
-                               run_script, snapshot)
+from organizer_helpers import (HALF_TIDIED_LOOSE, SCRATCH, make_half_tidied, make_scratch, run_cli, run_script,
+                               snapshot)
 
 MIN_PLACED = 0.80
 MIN_HALF_TIDIED = 0.90
@@ -154,10 +154,14 @@ def test_half_tidied_folder_loose_files_join_their_neighbours_and_writers(tmp_pa
 
 def test_the_plan_table_stays_compact_and_why_adds_the_evidence(scratch: Path) -> None:
     plain = run_cli("tidy", str(scratch), "--dry-run").out.splitlines()
-    header = plain[1]
-    rule_col = header.index("RULE")
-    assert max(len(line) - rule_col for line in plain[3:] if line and not line.startswith(" ")
-               and "/" in line.split()[1 if len(line.split()) > 1 else 0]) <= 20
-    why = run_cli("tidy", str(scratch), "--dry-run", "--why").out
-    assert "figure of plot_ft1_scores.py" in why and "figure of" not in "\n".join(plain)
-    assert Link  # (the fixture's link is covered above)
+    assert plain[1].split() == ["SOURCE", "DESTINATION", "RULE"]
+    rule_width = len(plain[2].split()[2])  # the dashes under RULE
+    assert rule_width <= 20, plain[2]
+    table = plain[3:next(i for i, line in enumerate(plain) if line.startswith("unmatched"))]
+    assert len(table) == 31 and not any("figure of" in line or "kept with" in line for line in table)
+    why = run_cli("tidy", str(scratch), "--dry-run", "--why").out.splitlines()
+    assert why[1].split() == ["SOURCE", "DESTINATION", "RULE", "WHY"]
+    rows = {line.split()[0]: line for line in why[3:] if line and not line.startswith(" ")}
+    assert rows["ft1_scores.png"].split()[2:] == ["plot-scripts", "figure", "of", "plot_ft1_scores.py"]
+    assert rows["run_all.sh"].split()[2:] == ["compute-scripts", "kept", "with", "compute_scores.py:", "runs",
+                                               "compute_scores.py"]
