@@ -622,14 +622,16 @@ def _far_users(root: Path, candidates: list[tuple[FileInfo, bool]], figure_of: d
         wanted[info.name] = info.rel
     if not wanted:
         return {}
-    skip_top = {d for d in os.listdir(root) if d.startswith(".") or d in ALWAYS_SKIPPED}
     found: dict[str, tuple[int, str, str, str]] = {}
     literal_re = figure_literal_regex(fig_exts)
     seen = 0
     stack: list[tuple[str, int]] = []
     try:
-        stack = [(e.name, 1) for e in os.scandir(root) if e.name not in skip_top and e.is_dir(follow_symlinks=False)]
+        stack = [(e.name, 1) for e in os.scandir(root) if not e.name.startswith(".")
+                 and e.name not in ALWAYS_SKIPPED and e.is_dir(follow_symlinks=False)]
     except OSError:
+        return {}
+    if not stack:
         return {}
     stack.sort(reverse=True)
     while stack and seen < FAR_MAX_ENTRIES:
