@@ -64,6 +64,14 @@ def split_rel(rel: str) -> tuple[str, str]:
     return "", rel
 
 
+RELINK_PREFIX = ".organizer-relink-"
+
+
+def relink_temp_name(name: str) -> str:
+    """The temporary link :meth:`Mover.relink` creates beside ``name`` (left over only by a crash)."""
+    return (RELINK_PREFIX + name)[:255]
+
+
 class Mover:
     """Safe file-system operations inside one root folder, via cached directory fds."""
 
@@ -157,7 +165,7 @@ class Mover:
         st = os.stat(n, dir_fd=dfd, follow_symlinks=False)
         if not stat.S_ISLNK(st.st_mode):
             raise MoveError(f"{rel}: is no longer a symlink; not re-pointing it")
-        tmp = f".organizer-relink-{os.getpid()}-{n}"[:255]
+        tmp = relink_temp_name(n)
         try:
             os.symlink(text, tmp, dir_fd=dfd)
             try:  # keep the link's own times (a new link would get "now")

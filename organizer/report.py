@@ -72,6 +72,9 @@ def tidy_details(result: TidyResult) -> list[str]:
         lines.append("could not move (left where they are):" if not result.dry_run else "would fail (left where they are):")
         for src, reason in result.failed:
             lines.append(f"  {src}: {reason}")
+    if result.relink_failed:
+        lines.append("moved, but the link could not be re-pointed (the check lists it):")
+        lines.extend(f"  {rel}: {reason}" for rel, reason in result.relink_failed)
     if result.problems:
         lines.extend(problem_lines(result.problems, "check after the moves" if not result.dry_run
                                    else "check of the planned layout"))

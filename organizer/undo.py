@@ -22,7 +22,7 @@ from pathlib import Path
 from .errors import JournalError, MoveError
 from .gitops import find_repo
 from .journal import Journal, MoveRecord, StateDir, read_journal
-from .mover import Mover
+from .mover import Mover, relink_temp_name, split_rel
 
 
 @dataclass
@@ -55,6 +55,12 @@ def _ours(st: os.stat_result | None, rec: MoveRecord, mover: Mover, rel: str) ->
 
 
 def _restore_link_text(mover: Mover, rec: MoveRecord, rel: str, result: "UndoResult") -> None:
+    if rec.link_new is not None:  # a temporary link a crash left beside the destination: ours, drop it
+        d, n = split_rel(rec.dst)
+        tmp = f"{d}/{relink_temp_name(n)}" if d else relink_temp_name(n)
+        st = mover.lstat(tmp)
+        if st is not None and stat.S_ISLNK(st.st_mode) and mover.readlink(tmp) == rec.link_new:
+            mover.unlink(tmp)
     if rec.link_old is None or mover.readlink(rel) != rec.link_new:
         return
     try:

@@ -144,3 +144,18 @@ def test_interrupt_with_ctrl_c_leaves_an_undoable_state(tmp_path: Path, monkeypa
     monkeypatch.setattr(Mover, "move", real_move)
     assert run_undo(root).ok
     assert snapshot(root) == before
+
+
+@pytest.mark.parametrize("crash_after", [1, 2])  # 1: moved, not yet re-pointed; 2: re-pointed too
+def test_killed_tidy_with_a_re_pointed_link_is_fully_undone(tmp_path: Path, crash_after: int) -> None:
+    root = make_tree(tmp_path / "s", {"runs/metrics.csv": "m\n", "atlantis_latest.csv": Link("runs/metrics.csv"),
+                                      "atlantis_zz.py": "print(1)\n"})
+    before = snapshot(root)
+    env = {"ORGANIZER_TEST_CRASH_AFTER": str(crash_after), "ORGANIZER_TEST_CRASH_POINT": "after-move"}
+    proc = run_module("tidy", str(root), cwd=tmp_path, env=env)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    expected = "runs/metrics.csv" if crash_after == 1 else "../runs/metrics.csv"
+    assert os.readlink(root / "analysis/atlantis_latest.csv") == expected
+    undo = run_module("undo", str(root), cwd=tmp_path)
+    assert undo.returncode == 0, undo.stdout + undo.stderr
+    assert snapshot(root) == before
