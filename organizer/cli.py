@@ -1,4 +1,4 @@
-"""Command line: ``organizer tidy DIR`` and ``organizer undo DIR``.
+"""Command line: ``organizer tidy DIR``, ``check DIR``, ``undo DIR`` and ``watch DIR``.
 
 Exit codes: 0 all planned moves happened (or nothing to do); 1 some could not
 (each named, nothing lost), or the check after the moves found scripts that may no
@@ -86,9 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     watch.set_defaults(func=_cmd_watch)
 
     check = sub.add_parser("check", help="do the scripts the latest tidy of DIR moved still work?",
-                           description="For the scripts the latest tidy of DIR moved (and those left in the "
-                                       "folders it emptied): Python files compile, sibling imports and the "
-                                       "files they name are beside them. Exit 1 if not, each problem listed.")
+                           description="For the scripts and links the latest tidy of DIR moved (and those left "
+                                       "in the folders it took files from): Python files compile, sibling "
+                                       "imports and the files they name (quoted, or unquoted in shell, job "
+                                       "and Make scripts) are beside them, links resolve. Exit 1 if not, "
+                                       "each problem listed.")
     check.add_argument("dir", metavar="DIR", help="the folder that was tidied")
     check.set_defaults(func=_cmd_check)
     return parser
