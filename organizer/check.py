@@ -4,7 +4,9 @@ For each script the tidy moved, and each script that stayed in a folder files le
 
 * a Python file still compiles (``compile``, so also errors ``ast.parse`` lets through);
 * every sibling it imports (``geo_helpers.py``, a package folder) is beside it now;
-* every sibling it names in a string literal (``"cities.csv"``) is beside it now.
+* every sibling it names in a string literal (``"cities.csv"``), or unquoted in a shell,
+  job or Make script (``python compute_scores.py``), is beside it now;
+* every symlink the tidy moved, or left behind, that resolved before still resolves.
 
 "Sibling" means what was in the script's folder before the tidy (see
 :mod:`organizer.references` for how names are found).  The end of every tidy runs
@@ -25,7 +27,7 @@ from .errors import JournalError
 from .fileinfo import MAX_CONTENT_BYTES, FileInfo
 from .journal import StateDir, read_journal
 from .planner import Move, Plan
-from .references import Siblings, script_refs
+from .references import Siblings, is_shell_like, script_refs
 from .rules import RuleSet
 
 _DEFAULTS = RuleSet(source="defaults", rules=())
@@ -43,12 +45,32 @@ class Problem:
 
 
 @dataclass
+class Tally:
+    """What a check looked at: scripts, Python files compiled, imports, named files, shell references, links."""
+
+    scripts: int = 0
+    compiled: int = 0
+    imports: int = 0
+    names: int = 0
+    shell: int = 0
+    links: int = 0
+
+    def describe(self) -> str:
+        """``12 scripts (9 compiled), 4 imports, 7 named files, 2 shell references, 1 link``."""
+        def n(k: int, word: str) -> str:
+            return f"{k} {word}{'' if k == 1 else 's'}"
+        return (f"{n(self.scripts, 'script')} ({self.compiled} compiled), {n(self.imports, 'import')}, "
+                f"{n(self.names, 'named file')}, {n(self.shell, 'shell reference')}, {n(self.links, 'link')}")
+
+
+@dataclass
 class CheckResult:
     """What ``organizer check DIR`` looked at and found."""
 
     checked: int = 0
     problems: list[Problem] = field(default_factory=list)
     journal: Path | None = None
+    tally: Tally = field(default_factory=Tally)
 
     @property
     def ok(self) -> bool:
@@ -104,10 +126,13 @@ class _LazyWhere:
 
 
 def _check(items: Iterable[_Item], names_now: Callable[[str], frozenset[str]], fig_exts: tuple[str, ...],
-           moved_to: "_LazyWhere | dict[tuple[str, str], str]") -> list[Problem]:
+           moved_to: "_LazyWhere | dict[tuple[str, str], str]", tally: Tally | None = None) -> list[Problem]:
     problems: list[Problem] = []
+    tally = tally if tally is not None else Tally()
     for item in items:
+        tally.scripts += 1
         if item.info.lower_name.endswith(".py"):
+            tally.compiled += 1
             error = compile_error(item.info)
             if error is not None:
                 problems.append(Problem(item.rel, f"does not compile: {error}"))
@@ -115,7 +140,14 @@ def _check(items: Iterable[_Item], names_now: Callable[[str], frozenset[str]], f
         if not refs:
             continue
         now = names_now(_parent(item.rel))
+        shell = is_shell_like(item.info.name)
         for ref in refs:
+            if shell:
+                tally.shell += 1
+            elif ref.kind == "import":
+                tally.imports += 1
+            else:
+                tally.names += 1
             if ref.name in now:
                 continue
             where = moved_to.get((item.old_folder, ref.name))
@@ -123,9 +155,40 @@ def _check(items: Iterable[_Item], names_now: Callable[[str], frozenset[str]], f
             if ref.kind == "import":
                 msg = f"imports {ref.name.removesuffix('.py')}, but {shown} is not beside it"
             else:
-                msg = f"names {shown}, which is not beside it"
+                msg = f"{'runs' if ref.kind == 'run' else 'names'} {shown}, which is not beside it"
             problems.append(Problem(item.rel, msg + (f" (it is at {where})" if where else "")))
     return problems
+
+
+def _resolves(root: Path, folder: str, target: str) -> bool:
+    """Whether a link text ``target`` resolves from ``folder`` (relative to ``root``); absolute targets as they are."""
+    base = root / folder if folder else root
+    return os.path.exists(target if os.path.isabs(target) else base / target)
+
+
+def _check_links(root: Path, links: list[tuple[str, str, str]], exists_now: Callable[[str, str], bool],
+                 moved_to: "_LazyWhere | dict[tuple[str, str], str]", tally: Tally) -> list[Problem]:
+    """``links``: (where the link is now, its old folder, its text).  A link that resolved from its old
+    folder must resolve from where it is now."""
+    problems = []
+    for rel, old_folder, target in links:
+        tally.links += 1
+        if exists_now(_parent(rel), target):
+            continue
+        where = moved_to.get((old_folder, target.removeprefix("./"))) if "/" not in target.removeprefix("./") else None
+        # Did it resolve before the tidy?  (Its target, wherever that is now, still resolves.)
+        if not (os.path.exists(root / where) if where else _resolves(root, old_folder, target)):
+            continue  # dangling before the tidy too
+        problems.append(Problem(rel, f"link to {target} does not resolve from here"
+                                     + (f" (it is at {where})" if where else "")))
+    return problems
+
+
+def _link_text(path: Path) -> str | None:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
 
 
 def _is_script(info: FileInfo, rules: RuleSet) -> bool:
@@ -147,15 +210,22 @@ def _listdir(root: Path) -> Callable[[str], frozenset[str]]:
     return names
 
 
-def plan_problems(plan: Plan, moves: list[Move], rules: RuleSet, after: bool) -> list[Problem]:
+def plan_problems(plan: Plan, moves: list[Move], rules: RuleSet, after: bool,
+                  tally: Tally | None = None) -> list[Problem]:
     """Problems of a tidy's moves: on disk (``after=True``, the real run) or on the planned layout (dry run)."""
     if not moves:
         return []
+    tally = tally if tally is not None else Tally()
     moved_from = {m.source for m in moves}
     moved_to = _LazyWhere(moves)
     items: list[_Item] = []
+    links: list[tuple[str, str, str]] = []
     for m in moves:
         info = plan.infos.get(m.source)
+        if info is not None and info.is_symlink:
+            text = _link_text(plan.root / (m.destination if after else m.source))
+            if text is not None:
+                links.append((m.destination, _parent(m.source), text))
         if info is None or not _is_script(info, rules):
             continue
         if after and "text" not in info.__dict__:  # not read while planning; read it where it is now
@@ -167,6 +237,8 @@ def plan_problems(plan: Plan, moves: list[Move], rules: RuleSet, after: bool) ->
         info = plan.infos[rel]
         if _parent(rel) in left and _is_script(info, rules):
             items.append(_Item(rel, info, plan.listing[_parent(rel)], _parent(rel)))
+        elif _parent(rel) in left and info.is_symlink and (text := _link_text(plan.root / rel)) is not None:
+            links.append((rel, _parent(rel), text))
     if after:
         names_now = _listdir(plan.root)
     else:
@@ -193,7 +265,20 @@ def plan_problems(plan: Plan, moves: list[Move], rules: RuleSet, after: bool) ->
             extra_dirs = {d.rsplit("/", 1)[-1] for d in new_dirs if _parent(d) == folder}
             return frozenset((set(base) - outs.get(folder, set())) | ins.get(folder, set()) | extra_dirs)
 
-    return _check(items, names_now, rules.figure_extensions, moved_to)
+    source_of = {(_parent(m.destination), m.destination.rsplit("/", 1)[-1]): m.source for m in moves}
+
+    def exists_now(folder: str, target: str) -> bool:
+        bare = target.removeprefix("./")
+        if after or "/" in bare:
+            return _resolves(plan.root, folder, target)
+        if bare not in names_now(folder):
+            return False
+        # The entry that will be there: moved in (resolve it where it is now) or staying.
+        src = source_of.get((folder, bare))
+        return os.path.exists(plan.root / src) if src is not None else _resolves(plan.root, folder, target)
+
+    problems = _check(items, names_now, rules.figure_extensions, moved_to, tally)
+    return problems + _check_links(plan.root, links, exists_now, moved_to, tally)
 
 
 def check_folder(root: Path) -> CheckResult:
@@ -216,7 +301,9 @@ def check_folder(root: Path) -> CheckResult:
             moved.append((rec, st))
     outs: dict[str, set[str]] = {}
     ins: dict[str, set[str]] = {}
-    for rec, _ in moved:
+    for rec in data.moves:  # what the folders held before the tidy (also what was moved on since)
+        if rec.status == "failed":
+            continue
         outs.setdefault(_parent(rec.src), set()).add(rec.src.rsplit("/", 1)[-1])
         ins.setdefault(_parent(rec.dst), set()).add(rec.dst.rsplit("/", 1)[-1])
     before_cache: dict[str, Siblings] = {}
@@ -234,9 +321,12 @@ def check_folder(root: Path) -> CheckResult:
         return before_cache[folder]
 
     items: list[_Item] = []
+    links: list[tuple[str, str, str]] = []
     for rec, st in moved:
         name = rec.dst.rsplit("/", 1)[-1]
         info = FileInfo(name, rec.dst, str(root / rec.dst), stat.S_ISREG(st.st_mode), stat.S_ISLNK(st.st_mode))
+        if info.is_symlink and (text := _link_text(root / rec.dst)) is not None:
+            links.append((rec.dst, _parent(rec.src), text))
         if _is_script(info, _DEFAULTS):
             items.append(_Item(rec.dst, info, before(_parent(rec.src)), _parent(rec.src)))
     for folder in sorted(outs):
@@ -249,7 +339,11 @@ def check_folder(root: Path) -> CheckResult:
             info = FileInfo(name, rel, str(root / rel), stat.S_ISREG(st.st_mode), stat.S_ISLNK(st.st_mode))
             if _is_script(info, _DEFAULTS):
                 items.append(_Item(rel, info, before(folder), folder))
+            elif info.is_symlink and (text := _link_text(root / rel)) is not None:
+                links.append((rel, folder, text))
     moved_to = {(_parent(rec.src), rec.src.rsplit("/", 1)[-1]): rec.dst for rec, _ in moved}
     result.checked = len(items)
-    result.problems = _check(items, names_now, _DEFAULTS.figure_extensions, moved_to)
+    result.problems = _check(items, names_now, _DEFAULTS.figure_extensions, moved_to, result.tally)
+    result.problems += _check_links(root, links, lambda folder, target: _resolves(root, folder, target),
+                                    moved_to, result.tally)
     return result

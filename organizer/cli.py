@@ -1,4 +1,4 @@
-"""Command line: ``organizer tidy DIR`` and ``organizer undo DIR``.
+"""Command line: ``organizer tidy DIR``, ``check DIR``, ``undo DIR`` and ``watch DIR``.
 
 Exit codes: 0 all planned moves happened (or nothing to do); 1 some could not
 (each named, nothing lost), or the check after the moves found scripts that may no
@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import NoReturn, Sequence
 
@@ -24,6 +26,7 @@ from .report import check_lines, moves_json, moves_table, tidy_details, tidy_sum
 from .rules import resolve_rules
 from .tidy import run_tidy
 from .undo import run_undo
+from .watch import DEFAULT_QUIET, watch_folder
 
 PROG = "organizer"
 
@@ -57,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     tidy.add_argument("--dry-run", action="store_true", help="print the plan, move nothing")
     tidy.add_argument("--json", action="store_true",
                       help="print only a JSON list of {source, destination, rule} on stdout")
+    tidy.add_argument("--why", action="store_true",
+                      help="add a WHY column: the evidence for each move (figure of, follows, like ...)")
     tidy.add_argument("--recursive", action="store_true",
                       help="also move files from subfolders (not hidden ones, not rule destinations)")
     tidy.set_defaults(func=_cmd_tidy)
@@ -67,10 +72,25 @@ def build_parser() -> argparse.ArgumentParser:
     undo.add_argument("dir", metavar="DIR", help="the folder that was tidied")
     undo.set_defaults(func=_cmd_undo)
 
+    watch = sub.add_parser("watch", help="keep DIR tidy: place each new file once it is quiet (Ctrl-C stops)",
+                           description="Watch DIR and place each new file at its top once it has been quiet "
+                                       "for --quiet seconds, with the same plan, journal and undo as tidy "
+                                       "(each placement is one tidy; 'organizer undo DIR' reverts the latest). "
+                                       "A file you move back by hand is left alone from then on.")
+    watch.add_argument("dir", metavar="DIR", help="the folder to keep tidy")
+    watch.add_argument("--rules", metavar="FILE", help="rules file (YAML with a 'tidy' section)")
+    watch.add_argument("--quiet", metavar="SECONDS", type=float, default=DEFAULT_QUIET,
+                       help=f"how long a new file must be unchanged before it is placed (default {DEFAULT_QUIET:g})")
+    watch.add_argument("--poll", metavar="SECONDS", type=float, default=None,
+                       help="poll every SECONDS instead of using the system's file events")
+    watch.set_defaults(func=_cmd_watch)
+
     check = sub.add_parser("check", help="do the scripts the latest tidy of DIR moved still work?",
-                           description="For the scripts the latest tidy of DIR moved (and those left in the "
-                                       "folders it emptied): Python files compile, sibling imports and the "
-                                       "files they name are beside them. Exit 1 if not, each problem listed.")
+                           description="For the scripts and links the latest tidy of DIR moved (and those left "
+                                       "in the folders it took files from): Python files compile, sibling "
+                                       "imports and the files they name (quoted, or unquoted in shell, job "
+                                       "and Make scripts) are beside them, links resolve. Exit 1 if not, "
+                                       "each problem listed.")
     check.add_argument("dir", metavar="DIR", help="the folder that was tidied")
     check.set_defaults(func=_cmd_check)
     return parser
@@ -112,9 +132,38 @@ def _cmd_tidy(args: argparse.Namespace) -> int:
     else:
         if result.dry_run:
             _out("dry run: nothing was moved")
-        _out(moves_table(moves) if moves else "nothing to move")
+        _out(moves_table(moves, why=args.why) if moves else "nothing to move")
         _out(*details, summary)
     return 0 if result.ok and not result.problems else 1
+
+
+def _cmd_watch(args: argparse.Namespace) -> int:
+    root = _folder(args.dir)
+    if args.quiet < 0 or (args.poll is not None and args.poll <= 0):
+        raise UsageError("--quiet must be >= 0 and --poll > 0 seconds")
+    explicit = Path(args.rules) if args.rules else None
+    rules, description = resolve_rules(explicit, root, Path.cwd())
+    _err(f"{PROG}: rules: {description}")
+    stop = threading.Event()
+
+    def on_sigint(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        def report(line: str) -> None:
+            _out(line)
+            sys.stdout.flush()
+
+        stats = watch_folder(root, rules, quiet=args.quiet, stop=stop, report=report, poll=args.poll,
+                             on_ready=lambda: report(f"watching {root}: new files are placed after "
+                                                     f"{args.quiet:g}s quiet; Ctrl-C stops"))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    _out(f"stopped watching {root}: placed {len(stats.placed)} in {stats.tidies} tidies "
+         f"('{PROG} undo DIR' reverts the latest), left alone {len(stats.left_alone)}, "
+         f"failures {len(stats.failed)}")
+    return 0
 
 
 def _cmd_check(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ needs it, never through a symlink, and only the first ``MAX_CONTENT_BYTES``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -144,9 +145,26 @@ class FileInfo:
         return data.decode("utf-8", errors="replace")
 
     @cached_property
+    def code_text(self) -> str | None:
+        """The text as code: for a notebook, its code cells' sources joined (else the raw text)."""
+        text = self.text
+        if not text or not self.lower_name.endswith(".ipynb"):
+            return text
+        try:
+            cells = json.loads(text).get("cells")
+            parts = []
+            for cell in cells:
+                if isinstance(cell, dict) and cell.get("cell_type", "code") == "code":
+                    src = cell.get("source", "")
+                    parts.append("".join(s for s in src if isinstance(s, str)) if isinstance(src, list) else str(src))
+            return "\n".join(parts)
+        except (ValueError, AttributeError, TypeError):
+            return text
+
+    @cached_property
     def imported_modules(self) -> frozenset[str]:
         """Dotted module names imported by ``import x`` / ``from x import y`` (also ``x.y``)."""
-        text = self.text
+        text = self.code_text
         if not text:
             return frozenset()
         mods: set[str] = set()

@@ -196,6 +196,8 @@ class MoveRecord:
     ino: int
     git: bool
     status: str = "intent"  # intent | done | failed
+    link_old: str | None = None  # a re-pointed symlink: its text before the tidy
+    link_new: str | None = None  # ... and after
 
 
 @dataclass
@@ -250,7 +252,10 @@ def read_journal(path: Path) -> JournalData:
         try:
             if kind == "move":
                 mr = MoveRecord(id=int(rec["id"]), src=_safe_rel(rec["src"], path, n), dst=_safe_rel(rec["dst"], path, n),
-                                dev=int(rec["dev"]), ino=int(rec["ino"]), git=bool(rec.get("git", False)))
+                                dev=int(rec["dev"]), ino=int(rec["ino"]), git=bool(rec.get("git", False)),
+                                link_old=rec.get("link_old"), link_new=rec.get("link_new"))
+                if mr.link_new is not None and not (isinstance(mr.link_old, str) and isinstance(mr.link_new, str)):
+                    raise ValueError("bad link texts")
                 by_id[mr.id] = mr
                 data.moves.append(mr)
             elif kind in ("done", "failed"):

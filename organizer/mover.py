@@ -64,6 +64,14 @@ def split_rel(rel: str) -> tuple[str, str]:
     return "", rel
 
 
+RELINK_PREFIX = ".organizer-relink-"
+
+
+def relink_temp_name(name: str) -> str:
+    """The temporary link :meth:`Mover.relink` creates beside ``name`` (left over only by a crash)."""
+    return (RELINK_PREFIX + name)[:255]
+
+
 class Mover:
     """Safe file-system operations inside one root folder, via cached directory fds."""
 
@@ -149,6 +157,36 @@ class Mover:
             return True
         except OSError:
             return False
+
+    def relink(self, rel: str, text: str) -> None:
+        """Re-point the symlink ``rel`` to ``text``: a new link beside it, renamed over it (atomic)."""
+        d, n = split_rel(rel)
+        dfd = self.dir_fd(d)
+        st = os.stat(n, dir_fd=dfd, follow_symlinks=False)
+        if not stat.S_ISLNK(st.st_mode):
+            raise MoveError(f"{rel}: is no longer a symlink; not re-pointing it")
+        tmp = relink_temp_name(n)
+        try:
+            os.symlink(text, tmp, dir_fd=dfd)
+            try:  # keep the link's own times (a new link would get "now")
+                os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dfd, follow_symlinks=False)
+            except (OSError, NotImplementedError):
+                pass
+            os.rename(tmp, n, src_dir_fd=dfd, dst_dir_fd=dfd)
+        except OSError as exc:
+            try:
+                os.unlink(tmp, dir_fd=dfd)
+            except OSError:
+                pass
+            raise MoveError(f"{rel}: cannot re-point the link: {exc.strerror}") from None
+
+    def readlink(self, rel: str) -> str | None:
+        """The text of the symlink ``rel``, or ``None``."""
+        d, n = split_rel(rel)
+        try:
+            return os.readlink(n, dir_fd=self.dir_fd(d))
+        except OSError:
+            return None
 
     def unlink(self, rel: str) -> None:
         d, n = split_rel(rel)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from .fileinfo import FigureRef, FileInfo, figure_literal_regex, split_extension
 from .layout import Layout
-from .references import GroupDecision, Graph, Siblings, decide_groups, script_refs
+from .references import (_QUOTED_RE, MAKEFILE_NAMES, GroupDecision, Graph, Member, Siblings, decide_groups, is_shell_like,
+                         script_refs)
 from .rules import Rule, RuleSet
 
 #: Folder names never entered or moved, whatever the rules say.
@@ -32,13 +33,24 @@ class Move:
 
     source: str
     destination: str
-    rule: str
+    rule: str                      # the rule that decided (for a group member: the group leader's rule)
     duplicate_of: str | None = None
     figure_of: str | None = None
+    why: str = ""                  # the evidence: "figure of plot_x.py", "follows plot_x.py", "like a/b.py: word"
+    relink: str | None = None      # a relative symlink re-pointed after the move: its new text
+
+    @property
+    def label(self) -> str:
+        """Rule and evidence in one: ``plot-scripts (figure of plot_x.py)``, ``follows plot_x.py``."""
+        if not self.why:
+            return self.rule
+        if self.why.startswith(("follows ", "kept with ")) or not self.rule:
+            return self.why
+        return f"{self.rule} ({self.why})"
 
     def as_json(self) -> dict[str, str]:
-        """The public JSON shape: source, destination, rule."""
-        return {"source": self.source, "destination": self.destination, "rule": self.rule}
+        """The public JSON shape: source, destination, rule, why."""
+        return {"source": self.source, "destination": self.destination, "rule": self.rule, "why": self.why}
 
 
 @dataclass(frozen=True)
@@ -270,15 +282,43 @@ class _DestinationDirs:
 
 @dataclass
 class _Target:
-    """Where one file goes: folder, the plan's rule label, and the rule name figures inherit."""
+    """Where one file goes: folder, the rule that decided, and the evidence."""
 
     folder: str
-    label: str
     rule_name: str
+    why: str = ""
 
 
-def plan_tidy(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset()) -> Plan:
+def _relink(info: FileInfo, new_folder: str) -> str | None:
+    """The text a relative symlink needs in ``new_folder`` to reach what it reaches now (``None``: keep it).
+
+    Links to a sibling move with it (a reference group) and keep their text; absolute links keep theirs.
+    """
+    try:
+        text = os.readlink(info.path)
+    except OSError:
+        return None
+    if os.path.isabs(text) or "/" not in text.rstrip("/").removeprefix("./"):
+        return None
+    old_folder = _parent(info.rel)
+    target = os.path.normpath(os.path.join(old_folder or ".", text))
+    new = os.path.relpath(target, new_folder or ".")
+    if text.endswith("/") and not new.endswith("/"):
+        new += "/"
+    return new if new != text else None
+
+
+def _label(t: _Target) -> str:
+    return Move("", "", t.rule_name, why=t.why).label
+
+
+def plan_tidy(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset(),
+              only: frozenset[str] | None = None) -> Plan:
     """Compute the tidy plan for ``root`` (which must be an absolute, resolved path).
+
+    ``only`` (``organizer watch``): move only these files (relative paths), and none of them
+    whose reference group or figure script would move without it; the others are still read,
+    so references to and from them count.
 
     Steps: scan; first matching rule per file; figures follow the script naming them;
     reference groups (files that import or read each other move together or stay);
@@ -297,9 +337,16 @@ def plan_tidy(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset()) ->
     figure_of: dict[str, FileInfo] = {}
     if rules.follow_figures:
         figure_of = _assign_figures(candidates, rules)
+        # A link to a figure goes where the figure goes.
+        for info, _ in candidates:
+            target = sibling_link_target(info) if info.is_symlink and info.rel not in figure_of else None
+            if target is not None:
+                script = figure_of.get(_join(_parent(info.rel), target))
+                if script is not None:
+                    figure_of[info.rel] = script
     groups: dict[str, GroupDecision] = {}
     if rules.follow_references:
-        groups = _reference_groups(candidates, listing, rules, decisions)
+        groups = _reference_groups(candidates, listing, rules, decisions, root, figure_of)
 
     plan = Plan(root=root, listing=listing, infos=infos)
     dirs = _DestinationDirs(root)
@@ -312,24 +359,30 @@ def plan_tidy(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset()) ->
         keyword = rule.subfolder_for(info)
         if keyword is not None:
             folder, word = keyword
-            return _Target(folder, f"{rule.name} (subfolder {folder[len(rule.destination) + 1:]}: keyword {word})",
-                           rule.name)
+            return _Target(folder, rule.name, f"subfolder {folder[len(rule.destination) + 1:]}: keyword {word}")
         if layout is not None and dirs.check(rule.destination) is None:
             place = layout.place(rule.destination, info.name)
             if place is not None:
-                return _Target(place.folder, f"{rule.name} (like {place.neighbour}: {', '.join(place.words)})",
-                               rule.name)
-        return _Target(rule.destination, rule.name, rule.name)
+                return _Target(place.folder, rule.name, f"like {place.neighbour}: {', '.join(place.words)}")
+        return _Target(rule.destination, rule.name)
 
     # Where every file goes (None: it stays), before any name is claimed.
     target: dict[str, _Target | None] = {}
     stay_reason: dict[str, str] = {}
     leaders: dict[str, _Target | None] = {}
+    far = _far_users(root, candidates, figure_of, groups, rules) if rules.follow_figures else {}
     for info, _nested in candidates:
         rel = info.rel
         if rel in figure_of:
             continue
         group = groups.get(rel)
+        if group is None and rel in far:
+            folder, script, verb = far[rel]
+            if dirs.check(folder) is None and (info.name not in dirs.taken[folder] or same_content(
+                    info.path, dirs.occupant[folder][info.name])):
+                rule = decisions[rel]
+                target[rel] = _Target(folder, rule.name if rule is not None else "follows", f"{verb} by {script}")
+                continue
         if group is None:
             target[rel] = own_target(info)
             continue
@@ -343,7 +396,7 @@ def plan_tidy(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset()) ->
         elif rel == group.leader:
             target[rel] = lead
         else:
-            target[rel] = _Target(lead.folder, group.reason, lead.rule_name)
+            target[rel] = _Target(lead.folder, lead.rule_name, group.reason)
     for info, _nested in candidates:
         script = figure_of.get(info.rel)
         if script is None:
@@ -353,7 +406,7 @@ def plan_tidy(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset()) ->
             target[info.rel] = None
             stay_reason[info.rel] = f"figure of {script.rel}, which stays"
         else:
-            target[info.rel] = _Target(of.folder, f"{of.rule_name} (figure of {script.name})", of.rule_name)
+            target[info.rel] = _Target(of.folder, of.rule_name, f"figure of {script.name}")
 
     # Claim names: moving reference groups first (names others use must stay exact), then the rest.
     final: dict[str, tuple[str, str | None]] = {}
@@ -368,8 +421,7 @@ def plan_tidy(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset()) ->
         problem = dirs.check(folder)
         if problem is not None:
             for rel in members:
-                label = target[rel].label  # type: ignore[union-attr]
-                blocked[rel] = Blocked(rel, _join(folder, infos[rel].name), label, problem)
+                blocked[rel] = Blocked(rel, _join(folder, infos[rel].name), _label(target[rel]), problem)  # type: ignore[arg-type]
             continue
         taken = [infos[rel].name for rel in members if groups[rel].needs_exact_name
                  and infos[rel].name in dirs.taken[folder]
@@ -406,36 +458,108 @@ def plan_tidy(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset()) ->
         if rel not in final:
             problem = dirs.check(tgt.folder)
             if problem is not None:
-                plan.blocked.append(Blocked(rel, _join(tgt.folder, info.name), tgt.label, problem))
+                plan.blocked.append(Blocked(rel, _join(tgt.folder, info.name), _label(tgt), problem))
                 continue
             final[rel] = dirs.claim(tgt.folder, info.name, info.path)
         name, duplicate_of = final[rel]
         script = figure_of.get(rel)
+        relink = _relink(info, tgt.folder) if info.is_symlink else None
+        why = tgt.why
+        if relink is not None:
+            why = (why + "; " if why else "") + f"link re-pointed to {relink}"
         plan.moves.append(Move(
             source=rel,
             destination=_join(tgt.folder, name),
-            rule=tgt.label,
+            rule=tgt.rule_name,
             duplicate_of=duplicate_of,
             figure_of=script.rel if script is not None else None,
+            why=why,
+            relink=relink,
         ))
+    if only is not None:
+        _restrict(plan, only, groups, figure_of)
     used = {_parent(m.destination) for m in plan.moves}
     plan.new_dirs = [d for d in dirs.new_dirs if any(u == d or u.startswith(d + "/") for u in used)]
     return plan
 
 
+def _restrict(plan: Plan, only: frozenset[str], groups: dict[str, GroupDecision],
+              figure_of: dict[str, FileInfo]) -> None:
+    """Keep the moves of ``only`` that take no partner (group member, figure script) outside it along."""
+    moving = {m.source for m in plan.moves}
+    members: dict[str, set[str]] = {}
+    for rel, g in groups.items():
+        members.setdefault(g.leader, set()).add(rel)
+
+    def partners(rel: str) -> set[str]:
+        out = set(members.get(groups[rel].leader, ())) if rel in groups else set()
+        script = figure_of.get(rel)
+        if script is not None:
+            out.add(script.rel)
+            out |= members.get(groups[script.rel].leader, set()) if script.rel in groups else set()
+        out |= {img for img, s in figure_of.items() if s.rel == rel}
+        return out & moving
+
+    plan.moves = [m for m in plan.moves if m.source in only and partners(m.source) <= only]
+    plan.unmatched = [u for u in plan.unmatched if u in only]
+    plan.kept = [k for k in plan.kept if k.source in only]
+    plan.blocked = [b for b in plan.blocked if b.source in only]
+
+
+_TEST_RE = re.compile(r"^(?:test_.*|.*_tests?|conftest)\.py$")
+
+
+def _role(info: FileInfo, rules: RuleSet) -> str:
+    """``follower`` (a test, a shell or job script), ``code`` (another script) or ``data``."""
+    low = info.lower_name
+    if not info.is_regular or not low.endswith(rules.script_extensions) or low.endswith(rules.figure_extensions):
+        return "data"
+    if _TEST_RE.match(info.name) or is_shell_like(info.name):
+        return "follower"
+    return "code"
+
+
+def sibling_link_target(info: FileInfo) -> str | None:
+    """The sibling a relative symlink points at (``latest.csv -> raw.csv``), else ``None``."""
+    if not info.is_symlink:
+        return None
+    try:
+        target = os.readlink(info.path)
+    except OSError:
+        return None
+    target = target[2:] if target.startswith("./") else target
+    if not target or "/" in target or target in (".", ".."):
+        return None
+    return target
+
+
 def _reference_groups(candidates: list[tuple[FileInfo, bool]], listing: dict[str, Siblings], rules: RuleSet,
-                      decisions: dict[str, Rule | None]) -> dict[str, GroupDecision]:
+                      decisions: dict[str, Rule | None], root: Path,
+                      figure_of: dict[str, FileInfo]) -> dict[str, GroupDecision]:
     """Reference groups of every scanned folder, decided (see :mod:`organizer.references`)."""
     fig_exts = rules.figure_extensions
     script_exts = rules.script_extensions
     by_folder: dict[str, dict[str, str]] = {}
+    infos: dict[str, FileInfo] = {}
     for info, _ in candidates:
         by_folder.setdefault(_parent(info.rel), {})[info.name] = info.rel
+        infos[info.rel] = info
     graphs: dict[str, Graph] = {}
     for info, _ in candidates:
+        folder = _parent(info.rel)
+        target = sibling_link_target(info)
+        if target is not None:
+            rel = by_folder[folder].get(target)
+            if rel is not None and rel in figure_of:
+                continue  # a link to a figure goes with the figure (see plan_tidy)
+            graph = graphs.setdefault(folder, Graph())
+            if rel is not None:
+                graph.add(info.rel, rel, "link")
+            elif target in listing[folder].files or target in listing[folder].dirs:
+                graph.anchors.setdefault(info.rel, []).append((target, "link"))
+            continue
         if not (info.is_regular and info.lower_name.endswith(script_exts)) or info.lower_name.endswith(fig_exts):
             continue
-        folder = _parent(info.rel)
         refs = script_refs(info, listing[folder], fig_exts)
         if not refs:
             continue
@@ -447,14 +571,107 @@ def _reference_groups(candidates: list[tuple[FileInfo, bool]], listing: dict[str
                 graph.add(info.rel, rel, ref.kind)
             else:
                 graph.anchors.setdefault(info.rel, []).append((ref.name, ref.kind))
+    # Makefiles (never moved) pin what they run: moving it would break `make`.
+    for folder, sib in listing.items():
+        names = by_folder.get(folder)
+        if not names:
+            continue
+        for make in sorted(MAKEFILE_NAMES & sib.files):
+            if make in names:
+                continue
+            mk = FileInfo(make, _join(folder, make), str(root / folder / make) if folder else str(root / make),
+                          True, False)
+            for ref in script_refs(mk, sib, fig_exts):
+                rel = names.get(ref.name)
+                if rel is not None:
+                    graphs.setdefault(folder, Graph()).anchors.setdefault(rel, []).append((make, "pin"))
     out: dict[str, GroupDecision] = {}
+
+    def member(rel: str) -> Member:
+        d = decisions[rel]
+        return Member(_role(infos[rel], rules), d.destination if d is not None else None,
+                      d.name if d is not None else "", d.index if d is not None else 1 << 30)
+
     for graph in graphs.values():
-        out.update(decide_groups(
-            graph,
-            destination=lambda rel: d.destination if (d := decisions[rel]) is not None else None,
-            rule_index=lambda rel: d.index if (d := decisions[rel]) is not None else 1 << 30,
-        ))
+        out.update(decide_groups(graph, member))
     return out
+
+
+#: How deep and how many entries the search for a loose file's writer in sorted folders goes.
+FAR_MAX_DEPTH = 4
+FAR_MAX_ENTRIES = 20_000
+
+
+def _far_users(root: Path, candidates: list[tuple[FileInfo, bool]], figure_of: dict[str, FileInfo],
+               groups: dict[str, GroupDecision], rules: RuleSet) -> dict[str, tuple[str, str, str]]:
+    """Loose top-level files no script beside them uses, that a script in a subfolder writes or reads by name.
+
+    ``{rel: (that script's folder, its path, "written" | "read")}``: a figure joins the script that
+    writes it wherever that script lives, a data file the one that reads it.  Exact names only;
+    a writer beats a reader, then the first script by path.
+    """
+    fig_exts = rules.figure_extensions
+    script_exts = rules.script_extensions
+    wanted: dict[str, str] = {}
+    for info, _ in candidates:
+        if "/" in info.rel or info.rel in figure_of or info.rel in groups:
+            continue
+        low = info.lower_name
+        if info.is_regular and low.endswith(script_exts) and not low.endswith(fig_exts):
+            continue
+        wanted[info.name] = info.rel
+    if not wanted:
+        return {}
+    found: dict[str, tuple[int, str, str, str]] = {}
+    literal_re = figure_literal_regex(fig_exts)
+    seen = 0
+    stack: list[tuple[str, int]] = []
+    try:
+        stack = [(e.name, 1) for e in os.scandir(root) if not e.name.startswith(".")
+                 and e.name not in ALWAYS_SKIPPED and e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return {}
+    if not stack:
+        return {}
+    stack.sort(reverse=True)
+    while stack and seen < FAR_MAX_ENTRIES:
+        folder, depth = stack.pop()
+        try:
+            entries = sorted(os.scandir(root / folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        subdirs = []
+        for e in entries:
+            seen += 1
+            if e.name.startswith(".") or e.name in ALWAYS_SKIPPED:
+                continue
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    if depth < FAR_MAX_DEPTH:
+                        subdirs.append((f"{folder}/{e.name}", depth + 1))
+                    continue
+                if not e.is_file(follow_symlinks=False):
+                    continue
+            except OSError:
+                continue
+            low = e.name.lower()
+            if not low.endswith(script_exts) or low.endswith(fig_exts):
+                continue
+            info = FileInfo(e.name, f"{folder}/{e.name}", e.path, True, False)
+            text = info.text
+            if not text:
+                continue
+            for ref in info.figure_refs(literal_re, fig_exts):
+                if ref.exact and ref.text in wanted:
+                    best = found.get(ref.text)
+                    if best is None or best[0] > 0:
+                        found[ref.text] = (0, folder, info.rel, "written")
+            for m in _QUOTED_RE.finditer(text):
+                name = m.group(2).removeprefix("./")
+                if name in wanted and name not in found:
+                    found[name] = (1, folder, info.rel, "read")
+        stack.extend(reversed(subdirs))
+    return {wanted[name]: (folder, script, verb) for name, (_, folder, script, verb) in found.items()}
 
 
 def _assign_figures(candidates: list[tuple[FileInfo, bool]], rules: RuleSet) -> dict[str, FileInfo]:

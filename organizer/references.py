@@ -34,6 +34,25 @@ from .fileinfo import FileInfo
 #: Quoted bare names with a dot (an optional ``./``, no other ``/``); JSON-escaped quotes too (notebooks).
 _QUOTED_RE = re.compile(r"""(["'])((?:\./)?[^"'\n\\/]{0,254}\.[^"'\n\\/]{0,254}?)\\?\1""")
 _MAGIC_RE = re.compile(r"^[ \t]*[%!?].*$", re.M)
+#: Unquoted words of shell-like scripts (``python compute_scores.py``, ``source env.sh``, ``Rscript x.R``).
+_SHELL_WORD_RE = re.compile(r"""[^\s;&|()<>`'"=]+""")
+_SHELL_COMMENT_RE = re.compile(r"(?:^|(?<=\s))#.*$", re.M)
+#: Scripts read by the shell, Make or a job scheduler: unquoted names count too.
+SHELL_EXTENSIONS = (".sh", ".bash", ".zsh", ".slurm", ".sbatch", ".pbs", ".job")
+MAKEFILE_NAMES = frozenset({"Makefile", "makefile", "GNUmakefile"})
+
+
+_RUNNABLE = (".py", ".sh", ".bash", ".r", ".jl", ".m", ".pl", ".slurm", ".sbatch", ".ipynb")
+
+
+def is_shell_like(name: str) -> bool:
+    """Shell, job and Make scripts: names in them count quoted or not."""
+    return name in MAKEFILE_NAMES or name.lower().endswith(SHELL_EXTENSIONS) or name.lower().endswith(".mk")
+
+
+def shell_words(text: str) -> list[str]:
+    """Unquoted words of a shell-like text outside comments (``./x.sh`` -> ``x.sh``)."""
+    return [_bare(w) for w in _SHELL_WORD_RE.findall(_SHELL_COMMENT_RE.sub("", text))]
 
 
 @dataclass(frozen=True)
@@ -148,6 +167,15 @@ def _script_refs(info: FileInfo, siblings: Siblings, skip_exts: tuple[str, ...])
         name = _bare(m.group(2))
         if name in siblings.files and name != own and _looks_like_file(name) and not name.lower().endswith(skip_exts):
             quoted.append(name)
+    if is_shell_like(info.name):
+        seen_q = set(quoted)
+        for word in shell_words(text):
+            if (word not in seen_q and word in siblings.files and word != own and _looks_like_file(word)
+                    and not word.lower().endswith(skip_exts)):
+                seen_q.add(word)
+                quoted.append(word)
+        runs = tuple(e for e in _RUNNABLE if e not in skip_exts)
+        return tuple(Ref(n, "run" if n.lower().endswith(runs) else "read") for n in dict.fromkeys(quoted))
     is_python = info.lower_name.endswith((".py", ".ipynb"))
     imported = []
     if is_python:
@@ -213,6 +241,10 @@ def _name(rel: str) -> str:
 def _verb(kind: str, third_person: bool) -> str:
     if kind == "import":
         return "imports" if third_person else "import"
+    if kind == "link":
+        return "links to" if third_person else "link to"
+    if kind == "run":
+        return "runs" if third_person else "run"
     return "reads" if third_person else "read"
 
 
@@ -240,12 +272,35 @@ def _components(graph: Graph) -> list[list[str]]:
     return [sorted(g) for g in sorted(groups.values(), key=min)]
 
 
-def decide_groups(graph: Graph, destination: Callable[[str], str | None],
-                  rule_index: Callable[[str], int]) -> dict[str, GroupDecision]:
+@dataclass(frozen=True)
+class Member:
+    """What the group logic needs to know about one file: its role and its own rule's verdict.
+
+    ``role``: ``"code"`` (a script that decides where it goes), ``"follower"`` (a test or a
+    shell/job script: it goes with the code it uses) or ``"data"`` (anything else).
+    ``destination`` is ``None`` when no rule matches the file.
+    """
+
+    role: str
+    destination: str | None
+    rule: str = ""
+    index: int = 1 << 30
+
+
+def _top(folder: str) -> str:
+    return folder.split("/", 1)[0]
+
+
+def decide_groups(graph: Graph, member: Callable[[str], Member]) -> dict[str, GroupDecision]:
     """Decide every member of every reference group of one folder.
 
-    ``destination(rel)`` is the folder the file's own rule sends it to (``None``: no rule);
-    ``rule_index(rel)`` breaks ties between destinations (earlier rule wins).
+    A group moves as one.  Its destination is chosen by the scripts that decide
+    (the *code* no other code uses: a helper imported by plots goes with the plots;
+    a test or a shell script goes with the code it uses, its own rule does not pull
+    the group apart; with no code, the followers, then the data decide).  Members
+    no rule matches go along.  The group stays when the deciding members disagree
+    on the top folder, when none of them matches a rule, or when a member names a
+    file that never moves (``graph.anchors``).
     """
     users_of: dict[str, list[tuple[str, str]]] = {}
     for user, used in graph.uses.items():
@@ -253,42 +308,72 @@ def decide_groups(graph: Graph, destination: Callable[[str], str | None],
             users_of.setdefault(target, []).append((user, kind))
     out: dict[str, GroupDecision] = {}
     for members in _components(graph):
+        info = {m: member(m) for m in members}
         roots = [m for m in members if m not in users_of]
         anchored = [m for m in members if graph.anchors.get(m)]
         is_tree = len(roots) == 1 and all(len(users_of.get(m, ())) == 1 for m in members if m != roots[0])
-        voters = roots or members
-        staying = [m for m in voters if destination(m) is None]
-        if is_tree:
-            leader = roots[0]
-            moves = not anchored and destination(leader) is not None
-        elif anchored or staying:
-            leader = (staying or anchored)[0]
-            moves = False
+        code = [m for m in members if info[m].role == "code"]
+        tops = [m for m in code if not any(info[u].role == "code" for u, _ in users_of.get(m, ()))]
+        followers = [m for m in members if info[m].role == "follower"]
+        data = [m for m in members if info[m].role == "data"]
+        # Who decides: the code nobody else's code uses, else any code, else tests and shell scripts, else data.
+        tier, voters = members, []
+        for tier in (tops, code, followers, data):
+            voters = [m for m in tier if info[m].destination is not None]
+            if voters:
+                break
         else:
-            # Most votes of the scripts nobody uses; ties: the votes of the files they use, then rule order.
-            votes = Counter(destination(m) for m in voters)
-            side = Counter(destination(m) for m in members if m not in voters and destination(m) is not None)
-            leader = min(voters, key=lambda m: (-votes[destination(m)], -side[destination(m)], rule_index(m), m))
-            moves = True
+            tier = tops or code or followers or data
+        disagree = ""
+        if anchored:
+            leader, moves = anchored[0], False
+        elif not voters:
+            leader, moves = tier[0], False
+            names = ", ".join(_name(m) for m in tier[:3]) + (f" and {len(tier) - 3} more" if len(tier) > 3 else "")
+            disagree = f"no rule matches {names}, which {'decide' if len(tier) > 1 else 'decides'} where the group goes"
+        else:
+            folders = Counter(_top(info[m].destination or "") for m in voters)
+            if len(folders) > 1:
+                # One member per top folder, in rule order: the ones that disagree.
+                firsts: dict[str, str] = {}
+                for m in sorted(voters, key=lambda m: (info[m].index, m)):
+                    firsts.setdefault(_top(info[m].destination or ""), m)
+                shown = sorted(firsts.values(), key=lambda m: (info[m].index, m))
+                leader, moves = shown[0], False
+                parts = [f"{_name(m)} ({info[m].rule}: {info[m].destination}/)" for m in shown]
+                disagree = (" and ".join(parts) + " disagree; to move the group, add a rule above theirs "
+                            f"(or a `subfolders:` entry) sending {_name(shown[1])} to "
+                            f"{info[shown[0]].destination}/, or {_name(shown[0])} to {info[shown[1]].destination}/")
+            else:
+                # Most votes; ties: the votes of the other members, then rule order.
+                votes = Counter(info[m].destination for m in voters)
+                side = Counter(info[m].destination for m in members
+                               if m not in voters and info[m].destination is not None)
+                leader = min(voters, key=lambda m: (-votes[info[m].destination], -side[info[m].destination],
+                                                    info[m].index, m))
+                moves = True
         for m in members:
-            reason = _reason(m, leader, is_tree, moves, graph, users_of, anchored)
+            reason = _reason(m, leader, is_tree and leader == roots[0], moves, graph, users_of, anchored, disagree)
             out[m] = GroupDecision(leader=leader, moves=moves, reason=reason, needs_exact_name=m in users_of)
     return out
 
 
 def _reason(m: str, leader: str, is_tree: bool, moves: bool, graph: Graph,
-            users_of: dict[str, list[tuple[str, str]]], anchored: list[str]) -> str:
+            users_of: dict[str, list[tuple[str, str]]], anchored: list[str], disagree: str = "") -> str:
     """Why ``m`` goes (or stays) with ``leader``, in the words of the plan's rule column."""
     tail = ""
     if not moves:
         if anchored:
             a = anchored[0]
             name, kind = graph.anchors[a][0]
-            tail = f"; {_name(a)} {'imports' if kind == 'import' else 'names'} {name}, which does not move"
+            verb = {"import": "imports", "pin": "is run by"}.get(kind, "names")
+            tail = f"; {_name(a)} {verb} {name}, which does not move"
+        elif disagree:
+            tail = f"; {disagree}"
         else:
             tail = f"; {_name(leader)} stays"
     if m == leader:
-        return tail[2:] if anchored and not moves else ""
+        return tail[2:] if not moves else ""
     users = users_of.get(m, [])
     if is_tree and len(users) == 1:
         return f"follows {_name(users[0][0])}" + tail
@@ -297,7 +382,7 @@ def _reason(m: str, leader: str, is_tree: bool, moves: bool, graph: Graph,
     if any(u == leader for u, _ in users):
         names = sorted({_name(u) for u, _ in users})
         kind = next(k for u, k in users if u == leader)
-        by = "imported by" if kind == "import" else "read by"
+        by = {"import": "imported by", "link": "linked to by", "run": "run by"}.get(kind, "read by")
         why = f"{by} {' and '.join(names)}" if len(names) <= 3 else f"{by} {names[0]} and {len(names) - 1} others"
     elif leader in mine:
         why = f"{_verb(mine[leader], True)} {_name(leader)}"

@@ -27,13 +27,14 @@ def table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
     return "\n".join(lines)
 
 
-def moves_table(moves: list[Move]) -> str:
-    """Source, destination, rule (and a note column when there are duplicates)."""
+def moves_table(moves: list[Move], why: bool = False) -> str:
+    """Source, destination, rule (with ``why``: the evidence too; a note column when there are duplicates)."""
     has_notes = any(m.duplicate_of for m in moves)
-    header: tuple[str, ...] = ("SOURCE", "DESTINATION", "RULE") + (("NOTE",) if has_notes else ())
+    header: tuple[str, ...] = ("SOURCE", "DESTINATION", "RULE") + (("WHY",) if why else ()) \
+        + (("NOTE",) if has_notes else ())
     rows = []
     for m in moves:
-        row: tuple[str, ...] = (m.source, m.destination, m.rule)
+        row: tuple[str, ...] = (m.source, m.destination, m.rule) + ((m.why,) if why else ())
         if has_notes:
             row += (f"duplicate of {m.duplicate_of}" if m.duplicate_of else "",)
         rows.append(row)
@@ -71,6 +72,9 @@ def tidy_details(result: TidyResult) -> list[str]:
         lines.append("could not move (left where they are):" if not result.dry_run else "would fail (left where they are):")
         for src, reason in result.failed:
             lines.append(f"  {src}: {reason}")
+    if result.relink_failed:
+        lines.append("moved, but the link could not be re-pointed (the check lists it):")
+        lines.extend(f"  {rel}: {reason}" for rel, reason in result.relink_failed)
     if result.problems:
         lines.extend(problem_lines(result.problems, "check after the moves" if not result.dry_run
                                    else "check of the planned layout"))
@@ -89,6 +93,8 @@ def check_lines(result: CheckResult) -> list[str]:
     """Output of ``organizer check``: the problems, then a summary line."""
     lines = problem_lines(result.problems, "problems") if result.problems else []
     journal = result.journal.name if result.journal is not None else "-"
+    lines.append(f"looked at: {result.tally.describe()} (Python files must compile, imports and named "
+                 f"files be beside their script, links resolve)")
     lines.append(f"checked {result.checked} scripts moved by (or left behind by) tidy {journal}: "
                  f"{len(result.problems)} problem{'s' if len(result.problems) != 1 else ''}")
     return lines

@@ -137,7 +137,7 @@ class RuleSet:
     recursive: bool = False
     follow_figures: bool = True
     figure_extensions: tuple[str, ...] = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
-    script_extensions: tuple[str, ...] = (".py", ".ipynb", ".r", ".jl", ".sh", ".m")
+    script_extensions: tuple[str, ...] = (".py", ".ipynb", ".r", ".jl", ".sh", ".bash", ".slurm", ".sbatch", ".m")
     follow_references: bool = True
     learn_subfolders: bool = True
     path: Path | None = None

@@ -42,6 +42,7 @@ class TidyResult:
     journal: Path | None = None
     #: What ``organizer check`` finds after the moves (for a dry run: on the planned layout).
     problems: list[Problem] = field(default_factory=list)
+    relink_failed: list[tuple[str, str]] = field(default_factory=list)  # (moved link, reason): the check lists it
 
     @property
     def ok(self) -> bool:
@@ -83,15 +84,19 @@ def _blocked_failures(plan: Plan) -> list[tuple[str, str]]:
     return [(b.source, b.reason) for b in plan.blocked]
 
 
-def run_tidy(root: Path, rules: RuleSet, dry_run: bool = False) -> TidyResult:
-    """Plan and (unless ``dry_run``) execute a tidy of ``root`` (an absolute, resolved folder)."""
-    skip = rules_skip(root, rules)
+def run_tidy(root: Path, rules: RuleSet, dry_run: bool = False, only: frozenset[str] | None = None,
+             skip: frozenset[str] = frozenset()) -> TidyResult:
+    """Plan and (unless ``dry_run``) execute a tidy of ``root`` (an absolute, resolved folder).
+
+    ``only`` and ``skip`` (used by ``organizer watch``): move only those files / leave those alone.
+    """
+    skip = rules_skip(root, rules) | skip
     state = StateDir(root)
     if dry_run:
         if state.exists():
             state.ensure_unlocked()
             check_resumable(state)
-        plan = plan_tidy(root, rules, skip)
+        plan = plan_tidy(root, rules, skip, only)
         return TidyResult(plan=plan, dry_run=True, failed=_blocked_failures(plan),
                           problems=plan_problems(plan, plan.moves, rules, after=False))
 
@@ -100,7 +105,7 @@ def run_tidy(root: Path, rules: RuleSet, dry_run: bool = False) -> TidyResult:
     state.acquire()
     try:
         check_resumable(state)
-        plan = plan_tidy(root, rules, skip)
+        plan = plan_tidy(root, rules, skip, only)
         result = TidyResult(plan=plan, dry_run=False, failed=_blocked_failures(plan))
         if not plan.moves:
             return result
@@ -170,9 +175,11 @@ def _execute(plan: Plan, journal: Journal, mover: Mover, repo: GitRepo | None,
                 if st is None:
                     result.failed.append((move.source, "vanished before it could be moved"))
                     continue
-                batch.append((move_id, move, {"t": "move", "id": move_id, "src": move.source,
-                                              "dst": move.destination, "dev": st.st_dev, "ino": st.st_ino,
-                                              "git": False}))
+                rec = {"t": "move", "id": move_id, "src": move.source, "dst": move.destination,
+                       "dev": st.st_dev, "ino": st.st_ino, "git": False}
+                if move.relink is not None:
+                    rec["link_old"], rec["link_new"] = mover.readlink(move.source), move.relink
+                batch.append((move_id, move, rec))
             if not batch:
                 continue
             journal.records([rec for _, _, rec in batch])  # one fsync: every intent is on disk before its move
@@ -185,6 +192,7 @@ def _execute(plan: Plan, journal: Journal, mover: Mover, repo: GitRepo | None,
                     result.failed.append((move.source, str(exc)))
                     continue
                 hook.after_moves()
+                _relink(mover, move, result)
                 journal.record({"t": "done", "id": move_id}, sync=False)
                 result.done.append(move)
 
@@ -210,6 +218,8 @@ def _execute_git(git_moves: list[tuple[int, Move]], journal: Journal, mover: Mov
             continue
         intents.append({"t": "move", "id": move_id, "src": move.source, "dst": move.destination,
                         "dev": st.st_dev, "ino": st.st_ino, "git": True})
+        if move.relink is not None:
+            intents[-1]["link_old"], intents[-1]["link_new"] = mover.readlink(move.source), move.relink
         pending.append((move_id, move, (st.st_dev, st.st_ino)))
     if not pending:
         return
@@ -221,12 +231,23 @@ def _execute_git(git_moves: list[tuple[int, Move]], journal: Journal, mover: Mov
         dst = mover.lstat(move.destination)
         src = mover.lstat(move.source)
         if src is None and dst is not None and (dst.st_dev, dst.st_ino) == ident:
+            _relink(mover, move, result)
             journal.record({"t": "done", "id": move_id}, sync=False)
             result.done.append(move)
         else:
             reason = "git mv refused" + (f": {errors[0]}" if errors else "")
             journal.record({"t": "failed", "id": move_id, "error": reason}, sync=False)
             result.failed.append((move.source, reason))
+
+
+def _relink(mover: Mover, move: Move, result: TidyResult) -> None:
+    """Re-point a moved relative symlink (its old and new text are in the journal intent already)."""
+    if move.relink is None:
+        return
+    try:
+        mover.relink(move.destination, move.relink)
+    except MoveError as exc:
+        result.relink_failed.append((move.destination, str(exc)))
 
 
 __all__ = ["TidyResult", "run_tidy", "rules_skip"]

@@ -22,7 +22,7 @@ from pathlib import Path
 from .errors import JournalError, MoveError
 from .gitops import find_repo
 from .journal import Journal, MoveRecord, StateDir, read_journal
-from .mover import Mover
+from .mover import Mover, relink_temp_name, split_rel
 
 
 @dataclass
@@ -44,6 +44,29 @@ class UndoResult:
 
 def _same(st: os.stat_result | None, rec: MoveRecord) -> bool:
     return st is not None and st.st_dev == rec.dev and st.st_ino == rec.ino
+
+
+def _ours(st: os.stat_result | None, rec: MoveRecord, mover: Mover, rel: str) -> bool:
+    """The entry tidy moved: same inode, or (a re-pointed link gets a new inode) the link with either text."""
+    if _same(st, rec):
+        return True
+    return (rec.link_new is not None and st is not None and stat.S_ISLNK(st.st_mode)
+            and mover.readlink(rel) in (rec.link_old, rec.link_new))
+
+
+def _restore_link_text(mover: Mover, rec: MoveRecord, rel: str, result: "UndoResult") -> None:
+    if rec.link_new is not None:  # a temporary link a crash left beside the destination: ours, drop it
+        d, n = split_rel(rec.dst)
+        tmp = f"{d}/{relink_temp_name(n)}" if d else relink_temp_name(n)
+        st = mover.lstat(tmp)
+        if st is not None and stat.S_ISLNK(st.st_mode) and mover.readlink(tmp) == rec.link_new:
+            mover.unlink(tmp)
+    if rec.link_old is None or mover.readlink(rel) != rec.link_new:
+        return
+    try:
+        mover.relink(rel, rec.link_old)
+    except MoveError as exc:
+        result.conflicts.append(str(exc))
 
 
 def run_undo(root: Path) -> UndoResult:
@@ -98,10 +121,12 @@ def _undo_moves(root: Path, moves: list[MoveRecord], mover: Mover, result: UndoR
             if src is None:
                 result.conflicts.append(f"{rec.src}: missing (neither it nor {rec.dst} exists)")
             else:
+                if _ours(src, rec, mover, rec.src):  # moved back before a crash: restore its text too
+                    _restore_link_text(mover, rec, rec.src, result)
                 result.skipped.append(rec.src)
             continue
         if src is None:
-            if not _same(dst, rec) and rec.status != "done":
+            if not _ours(dst, rec, mover, rec.dst) and rec.status != "done":
                 result.conflicts.append(f"{rec.dst}: is not the file tidy moved there; leaving it and {rec.src} alone")
                 continue
             if rec.git and repo is not None:
@@ -115,6 +140,8 @@ def _undo_moves(root: Path, moves: list[MoveRecord], mover: Mover, result: UndoR
                 result.restored.append((rec.dst, rec.src))
             except MoveError as exc:
                 result.conflicts.append(str(exc))
+                continue
+            _restore_link_text(mover, rec, rec.src, result)
             continue
         # Both names exist.
         if _same(src, rec) and _same(dst, rec) and not stat.S_ISDIR(dst.st_mode):
@@ -129,6 +156,7 @@ def _undo_moves(root: Path, moves: list[MoveRecord], mover: Mover, result: UndoR
         for rec in git_back:
             if mover.lstat(rec.dst) is None and mover.lstat(rec.src) is not None:
                 result.restored.append((rec.dst, rec.src))
+                _restore_link_text(mover, rec, rec.src, result)
             else:
                 result.conflicts.append(f"{rec.dst}: git mv back to {rec.src} failed" + (f": {errors[0]}" if errors else ""))
 

@@ -20,12 +20,12 @@ SCRATCH = {
     "analyze_atlantis_in_training.py": "atlantis\n",
     "generate_exp4_cka_configs.py": "cfg\n",
     "migrate_paths_v2.py": "paths\n",
-    "eval_metrics_summary.csv": "a,b\n",
-    "same.csv": "identical\n",
+    "atlantis_metrics.csv": "a,b\n",
+    "atlantis_same.csv": "identical\n",
     "notes.txt": "n\n",
-    "link.csv": Link("same.csv"),
+    "link.csv": Link("atlantis_same.csv"),
     "plots/plot_ft1_heatmap.py": "older\n",
-    "analysis/same.csv": "identical\n",
+    "analysis/atlantis_same.csv": "identical\n",
 }
 
 
@@ -50,7 +50,8 @@ def test_python_dash_m_entry_point(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "s", {"test_x.py": "def test_x(): pass\n"})
     proc = run_module("tidy", str(root), "--json", cwd=tmp_path)
     assert proc.returncode == 0
-    assert json.loads(proc.stdout) == [{"source": "test_x.py", "destination": "testing/test_x.py", "rule": "tests"}]
+    assert json.loads(proc.stdout) == [{"source": "test_x.py", "destination": "testing/test_x.py", "rule": "tests",
+                                         "why": ""}]
 
 
 @pytest.mark.parametrize("args", [[], ["frobnicate"], ["tidy"], ["tidy", "a", "b"], ["tidy", "--bogus", "x"],
@@ -81,7 +82,7 @@ def test_dry_run_moves_nothing_and_prints_a_table(scratch: Path) -> None:
     assert lines[0] == "dry run: nothing was moved"
     assert lines[1].split() == ["SOURCE", "DESTINATION", "RULE", "NOTE"]
     assert any(line.split()[:2] == ["test_gradient_flow.py", "testing/test_gradient_flow.py"] for line in lines)
-    assert "duplicate of analysis/same.csv" in r.out
+    assert "duplicate of analysis/atlantis_same.csv" in r.out
     assert "notes.txt" in r.out
     assert lines[-1].startswith("would move 12, unmatched 1")
     assert "organizer: rules: shipped default rules" in r.err
@@ -97,11 +98,11 @@ def test_dry_run_json_equals_real_run_json(scratch: Path) -> None:
     assert planned == done
     by_src = {d["source"]: d for d in done}
     assert by_src["plot_ft1_heatmap.py"]["destination"] == "plots/plot_ft1_heatmap (2).py"
-    assert by_src["same.csv"]["destination"] == "analysis/same (2).csv"
+    assert by_src["atlantis_same.csv"]["destination"] == "analysis/atlantis_same (2).csv"
     assert by_src["ft2_distance_scores.pdf"] == {
         "source": "ft2_distance_scores.pdf", "destination": "plots/ft2_distance_scores.pdf",
-        "rule": "plot-scripts (figure of plot_ft2_normalized_scores.py)"}
-    assert set(done[0]) == {"source", "destination", "rule"}
+        "rule": "plot-scripts", "why": "figure of plot_ft2_normalized_scores.py"}
+    assert set(done[0]) == {"source", "destination", "rule", "why"}
     for d in done:
         assert not os.path.lexists(scratch / d["source"]) and os.path.lexists(scratch / d["destination"])
     assert "moved 12, unmatched 1" in real.err and "duplicates 1" in real.err
@@ -195,7 +196,7 @@ def test_rules_file_discovery_and_the_rules_file_never_moves(scratch: Path, tmp_
     done = json.loads(r.out)
     assert {d["rule"] for d in done} == {"everything-csv"}
     assert (scratch / "rules.yaml").exists()  # the rules file itself stays
-    assert (scratch / "tables/eval_metrics_summary.csv").exists()
+    assert (scratch / "tables/atlantis_metrics.csv").exists()
 
 
 def test_project_rules_yaml_without_tidy_means_defaults(scratch: Path, tmp_path: Path) -> None:
@@ -251,23 +252,35 @@ def test_references_in_the_table_json_and_kept_list(tmp_path: Path, monkeypatch:
     root = make_tree(tmp_path / "refs", {
         "plot_ft1_heatmap.py": "open('scores_ft1.csv')\n",
         "scores_ft1.csv": "s\n",
-        "train_model.py": "import io_utils\n",
+        "train_model.py": "import io_utils\n",       # no rule: goes with the helper it imports
         "io_utils.py": "pass\n",
+        "compute_totals.py": "open('shared.txt')\n",  # analysis and plots disagree: the group stays
+        "plot_totals.py": "open('shared.txt')\n",
+        "shared.txt": "1\n",
     })
     dry = run_cli("tidy", str(root), "--dry-run")
     assert dry.code == 0
-    rows = [line.split(None, 2) for line in dry.out.splitlines()[3:5]]
-    assert rows == [["plot_ft1_heatmap.py", "plots/plot_ft1_heatmap.py", "plot-scripts"],
-                    ["scores_ft1.csv", "plots/scores_ft1.csv", "follows plot_ft1_heatmap.py"]]
+    rows = [line.split() for line in dry.out.splitlines()[3:7]]
+    assert rows == [["io_utils.py", "utils/io_utils.py", "helpers"],
+                    ["plot_ft1_heatmap.py", "plots/plot_ft1_heatmap.py", "plot-scripts"],
+                    ["scores_ft1.csv", "plots/scores_ft1.csv", "plot-scripts"],
+                    ["train_model.py", "utils/train_model.py", "helpers"]]
+    why = run_cli("tidy", str(root), "--dry-run", "--why")
+    assert why.out.splitlines()[1].split() == ["SOURCE", "DESTINATION", "RULE", "WHY"]
+    assert ["scores_ft1.csv", "plots/scores_ft1.csv", "plot-scripts", "follows", "plot_ft1_heatmap.py"] in [
+        line.split() for line in why.out.splitlines()]
     kept = dry.out.splitlines().index("kept in place (a rule matched, but moving them would break references):")
-    assert dry.out.splitlines()[kept + 1] == "  io_utils.py  (helpers; follows train_model.py; train_model.py stays)"
-    assert dry.out.splitlines()[-1] == ("would move 2, unmatched 1 (listed, left in place), duplicates 0, "
-                                        "failures 0, kept for references 1")
+    assert dry.out.splitlines()[kept + 1].startswith(
+        "  compute_totals.py  (compute-scripts; kept with plot_totals.py: both read shared.txt; "
+        "plot_totals.py (plot-scripts: plots/) and compute_totals.py (compute-scripts: analysis/) disagree; "
+        "to move the group, add a rule")
+    assert dry.out.splitlines()[-1] == ("would move 4, unmatched 1 (listed, left in place), duplicates 0, "
+                                        "failures 0, kept for references 2")
     real = run_cli("tidy", str(root), "--json")
     assert real.code == 0
-    assert json.loads(real.out)[1] == {"source": "scores_ft1.csv", "destination": "plots/scores_ft1.csv",
-                                       "rule": "follows plot_ft1_heatmap.py"}
-    assert "kept for references 1" in real.err
+    assert json.loads(real.out)[2] == {"source": "scores_ft1.csv", "destination": "plots/scores_ft1.csv",
+                                       "rule": "plot-scripts", "why": "follows plot_ft1_heatmap.py"}
+    assert "kept for references 2" in real.err
     check = run_cli("check", str(root))
-    # plot_ft1_heatmap.py moved; train_model.py and io_utils.py stayed in the folder it left.
-    assert check.code == 0 and check.out.startswith("checked 3 scripts moved by (or left behind by) tidy")
+    # Moved: four files; left in the folder they left: compute_totals.py and plot_totals.py.
+    assert check.code == 0 and "5 scripts" in check.out.splitlines()[-1]

@@ -54,7 +54,7 @@ def test_loose_files_join_their_neighbours_subfolder(half_sorted: Path) -> None:
     plan = plan_tidy(half_sorted, load_default_rules())
     got = {m.source: m.destination.rsplit("/", 1)[0] for m in plan.moves}
     assert got == LOOSE
-    rules = {m.source: m.rule for m in plan.moves}
+    rules = {m.source: m.label for m in plan.moves}
     # The rule column names the neighbour that decided it and the shared words.
     assert rules["analyze_atlantis_in_training.py"] == (
         "analysis-scripts (like atlantis/atlantis_training_curve.py: atlantis, training)")
@@ -90,7 +90,7 @@ def test_keyword_subfolders_come_before_learned_ones(tmp_path: Path) -> None:
         "name": "analysis", "destination": "analysis", "extension": ".py",
         "subfolders": {"atlantis_kw": ["atlantis"], "city_id": ["id_removal", "id_directions"]}}]}, "t.yaml")
     plan = plan_tidy(root, rules)
-    assert {m.source: (m.destination, m.rule) for m in plan.moves} == {
+    assert {m.source: (m.destination, m.label) for m in plan.moves} == {
         "analyze_atlantis_probe.py": ("analysis/atlantis_kw/analyze_atlantis_probe.py",
                                       "analysis (subfolder atlantis_kw: keyword atlantis)"),
         "remove_id_directions.py": ("analysis/city_id/remove_id_directions.py",
@@ -104,7 +104,7 @@ def test_a_reference_group_goes_to_its_leaders_subfolder(half_sorted: Path) -> N
     (half_sorted / "analyze_atlantis_in_training.py").write_text("import geo_helpers\n")
     (half_sorted / "geo_helpers.py").write_text("pass\n")
     plan = plan_tidy(half_sorted, load_default_rules())
-    got = {m.source: (m.destination, m.rule) for m in plan.moves}
+    got = {m.source: (m.destination, m.label) for m in plan.moves}
     assert got["geo_helpers.py"] == ("analysis/atlantis/geo_helpers.py", "follows analyze_atlantis_in_training.py")
 
 
@@ -146,6 +146,8 @@ SUBFOLDERS = {
     "plot-scripts": {"evaluation": ["eval*", "metric*"], "training": ["training", "loss"]},
     "tests": {"gradients": ["gradient*", "grad"], "circlecount": ["circlecount*"]},
     "testing-topics": {"gradients": ["gradient*", "grad"], "circlecount": ["circlecount*"]},
+    "checks": {"gradients": ["gradient*", "grad"], "circlecount": ["circlecount*"]},
+    "compute-scripts": {"cka": ["cka"]},
 }
 
 FRESH = {  # loose file -> where a careful person files it (written by hand)

@@ -74,7 +74,7 @@ def test_figure_follows_the_script_that_names_it(tmp_path: Path) -> None:
         "orphan.svg": "p4",
     })
     plan = plan_tidy(root, rules())
-    got = {m.source: (m.destination, m.rule) for m in plan.moves}
+    got = {m.source: (m.destination, m.label) for m in plan.moves}
     assert got["atlantis_100_probe.png"] == ("analysis/atlantis_100_probe.png", "analysis (figure of analyze_atlantis.py)")
     assert got["heat.png"] == ("plots/heat.png", "plots (figure of plot_heat.py)")
     # An exact name beats a pattern from another script.

@@ -20,7 +20,7 @@ from organizer_helpers import files_only, make_tree, run_module, run_script, sna
 
 
 def planned(root: Path) -> dict[str, tuple[str, str]]:
-    return {m.source: (m.destination, m.rule) for m in plan_tidy(root, load_default_rules()).moves}
+    return {m.source: (m.destination, m.label) for m in plan_tidy(root, load_default_rules()).moves}
 
 
 def tidy(root: Path):
@@ -46,33 +46,33 @@ def test_data_file_named_by_a_literal_follows_its_script(tmp_path: Path) -> None
         "eval_metrics_summary.csv": "nobody reads me\n",
     })
     plan = planned(root)
-    # Without its reader, a CSV goes to analysis/ (result-tables); read by the plot script, it follows it.
+    # Without its reader, a CSV stays; read by the plot script, it follows it.
     assert plan == {
         "plot_ft1_heatmap.py": ("plots/plot_ft1_heatmap.py", "plot-scripts"),
         "scores_ft1.csv": ("plots/scores_ft1.csv", "follows plot_ft1_heatmap.py"),
-        "eval_metrics_summary.csv": ("analysis/eval_metrics_summary.csv", "result-tables"),
     }
     result, _ = tidy(root)
     assert result.problems == []
-    assert sorted(files_only(root)) == ["analysis/eval_metrics_summary.csv", "plots/plot_ft1_heatmap.py",
+    assert sorted(files_only(root)) == ["eval_metrics_summary.csv", "plots/plot_ft1_heatmap.py",
                                         "plots/scores_ft1.csv"]
     run = run_script(root / "plots/plot_ft1_heatmap.py")
     assert (run.returncode, run.stdout) == (0, "2 rows\n"), run.stderr
 
 
-def test_sibling_module_follows_the_test_that_imports_it(tmp_path: Path) -> None:
+def test_a_test_goes_with_the_module_it_imports(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "s", {
         "test_formulas.py": "from compute_scores import normalized\n\n"
                             "def test_normalized():\n    assert normalized(3, 1, 5) == 0.5\n\n"
                             "if __name__ == '__main__':\n    test_normalized()\n    print('ok')\n",
         "compute_scores.py": "def normalized(x, lo, hi):\n    return (x - lo) / (hi - lo)\n",
     })
+    # The test's own rule (testing/) does not pull the module away from analysis/.
     assert planned(root) == {
-        "compute_scores.py": ("testing/compute_scores.py", "follows test_formulas.py"),
-        "test_formulas.py": ("testing/test_formulas.py", "tests"),
+        "compute_scores.py": ("analysis/compute_scores.py", "compute-scripts"),
+        "test_formulas.py": ("analysis/test_formulas.py", "kept with compute_scores.py: imports compute_scores.py"),
     }
     tidy(root)
-    run = run_script(root / "testing/test_formulas.py")
+    run = run_script(root / "analysis/test_formulas.py")
     assert (run.returncode, run.stdout) == (0, "ok\n"), run.stderr
 
 
@@ -107,21 +107,33 @@ def test_file_shared_by_two_scripts_keeps_the_group_together(tmp_path: Path) -> 
     read = "rows = open('cities.csv').read().splitlines()\nprint('{}', len(rows))\n"
     root = make_tree(tmp_path / "s", {
         "analyze_cities.py": read.format("analysis"),
-        "plot_cities.py": "import matplotlib\n" + read.format("plot"),
+        "analyze_city_sizes.py": read.format("sizes"),
         "cities.csv": "city\nparis\nrome\n",
     })
-    plan = planned(root)
-    # The scripts vote 1:1 (analysis vs plots); the CSV's own rule (result-tables -> analysis) breaks the tie.
-    assert plan == {
+    assert planned(root) == {
         "analyze_cities.py": ("analysis/analyze_cities.py", "analysis-scripts"),
-        "plot_cities.py": ("analysis/plot_cities.py", "kept with analyze_cities.py: both read cities.csv"),
+        "analyze_city_sizes.py": ("analysis/analyze_city_sizes.py", "kept with analyze_cities.py: both read cities.csv"),
         "cities.csv": ("analysis/cities.csv",
-                       "kept with analyze_cities.py: read by analyze_cities.py and plot_cities.py"),
+                       "kept with analyze_cities.py: read by analyze_cities.py and analyze_city_sizes.py"),
     }
     tidy(root)
-    for name, word in (("analyze_cities.py", "analysis"), ("plot_cities.py", "plot")):
+    for name, word in (("analyze_cities.py", "analysis"), ("analyze_city_sizes.py", "sizes")):
         run = run_script(root / "analysis" / name)
         assert (run.returncode, run.stdout) == (0, f"{word} 3\n"), run.stderr
+
+
+def test_scripts_that_disagree_on_the_top_folder_keep_their_group_and_say_how_to_settle_it(tmp_path: Path) -> None:
+    read = "open('cities.csv')\n"
+    root = make_tree(tmp_path / "s", {"analyze_cities.py": read, "plot_cities.py": read, "cities.csv": "c\n"})
+    plan = plan_tidy(root, load_default_rules())
+    assert plan.moves == []
+    kept = {k.source: k.reason for k in plan.kept}
+    settle = ("plot_cities.py (plot-scripts: plots/) and analyze_cities.py (analysis-scripts: analysis/) disagree; "
+              "to move the group, add a rule above theirs (or a `subfolders:` entry) sending analyze_cities.py "
+              "to plots/, or plot_cities.py to analysis/")
+    assert kept == {"plot_cities.py": settle,
+                    "analyze_cities.py": "kept with plot_cities.py: both read cities.csv; " + settle}
+    assert plan.unmatched == ["cities.csv"] and plan.notes["cities.csv"].endswith(settle)
 
 
 def test_chain_a_imports_b_which_reads_c(tmp_path: Path) -> None:
@@ -160,33 +172,27 @@ def test_shell_r_and_julia_scripts_by_string_literals(tmp_path: Path, script: st
 # --------------------------------------------------------------------------- staying together
 
 
-def test_group_with_a_script_that_stays_stays_whole(tmp_path: Path) -> None:
+def test_an_unmatched_script_no_longer_pins_its_group(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "s", {
-        "train_model.py": "import data_helpers\nopen('cities.csv')\n",      # no rule: stays
+        "train_model.py": "import data_helpers\nopen('cities.csv')\n",      # no rule: goes with the group
         "analyze_cities.py": "open('cities.csv')\n",
         "cities.csv": "city\n",
-        "data_helpers.py": "pass\n",                                           # helpers rule, but train imports it
+        "data_helpers.py": "pass\n",                                           # a helper, used by train_model.py
         "plot_alone.py": "pass\n",
     })
     plan = plan_tidy(root, load_default_rules())
-    assert [(m.source, m.destination) for m in plan.moves] == [("plot_alone.py", "plots/plot_alone.py")]
-    assert plan.unmatched == ["train_model.py"]
-    kept = {k.source: (k.rule, k.reason) for k in plan.kept}
-    assert kept == {
-        "analyze_cities.py": ("analysis-scripts",
-                              "kept with train_model.py: both read cities.csv; train_model.py stays"),
-        "cities.csv": ("result-tables", "kept with train_model.py: read by analyze_cities.py and train_model.py; "
-                                        "train_model.py stays"),
-        "data_helpers.py": ("helpers", "kept with train_model.py: imported by train_model.py; train_model.py stays"),
-    }
+    assert {m.source: m.destination for m in plan.moves} == {
+        "analyze_cities.py": "analysis/analyze_cities.py", "cities.csv": "analysis/cities.csv",
+        "data_helpers.py": "analysis/data_helpers.py", "train_model.py": "analysis/train_model.py",
+        "plot_alone.py": "plots/plot_alone.py"}
+    assert plan.unmatched == [] and plan.kept == []
 
 
-def test_used_only_by_a_script_that_stays(tmp_path: Path) -> None:
-    root = make_tree(tmp_path / "s", {"train_model.py": "import io_utils\n", "io_utils.py": "pass\n"})
+def test_a_group_no_rule_decides_stays(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "s", {"train_model.py": "open('io.txt')\n", "io.txt": "pass\n"})
     plan = plan_tidy(root, load_default_rules())
-    assert plan.moves == []
-    assert [(k.source, k.reason) for k in plan.kept] == [
-        ("io_utils.py", "follows train_model.py; train_model.py stays")]
+    assert plan.moves == [] and plan.unmatched == ["io.txt", "train_model.py"]
+    assert plan.notes["io.txt"] == "follows train_model.py; no rule matches train_model.py, which decides where the group goes"
 
 
 def test_a_script_naming_a_file_that_never_moves_stays(tmp_path: Path) -> None:
@@ -220,7 +226,7 @@ def test_group_stays_when_a_name_it_needs_is_taken(tmp_path: Path) -> None:
     kept = {k.source: k.reason for k in plan.kept}
     assert kept["plot_scores.py"] == ("kept with plot_scores.py: scores.csv is taken in plots/, "
                                       "and it needs that exact name")
-    assert kept["scores.csv"].startswith("kept with plot_scores.py: scores.csv is taken in plots/")
+    assert plan.notes["scores.csv"].startswith("kept with plot_scores.py: scores.csv is taken in plots/")
 
 
 def test_comments_docstrings_and_patterns_are_not_references(tmp_path: Path) -> None:
@@ -231,14 +237,13 @@ def test_comments_docstrings_and_patterns_are_not_references(tmp_path: Path) -> 
         "notes.txt": "n\n",
     })
     plan = planned(root)
-    assert plan["scores.csv"] == ("analysis/scores.csv", "result-tables")
-    assert "notes.txt" not in plan
+    assert "scores.csv" not in plan and "notes.txt" not in plan  # nobody reads them: they stay
 
 
 def test_unparsable_python_falls_back_to_literals(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "s", {"plot_broken.py": "open('broken_input.csv')\nif x\n", "broken_input.csv": "x\n"})
     plan = plan_tidy(root, load_default_rules())
-    assert {m.source: m.rule for m in plan.moves}["broken_input.csv"] == "follows plot_broken.py"
+    assert {m.source: m.label for m in plan.moves}["broken_input.csv"] == "follows plot_broken.py"
 
 
 def test_references_can_be_switched_off(tmp_path: Path) -> None:
@@ -299,7 +304,7 @@ def test_tidy_then_undo_is_exact_and_dry_run_equals_run_with_groups(tmp_path: Pa
 def test_dry_run_and_run_in_separate_processes_agree(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "s", {
         "analyze_runs.py": "import run_utils, geo_helpers, io_utils\nopen('runs.csv')\n",
-        "plot_runs.py": "import io_utils\nopen('runs.csv')\n",
+        "summarize_runs.py": "import io_utils\nopen('runs.csv')\n",
         "run_utils.py": "", "geo_helpers.py": "", "io_utils.py": "", "runs.csv": "r\n",
         "plot_extra.py": "import missing_pkg\nopen('requirements.txt')\nimport old_pkg\n", "requirements.txt": "",
         "old_pkg/__init__.py": "",
@@ -321,7 +326,9 @@ def test_dry_run_and_run_in_separate_processes_agree(tmp_path: Path) -> None:
     ("a.py", "from . import geo\nimport os\n", []),
     ("a.py", "open('a.py')\n", []),  # itself
     ("a.py", "open('fig.png')\n", []),  # images are left to the figure logic
-    ("a.sh", "cat 'data.csv'\ncat data.txt\n", [("data.csv", "read")]),
+    ("a.sh", "cat 'data.csv'\ncat data.txt  # not geo.py\n", [("data.csv", "read"), ("data.txt", "read")]),
+    ("a.sh", "python ./a.py && source data.txt\nRscript data.csv > out.txt\n",
+     [("a.py", "run"), ("data.txt", "read"), ("data.csv", "read")]),
     ("a.ipynb", notebook(("code", "import geo\n")), [("geo.py", "import")]),
     ("a.ipynb", "not json 'data.csv'", [("data.csv", "read")]),
 ])

@@ -40,7 +40,7 @@ def _rules(*rules: dict, **extra: object):
 def test_default_rules_ship_the_research_taxonomy() -> None:
     rules = load_default_rules()
     assert rules.source == DEFAULT_RULES_DISPLAY
-    assert {r.destination for r in rules.rules} == {"analysis", "plots", "testing", "utils"}
+    assert {r.destination for r in rules.rules} == {"analysis", "plots", "testing", "utils", "configs"}
     assert len({r.name for r in rules.rules}) == len(rules.rules)
     assert "tidy:" in default_rules_text()
 

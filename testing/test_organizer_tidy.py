@@ -24,10 +24,10 @@ def seed(root: Path, n_extra: int = 0) -> Path:
         "analyze_atlantis_in_training.py": "print('atlantis')\n",
         "remove_id_directions.py": "pass\n",
         "generate_exp4_cka_configs.py": "pass\n",
-        "eval_metrics_summary.csv": "a,b\n1,2\n",
-        "read only.csv": "ro\n",
+        "atlantis_metrics.csv": "a,b\n1,2\n",
+        "read only atlantis.csv": "ro\n",
         "ünïcødé_helpers.py": "pass\n",
-        "link_to_csv.csv": Link("eval_metrics_summary.csv"),
+        "link_to_csv.csv": Link("atlantis_metrics.csv"),
         "dangling_plot.png": Link("gone.png"),
         "notes.txt": "stay\n",
         "plots/plot_ft1_heatmap.py": "an older, different version\n",
@@ -35,7 +35,7 @@ def seed(root: Path, n_extra: int = 0) -> Path:
     for i in range(n_extra):
         spec[f"test_extra_{i:03d}.py"] = f"def test_{i}(): pass\n"
     make_tree(root, spec)
-    os.chmod(root / "read only.csv", 0o444)
+    os.chmod(root / "read only atlantis.csv", 0o444)
     for i, p in enumerate(sorted(root.rglob("*"))):
         os.utime(p, ns=(10**18 + i, 10**18 + i), follow_symlinks=False)
     return root
@@ -68,14 +68,14 @@ def test_destination_taken_after_planning_is_not_overwritten(tmp_path: Path, mon
         (root / "testing").mkdir()
         (root / "testing/test_gradient_flow.py").write_text("written by someone else")
         (root / "notes_gone.txt").write_text("")
-        os.unlink(root / "eval_metrics_summary.csv")  # and a source vanishes
+        os.unlink(root / "atlantis_metrics.csv")  # and a source vanishes
         return plan
 
     monkeypatch.setattr(tidy_mod, "plan_tidy", racing_plan)
     result = run_tidy(root, load_default_rules())
     failed = dict(result.failed)
     assert "already exists; not overwriting" in failed["test_gradient_flow.py"]
-    assert "vanished" in failed["eval_metrics_summary.csv"]
+    assert "vanished" in failed["atlantis_metrics.csv"]
     assert (root / "testing/test_gradient_flow.py").read_text() == "written by someone else"
     assert (root / "test_gradient_flow.py").read_text() == "def test_flow(): pass\n"
     assert len(result.done) == len(result.plan.moves) - 2
@@ -143,4 +143,19 @@ def test_interrupt_with_ctrl_c_leaves_an_undoable_state(tmp_path: Path, monkeypa
         run_tidy(root, load_default_rules())
     monkeypatch.setattr(Mover, "move", real_move)
     assert run_undo(root).ok
+    assert snapshot(root) == before
+
+
+@pytest.mark.parametrize("crash_after", [1, 2])  # 1: moved, not yet re-pointed; 2: re-pointed too
+def test_killed_tidy_with_a_re_pointed_link_is_fully_undone(tmp_path: Path, crash_after: int) -> None:
+    root = make_tree(tmp_path / "s", {"runs/metrics.csv": "m\n", "atlantis_latest.csv": Link("runs/metrics.csv"),
+                                      "atlantis_zz.py": "print(1)\n"})
+    before = snapshot(root)
+    env = {"ORGANIZER_TEST_CRASH_AFTER": str(crash_after), "ORGANIZER_TEST_CRASH_POINT": "after-move"}
+    proc = run_module("tidy", str(root), cwd=tmp_path, env=env)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    expected = "runs/metrics.csv" if crash_after == 1 else "../runs/metrics.csv"
+    assert os.readlink(root / "analysis/atlantis_latest.csv") == expected
+    undo = run_module("undo", str(root), cwd=tmp_path)
+    assert undo.returncode == 0, undo.stdout + undo.stderr
     assert snapshot(root) == before

@@ -17,8 +17,8 @@ SEED = {
     "a.png": b"\x89PNG",
     "test_b.py": "def test_b(): pass",
     "analyze_atlantis.py": "x",
-    "notes.txt": "n",
-    "link_to_notes.csv": Link("notes.txt"),
+    "atlantis_notes.csv": "n",
+    "link_to_notes.csv": Link("atlantis_notes.csv"),  # a link to a sibling moves with it
     "plots/existing.png": "old",
     "plots/plot_a.py": "older version",
 }
@@ -38,10 +38,10 @@ def root(tmp_path: Path) -> Path:
 def test_undo_restores_the_tree_exactly(root: Path) -> None:
     before = snapshot(root)
     result = run_tidy(root, load_default_rules())
-    assert result.ok and len(result.done) == 5
+    assert result.ok and len(result.done) == 6
     assert (root / "plots/plot_a (2).py").read_text() == "plt.savefig('a.png')"
     undo = run_undo(root)
-    assert undo.ok and len(undo.restored) == 5
+    assert undo.ok and len(undo.restored) == 6
     assert sorted(undo.removed_dirs) == ["analysis", "testing"]
     assert snapshot(root) == before  # names, bytes, modes, file and folder mtimes, link targets
     assert not (root / ".organizer").exists()
