@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from tqdm import tqdm
 
-from runner.checks import check_found, check_paths
+from runner.checks import check_found, check_outputs, check_paths
 from runner.fingerprint import code_hash, code_state, files_hash, scan_tree, selection_key
-from runner.manifest import read_manifest, write_manifest
+from runner.manifest import Journal, mark_output_folder, read_manifest, write_manifest
 from runner.render import Job, init_worker, ping, render_job, shipped, started
 from runner.report import Options, RunReport
 from utils.config import Config
@@ -187,6 +187,8 @@ class Pipeline:
         report = RunReport(strict=self.options.strict)
         clock = _Clock(report.timings, start)
         registry = self.registry  # imports the plot modules (and validates --only) before forking
+        check_outputs(self.options.out, self.specs, self.config.plot_format)  # before anything is written
+        mark_output_folder(self.options.out)  # ours: discovery never reads below it
         if code != self._code_loaded and self._code_loaded is not None:
             log.warning("the plot or analysis code changed on disk since this process started; "
                         "outputs are still drawn with the code it loaded: restart to use the new code")
@@ -266,14 +268,19 @@ class Pipeline:
                 yield fresh
             planned_all = True
 
-        for rel, error, seconds in self._render(batches()):
-            job = todo[rel]
-            if error is None:
-                report.rendered.append(rel)
-                self.manifest[rel] = self._entry(job, seconds)
-            else:
-                report.failed.append((rel, error))
-                self.manifest.pop(rel, None)
+        journal = Journal(self.cache_dir / "manifest.json")  # each output recorded as it is written
+        try:
+            for rel, error, seconds in self._render(batches()):
+                job = todo[rel]
+                if error is None:
+                    report.rendered.append(rel)
+                    self.manifest[rel] = self._entry(job, seconds)
+                else:
+                    report.failed.append((rel, error))
+                    self.manifest.pop(rel, None)
+                journal.record(rel, self.manifest.get(rel))
+        finally:
+            journal.close()
         views.done.clear()  # the views are not needed past this point
         report.gaps = gaps.lines()
         if planned_all:  # else some wanted outputs are unknown: none may be removed as stale

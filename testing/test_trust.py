@@ -1,0 +1,135 @@
+"""Outputs you can trust (issue 23): our outputs are never read back as evaluations, a path problem
+below --out stops the run before anything is written, an interrupted run keeps what it finished,
+conflicting values are said, one seed numbering, quiet logs, messages that are true."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+import run_all
+from runner import pipeline as pipeline_module
+from testing_helpers import write_trainer_run
+
+
+def run(*args) -> int:
+    return run_all.main([*map(str, args), "--jobs", "1", "-q"])
+
+
+def outputs(out: Path) -> dict[str, int]:
+    """Every file we wrote under `out` (not the cache), with its size."""
+    return {p.relative_to(out).as_posix(): p.stat().st_size for p in sorted(out.rglob("*"))
+            if p.is_file() and ".cache" not in p.relative_to(out).parts}
+
+
+def error_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.strip()]
+
+
+# --- 1. our outputs are ours ----------------------------------------------------------------------
+
+def test_out_inside_data_three_runs_keep_every_output(trainer_runs, capsys):
+    out = trainer_runs / "figures"
+    assert run("--data", trainer_runs, "--out", out) == 0
+    first = outputs(out)
+    metrics = (out / "tables" / "metrics.csv").read_text()
+    assert "figures/" not in metrics and len(first) > 5
+    capsys.readouterr()
+    for _ in range(2):
+        assert run("--data", trainer_runs, "--out", out) == 0
+        err = capsys.readouterr().err
+        assert "unreadable" not in err and "stale removed" not in err, err
+        assert "3 evaluation files" in err, err  # our own tables are not evaluation files
+        assert set(outputs(out)) == set(first)
+        assert (out / "tables" / "metrics.csv").read_text() == metrics
+    assert (out / ".eval-figures").is_file()  # the marker that says: ours
+
+
+@pytest.mark.parametrize("where", [".", "tables"])
+def test_data_that_is_an_output_folder_is_exit_2(trainer_runs, tmp_path, capsys, where):
+    out = tmp_path / "figures"
+    assert run("--data", trainer_runs, "--out", out) == 0
+    capsys.readouterr()
+    assert run("--data", out / where, "--out", tmp_path / "again") == 2
+    lines = error_lines(capsys.readouterr().err)
+    assert len(lines) == 1 and "is an output folder" in lines[0] and str(out) in lines[0], lines
+    assert not (tmp_path / "again").exists()
+
+
+def test_an_old_output_folder_without_the_marker_is_still_known(trainer_runs, tmp_path, capsys):
+    """Folders written before the marker existed: recognised by their cache, not read as data."""
+    out = trainer_runs / "figures"
+    assert run("--data", trainer_runs, "--out", out) == 0
+    (out / ".eval-figures").unlink()
+    capsys.readouterr()
+    assert run("--data", trainer_runs, "--out", tmp_path / "elsewhere") == 0
+    err = capsys.readouterr().err
+    assert "3 evaluation files" in err and "unreadable" not in err, err
+    assert run("--data", out, "--out", tmp_path / "o2") == 2
+
+
+def test_stale_removal_removes_only_files_the_manifest_says_we_wrote(trainer_runs, tmp_path):
+    out = tmp_path / "figures"
+    assert run("--data", trainer_runs, "--out", out) == 0
+    precious = tmp_path / "precious.txt"
+    precious.write_text("the user's")
+    manifest = out / ".cache" / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["outputs"]["../precious.txt"] = {"fingerprint": "x", "output": "a_removed_module"}
+    data["outputs"][str(precious)] = {"fingerprint": "x", "output": "a_removed_module"}
+    manifest.write_text(json.dumps(data))
+    (trainer_runs / "roberta" / "trainer_state.json").unlink()  # something changes: a real run
+    assert run("--data", trainer_runs, "--out", out) == 0
+    assert precious.read_text() == "the user's"
+
+
+# --- 2. every output path checked before work -----------------------------------------------------
+
+@pytest.mark.parametrize("in_the_way", ["tables", "last_value", "run_checkpoints/runs_standard_accuracy.png/",
+                                        ".cache/blocks", "tables/metrics.csv/"])
+def test_a_file_in_the_way_below_out_is_exit_2_and_nothing_is_written(trainer_runs, tmp_path, capsys,
+                                                                      in_the_way):
+    out = tmp_path / "figures"
+    blocker = out / in_the_way.rstrip("/")
+    blocker.parent.mkdir(parents=True)
+    if in_the_way.endswith("/"):  # a folder where a file goes
+        blocker.mkdir()
+    else:
+        blocker.write_text("mine")
+    before = sorted(p for p in out.rglob("*"))
+    assert run("--data", trainer_runs, "--out", out) == 2
+    lines = error_lines(capsys.readouterr().err)
+    assert len(lines) == 1 and "cannot write the outputs" in lines[0] and str(blocker) in lines[0], lines
+    assert sorted(p for p in out.rglob("*")) == before
+
+
+# --- 3. Ctrl-C keeps its promise ------------------------------------------------------------------
+
+def test_the_rerun_after_ctrl_c_redraws_only_what_was_not_finished(trainer_runs, tmp_path, monkeypatch):
+    out = tmp_path / "figures"
+    real = pipeline_module.render_job
+    calls: list[str] = []
+    finish = 4
+
+    def interrupted(job, *args, **kwargs):
+        if len(calls) == finish:
+            raise KeyboardInterrupt
+        calls.append(job.rel_path)
+        return real(job, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline_module, "render_job", interrupted)
+    assert run("--data", trainer_runs, "--out", out) == 130
+    assert len(calls) == finish
+    redrawn: list[str] = []
+
+    def counted(job, *args, **kwargs):
+        redrawn.append(job.rel_path)
+        return real(job, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline_module, "render_job", counted)
+    assert run("--data", trainer_runs, "--out", out) == 0
+    assert not set(redrawn) & set(calls)
+    total = len(json.loads((out / ".cache" / "manifest.json").read_text())["outputs"])
+    assert len(redrawn) == total - finish
