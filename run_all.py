@@ -114,6 +114,8 @@ def print_report(report, out: Path) -> None:
         print(f"skipped unreadable file: {problem}", file=sys.stderr)
     for note in report.notes:
         print(f"missing values: {note}", file=sys.stderr)
+    for conflict in report.conflicts:
+        print(f"conflict: {conflict}", file=sys.stderr)
     for gap in report.gaps:
         print(f"gap: {gap}", file=sys.stderr)
     for output, reason in report.failed:

@@ -139,7 +139,7 @@ class Pipeline:
                          gaps=list(last.get("gaps", [])), planned=int(last.get("planned", 0)),
                          up_to_date=int(last.get("planned", 0)), strict=self.options.strict, fast=True,
                          problem_paths=[Path(p) for p in last.get("problem_paths", [])],
-                         notes=list(last.get("notes", [])))
+                         notes=list(last.get("notes", [])), conflicts=list(last.get("conflicts", [])))
 
     def _make_stamp(self, tree: dict[str, tuple[int, int]] | None, result: LoadResult, code: str,
                     report: RunReport) -> dict | None:
@@ -163,7 +163,7 @@ class Pipeline:
         return {"code": code, "files": files_hash(tree.items()), "racy": racy, "report": {
             "files": report.files, "problems": report.problems, "gaps": report.gaps,
             "planned": report.planned, "problem_paths": [str(p) for p in report.problem_paths],
-            "notes": report.notes}}
+            "notes": report.notes, "conflicts": report.conflicts}}
 
     # --- the run ---------------------------------------------------------------------------------
 
@@ -199,8 +199,11 @@ class Pipeline:
         result = load(self.options.data, self.config, self.parse_cache, pool=pool)
         clock("load")
         self.last_load = result
+        from utils.conflicts import resolve_conflicts
+        frame, records, conflicts = resolve_conflicts(result.frame, self.options.data)  # the newer wins
+        report.conflicts = [str(c) for c in conflicts]
         from utils.inference import with_inferred
-        self.config = with_inferred(self.rules, result.frame)  # the tasks rules.yaml does not list
+        self.config = with_inferred(self.rules, frame)  # the tasks rules.yaml does not list
         report.files, report.parsed = len(result.files), len(result.parsed)
         if not result.files:
             check_found(self.options.data, 0, self.config, allow_empty=self.wait_for_files)
@@ -232,7 +235,7 @@ class Pipeline:
         from analysis.scores import Gaps
         from runner.planning import ViewCache, view_order  # lazily: pandas and the analysis views
         gaps = Gaps()
-        views = ViewCache(result.frame, self.config, gaps)
+        views = ViewCache(frame, self.config, gaps, records=records)
         out = self.options.out
         wanted: set[str] = set()  # every output this run plans, drawn or up to date
         blocked: set[str] = set()  # outputs whose view failed: left as they are, retried next run
@@ -343,7 +346,8 @@ class Pipeline:
 
     def _last_run(self, report: RunReport) -> dict:
         return {"rendered": report.rendered, "failed": [o for o, _ in report.failed],
-                "problems": report.problems, "gaps": report.gaps, "files": report.files,
+                "problems": report.problems, "gaps": report.gaps, "conflicts": report.conflicts,
+                "files": report.files,
                 "seconds": round(report.seconds, 3), "timings": report.timings,
                 "changed": report.changed, "gone": report.gone,
                 "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}

@@ -27,6 +27,7 @@ class RunReport:
     deferred: list[Path] = field(default_factory=list)  # unreadable and still being written: retry
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase, for profiling
     notes: list[str] = field(default_factory=list)  # per file: values read as missing (non-finite)
+    conflicts: list[str] = field(default_factory=list)  # per pair of files giving one record two values
 
     @property
     def read(self) -> int:

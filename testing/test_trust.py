@@ -133,3 +133,102 @@ def test_the_rerun_after_ctrl_c_redraws_only_what_was_not_finished(trainer_runs,
     assert not set(redrawn) & set(calls)
     total = len(json.loads((out / ".cache" / "manifest.json").read_text())["outputs"])
     assert len(redrawn) == total - finish
+
+
+def _watch(data: Path, out: Path, *extra: str):
+    """A `run_all.py --watch` subprocess and the list its log lines are collected into."""
+    import subprocess
+    import sys
+    import threading
+
+    from testing_helpers import REPO
+    proc = subprocess.Popen([sys.executable, "run_all.py", "--watch", "--data", str(data), "--out", str(out),
+                             "--jobs", "1", *extra], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+
+    def read() -> None:
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+    threading.Thread(target=read, daemon=True).start()
+    return proc, lines
+
+
+def _wait_for(condition, timeout: float = 60.0) -> bool:
+    import time
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def test_watch_with_out_inside_data_ignores_its_own_writes(trainer_runs):
+    import signal
+    import time
+    out = trainer_runs / "figures"
+    proc, lines = _watch(trainer_runs, out, "-q")
+    try:
+        assert _wait_for(lambda: any("watching " in line for line in lines)), lines
+        first = outputs(out)
+        time.sleep(2.0)  # our own writes of the first build: no rebuild, nothing read
+        assert not [line for line in lines if "rebuild:" in line], lines
+        for i, name in enumerate(["electra", "deberta"]):  # new evaluations arrive
+            write_trainer_run(trainer_runs / name, [0.5 + i / 10, 0.6, 0.7])
+            assert _wait_for(lambda: (out / "tables" / "metrics.csv").is_file()
+                             and f"{name}/trainer_state.json" in (out / "tables" / "metrics.csv").read_text()), lines
+        assert _wait_for(lambda: set(first) <= set(outputs(out)))
+        sources = {row.rsplit(",", 1)[-1] for row in (out / "tables" / "metrics.csv").read_text().splitlines()[1:]}
+        assert sources == {f"{r}/trainer_state.json" for r in ("bert-seed1", "bert-seed2", "roberta", "electra",
+                                                               "deberta")}
+        assert "unreadable" not in "\n".join(lines) and "removed" not in "\n".join(lines), lines
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+
+
+# --- 4. conflicts are said ------------------------------------------------------------------------
+
+def _lm_eval(path: Path, acc: float) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"results": {"hellaswag": {"alias": "hellaswag", "acc,none": acc,
+                                                          "acc_stderr,none": 0.0049}},
+                                "config": {"model_args": "pretrained=EleutherAI/pythia-160m"}}))
+    return path
+
+
+@pytest.mark.parametrize("older, newer, times", [
+    # the date in lm-eval's file names decides, whatever the files' times say
+    ("pythia/results_2024-08-21T04-27-29.701325.json", "pythia/results_2024-09-01T03-44-09.494230.json",
+     (2_000_000_000, 1_000_000_000)),
+    # without a date in the name: the file's time (the older file has the later path)
+    ("run2/pythia/results.json", "run1/pythia/results.json", (1_000_000_000, 2_000_000_000)),
+])
+def test_two_files_giving_one_record_two_values_is_one_line_and_the_newer_wins(tmp_path, capsys, older, newer,
+                                                                               times):
+    data = tmp_path / "lm"
+    old = _lm_eval(data / older, 0.5714)
+    new = _lm_eval(data / newer, 0.5716)
+    os.utime(old, (times[0], times[0]))
+    os.utime(new, (times[1], times[1]))
+    out = tmp_path / "out"
+    assert run("--data", data, "--out", out) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("conflict:")]
+    assert len(lines) == 1, lines
+    assert older in lines[0] and newer in lines[0] and "0.5716" in lines[0] and "0.5714" in lines[0]
+    assert f"the figures use {newer}" in lines[0]
+    import pandas as pd
+    metrics = pd.read_csv(out / "tables" / "metrics.csv", keep_default_na=False)
+    acc = metrics[(metrics["metric"] == "hellaswag_acc") & (metrics["statistic"] == "value")].set_index("source")
+    assert acc.loc[older, "superseded_by"] == newer and acc.loc[newer, "superseded_by"] == ""
+    assert sorted(acc["value"]) == [0.5714, 0.5716]
+    scores = pd.read_csv(out / "tables" / "scores.csv")
+    assert scores.loc[scores["task"] == "hellaswag", "value"].tolist() == [0.5716]
+
+
+def test_without_a_conflict_metrics_csv_has_no_new_column(trainer_runs, tmp_path):
+    out = tmp_path / "out"
+    assert run("--data", trainer_runs, "--out", out) == 0
+    assert (out / "tables" / "metrics.csv").read_text().splitlines()[0] == \
+        "experiment,condition,task,step,metric,statistic,value,source"
