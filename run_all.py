@@ -110,6 +110,8 @@ def with_baseline(config, run: str):
 
 def print_report(report, out: Path) -> None:
     """What the user must know after a run, on stderr: skipped files, gaps, failures, summary."""
+    for line in report.info:
+        print(line, file=sys.stderr)
     for problem in report.problems:
         print(f"skipped unreadable file: {problem}", file=sys.stderr)
     for note in report.notes:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from analysis.formulas import (clip_score, fold_change, gap_reversed, raw_diff, score_gap_closing,
                                score_toward_perfect)
-from utils.config import Config
+from utils.config import UNSUFFIXED_SEED, Config
 
 SCORE_COLUMNS = ["experiment", "group", "seed", "model", "condition", "task", "kind", "trained",
                  "trained_on", "step", "value", "std", "baseline_experiment", "baseline", "raw_diff",
@@ -41,6 +41,18 @@ class Gaps:
     unmapped_families: list[str] = field(default_factory=list)
     mapped_families: list[str] = field(default_factory=list)
     degenerate: list[str] = field(default_factory=list)  # one line per baseline x task x reason
+    unsuffixed: list[str] = field(default_factory=list)  # runs without a seed part in the name: seed 0
+    suffixed: int = 0  # runs with one
+
+    def seed_note(self) -> str | None:
+        """The one line saying that runs without a seed part are seed 0, when runs with one are
+        there too (else the numbering is never seen)."""
+        if not self.unsuffixed or not self.suffixed:
+            return None
+        names = self.unsuffixed
+        return (f"seeds: {len(names)} run(s) without a seed part in the name are seed {UNSUFFIXED_SEED}, "
+                f"beside {self.suffixed} with one: " + ", ".join(names[:5])
+                + (f" + {len(names) - 5} more" if len(names) > 5 else ""))
 
     def lines(self) -> list[str]:
         out = [f"baseline {b!r} has no evaluations; scores against it are empty" for b in self.missing_baselines]
@@ -104,16 +116,17 @@ def run_groups(frame: pd.DataFrame) -> dict[str, str]:
 
 def _unmatched_row(name: str, config: Config, present: set[str], groups: dict[str, str]) -> dict:
     """A run the naming pattern does not describe: its own experiment, seed from `seed<N>` in the
-    name, scored against the named baseline run (--baseline, experiments.baseline) when that is
+    name (none: seed 0, as in the sweep), scored against the named baseline run (--baseline, experiments.baseline) when that is
     present and in the same group (a Trainer baseline does not score lm-eval models)."""
     m = _SEED.search(name)
     base = config.baseline if config.baseline in present else None
     if base is not None and name != base and groups.get(name, RUNS) != groups.get(base, RUNS):
         base = None
     if name == base:
-        return {"experiment": name, "group": "baseline", "seed": 1, "model": name, "index": None,
+        return {"experiment": name, "group": "baseline", "seed": UNSUFFIXED_SEED, "model": name, "index": None,
                 "baseline_experiment": name, "trained_on": "", "n_trained": 0}
-    return {"experiment": name, "group": groups.get(name, RUNS), "seed": int(m.group(1)) if m else 1,
+    return {"experiment": name, "group": groups.get(name, RUNS),
+            "seed": int(m.group(1)) if m else UNSUFFIXED_SEED,
             "model": name[:m.start()] + name[m.end():] if m else name, "index": None,
             "baseline_experiment": base or "", "trained_on": "", "n_trained": 0}
 
@@ -129,14 +142,24 @@ def experiment_table(experiments: list[str], config: Config, gaps: Gaps,
         info = config.parse_experiment(name)
         if info is None:
             gaps.unmatched_experiments.append(name)
-            rows.append(_unmatched_row(name, config, present, groups or {}))
+            row = _unmatched_row(name, config, present, groups or {})
+            rows.append(row)
+            _count_seed_part(gaps, name, row["model"] != name)
             continue
+        _count_seed_part(gaps, name, info.model != name)
         trained = config.trained_tasks(info)
         rows.append({"experiment": name, "group": info.group, "seed": info.seed, "model": info.model,
                      "index": info.index, "baseline_experiment": info.baseline,
                      "trained_on": "+".join(trained), "n_trained": len(trained)})
     return pd.DataFrame(rows, columns=["experiment", "group", "seed", "model", "index",
                                        "baseline_experiment", "trained_on", "n_trained"])
+
+
+def _count_seed_part(gaps: Gaps, name: str, has_seed: bool) -> None:
+    if has_seed:
+        gaps.suffixed += 1
+    else:
+        gaps.unsuffixed.append(name)
 
 
 def build_scores(frame: pd.DataFrame, config: Config, gaps: Gaps | None = None,

@@ -139,7 +139,8 @@ class Pipeline:
                          gaps=list(last.get("gaps", [])), planned=int(last.get("planned", 0)),
                          up_to_date=int(last.get("planned", 0)), strict=self.options.strict, fast=True,
                          problem_paths=[Path(p) for p in last.get("problem_paths", [])],
-                         notes=list(last.get("notes", [])), conflicts=list(last.get("conflicts", [])))
+                         notes=list(last.get("notes", [])), conflicts=list(last.get("conflicts", [])),
+                         info=list(last.get("info", [])))
 
     def _make_stamp(self, tree: dict[str, tuple[int, int]] | None, result: LoadResult, code: str,
                     report: RunReport) -> dict | None:
@@ -163,7 +164,7 @@ class Pipeline:
         return {"code": code, "files": files_hash(tree.items()), "racy": racy, "report": {
             "files": report.files, "problems": report.problems, "gaps": report.gaps,
             "planned": report.planned, "problem_paths": [str(p) for p in report.problem_paths],
-            "notes": report.notes, "conflicts": report.conflicts}}
+            "notes": report.notes, "conflicts": report.conflicts, "info": report.info}}
 
     # --- the run ---------------------------------------------------------------------------------
 
@@ -286,6 +287,7 @@ class Pipeline:
             journal.close()
         views.done.clear()  # the views are not needed past this point
         report.gaps = gaps.lines()
+        report.info = [n for n in (gaps.seed_note(),) if n]
         if planned_all:  # else some wanted outputs are unknown: none may be removed as stale
             self._remove_stale(wanted, report, keep=blocked)
         clock("render")

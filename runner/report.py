@@ -28,6 +28,7 @@ class RunReport:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase, for profiling
     notes: list[str] = field(default_factory=list)  # per file: values read as missing (non-finite)
     conflicts: list[str] = field(default_factory=list)  # per pair of files giving one record two values
+    info: list[str] = field(default_factory=list)  # said once: how the data was read (the seed numbering)
 
     @property
     def read(self) -> int:

@@ -153,6 +153,7 @@ class _Session:
         self.reported: dict[str, str] = {}  # path -> reason already reported
         self.noted: set[str] = set()  # "missing values" notes already said
         self.conflicts: set[str] = set()  # conflicts already said
+        self.said: set[str] = set()  # report.info lines already said
         self.retry_at: float | None = None  # when deferred (half-written) files have settled
 
     def rebuild(self, paths: set[str] | None, first: bool = False) -> RunReport | None:
@@ -197,6 +198,10 @@ class _Session:
             if conflict not in self.conflicts:
                 say(f"conflict: {conflict}")
         self.conflicts = set(report.conflicts)
+        for line in report.info:  # once per session
+            if line not in self.said:
+                say(line)
+                self.said.add(line)
 
     def changed_since_read(self, path: Path) -> bool:
         """Has the file been written again since the rebuild read it (a slow writer finishing)?"""

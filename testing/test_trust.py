@@ -232,3 +232,17 @@ def test_without_a_conflict_metrics_csv_has_no_new_column(trainer_runs, tmp_path
     assert run("--data", trainer_runs, "--out", out) == 0
     assert (out / "tables" / "metrics.csv").read_text().splitlines()[0] == \
         "experiment,condition,task,step,metric,statistic,value,source"
+
+
+# --- 5. one seed numbering ------------------------------------------------------------------------
+
+def test_a_run_without_a_seed_part_is_seed_0_outside_the_sweep_too(trainer_runs, tmp_path, capsys):
+    write_trainer_run(trainer_runs / "bert", [0.71, 0.81, 0.86])
+    out = tmp_path / "out"
+    assert run("--data", trainer_runs, "--out", out) == 0
+    import pandas as pd
+    scores = pd.read_csv(out / "tables" / "scores.csv")
+    seeds = dict(zip(scores["experiment"], scores["seed"]))
+    assert seeds["bert"] == 0 and seeds["roberta"] == 0 and seeds["bert-seed1"] == 1 and seeds["bert-seed2"] == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if "seed 0" in line]
+    assert len(lines) == 1 and "bert" in lines[0] and "roberta" in lines[0], lines
