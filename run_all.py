@@ -108,23 +108,38 @@ def with_baseline(config, run: str):
     return dataclasses.replace(config, baseline=run, raw=raw)
 
 
+FOLD = 3  # repeated lines of one kind: past this many, the first ones and one line for the rest
+
+
 def print_report(report, out: Path) -> None:
-    """What the user must know after a run, on stderr: skipped files, gaps, failures, summary."""
+    """What the user must know after a run, on stderr: skipped files, conflicts, gaps, failures,
+    summary. Repeated lines of one kind are folded: the first FOLD, then one line with the count."""
     for line in report.info:
         print(line, file=sys.stderr)
-    for problem in report.problems:
-        print(f"skipped unreadable file: {problem}", file=sys.stderr)
-    for note in report.notes:
-        print(f"missing values: {note}", file=sys.stderr)
-    for conflict in report.conflicts:
-        print(f"conflict: {conflict}", file=sys.stderr)
+    _folded("skipped unreadable file: ", report.problems,
+            "more unreadable file(s) skipped (tables/files.csv lists every file with its status)")
+    _folded("missing values: ", report.notes,
+            "more file(s) with values read as missing (tables/files.csv lists every file with its status)")
+    _folded("conflict: ", report.conflicts,
+            "more pair(s) of files giving different values (tables/metrics.csv marks every superseded row, "
+            "column superseded_by)", [c.split(" give different values", 1)[0] for c in report.conflicts])
     for gap in report.gaps:
         print(f"gap: {gap}", file=sys.stderr)
-    for output, reason in report.failed:
-        print(f"FAILED {output}: {reason}", file=sys.stderr)
+    _folded("FAILED ", [f"{output}: {reason}" for output, reason in report.failed], "more output(s) FAILED")
     print(f"{report.summary()} -> {out}", file=sys.stderr)
     if (out / "index.html").is_file():
         print(f"gallery: open {out / 'index.html'}", file=sys.stderr)
+
+
+def _folded(prefix: str, lines: list[str], rest: str, names: list[str] | None = None) -> None:
+    """The first FOLD lines, then one line counting the others and naming the first few (`names`
+    per line; by default what precedes its first ': ', the file or output)."""
+    for line in lines[:FOLD]:
+        print(f"{prefix}{line}", file=sys.stderr)
+    more = lines[FOLD:]
+    if more:
+        names = ", ".join((names or [line.split(": ", 1)[0] for line in lines])[FOLD:2 * FOLD])
+        print(f"{prefix}{len(more)} {rest}: {names}" + (", ..." if len(more) > FOLD else ""), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,11 @@ def score_columns(config: Config) -> list[str]:
     return cols
 
 
+FOLD = 3  # repeated report lines of one kind: folded past this many, naming this many
+TABLE = "tables/gaps.csv"
+GAP_COLUMNS = ["kind", "experiment", "condition", "task", "detail"]
+
+
 @dataclass
 class Gaps:
     """What is missing from the data, for the run's report: nothing here is fatal."""
@@ -54,7 +59,9 @@ class Gaps:
                 f"beside {self.suffixed} with one: " + ", ".join(names[:5])
                 + (f" + {len(names) - 5} more" if len(names) > 5 else ""))
 
-    def lines(self) -> list[str]:
+    def lines(self, shown: int = FOLD) -> list[str]:
+        """The report's gap lines: repeated lines of one kind folded into one with a count and the
+        first `shown` names (every gap is a row of `rows()`, written to tables/gaps.csv)."""
         out = [f"baseline {b!r} has no evaluations; scores against it are empty" for b in self.missing_baselines]
         if self.unmapped_families:
             out.append(f"famil{'y' if len(self.unmapped_families) == 1 else 'ies'} "
@@ -66,19 +73,53 @@ class Gaps:
         by_exp: dict[str, list[str]] = {}
         for exp, cond, task in self.missing_evaluations:
             by_exp.setdefault(exp, []).append(f"{cond}/{task}")
-        out += [f"{exp}: missing evaluation(s) {', '.join(v)}" for exp, v in sorted(by_exp.items())]
+        if len(by_exp) <= shown:
+            out += [f"{exp}: missing evaluation(s) {', '.join(v)}" for exp, v in sorted(by_exp.items())]
+        else:  # runs missing the same evaluations: one line per such set, the largest first
+            same: dict[tuple[str, ...], list[str]] = {}
+            for exp, missing in sorted(by_exp.items()):
+                same.setdefault(tuple(missing), []).append(exp)
+            sets = sorted(same.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+            for missing, exps in sets[:shown]:
+                out.append(f"{len(exps)} run(s) missing evaluation(s) {_names(list(missing), shown)}: "
+                           f"{_names(exps, shown)} ({TABLE} lists them all)")
+            if len(sets) > shown:
+                rest = sum(len(e) for _, e in sets[shown:])
+                out.append(f"{rest} more run(s) missing other evaluations ({TABLE} lists them all)")
         if self.unknown_tasks:
-            keys = ", ".join(f"tasks.{t}" for t in self.unknown_tasks)
-            renamed = (f"; rules.yaml has no evaluations for {', '.join(f'tasks.{t}' for t in self.unused_tasks)}: "
+            keys = [f"tasks.{t}" for t in self.unknown_tasks]
+            renamed = (f"; rules.yaml has no evaluations for {_names([f'tasks.{t}' for t in self.unused_tasks], 10)}: "
                        "renamed? use the name the evaluation folders use" if self.unused_tasks else "")
-            out.append(f"task(s) not described under tasks in rules.yaml, left out of scores: "
-                       f"{', '.join(self.unknown_tasks)} (add {keys} to rules.yaml{renamed})")
+            out.append(f"{len(self.unknown_tasks)} task(s) not described under tasks in rules.yaml, left out of "
+                       f"scores: {_names(self.unknown_tasks, 10)} (add {_names(keys, 10)} to rules.yaml{renamed})"
+                       + (f" ({TABLE} lists them all)" if len(keys) > 10 else ""))
         if self.unmatched_experiments:
             names = self.unmatched_experiments
             out.append(f"{len(names)} run(s) not matching experiments.pattern, each its own experiment "
-                       f"(no baseline unless named with --baseline): " + ", ".join(names[:10])
-                       + (f" + {len(names) - 10} more" if len(names) > 10 else ""))
+                       f"(no baseline unless named with --baseline): " + _names(names, 10)
+                       + (f" ({TABLE} lists them all)" if len(names) > 10 else ""))
         return out
+
+    def rows(self) -> list[dict[str, str]]:
+        """Every gap, one row each (kind, experiment, condition, task, detail): tables/gaps.csv."""
+        out = [_row("missing_baseline", experiment=b) for b in self.missing_baselines]
+        out += [_row("unmapped_family", detail=f) for f in self.unmapped_families]
+        out += [_row("degenerate_baseline", detail=d) for d in self.degenerate]
+        out += [_row("missing_evaluation", experiment=e, condition=c, task=t)
+                for e, c, t in sorted(self.missing_evaluations)]
+        out += [_row("task_not_in_rules", task=t) for t in self.unknown_tasks]
+        out += [_row("rules_task_without_evaluations", task=t) for t in self.unused_tasks if self.unknown_tasks]
+        out += [_row("run_not_matching_pattern", experiment=e) for e in self.unmatched_experiments]
+        return out
+
+
+def _row(kind: str, **values: str) -> dict[str, str]:
+    return {"kind": kind, **{c: values.get(c, "") for c in GAP_COLUMNS[1:]}}
+
+
+def _names(names: list[str], shown: int) -> str:
+    """The first `shown` names and how many more."""
+    return ", ".join(names[:shown]) + (f" + {len(names) - shown} more" if len(names) > shown else "")
 
 
 def primary(frame: pd.DataFrame, config: Config) -> pd.DataFrame:

@@ -87,8 +87,8 @@ def check_outputs(out: Path, specs: Iterable[OutputSpec], fmt: str) -> None:
     """Before any output is written: every folder an output of `specs` goes into (and the cache's)
     is a writable folder or can be created, and nothing is in the way of an output file: a folder
     named like one (for outputs named per slice, any folder their name pattern matches)."""
-    folders = {out, out / CACHE, out / CACHE / "blocks"}
-    files = [out / "index.html", out / "gallery.js", out / OUTPUT_MARKER, out / CACHE / "manifest.json",
+    folders = {out, out / CACHE, out / CACHE / "blocks", out / "tables"}
+    files = [out / "tables" / "gaps.csv", out / "index.html", out / "gallery.js", out / OUTPUT_MARKER, out / CACHE / "manifest.json",
              out / CACHE / "manifest.journal", out / CACHE / "parsed.pickle"]
     patterns: list[tuple[Path, str]] = []
     for spec in specs:

@@ -14,7 +14,10 @@ only past that point. The hashes themselves are in runner/fingerprint.py.
 """
 from __future__ import annotations
 
+import csv
+import hashlib
 import heapq
+import io
 import itertools
 import logging
 import multiprocessing
@@ -36,6 +39,7 @@ from runner.render import Job, init_worker, ping, render_job, shipped, started
 from runner.report import Options, RunReport
 from utils.config import Config
 from utils.errors import UserError
+from utils.atomic import write_text
 from utils.filestamp import content_digest, is_racy
 
 if TYPE_CHECKING:
@@ -45,6 +49,7 @@ if TYPE_CHECKING:
     from utils.loading import LoadResult, ParseCache
 
 log = logging.getLogger(__name__)
+GAPS_OUTPUT = "gaps"  # the manifest's name for tables/gaps.csv (written by the run, not a plot module)
 _MAX_STAMPS = 8  # input stamps kept, one per --only selection
 
 
@@ -86,6 +91,7 @@ class Pipeline:
         self.wait_for_files = False  # watch mode: an empty data folder is waited on, not an error
         self.last_tree: dict[str, tuple[int, int]] | None = None  # the tree as the last run scanned it
         self._cache_saved = 0.0
+        self.said_inferred: set[str] | None = None  # watch mode: tasks whose inference was said
 
     # lazily: a no-op run needs neither the plot modules (matplotlib) nor the parse cache
     @property
@@ -204,7 +210,7 @@ class Pipeline:
         frame, records, conflicts = resolve_conflicts(result.frame, self.options.data)  # the newer wins
         report.conflicts = [str(c) for c in conflicts]
         from utils.inference import with_inferred
-        self.config = with_inferred(self.rules, frame)  # the tasks rules.yaml does not list
+        self.config = with_inferred(self.rules, frame, said=self.said_inferred)  # what rules.yaml does not list
         report.files, report.parsed = len(result.files), len(result.parsed)
         if not result.files:
             check_found(self.options.data, 0, self.config, allow_empty=self.wait_for_files)
@@ -288,6 +294,8 @@ class Pipeline:
         views.done.clear()  # the views are not needed past this point
         report.gaps = gaps.lines()
         report.info = [n for n in (gaps.seed_note(),) if n]
+        if planned_all:
+            self._write_gaps(gaps, report, wanted)
         if planned_all:  # else some wanted outputs are unknown: none may be removed as stale
             self._remove_stale(wanted, report, keep=blocked)
         clock("render")
@@ -308,7 +316,8 @@ class Pipeline:
         last_run = self._last_run(report)
         write_manifest(self.cache_dir / "manifest.json", self.manifest, self.stamps, last_run)
         from runner.gallery import write_gallery  # lazily: pandas (analysis.views)
-        write_gallery(out, registry, self.manifest, last_run, self.config)
+        write_gallery(out, registry, {r: e for r, e in self.manifest.items() if e.get("output") != GAPS_OUTPUT},
+                      last_run, self.config)
         clock("save")
         return report
 
@@ -353,6 +362,25 @@ class Pipeline:
                 "seconds": round(report.seconds, 3), "timings": report.timings,
                 "changed": report.changed, "gone": report.gone,
                 "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+    def _write_gaps(self, gaps: Any, report: RunReport, wanted: set[str]) -> None:
+        """tables/gaps.csv, every gap one row, when the report folded some gap lines into counts
+        (the lines name the table); recorded in the manifest, so it is removed once not needed."""
+        from analysis.scores import GAP_COLUMNS, TABLE
+        if not any(TABLE in line for line in report.gaps):
+            return
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, GAP_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(gaps.rows())
+        text = buf.getvalue()
+        fingerprint = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+        wanted.add(TABLE)
+        if self.manifest.get(TABLE, {}).get("fingerprint") == fingerprint and (self.options.out / TABLE).is_file():
+            return
+        write_text(self.options.out / TABLE, text)
+        self.manifest[TABLE] = {"fingerprint": fingerprint, "output": GAPS_OUTPUT, "keys": {},
+                                "drawn": datetime.now(timezone.utc).isoformat(timespec="milliseconds")}
 
     def _remove_stale(self, wanted: set[str], report: RunReport, keep: set[str]) -> None:
         """Delete outputs no longer produced: a slice that vanished, or a module that was removed."""

@@ -246,3 +246,56 @@ def test_a_run_without_a_seed_part_is_seed_0_outside_the_sweep_too(trainer_runs,
     assert seeds["bert"] == 0 and seeds["roberta"] == 0 and seeds["bert-seed1"] == 1 and seeds["bert-seed2"] == 2
     lines = [line for line in capsys.readouterr().err.splitlines() if "seed 0" in line]
     assert len(lines) == 1 and "bert" in lines[0] and "roberta" in lines[0], lines
+
+
+# --- 6. quiet by default, complete on request -----------------------------------------------------
+
+def test_runs_missing_one_evaluation_are_one_gap_line_and_all_in_the_gaps_table(tmp_path, capsys):
+    from utils.synthetic import write_tree
+    import shutil
+    data = tmp_path / "exp"
+    write_tree(data, seeds=1, ft1=3, ft2=3, checkpoints=2)
+    missing = sorted(p.name for p in data.iterdir() if p.name != "pt1")[:4]
+    for name in missing:
+        shutil.rmtree(data / name / "evals" / "atlantis_angle")
+    out = tmp_path / "out"
+    assert run("--data", data, "--out", out, "--only", "scores_csv") == 0
+    gaps = [line for line in capsys.readouterr().err.splitlines() if line.startswith("gap:")]
+    assert len(gaps) == 1, gaps
+    assert f"{len(missing)} run(s) missing evaluation(s) atlantis/angle" in gaps[0]
+    assert "tables/gaps.csv" in gaps[0] and "+ 1 more" in gaps[0]
+    import pandas as pd
+    table = pd.read_csv(out / "tables" / "gaps.csv")
+    assert sorted(table.loc[table["kind"] == "missing_evaluation", "experiment"]) == missing
+    for name in missing:  # complete again: the table goes (the manifest says we wrote it)
+        shutil.copytree(data / "pt1" / "evals" / "atlantis_angle", data / name / "evals" / "atlantis_angle")
+    assert run("--data", data, "--out", out) == 0  # the whole run: it removes what is not wanted
+    assert not (out / "tables" / "gaps.csv").exists()
+    assert not [line for line in capsys.readouterr().err.splitlines() if line.startswith("gap:")]
+
+
+def test_many_unreadable_files_are_folded_into_one_line(trainer_runs, tmp_path, capsys):
+    bad = [trainer_runs / f"broken{i}" / "trainer_state.json" for i in range(6)]
+    for path in bad:
+        path.parent.mkdir()
+        path.write_text('{"log_history": [')
+    assert run("--data", trainer_runs, "--out", tmp_path / "out", "--only", "metrics_csv") == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("skipped unreadable")]
+    assert len(lines) == 4 and "3 more unreadable file(s)" in lines[3] and "tables/files.csv" in lines[3], lines
+    assert str(bad[3]) in lines[3]
+
+
+def test_watch_says_each_inferred_task_once(trainer_runs, tmp_path):
+    import signal
+    out = tmp_path / "out"
+    proc, lines = _watch(trainer_runs, out, "--only", "metrics_csv")
+    try:
+        assert _wait_for(lambda: any("watching " in line for line in lines)), lines
+        assert sum("inferred task accuracy" in line for line in lines) == 1, lines
+        write_trainer_run(trainer_runs / "electra", [0.5, 0.6, 0.7], {"f1": [0.4, 0.5, 0.6]})
+        assert _wait_for(lambda: any("rebuild:" in line for line in lines)), lines
+        assert _wait_for(lambda: any("inferred task f1" in line for line in lines)), lines
+        assert sum("inferred task accuracy" in line for line in lines) == 1, lines
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
