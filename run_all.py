@@ -7,8 +7,9 @@
     python run_all.py --init runs/     # write the rules inferred for runs/ to runs/rules.yaml, to edit
 
 Exit codes: 0 all outputs written, 1 some output failed (the others were still written),
-2 usage, configuration or path error (--data not a folder or holding no evaluation files,
---out not writable), 130 interrupted (Ctrl-C).
+2 usage, configuration or path error (--data not a folder, an output folder or holding no
+evaluation files; --out not writable, holding --data or with a file in the way), 130 interrupted
+(Ctrl-C; the finished outputs are kept and a rerun draws only the rest).
 """
 from __future__ import annotations
 
@@ -29,8 +30,10 @@ log = logging.getLogger("run_all")
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", type=Path, default=None, help="rules file (default: rules.yaml beside run_all.py)")
-    p.add_argument("--data", type=Path, default=None, help="evaluation root (default: data.root in the rules)")
-    p.add_argument("--out", type=Path, default=None, help="output folder (default: output in the rules)")
+    p.add_argument("--data", type=Path, default=None, help="evaluation root (default: data.root in the rules file; the shipped rules.yaml: "
+                   "the bundled example, examples/experiments)")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: output in the rules file; the shipped rules.yaml: "
+                   "figures/ beside run_all.py)")
     p.add_argument("--only", nargs="+", metavar="NAME", default=(), help="render only these outputs (see --list)")
     p.add_argument("--list", action="store_true", help="list the registered outputs and what they write")
     p.add_argument("--jobs", "-j", type=int, default=0, metavar="N", help="worker processes (default: all cores)")
@@ -43,7 +46,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="score every run the naming pattern does not describe against this run")
     p.add_argument("--init", type=Path, metavar="DIR", default=None,
                    help="write the rules inferred for DIR to DIR/rules.yaml (never overwrites) and exit")
-    p.add_argument("--quiet", "-q", action="store_true", help="only warnings and the summary")
+    p.add_argument("--quiet", "-q", action="store_true", help="only warnings, the report and the summary (no progress, no inference lines)")
     args = p.parse_args(argv)
     if args.jobs < 0:
         p.error("--jobs must be 0 (all cores) or more")

@@ -299,3 +299,52 @@ def test_watch_says_each_inferred_task_once(trainer_runs, tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
+
+
+# --- 7. every message made true -------------------------------------------------------------------
+
+def test_help_and_readme_agree(capsys):
+    import re
+
+    from testing_helpers import REPO
+    with pytest.raises(SystemExit):
+        run_all.main(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    readme = (REPO / "README.md").read_text()
+    table = [line for line in readme.splitlines() if line.startswith("| `--")]
+    flags = set(re.findall(r"(--[a-z]+)", help_text)) - {"--help"}
+    for flag in flags:
+        assert any(f"`{flag}" in row for row in table), f"{flag} is not in the README's flag table"
+    out_row = next(row for row in table if row.startswith("| `--out"))
+    options = help_text[help_text.index("options:"):]
+    out_help = options[options.index("--out OUT"):options.index("--only")]
+    for words in ("output", "figures/", "beside run_all.py"):
+        assert words in out_help and words.replace("run_all.py", "`run_all.py`") in out_row, (words, out_help, out_row)
+
+
+def test_init_writes_only_what_the_data_has_and_never_reads_its_rules_as_data(trainer_runs, tmp_path, caplog):
+    import logging
+
+    import yaml
+    caplog.set_level(logging.INFO)
+    assert run_all.main(["--init", str(trainer_runs)]) == 0
+    assert sum(r.getMessage().startswith("reader ") for r in caplog.records) == 1, caplog.text
+    text = (trainer_runs / "rules.yaml").read_text()
+    rules = yaml.safe_load(text)
+    assert list(rules["conditions"]) == ["standard"] and "atlantis" not in text.lower()
+    assert "{task}_metric" not in text
+    caplog.clear()
+    out = tmp_path / "out"
+    assert run_all.main(["--config", str(trainer_runs / "rules.yaml"), "--out", str(out), "--jobs", "1",
+                         "--only", "metrics_csv"]) == 0
+    assert "rules.yaml" not in caplog.text and "other file" not in caplog.text, caplog.text
+    import pandas as pd
+    assert set(pd.read_csv(out / "tables" / "metrics.csv")["task"]) == {"accuracy", "loss", "matthews_correlation"}
+
+
+def test_data_at_a_checkpoint_folder_names_the_run_above_it(tmp_path):
+    write_trainer_run(tmp_path / "bert" / "checkpoint-500", [0.7, 0.8, 0.84])
+    out = tmp_path / "out"
+    assert run("--data", tmp_path / "bert" / "checkpoint-500", "--out", out, "--only", "metrics_csv") == 0
+    import pandas as pd
+    assert set(pd.read_csv(out / "tables" / "metrics.csv")["experiment"]) == {"bert"}

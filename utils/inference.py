@@ -190,9 +190,17 @@ def rules_text(config: Config, frame: pd.DataFrame, data: Path, readers: dict[st
     lines += [f"#   {name}: {count} file(s)" for name, count in sorted(readers.items())]
     lines += ["# To pin files to readers, list {reader, glob} entries here (docs/formats.md).",
               "readers: []", "", "conditions:"]
-    for cond in config.conditions:
+    present = set(frame["condition"]) if "condition" in frame.columns else set()
+    conditions = [c for c in config.conditions if c.name in present] or config.conditions[:1]
+    for cond in conditions:  # only the conditions the data has
         lines.append(f"  {cond.name}: {{prefix: {_q(cond.prefix)}, label: {_q(cond.label)}, role: {cond.role}}}")
-    lines += ["", f"metric: {_q(config.metric)}", f"statistic: {_q(config.statistic)}", "",
+    lines.append("")
+    metrics = set(frame["metric"]) if "metric" in frame.columns else set()
+    if any(config.metric.format(task=t) in metrics for t in set(frame.get("task", ()))):
+        lines.append(f"metric: {_q(config.metric)}")  # the template, only when the data's metrics follow it
+    if config.statistic in (set(frame["statistic"]) if "statistic" in frame.columns else set()):
+        lines.append(f"statistic: {_q(config.statistic)}")
+    lines += ["",
               "# Per task: kind (accuracy: higher is better; error: lower is better), label, unit, log scale,",
               "# the metric it reports (e.g. acc_norm, or exact_match,strict-match for lm-eval) and the",
               "# statistic; scale 100 for values in percent.",
@@ -240,10 +248,16 @@ def write_init(data: Path, config: Config) -> Path:
     target = data / "rules.yaml"
     if target.exists():
         raise UserError(f"{target}: already exists; --init never overwrites a file (move it away first)")
-    result = load(data, config)
+    result = load(data, config)  # logs what each reader took, once
     readers: dict[str, int] = {}
-    for _, rname in discover(data, config):
-        readers[rname] = readers.get(rname, 0) + 1
+    quiet = logging.getLogger("utils.loading")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
+    try:
+        for _, rname in discover(data, config):
+            readers[rname] = readers.get(rname, 0) + 1
+    finally:
+        quiet.setLevel(level)
     text = rules_text(config, result.frame, data, readers)
     with open(target, "x", encoding="utf-8") as fh:  # "x": a file that appeared meanwhile is not overwritten
         fh.write(text)
