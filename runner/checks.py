@@ -27,13 +27,14 @@ _HINT_FILES = 20000  # files looked at for the hint (a folder far too high is no
 
 
 def check_paths(data: Path, out: Path, config: Config) -> None:
-    """Raise DataPathError / OutputPathError unless `data` is a folder and `out` can be written."""
+    """Raise DataPathError / OutputPathError unless `data` is a folder (not one of our output
+    folders), `out` can be written and does not hold `data`."""
     check_data(data, config)
     check_out(out)
     data_abs, out_abs = Path(os.path.abspath(data)), Path(os.path.abspath(out))
     if data_abs == out_abs or out_abs in data_abs.parents:
-        raise OutputPathError(f"{out}: cannot write the outputs: it holds --data {data}, whose evaluations would "
-                              f"then be left out as ours; choose an --out beside or inside --data")
+        raise OutputPathError(f"{out}: cannot write the outputs: it holds --data {data} (an output folder is "
+                              f"never read as evaluations); choose an --out beside or inside --data")
 
 
 def check_data(data: Path, config: Config) -> None:

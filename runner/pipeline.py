@@ -37,9 +37,9 @@ from runner.fingerprint import code_hash, code_state, files_hash, scan_tree, sel
 from runner.manifest import Journal, mark_output_folder, read_manifest, write_manifest
 from runner.render import Job, init_worker, ping, render_job, shipped, started
 from runner.report import Options, RunReport
+from utils.atomic import write_text
 from utils.config import Config
 from utils.errors import UserError
-from utils.atomic import write_text
 from utils.filestamp import content_digest, is_racy
 
 if TYPE_CHECKING:
@@ -195,7 +195,6 @@ class Pipeline:
         clock = _Clock(report.timings, start)
         registry = self.registry  # imports the plot modules (and validates --only) before forking
         check_outputs(self.options.out, self.specs, self.config.plot_format)  # before anything is written
-        mark_output_folder(self.options.out)  # ours: discovery never reads below it
         if code != self._code_loaded and self._code_loaded is not None:
             log.warning("the plot or analysis code changed on disk since this process started; "
                         "outputs are still drawn with the code it loaded: restart to use the new code")
@@ -239,6 +238,7 @@ class Pipeline:
             self._save_parse_cache(force=True)
             raise
 
+        mark_output_folder(self.options.out)  # before the first output: ours, never read as data
         from analysis.scores import Gaps
         from runner.planning import ViewCache, view_order  # lazily: pandas and the analysis views
         gaps = Gaps()
@@ -294,9 +294,8 @@ class Pipeline:
         views.done.clear()  # the views are not needed past this point
         report.gaps = gaps.lines()
         report.info = [n for n in (gaps.seed_note(),) if n]
-        if planned_all:
-            self._write_gaps(gaps, report, wanted)
         if planned_all:  # else some wanted outputs are unknown: none may be removed as stale
+            self._write_gaps(gaps, report, wanted)
             self._remove_stale(wanted, report, keep=blocked)
         clock("render")
         # views and planning ran between the workers' jobs: "render" is the rest of the wall time

@@ -348,3 +348,11 @@ def test_data_at_a_checkpoint_folder_names_the_run_above_it(tmp_path):
     assert run("--data", tmp_path / "bert" / "checkpoint-500", "--out", out, "--only", "metrics_csv") == 0
     import pandas as pd
     assert set(pd.read_csv(out / "tables" / "metrics.csv")["experiment"]) == {"bert"}
+
+
+@pytest.mark.parametrize("out_of", [".", ".."])
+def test_an_out_that_holds_data_is_exit_2(trainer_runs, capsys, out_of):
+    assert run("--data", trainer_runs, "--out", trainer_runs / out_of) == 2
+    lines = error_lines(capsys.readouterr().err)
+    assert len(lines) == 1 and "holds --data" in lines[0], lines
+    assert not (trainer_runs / ".eval-figures").exists() and not (trainer_runs.parent / ".eval-figures").exists()
