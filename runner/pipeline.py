@@ -291,11 +291,12 @@ class Pipeline:
                 journal.record(rel, self.manifest.get(rel))
         finally:
             journal.close()
+        gaps_known = "scores" in views.done  # the gaps are found while the scores are computed
         views.done.clear()  # the views are not needed past this point
         report.gaps = gaps.lines()
         report.info = [n for n in (gaps.seed_note(),) if n]
         if planned_all:  # else some wanted outputs are unknown: none may be removed as stale
-            self._write_gaps(gaps, report, wanted)
+            self._write_gaps(gaps, report, wanted, gaps_known)
             self._remove_stale(wanted, report, keep=blocked)
         clock("render")
         # views and planning ran between the workers' jobs: "render" is the rest of the wall time
@@ -362,11 +363,18 @@ class Pipeline:
                 "changed": report.changed, "gone": report.gone,
                 "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
-    def _write_gaps(self, gaps: Any, report: RunReport, wanted: set[str]) -> None:
+    def _write_gaps(self, gaps: Any, report: RunReport, wanted: set[str], known: bool) -> None:
         """tables/gaps.csv, every gap one row, when the report folded some gap lines into counts
-        (the lines name the table); recorded in the manifest, so it is removed once not needed."""
+        (the lines name the table); recorded in the manifest, and removed once the gaps are known
+        (`known`: this run computed the scores) and no line needs it."""
         from analysis.scores import GAP_COLUMNS, TABLE
         if not any(TABLE in line for line in report.gaps):
+            if known and self.manifest.get(TABLE, {}).get("output") == GAPS_OUTPUT:
+                (self.options.out / TABLE).unlink(missing_ok=True)
+                del self.manifest[TABLE]
+                report.removed.append(TABLE)
+            elif TABLE in self.manifest:
+                wanted.add(TABLE)  # not known this run: kept as it is
             return
         buf = io.StringIO()
         writer = csv.DictWriter(buf, GAP_COLUMNS, lineterminator="\n")

@@ -166,8 +166,9 @@ def _say_inferred(placed: list[Inferred], left: list[Inferred]) -> None:
                  "writes every one, with its metric and scale, to DIR/rules.yaml)", len(placed),
                  ", ".join(f"{f.task} ({how(f)})" for f in placed[:FOLD]), len(placed) - FOLD)
     if left:
-        shown = ", ".join(f"{f.task} ({f.why})" for f in left[:10]) + (
-            f" + {len(left) - 10} more (--init lists them all)" if len(left) > 10 else "")
+        unknown = "direction unknown from the name"
+        shown = ", ".join(f.task if f.why == unknown else f"{f.task} ({f.why})" for f in left[:10]) + (
+            f" + {len(left) - 10} more (python run_all.py --init DIR lists them all)" if len(left) > 10 else "")
         log.info("%d task(s) left out of the figures (the name does not say whether higher is better; "
                  "describe them under tasks: in rules.yaml): %s", len(left), shown)
 
