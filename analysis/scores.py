@@ -46,18 +46,17 @@ class Gaps:
     unmapped_families: list[str] = field(default_factory=list)
     mapped_families: list[str] = field(default_factory=list)
     degenerate: list[str] = field(default_factory=list)  # one line per baseline x task x reason
-    unsuffixed: list[str] = field(default_factory=list)  # runs without a seed part in the name: seed 0
-    suffixed: int = 0  # runs with one
+    unsuffixed: list[tuple[str, str]] = field(default_factory=list)  # (run, model): no seed part, seed 0
+    suffixed: set[str] = field(default_factory=set)  # models with runs named by a seed part
 
     def seed_note(self) -> str | None:
-        """The one line saying that runs without a seed part are seed 0, when runs with one are
-        there too (else the numbering is never seen)."""
-        if not self.unsuffixed or not self.suffixed:
+        """The one line saying that runs without a seed part are seed 0, when runs of the same
+        model have one (`bert` beside `bert-seed1`; else the numbering is never seen)."""
+        names = [name for name, model in self.unsuffixed if model in self.suffixed]
+        if not names:
             return None
-        names = self.unsuffixed
         return (f"seeds: {len(names)} run(s) without a seed part in the name are seed {UNSUFFIXED_SEED}, "
-                f"beside {self.suffixed} with one: " + ", ".join(names[:5])
-                + (f" + {len(names) - 5} more" if len(names) > 5 else ""))
+                f"beside the seeds their names give: {_names(names, FOLD)}")
 
     def lines(self, shown: int = FOLD) -> list[str]:
         """The report's gap lines: repeated lines of one kind folded into one with a count and the
@@ -185,9 +184,9 @@ def experiment_table(experiments: list[str], config: Config, gaps: Gaps,
             gaps.unmatched_experiments.append(name)
             row = _unmatched_row(name, config, present, groups or {})
             rows.append(row)
-            _count_seed_part(gaps, name, row["model"] != name)
+            _count_seed_part(gaps, name, row["model"])
             continue
-        _count_seed_part(gaps, name, info.model != name)
+        _count_seed_part(gaps, name, info.model)
         trained = config.trained_tasks(info)
         rows.append({"experiment": name, "group": info.group, "seed": info.seed, "model": info.model,
                      "index": info.index, "baseline_experiment": info.baseline,
@@ -196,11 +195,12 @@ def experiment_table(experiments: list[str], config: Config, gaps: Gaps,
                                        "baseline_experiment", "trained_on", "n_trained"])
 
 
-def _count_seed_part(gaps: Gaps, name: str, has_seed: bool) -> None:
-    if has_seed:
-        gaps.suffixed += 1
+def _count_seed_part(gaps: Gaps, name: str, model: str) -> None:
+    """Note whether a run's name has a seed part (its seed-free name, `model`, differs)."""
+    if model != name:
+        gaps.suffixed.add(model)
     else:
-        gaps.unsuffixed.append(name)
+        gaps.unsuffixed.append((name, model))
 
 
 def build_scores(frame: pd.DataFrame, config: Config, gaps: Gaps | None = None,

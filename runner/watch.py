@@ -153,7 +153,7 @@ class _Session:
         self.reported: dict[str, str] = {}  # path -> reason already reported
         self.noted: set[str] = set()  # "missing values" notes already said
         self.conflicts: set[str] = set()  # conflicts already said
-        self.said: set[str] = set()  # report.info lines already said
+        self.said: set[str] = set()  # kinds of report.info lines already said
         self.retry_at: float | None = None  # when deferred (half-written) files have settled
 
     def rebuild(self, paths: set[str] | None, first: bool = False) -> RunReport | None:
@@ -198,10 +198,11 @@ class _Session:
             if conflict not in self.conflicts:
                 say(f"conflict: {conflict}")
         self.conflicts = set(report.conflicts)
-        for line in report.info:  # once per session
-            if line not in self.said:
+        for line in report.info:  # each kind once per session (the seed numbering)
+            kind = line.split(":", 1)[0]
+            if kind not in self.said:
                 say(line)
-                self.said.add(line)
+                self.said.add(kind)
 
     def changed_since_read(self, path: Path) -> bool:
         """Has the file been written again since the rebuild read it (a slow writer finishing)?"""

@@ -264,7 +264,7 @@ def test_a_run_without_a_seed_part_is_seed_0_outside_the_sweep_too(trainer_runs,
     seeds = dict(zip(scores["experiment"], scores["seed"]))
     assert seeds["bert"] == 0 and seeds["roberta"] == 0 and seeds["bert-seed1"] == 1 and seeds["bert-seed2"] == 2
     lines = [line for line in capsys.readouterr().err.splitlines() if "seed 0" in line]
-    assert len(lines) == 1 and "bert" in lines[0] and "roberta" in lines[0], lines
+    assert len(lines) == 1 and "bert" in lines[0] and "roberta" not in lines[0], lines  # roberta has no seeds
 
 
 # --- 6. quiet by default, complete on request -----------------------------------------------------
@@ -307,14 +307,18 @@ def test_many_unreadable_files_are_folded_into_one_line(trainer_runs, tmp_path, 
 def test_watch_says_each_inferred_task_once(trainer_runs, tmp_path):
     import signal
     out = tmp_path / "out"
-    proc, lines = _watch(trainer_runs, out, "--only", "metrics_csv")
+    write_trainer_run(trainer_runs / "bert", [0.71, 0.81, 0.86])  # seed 0 beside bert-seed1: said once
+    proc, lines = _watch(trainer_runs, out, "--only", "scores_csv")
     try:
         assert _wait_for(lambda: any("watching " in line for line in lines)), lines
         assert sum("inferred task accuracy" in line for line in lines) == 1, lines
+        write_trainer_run(trainer_runs / "electra-seed1", [0.5, 0.6, 0.7], {"f1": [0.4, 0.5, 0.6]})
         write_trainer_run(trainer_runs / "electra", [0.5, 0.6, 0.7], {"f1": [0.4, 0.5, 0.6]})
         assert _wait_for(lambda: any("rebuild:" in line for line in lines)), lines
         assert _wait_for(lambda: any("inferred task f1" in line for line in lines)), lines
+        assert _wait_for(lambda: "electra" in (out / "tables" / "scores.csv").read_text())
         assert sum("inferred task accuracy" in line for line in lines) == 1, lines
+        assert sum("seeds:" in line for line in lines) == 1, lines
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
