@@ -7,8 +7,9 @@
     python run_all.py --init runs/     # write the rules inferred for runs/ to runs/rules.yaml, to edit
 
 Exit codes: 0 all outputs written, 1 some output failed (the others were still written),
-2 usage, configuration or path error (--data not a folder or holding no evaluation files,
---out not writable), 130 interrupted (Ctrl-C).
+2 usage, configuration or path error (--data not a folder, an output folder or holding no
+evaluation files; --out not writable, holding --data or with a file in the way), 130 interrupted
+(Ctrl-C; the finished outputs are kept and a rerun draws only the rest).
 """
 from __future__ import annotations
 
@@ -29,8 +30,10 @@ log = logging.getLogger("run_all")
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", type=Path, default=None, help="rules file (default: rules.yaml beside run_all.py)")
-    p.add_argument("--data", type=Path, default=None, help="evaluation root (default: data.root in the rules)")
-    p.add_argument("--out", type=Path, default=None, help="output folder (default: output in the rules)")
+    p.add_argument("--data", type=Path, default=None, help="evaluation root (default: data.root in the rules file; the shipped rules.yaml: "
+                   "the bundled example, examples/experiments)")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: output in the rules file; the shipped rules.yaml: "
+                   "figures/ beside run_all.py)")
     p.add_argument("--only", nargs="+", metavar="NAME", default=(), help="render only these outputs (see --list)")
     p.add_argument("--list", action="store_true", help="list the registered outputs and what they write")
     p.add_argument("--jobs", "-j", type=int, default=0, metavar="N", help="worker processes (default: all cores)")
@@ -43,7 +46,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="score every run the naming pattern does not describe against this run")
     p.add_argument("--init", type=Path, metavar="DIR", default=None,
                    help="write the rules inferred for DIR to DIR/rules.yaml (never overwrites) and exit")
-    p.add_argument("--quiet", "-q", action="store_true", help="only warnings and the summary")
+    p.add_argument("--quiet", "-q", action="store_true", help="only warnings, the report and the summary (no progress, no inference lines)")
     args = p.parse_args(argv)
     if args.jobs < 0:
         p.error("--jobs must be 0 (all cores) or more")
@@ -108,19 +111,38 @@ def with_baseline(config, run: str):
     return dataclasses.replace(config, baseline=run, raw=raw)
 
 
+FOLD = 3  # repeated lines of one kind: past this many, the first ones and one line for the rest
+
+
 def print_report(report, out: Path) -> None:
-    """What the user must know after a run, on stderr: skipped files, gaps, failures, summary."""
-    for problem in report.problems:
-        print(f"skipped unreadable file: {problem}", file=sys.stderr)
-    for note in report.notes:
-        print(f"missing values: {note}", file=sys.stderr)
+    """What the user must know after a run, on stderr: skipped files, conflicts, gaps, failures,
+    summary. Repeated lines of one kind are folded: the first FOLD, then one line with the count."""
+    for line in report.info:
+        print(line, file=sys.stderr)
+    _folded("skipped unreadable file: ", report.problems,
+            "more unreadable file(s) skipped (tables/files.csv lists every file with its status)")
+    _folded("missing values: ", report.notes,
+            "more file(s) with values read as missing (tables/files.csv lists every file with its status)")
+    _folded("conflict: ", report.conflicts,
+            "more pair(s) of files giving different values (tables/metrics.csv marks every superseded row, "
+            "column superseded_by)", [c.split(" give different values", 1)[0] for c in report.conflicts])
     for gap in report.gaps:
         print(f"gap: {gap}", file=sys.stderr)
-    for output, reason in report.failed:
-        print(f"FAILED {output}: {reason}", file=sys.stderr)
+    _folded("FAILED ", [f"{output}: {reason}" for output, reason in report.failed], "more output(s) FAILED")
     print(f"{report.summary()} -> {out}", file=sys.stderr)
     if (out / "index.html").is_file():
         print(f"gallery: open {out / 'index.html'}", file=sys.stderr)
+
+
+def _folded(prefix: str, lines: list[str], rest: str, names: list[str] | None = None) -> None:
+    """The first FOLD lines, then one line counting the others and naming the first few (`names`
+    per line; by default what precedes its first ': ', the file or output)."""
+    for line in lines[:FOLD]:
+        print(f"{prefix}{line}", file=sys.stderr)
+    more = lines[FOLD:]
+    if more:
+        names = ", ".join((names or [line.split(": ", 1)[0] for line in lines])[FOLD:2 * FOLD])
+        print(f"{prefix}{len(more)} {rest}: {names}" + (", ..." if len(more) > FOLD else ""), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import pandas as pd
 
 from analysis.formulas import (clip_score, fold_change, gap_reversed, raw_diff, score_gap_closing,
                                score_toward_perfect)
-from utils.config import Config
+from utils.config import UNSUFFIXED_SEED, Config
 
 SCORE_COLUMNS = ["experiment", "group", "seed", "model", "condition", "task", "kind", "trained",
                  "trained_on", "step", "value", "std", "baseline_experiment", "baseline", "raw_diff",
@@ -28,6 +28,11 @@ def score_columns(config: Config) -> list[str]:
     return cols
 
 
+FOLD = 3  # repeated report lines of one kind: folded past this many, naming this many
+TABLE = "tables/gaps.csv"
+GAP_COLUMNS = ["kind", "experiment", "condition", "task", "detail"]
+
+
 @dataclass
 class Gaps:
     """What is missing from the data, for the run's report: nothing here is fatal."""
@@ -41,8 +46,21 @@ class Gaps:
     unmapped_families: list[str] = field(default_factory=list)
     mapped_families: list[str] = field(default_factory=list)
     degenerate: list[str] = field(default_factory=list)  # one line per baseline x task x reason
+    unsuffixed: list[tuple[str, str]] = field(default_factory=list)  # (run, model): no seed part, seed 0
+    suffixed: set[str] = field(default_factory=set)  # models with runs named by a seed part
 
-    def lines(self) -> list[str]:
+    def seed_note(self) -> str | None:
+        """The one line saying that runs without a seed part are seed 0, when runs of the same
+        model have one (`bert` beside `bert-seed1`; else the numbering is never seen)."""
+        names = [name for name, model in self.unsuffixed if model in self.suffixed]
+        if not names:
+            return None
+        return (f"seeds: {len(names)} run(s) without a seed part in the name are seed {UNSUFFIXED_SEED}, "
+                f"beside the seeds their names give: {_names(names, FOLD)}")
+
+    def lines(self, shown: int = FOLD) -> list[str]:
+        """The report's gap lines: repeated lines of one kind folded into one with a count and the
+        first `shown` names (every gap is a row of `rows()`, written to tables/gaps.csv)."""
         out = [f"baseline {b!r} has no evaluations; scores against it are empty" for b in self.missing_baselines]
         if self.unmapped_families:
             out.append(f"famil{'y' if len(self.unmapped_families) == 1 else 'ies'} "
@@ -54,19 +72,53 @@ class Gaps:
         by_exp: dict[str, list[str]] = {}
         for exp, cond, task in self.missing_evaluations:
             by_exp.setdefault(exp, []).append(f"{cond}/{task}")
-        out += [f"{exp}: missing evaluation(s) {', '.join(v)}" for exp, v in sorted(by_exp.items())]
+        if len(by_exp) <= shown:
+            out += [f"{exp}: missing evaluation(s) {', '.join(v)}" for exp, v in sorted(by_exp.items())]
+        else:  # runs missing the same evaluations: one line per such set, the largest first
+            same: dict[tuple[str, ...], list[str]] = {}
+            for exp, missing in sorted(by_exp.items()):
+                same.setdefault(tuple(missing), []).append(exp)
+            sets = sorted(same.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+            for missing, exps in sets[:shown]:
+                out.append(f"{len(exps)} run(s) missing evaluation(s) {_names(list(missing), shown)}: "
+                           f"{_names(exps, shown)} ({TABLE} lists them all)")
+            if len(sets) > shown:
+                rest = sum(len(e) for _, e in sets[shown:])
+                out.append(f"{rest} more run(s) missing other evaluations ({TABLE} lists them all)")
         if self.unknown_tasks:
-            keys = ", ".join(f"tasks.{t}" for t in self.unknown_tasks)
-            renamed = (f"; rules.yaml has no evaluations for {', '.join(f'tasks.{t}' for t in self.unused_tasks)}: "
+            keys = [f"tasks.{t}" for t in self.unknown_tasks]
+            renamed = (f"; rules.yaml has no evaluations for {_names([f'tasks.{t}' for t in self.unused_tasks], 10)}: "
                        "renamed? use the name the evaluation folders use" if self.unused_tasks else "")
-            out.append(f"task(s) not described under tasks in rules.yaml, left out of scores: "
-                       f"{', '.join(self.unknown_tasks)} (add {keys} to rules.yaml{renamed})")
+            out.append(f"{len(self.unknown_tasks)} task(s) not described under tasks in rules.yaml, left out of "
+                       f"scores: {_names(self.unknown_tasks, 10)} (add {_names(keys, 10)} to rules.yaml{renamed})"
+                       + (f" ({TABLE} lists them all)" if len(keys) > 10 else ""))
         if self.unmatched_experiments:
             names = self.unmatched_experiments
             out.append(f"{len(names)} run(s) not matching experiments.pattern, each its own experiment "
-                       f"(no baseline unless named with --baseline): " + ", ".join(names[:10])
-                       + (f" + {len(names) - 10} more" if len(names) > 10 else ""))
+                       f"(no baseline unless named with --baseline): " + _names(names, 10)
+                       + (f" ({TABLE} lists them all)" if len(names) > 10 else ""))
         return out
+
+    def rows(self) -> list[dict[str, str]]:
+        """Every gap, one row each (kind, experiment, condition, task, detail): tables/gaps.csv."""
+        out = [_row("missing_baseline", experiment=b) for b in self.missing_baselines]
+        out += [_row("unmapped_family", detail=f) for f in self.unmapped_families]
+        out += [_row("degenerate_baseline", detail=d) for d in self.degenerate]
+        out += [_row("missing_evaluation", experiment=e, condition=c, task=t)
+                for e, c, t in sorted(self.missing_evaluations)]
+        out += [_row("task_not_in_rules", task=t) for t in self.unknown_tasks]
+        out += [_row("rules_task_without_evaluations", task=t) for t in self.unused_tasks if self.unknown_tasks]
+        out += [_row("run_not_matching_pattern", experiment=e) for e in self.unmatched_experiments]
+        return out
+
+
+def _row(kind: str, **values: str) -> dict[str, str]:
+    return {"kind": kind, **{c: values.get(c, "") for c in GAP_COLUMNS[1:]}}
+
+
+def _names(names: list[str], shown: int) -> str:
+    """The first `shown` names and how many more."""
+    return ", ".join(names[:shown]) + (f" + {len(names) - shown} more" if len(names) > shown else "")
 
 
 def primary(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
@@ -104,16 +156,17 @@ def run_groups(frame: pd.DataFrame) -> dict[str, str]:
 
 def _unmatched_row(name: str, config: Config, present: set[str], groups: dict[str, str]) -> dict:
     """A run the naming pattern does not describe: its own experiment, seed from `seed<N>` in the
-    name, scored against the named baseline run (--baseline, experiments.baseline) when that is
+    name (none: seed 0, as in the sweep), scored against the named baseline run (--baseline, experiments.baseline) when that is
     present and in the same group (a Trainer baseline does not score lm-eval models)."""
     m = _SEED.search(name)
     base = config.baseline if config.baseline in present else None
     if base is not None and name != base and groups.get(name, RUNS) != groups.get(base, RUNS):
         base = None
     if name == base:
-        return {"experiment": name, "group": "baseline", "seed": 1, "model": name, "index": None,
+        return {"experiment": name, "group": "baseline", "seed": UNSUFFIXED_SEED, "model": name, "index": None,
                 "baseline_experiment": name, "trained_on": "", "n_trained": 0}
-    return {"experiment": name, "group": groups.get(name, RUNS), "seed": int(m.group(1)) if m else 1,
+    return {"experiment": name, "group": groups.get(name, RUNS),
+            "seed": int(m.group(1)) if m else UNSUFFIXED_SEED,
             "model": name[:m.start()] + name[m.end():] if m else name, "index": None,
             "baseline_experiment": base or "", "trained_on": "", "n_trained": 0}
 
@@ -129,14 +182,25 @@ def experiment_table(experiments: list[str], config: Config, gaps: Gaps,
         info = config.parse_experiment(name)
         if info is None:
             gaps.unmatched_experiments.append(name)
-            rows.append(_unmatched_row(name, config, present, groups or {}))
+            row = _unmatched_row(name, config, present, groups or {})
+            rows.append(row)
+            _count_seed_part(gaps, name, row["model"])
             continue
+        _count_seed_part(gaps, name, info.model)
         trained = config.trained_tasks(info)
         rows.append({"experiment": name, "group": info.group, "seed": info.seed, "model": info.model,
                      "index": info.index, "baseline_experiment": info.baseline,
                      "trained_on": "+".join(trained), "n_trained": len(trained)})
     return pd.DataFrame(rows, columns=["experiment", "group", "seed", "model", "index",
                                        "baseline_experiment", "trained_on", "n_trained"])
+
+
+def _count_seed_part(gaps: Gaps, name: str, model: str) -> None:
+    """Note whether a run's name has a seed part (its seed-free name, `model`, differs)."""
+    if model != name:
+        gaps.suffixed.add(model)
+    else:
+        gaps.unsuffixed.append((name, model))
 
 
 def build_scores(frame: pd.DataFrame, config: Config, gaps: Gaps | None = None,

@@ -8,26 +8,43 @@ holds files those readers would take, names it.
 from __future__ import annotations
 
 import os
+import re
+from fnmatch import fnmatchcase
+from itertools import takewhile
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Iterable
 
 from utils.config import Config
 from utils.errors import DataPathError, OutputPathError
 from utils.readers import all_readers, glob_matches
-from utils.walk import files_under
+from utils.walk import OUTPUT_MARKER, files_under, output_folder_of
+
+if TYPE_CHECKING:
+    from plots.registry import OutputSpec
 
 CACHE = ".cache"  # the output folder's cache (runner/pipeline.py)
 _HINT_FILES = 20000  # files looked at for the hint (a folder far too high is not walked whole)
 
 
 def check_paths(data: Path, out: Path, config: Config) -> None:
-    """Raise DataPathError / OutputPathError unless `data` is a folder and `out` can be written."""
+    """Raise DataPathError / OutputPathError unless `data` is a folder (not one of our output
+    folders), `out` can be written and does not hold `data`."""
     check_data(data, config)
     check_out(out)
+    data_abs, out_abs = Path(os.path.abspath(data)), Path(os.path.abspath(out))
+    if data_abs == out_abs or out_abs in data_abs.parents:
+        raise OutputPathError(f"{out}: cannot write the outputs: it holds --data {data} (an output folder is "
+                              f"never read as evaluations); choose an --out beside or inside --data")
 
 
 def check_data(data: Path, config: Config) -> None:
-    """`data` must be an existing folder."""
+    """`data` must be an existing folder, and not one of our output folders (or inside one)."""
     if data.is_dir():
+        owner = output_folder_of(data)
+        if owner is not None:
+            raise DataPathError(f"{data}: is an output folder of run_all.py"
+                                + ("" if owner == Path(os.path.abspath(data)) else f" (inside {owner})")
+                                + ", not evaluations; --data takes the folder that holds the experiments")
         return
     if data.exists():
         raise DataPathError(f"{data}: is a file, not a folder; --data takes the folder that holds the "
@@ -41,20 +58,64 @@ def check_out(out: Path) -> None:
     Nothing is created here (a check is not a change); the first existing folder on the way to
     each is tested for write access."""
     for target in (out / CACHE, out):
-        path = Path(os.path.abspath(target))
-        missing = False
-        while not path.exists():
-            if path.is_symlink():  # a dangling link: writing through it fails
-                raise OutputPathError(f"{out}: cannot write the outputs: {path} is a broken link")
-            missing, path = True, path.parent
-        if not path.is_dir():
-            what = "output folder" if path == Path(os.path.abspath(out)) else "folder on the way"
-            raise OutputPathError(f"{out}: cannot write the outputs: {path} is a file, not a folder "
-                                  f"(the {what}); choose another --out or move the file")
-        if not os.access(path, os.W_OK | os.X_OK):
-            how = "to create the output folder in" if missing else "for the outputs"
-            raise OutputPathError(f"{out}: cannot write the outputs: {path} is not writable {how} "
-                                  f"(choose another --out)")
+        _check_folder(out, target)
+
+
+def _check_folder(out: Path, target: Path) -> None:
+    """`target` (a folder below `out`) exists as a writable folder or can be created."""
+    path = Path(os.path.abspath(target))
+    missing = False
+    while not path.exists():
+        if path.is_symlink():  # a dangling link: writing through it fails
+            raise OutputPathError(f"{out}: cannot write the outputs: {path} is a broken link")
+        missing, path = True, path.parent
+    if not path.is_dir():
+        what = "output folder" if path == Path(os.path.abspath(out)) else "folder on the way"
+        raise OutputPathError(f"{out}: cannot write the outputs: {path} is a file, not a folder "
+                              f"(the {what}); choose another --out or move the file")
+    if not os.access(path, os.W_OK | os.X_OK):
+        how = "to create the output folder in" if missing else "for the outputs"
+        raise OutputPathError(f"{out}: cannot write the outputs: {path} is not writable {how} "
+                              f"(choose another --out)")
+
+
+def _in_the_way(out: Path, path: Path) -> OutputPathError:
+    return OutputPathError(f"{out}: cannot write the outputs: {path} is a folder where an output file goes; "
+                           f"move it or choose another --out")
+
+
+def check_outputs(out: Path, specs: Iterable[OutputSpec], fmt: str) -> None:
+    """Before any output is written: every folder an output of `specs` goes into (and the cache's)
+    is a writable folder or can be created, and nothing is in the way of an output file: a folder
+    named like one (for outputs named per slice, any folder their name pattern matches)."""
+    folders = {out, out / CACHE, out / CACHE / "blocks", out / "tables"}
+    files = [out / "tables" / "gaps.csv", out / "index.html", out / "gallery.js", out / OUTPUT_MARKER, out / CACHE / "manifest.json",
+             out / CACHE / "manifest.journal", out / CACHE / "parsed.pickle"]
+    patterns: list[tuple[Path, str]] = []
+    for spec in specs:
+        parts = (spec.writes + (f".{fmt}" if spec.kind == "figure" else "")).split("/")
+        fixed = list(takewhile(lambda p: "{" not in p, parts[:-1]))
+        folder = out.joinpath(*fixed)
+        folders.add(folder)
+        if spec.blocks_by:
+            folders.add(out / CACHE / "blocks" / spec.name)
+        if len(fixed) == len(parts) - 1:
+            if "{" in parts[-1]:
+                patterns.append((folder, re.sub(r"\{[^}]*\}", "*", parts[-1])))
+            else:
+                files.append(folder / parts[-1])
+    for folder in sorted(folders):
+        _check_folder(out, folder)
+    for path in files:
+        if path.is_dir():
+            raise _in_the_way(out, path)
+    for folder, pattern in patterns:
+        if not folder.is_dir():
+            continue
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir() and fnmatchcase(entry.name, pattern):
+                    raise _in_the_way(out, Path(entry.path))
 
 
 def readers_phrase(config: Config) -> str:

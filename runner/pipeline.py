@@ -14,7 +14,10 @@ only past that point. The hashes themselves are in runner/fingerprint.py.
 """
 from __future__ import annotations
 
+import csv
+import hashlib
 import heapq
+import io
 import itertools
 import logging
 import multiprocessing
@@ -29,11 +32,12 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from tqdm import tqdm
 
-from runner.checks import check_found, check_paths
+from runner.checks import check_found, check_outputs, check_paths
 from runner.fingerprint import code_hash, code_state, files_hash, scan_tree, selection_key
-from runner.manifest import read_manifest, write_manifest
+from runner.manifest import Journal, mark_output_folder, read_manifest, write_manifest
 from runner.render import Job, init_worker, ping, render_job, shipped, started
 from runner.report import Options, RunReport
+from utils.atomic import write_text
 from utils.config import Config
 from utils.errors import UserError
 from utils.filestamp import content_digest, is_racy
@@ -45,6 +49,7 @@ if TYPE_CHECKING:
     from utils.loading import LoadResult, ParseCache
 
 log = logging.getLogger(__name__)
+GAPS_OUTPUT = "gaps"  # the manifest's name for tables/gaps.csv (written by the run, not a plot module)
 _MAX_STAMPS = 8  # input stamps kept, one per --only selection
 
 
@@ -86,6 +91,7 @@ class Pipeline:
         self.wait_for_files = False  # watch mode: an empty data folder is waited on, not an error
         self.last_tree: dict[str, tuple[int, int]] | None = None  # the tree as the last run scanned it
         self._cache_saved = 0.0
+        self.said_inferred: set[str] | None = None  # watch mode: tasks whose inference was said
 
     # lazily: a no-op run needs neither the plot modules (matplotlib) nor the parse cache
     @property
@@ -139,7 +145,8 @@ class Pipeline:
                          gaps=list(last.get("gaps", [])), planned=int(last.get("planned", 0)),
                          up_to_date=int(last.get("planned", 0)), strict=self.options.strict, fast=True,
                          problem_paths=[Path(p) for p in last.get("problem_paths", [])],
-                         notes=list(last.get("notes", [])))
+                         notes=list(last.get("notes", [])), conflicts=list(last.get("conflicts", [])),
+                         info=list(last.get("info", [])))
 
     def _make_stamp(self, tree: dict[str, tuple[int, int]] | None, result: LoadResult, code: str,
                     report: RunReport) -> dict | None:
@@ -163,7 +170,7 @@ class Pipeline:
         return {"code": code, "files": files_hash(tree.items()), "racy": racy, "report": {
             "files": report.files, "problems": report.problems, "gaps": report.gaps,
             "planned": report.planned, "problem_paths": [str(p) for p in report.problem_paths],
-            "notes": report.notes}}
+            "notes": report.notes, "conflicts": report.conflicts, "info": report.info}}
 
     # --- the run ---------------------------------------------------------------------------------
 
@@ -187,6 +194,7 @@ class Pipeline:
         report = RunReport(strict=self.options.strict)
         clock = _Clock(report.timings, start)
         registry = self.registry  # imports the plot modules (and validates --only) before forking
+        check_outputs(self.options.out, self.specs, self.config.plot_format)  # before anything is written
         if code != self._code_loaded and self._code_loaded is not None:
             log.warning("the plot or analysis code changed on disk since this process started; "
                         "outputs are still drawn with the code it loaded: restart to use the new code")
@@ -197,8 +205,11 @@ class Pipeline:
         result = load(self.options.data, self.config, self.parse_cache, pool=pool)
         clock("load")
         self.last_load = result
+        from utils.conflicts import resolve_conflicts
+        frame, records, conflicts = resolve_conflicts(result.frame, self.options.data)  # the newer wins
+        report.conflicts = [str(c) for c in conflicts]
         from utils.inference import with_inferred
-        self.config = with_inferred(self.rules, result.frame)  # the tasks rules.yaml does not list
+        self.config = with_inferred(self.rules, frame, said=self.said_inferred)  # what rules.yaml does not list
         report.files, report.parsed = len(result.files), len(result.parsed)
         if not result.files:
             check_found(self.options.data, 0, self.config, allow_empty=self.wait_for_files)
@@ -227,10 +238,11 @@ class Pipeline:
             self._save_parse_cache(force=True)
             raise
 
+        mark_output_folder(self.options.out)  # before the first output: ours, never read as data
         from analysis.scores import Gaps
         from runner.planning import ViewCache, view_order  # lazily: pandas and the analysis views
         gaps = Gaps()
-        views = ViewCache(result.frame, self.config, gaps)
+        views = ViewCache(frame, self.config, gaps, records=records)
         out = self.options.out
         wanted: set[str] = set()  # every output this run plans, drawn or up to date
         blocked: set[str] = set()  # outputs whose view failed: left as they are, retried next run
@@ -266,17 +278,25 @@ class Pipeline:
                 yield fresh
             planned_all = True
 
-        for rel, error, seconds in self._render(batches()):
-            job = todo[rel]
-            if error is None:
-                report.rendered.append(rel)
-                self.manifest[rel] = self._entry(job, seconds)
-            else:
-                report.failed.append((rel, error))
-                self.manifest.pop(rel, None)
+        journal = Journal(self.cache_dir / "manifest.json")  # each output recorded as it is written
+        try:
+            for rel, error, seconds in self._render(batches()):
+                job = todo[rel]
+                if error is None:
+                    report.rendered.append(rel)
+                    self.manifest[rel] = self._entry(job, seconds)
+                else:
+                    report.failed.append((rel, error))
+                    self.manifest.pop(rel, None)
+                journal.record(rel, self.manifest.get(rel))
+        finally:
+            journal.close()
+        gaps_known = "scores" in views.done  # the gaps are found while the scores are computed
         views.done.clear()  # the views are not needed past this point
         report.gaps = gaps.lines()
+        report.info = [n for n in (gaps.seed_note(),) if n]
         if planned_all:  # else some wanted outputs are unknown: none may be removed as stale
+            self._write_gaps(gaps, report, wanted, gaps_known)
             self._remove_stale(wanted, report, keep=blocked)
         clock("render")
         # views and planning ran between the workers' jobs: "render" is the rest of the wall time
@@ -296,7 +316,8 @@ class Pipeline:
         last_run = self._last_run(report)
         write_manifest(self.cache_dir / "manifest.json", self.manifest, self.stamps, last_run)
         from runner.gallery import write_gallery  # lazily: pandas (analysis.views)
-        write_gallery(out, registry, self.manifest, last_run, self.config)
+        write_gallery(out, registry, {r: e for r, e in self.manifest.items() if e.get("output") != GAPS_OUTPUT},
+                      last_run, self.config)
         clock("save")
         return report
 
@@ -336,10 +357,37 @@ class Pipeline:
 
     def _last_run(self, report: RunReport) -> dict:
         return {"rendered": report.rendered, "failed": [o for o, _ in report.failed],
-                "problems": report.problems, "gaps": report.gaps, "files": report.files,
+                "problems": report.problems, "gaps": report.gaps, "conflicts": report.conflicts,
+                "files": report.files,
                 "seconds": round(report.seconds, 3), "timings": report.timings,
                 "changed": report.changed, "gone": report.gone,
                 "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+    def _write_gaps(self, gaps: Any, report: RunReport, wanted: set[str], known: bool) -> None:
+        """tables/gaps.csv, every gap one row, when the report folded some gap lines into counts
+        (the lines name the table); recorded in the manifest, and removed once the gaps are known
+        (`known`: this run computed the scores) and no line needs it."""
+        from analysis.scores import GAP_COLUMNS, TABLE
+        if not any(TABLE in line for line in report.gaps):
+            if known and self.manifest.get(TABLE, {}).get("output") == GAPS_OUTPUT:
+                (self.options.out / TABLE).unlink(missing_ok=True)
+                del self.manifest[TABLE]
+                report.removed.append(TABLE)
+            elif TABLE in self.manifest:
+                wanted.add(TABLE)  # not known this run: kept as it is
+            return
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, GAP_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(gaps.rows())
+        text = buf.getvalue()
+        fingerprint = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+        wanted.add(TABLE)
+        if self.manifest.get(TABLE, {}).get("fingerprint") == fingerprint and (self.options.out / TABLE).is_file():
+            return
+        write_text(self.options.out / TABLE, text)
+        self.manifest[TABLE] = {"fingerprint": fingerprint, "output": GAPS_OUTPUT, "keys": {},
+                                "drawn": datetime.now(timezone.utc).isoformat(timespec="milliseconds")}
 
     def _remove_stale(self, wanted: set[str], report: RunReport, keep: set[str]) -> None:
         """Delete outputs no longer produced: a slice that vanished, or a module that was removed."""

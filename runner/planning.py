@@ -51,8 +51,13 @@ class ViewCache:
     others). A view that raises is remembered with the reason: a bug in one view fails the
     outputs that need it, not the run."""
 
-    def __init__(self, frame: pd.DataFrame, config: Config, gaps: Any) -> None:
+    def __init__(self, frame: pd.DataFrame, config: Config, gaps: Any,
+                 records: pd.DataFrame | None = None) -> None:
+        """`frame`: the rows the numbers are computed from; `records`: every row loaded, for the
+        `metrics` view (tables/metrics.csv), where conflicting values are kept and marked
+        (utils/conflicts.py); by default `frame`."""
         self.frame, self.config, self.gaps = frame, config, gaps
+        self.records = frame if records is None else records
         self.done: dict[str, pd.DataFrame] = {}
         self.errors: dict[str, str] = {}
 
@@ -68,7 +73,8 @@ class ViewCache:
             raise _ViewFailed(name)
         if name not in self.done:
             try:
-                self.done[name] = VIEWS[name](self.frame, self.config, self.gaps, self._get)
+                source = self.records if name == "metrics" else self.frame
+                self.done[name] = VIEWS[name](source, self.config, self.gaps, self._get)
             except _ViewFailed as exc:
                 self.errors[name] = f"view {name!r} needs view {exc.args[0]!r}: {self.errors[exc.args[0]]}"
                 raise _ViewFailed(name) from None

@@ -27,6 +27,8 @@ class RunReport:
     deferred: list[Path] = field(default_factory=list)  # unreadable and still being written: retry
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase, for profiling
     notes: list[str] = field(default_factory=list)  # per file: values read as missing (non-finite)
+    conflicts: list[str] = field(default_factory=list)  # per pair of files giving one record two values
+    info: list[str] = field(default_factory=list)  # said once: how the data was read (the seed numbering)
 
     @property
     def read(self) -> int:
@@ -49,8 +51,10 @@ class RunReport:
         parts += [f"{len(self.rendered)} output{_s(len(self.rendered))} written", f"{self.up_to_date} up to date"]
         if self.removed:
             parts.append(f"{len(self.removed)} stale removed")
-        if self.failed:
-            parts.append(f"{len(self.failed)} FAILED: " + "; ".join(f"{o} ({r})" for o, r in self.failed))
+        if self.failed:  # the reasons are on the FAILED lines
+            names = [o for o, _ in self.failed]
+            parts.append(f"{len(names)} FAILED: " + ", ".join(names[:3]) + (f" + {len(names) - 3} more"
+                                                                              if len(names) > 3 else ""))
         if self.interrupted:
             parts.append("interrupted")
         return ", ".join(parts) + f" in {self.seconds:.2f}s"

@@ -82,7 +82,7 @@ class _Handler:
 
     def __init__(self, events: queue.SimpleQueue, ignore_under: Path) -> None:
         self.events = events
-        self.ignore_under = str(ignore_under.resolve())
+        self.ours = _Ours(ignore_under)
 
     def dispatch(self, event: Any) -> None:
         if event.event_type in _IGNORED_EVENTS or (event.is_directory and event.event_type == "modified"):
@@ -92,9 +92,20 @@ class _Handler:
             name = os.path.basename(path)
             if not path or name.startswith(".") or name.endswith(".tmp"):
                 continue  # temporary files: their rename into place is the event that counts
-            if os.path.abspath(path).startswith(self.ignore_under + os.sep):
+            if self.ours(path):
                 continue  # our own outputs, when the output folder sits inside the data root
             self.events.put(path)
+
+
+class _Ours:
+    """Is a path the output folder or below it (as given or with links resolved)?"""
+
+    def __init__(self, out: Path) -> None:
+        self.roots = {os.path.abspath(out), str(out.resolve())}
+
+    def __call__(self, path: str) -> bool:
+        path = os.path.abspath(path)
+        return any(path == root or path.startswith(root + os.sep) for root in self.roots)
 
 
 def _event_types() -> list[type]:
@@ -141,6 +152,8 @@ class _Session:
         self.events: queue.SimpleQueue = queue.SimpleQueue()
         self.reported: dict[str, str] = {}  # path -> reason already reported
         self.noted: set[str] = set()  # "missing values" notes already said
+        self.conflicts: set[str] = set()  # conflicts already said
+        self.said: set[str] = set()  # kinds of report.info lines already said
         self.retry_at: float | None = None  # when deferred (half-written) files have settled
 
     def rebuild(self, paths: set[str] | None, first: bool = False) -> RunReport | None:
@@ -181,6 +194,15 @@ class _Session:
             if note not in self.noted:
                 say(f"missing values: {note}")
         self.noted = set(report.notes)
+        for conflict in report.conflicts:
+            if conflict not in self.conflicts:
+                say(f"conflict: {conflict}")
+        self.conflicts = set(report.conflicts)
+        for line in report.info:  # each kind once per session (the seed numbering)
+            kind = line.split(":", 1)[0]
+            if kind not in self.said:
+                say(line)
+                self.said.add(kind)
 
     def changed_since_read(self, path: Path) -> bool:
         """Has the file been written again since the rebuild read it (a slow writer finishing)?"""
@@ -195,9 +217,9 @@ class _Session:
         """Queue files whose stamp differs from the tree the first build scanned: written while the
         observer was still starting, when no event may have come for them."""
         before, now = self.pipeline.last_tree or {}, scan_tree(root) or {}
-        skip = str(out.resolve()) + os.sep
+        ours = _Ours(out)
         for path in sorted(set(before) | set(now)):
-            if before.get(path) != now.get(path) and not os.path.abspath(path).startswith(skip):
+            if before.get(path) != now.get(path) and not ours(path):
                 self.events.put(path)
 
     def next_batch(self, stop: threading.Event) -> set[str] | None:
@@ -245,6 +267,7 @@ def watch(config: Config, options: Options, poll: float | None = None) -> int:
     pipeline = Pipeline(config, replace(options, progress=False))
     pipeline.cache_save_interval = CACHE_SAVE_INTERVAL  # and at the end of the session
     pipeline.wait_for_files = True  # an empty folder is waited on (a folder beside the files is not)
+    pipeline.said_inferred = set()  # each inferred task said once per session: only what changed
     session = _Session(pipeline)
     stop = pipeline.stop
     previous: dict[int, Any] = {}

@@ -89,16 +89,20 @@ def test_every_lm_eval_metric_once_under_its_model(whole):
         assert got == want
 
 
-def test_the_log_names_each_inferred_task_with_its_direction(whole):
+def test_the_log_folds_the_inferred_tasks_into_one_line_with_their_count(whole):
+    """150 inferred tasks are one line (a count, the first five with their direction), the tasks left
+    out another; --init writes them all (test_inference)."""
     _, _, scores, lines = whole
-    said = {m.group(1): m.group(2) for line in lines
-            if (m := re.match(r"inferred task (\S+): (higher|lower) is better", line))}
-    assert set(scores["task"]) <= set(said)
-    assert said["wer"] == "lower" and said["loss"] == "lower" and said["accuracy"] == "higher"
-    assert said["rouge1"] == "higher" and said["nl2foam_perplexity_original"] == "lower"
+    folded = [line for line in lines if line.startswith("inferred ")]
+    assert len(folded) == 1 and not folded[0].startswith("inferred task "), folded
+    m = re.match(r"inferred (\d+) tasks from their metrics' names: (.*) \+ (\d+) more", folded[0])
+    assert m and int(m.group(1)) == 5 + int(m.group(3)) and int(m.group(1)) >= scores["task"].nunique()
+    named = dict(re.findall(r"(\S+) \((higher|lower) is better\)", m.group(2)))
+    assert len(named) == 5 and named["accuracy"] == "higher"
     assert any(line.startswith("reader hf_trainer: ") for line in lines)
     assert any(line.startswith("reader lm_eval: ") for line in lines)
-    assert any("left out of the figures" in line and "gen_len" in line for line in lines)  # listed, not guessed
+    left = [line for line in lines if "left out of the figures" in line]  # listed, not guessed
+    assert len(left) == 1 and re.match(r"\d+ task\(s\) left out", left[0]) and "--init" in left[0], left
 
 
 def test_figures_without_a_baseline(tmp_path):

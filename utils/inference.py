@@ -131,27 +131,46 @@ def infer(frame: pd.DataFrame, config: Config) -> list[Inferred]:
     return [infer_task(str(task), rows, config) for task, rows in unknown.groupby("task", sort=True)]
 
 
-def with_inferred(config: Config, frame: pd.DataFrame, say: bool = True) -> Config:
-    """The rules plus the tasks inferred from the data (logged, one line each, when `say`)."""
+FOLD = 5  # inferred-task lines: past this many new ones, one line naming this many
+
+
+def with_inferred(config: Config, frame: pd.DataFrame, say: bool = True, said: set[str] | None = None) -> Config:
+    """The rules plus the tasks inferred from the data (logged when `say`: one line each, or one
+    line for them all past FOLD; with `said`, a watch session's set of tasks already logged, only
+    the new ones, which are added to it)."""
     found = infer(frame, config)
     if not found:
         return config
     placed = [f for f in found if f.info is not None]
     if say:
-        for f in placed:
-            info = f.info
-            scale = "0-100" if info.scale == 100 else "0-1" if "(0-1)" in info.unit else "unbounded"
-            log.info("inferred task %s: %s (metric %s, statistic %s), values %s", f.task,
-                     "higher is better" if info.higher_is_better else "lower is better",
-                     f.metric, f.statistic, scale)
-        left = [f for f in found if f.info is None]
-        if left:
-            log.info("%d task(s) left out of the figures (the name does not say whether higher is better; "
-                     "describe them under tasks: in rules.yaml): %s", len(left),
-                     ", ".join(f"{f.task} ({f.why})" for f in left))
+        new = [f for f in found if said is None or f.task not in said]
+        if said is not None:
+            said.update(f.task for f in new)
+        _say_inferred([f for f in new if f.info is not None], [f for f in new if f.info is None])
     tasks = dict(config.tasks)
     tasks.update((f.task, f.info) for f in placed)
     return dataclasses.replace(config, tasks=tasks)
+
+
+def _say_inferred(placed: list[Inferred], left: list[Inferred]) -> None:
+    def how(f: Inferred) -> str:
+        return "higher is better" if f.info.higher_is_better else "lower is better"
+    if len(placed) <= FOLD:
+        for f in placed:
+            info = f.info
+            scale = "0-100" if info.scale == 100 else "0-1" if "(0-1)" in info.unit else "unbounded"
+            log.info("inferred task %s: %s (metric %s, statistic %s), values %s", f.task, how(f),
+                     f.metric, f.statistic, scale)
+    else:
+        log.info("inferred %d tasks from their metrics' names: %s + %d more (python run_all.py --init DIR "
+                 "writes every one, with its metric and scale, to DIR/rules.yaml)", len(placed),
+                 ", ".join(f"{f.task} ({how(f)})" for f in placed[:FOLD]), len(placed) - FOLD)
+    if left:
+        unknown = "direction unknown from the name"
+        shown = ", ".join(f.task if f.why == unknown else f"{f.task} ({f.why})" for f in left[:10]) + (
+            f" + {len(left) - 10} more (python run_all.py --init DIR lists them all)" if len(left) > 10 else "")
+        log.info("%d task(s) left out of the figures (the name does not say whether higher is better; "
+                 "describe them under tasks: in rules.yaml): %s", len(left), shown)
 
 
 # --- --init: the inferred rules as a rules.yaml to edit -------------------------------------------------
@@ -172,9 +191,17 @@ def rules_text(config: Config, frame: pd.DataFrame, data: Path, readers: dict[st
     lines += [f"#   {name}: {count} file(s)" for name, count in sorted(readers.items())]
     lines += ["# To pin files to readers, list {reader, glob} entries here (docs/formats.md).",
               "readers: []", "", "conditions:"]
-    for cond in config.conditions:
+    present = set(frame["condition"]) if "condition" in frame.columns else set()
+    conditions = [c for c in config.conditions if c.name in present] or config.conditions[:1]
+    for cond in conditions:  # only the conditions the data has
         lines.append(f"  {cond.name}: {{prefix: {_q(cond.prefix)}, label: {_q(cond.label)}, role: {cond.role}}}")
-    lines += ["", f"metric: {_q(config.metric)}", f"statistic: {_q(config.statistic)}", "",
+    lines.append("")
+    metrics = set(frame["metric"]) if "metric" in frame.columns else set()
+    if any(config.metric.format(task=t) in metrics for t in set(frame.get("task", ()))):
+        lines.append(f"metric: {_q(config.metric)}")  # the template, only when the data's metrics follow it
+    if config.statistic in (set(frame["statistic"]) if "statistic" in frame.columns else set()):
+        lines.append(f"statistic: {_q(config.statistic)}")
+    lines += ["",
               "# Per task: kind (accuracy: higher is better; error: lower is better), label, unit, log scale,",
               "# the metric it reports (e.g. acc_norm, or exact_match,strict-match for lm-eval) and the",
               "# statistic; scale 100 for values in percent.",
@@ -222,10 +249,16 @@ def write_init(data: Path, config: Config) -> Path:
     target = data / "rules.yaml"
     if target.exists():
         raise UserError(f"{target}: already exists; --init never overwrites a file (move it away first)")
-    result = load(data, config)
+    result = load(data, config)  # logs what each reader took, once
     readers: dict[str, int] = {}
-    for _, rname in discover(data, config):
-        readers[rname] = readers.get(rname, 0) + 1
+    quiet = logging.getLogger("utils.loading")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)
+    try:
+        for _, rname in discover(data, config):
+            readers[rname] = readers.get(rname, 0) + 1
+    finally:
+        quiet.setLevel(level)
     text = rules_text(config, result.frame, data, readers)
     with open(target, "x", encoding="utf-8") as fh:  # "x": a file that appeared meanwhile is not overwritten
         fh.write(text)

@@ -72,6 +72,7 @@ def discover(root: Path, config: Config) -> list[tuple[Path, str]]:
     return [(path, rname) for _, path, rname in _discover(root, config)]
 
 
+INIT_RULES = "rules.yaml"  # what `run_all.py --init DIR` writes, at the data root
 _NAMED_MAX = 10  # files no reader took: named up to this many, else counted
 
 
@@ -95,6 +96,8 @@ def _discover(root: Path, config: Config) -> list[tuple[str, Path, str]]:
     left: list[str] = []
     top = os.fspath(root)
     for full, rel in files_under(top):  # linked run folders entered once (utils/walk.py)
+        if rel == INIT_RULES:  # the rules `--init` writes here: not data, not "other files"
+            continue
         rule = next((r for r in config.readers if glob_matches(rel, r.glob)), None) if config.readers else None
         if rule is not None:
             found.append((rel, Path(full), rule.reader))

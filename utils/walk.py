@@ -8,11 +8,40 @@ reaches it there) or was already walked (through another link, or a link back up
 real folder is walked once, and the walk ends on any tree of links. Files are reported under the
 link's name, the path the experiment is named from. No stat per plain folder: the fast no-op path
 runs this on every check.
+
+Our own output folders are never entered: a folder holding the marker file `OUTPUT_MARKER` (written
+into every `--out` folder before its outputs), or an output folder written before the marker existed
+(`index.html` beside `.cache/manifest.json`), is left out with everything below it, so `--out`
+inside `--data` reads nothing of ours. The check costs nothing for other folders: the names are
+listed anyway.
 """
 from __future__ import annotations
 
 import os
-from typing import Iterator
+from pathlib import Path
+from typing import Collection, Iterator
+
+OUTPUT_MARKER = ".eval-figures"  # the file that marks a folder as our output folder
+MARKER_TEXT = ("This folder holds the outputs of eval-figures (run_all.py). Its files are never read as\n"
+               "evaluations, and a run removes only the files its manifest (.cache/manifest.json) says it wrote.\n")
+
+
+def is_output_folder(folder: str, names: Collection[str]) -> bool:
+    """Is `folder`, whose entries are `names`, one of our output folders (marked, or an older one)?"""
+    if OUTPUT_MARKER in names:
+        return True
+    return ".cache" in names and "index.html" in names and os.path.isfile(
+        os.path.join(folder, ".cache", "manifest.json"))
+
+
+def output_folder_of(path: Path) -> Path | None:
+    """`path` itself or the nearest folder above it that is one of our output folders, else None."""
+    path = Path(os.path.abspath(path))
+    for folder in (path, *path.parents):
+        if (folder / OUTPUT_MARKER).is_file() or (
+                (folder / "index.html").is_file() and (folder / ".cache" / "manifest.json").is_file()):
+            return folder
+    return None
 
 
 def files_under(top: str, prefix: str = "") -> Iterator[tuple[str, str]]:
@@ -36,6 +65,8 @@ def _walk(top: str, prefix: str, root: str, real: str | None, seen: set[str]) ->
             entries = sorted(it, key=lambda e: e.name)
     except OSError:
         return
+    if is_output_folder(top, [e.name for e in entries]):
+        return  # ours: outputs are not evaluations
     for entry in entries:
         name = entry.name
         if name.startswith(".") and not name.startswith("..__"):  # lm-eval's `..__<path>` folders are not hidden

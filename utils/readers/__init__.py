@@ -183,7 +183,8 @@ def folder_experiment(path: Path, root: Path, mode: str, config: Config | None =
     top: the folder right under the data root (the layout `<root>/<experiment>/...`).
     run: the folder holding the file, or above it past a `checkpoint-<N>` folder and (given the
     config) a folder named for a condition (`atlantis/`, `atlantis_eval/`).
-    A file lying directly in the data root belongs to the root folder's own name in both modes.
+    A file lying directly in the data root belongs to the root folder's own name in both modes (the
+    run above it when the root is a `checkpoint-<N>` folder).
     """
     rel = path.relative_to(root)
     if mode == "top" and len(rel.parts) > 1:
@@ -193,6 +194,8 @@ def folder_experiment(path: Path, root: Path, mode: str, config: Config | None =
     if mode == "run":
         while folder != top and (CHECKPOINT.match(folder.name) or _names_condition(folder.name, config)):
             folder = folder.parent
+    while folder == top and CHECKPOINT.match(folder.name) and folder.parent != folder:
+        folder = top = folder.parent  # --data at a run's checkpoint-<N>/ folder: the run is the one above
     return folder.name
 
 
