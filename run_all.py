@@ -105,7 +105,7 @@ def with_baseline(config, run: str):
     import dataclasses
     raw = dict(config.raw)
     raw["experiments"] = {**(raw.get("experiments") or {}), "baseline": run}
-    return dataclasses.replace(config, baseline=run, raw=raw)
+    return dataclasses.replace(config, baseline=run, raw=raw, baseline_named="--baseline", group_baselines={})
 
 
 def print_report(report, out: Path) -> None:

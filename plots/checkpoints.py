@@ -75,7 +75,8 @@ def spread_labels(ax: Axes, ys: np.ndarray, gap: float) -> np.ndarray:
                     "baseline's value at its last checkpoint (mean over the seeds' baselines); log scale for errors.")
 def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     apply_style()
-    tasks = ctx.tasks_in(data)
+    panels = curve_panels(data, ctx.config)
+    tasks = [t for t in ctx.tasks_in(data) if t in panels]  # a task only the baseline has: no curve to compare
     seeds = curve_seeds(data)
     multi = bool((seeds > 1).any())
     handles = [Line2D([], [], color=TRAINED, lw=1.4), Line2D([], [], color=UNTRAINED, lw=0.7, alpha=0.5),
@@ -110,7 +111,6 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
         room = PAGE_HEIGHT - top - bottom - (len(tasks) - 1) * hspace
         panel_h = min(_PANEL_H, max(_MIN_PANEL_H, room / len(tasks)))
     axes = page.panels(len(tasks), ncols, panel_h, left, top, bottom, right=label_w, wspace=wspace, hspace=hspace)
-    panels = curve_panels(data, ctx.config)
     all_steps = np.concatenate([panels[t].table.index.to_numpy(dtype=float) for t in tasks]) if tasks else []
     for ax, task in zip(axes, tasks):
         info = ctx.task(task)

@@ -220,14 +220,15 @@ class Pipeline:
             report.seconds = time.perf_counter() - start
             return report
         self._carry = (set(), set())
+        from analysis.scores import BaselineError, Gaps, check_baselines
         from analysis.seeds import SeedClaimError, check_seed_claims
         try:  # two runs claiming one experiment and seed: a UserError naming both (exit 2)
             check_seed_claims(result.frame, self.config)
-        except SeedClaimError:
+            check_baselines(result.frame, self.config)  # a baseline no run has: exit 2, close matches named
+        except (SeedClaimError, BaselineError):
             self._save_parse_cache(force=True)
             raise
 
-        from analysis.scores import Gaps
         from runner.planning import ViewCache, view_order  # lazily: pandas and the analysis views
         gaps = Gaps()
         views = ViewCache(result.frame, self.config, gaps)

@@ -206,3 +206,66 @@ def test_runs_outside_the_pattern_raise_no_training_map_warning(tmp_path, capsys
     assert code == 0, err
     assert "run(s) not matching experiments.pattern" in err
     assert "not named under training" not in err
+
+
+def _rules_with_baseline(tmp_path, baseline) -> str:
+    """The shipped rules with no naming pattern and `experiments.baseline` set to `baseline`."""
+    import yaml
+    raw = yaml.safe_load((run_all.Path(run_all.__file__).parent / "rules.yaml").read_text())
+    raw["experiments"] = {"pattern": None, "baseline": baseline}
+    raw["data"].pop("root", None)
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return str(path)
+
+
+def test_each_run_group_is_scored_against_its_own_baseline(tmp_path, capsys):
+    root = copy_real(["hf_runs/dnabert2", "hf_runs/roberta-lora-agnews", "lm_eval/asdiv"], tmp_path / "t")
+    rules = _rules_with_baseline(tmp_path, {"hf_runs": "dnabert2", "lm_eval": "Meta-Llama-3-8B-Instruct"})
+    out = tmp_path / "out"
+    assert run_all.main(["--config", rules, "--data", str(root), "--out", str(out), "--only", "scores_csv",
+                         "--jobs", "1"]) == 0
+    scores = pd.read_csv(out / "tables" / "scores.csv")
+    by_exp = scores.groupby("experiment")["baseline_experiment"].first()
+    assert by_exp["roberta-lora-agnews"] == "dnabert2"
+    assert by_exp["Meta-Llama-3-8B-Instruct+epoch_5"] == "Meta-Llama-3-8B-Instruct"
+    assert by_exp["Meta-Llama-3-8B-Instruct+epoch_20"] == "Meta-Llama-3-8B-Instruct"
+    tuned = scores[(scores["experiment"] == "Meta-Llama-3-8B-Instruct+epoch_5") & scores["raw_diff"].notna()]
+    base = scores[scores["experiment"] == "Meta-Llama-3-8B-Instruct"].set_index(["condition", "task"])["value"]
+    assert len(tuned) > 0
+    for row in tuned.itertuples():
+        assert row.raw_diff == pytest.approx(row.value - base[row.condition, row.task])
+    err = capsys.readouterr().err
+    assert "without a baseline" not in err and "scored against their group's baseline" in err
+
+
+@pytest.mark.parametrize("flags, baseline, message", [
+    (["--baseline", "dnabert"], None, "--baseline: no run named 'dnabert' in the data; close matches: dnabert2"),
+    ([], {"hf_runs": "dnabert"}, "experiments.baseline.hf_runs: no run named 'dnabert' in the data; "
+                                 "close matches: dnabert2"),
+    ([], {"lm_eval": "dnabert2"}, "experiments.baseline.lm_eval: run 'dnabert2' is in group 'hf_runs', not 'lm_eval'"),
+    ([], "bert", "experiments.baseline: no run named 'bert' in the data; close matches: "),
+])
+def test_a_baseline_no_run_has_is_a_usage_error(tmp_path, capsys, flags, baseline, message):
+    root = copy_real(["hf_runs/dnabert2", "hf_runs/roberta-lora-agnews", "lm_eval/asdiv"], tmp_path / "t")
+    config = ["--config", _rules_with_baseline(tmp_path, baseline)] if baseline is not None else []
+    out = tmp_path / "out"
+    assert run_all.main([*config, *flags, "--data", str(root), "--out", str(out), "--jobs", "1", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert not (out / "tables").exists()  # stopped before any output was drawn
+
+
+def test_the_shipped_sweep_baseline_is_not_required_of_other_trees(tmp_path, capsys):
+    root = copy_real(["hf_runs/dnabert2"], tmp_path / "t")
+    assert run("--data", root, "--out", tmp_path / "out", "--only", "scores_csv") == 0
+    assert "1 without a baseline (name one with --baseline RUN or experiments.baseline)" in capsys.readouterr().err
+
+
+def test_a_task_only_the_baseline_has_leaves_the_checkpoint_figure_drawable(tmp_path):
+    """dnabert2 alone reports matthews_correlation: with dnabert2 as the baseline that task has no
+    run to compare, and the checkpoint figure draws the other tasks instead of failing."""
+    root = copy_real(SUBSET[:3], tmp_path / "t")
+    out = tmp_path / "out"
+    assert run("--data", root, "--out", out, "--baseline", "dnabert2", "--only", "checkpoints") == 0
+    assert (out / "checkpoints" / "hf_runs_standard.png").read_bytes()[:8] == PNG

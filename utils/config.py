@@ -103,6 +103,11 @@ class Config:
     plot_width: float = 7.5  # inches: the figures' width on the page (plots.width)
     raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
     latex: LatexRules = field(default_factory=LatexRules)
+    # experiments.baseline as a mapping: run group -> the run that group's runs are scored against
+    group_baselines: Mapping[str, str] = field(default_factory=dict)
+    # where the baseline was named for this data ("--baseline", or "experiments.baseline" of a rules
+    # file other than the shipped one; "": the shipped default): a name no run has is then an error
+    baseline_named: str = ""
 
     def parse_experiment(self, name: str) -> ExperimentName | None:
         """Split an experiment name into baseline, group, index and seed; None if it does not match."""
@@ -292,8 +297,13 @@ def load_config(path: Path | str | None = None) -> Config:
         # seeds are averaged per seed-free name: `seedpart` is what is cut off, `seed` its number
         raise _fail(path, "experiments.pattern", "named groups (?P<seedpart>...) and (?P<seed>...) go "
                                                  "together: seedpart is removed to get the seed-free name")
-    baseline = _expect(path, "experiments.baseline", exps.get("baseline", "pt1"), (str, type(None)),
-                       "a run name (or null)")
+    baseline = _expect(path, "experiments.baseline", exps.get("baseline", "pt1"), (str, type(None), dict),
+                       "a run name, a mapping of run group to run name, or null")
+    group_baselines: dict[str, str] = {}
+    if isinstance(baseline, dict):
+        for group, run in baseline.items():
+            group_baselines[str(group)] = _expect(path, f"experiments.baseline.{group}", run, str, "a run name")
+        baseline = None
     groups = _expect(path, "experiments.groups", exps.get("groups", {}), dict, "a mapping")
 
     training_raw = _expect(path, "training", raw.get("training", {}), dict, "a mapping")
@@ -330,7 +340,8 @@ def load_config(path: Path | str | None = None) -> Config:
         tasks=tasks, pattern=pattern, baseline=baseline, groups={str(k): str(v) for k, v in groups.items()},
         training=training, plot_modules=tuple(base_dir / m for m in modules),
         plot_format=fmt, plot_dpi=dpi, plot_width=width, clip=clip, seed_heatmap=seed_heatmap, raw=raw,
-        latex=latex,
+        latex=latex, group_baselines=group_baselines,
+        baseline_named="experiments.baseline" if path.resolve() != DEFAULT_CONFIG and "baseline" in exps else "",
     )
 
 
