@@ -10,6 +10,7 @@ from typing import Callable
 import pandas as pd
 
 from analysis.findings import compute_findings
+from analysis.overview import run_overview, run_suite, suite_headline, suite_subtasks
 from analysis.runs import run_curves, run_values, with_baseline
 from analysis.scores import Gaps, build_curves, build_predictions, build_scores, primary
 from analysis.seeds import seed_curves, seed_points, seed_predictions, seed_scores
@@ -37,6 +38,12 @@ VIEWS: dict[str, ViewFn] = {
     # runs without a baseline: last value per run (seeds by name) and per-metric checkpoint curves
     "run_values": lambda frame, config, gaps, get: run_values(get("scores")),
     "run_curves": lambda frame, config, gaps, get: run_curves(get("curves")),
+    # runs without a baseline: the overview panels (every metric at every checkpoint, one line per run),
+    # the last value per model and task with stderr, subtasks folded (all, headline, per benchmark)
+    "run_overview": lambda frame, config, gaps, get: run_overview(frame, get("curves"), config),
+    "run_suite": lambda frame, config, gaps, get: run_suite(frame, get("scores"), get("curves"), config),
+    "suite_headline": lambda frame, config, gaps, get: suite_headline(get("run_suite")),
+    "suite_subtasks": lambda frame, config, gaps, get: suite_subtasks(get("run_suite")),
     "findings": lambda frame, config, gaps, get: compute_findings(get("seed_scores"), get("predictions"), config),
     # the scores of each seed on its own, for one heatmap per seed; empty unless plots.seed_heatmap
     "seed_heatmap": lambda frame, config, gaps, get: get("scores") if config.seed_heatmap else get("scores").iloc[:0],
@@ -48,7 +55,8 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "curves": ("metrics",), "scores": ("metrics",), "predictions": ("scores",),
     "seed_scores": ("scores",), "seed_points": ("scores", "seed_scores"), "seed_predictions": ("predictions",),
     "findings": ("seed_scores", "predictions"), "seed_curves": ("curves",), "seed_heatmap": ("scores",),
-    "run_values": ("scores",), "run_curves": ("curves",),
+    "run_values": ("scores",), "run_curves": ("curves",), "run_overview": ("metrics", "curves"),
+    "run_suite": ("metrics", "scores", "curves"), "suite_headline": ("run_suite",), "suite_subtasks": ("run_suite",),
 }
 
 
