@@ -162,9 +162,36 @@ def run_suite(frame: pd.DataFrame, scores: pd.DataFrame, curves: pd.DataFrame, c
                            ignore_index=True)[SUITE_COLUMNS]
 
 
+def mark_best(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Add `best` (the best value of each `by` slice, by the metric's direction; only where two or more
+    models compare on a fixed scale, `bounded`) and `tied` (within 1.96 x the combined stderr of the best: not told apart)."""
+    rows = rows.assign(best=False, tied=False)
+    if rows.empty:
+        return rows
+    signed = np.where(rows["kind"] == "error", -rows["value"].astype(float), rows["value"].astype(float))
+    rows["_signed"] = signed
+    # a loss or perplexity means something only for the data it was measured on: no best across runs
+    fixed = np.array([bounded(str(n), str(k)) for n, k in zip(rows["name"], rows["kind"])], dtype=bool)
+    ok = rows[np.isfinite(signed) & fixed]
+    counts = ok.groupby(by)["model"].transform("nunique")
+    ok = ok[counts > 1]
+    if not ok.empty:
+        best = ok.groupby(by)["_signed"].idxmax()
+        rows.loc[best.to_numpy(), "best"] = True
+        top = rows.loc[best.to_numpy(), by + ["value", "stderr"]].rename(columns={"value": "_bv", "stderr": "_bs"})
+        m = rows.reset_index().merge(top, on=by, how="left").set_index("index")
+        gap = (m["value"] - m["_bv"]).abs()
+        both = np.sqrt(m["stderr"] ** 2 + m["_bs"] ** 2)
+        rows["tied"] = (~rows["best"]) & (gap <= 1.96 * both).fillna(False).astype(bool)
+    return rows.drop(columns="_signed")
+
+
 def suite_headline(suite: pd.DataFrame) -> pd.DataFrame:
-    """The suite's headline rows (benchmarks and tasks without a benchmark), for the table and dots."""
-    return suite[suite["headline"].astype(bool)].reset_index(drop=True) if not suite.empty else suite
+    """The suite's headline rows (benchmarks and tasks without a benchmark), for the table and dots,
+    with the best model per task marked and those within its stderr (`mark_best`)."""
+    if suite.empty:
+        return suite.assign(best=pd.Series(dtype=bool), tied=pd.Series(dtype=bool))
+    return mark_best(suite[suite["headline"].astype(bool)].reset_index(drop=True), ["group", "condition", "name"])
 
 
 def suite_subtasks(suite: pd.DataFrame) -> pd.DataFrame:
@@ -177,7 +204,7 @@ def suite_subtasks(suite: pd.DataFrame) -> pd.DataFrame:
     subs = subs[keep]
     heads = suite[suite["headline"].astype(bool) & suite.set_index(["group", "benchmark"]).index.isin(
         subs.set_index(["group", "benchmark"]).index)]
-    return pd.concat([heads, subs], ignore_index=True)
+    return mark_best(pd.concat([heads, subs], ignore_index=True), ["group", "condition", "name"])
 
 
 def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config) -> pd.DataFrame:

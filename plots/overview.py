@@ -20,8 +20,7 @@ from plots.style import (FONT_MIN, PANEL_TITLE_SIZE, TITLE_SIZE, apply_style, fi
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-_MIN_PANEL = 1.55  # inches: the narrowest panel (4 a row at 7.5 in, 2 at 3.5 in)
-_PANEL_H = 1.25
+_MIN_PANEL = 1.3  # inches: the narrowest panel (3 a row at 7.5 in, 2 at 3.5 in)
 LOG_SPAN = 30  # a log step axis when a panel's positive steps span more than this
 
 
@@ -38,6 +37,16 @@ def run_names(data: pd.DataFrame) -> list[tuple[int, str]]:
     """(run index, legend name) of the runs in the figure, by index; `(n=k)` for k seeds averaged."""
     runs = data.groupby("model").agg(idx=("run_index", "first"), seeds=("n_seeds", "max")).sort_values("idx")
     return [(int(r.idx), f"{m} (n={int(r.seeds)})" if r.seeds > 1 else str(m)) for m, r in runs.iterrows()]
+
+
+def legend_layout(page: Page, names: list[str]) -> tuple[int, float]:
+    """`Page.legend_columns`, with as few columns as give the same number of rows: matplotlib fills
+    columns of that many rows, so 4 entries in 3 columns come out 2 + 1 + 1, wider than measured."""
+    ncols, height = page.legend_columns(names)
+    rows = -(-len(names) // ncols)
+    while ncols > 1 and -(-len(names) // (ncols - 1)) == rows:
+        ncols -= 1
+    return ncols, height
 
 
 def short_label(page: Page, text: str, width: float, size: float = FONT_MIN, tail: str = "") -> str:
@@ -110,12 +119,12 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     if data["diverged"].astype(bool).any():
         handles.append(Line2D([], [], ls="", marker="x", ms=4.5, mew=1.1, color="0.3"))
         legend.append("NaN: evaluation diverged")
-    legend_cols, legend_h = page.legend_columns(legend)
-    left, right, wspace = 0.42, 0.1, 0.3
+    legend_cols, legend_h = legend_layout(page, legend)
+    left, right, wspace = 0.42, 0.1, 0.28
     ncols = page.columns(n, _MIN_PANEL, left, right=right, wspace=wspace)
     axis_h = x_axis_height(1)
     top = 2 * GAP + page.text_height(title, TITLE_SIZE) + title_height()
-    axes = page.panels(n, ncols, _PANEL_H, left, top, axis_h + legend_h + GAP, right=right, wspace=wspace,
+    axes = page.panels(n, ncols, 1.25 if page.width > 5 else 1.0, left, top, axis_h + legend_h + GAP, right=right, wspace=wspace,
                        hspace=axis_h + title_height() + 0.02)
     panel_w = (page.width - left - right - (ncols - 1) * wspace) / ncols
     nrows = -(-n // ncols)

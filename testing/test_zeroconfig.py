@@ -104,14 +104,13 @@ def test_the_log_names_each_inferred_task_with_its_direction(whole):
 def test_figures_without_a_baseline(tmp_path):
     root = copy_real(SUBSET, tmp_path / "t")
     out = tmp_path / "out"
-    assert run("--data", root, "--out", out, "--only", "last_value", "run_checkpoints", "normalized", "comparison",
-               "scores_csv") == 0
-    for rel in ["run_checkpoints/hf_runs_standard_wer.png", "run_checkpoints/hf_runs_standard_accuracy.png",
-                "run_checkpoints/lm_eval_standard_piqa.png", "last_value/hf_runs_standard_rouge1.png",
-                "last_value/lm_eval_standard_asdiv.png", "last_value/hf_runs_standard_loss.png"]:
+    assert run("--data", root, "--out", out, "--only", "overview", "suite_table", "last_values", "suite_subtasks",
+               "normalized", "comparison", "scores_csv") == 0
+    for rel in ["overview/hf_runs_1.png", "overview/lm_eval_1.png", "suite/hf_runs_table.png",
+                "suite/lm_eval_table.png", "suite/hf_runs_dots.png"]:
         assert (out / rel).read_bytes()[:8] == PNG, rel
     assert not (out / "normalized").exists() and not (out / "comparison").exists()  # they need a baseline
-    assert not (out / "run_checkpoints" / "hf_runs_standard_rouge1.png").exists()  # one step per run: no curve
+    assert not (out / "overview" / "hf_runs_2.png").exists()  # one page: fewer than 12 panels
     summary = (out / "tables" / "scores.csv").read_text()
     assert "4262" not in summary
 
@@ -147,8 +146,9 @@ def test_init_writes_rules_that_give_the_same_tables(tmp_path):
 
 def test_the_sweep_layout_draws_no_run_figures(small_tree, tmp_path):
     out = tmp_path / "out"
-    assert run("--data", small_tree, "--out", out, "--only", "last_value", "run_checkpoints", "scores_csv") == 0
-    assert not (out / "last_value").exists() and not (out / "run_checkpoints").exists()
+    assert run("--data", small_tree, "--out", out, "--only", "overview", "suite_table", "last_values",
+               "suite_subtasks", "scores_csv") == 0
+    assert not (out / "overview").exists() and not (out / "suite").exists()
     assert "runs" not in set(pd.read_csv(out / "tables" / "scores.csv")["group"])
 
 
@@ -173,9 +173,9 @@ def test_seeds_shown_by_run_names_are_averaged(tmp_path, config):
     bert = curves[(curves["task"] == "accuracy") & (curves["model"] == "bert")].set_index("step")
     assert bert.loc[200, "value"] == pytest.approx(0.85) and bert.loc[200, "n_seeds"] == 2
     out = tmp_path / "out"
-    assert run("--data", root, "--out", out, "--only", "last_value", "run_checkpoints") == 0
-    assert (out / "last_value" / "runs_standard_accuracy.png").read_bytes()[:8] == PNG
-    assert (out / "run_checkpoints" / "runs_standard_loss.png").read_bytes()[:8] == PNG
+    assert run("--data", root, "--out", out, "--only", "overview", "suite_table") == 0
+    assert (out / "overview" / "runs_1.png").read_bytes()[:8] == PNG
+    assert (out / "suite" / "runs_table.png").read_bytes()[:8] == PNG
 
 
 def test_a_rerun_redraws_only_what_changed(tmp_path):
@@ -183,15 +183,15 @@ def test_a_rerun_redraws_only_what_changed(tmp_path):
     write_trainer_run(root / "bert", [0.70, 0.80])
     write_trainer_run(root / "roberta", [0.60, 0.75])
     out = tmp_path / "out"
-    only = ("--only", "last_value", "run_checkpoints")
+    only = ("--only", "overview", "suite_table", "last_values")
     assert run("--data", root, "--out", out, *only) == 0
     drawn = {p: p.stat().st_mtime_ns for p in out.rglob("*.png")}
-    assert len(drawn) == 4  # accuracy and loss, two figures each
+    assert len(drawn) == 3  # the overview, the table and the dots of the one run group
     (root / "bert" / "trainer_state.json").unlink()
     write_trainer_run(root / "bert", [0.70, 0.80])  # rewritten, same numbers: nothing to redraw
     assert run("--data", root, "--out", out, *only) == 0
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.png")} == drawn
-    write_trainer_run(root / "electra", [0.5, 0.9])  # a new run: every figure of both tasks changes
+    write_trainer_run(root / "electra", [0.5, 0.9])  # a new run: every figure of the group changes
     assert run("--data", root, "--out", out, *only) == 0
     assert all(p.stat().st_mtime_ns != t for p, t in drawn.items())
 
