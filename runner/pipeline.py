@@ -333,7 +333,9 @@ class Pipeline:
         return {"fingerprint": job.fingerprint, "output": job.spec_name, "keys": job.keys,
                 "drawn": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
                 "seconds": round(seconds, 3), "experiments": values("experiment"),
-                "conditions": values("condition"), "tasks": values("task")}
+                "conditions": values("condition"), "tasks": values("task"),
+                # runs without a baseline: the models and (canonical) metric names a figure shows
+                "runs": values("model"), "metrics": values("name")}
 
     def _last_run(self, report: RunReport) -> dict:
         return {"rendered": report.rendered, "failed": [o for o, _ in report.failed],

@@ -111,6 +111,13 @@ def test_figures_without_a_baseline(tmp_path):
         assert (out / rel).read_bytes()[:8] == PNG, rel
     assert not (out / "normalized").exists() and not (out / "comparison").exists()  # they need a baseline
     assert not (out / "overview" / "hf_runs_2.png").exists()  # one page: fewer than 12 panels
+    page = (out / "index.html").read_text()
+    # the run groups first, overviews before the table and dots, a benchmark's subtasks folded behind them
+    at = {rel: page.index(f'data-rel="{rel}"') for rel in ("overview/hf_runs_1.png", "suite/hf_runs_table.png",
+                                                           "overview/lm_eval_1.png", "suite/lm_eval_mmlu.png")}
+    assert at["overview/hf_runs_1.png"] < at["suite/hf_runs_table.png"] < at["overview/lm_eval_1.png"]
+    assert page.rindex('<details class="fold detail">', 0, at["suite/lm_eval_mmlu.png"]) > at["overview/lm_eval_1.png"]
+    assert page.index('id="filter"') < at["overview/hf_runs_1.png"]
     summary = (out / "tables" / "scores.csv").read_text()
     assert "4262" not in summary
 
