@@ -44,17 +44,30 @@ VIEWS: dict[str, ViewFn] = {
     "run_suite": lambda frame, config, gaps, get: run_suite(frame, get("scores"), get("curves"), config),
     "suite_headline": lambda frame, config, gaps, get: suite_headline(get("run_suite")),
     "suite_subtasks": lambda frame, config, gaps, get: suite_subtasks(get("run_suite")),
-    "findings": lambda frame, config, gaps, get: compute_findings(get("seed_scores"), get("predictions"), config),
+    "findings": lambda frame, config, gaps, get: with_run_findings(
+        compute_findings(get("seed_scores"), get("predictions"), config), frame, config, get),
     # the scores of each seed on its own, for one heatmap per seed; empty unless plots.seed_heatmap
     "seed_heatmap": lambda frame, config, gaps, get: get("scores") if config.seed_heatmap else get("scores").iloc[:0],
 }
+
+
+def with_run_findings(findings: pd.DataFrame, frame: pd.DataFrame, config: Config,
+                      get: Callable[[str], pd.DataFrame]) -> pd.DataFrame:
+    """The sweep's findings and, after them, those of the runs without a baseline (best run per metric,
+    best vs last checkpoint, NaN, stopped early, sampled); the sweep's alone when there are none."""
+    from analysis.run_findings import run_findings
+    runs = run_findings(frame, get("curves"), get("run_overview"), get("suite_headline"), config)
+    if runs.empty:
+        return findings
+    return pd.concat([findings, runs], ignore_index=True) if not findings.empty else runs
 
 
 # What each view is computed from, so a figure can point to the tables holding its numbers.
 SOURCES: dict[str, tuple[str, ...]] = {
     "curves": ("metrics",), "scores": ("metrics",), "predictions": ("scores",),
     "seed_scores": ("scores",), "seed_points": ("scores", "seed_scores"), "seed_predictions": ("predictions",),
-    "findings": ("seed_scores", "predictions"), "seed_curves": ("curves",), "seed_heatmap": ("scores",),
+    "findings": ("seed_scores", "predictions", "curves", "run_overview", "suite_headline"),
+    "seed_curves": ("curves",), "seed_heatmap": ("scores",),
     "run_values": ("scores",), "run_curves": ("curves",), "run_overview": ("metrics", "curves"),
     "run_suite": ("metrics", "scores", "curves"), "suite_headline": ("run_suite",), "suite_subtasks": ("run_suite",),
 }

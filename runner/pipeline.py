@@ -14,6 +14,8 @@ only past that point. The hashes themselves are in runner/fingerprint.py.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import heapq
 import itertools
 import logging
@@ -231,7 +233,8 @@ class Pipeline:
 
         from runner.planning import ViewCache, view_order  # lazily: pandas and the analysis views
         gaps = Gaps()
-        views = ViewCache(result.frame, self.config, gaps)
+        # the views see the data root this run read (--data): a finding reads a results file's settings
+        views = ViewCache(result.frame, dataclasses.replace(self.config, data_root=Path(self.options.data)), gaps)
         out = self.options.out
         wanted: set[str] = set()  # every output this run plans, drawn or up to date
         blocked: set[str] = set()  # outputs whose view failed: left as they are, retried next run
