@@ -102,7 +102,7 @@ def scale_panels(rows: pd.DataFrame, fixed: bool = True, signature: dict[str, fr
     return out
 
 
-def _fold(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+def fold(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Add `name` and `benchmark`; replace a model's subtasks by the benchmark's aggregate where it
     reports none (mean of its subtasks, `aggregated`); keep subtask rows flagged `headline` False."""
     rows = rows.assign(name=rows["task"].astype(str).map(canonical))
@@ -153,7 +153,7 @@ def run_suite(frame: pd.DataFrame, scores: pd.DataFrame, curves: pd.DataFrame, c
         value=("value", "mean"), value_std=("value", "std"), stderr=("stderr", "mean"), n_seeds=("value", "count"),
         step=("step", "max"), kind=("kind", "first")).reset_index()
     per_model = per_model.assign(step=per_model["step"].astype("int64"))
-    out = _fold(per_model, ["group", "model", "condition"])
+    out = fold(per_model, ["group", "model", "condition"])
     out["n_seeds"] = out["n_seeds"].fillna(1).astype("int64")
     out["run_index"] = out["model"].map(run_index(curves)).fillna(-1).astype("int64")
     out["scale"] = out.groupby(["group", "name"])["value"].transform(lambda v: _scale_class(v.to_numpy(dtype=float)))
@@ -221,7 +221,7 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config) -> p
     per = rows.groupby(keys + ["step"], sort=True).agg(
         value=("value", "mean"), seed_std=("value", "std"), n_seeds=("value", "size"), stderr=("stderr", "mean"),
         kind=("kind", "first")).reset_index()
-    out = _fold(per, ["group", "model", "condition"])
+    out = fold(per, ["group", "model", "condition"])
     out = out[out["headline"]].copy()
     out["n_seeds"] = out["n_seeds"].fillna(1).astype("int64")
     # a curve: some run of the task has two finite values

@@ -78,6 +78,7 @@ class LatexRules:
     seeds: tuple[str, ...] = ()  # seeds as written in the names (2 for pt1_seed2_...); empty: all
     caption: str = ""  # LaTeX, used verbatim; empty: a caption saying what the numbers are
     label: str = "tab:raw_metrics"
+    columns: tuple[str, ...] = ()  # runs without a baseline: the metrics/tasks (names or globs) to show
 
 
 @dataclass(frozen=True)
@@ -348,16 +349,17 @@ def load_config(path: Path | str | None = None) -> Config:
 def _latex_rules(path: Path, raw: Any) -> LatexRules:
     """The `latex:` section: experiments (names or globs) and seeds to show, caption, label."""
     _expect(path, "latex", raw, dict, "a mapping with experiments, seeds, caption, label")
-    _only_keys(path, "latex", raw, {"experiments", "seeds", "caption", "label"})
+    _only_keys(path, "latex", raw, {"experiments", "seeds", "caption", "label", "columns"})
     lists = {}
-    for key, types, what in (("experiments", str, "an experiment name or glob"), ("seeds", (int, str), "a seed")):
+    for key, types, what in (("experiments", str, "an experiment name or glob"), ("seeds", (int, str), "a seed"),
+                             ("columns", str, "a metric or task name or glob")):
         items = _expect(path, f"latex.{key}", raw.get(key) or [], list, f"a list ({what} per entry)")
         for i, item in enumerate(items):
             _expect(path, f"latex.{key}[{i}]", item, types, what)
         lists[key] = tuple(str(item) for item in items)
     caption = _expect(path, "latex.caption", raw.get("caption") or "", str, "a string (LaTeX)")
     label = _expect(path, "latex.label", raw.get("label", "tab:raw_metrics"), str, "a string such as tab:raw_metrics")
-    return LatexRules(lists["experiments"], lists["seeds"], caption, label)
+    return LatexRules(lists["experiments"], lists["seeds"], caption, label, lists["columns"])
 
 
 def _clip(path: Path, scores: Mapping) -> tuple[float, float] | None:
