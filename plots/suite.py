@@ -80,7 +80,7 @@ def draw_table(data: pd.DataFrame, ctx: OutputContext) -> Figure:
         notes.append("* mean of the subtasks (the run reports no aggregate)")
     notes.append("dark grey: best of the column" + ("; light grey: within 1.96 combined stderr of the best"
                                                     if data["stderr"].notna().any() else "")
-                 + ("; a loss is compared with nothing (it depends on the data)" if (~data["name"].map(
+                 + ("; a loss or perplexity is not compared across runs (it depends on the data)" if (~data["name"].map(
                      lambda n: bounded(n, "error"))).any() and (data["kind"] == "error").any() else ""))
     note = page.wrap("; ".join(notes), FONT_MIN)
     note_h = page.text_height(note, FONT_MIN) + GAP
