@@ -263,7 +263,7 @@ def run_columns(cells: pd.DataFrame, config: Config) -> dict[str, list[str]]:
 
 def runs_latex(scores: pd.DataFrame, config: Config, by_seed: bool = False) -> str:
     """The paper table of runs without a baseline: a block per run group, rows its runs (seed-free,
-    mean $\pm$ std over seeds; `by_seed`: every run its own row), columns the headline metric of each
+    mean ± std over seeds; `by_seed`: every run its own row), columns the headline metric of each
     task (`run_columns`); subtasks folded into their benchmark, known aliases merged."""
     from analysis.overview import canonical, fold
     chosen = select(scores, config)

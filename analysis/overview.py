@@ -162,6 +162,16 @@ def run_suite(frame: pd.DataFrame, scores: pd.DataFrame, curves: pd.DataFrame, c
                            ignore_index=True)[SUITE_COLUMNS]
 
 
+def compares_something(rows: pd.DataFrame, what: str) -> pd.DataFrame:
+    """The rows of the groups with two runs or two `what` (panels, tasks): a group of one run and one
+    metric would be a figure comparing nothing, and is left out."""
+    if rows.empty:
+        return rows
+    runs = rows.groupby("group")["model"].transform("nunique")
+    things = rows.groupby("group")[what].transform("nunique")
+    return rows[(runs > 1) | (things > 1)]
+
+
 def mark_best(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Add `best` (the best value of each `by` slice, by the metric's direction; only where two or more
     models compare on a fixed scale, `bounded`) and `tied` (within 1.96 x the combined stderr of the best: not told apart)."""
@@ -191,7 +201,8 @@ def suite_headline(suite: pd.DataFrame) -> pd.DataFrame:
     with the best model per task marked and those within its stderr (`mark_best`)."""
     if suite.empty:
         return suite.assign(best=pd.Series(dtype=bool), tied=pd.Series(dtype=bool))
-    return mark_best(suite[suite["headline"].astype(bool)].reset_index(drop=True), ["group", "condition", "name"])
+    head = compares_something(suite[suite["headline"].astype(bool)], "name").reset_index(drop=True)
+    return mark_best(head, ["group", "condition", "name"])
 
 
 def suite_subtasks(suite: pd.DataFrame) -> pd.DataFrame:
@@ -253,6 +264,9 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config) -> p
     n_steps = fin.groupby(["group", "panel", "model", "condition"])["step"].nunique()
     curved = set(n_steps[n_steps > 1].reset_index()[["group", "panel"]].itertuples(index=False, name=None))
     out = out[[(g, p) in curved for g, p in zip(out["group"], out["panel"])]].copy()
+    out = compares_something(out, "panel")
+    if out.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in OVERVIEW_COLUMNS})
     # evaluation panels first, then training-only ones (learning rate, grad norm, train loss)
     has_eval = out.groupby(["group", "panel"])["role"].transform(lambda r: (r == "eval").any())
     out["_eval"] = has_eval.astype(bool)

@@ -230,3 +230,12 @@ def test_real_trees_give_readable_suite_figures(tmp_path, config, width):
         assert figs, name
         for _, fig in figs:
             plots_helpers.check_page(fig, width)
+
+
+def test_a_group_of_one_run_and_one_metric_draws_nothing(config):
+    """A figure must compare two runs or two metrics: one run with one metric gives no overview."""
+    from analysis.overview import run_overview
+    one = [("a", "standard", "accuracy", "accuracy", s, v) for s, v in ((100, 0.5), (200, 0.6))]
+    assert run_overview(EMPTY, _curves(one), config).empty
+    two = one + [("b", "standard", "accuracy", "accuracy", s, v) for s, v in ((100, 0.4), (200, 0.7))]
+    assert set(run_overview(EMPTY, _curves(two), config)["model"]) == {"a", "b"}
