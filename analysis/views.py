@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from analysis.findings import compute_findings
@@ -34,7 +35,7 @@ VIEWS: dict[str, ViewFn] = {
     # multi-task predictions averaged over seeds (each seed predicted from its own single-task runs)
     "seed_predictions": lambda frame, config, gaps, get: seed_predictions(get("predictions"), config),
     # checkpoint curves averaged over seeds: one row per seed-free experiment x condition x task x step
-    "seed_curves": lambda frame, config, gaps, get: seed_curves(with_baseline(get("curves")), config),
+    "seed_curves": lambda frame, config, gaps, get: with_steps(seed_curves(with_baseline(get("curves")), config)),
     # runs without a baseline: last value per run (seeds by name) and per-metric checkpoint curves
     "run_values": lambda frame, config, gaps, get: run_values(get("scores")),
     "run_curves": lambda frame, config, gaps, get: run_curves(get("curves")),
@@ -49,6 +50,20 @@ VIEWS: dict[str, ViewFn] = {
     # the scores of each seed on its own, for one heatmap per seed; empty unless plots.seed_heatmap
     "seed_heatmap": lambda frame, config, gaps, get: get("scores") if config.seed_heatmap else get("scores").iloc[:0],
 }
+
+
+def with_steps(curves: pd.DataFrame) -> pd.DataFrame:
+    """The checkpoint curves of the groups and conditions where some experiment has two steps or more:
+    lm-eval results (all at step 0) would give a figure of empty panels. Baseline rows are kept."""
+    if curves.empty or "group" not in curves.columns:
+        return curves
+    base = curves["group"] == "baseline"
+    steps = curves[~base].groupby(["group", "condition", "experiment"])["step"].nunique()
+    keep = set(steps[steps > 1].reset_index()[["group", "condition"]].itertuples(index=False, name=None))
+    if len(keep) == len(steps.reset_index()[["group", "condition"]].drop_duplicates()):
+        return curves  # every slice has a curve (the sweep): unchanged
+    rows = [(g, c) in keep for g, c in zip(curves["group"], curves["condition"])]
+    return curves[base.to_numpy() | np.array(rows, dtype=bool)].reset_index(drop=True)
 
 
 def with_run_findings(findings: pd.DataFrame, frame: pd.DataFrame, config: Config,

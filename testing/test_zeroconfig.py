@@ -276,3 +276,14 @@ def test_a_task_only_the_baseline_has_leaves_the_checkpoint_figure_drawable(tmp_
     out = tmp_path / "out"
     assert run("--data", root, "--out", out, "--baseline", "dnabert2", "--only", "checkpoints") == 0
     assert (out / "checkpoints" / "hf_runs_standard.png").read_bytes()[:8] == PNG
+
+
+def test_lm_eval_results_scored_against_a_baseline_give_no_empty_checkpoint_figure(tmp_path):
+    """lm-eval results are all at step 0: with a baseline named for them, the checkpoint figure would be
+    a page of empty panels and is not drawn; the Trainer group's is."""
+    root = copy_real(["hf_runs/dnabert2", "hf_runs/roberta-lora-agnews", "lm_eval/asdiv"], tmp_path / "t")
+    rules = _rules_with_baseline(tmp_path, {"hf_runs": "dnabert2", "lm_eval": "Meta-Llama-3-8B-Instruct"})
+    out = tmp_path / "out"
+    assert run_all.main(["--config", rules, "--data", str(root), "--out", str(out), "--only", "checkpoints",
+                         "--jobs", "1", "-q"]) == 0
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["hf_runs_standard.png"]
