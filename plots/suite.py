@@ -169,6 +169,9 @@ def draw_dots(data: pd.DataFrame, ctx: OutputContext) -> Figure:
         return note_figure("No task is reported by two runs on one scale; the values are in the table.", title,
                            ctx.config.plot_width)
     handles, names = _legend(data)
+    if data.loc[data["name"].isin(tasks), "aggregated"].astype(bool).any():
+        handles.append(Line2D([], [], ls=""))
+        names.append("* the mean of the subtasks (no aggregate reported)")
     models = _models(data[data["name"].isin(tasks)])
     labels = {m: short_label(page, _model_label(m, k), 1.4) for m, _, k in models}
     lab_w = max(page.text_width(t, FONT_MIN) for t in labels.values()) + 0.1
