@@ -58,7 +58,18 @@ def short_label(page: Page, text: str, width: float, size: float = FONT_MIN, tai
     return out + tail
 
 
-def draw_panel(ax, part: pd.DataFrame, higher: bool) -> None:
+EVAL_STYLES = ("-", "--", ":", "-.")  # one per evaluation set (eval, eval_<set>, test), in sorted order
+
+
+def eval_styles(data: pd.DataFrame) -> dict[str, str]:
+    """Line style per evaluation condition of the figure: solid for the first (sorted; `eval` and
+    `standard` first), dashed, dotted, dash-dotted for further evaluation sets."""
+    conds = sorted(set(data.loc[data["role"] == "eval", "condition"].astype(str)),
+                   key=lambda c: (c not in ("eval", "standard"), c))
+    return {c: EVAL_STYLES[i % len(EVAL_STYLES)] for i, c in enumerate(conds)}
+
+
+def draw_panel(ax, part: pd.DataFrame, higher: bool, styles: dict[str, str] | None = None) -> None:
     """One metric: a line per run and condition (train light, evaluations bold), best ringed, NaN crossed."""
     foot = blended_transform_factory(ax.transData, ax.transAxes)
     for (model, condition), line in part.groupby(["model", "condition"], sort=True):
@@ -67,7 +78,7 @@ def draw_panel(ax, part: pd.DataFrame, higher: bool) -> None:
         train = line["role"].iloc[0] == "train"
         steps = line["step"].to_numpy(dtype=float)
         values = line["value"].to_numpy(dtype=float)
-        ls = "-" if train or condition in ("standard", "eval") else "--"
+        ls = "-" if train else (styles or {}).get(str(condition), "-")
         ax.plot(steps, values, color=colour, lw=0.8 if train else 1.4, alpha=0.45 if train else 1.0, ls=ls,
                 marker=marker, ms=2.2 if train else 2.8, zorder=2 if train else 3,
                 gid=f"line:{model}:{condition}")
@@ -110,6 +121,10 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     legend = [name for _, name in names]
     handles.append(Line2D([], [], ls="", marker="o", ms=6, mfc="none", mec="0.3", mew=1.0))
     legend.append("best evaluation checkpoint")
+    styles = eval_styles(data)
+    if len(styles) > 1:  # several evaluation sets: which line is which
+        handles += [Line2D([], [], color="0.3", lw=1.4, ls=ls) for ls in styles.values()]
+        legend += [f"{c} ({name})" for c, name in zip(styles, ("solid", "dashed", "dotted", "dash-dot") * 4)]
     if (data["role"] == "train").any():
         handles += [Line2D([], [], color="0.3", lw=0.8, alpha=0.45), Line2D([], [], color="0.3", lw=1.4)]
         legend += ["training (light)", "evaluation (bold)"]
@@ -131,7 +146,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     for i, (ax, panel) in enumerate(zip(axes, panels.itertuples())):
         part = data[data["panel"] == panel.panel]
         higher = panel.kind != "error"
-        draw_panel(ax, part, higher)
+        draw_panel(ax, part, higher, styles)
         steps = part["step"].to_numpy(dtype=float)
         scale = step_scale(steps)
         if scale == "symlog":

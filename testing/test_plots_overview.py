@@ -239,3 +239,21 @@ def test_a_group_of_one_run_and_one_metric_draws_nothing(config):
     assert run_overview(EMPTY, _curves(one), config).empty
     two = one + [("b", "standard", "accuracy", "accuracy", s, v) for s, v in ((100, 0.4), (200, 0.7))]
     assert set(run_overview(EMPTY, _curves(two), config)["model"]) == {"a", "b"}
+
+
+def test_several_evaluation_sets_get_a_line_style_each(config):
+    from analysis.overview import run_overview
+    from plots.overview import draw
+    from plots.registry import OutputContext
+    rows = [(m, c, "accuracy", "accuracy", s, v + (0.05 if c == "test" else 0))
+            for m in ("a", "b") for c in ("train", "eval", "test") for s, v in ((100, 0.5), (200, 0.6), (300, 0.65))]
+    view = run_overview(EMPTY, _curves(rows), config)
+    fig = draw(view, OutputContext(config, {"group": "runs", "page": 1}))
+    [ax] = fig.axes
+    styles = {ln.get_gid(): (ln.get_linestyle(), ln.get_alpha()) for ln in ax.lines
+              if (ln.get_gid() or "").startswith("line:")}
+    assert styles["line:a:eval"] == ("-", 1.0) and styles["line:a:test"] == ("--", 1.0)
+    assert styles["line:a:train"][1] < 1  # training light
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert {"eval (solid)", "test (dashed)", "training (light)", "evaluation (bold)"} <= set(legend)
+    plots_helpers.check_page(fig)
