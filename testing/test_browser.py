@@ -184,6 +184,10 @@ def test_runs_without_a_baseline_come_first_and_the_filter_finds_a_run(browser, 
     assert shown == ["overview/vision_1.png", "suite/vision_dots.png", "suite/vision_table.png"]
     assert browser.execute_script("return document.getElementById('g-text').hidden") is True
     assert browser.find_element(By.ID, "filter-count").text == "3 of 6 figures"
+    contents = "return Array.from(document.querySelectorAll('.contents a')).filter(a => a.checkVisibility())" \
+               ".map(a => a.getAttribute('href'));"
+    assert browser.execute_script(contents) == ["#c-overview-vision_1-png", "#c-suite-vision_table-png",
+                                                "#c-suite-vision_dots-png"]
     box.clear()
     box.send_keys("f1")  # a metric only the text runs report
     assert all(rel.startswith(("overview/text", "suite/text")) for rel in browser.execute_script(visible))

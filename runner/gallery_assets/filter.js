@@ -21,6 +21,10 @@
     Array.prototype.forEach.call(document.querySelectorAll(".figure-section"), function (section) {
       section.hidden = words.length > 0 && !section.querySelector(".card:not([hidden])");
     });
+    Array.prototype.forEach.call(document.querySelectorAll(".contents a"), function (link) {
+      var card = document.getElementById(link.getAttribute("href").slice(1));
+      link.parentNode.hidden = !!(card && card.hidden);  // the contents list names what is shown
+    });
     opened.forEach(function (d) { d.open = false; });
     opened = [];
     if (words.length) {
