@@ -287,3 +287,23 @@ def test_lm_eval_results_scored_against_a_baseline_give_no_empty_checkpoint_figu
     assert run_all.main(["--config", rules, "--data", str(root), "--out", str(out), "--only", "checkpoints",
                          "--jobs", "1", "-q"]) == 0
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["hf_runs_standard.png"]
+
+
+def test_the_real_trainer_and_lm_eval_runs_give_few_figures_each_comparing_something(tmp_path):
+    """The issue's tree (8 Trainer runs, 8 lm-eval result sets): at most 60 figures (222 before), every
+    one comparing two runs or two metrics, a run in one colour everywhere, the stderr drawn."""
+    import json
+    root = copy_real(["hf_runs", "lm_eval"], tmp_path / "t")
+    out = tmp_path / "out"
+    assert run("--data", root, "--out", out) == 0
+    figures = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
+    assert 4 <= len(figures) <= 60, figures
+    assert not [f for f in figures if f.startswith(("last_value/", "run_checkpoints/"))]
+    entries = json.loads((out / ".cache" / "manifest.json").read_text())["outputs"]
+    for rel in figures:
+        e = entries[rel]
+        assert len(e["runs"]) >= 2 or len(e["metrics"]) >= 2, (rel, e["runs"], e["metrics"])
+    summary = (out / "summary.md").read_text()
+    assert "No findings yet" not in summary and "the best run per metric" in summary
+    tex = (out / "tables" / "raw_metrics.tex").read_text()
+    assert tex.count(r"\begin{tabular}") == 2 and "hendrycksTest" not in tex
