@@ -84,17 +84,24 @@ def draw_table(data: pd.DataFrame, ctx: OutputContext) -> Figure:
                      lambda n: bounded(n, "error"))).any() and (data["kind"] == "error").any() else ""))
     note = page.wrap("; ".join(notes), FONT_MIN)
     note_h = page.text_height(note, FONT_MIN) + GAP
-    top = 2 * GAP + page.text_height(title, TITLE_SIZE) + head_h
-    axes = page.panels(len(blocks), 1, _ROW * len(models), left, top, note_h + GAP, right=GAP,
-                       panel_width=col_w * per_block, hspace=head_h + 0.1)
     cells = {(r.model, r.name): r for r in data.itertuples()}
-    for ax, block, head in zip(axes, blocks, heads):
+    # a block shows the runs with a value in one of its columns (a sparse suite: no rows of dashes)
+    rows = [[(k, m) for k, m in enumerate(models) if any((m[0], n) in cells for n in b)] for b in blocks]
+    heights = [_ROW * len(r) for r in rows]
+    top = 2 * GAP + page.text_height(title, TITLE_SIZE)
+    gap = head_h + 0.1
+    page.height = top + sum(gap + h for h in heights) + note_h + GAP
+    page.fig.set_size_inches(page.width, page.height)
+    y = page.height - top
+    for block, head, block_rows, h in zip(blocks, heads, rows, heights):
+        y -= gap + h
+        ax = page.fig.add_axes((left / page.width, y / page.height, col_w * per_block / page.width, h / page.height))
         ax.set_xlim(0, per_block)
-        ax.set_ylim(len(models), 0)
+        ax.set_ylim(len(block_rows), 0)
         ax.set_axis_off()
-        for j, (name, h) in enumerate(zip(block, head)):
-            ax.text(j + 0.5, -0.08, h, rotation=90, ha="center", va="bottom", fontsize=FONT_MIN)
-            for i, (model, _, _) in enumerate(models):
+        for j, (name, hd) in enumerate(zip(block, head)):
+            ax.text(j + 0.5, -0.08, hd, rotation=90, ha="center", va="bottom", fontsize=FONT_MIN)
+            for i, (_, (model, _, _)) in enumerate(block_rows):
                 r = cells.get((model, name))
                 if r is not None and (r.best or r.tied):
                     ax.add_patch(_cell(j, i, BEST_SHADE if r.best else TIED_SHADE))
@@ -102,11 +109,11 @@ def draw_table(data: pd.DataFrame, ctx: OutputContext) -> Figure:
                 ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=FONT_MIN, linespacing=1.0,
                         color="0.55" if r is None else "black", fontweight="bold" if r is not None and r.best else
                         "normal", gid="cell")
-        for i in range(len(models) + 1):
+        for i in range(len(block_rows) + 1):
             ax.axhline(i, color="0.85", lw=0.4, zorder=0)
-        for i, ((model, idx, _), lab) in enumerate(zip(models, labels)):  # the run named in its own colour
-            ax.text(-0.08, i + 0.5, lab, ha="right", va="center", fontsize=FONT_MIN, color=run_style(idx)[0],
-                    gid="run")
+        for i, (k, (model, idx, _)) in enumerate(block_rows):  # the run named in its own colour
+            ax.text(-0.08, i + 0.5, labels[k], ha="right", va="center", fontsize=FONT_MIN,
+                    color=run_style(idx)[0], gid="run")
     page.fig.text(GAP / page.width, GAP / page.height, note, ha="left", va="bottom", fontsize=FONT_MIN, color="0.3")
     page.title(title)
     return page.fig
