@@ -61,3 +61,17 @@ def test_a_best_within_stderr_is_said_to_be_not_told_apart(tmp_path, values, tie
     line = next(ln for ln in text.splitlines() if ln.strip().startswith("- piqa"))
     assert f"**m2**, {values[1]:.3f} ± 0.010 stderr" in line
     assert ("not told apart" in line) is tied
+
+
+def test_runs_scored_against_a_named_baseline_are_not_said_to_forget(tmp_path):
+    """Nothing says what `roberta` trained on: scored against `bert`, its lower accuracy is a
+    difference from the baseline, not forgetting of a task it was not trained on."""
+    root = tmp_path / "runs"
+    write_trainer_run(root / "bert", [0.70, 0.86, 0.84])
+    write_trainer_run(root / "roberta", [0.60, 0.75, 0.79])
+    out = tmp_path / "out"
+    assert run_all.main(["--data", str(root), "--out", str(out), "--baseline", "bert", "--only", "summary",
+                         "--jobs", "1", "-q"]) == 0
+    text = (out / "summary.md").read_text()
+    assert "Forgetting" not in text
+    assert "Best experiment per task" in text  # the comparison with the baseline is still there
