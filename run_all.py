@@ -108,7 +108,7 @@ def with_baseline(config, run: str):
     import dataclasses
     raw = dict(config.raw)
     raw["experiments"] = {**(raw.get("experiments") or {}), "baseline": run}
-    return dataclasses.replace(config, baseline=run, raw=raw)
+    return dataclasses.replace(config, baseline=run, raw=raw, baseline_named="--baseline", group_baselines={})
 
 
 FOLD = 3  # repeated lines of one kind: past this many, the first ones and one line for the rest

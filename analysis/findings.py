@@ -50,8 +50,11 @@ def compute_findings(seed_scores: pd.DataFrame, predictions: pd.DataFrame, confi
         present = seed_scores[seed_scores["value_n"] > 0]
         rows += best_per_task(present, config)
         rows += baseline_levels(present, config)
-        rows += forgetting(present, config)
-        rows += adaptation(present, config)
+        # forgetting and adaptation mean something only where rules.yaml says what a run trained on: runs
+        # its naming pattern does not describe (scored against a named baseline) are left out of them
+        described = present[(present["group"] == "baseline") | (present["trained_on"].astype(str) != "")]
+        rows += forgetting(described, config)
+        rows += adaptation(described, config)
         rows += transfer(present, config)
     rows += prediction_misses(predictions, top)
     if config.clip is not None:

@@ -1,6 +1,7 @@
 """From the tidy table to per-experiment scores, checkpoint curves and multi-task predictions."""
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 
@@ -10,6 +11,7 @@ import pandas as pd
 from analysis.formulas import (clip_score, fold_change, gap_reversed, raw_diff, score_gap_closing,
                                score_toward_perfect)
 from utils.config import UNSUFFIXED_SEED, Config
+from utils.errors import UserError
 
 SCORE_COLUMNS = ["experiment", "group", "seed", "model", "condition", "task", "kind", "trained",
                  "trained_on", "step", "value", "std", "baseline_experiment", "baseline", "raw_diff",
@@ -42,6 +44,7 @@ class Gaps:
     unknown_tasks: list[str] = field(default_factory=list)
     unused_tasks: list[str] = field(default_factory=list)  # tasks in rules.yaml with no evaluation
     unmatched_experiments: list[str] = field(default_factory=list)
+    unscored_runs: list[str] = field(default_factory=list)  # unmatched runs no baseline scores
     # families in the data that training: does not name, and the families it does name
     unmapped_families: list[str] = field(default_factory=list)
     mapped_families: list[str] = field(default_factory=list)
@@ -94,9 +97,13 @@ class Gaps:
                        + (f" ({TABLE} lists them all)" if len(keys) > 10 else ""))
         if self.unmatched_experiments:
             names = self.unmatched_experiments
-            out.append(f"{len(names)} run(s) not matching experiments.pattern, each its own experiment "
-                       f"(no baseline unless named with --baseline): " + _names(names, 10)
-                       + (f" ({TABLE} lists them all)" if len(names) > 10 else ""))
+            unscored = self.unscored_runs
+            scored = len(names) - len(unscored)
+            said = (f"{len(unscored)} without a baseline (name one with --baseline RUN or experiments.baseline)"
+                    + (f", {scored} scored against their group's" if scored else "") if unscored
+                    else "scored against their group's baseline")
+            out.append(f"{len(names)} run(s) not matching experiments.pattern, each its own experiment; "
+                       f"{said}: " + _names(names, 10) + (f" ({TABLE} lists them all)" if len(names) > 10 else ""))
         return out
 
     def rows(self) -> list[dict[str, str]]:
@@ -159,9 +166,13 @@ def _unmatched_row(name: str, config: Config, present: set[str], groups: dict[st
     name (none: seed 0, as in the sweep), scored against the named baseline run (--baseline, experiments.baseline) when that is
     present and in the same group (a Trainer baseline does not score lm-eval models)."""
     m = _SEED.search(name)
-    base = config.baseline if config.baseline in present else None
-    if base is not None and name != base and groups.get(name, RUNS) != groups.get(base, RUNS):
+    group = groups.get(name, RUNS)
+    base = config.group_baselines.get(group, config.baseline)
+    base = base if base in present else None
+    if base is not None and name != base and group != groups.get(base, RUNS):
         base = None
+    if name in config.group_baselines.values():
+        base = name
     if name == base:
         return {"experiment": name, "group": "baseline", "seed": UNSUFFIXED_SEED, "model": name, "index": None,
                 "baseline_experiment": name, "trained_on": "", "n_trained": 0}
@@ -169,6 +180,35 @@ def _unmatched_row(name: str, config: Config, present: set[str], groups: dict[st
             "seed": int(m.group(1)) if m else UNSUFFIXED_SEED,
             "model": name[:m.start()] + name[m.end():] if m else name, "index": None,
             "baseline_experiment": base or "", "trained_on": "", "n_trained": 0}
+
+
+class BaselineError(UserError):
+    """A baseline named for this data (--baseline, experiments.baseline) that no run has, or one that
+    lies in another run group than the runs it is to score."""
+
+
+def check_baselines(frame: pd.DataFrame, config: Config) -> None:
+    """Raise BaselineError naming the close matches when a baseline named for this data is not a run
+    in it: scoring against nothing would change nothing, silently. The shipped rules' sweep
+    baseline is a default, not a name given for this data, and is not checked."""
+    runs = sorted(set(frame["experiment"].unique()))
+    groups = run_groups(frame)
+    named = [("experiments.baseline." + g, b, g) for g, b in sorted(config.group_baselines.items())]
+    if config.baseline is not None and config.baseline_named:
+        # a rules file's single name also names the sweep's baseline, which a tree of one experiment
+        # lacks: it must exist only when runs the naming pattern does not describe would use it
+        if config.baseline_named == "--baseline" or any(config.parse_experiment(r) is None for r in runs):
+            named.append((config.baseline_named, config.baseline, None))
+    for key, name, group in named:
+        if name not in runs:
+            close = difflib.get_close_matches(name, runs, n=3, cutoff=0.5)
+            close += [r for r in runs if name in r and r not in close][:3]
+            hint = f"; close matches: {', '.join(close)}" if close else f"; runs: {', '.join(runs[:8])}" + (
+                f" + {len(runs) - 8} more" if len(runs) > 8 else "")
+            raise BaselineError(f"{key}: no run named {name!r} in the data{hint}")
+        if group is not None and groups.get(name, RUNS) != group:
+            raise BaselineError(f"{key}: run {name!r} is in group {groups.get(name, RUNS)!r}, not {group!r}; "
+                                f"a baseline scores the runs of its own group")
 
 
 def experiment_table(experiments: list[str], config: Config, gaps: Gaps,
@@ -185,6 +225,8 @@ def experiment_table(experiments: list[str], config: Config, gaps: Gaps,
             row = _unmatched_row(name, config, present, groups or {})
             rows.append(row)
             _count_seed_part(gaps, name, row["model"])
+            if not row["baseline_experiment"]:
+                gaps.unscored_runs.append(name)
             continue
         _count_seed_part(gaps, name, info.model)
         trained = config.trained_tasks(info)

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from analysis.findings import compute_findings
+from analysis.overview import run_overview, run_suite, suite_headline, suite_subtasks
 from analysis.runs import run_curves, run_values, with_baseline
 from analysis.scores import Gaps, build_curves, build_predictions, build_scores, primary
 from analysis.seeds import seed_curves, seed_points, seed_predictions, seed_scores
@@ -33,22 +35,56 @@ VIEWS: dict[str, ViewFn] = {
     # multi-task predictions averaged over seeds (each seed predicted from its own single-task runs)
     "seed_predictions": lambda frame, config, gaps, get: seed_predictions(get("predictions"), config),
     # checkpoint curves averaged over seeds: one row per seed-free experiment x condition x task x step
-    "seed_curves": lambda frame, config, gaps, get: seed_curves(with_baseline(get("curves")), config),
+    "seed_curves": lambda frame, config, gaps, get: with_steps(seed_curves(with_baseline(get("curves")), config)),
     # runs without a baseline: last value per run (seeds by name) and per-metric checkpoint curves
     "run_values": lambda frame, config, gaps, get: run_values(get("scores")),
     "run_curves": lambda frame, config, gaps, get: run_curves(get("curves")),
-    "findings": lambda frame, config, gaps, get: compute_findings(get("seed_scores"), get("predictions"), config),
+    # runs without a baseline: the overview panels (every metric at every checkpoint, one line per run),
+    # the last value per model and task with stderr, subtasks folded (all, headline, per benchmark)
+    "run_overview": lambda frame, config, gaps, get: run_overview(frame, get("curves"), config),
+    "run_suite": lambda frame, config, gaps, get: run_suite(frame, get("scores"), get("curves"), config),
+    "suite_headline": lambda frame, config, gaps, get: suite_headline(get("run_suite")),
+    "suite_subtasks": lambda frame, config, gaps, get: suite_subtasks(get("run_suite")),
+    "findings": lambda frame, config, gaps, get: with_run_findings(
+        compute_findings(get("seed_scores"), get("predictions"), config), frame, config, get),
     # the scores of each seed on its own, for one heatmap per seed; empty unless plots.seed_heatmap
     "seed_heatmap": lambda frame, config, gaps, get: get("scores") if config.seed_heatmap else get("scores").iloc[:0],
 }
+
+
+def with_steps(curves: pd.DataFrame) -> pd.DataFrame:
+    """The checkpoint curves of the groups and conditions where some experiment has two steps or more:
+    lm-eval results (all at step 0) would give a figure of empty panels. Baseline rows are kept."""
+    if curves.empty or "group" not in curves.columns:
+        return curves
+    base = curves["group"] == "baseline"
+    steps = curves[~base].groupby(["group", "condition", "experiment"])["step"].nunique()
+    keep = set(steps[steps > 1].reset_index()[["group", "condition"]].itertuples(index=False, name=None))
+    if len(keep) == len(steps.reset_index()[["group", "condition"]].drop_duplicates()):
+        return curves  # every slice has a curve (the sweep): unchanged
+    rows = [(g, c) in keep for g, c in zip(curves["group"], curves["condition"])]
+    return curves[base.to_numpy() | np.array(rows, dtype=bool)].reset_index(drop=True)
+
+
+def with_run_findings(findings: pd.DataFrame, frame: pd.DataFrame, config: Config,
+                      get: Callable[[str], pd.DataFrame]) -> pd.DataFrame:
+    """The sweep's findings and, after them, those of the runs without a baseline (best run per metric,
+    best vs last checkpoint, NaN, stopped early, sampled); the sweep's alone when there are none."""
+    from analysis.run_findings import run_findings
+    runs = run_findings(frame, get("curves"), get("run_overview"), get("suite_headline"), config)
+    if runs.empty:
+        return findings
+    return pd.concat([findings, runs], ignore_index=True) if not findings.empty else runs
 
 
 # What each view is computed from, so a figure can point to the tables holding its numbers.
 SOURCES: dict[str, tuple[str, ...]] = {
     "curves": ("metrics",), "scores": ("metrics",), "predictions": ("scores",),
     "seed_scores": ("scores",), "seed_points": ("scores", "seed_scores"), "seed_predictions": ("predictions",),
-    "findings": ("seed_scores", "predictions"), "seed_curves": ("curves",), "seed_heatmap": ("scores",),
-    "run_values": ("scores",), "run_curves": ("curves",),
+    "findings": ("seed_scores", "predictions", "curves", "run_overview", "suite_headline"),
+    "seed_curves": ("curves",), "seed_heatmap": ("scores",),
+    "run_values": ("scores",), "run_curves": ("curves",), "run_overview": ("metrics", "curves"),
+    "run_suite": ("metrics", "scores", "curves"), "suite_headline": ("run_suite",), "suite_subtasks": ("run_suite",),
 }
 
 

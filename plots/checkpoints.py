@@ -75,7 +75,8 @@ def spread_labels(ax: Axes, ys: np.ndarray, gap: float) -> np.ndarray:
                     "baseline's value at its last checkpoint (mean over the seeds' baselines); log scale for errors.")
 def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     apply_style()
-    tasks = ctx.tasks_in(data)
+    panels = curve_panels(data, ctx.config)
+    tasks = [t for t in ctx.tasks_in(data) if t in panels]  # a task only the baseline has: no curve to compare
     seeds = curve_seeds(data)
     multi = bool((seeds > 1).any())
     handles = [Line2D([], [], color=TRAINED, lw=1.4), Line2D([], [], color=UNTRAINED, lw=0.7, alpha=0.5),
@@ -110,7 +111,6 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
         room = PAGE_HEIGHT - top - bottom - (len(tasks) - 1) * hspace
         panel_h = min(_PANEL_H, max(_MIN_PANEL_H, room / len(tasks)))
     axes = page.panels(len(tasks), ncols, panel_h, left, top, bottom, right=label_w, wspace=wspace, hspace=hspace)
-    panels = curve_panels(data, ctx.config)
     all_steps = np.concatenate([panels[t].table.index.to_numpy(dtype=float) for t in tasks]) if tasks else []
     for ax, task in zip(axes, tasks):
         info = ctx.task(task)
@@ -173,84 +173,4 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
         ax.set_ylabel(f"{info.unit}\n{'higher' if info.higher_is_better else 'lower'} is better")
     page.title(title)
     page.legend(handles, names, legend_cols)
-    return page.fig
-
-
-_MAX_LABELLED_RUNS = 8  # more runs than this, or long names: a legend under the panel instead of end labels
-
-
-@figure("run_checkpoints", needs="run_curves", per=("group", "condition", "task"),
-        writes="run_checkpoints/{group}_{condition}_{task}", title="Metric over checkpoints, runs without a baseline",
-        description="For runs without a baseline: one metric at every checkpoint, one line per run in its own "
-                    "colour and marker (a palette that means nothing else in the set: not the trained vermillion, "
-                    "untrained blue or better/worse green/pink), named at the panel's right edge (in a legend "
-                    "when there are many runs); the mean over the seeds its name shows, band: ± std across "
-                    "seeds; a log step axis when the runs' steps span more than 30x.")
-def draw_runs(data: pd.DataFrame, ctx: OutputContext) -> Figure:
-    apply_style()
-    info = ctx.task(ctx.keys["task"])
-    table = data.pivot_table(index="step", columns="model", values="value", aggfunc="first").sort_index()
-    spread = data.pivot_table(index="step", columns="model", values="seed_std", aggfunc="first",
-                              dropna=False).reindex(index=table.index, columns=table.columns)
-    seeds = data.groupby("model")["n_seeds"].max()
-    runs = list(table.columns)
-    names = [f"{r} (n={int(seeds.get(r, 1))})" if seeds.get(r, 1) > 1 else str(r) for r in runs]
-    styles = [run_style(i) for i in range(len(runs))]
-    multi = bool((seeds > 1).any())
-
-    page = Page(ctx.config.plot_width, ctx.config.plot_dpi)
-    title = page.fit_title(info.label, f" at every checkpoint: runs compared ({ctx.keys['group']}, "
-                                       f"{ctx.condition_label}; no baseline)")
-    label_w = max(page.text_width(name, FONT_MIN) for name in names) + 0.12
-    labelled = len(runs) <= _MAX_LABELLED_RUNS and label_w <= 0.35 * page.width
-    handles, legend_names = [], []
-    if not labelled:
-        handles = [Line2D([], [], color=c, marker=m, ms=3, lw=1.2) for c, m in styles]
-        legend_names = list(names)
-    if multi:
-        handles.append(Rectangle((0, 0), 1, 1, color="0.5", alpha=0.25, lw=0))
-        legend_names.append("line: mean of the seeds; band: ± std across seeds")
-    legend_cols, legend_h = page.legend_columns(legend_names) if legend_names else (1, 0.0)
-    left = 0.72  # y tick labels (up to "0.825") and a 2-line y label
-    right = label_w if labelled else 0.15
-    top = 2 * GAP + page.text_height(title, TITLE_SIZE) + 0.08
-    height = 2.0 if page.width > 5 else 1.7
-    [ax] = page.panels(1, 1, height, left, top, x_axis_height(1) + legend_h + GAP, right=right)
-
-    steps = table.index.to_numpy(dtype=float)
-    values = table.to_numpy(dtype=float)
-    std = spread.to_numpy(dtype=float)
-    for j, (run, (colour, marker)) in enumerate(zip(runs, styles)):
-        ok = np.isfinite(values[:, j])
-        ax.plot(steps[ok], values[ok, j], color=colour, marker=marker, ms=2.6, lw=1.2, zorder=3, label=str(run))
-        band = ok & np.isfinite(std[:, j])
-        if band.any():
-            ax.fill_between(steps[band], values[band, j] - std[band, j], values[band, j] + std[band, j],
-                            color=colour, alpha=0.15, lw=0, zorder=2, gid="band")
-    log_steps = bool(steps.min() > 0 and steps.max() / steps.min() > 30)  # runs of 500 and of 200k steps
-    if log_steps:
-        ax.set_xscale("log")
-    ax.set_xlim(*fit_limits(steps, log=log_steps, pad=0.03))
-    ax.set_ylim(*fit_limits(np.concatenate([values.ravel(), (values - std).ravel(), (values + std).ravel()]),
-                            pad=0.05))
-    if labelled:  # each run named at the panel's right edge, at the height its line ends
-        ends = [values[np.flatnonzero(np.isfinite(values[:, j]))[-1], j] for j in range(len(runs))]
-        heights = spread_labels(ax, np.array(ends, dtype=float), _LABEL_GAP)
-        at = blended_transform_factory(ax.transAxes, ax.transData)
-        for name, y, (colour, _) in zip(names, heights, styles):
-            ax.text(1.02, y, name, transform=at, fontsize=FONT_MIN, color=colour, va="center", ha="left",
-                    gid="label")
-    if log_steps:
-        sparse_log_ticks(ax.xaxis, max_labels=5)
-    else:
-        short_number_ticks(ax.xaxis, nbins=5)
-    fit_tick_labels(ax)
-    linear_ticks(ax.yaxis, nbins=5)
-    ax.grid(color="0.92", lw=0.5)
-    ax.set_axisbelow(True)
-    ax.set_xlabel("training step" + (" (log scale)" if log_steps else ""))
-    ax.set_ylabel(f"{info.unit}\n{'higher' if info.higher_is_better else 'lower'} is better")
-    page.title(title)
-    if legend_names:
-        page.legend(handles, legend_names, legend_cols)
     return page.fig

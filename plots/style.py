@@ -35,11 +35,13 @@ MISSING_HATCH = "////"
 # ColorBrewer's PiYG is colour-blind safe and symmetric around its neutral middle.
 DIVERGING_CMAP = "PiYG"
 BETTER, WORSE = "#4D9221", "#C51B7D"  # the ends of DIVERGING_CMAP, for legends and notes
-# One colour per run, for runs without a baseline: purple, gold, cyan, brown, grey, lavender, tan, none of
-# them near vermillion, blue, green, pink or black (CIE Lab distance >= 30) nor near each other (>= 25), so
-# a run's line never reads as trained, untrained, better, worse or baseline. Paired with a marker (7 colours
-# x 4 markers: 28 runs before a (colour, marker) pair repeats), which also tells runs apart in grey scale.
-RUN_COLOURS = ["#6A3D9A", "#E6AB02", "#17BECF", "#8C564B", "#7F7F7F", "#B39DDB", "#C7A76C"]
+# One colour per run, for runs without a baseline: purple, dark gold, teal, brown, grey, crimson, olive, none
+# of them near vermillion, blue, green, pink or black (CIE Lab distance >= 30) nor near each other (>= 25),
+# so a run's line never reads as trained, untrained, better, worse or baseline, and all dark enough (L* <= 55)
+# to read as 7 pt text on white. Paired with a marker (7 colours x 4 markers: 28 runs before a (colour,
+# marker) pair repeats), which also tells runs apart in grey scale. A run's index, so its colour and marker,
+# is its place among the sorted runs of its group (analysis/overview.py), the same in every figure.
+RUN_COLOURS = ["#6A3D9A", "#9A7B00", "#00838F", "#8C564B", "#7F7F7F", "#A6112A", "#33592D"]
 RUN_MARKERS = ["o", "s", "^", "D"]
 NEUTRAL = "#A0A0A0"  # bars with no trained/untrained or better/worse meaning (a run's last value)
 

@@ -27,6 +27,7 @@ def findings_markdown(findings: pd.DataFrame, config: Config) -> str:
     if findings.empty:
         return "\n".join(lines + ["No findings yet: no scores could be computed from the evaluations.", ""])
     by = {topic: part for topic, part in findings.groupby("topic", sort=False)}
+    lines += run_lines(by)
     for title, fn, topic in (("Best experiment per task", _best, "best"),
                              ("Baseline on standard data", _baseline, "baseline"),
                              ("Forgetting on standard data (tasks not trained on)", _forgetting, "forgetting"),
@@ -36,6 +37,66 @@ def findings_markdown(findings: pd.DataFrame, config: Config) -> str:
         if topic in by or (topic == "adaptation" and "diagonal" in by):
             lines += [f"## {title}", ""] + fn(by, config) + [""]
     return "\n".join(lines)
+
+
+# --- runs without a baseline (analysis/run_findings.py) ------------------------------------------------
+
+def run_number(value: float, stderr: float = float("nan")) -> str:
+    """0.943, 42.6 (3 decimals below 10, else 1), with `± 0.004 stderr` when there is one."""
+    if not _finite(value):
+        return "NaN"
+    digits = 3 if abs(value) < 10 else 1
+    return f"{value:.{digits}f}" + (f" ± {stderr:.{digits}f} stderr" if _finite(stderr) else "")
+
+
+def _step(x: float) -> str:
+    return f"{int(x):,}".replace(",", " ") if _finite(x) else "?"
+
+
+def run_lines(by: dict) -> list[str]:
+    """The sections about runs nobody described: best run per metric, best vs last checkpoint, NaN
+    evaluations, runs that stopped early, evaluations on a sample; none when there is nothing to say."""
+    out: list[str] = []
+    if "run_best" in by:
+        out += ["## Runs without a baseline: the best run per metric", ""]
+        for group, rows in by["run_best"].groupby("group", sort=False):
+            out.append(f"- **{group}**")
+            for r in rows.itertuples():
+                direction = "lower" if r.kind == "error" else "higher"
+                mean = " (the mean of its subtasks)" if "aggregated" in str(r.note) else ""
+                seeds = f", mean of {int(r.n)} seeds" if _finite(r.n) and r.n > 1 else ""
+                tie = "; within 1.96 combined stderr: not told apart" if "tied" in str(r.note) else ""
+                out.append(f"  - {r.task} ({direction} is better): **{r.experiment}**, {run_number(r.value, r.std)}"
+                           f"{mean}{seeds} (next: {r.reference_experiment}, {run_number(r.reference)}{tie}; "
+                           f"{int(r.total)} runs)")
+        out.append("")
+    if "run_best_last" in by:
+        out += ["## Best checkpoint is not the last", ""]
+        for r in by["run_best_last"].itertuples():
+            tie = " (within 1.96 combined stderr: not told apart)" if "tied" in str(r.note) else ""
+            out.append(f"- {r.experiment} ({r.group}), {r.task}: best {run_number(r.value)} at step {_step(r.low)}, "
+                       f"last {run_number(r.reference)} at step {_step(r.high)}{tie}")
+        out.append("")
+    if "run_diverged" in by:
+        out += ["## Evaluations that gave NaN (diverged, or not computable)", ""]
+        for r in by["run_diverged"].itertuples():
+            n = int(r.count)
+            out.append(f"- {r.experiment} ({r.group}), {r.task}: NaN at {n} step{'' if n == 1 else 's'}, "
+                       f"first at step {_step(r.low)}")
+        out.append("")
+    if "run_stopped" in by:
+        out += ["## Runs that stopped before their max_steps", ""]
+        for r in by["run_stopped"].itertuples():
+            out.append(f"- {r.experiment} ({r.group}): last step {_step(r.high)} of {_step(r.reference)} "
+                       f"({r.high / r.reference:.0%})")
+        out.append("")
+    if "run_sampled" in by:
+        out += ["## Evaluations run on a sample (lm-eval `limit`)", ""]
+        for r in by["run_sampled"].itertuples():
+            out.append(f"- {r.experiment} ({r.group}): {r.task}, at most {int(r.value)} examples per task; "
+                       f"the stderr is that of the sample")
+        out.append("")
+    return out
 
 
 # --- number formats ------------------------------------------------------------------------------

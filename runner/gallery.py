@@ -49,6 +49,7 @@ class Item:
     version: str  # changes whenever the file is redrawn
     exists: bool
     path: Path = Path()  # the file on disk
+    terms: str = ""  # what the filter box matches: the runs, experiments, conditions, tasks and metrics shown
 
     @property
     def is_figure(self) -> bool:
@@ -108,8 +109,18 @@ def collect(out: Path, registry: Mapping[str, Any], manifest: Mapping[str, dict]
         drawn = str(entry.get("drawn", ""))
         items.append(Item(rel=rel, spec=registry.get(entry.get("output")), keys=dict(entry.get("keys") or {}),
                           drawn=_when(drawn), version=_digest(f"{entry.get('fingerprint', '')}|{drawn}"),
-                          exists=(out / rel).is_file(), path=out / rel))
+                          exists=(out / rel).is_file(), path=out / rel, terms=_terms(rel, entry)))
     return items
+
+
+def _terms(rel: str, entry: Mapping[str, Any]) -> str:
+    """The words the filter box looks for in an output: its path, keys and what it was drawn from."""
+    words = [rel, *(str(v) for v in (entry.get("keys") or {}).values())]
+    for field_name in ("runs", "experiments", "conditions", "tasks", "metrics"):
+        value = entry.get(field_name)
+        if isinstance(value, list):
+            words += [str(v) for v in value]
+    return " ".join(dict.fromkeys(words))
 
 
 # --- status and findings (also sent through gallery.js) ---------------------------------------
@@ -217,14 +228,19 @@ def page_html(items: list[Item], layout: str, status: str, findings: str, config
     """The whole index.html: header with status, figures in paper order, findings, tables, lightbox."""
     figures = [i for i in items if i.is_figure]
     tables = [i for i in items if not i.is_figure]
-    sections = _by_output(figures)
-    nav = [f'<a href="#{_anchor(key)}">{html.escape(_section_title(its))}</a>' for key, its in sections.items()]
+    runs = [i for i in figures if i.spec is not None and i.spec.needs in RUN_VIEWS]
+    sections = _by_output([i for i in figures if i not in runs])
+    run_groups = _run_groups(runs)
+    nav = [f'<a href="#{_group_anchor(g)}">Runs: {html.escape(g)}</a>' for g in run_groups]
+    nav += [f'<a href="#{_anchor(key)}">{html.escape(_section_title(its))}</a>' for key, its in sections.items()]
     nav += ['<a href="#findings">Findings</a>', '<a href="#tables">Tables</a>']
     body = [
         f'<header><h1>Evaluation figures</h1><div id="status">{status}</div>',
         '<p id="layout-changed" hidden>The set of outputs changed: <a href="">reload the page</a>.</p></header>',
-        f'<nav>{" ".join(nav)}</nav>',
+        f'<nav>{" ".join(nav)}{FILTER_BOX}</nav>',
     ]
+    for group, group_items in run_groups.items():  # the overviews of runs nobody described come first
+        body.append(_run_group_section(group, group_items, tables, config))
     for key, sec_items in sections.items():
         body.append(_section(key, sec_items, tables, config))
     if not figures:
@@ -236,10 +252,11 @@ def page_html(items: list[Item], layout: str, status: str, findings: str, config
     head = ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             "<title>Evaluation figures</title>"
-            f"<style>\n{(ASSETS / 'gallery.css').read_text(encoding='utf-8')}</style>"
+            f"<style>\n{(ASSETS / 'gallery.css').read_text(encoding='utf-8')}"
+            f"{(ASSETS / 'runs.css').read_text(encoding='utf-8')}</style>"
             '<script id="gallery-data" src="gallery.js"></script></head>')
     scripts = "".join(f"<script>\n{(ASSETS / name).read_text(encoding='utf-8')}</script>\n"
-                      for name in ("live.js", "zoom.js"))
+                      for name in ("live.js", "zoom.js", "filter.js"))
     return f'{head}\n<body data-layout="{layout}">\n' + "\n".join(body) + f"\n{scripts}</body></html>\n"
 
 
@@ -249,6 +266,65 @@ _LIGHTBOX = ('<dialog id="zoom" aria-label="Figure, enlarged"><div class="zoom-b
              '<button type="button" data-step="1" title="Next figure (right arrow)">&rarr;</button>'
              '<button type="button" id="zoom-close" title="Close (Esc)">&times;</button></div>'
              '<div id="zoom-figure"></div><div id="zoom-caption"></div></dialog>')  # zoom.js adds the <img>
+
+
+# Figures of runs nobody described (no baseline): one section per run group, before the sweep's figures,
+# overviews first, the per-benchmark details folded behind them (RUN_ORDER: the order inside a group).
+RUN_VIEWS = ("run_overview", "suite_headline", "suite_subtasks")
+RUN_ORDER = ("overview", "suite_table", "last_values")
+FILTER_BOX = ('<label class="filter">Filter <input id="filter" type="search" autocomplete="off" '
+              'placeholder="run, metric or task" aria-label="Show only the figures of a run, metric or task">'
+              '</label> <span id="filter-count" aria-live="polite"></span>')
+
+
+def _run_groups(items: list[Item]) -> dict[str, list[Item]]:
+    """Run-group figures by group (sorted), overviews first, then the table and dots, then the rest."""
+    out: dict[str, list[Item]] = {}
+    for item in items:
+        out.setdefault(str(item.keys.get("group", "")), []).append(item)
+
+    def rank(item: Item) -> tuple:
+        name = item.spec.name
+        return (RUN_ORDER.index(name) if name in RUN_ORDER else len(RUN_ORDER), name,
+                tuple(str(v) if not isinstance(v, int) else f"{v:09d}" for v in item.keys.values()))
+    return {g: sorted(out[g], key=rank) for g in sorted(out)}
+
+
+def _group_anchor(group: str) -> str:
+    return "g-" + (re.sub(r"[^A-Za-z0-9_-]", "-", group) or "runs")
+
+
+def _card_id(item: Item) -> str:
+    return "c-" + re.sub(r"[^A-Za-z0-9_-]", "-", item.rel)
+
+
+def _run_label(item: Item) -> str:
+    """A run-group card's label: what it shows (overview page n, table, dots, a benchmark's subtasks)."""
+    name, keys = item.spec.name, item.keys
+    if name == "overview":
+        return f"Overview, page {keys.get('page', 1)}"
+    if name == "suite_subtasks":
+        return f"{keys.get('benchmark', '')}: subtasks"
+    return item.title
+
+
+def _run_group_section(group: str, items: list[Item], tables: list[Item], config: Config | None) -> str:
+    """One run group: a folding section with a contents list, its overviews, table and dots, and the
+    per-benchmark detail figures folded behind them."""
+    main = [i for i in items if i.spec.name in RUN_ORDER]
+    detail = [i for i in items if i.spec.name not in RUN_ORDER]
+    contents = "".join(f'<li><a href="#{_card_id(i)}">{html.escape(_run_label(i))}</a></li>' for i in items)
+    out = [f'<section id="{_group_anchor(group)}" class="run-group figure-section" data-group="{html.escape(group)}">',
+           f'<details open class="fold"><summary><h2>Runs: {html.escape(group)}</h2> '
+           f'<span class="meta">{len(items)} figure{_s(len(items))}, no baseline</span></summary>',
+           f'<ul class="contents">{contents}</ul>',
+           '<div class="grid">' + "\n".join(_card(i, tables, config, _run_label(i)) for i in main) + "</div>"]
+    if detail:
+        out.append(f'<details class="fold detail"><summary><h3>Details: {len(detail)} more figure{_s(len(detail))}'
+                   f' (a benchmark\'s subtasks)</h3></summary><div class="grid">'
+                   + "\n".join(_card(i, tables, config, _run_label(i)) for i in detail) + "</div></details>")
+    out.append("</details></section>")
+    return "\n".join(out)
 
 
 def _section(key: str, items: list[Item], tables: list[Item], config: Config | None) -> str:
@@ -308,7 +384,8 @@ def _card(item: Item, tables: list[Item], config: Config | None, label: str) -> 
     full = " · ".join(p for p in (item.title, _group_label(group, config) if group else "", slice_label) if p)
     meta = [f'drawn <span data-drawn="{html.escape(item.rel)}">{html.escape(item.drawn)}</span>']
     meta.append(("numbers in " + ", ".join(links)) if links else '<a href="#tables">tables</a>')
-    return (f'<figure class="card" data-title="{html.escape(full)}">{visual}<figcaption>'
+    return (f'<figure class="card" id="{_card_id(item)}" data-title="{html.escape(full)}" '
+            f'data-terms="{html.escape(item.terms)}">{visual}<figcaption>'
             f'<div class="title">{html.escape(label)}</div>'
             f'<p class="desc">{html.escape(item.description)}</p>'
             f'<p class="meta">{" &middot; ".join(meta)} &middot; <a href="{src}">{html.escape(item.rel)}</a>'

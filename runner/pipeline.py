@@ -15,6 +15,7 @@ only past that point. The hashes themselves are in runner/fingerprint.py.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import heapq
 import io
@@ -231,18 +232,21 @@ class Pipeline:
             report.seconds = time.perf_counter() - start
             return report
         self._carry = (set(), set())
+        from analysis.scores import BaselineError, Gaps, check_baselines
         from analysis.seeds import SeedClaimError, check_seed_claims
         try:  # two runs claiming one experiment and seed: a UserError naming both (exit 2)
             check_seed_claims(result.frame, self.config)
-        except SeedClaimError:
+            check_baselines(result.frame, self.config)  # a baseline no run has: exit 2, close matches named
+        except (SeedClaimError, BaselineError):
             self._save_parse_cache(force=True)
             raise
 
         mark_output_folder(self.options.out)  # before the first output: ours, never read as data
-        from analysis.scores import Gaps
         from runner.planning import ViewCache, view_order  # lazily: pandas and the analysis views
         gaps = Gaps()
-        views = ViewCache(frame, self.config, gaps, records=records)
+        # the views see the data root this run read (--data): a finding reads a results file's settings
+        views = ViewCache(frame, dataclasses.replace(self.config, data_root=Path(self.options.data)), gaps,
+                          records=records)
         out = self.options.out
         wanted: set[str] = set()  # every output this run plans, drawn or up to date
         blocked: set[str] = set()  # outputs whose view failed: left as they are, retried next run
@@ -353,7 +357,9 @@ class Pipeline:
         return {"fingerprint": job.fingerprint, "output": job.spec_name, "keys": job.keys,
                 "drawn": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
                 "seconds": round(seconds, 3), "experiments": values("experiment"),
-                "conditions": values("condition"), "tasks": values("task")}
+                "conditions": values("condition"), "tasks": values("task"),
+                # runs without a baseline: the models and (canonical) metric names a figure shows
+                "runs": values("model"), "metrics": values("name")}
 
     def _last_run(self, report: RunReport) -> dict:
         return {"rendered": report.rendered, "failed": [o for o, _ in report.failed],

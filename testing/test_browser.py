@@ -150,3 +150,50 @@ def test_a_click_on_a_thumbnail_zooms_with_description_and_keys_step_and_close(t
     zoom.send_keys(Keys.ESCAPE)
     wait.until(lambda d: not zoom.is_displayed())
     assert browser.execute_script("return document.getElementById('zoom').open") is False
+
+
+def test_runs_without_a_baseline_come_first_and_the_filter_finds_a_run(browser, tmp_path, config):
+    """Two run groups of Trainer runs: the first screen shows a run group's overview; typing a run's
+    name hides the figures and sections it is not in; a folded detail holding a match opens."""
+    from selenium.webdriver.common.by import By
+    from testing_helpers import inferred_config, write_trainer_run
+    root = tmp_path / "tree"
+    write_trainer_run(root / "vision" / "vit", [0.5, 0.6, 0.7])
+    write_trainer_run(root / "vision" / "resnet", [0.4, 0.55, 0.65])
+    write_trainer_run(root / "text" / "bert", [0.7, 0.8, 0.85], {"f1": [0.6, 0.7, 0.75]})
+    write_trainer_run(root / "text" / "roberta", [0.72, 0.83, 0.86], {"f1": [0.62, 0.71, 0.8]})
+    out = tmp_path / "out"
+    pipeline = Pipeline(inferred_config(root, config), Options(data=root, out=out, jobs=1, progress=False,
+                                                               only=("overview", "suite_table", "last_values")))
+    try:
+        assert not pipeline.run().failed
+    finally:
+        pipeline.close()
+    browser.get((out / "index.html").as_uri())
+    first = browser.execute_script(
+        "const s = document.querySelector('section'); const r = s.getBoundingClientRect();"
+        "return [s.id, r.top < window.innerHeight, s.querySelector('img').getAttribute('data-rel')];")
+    assert first == ["g-text", True, "overview/text_1.png"]
+    visible = "return Array.from(document.querySelectorAll('.card')).filter(c => c.checkVisibility())" \
+              ".map(c => c.querySelector('img').getAttribute('data-rel')).sort();"
+    everything = browser.execute_script(visible)
+    assert len(everything) == 6
+    box = browser.find_element(By.ID, "filter")
+    box.send_keys("resnet")
+    shown = browser.execute_script(visible)
+    assert shown == ["overview/vision_1.png", "suite/vision_dots.png", "suite/vision_table.png"]
+    assert browser.execute_script("return document.getElementById('g-text').hidden") is True
+    assert browser.find_element(By.ID, "filter-count").text == "3 of 6 figures"
+    contents = "return Array.from(document.querySelectorAll('.contents a')).filter(a => a.checkVisibility())" \
+               ".map(a => a.getAttribute('href'));"
+    assert browser.execute_script(contents) == ["#c-overview-vision_1-png", "#c-suite-vision_table-png",
+                                                "#c-suite-vision_dots-png"]
+    box.clear()
+    box.send_keys("f1")  # a metric only the text runs report
+    assert all(rel.startswith(("overview/text", "suite/text")) for rel in browser.execute_script(visible))
+    box.clear()
+    box.send_keys("x")
+    box.send_keys("\b")  # cleared: everything back
+    assert browser.execute_script(visible) == everything
+    browser.execute_script("document.querySelector('#g-text details.fold').open = false;")  # a section folds
+    assert len(browser.execute_script(visible)) == 3

@@ -108,14 +108,20 @@ def test_the_log_folds_the_inferred_tasks_into_one_line_with_their_count(whole):
 def test_figures_without_a_baseline(tmp_path):
     root = copy_real(SUBSET, tmp_path / "t")
     out = tmp_path / "out"
-    assert run("--data", root, "--out", out, "--only", "last_value", "run_checkpoints", "normalized", "comparison",
-               "scores_csv") == 0
-    for rel in ["run_checkpoints/hf_runs_standard_wer.png", "run_checkpoints/hf_runs_standard_accuracy.png",
-                "run_checkpoints/lm_eval_standard_piqa.png", "last_value/hf_runs_standard_rouge1.png",
-                "last_value/lm_eval_standard_asdiv.png", "last_value/hf_runs_standard_loss.png"]:
+    assert run("--data", root, "--out", out, "--only", "overview", "suite_table", "last_values", "suite_subtasks",
+               "normalized", "comparison", "scores_csv") == 0
+    for rel in ["overview/hf_runs_1.png", "overview/lm_eval_1.png", "suite/hf_runs_table.png",
+                "suite/lm_eval_table.png", "suite/hf_runs_dots.png"]:
         assert (out / rel).read_bytes()[:8] == PNG, rel
     assert not (out / "normalized").exists() and not (out / "comparison").exists()  # they need a baseline
-    assert not (out / "run_checkpoints" / "hf_runs_standard_rouge1.png").exists()  # one step per run: no curve
+    assert not (out / "overview" / "hf_runs_2.png").exists()  # one page: fewer than 12 panels
+    page = (out / "index.html").read_text()
+    # the run groups first, overviews before the table and dots, a benchmark's subtasks folded behind them
+    at = {rel: page.index(f'data-rel="{rel}"') for rel in ("overview/hf_runs_1.png", "suite/hf_runs_table.png",
+                                                           "overview/lm_eval_1.png", "suite/lm_eval_mmlu.png")}
+    assert at["overview/hf_runs_1.png"] < at["suite/hf_runs_table.png"] < at["overview/lm_eval_1.png"]
+    assert page.rindex('<details class="fold detail">', 0, at["suite/lm_eval_mmlu.png"]) > at["overview/lm_eval_1.png"]
+    assert page.index('id="filter"') < at["overview/hf_runs_1.png"]
     summary = (out / "tables" / "scores.csv").read_text()
     assert "4262" not in summary
 
@@ -151,8 +157,9 @@ def test_init_writes_rules_that_give_the_same_tables(tmp_path):
 
 def test_the_sweep_layout_draws_no_run_figures(small_tree, tmp_path):
     out = tmp_path / "out"
-    assert run("--data", small_tree, "--out", out, "--only", "last_value", "run_checkpoints", "scores_csv") == 0
-    assert not (out / "last_value").exists() and not (out / "run_checkpoints").exists()
+    assert run("--data", small_tree, "--out", out, "--only", "overview", "suite_table", "last_values",
+               "suite_subtasks", "scores_csv") == 0
+    assert not (out / "overview").exists() and not (out / "suite").exists()
     assert "runs" not in set(pd.read_csv(out / "tables" / "scores.csv")["group"])
 
 
@@ -177,9 +184,9 @@ def test_seeds_shown_by_run_names_are_averaged(tmp_path, config):
     bert = curves[(curves["task"] == "accuracy") & (curves["model"] == "bert")].set_index("step")
     assert bert.loc[200, "value"] == pytest.approx(0.85) and bert.loc[200, "n_seeds"] == 2
     out = tmp_path / "out"
-    assert run("--data", root, "--out", out, "--only", "last_value", "run_checkpoints") == 0
-    assert (out / "last_value" / "runs_standard_accuracy.png").read_bytes()[:8] == PNG
-    assert (out / "run_checkpoints" / "runs_standard_loss.png").read_bytes()[:8] == PNG
+    assert run("--data", root, "--out", out, "--only", "overview", "suite_table") == 0
+    assert (out / "overview" / "runs_1.png").read_bytes()[:8] == PNG
+    assert (out / "suite" / "runs_table.png").read_bytes()[:8] == PNG
 
 
 def test_a_rerun_redraws_only_what_changed(tmp_path):
@@ -187,15 +194,15 @@ def test_a_rerun_redraws_only_what_changed(tmp_path):
     write_trainer_run(root / "bert", [0.70, 0.80])
     write_trainer_run(root / "roberta", [0.60, 0.75])
     out = tmp_path / "out"
-    only = ("--only", "last_value", "run_checkpoints")
+    only = ("--only", "overview", "suite_table", "last_values")
     assert run("--data", root, "--out", out, *only) == 0
     drawn = {p: p.stat().st_mtime_ns for p in out.rglob("*.png")}
-    assert len(drawn) == 4  # accuracy and loss, two figures each
+    assert len(drawn) == 3  # the overview, the table and the dots of the one run group
     (root / "bert" / "trainer_state.json").unlink()
     write_trainer_run(root / "bert", [0.70, 0.80])  # rewritten, same numbers: nothing to redraw
     assert run("--data", root, "--out", out, *only) == 0
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.png")} == drawn
-    write_trainer_run(root / "electra", [0.5, 0.9])  # a new run: every figure of both tasks changes
+    write_trainer_run(root / "electra", [0.5, 0.9])  # a new run: every figure of the group changes
     assert run("--data", root, "--out", out, *only) == 0
     assert all(p.stat().st_mtime_ns != t for p, t in drawn.items())
 
@@ -210,3 +217,99 @@ def test_runs_outside_the_pattern_raise_no_training_map_warning(tmp_path, capsys
     assert code == 0, err
     assert "run(s) not matching experiments.pattern" in err
     assert "not named under training" not in err
+
+
+def _rules_with_baseline(tmp_path, baseline) -> str:
+    """The shipped rules with no naming pattern and `experiments.baseline` set to `baseline`."""
+    import yaml
+    raw = yaml.safe_load((run_all.Path(run_all.__file__).parent / "rules.yaml").read_text())
+    raw["experiments"] = {"pattern": None, "baseline": baseline}
+    raw["data"].pop("root", None)
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return str(path)
+
+
+def test_each_run_group_is_scored_against_its_own_baseline(tmp_path, capsys):
+    root = copy_real(["hf_runs/dnabert2", "hf_runs/roberta-lora-agnews", "lm_eval/asdiv"], tmp_path / "t")
+    rules = _rules_with_baseline(tmp_path, {"hf_runs": "dnabert2", "lm_eval": "Meta-Llama-3-8B-Instruct"})
+    out = tmp_path / "out"
+    assert run_all.main(["--config", rules, "--data", str(root), "--out", str(out), "--only", "scores_csv",
+                         "--jobs", "1"]) == 0
+    scores = pd.read_csv(out / "tables" / "scores.csv")
+    by_exp = scores.groupby("experiment")["baseline_experiment"].first()
+    assert by_exp["roberta-lora-agnews"] == "dnabert2"
+    assert by_exp["Meta-Llama-3-8B-Instruct+epoch_5"] == "Meta-Llama-3-8B-Instruct"
+    assert by_exp["Meta-Llama-3-8B-Instruct+epoch_20"] == "Meta-Llama-3-8B-Instruct"
+    tuned = scores[(scores["experiment"] == "Meta-Llama-3-8B-Instruct+epoch_5") & scores["raw_diff"].notna()]
+    base = scores[scores["experiment"] == "Meta-Llama-3-8B-Instruct"].set_index(["condition", "task"])["value"]
+    assert len(tuned) > 0
+    for row in tuned.itertuples():
+        assert row.raw_diff == pytest.approx(row.value - base[row.condition, row.task])
+    err = capsys.readouterr().err
+    assert "without a baseline" not in err and "scored against their group's baseline" in err
+
+
+@pytest.mark.parametrize("flags, baseline, message", [
+    (["--baseline", "dnabert"], None, "--baseline: no run named 'dnabert' in the data; close matches: dnabert2"),
+    ([], {"hf_runs": "dnabert"}, "experiments.baseline.hf_runs: no run named 'dnabert' in the data; "
+                                 "close matches: dnabert2"),
+    ([], {"lm_eval": "dnabert2"}, "experiments.baseline.lm_eval: run 'dnabert2' is in group 'hf_runs', not 'lm_eval'"),
+    ([], "bert", "experiments.baseline: no run named 'bert' in the data; close matches: "),
+])
+def test_a_baseline_no_run_has_is_a_usage_error(tmp_path, capsys, flags, baseline, message):
+    root = copy_real(["hf_runs/dnabert2", "hf_runs/roberta-lora-agnews", "lm_eval/asdiv"], tmp_path / "t")
+    config = ["--config", _rules_with_baseline(tmp_path, baseline)] if baseline is not None else []
+    out = tmp_path / "out"
+    assert run_all.main([*config, *flags, "--data", str(root), "--out", str(out), "--jobs", "1", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert not (out / "tables").exists()  # stopped before any output was drawn
+
+
+def test_the_shipped_sweep_baseline_is_not_required_of_other_trees(tmp_path, capsys):
+    root = copy_real(["hf_runs/dnabert2"], tmp_path / "t")
+    assert run("--data", root, "--out", tmp_path / "out", "--only", "scores_csv") == 0
+    assert "1 without a baseline (name one with --baseline RUN or experiments.baseline)" in capsys.readouterr().err
+
+
+def test_a_task_only_the_baseline_has_leaves_the_checkpoint_figure_drawable(tmp_path):
+    """dnabert2 alone reports matthews_correlation: with dnabert2 as the baseline that task has no
+    run to compare, and the checkpoint figure draws the other tasks instead of failing."""
+    root = copy_real(SUBSET[:3], tmp_path / "t")
+    out = tmp_path / "out"
+    assert run("--data", root, "--out", out, "--baseline", "dnabert2", "--only", "checkpoints") == 0
+    assert (out / "checkpoints" / "hf_runs_standard.png").read_bytes()[:8] == PNG
+
+
+def test_lm_eval_results_scored_against_a_baseline_give_no_empty_checkpoint_figure(tmp_path):
+    """lm-eval results are all at step 0: with a baseline named for them, the checkpoint figure would be
+    a page of empty panels and is not drawn; the Trainer group's is."""
+    root = copy_real(["hf_runs/dnabert2", "hf_runs/roberta-lora-agnews", "lm_eval/asdiv"], tmp_path / "t")
+    rules = _rules_with_baseline(tmp_path, {"hf_runs": "dnabert2", "lm_eval": "Meta-Llama-3-8B-Instruct"})
+    out = tmp_path / "out"
+    assert run_all.main(["--config", rules, "--data", str(root), "--out", str(out), "--only", "checkpoints",
+                         "--jobs", "1", "-q"]) == 0
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["hf_runs_standard.png"]
+
+
+def test_the_real_trainer_and_lm_eval_runs_give_few_figures_each_comparing_something(tmp_path):
+    """The issue's tree (8 Trainer runs, 8 lm-eval result sets): at most 60 figures (222 before), every
+    one comparing two runs or two metrics, a run in one colour everywhere, the stderr drawn."""
+    import json
+    from plots.registry import discover
+    root = copy_real(["hf_runs", "lm_eval"], tmp_path / "t")
+    out = tmp_path / "out"
+    built_in = sorted(n for n, spec in discover().items() if spec.module.startswith("plots."))  # not other tests'
+    assert run("--data", root, "--out", out, "--only", *built_in) == 0
+    figures = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
+    assert 4 <= len(figures) <= 60, figures
+    assert not [f for f in figures if f.startswith(("last_value/", "run_checkpoints/"))]
+    entries = json.loads((out / ".cache" / "manifest.json").read_text())["outputs"]
+    for rel in figures:
+        e = entries[rel]
+        assert len(e["runs"]) >= 2 or len(e["metrics"]) >= 2, (rel, e["runs"], e["metrics"])
+    summary = (out / "summary.md").read_text()
+    assert "No findings yet" not in summary and "the best run per metric" in summary
+    tex = (out / "tables" / "raw_metrics.tex").read_text()
+    assert tex.count(r"\begin{tabular}") == 2 and "hendrycksTest" not in tex

@@ -78,6 +78,7 @@ class LatexRules:
     seeds: tuple[str, ...] = ()  # seeds as written in the names (2 for pt1_seed2_...); empty: all
     caption: str = ""  # LaTeX, used verbatim; empty: a caption saying what the numbers are
     label: str = "tab:raw_metrics"
+    columns: tuple[str, ...] = ()  # runs without a baseline: the metrics/tasks (names or globs) to show
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,11 @@ class Config:
     plot_width: float = 7.5  # inches: the figures' width on the page (plots.width)
     raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
     latex: LatexRules = field(default_factory=LatexRules)
+    # experiments.baseline as a mapping: run group -> the run that group's runs are scored against
+    group_baselines: Mapping[str, str] = field(default_factory=dict)
+    # where the baseline was named for this data ("--baseline", or "experiments.baseline" of a rules
+    # file other than the shipped one; "": the shipped default): a name no run has is then an error
+    baseline_named: str = ""
 
     def parse_experiment(self, name: str) -> ExperimentName | None:
         """Split an experiment name into baseline, group, index and seed; None if it does not match."""
@@ -292,8 +298,13 @@ def load_config(path: Path | str | None = None) -> Config:
         # seeds are averaged per seed-free name: `seedpart` is what is cut off, `seed` its number
         raise _fail(path, "experiments.pattern", "named groups (?P<seedpart>...) and (?P<seed>...) go "
                                                  "together: seedpart is removed to get the seed-free name")
-    baseline = _expect(path, "experiments.baseline", exps.get("baseline", "pt1"), (str, type(None)),
-                       "a run name (or null)")
+    baseline = _expect(path, "experiments.baseline", exps.get("baseline", "pt1"), (str, type(None), dict),
+                       "a run name, a mapping of run group to run name, or null")
+    group_baselines: dict[str, str] = {}
+    if isinstance(baseline, dict):
+        for group, run in baseline.items():
+            group_baselines[str(group)] = _expect(path, f"experiments.baseline.{group}", run, str, "a run name")
+        baseline = None
     groups = _expect(path, "experiments.groups", exps.get("groups", {}), dict, "a mapping")
 
     training_raw = _expect(path, "training", raw.get("training", {}), dict, "a mapping")
@@ -330,23 +341,25 @@ def load_config(path: Path | str | None = None) -> Config:
         tasks=tasks, pattern=pattern, baseline=baseline, groups={str(k): str(v) for k, v in groups.items()},
         training=training, plot_modules=tuple(base_dir / m for m in modules),
         plot_format=fmt, plot_dpi=dpi, plot_width=width, clip=clip, seed_heatmap=seed_heatmap, raw=raw,
-        latex=latex,
+        latex=latex, group_baselines=group_baselines,
+        baseline_named="experiments.baseline" if path.resolve() != DEFAULT_CONFIG and "baseline" in exps else "",
     )
 
 
 def _latex_rules(path: Path, raw: Any) -> LatexRules:
     """The `latex:` section: experiments (names or globs) and seeds to show, caption, label."""
     _expect(path, "latex", raw, dict, "a mapping with experiments, seeds, caption, label")
-    _only_keys(path, "latex", raw, {"experiments", "seeds", "caption", "label"})
+    _only_keys(path, "latex", raw, {"experiments", "seeds", "caption", "label", "columns"})
     lists = {}
-    for key, types, what in (("experiments", str, "an experiment name or glob"), ("seeds", (int, str), "a seed")):
+    for key, types, what in (("experiments", str, "an experiment name or glob"), ("seeds", (int, str), "a seed"),
+                             ("columns", str, "a metric or task name or glob")):
         items = _expect(path, f"latex.{key}", raw.get(key) or [], list, f"a list ({what} per entry)")
         for i, item in enumerate(items):
             _expect(path, f"latex.{key}[{i}]", item, types, what)
         lists[key] = tuple(str(item) for item in items)
     caption = _expect(path, "latex.caption", raw.get("caption") or "", str, "a string (LaTeX)")
     label = _expect(path, "latex.label", raw.get("label", "tab:raw_metrics"), str, "a string such as tab:raw_metrics")
-    return LatexRules(lists["experiments"], lists["seeds"], caption, label)
+    return LatexRules(lists["experiments"], lists["seeds"], caption, label, lists["columns"])
 
 
 def _clip(path: Path, scores: Mapping) -> tuple[float, float] | None:

@@ -1,0 +1,292 @@
+"""Runs without a baseline, as a researcher looks at them: the numbers behind the overview (one
+panel per metric, one line per run), the evaluation-suite table (models x benchmarks, value and
+stderr) and the last-value dots.
+
+- A run keeps one index (so one colour and marker) in every figure: its place among the sorted
+  names of the runs without a baseline of its group in the whole table, not in one figure.
+- Known aliases are merged (`hendrycksTest-x` is `mmlu_x`); a task `b_x` is a subtask of `b` when
+  `b` is itself a task of the group and at least `MIN_SUBTASKS` tasks start with `b_`. A model
+  that reports the benchmark's aggregate keeps it; one that does not gets the mean of its subtasks
+  (`aggregated`, said in the figures).
+- A panel holds the runs that measure one metric on one scale: the runs of a task whose values lie
+  a decade or more apart, or on 0-1 and 0-100, are split into one panel per scale.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.runs import without_baseline
+from utils.config import Config
+from utils.inference import BOUNDED_LOWER
+
+ALIASES = (("hendrycksTest-", "mmlu_"),)  # (old prefix, current prefix): one benchmark, two names
+MIN_SUBTASKS = 3  # asdiv_cot_llama beside asdiv is a variant, not a subtask
+PANELS_PER_PAGE = 12  # an overview page: 4 columns x 3 rows at 7.5 in
+TRAIN = "train"  # the condition of training-time values (issue 21's readers); every other is an evaluation
+
+OVERVIEW_COLUMNS = ["group", "model", "run_index", "condition", "role", "task", "name", "panel", "panel_label",
+                    "panel_order", "page", "kind", "step", "value", "seed_std", "n_seeds", "stderr", "n_sub", "best", "diverged"]
+SUITE_COLUMNS = ["group", "model", "run_index", "condition", "task", "name", "benchmark", "headline", "aggregated",
+                 "n_sub", "kind", "step", "value", "stderr", "value_std", "n_seeds", "scale"]
+
+
+def canonical(task: str) -> str:
+    """The task's current name: `hendrycksTest-anatomy` -> `mmlu_anatomy`."""
+    for old, new in ALIASES:
+        if task.startswith(old):
+            return new + task[len(old):]
+    return task
+
+
+def benchmark_of(names: set[str]) -> dict[str, str]:
+    """Canonical task name -> the benchmark it folds under (itself for a headline task)."""
+    out = {n: n for n in names}
+    prefixes = {p for p, _ in ALIASES} | {new.rstrip("_-") for _, new in ALIASES}
+    for b in sorted(names | {n for n in prefixes if "-" not in n}, key=len):
+        subs = [n for n in names if n != b and n.startswith(b + "_") and out[n] == n]
+        if len(subs) >= MIN_SUBTASKS and (b in names or b in prefixes):
+            for n in subs:
+                out[n] = b
+    return out
+
+
+def run_index(curves: pd.DataFrame) -> dict[str, int]:
+    """Model -> its index (colour, marker) among the sorted models without a baseline of its run group,
+    taken from the whole table, so the same in every figure (a run belongs to one group)."""
+    if curves.empty:
+        return {}
+    runs = curves.loc[without_baseline(curves), ["group", "model"]].astype(str).drop_duplicates()
+    return {m: i for _, part in runs.groupby("group") for i, m in enumerate(sorted(part["model"]))}
+
+
+def role(condition: str) -> str:
+    """'train' for training-time values, 'eval' for every evaluation (standard, eval, eval_x, test)."""
+    return "train" if condition == TRAIN else "eval"
+
+
+def _scale_class(values: np.ndarray) -> str:
+    finite = np.abs(values[np.isfinite(values)])
+    if not finite.size:
+        return "none"
+    return "0-1" if finite.max() <= 1.0 else ("0-100" if finite.max() <= 100.0 else "large")
+
+
+def bounded(name: str, kind: str) -> bool:
+    """A metric on a fixed scale (accuracy, F1, ROUGE, error rates: 0-1 or 0-100); loss and
+    perplexity are not, and mean something only for the data they were measured on."""
+    return kind == "accuracy" or bool(BOUNDED_LOWER.search(name.lower()))
+
+
+def scale_panels(rows: pd.DataFrame, fixed: bool = True, signature: dict[str, frozenset] | None = None
+                 ) -> dict[str, int]:
+    """Model -> panel number within one task. On a fixed scale (`fixed`), runs share a panel unless
+    one reports fractions (0-1) and another percentages (0-100). An unbounded metric (loss) is shared
+    only by runs that report the same set of metrics (`signature`: the same kind of task) with
+    medians less than a decade apart; every other run gets a panel of its own."""
+    stats = []
+    for model, part in rows.groupby("model", sort=True):
+        v = part["value"].to_numpy(dtype=float)
+        finite = np.abs(v[np.isfinite(v)])
+        key = _scale_class(v) if fixed else (signature or {}).get(str(model), frozenset({str(model)}))
+        stats.append((float(np.median(finite)) if finite.size else np.nan, key, str(model)))
+    stats.sort(key=lambda s: (str(sorted(s[1])) if not fixed else s[1], np.inf if not np.isfinite(s[0]) else s[0], s[2]))
+    out: dict[str, int] = {}
+    panel, start, key = -1, None, None
+    for median, k, model in stats:
+        apart = (not fixed and start is not None and np.isfinite(median) and np.isfinite(start) and start > 0
+                 and median / start >= 10)
+        if start is None or k != key or apart:
+            panel, start, key = panel + 1, median, k
+        out[model] = panel
+    return out
+
+
+def fold(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Add `name` and `benchmark`; replace a model's subtasks by the benchmark's aggregate where it
+    reports none (mean of its subtasks, `aggregated`); keep subtask rows flagged `headline` False."""
+    rows = rows.assign(name=rows["task"].astype(str).map(canonical))
+    bench = {}
+    for group, part in rows.groupby("group"):
+        for name, b in benchmark_of(set(part["name"])).items():
+            bench[(group, name)] = b
+    rows["benchmark"] = [bench[(g, n)] for g, n in zip(rows["group"], rows["name"])]
+    rows["headline"] = rows["benchmark"] == rows["name"]
+    rows["aggregated"] = False
+    rows["n_sub"] = 0
+    subs = rows[~rows["headline"]]
+    if subs.empty:
+        return rows
+    have = set(map(tuple, rows.loc[rows["headline"], ["group", "model", "condition", "name", "step"]]
+                   .astype(str).to_numpy()))
+    agg = subs.groupby(keys + ["benchmark", "step"], sort=True, dropna=False).agg(
+        value=("value", lambda v: v.mean(skipna=False)), stderr=("stderr", lambda s: np.sqrt((s ** 2).sum(min_count=1)) / len(s)),
+        n_sub=("name", "nunique"), kind=("kind", "first"), task=("task", "first")).reset_index()
+    agg = agg.assign(name=agg["benchmark"], headline=True, aggregated=True)
+    present = [(str(g), str(m), str(c), str(b), str(s)) in have
+               for g, m, c, b, s in zip(agg["group"], agg["model"], agg["condition"], agg["benchmark"], agg["step"])]
+    agg = agg[~np.array(present, dtype=bool)]
+    return pd.concat([rows, agg], ignore_index=True)
+
+
+def _stderr(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """The reported metric's `stderr` statistic per experiment, condition, task and step."""
+    keys = ["experiment", "condition", "task", "step"]
+    rows = frame[frame["statistic"] == "stderr"]
+    if rows.empty:
+        return pd.DataFrame(columns=keys + ["stderr"])
+    chosen = {t: config.task_metric(t)[0] for t in rows["task"].unique() if t in config.tasks}
+    rows = rows[rows["metric"].to_numpy(dtype=object) == rows["task"].map(chosen).to_numpy(dtype=object)]
+    return rows[keys + ["value"]].rename(columns={"value": "stderr"}).drop_duplicates(keys, keep="last")
+
+
+def run_suite(frame: pd.DataFrame, scores: pd.DataFrame, curves: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """Last value per model (mean over the seeds its name shows) and task of the runs without a
+    baseline, with lm-eval's stderr, subtasks folded under their benchmark (SUITE_COLUMNS)."""
+    rows = scores[without_baseline(scores)] if not scores.empty else scores
+    if rows.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in SUITE_COLUMNS})
+    rows = rows.merge(_stderr(frame, config), on=["experiment", "condition", "task", "step"], how="left")
+    rows = rows.assign(value=rows["value"].astype(float), stderr=rows["stderr"].astype(float))
+    keys = ["group", "model", "condition", "task"]
+    per_model = rows.groupby(keys, sort=True).agg(
+        value=("value", "mean"), value_std=("value", "std"), stderr=("stderr", "mean"), n_seeds=("value", "count"),
+        step=("step", "max"), kind=("kind", "first")).reset_index()
+    per_model = per_model.assign(step=per_model["step"].astype("int64"))
+    out = fold(per_model, ["group", "model", "condition"])
+    out["n_seeds"] = out["n_seeds"].fillna(1).astype("int64")
+    out["run_index"] = out["model"].map(run_index(curves)).fillna(-1).astype("int64")
+    out["scale"] = out.groupby(["group", "name"])["value"].transform(lambda v: _scale_class(v.to_numpy(dtype=float)))
+    out["step"] = out["step"].astype("int64")
+    return out.sort_values(["group", "benchmark", "headline", "name", "model"], ascending=[True, True, False, True, True],
+                           ignore_index=True)[SUITE_COLUMNS]
+
+
+def compares_something(rows: pd.DataFrame, what: str) -> pd.DataFrame:
+    """The rows of the groups with two runs or two `what` (panels, tasks): a group of one run and one
+    metric would be a figure comparing nothing, and is left out."""
+    if rows.empty:
+        return rows
+    runs = rows.groupby("group")["model"].transform("nunique")
+    things = rows.groupby("group")[what].transform("nunique")
+    return rows[(runs > 1) | (things > 1)]
+
+
+def mark_best(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Add `best` (the best value of each `by` slice, by the metric's direction; only where two or more
+    models compare on a fixed scale, `bounded`) and `tied` (within 1.96 x the combined stderr of the best: not told apart)."""
+    rows = rows.assign(best=False, tied=False)
+    if rows.empty:
+        return rows
+    signed = np.where(rows["kind"] == "error", -rows["value"].astype(float), rows["value"].astype(float))
+    rows["_signed"] = signed
+    # a loss or perplexity means something only for the data it was measured on: no best across runs
+    fixed = np.array([bounded(str(n), str(k)) for n, k in zip(rows["name"], rows["kind"])], dtype=bool)
+    ok = rows[np.isfinite(signed) & fixed]
+    counts = ok.groupby(by)["model"].transform("nunique")
+    ok = ok[counts > 1]
+    if not ok.empty:
+        best = ok.groupby(by)["_signed"].idxmax()
+        rows.loc[best.to_numpy(), "best"] = True
+        top = rows.loc[best.to_numpy(), by + ["value", "stderr"]].rename(columns={"value": "_bv", "stderr": "_bs"})
+        m = rows.reset_index().merge(top, on=by, how="left").set_index("index")
+        gap = (m["value"] - m["_bv"]).abs()
+        both = np.sqrt(m["stderr"] ** 2 + m["_bs"] ** 2)
+        rows["tied"] = (~rows["best"]) & (gap <= 1.96 * both).fillna(False).astype(bool)
+    return rows.drop(columns="_signed")
+
+
+def suite_headline(suite: pd.DataFrame) -> pd.DataFrame:
+    """The suite's headline rows (benchmarks and tasks without a benchmark), for the table and dots,
+    with the best model per task marked and those within its stderr (`mark_best`)."""
+    if suite.empty:
+        return suite.assign(best=pd.Series(dtype=bool), tied=pd.Series(dtype=bool))
+    head = compares_something(suite[suite["headline"].astype(bool)], "name").reset_index(drop=True)
+    return mark_best(head, ["group", "condition", "name"])
+
+
+def suite_subtasks(suite: pd.DataFrame) -> pd.DataFrame:
+    """The subtasks of benchmarks two or more models report, with the benchmark's row, one
+    figure per benchmark (`benchmark`); empty when no benchmark has subtasks."""
+    if suite.empty:
+        return suite
+    subs = suite[~suite["headline"].astype(bool)]
+    keep = subs.groupby(["group", "benchmark"])["name"].transform("nunique") >= MIN_SUBTASKS
+    subs = subs[keep]
+    heads = suite[suite["headline"].astype(bool) & suite.set_index(["group", "benchmark"]).index.isin(
+        subs.set_index(["group", "benchmark"]).index)]
+    return mark_best(pd.concat([heads, subs], ignore_index=True), ["group", "condition", "name"])
+
+
+def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """The metrics of the runs without a baseline at every checkpoint, laid out in overview panels
+    (OVERVIEW_COLUMNS): seeds averaged per model, subtasks folded, a NaN kept (a diverged
+    evaluation), the best evaluation checkpoint of each run marked; only panels where some run has
+    two steps or more (a curve), paged `PANELS_PER_PAGE` to a figure, evaluation panels first."""
+    rows = curves[without_baseline(curves)] if not curves.empty else curves
+    if rows.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in OVERVIEW_COLUMNS})
+    keys = ["group", "model", "condition", "task"]
+    rows = rows.merge(_stderr(frame, config), on=["experiment", "condition", "task", "step"], how="left")
+    rows = rows.assign(value=rows["value"].astype(float), stderr=rows["stderr"].astype(float))
+    per = rows.groupby(keys + ["step"], sort=True).agg(
+        value=("value", "mean"), seed_std=("value", "std"), n_seeds=("value", "size"), stderr=("stderr", "mean"),
+        kind=("kind", "first")).reset_index()
+    out = fold(per, ["group", "model", "condition"])
+    out = out[out["headline"]].copy()
+    out["n_seeds"] = out["n_seeds"].fillna(1).astype("int64")
+    # a curve: some run of the task has two finite values
+    finite = out[np.isfinite(out["value"])]
+    steps = finite.groupby(["group", "name", "model", "condition"])["step"].nunique()
+    curved = set(steps[steps > 1].reset_index()[["group", "name"]].itertuples(index=False, name=None))
+    out = out[[(g, n) in curved for g, n in zip(out["group"], out["name"])]].copy()
+    if out.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in OVERVIEW_COLUMNS})
+    out["role"] = out["condition"].astype(str).map(role)
+    panel, label = {}, {}
+    signature = {(g, str(m)): frozenset(p["name"]) for (g, m), p in out.groupby(["group", "model"])}
+    for (group, name), part in out.groupby(["group", "name"], sort=True):
+        fixed = bounded(name, str(part["kind"].iloc[0]))
+        split = scale_panels(part, fixed, {m: s for (g, m), s in signature.items() if g == group})
+        n = max(split.values()) + 1
+        for p in range(n):
+            models = sorted(m for m, q in split.items() if q == p)
+            cls = _scale_class(part.loc[part["model"].isin(models), "value"].to_numpy(dtype=float))
+            said = ("" if n == 1 else f" (on {cls})" if fixed else
+                    ": " + (models[0] if len(models) == 1 else f"{len(models)} runs"))
+            for model in models:
+                panel[(group, name, model)] = f"{name}#{p}" if n > 1 else name
+                label[(group, name, model)] = name + said
+    trip = list(zip(out["group"], out["name"], out["model"]))
+    out["panel"] = [panel[t] for t in trip]
+    out["panel_label"] = [label[t] for t in trip]
+    fin = out[np.isfinite(out["value"])]
+    n_steps = fin.groupby(["group", "panel", "model", "condition"])["step"].nunique()
+    curved = set(n_steps[n_steps > 1].reset_index()[["group", "panel"]].itertuples(index=False, name=None))
+    out = out[[(g, p) in curved for g, p in zip(out["group"], out["panel"])]].copy()
+    out = compares_something(out, "panel")
+    if out.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in OVERVIEW_COLUMNS})
+    # evaluation panels first, then training-only ones (learning rate, grad norm, train loss)
+    has_eval = out.groupby(["group", "panel"])["role"].transform(lambda r: (r == "eval").any())
+    out["_eval"] = has_eval.astype(bool)
+    order = (out.drop_duplicates(["group", "panel"])
+             .sort_values(["group", "_eval", "panel"], ascending=[True, False, True]))
+    order["panel_order"] = order.groupby("group").cumcount()
+    out = out.merge(order[["group", "panel", "panel_order"]], on=["group", "panel"])
+    out["page"] = (out["panel_order"] // PANELS_PER_PAGE + 1).astype("int64")
+    out["best"] = False
+    out["diverged"] = ~np.isfinite(out["value"])
+    ok = out[np.isfinite(out["value"]) & (out["role"] == "eval")]
+    if not ok.empty:
+        n_steps = ok.groupby(["group", "panel", "model", "condition"])["step"].transform("nunique")
+        ok = ok[n_steps > 1]
+        signed = np.where(ok["kind"] == "error", -ok["value"], ok["value"])
+        ok = ok.assign(_signed=signed).sort_values("step")
+        best = ok.groupby(["group", "panel", "model", "condition"])["_signed"].idxmax()
+        out.loc[best.to_numpy(), "best"] = True
+    out["run_index"] = out["model"].map(run_index(curves)).fillna(-1).astype("int64")
+    out["step"] = out["step"].astype("int64")
+    return out.sort_values(["group", "page", "panel_order", "model", "condition", "step"],
+                           ignore_index=True)[OVERVIEW_COLUMNS]
+

@@ -1,0 +1,174 @@
+"""The overview of a run group without a baseline: small multiples, one panel per metric, one line per
+run in the colour and marker it has in every figure of the set, training values light and evaluations
+bold in one panel, the best evaluation checkpoint ringed, a NaN (a diverged evaluation) a break in the
+line with a cross at the panel's foot. Numbers from analysis/overview.py (`run_overview`)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
+from matplotlib.transforms import blended_transform_factory
+
+from plots.page import GAP, Page, title_height, x_axis_height
+from plots.registry import OutputContext, figure
+from plots.style import (FONT_MIN, PANEL_TITLE_SIZE, TITLE_SIZE, apply_style, fit_limits, fit_tick_labels,
+                         linear_ticks, run_style, short_number_ticks, sparse_log_ticks)
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+_MIN_PANEL = 1.3  # inches: the narrowest panel (3 a row at 7.5 in, 2 at 3.5 in)
+LOG_SPAN = 30  # a log step axis when a panel's positive steps span more than this
+
+
+def step_scale(steps: np.ndarray) -> str:
+    """'log' when the positive steps span more than LOG_SPAN x, 'symlog' when step 0 is among them
+    too, else 'linear'."""
+    pos = steps[steps > 0]
+    if pos.size < 2 or pos.max() / pos.min() <= LOG_SPAN:
+        return "linear"
+    return "symlog" if (steps <= 0).any() else "log"
+
+
+def run_names(data: pd.DataFrame) -> list[tuple[int, str]]:
+    """(run index, legend name) of the runs in the figure, by index; `(n=k)` for k seeds averaged."""
+    runs = data.groupby("model").agg(idx=("run_index", "first"), seeds=("n_seeds", "max")).sort_values("idx")
+    return [(int(r.idx), f"{m} (n={int(r.seeds)})" if r.seeds > 1 else str(m)) for m, r in runs.iterrows()]
+
+
+def legend_layout(page: Page, names: list[str]) -> tuple[int, float]:
+    """`Page.legend_columns`, with as few columns as give the same number of rows: matplotlib fills
+    columns of that many rows, so 4 entries in 3 columns come out 2 + 1 + 1, wider than measured."""
+    ncols, height = page.legend_columns(names)
+    rows = -(-len(names) // ncols)
+    while ncols > 1 and -(-len(names) // (ncols - 1)) == rows:
+        ncols -= 1
+    return ncols, height
+
+
+def short_label(page: Page, text: str, width: float, size: float = FONT_MIN, tail: str = "") -> str:
+    """`text + tail` with `text` shortened in its middle with "…" to fit `width` inches at `size` points."""
+    keep, out = len(text), text
+    while page.text_width(out + tail, size) > width and keep > 8:
+        keep -= 2
+        out = text[:keep - keep // 2 - 1] + "…" + text[len(text) - keep // 2:]
+    return out + tail
+
+
+EVAL_STYLES = ("-", "--", ":", "-.")  # one per evaluation set (eval, eval_<set>, test), in sorted order
+
+
+def eval_styles(data: pd.DataFrame) -> dict[str, str]:
+    """Line style per evaluation condition of the figure: solid for the first (sorted; `eval` and
+    `standard` first), dashed, dotted, dash-dotted for further evaluation sets."""
+    conds = sorted(set(data.loc[data["role"] == "eval", "condition"].astype(str)),
+                   key=lambda c: (c not in ("eval", "standard"), c))
+    return {c: EVAL_STYLES[i % len(EVAL_STYLES)] for i, c in enumerate(conds)}
+
+
+def draw_panel(ax, part: pd.DataFrame, higher: bool, styles: dict[str, str] | None = None) -> None:
+    """One metric: a line per run and condition (train light, evaluations bold), best ringed, NaN crossed."""
+    foot = blended_transform_factory(ax.transData, ax.transAxes)
+    for (model, condition), line in part.groupby(["model", "condition"], sort=True):
+        line = line.sort_values("step")
+        colour, marker = run_style(int(line["run_index"].iloc[0]))
+        train = line["role"].iloc[0] == "train"
+        steps = line["step"].to_numpy(dtype=float)
+        values = line["value"].to_numpy(dtype=float)
+        ls = "-" if train else (styles or {}).get(str(condition), "-")
+        ax.plot(steps, values, color=colour, lw=0.8 if train else 1.4, alpha=0.45 if train else 1.0, ls=ls,
+                marker=marker, ms=2.2 if train else 2.8, zorder=2 if train else 3,
+                gid=f"line:{model}:{condition}")
+        bad = ~np.isfinite(values)
+        if bad.any():  # the line breaks there; the cross says why
+            ax.plot(steps[bad], np.full(bad.sum(), 0.04), transform=foot, ls="", marker="x", ms=4.5, mew=1.1,
+                    color=colour, zorder=4, clip_on=False, gid=f"nan:{model}")
+        err = line["stderr"].to_numpy(dtype=float)
+        band = np.isfinite(err) & np.isfinite(values)
+        if band.any():  # lm-eval's stderr: how far apart two points must be to differ
+            ax.fill_between(steps[band], values[band] - err[band], values[band] + err[band], color=colour,
+                            alpha=0.15, lw=0, zorder=1, gid=f"stderr:{model}")
+        best = line["best"].to_numpy(dtype=bool)
+        if best.any():
+            ax.plot(steps[best], values[best], ls="", marker="o", ms=7, mfc="none", mec=colour, mew=1.0, zorder=5,
+                    gid=f"best:{model}")
+
+
+@figure("overview", needs="run_overview", per=("group", "page"), writes="overview/{group}_{page}",
+        title="Overview: every metric at every checkpoint, runs compared",
+        description="For runs without a baseline, one figure per run group (paged at 12 panels, evaluations "
+                    "first): one panel per metric, one line per run in the colour and marker it has in every "
+                    "figure of the set; training values light, evaluations bold, in the metric's panel; the best "
+                    "evaluation checkpoint ringed; a NaN (a diverged evaluation) breaks the line and is crossed "
+                    "at the panel's foot. Runs share a panel only when they measure the same thing on one scale "
+                    "(a loss only across runs reporting the same metrics); a log step axis where the steps span "
+                    "more than 30x; subtasks folded into their benchmark (the mean of its subtasks where a run "
+                    "reports no aggregate).")
+def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
+    apply_style()
+    panels = data.drop_duplicates("panel").sort_values("panel_order")
+    n = len(panels)
+    page = Page(ctx.config.plot_width, ctx.config.plot_dpi)
+    pages = ctx.keys.get("pages")
+    title = page.wrap(f"{ctx.keys['group']}: every metric at every checkpoint, runs compared (no baseline)"
+                      + (f", page {ctx.keys['page']}" if int(ctx.keys.get("page", 1)) > 1 or pages else ""),
+                      TITLE_SIZE)
+    names = run_names(data)
+    handles = [Line2D([], [], color=run_style(i)[0], marker=run_style(i)[1], ms=3, lw=1.4) for i, _ in names]
+    legend = [name for _, name in names]
+    handles.append(Line2D([], [], ls="", marker="o", ms=6, mfc="none", mec="0.3", mew=1.0))
+    legend.append("best evaluation checkpoint")
+    styles = eval_styles(data)
+    if len(styles) > 1:  # several evaluation sets: which line is which
+        handles += [Line2D([], [], color="0.3", lw=1.4, ls=ls) for ls in styles.values()]
+        legend += [f"{c} ({name})" for c, name in zip(styles, ("solid", "dashed", "dotted", "dash-dot") * 4)]
+    if (data["role"] == "train").any():
+        handles += [Line2D([], [], color="0.3", lw=0.8, alpha=0.45), Line2D([], [], color="0.3", lw=1.4)]
+        legend += ["training (light)", "evaluation (bold)"]
+    if data["stderr"].notna().any():
+        handles.append(Rectangle((0, 0), 1, 1, color="0.3", alpha=0.2, lw=0))
+        legend.append("band: ± stderr (lm-eval)")
+    if data["diverged"].astype(bool).any():
+        handles.append(Line2D([], [], ls="", marker="x", ms=4.5, mew=1.1, color="0.3"))
+        legend.append("NaN: evaluation diverged")
+    legend_cols, legend_h = legend_layout(page, legend)
+    left, right, wspace = 0.42, 0.1, 0.28
+    ncols = page.columns(n, _MIN_PANEL, left, right=right, wspace=wspace)
+    axis_h = x_axis_height(1)
+    top = 2 * GAP + page.text_height(title, TITLE_SIZE) + title_height()
+    axes = page.panels(n, ncols, 1.25 if page.width > 5 else 1.0, left, top, axis_h + legend_h + GAP, right=right, wspace=wspace,
+                       hspace=axis_h + title_height() + 0.02)
+    panel_w = (page.width - left - right - (ncols - 1) * wspace) / ncols
+    nrows = -(-n // ncols)
+    for i, (ax, panel) in enumerate(zip(axes, panels.itertuples())):
+        part = data[data["panel"] == panel.panel]
+        higher = panel.kind != "error"
+        draw_panel(ax, part, higher, styles)
+        steps = part["step"].to_numpy(dtype=float)
+        scale = step_scale(steps)
+        if scale == "symlog":
+            ax.set_xscale("symlog", linthresh=float(steps[steps > 0].min()))
+        elif scale == "log":
+            ax.set_xscale("log")
+        ax.set_xlim(*fit_limits(steps, log=scale == "log", pad=0.04))
+        values = part["value"].to_numpy(dtype=float)
+        err = np.nan_to_num(part["stderr"].to_numpy(dtype=float))
+        ax.set_ylim(*fit_limits(np.concatenate([values - err, values + err]), pad=0.08))
+        linear_ticks(ax.yaxis, nbins=4)
+        if scale == "linear":
+            short_number_ticks(ax.xaxis, nbins=3)
+        else:
+            sparse_log_ticks(ax.xaxis, max_labels=3) if scale == "log" else None
+        fit_tick_labels(ax)
+        ax.grid(color="0.92", lw=0.5)
+        ax.set_axisbelow(True)
+        ax.set_title(short_label(page, str(panel.panel_label), panel_w + 0.3, PANEL_TITLE_SIZE, " ↑" if higher else " ↓"),
+                     fontsize=PANEL_TITLE_SIZE)
+        last_row = i // ncols == nrows - 1 or i + ncols >= n
+        ax.set_xlabel("step" + (" (log)" if scale != "linear" else "") if last_row else "")
+    page.title(title)
+    page.legend(handles, legend, legend_cols)
+    return page.fig
