@@ -16,7 +16,7 @@ from testing_helpers import write_trainer_run
 
 # The registry of plot modules lives for the whole pytest process (other tests add failing ones):
 # in-process runs name their outputs; runs that must see every output run in a fresh process.
-ONLY = ("last_value", "run_checkpoints", "metrics_csv", "scores_csv", "scores_by_seed", "predictions_csv",
+ONLY = ("overview", "last_values", "metrics_csv", "scores_csv", "scores_by_seed", "predictions_csv",
         "summary")
 
 
@@ -106,7 +106,7 @@ def test_stale_removal_removes_only_files_the_manifest_says_we_wrote(trainer_run
 
 # --- 2. every output path checked before work -----------------------------------------------------
 
-@pytest.mark.parametrize("in_the_way", ["tables", "last_value", "run_checkpoints/runs_standard_accuracy.png/",
+@pytest.mark.parametrize("in_the_way", ["tables", "suite", "overview/runs_1.png/",
                                         ".cache/blocks", "tables/metrics.csv/"])
 def test_a_file_in_the_way_below_out_is_exit_2_and_nothing_is_written(trainer_runs, tmp_path, capsys,
                                                                       in_the_way):
