@@ -80,14 +80,16 @@ class Page:
         fit = int((self.width - left - right + wspace) // (min_panel + wspace))
         return max(1, min(n, fit))
 
-    def legend_columns(self, names: list[str], size: float = FONT_MIN) -> tuple[int, float]:
-        """Columns of a legend of `names` that fit the page, and its height in inches."""
+    def legend_columns(self, names: list[str], size: float = FONT_MIN, width: float | None = None
+                       ) -> tuple[int, float]:
+        """Columns of a legend of `names` that fit the page (or `width` inches), and its height in inches."""
         em = size * PT
         widths = [self.text_width(n, size) + (1.6 + 0.5 + 1.2) * em for n in names]
+        room = (self.width if width is None else width) - 2 * GAP
         for ncols in range(len(names), 0, -1):
             rows = math.ceil(len(names) / ncols)
             cols = [max(widths[c * rows:(c + 1) * rows], default=0) for c in range(ncols)]
-            if sum(cols) + em <= self.width - 2 * GAP:
+            if sum(cols) + em <= room:
                 break
         lines = sum(n.count("\n") for n in names[:rows]) + rows
         spacing = matplotlib.rcParams["legend.labelspacing"]  # em between rows
@@ -111,6 +113,27 @@ class Page:
             y0 = H - top - (r + 1) * panel_height - r * hspace
             axes.append(self.fig.add_axes((x0 / W, y0 / H, pw / W, panel_height / H)))
         return axes
+
+    def legend_width(self, names: list[str], size: float = FONT_MIN) -> float:
+        """Inches a one-column legend of `names` takes (handles, texts and padding)."""
+        return max((self.text_width(n, size) for n in names), default=0.0) + (1.6 + 0.5 + 1.2 + 1) * size * PT
+
+    def free_cells(self, n: int, ncols: int, left: float, right: float = GAP, wspace: float = 0.12,
+                   panel_width: float | None = None) -> tuple[float, float]:
+        """(x in inches, width in inches) of the empty cells at the end of the last row of `n` panels laid
+        out `ncols` a row by `panels` (from where the first empty cell's y labels would start to the
+        page's right edge); (0, 0) when the last row is full."""
+        if n % ncols == 0 or n < ncols:
+            return 0.0, 0.0
+        pw = panel_width or (self.width - left - right - (ncols - 1) * wspace) / ncols
+        x = left + (n % ncols) * (pw + wspace) - left + GAP
+        return x, self.width - x - GAP
+
+    def legend_at(self, handles: list, names: list[str], x: float, top: float, ncols: int = 1) -> None:
+        """The legend with its upper left corner at (`x`, `top`) inches from the figure's left and bottom
+        edges: in the empty cells of a panel grid (`free_cells`)."""
+        self.fig.legend(handles, names, loc="upper left", bbox_to_anchor=(x / self.width, top / self.height),
+                        ncols=ncols, frameon=False, borderpad=0, borderaxespad=0)
 
     def title(self, text: str, size: float = TITLE_SIZE) -> None:
         """The figure's title, at the top edge (reserve `text_height(text) + 2 * GAP` for it)."""

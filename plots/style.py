@@ -176,6 +176,71 @@ def sparse_log_ticks(axis: matplotlib.axis.Axis, max_labels: int = 4) -> None:
     axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
+def _compact(x: float) -> str:
+    """1.5k, 2k, 20k, 1.5M: the narrowest plain form of a tick from 1000 up."""
+    if x >= 1e6:
+        return f"{x / 1e6:g}M"
+    if x >= 1e3:
+        return f"{x / 1e3:g}k"
+    return f"{x:g}"
+
+
+def log_ticks(axis: matplotlib.axis.Axis, least: int = 3, most: int = 5, gap: float = 0.06) -> None:
+    """At least `least` (at most `most`) labelled ticks on a log axis, written as plain numbers and
+    spaced so their labels do not touch (`gap` inches apart along the axis); call it once the panel's
+    limits and size are final. Tried in order: 1 x 10^k, 1-3, 1-2-5, 1-1.5-2-3-5-7 and
+    1-1.2-1.5-2-... per decade, then evenly spaced round numbers (an axis spanning less than a decade:
+    35, 40, 45, 50), then every k-th decade; each with plain labels (2500), then compact ones (2.5k).
+    The ticks are fixed and labelled as major ones; no unlabelled minor ticks are drawn."""
+    lo, hi = sorted(axis.get_view_interval())
+    if not 0 < lo < hi:
+        return
+    ax = axis.axes
+    horizontal = axis.axis_name == "x"
+    decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+    inside = lambda ticks: [t for t in ticks if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)]  # noqa: E731
+    candidates = [inside([m * 10.0 ** d for d in decades for m in mantissas])
+                  for mantissas in reversed(_LOG_MANTISSAS)]
+    for nbins in range(2, 10):
+        candidates.append(inside(matplotlib.ticker.MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10])
+                                 .tick_values(lo, hi)))
+    powers = inside([10.0 ** d for d in decades])
+    if len(powers) > most:
+        candidates.append(powers[::math.ceil(len(powers) / most)])
+    candidates = [c for c in candidates if least <= len(c) <= most and min(c) > 0]
+
+    def place(ticks: list[float]) -> np.ndarray:
+        t = np.asarray(ticks, dtype=float)
+        if horizontal:
+            return ax.get_xaxis_transform().transform(np.column_stack([t, np.zeros_like(t)]))[:, 0] / ax.figure.dpi
+        return ax.get_yaxis_transform().transform(np.column_stack([np.zeros_like(t), t]))[:, 1] / ax.figure.dpi
+
+    def fits(ticks: list[float], labels: list[str]) -> bool:
+        at = place(ticks)
+        if horizontal:
+            half = np.array([len(lab) * FONT_MIN * 0.64 * PT / 2 for lab in labels])
+        else:
+            half = np.full(len(labels), FONT_MIN * 1.2 * PT / 2)
+        return bool((np.diff(at) - half[1:] - half[:-1] >= gap).all())
+
+    chosen = None
+    for ticks in candidates:
+        for fmt in ((lambda x: f"{x:g}"), _compact):
+            labels = [fmt(t) for t in ticks]
+            if fits(ticks, labels):
+                chosen = ticks, labels
+                break
+        if chosen:
+            break
+    if chosen is None:  # nothing fits: the fewest ticks there are, compact
+        ticks = min(candidates, key=len) if candidates else powers or [lo, hi]
+        chosen = ticks, [_compact(t) for t in ticks]
+    axis.set_major_locator(matplotlib.ticker.FixedLocator(chosen[0]))
+    axis.set_major_formatter(matplotlib.ticker.FixedFormatter(chosen[1]))
+    axis.set_minor_locator(matplotlib.ticker.NullLocator())
+    axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
 # --- numbers -------------------------------------------------------------------------------------
 
 def number(value: float, decimals: int = 2) -> str:
