@@ -5,6 +5,8 @@ the scores table can never disagree.
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,6 +80,40 @@ def experiment_order(names: list[str] | pd.Series, config: Config) -> list[str]:
             return (1, "", 0, 0, name)
         return (0, info.group, info.index or 0, info.seed, name)
     return sorted(dict.fromkeys(names), key=key)
+
+
+def part_models(frame: pd.DataFrame, config: Config, part: int, parts: int) -> list[str]:
+    """The seed-free experiments (`model`, else `experiment`) that part `part` (1-based) of `parts` of a
+    figure draws: a contiguous run of the slice's experiments in order, the parts as equal as they go."""
+    column = "model" if "model" in frame.columns else "experiment"
+    names = experiment_order(members(frame)[column], config)
+    size = math.ceil(len(names) / max(parts, 1))
+    return names[(part - 1) * size:part * size]
+
+
+def rows_of_part(frame: pd.DataFrame, config: Config, keys: dict) -> list[str] | None:
+    """The experiments one part of a split figure draws (`keys["part"]` of `keys["parts"]`), or None
+    (every one) when the figure is not split: the `rows` argument of seed_bars and matrix."""
+    if "parts" not in keys:
+        return None
+    return part_models(frame, config, int(keys["part"]), int(keys["parts"]))
+
+
+def part_rows(frame: pd.DataFrame, config: Config, keys: dict) -> pd.DataFrame:
+    """The rows of a slice that one part of a split figure draws (`keys["part"]` of `keys["parts"]`, see
+    plots.registry.figure): its experiments' rows and every baseline row; the whole slice when unsplit."""
+    if "parts" not in keys:
+        return frame
+    column = "model" if "model" in frame.columns else "experiment"
+    chosen = set(part_models(frame, config, int(keys["part"]), int(keys["parts"])))
+    base = frame["group"] == "baseline" if "group" in frame.columns else pd.Series(False, index=frame.index)
+    return frame[base | frame[column].isin(chosen)]
+
+
+def row_count(frame: pd.DataFrame) -> int:
+    """How many experiment rows (seed-free) a slice's figure has."""
+    column = "model" if "model" in frame.columns else "experiment"
+    return int(members(frame)[column].nunique())
 
 
 @dataclass(frozen=True)
@@ -320,11 +356,12 @@ class SeedIntervals:
         return bool((self.n_seeds > 1).any())
 
 
-def forgetting_intervals(points: pd.DataFrame, config: Config) -> SeedIntervals:
+def forgetting_intervals(points: pd.DataFrame, config: Config, rows: list[str] | None = None) -> SeedIntervals:
     """In-distribution change from the baseline per seed-free experiment and task, from seed_points:
     accuracy tasks in accuracy points (raw difference x 100): arithmetic mean ± std across seeds; error
     tasks as fold change (value / baseline), whose seeds differ by factors: the geometric mean and the
-    geometric ± std (exp of the mean ± std of log fold change), so 0.5 and 2 average to 1, not 1.25."""
+    geometric ± std (exp of the mean ± std of log fold change), so 0.5 and 2 average to 1, not 1.25.
+    `rows` fixes the experiments and their order (one part of a split figure)."""
     part = trained_mask(members(points))
     part = part[part["condition"] == in_distribution(config)]
     acc = (part["kind"] == "accuracy").to_numpy()
@@ -333,7 +370,7 @@ def forgetting_intervals(points: pd.DataFrame, config: Config) -> SeedIntervals:
     with np.errstate(all="ignore"):
         change = np.where(acc, raw * 100.0, np.log(np.where(fold > 0, fold, np.nan)))
     part = part.assign(change=change)
-    rows = experiment_order(part["model"], config)
+    rows = rows if rows is not None else experiment_order(part["model"], config)
     present = set(part["task"].unique())
     cols = [t for t in config.tasks if t in present]
     stats = part.groupby(["model", "task"])["change"].agg(["mean", "std", "count"])

@@ -133,7 +133,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     top = 2 * GAP + page.text_height(title, TITLE_SIZE) + title_height()
     axis_h = x_axis_height(1)
     # The legend goes into the grid's empty cells when it fits there, else under the panels.
-    free_x, free_w = page.free_cells(len(tasks), ncols, left, right=label_w, wspace=wspace)
+    free_x, free_w = page.free_cells(len(tasks), ncols, left, right=label_w, wspace=wspace, after=label_w + GAP)
     in_cell = free_w > 0 and page.legend_width(names) <= free_w
     legend_cols, legend_h = (1, 0.0) if in_cell else page.legend_columns(names)
     bottom = axis_h + legend_h + GAP
