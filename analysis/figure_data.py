@@ -82,6 +82,45 @@ def experiment_order(names: list[str] | pd.Series, config: Config) -> list[str]:
     return sorted(dict.fromkeys(names), key=key)
 
 
+def robust_limit(values: np.ndarray, quantile: float = 95.0, floor: float = 0.05) -> tuple[float, bool]:
+    """Symmetric colour limit fitted to the data: the `quantile` percentile of |values| (so one outlier
+    does not wash out the rest), at least `floor`; and whether any value lies beyond it (clipped)."""
+    finite = np.abs(np.asarray(values, dtype=float))
+    finite = finite[np.isfinite(finite)]
+    if not finite.size:
+        return 1.0, False
+    limit = max(float(np.percentile(finite, quantile)), floor)
+    nice = _nice_ceiling(limit)
+    return nice, bool((finite > nice).any())
+
+
+def _nice_ceiling(x: float) -> float:
+    """The next of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8 x 10^k at or above x (a readable colourbar end)."""
+    k = math.floor(math.log10(x))
+    for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 10):
+        if m * 10.0 ** k >= x * (1 - 1e-9):
+            return m * 10.0 ** k
+    return 10.0 ** (k + 1)
+
+
+def heatmap_limit(frame: pd.DataFrame, config: Config, suffix: str = "") -> tuple[float, bool]:
+    """One colour limit for every panel of a heatmap (each condition's own score, `suffix` "_mean" for
+    seed means): `robust_limit` of all of them together, so colours compare across panels."""
+    values = [frame.loc[frame["condition"] == c.name, score_for(config, c.name).column + suffix].to_numpy(dtype=float)
+              for c in config.conditions if c.name in set(frame["condition"])]
+    return robust_limit(np.concatenate(values) if values else np.array([]))
+
+
+def with_heatmap_limit(scores: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """The per-seed scores with `colour_limit`: one per group over all its seeds and conditions, so every
+    per-seed heatmap of a group shares one colour scale."""
+    if scores.empty:
+        return scores.assign(colour_limit=pd.Series(dtype="float64"))
+    part = members(scores)
+    limits = {g: heatmap_limit(rows, config)[0] for g, rows in part.groupby("group")}
+    return scores.assign(colour_limit=scores["group"].map(limits).astype("float64"))
+
+
 def part_models(frame: pd.DataFrame, config: Config, part: int, parts: int) -> list[str]:
     """The seed-free experiments (`model`, else `experiment`) that part `part` (1-based) of `parts` of a
     figure draws: a contiguous run of the slice's experiments in order, the parts as equal as they go."""

@@ -9,6 +9,7 @@ from typing import Callable
 
 import pandas as pd
 
+from analysis.figure_data import with_heatmap_limit
 from analysis.findings import compute_findings
 from analysis.runs import run_curves, run_values, with_baseline
 from analysis.scores import Gaps, build_curves, build_predictions, build_scores, primary
@@ -39,7 +40,9 @@ VIEWS: dict[str, ViewFn] = {
     "run_curves": lambda frame, config, gaps, get: run_curves(get("curves")),
     "findings": lambda frame, config, gaps, get: compute_findings(get("seed_scores"), get("predictions"), config),
     # the scores of each seed on its own, for one heatmap per seed; empty unless plots.seed_heatmap
-    "seed_heatmap": lambda frame, config, gaps, get: get("scores") if config.seed_heatmap else get("scores").iloc[:0],
+    # (with one colour limit per group, shared by its seeds' heatmaps)
+    "seed_heatmap": lambda frame, config, gaps, get: with_heatmap_limit(
+        get("scores") if config.seed_heatmap else get("scores").iloc[:0], config),
 }
 
 

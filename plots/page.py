@@ -69,6 +69,22 @@ class Page:
             lines.append(textwrap.fill(line, chars) if chars < len(line) else line)
         return "\n".join(lines)
 
+    def wrap_even(self, text: str, size: float, width: float | None = None) -> str:
+        """`text` in as few lines as fit `width` inches (default: the page less its edges), the lines made
+        as even as that number allows, so no word is left alone on the last line."""
+        wrapped = self.wrap(text, size, width)
+        lines = wrapped.count("\n") + 1
+        if lines == 1:
+            return wrapped
+        best, chars = wrapped, len(text)
+        while chars > 10:
+            chars -= 2
+            trial = textwrap.fill(text, chars)
+            if trial.count("\n") + 1 > lines:
+                break
+            best = trial
+        return best
+
     def fit_title(self, head: str, rest: str, lines: int = 2, size: float = TITLE_SIZE) -> str:
         """`head + rest` wrapped to the page in at most `lines` lines: `head` (a long task or metric name)
         is shortened in its middle with "…" until it fits, `rest` (what is compared with what) is kept."""

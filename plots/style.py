@@ -23,6 +23,7 @@ import matplotlib.ticker
 import numpy as np
 from matplotlib.transforms import blended_transform_factory
 
+from analysis.figure_data import robust_limit  # noqa: F401 - the colour limit lives with the numbers
 from utils.config import Config
 
 # Okabe & Ito (2008), distinguishable with the common colour-vision deficiencies.
@@ -253,27 +254,6 @@ def number(value: float, decimals: int = 2) -> str:
         return "n/a"
     text = f"{value:.{decimals}f}"
     return text[1:] if text.startswith("-") and not text.strip("-0.") else text
-
-
-def robust_limit(values: np.ndarray, quantile: float = 95.0, floor: float = 0.05) -> tuple[float, bool]:
-    """Symmetric colour limit fitted to the data: the `quantile` percentile of |values| (so one outlier
-    does not wash out the rest), at least `floor`; and whether any value lies beyond it (clipped)."""
-    finite = np.abs(np.asarray(values, dtype=float))
-    finite = finite[np.isfinite(finite)]
-    if not finite.size:
-        return 1.0, False
-    limit = max(float(np.percentile(finite, quantile)), floor)
-    nice = _nice_ceiling(limit)
-    return nice, bool((finite > nice).any())
-
-
-def _nice_ceiling(x: float) -> float:
-    """The next of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8 x 10^k at or above x (a readable colourbar end)."""
-    k = math.floor(math.log10(x))
-    for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 10):
-        if m * 10.0 ** k >= x * (1 - 1e-9):
-            return m * 10.0 ** k
-    return 10.0 ** (k + 1)
 
 
 def fit_limits(values, log: bool = False, pad: float = 0.08, include: tuple[float, ...] = ()
