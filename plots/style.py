@@ -321,7 +321,8 @@ def baseline_band(ax: matplotlib.axes.Axes, level: float, spread: float = float(
 def linear_ticks(axis: matplotlib.axis.Axis, nbins: int = 3, least: int = 3, gap: float = 0.04) -> None:
     """A few round ticks on a narrow linear axis, without the "-0" matplotlib's formatter can print: at
     least `least` within the limits where their labels fit the panel (more bins tried up to 8), else the
-    `nbins` matplotlib picks. Call it once the panel's limits and size are final."""
+    `nbins` matplotlib picks with an unlabelled minor tick halfway between them. Call it once the panel's
+    limits and size are final."""
     fmt = lambda x, pos=None: f"{0.0 if abs(x) < 1e-12 else round(x, 12):g}"  # noqa: E731
     lo, hi = sorted(axis.get_view_interval())
     for bins in range(nbins, 9):
@@ -330,8 +331,9 @@ def linear_ticks(axis: matplotlib.axis.Axis, nbins: int = 3, least: int = 3, gap
         if len(ticks) >= least and _labels_fit(axis, ticks, [fmt(t) for t in ticks], gap):
             axis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
             break
-    else:
+    else:  # too narrow for `least` labels: matplotlib's few, with an unlabelled tick halfway between them
         axis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]))
+        axis.set_minor_locator(matplotlib.ticker.AutoMinorLocator(2))
     axis.set_major_formatter(matplotlib.ticker.FuncFormatter(fmt))
 
 
@@ -356,7 +358,8 @@ def fit_tick_labels(ax: matplotlib.axes.Axes, size: float = FONT_MIN, gap: float
             right = xi + half
     ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator([t for t, _ in kept]))
     ax.xaxis.set_major_formatter(matplotlib.ticker.FixedFormatter([lab for _, lab in kept]))
-    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())  # no unlabelled log minor ticks to build
+    if ax.get_xscale() == "log":
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())  # no unlabelled log minor ticks to build
 
 
 def interval_handles(multi_seed: bool, interval: str) -> tuple[list, list[str]]:

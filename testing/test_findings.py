@@ -208,7 +208,7 @@ def _table_cells(tex: str) -> dict[tuple[str, str, str], str]:
         elif line.endswith(r"\\") and " & " in line and not line.startswith(("Experiment", r"\multicolumn")):
             parts = line[:-2].strip().split(" & ")
             for task, unit, cell in zip(tasks, units, parts[1:]):
-                mean = re.sub(r"\\textbf\{(.+?)\}", r"\1", cell.split(r" $\pm$")[0]).replace(r"$^\dagger$", "")
+                mean = re.sub(r"\\textbf\{(.+?)\}", r"\1", cell.split(r"${\pm}$")[0]).replace(r"$^\dagger$", "")
                 cells[cond, parts[0], task] = mean + unit
     return cells
 
