@@ -5,6 +5,8 @@ the scores table can never disagree.
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,6 +80,79 @@ def experiment_order(names: list[str] | pd.Series, config: Config) -> list[str]:
             return (1, "", 0, 0, name)
         return (0, info.group, info.index or 0, info.seed, name)
     return sorted(dict.fromkeys(names), key=key)
+
+
+def robust_limit(values: np.ndarray, quantile: float = 95.0, floor: float = 0.05) -> tuple[float, bool]:
+    """Symmetric colour limit fitted to the data: the `quantile` percentile of |values| (so one outlier
+    does not wash out the rest), at least `floor`; and whether any value lies beyond it (clipped)."""
+    finite = np.abs(np.asarray(values, dtype=float))
+    finite = finite[np.isfinite(finite)]
+    if not finite.size:
+        return 1.0, False
+    limit = max(float(np.percentile(finite, quantile)), floor)
+    nice = _nice_ceiling(limit)
+    return nice, bool((finite > nice).any())
+
+
+def _nice_ceiling(x: float) -> float:
+    """The next of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8 x 10^k at or above x (a readable colourbar end)."""
+    k = math.floor(math.log10(x))
+    for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 10):
+        if m * 10.0 ** k >= x * (1 - 1e-9):
+            return m * 10.0 ** k
+    return 10.0 ** (k + 1)
+
+
+def heatmap_limit(frame: pd.DataFrame, config: Config, suffix: str = "") -> tuple[float, bool]:
+    """One colour limit for every panel of a heatmap (each condition's own score, `suffix` "_mean" for
+    seed means): `robust_limit` of all of them together, so colours compare across panels."""
+    values = [frame.loc[frame["condition"] == c.name, score_for(config, c.name).column + suffix].to_numpy(dtype=float)
+              for c in config.conditions if c.name in set(frame["condition"])]
+    return robust_limit(np.concatenate(values) if values else np.array([]))
+
+
+def with_heatmap_limit(scores: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """The per-seed scores with `colour_limit`: one per group over all its seeds and conditions, so every
+    per-seed heatmap of a group shares one colour scale."""
+    if scores.empty:
+        return scores.assign(colour_limit=pd.Series(dtype="float64"))
+    part = members(scores)
+    limits = {g: heatmap_limit(rows, config)[0] for g, rows in part.groupby("group")}
+    return scores.assign(colour_limit=scores["group"].map(limits).astype("float64"))
+
+
+def part_models(frame: pd.DataFrame, config: Config, part: int, parts: int) -> list[str]:
+    """The seed-free experiments (`model`, else `experiment`) that part `part` (1-based) of `parts` of a
+    figure draws: a contiguous run of the slice's experiments in order, the parts as equal as they go."""
+    column = "model" if "model" in frame.columns else "experiment"
+    names = experiment_order(members(frame)[column], config)
+    size = math.ceil(len(names) / max(parts, 1))
+    return names[(part - 1) * size:part * size]
+
+
+def rows_of_part(frame: pd.DataFrame, config: Config, keys: dict) -> list[str] | None:
+    """The experiments one part of a split figure draws (`keys["part"]` of `keys["parts"]`), or None
+    (every one) when the figure is not split: the `rows` argument of seed_bars and matrix."""
+    if "parts" not in keys:
+        return None
+    return part_models(frame, config, int(keys["part"]), int(keys["parts"]))
+
+
+def part_rows(frame: pd.DataFrame, config: Config, keys: dict) -> pd.DataFrame:
+    """The rows of a slice that one part of a split figure draws (`keys["part"]` of `keys["parts"]`, see
+    plots.registry.figure): its experiments' rows and every baseline row; the whole slice when unsplit."""
+    if "parts" not in keys:
+        return frame
+    column = "model" if "model" in frame.columns else "experiment"
+    chosen = set(part_models(frame, config, int(keys["part"]), int(keys["parts"])))
+    base = frame["group"] == "baseline" if "group" in frame.columns else pd.Series(False, index=frame.index)
+    return frame[base | frame[column].isin(chosen)]
+
+
+def row_count(frame: pd.DataFrame) -> int:
+    """How many experiment rows (seed-free) a slice's figure has."""
+    column = "model" if "model" in frame.columns else "experiment"
+    return int(members(frame)[column].nunique())
 
 
 @dataclass(frozen=True)
@@ -320,11 +395,12 @@ class SeedIntervals:
         return bool((self.n_seeds > 1).any())
 
 
-def forgetting_intervals(points: pd.DataFrame, config: Config) -> SeedIntervals:
+def forgetting_intervals(points: pd.DataFrame, config: Config, rows: list[str] | None = None) -> SeedIntervals:
     """In-distribution change from the baseline per seed-free experiment and task, from seed_points:
     accuracy tasks in accuracy points (raw difference x 100): arithmetic mean ± std across seeds; error
     tasks as fold change (value / baseline), whose seeds differ by factors: the geometric mean and the
-    geometric ± std (exp of the mean ± std of log fold change), so 0.5 and 2 average to 1, not 1.25."""
+    geometric ± std (exp of the mean ± std of log fold change), so 0.5 and 2 average to 1, not 1.25.
+    `rows` fixes the experiments and their order (one part of a split figure)."""
     part = trained_mask(members(points))
     part = part[part["condition"] == in_distribution(config)]
     acc = (part["kind"] == "accuracy").to_numpy()
@@ -333,7 +409,7 @@ def forgetting_intervals(points: pd.DataFrame, config: Config) -> SeedIntervals:
     with np.errstate(all="ignore"):
         change = np.where(acc, raw * 100.0, np.log(np.where(fold > 0, fold, np.nan)))
     part = part.assign(change=change)
-    rows = experiment_order(part["model"], config)
+    rows = rows if rows is not None else experiment_order(part["model"], config)
     present = set(part["task"].unique())
     cols = [t for t in config.tasks if t in present]
     stats = part.groupby(["model", "task"])["change"].agg(["mean", "std", "count"])

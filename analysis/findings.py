@@ -17,10 +17,13 @@ Topics and the columns they fill:
   diagonal    group, condition: count (experiments whose every trained task scores above every
               untrained task), total, value (median trained - median untrained score),
               note ("diagonal" when each experiment trained one task, else "block-diagonal")
-  prediction  group, condition, task, kind, measure (score), experiment, value (actual),
-              reference (predicted), reference_experiment (the single-task run predicting it),
-              delta (actual - predicted); the `top` largest misses per score
-  prediction_error  measure (score): value (mean absolute miss), total (cells)
+  prediction  group, condition, task, kind, measure (the condition's score, as the prediction figure
+              shows it), experiment (seed-free), value (actual), reference (predicted), delta (actual -
+              predicted), all seed means (figure_data.prediction_points, the prediction figure's
+              points); the `top` largest misses per group and condition, largest first
+  prediction_error  group, condition, measure: value (mean absolute miss over the figure's points),
+              total (points)
+best and baseline rows carry `decimals` and `exponent`: how raw_metrics.tex prints that column.
   transfer    group (families named under training: only), condition, subset (trained/transfer),
               measure (the condition's normalized score): value (mean over cells of the seed means),
               std (their sample std), total (cells)
@@ -32,11 +35,14 @@ from typing import Any, Iterable
 
 import pandas as pd
 
+from analysis.figure_data import prediction_points, score_for
+from analysis.latex import column_formats
 from utils.config import Config
 
 FINDING_COLUMNS = ["topic", "group", "condition", "task", "subset", "kind", "measure", "experiment",
                    "value", "n", "reference_experiment", "reference", "delta", "low", "low_experiment",
-                   "low_task", "high", "high_experiment", "high_task", "median", "count", "total", "note", "std"]
+                   "low_task", "high", "high_experiment", "high_task", "median", "count", "total", "note", "std",
+                   "decimals", "exponent"]
 TOPICS = ("best", "baseline", "forgetting", "adaptation", "diagonal", "prediction", "prediction_error",
           "transfer", "clip")
 _SCORE_BY_ROLE = {"in_distribution": "score_toward_perfect", "out_of_distribution": "score_gap_closing"}
@@ -48,21 +54,29 @@ def compute_findings(seed_scores: pd.DataFrame, predictions: pd.DataFrame, confi
     rows: list[dict[str, Any]] = []
     if not seed_scores.empty:
         present = seed_scores[seed_scores["value_n"] > 0]
-        rows += best_per_task(present, config)
-        rows += baseline_levels(present, config)
+        formats = column_formats(seed_scores)  # as raw_metrics.tex prints each (task, condition) column
+        printed = [_printed(r, formats) for r in best_per_task(present, config) + baseline_levels(present, config)]
+        rows += printed
         # forgetting and adaptation mean something only where rules.yaml says what a run trained on: runs
         # its naming pattern does not describe (scored against a named baseline) are left out of them
         described = present[(present["group"] == "baseline") | (present["trained_on"].astype(str) != "")]
         rows += forgetting(described, config)
         rows += adaptation(described, config)
         rows += transfer(present, config)
-    rows += prediction_misses(predictions, top)
+    rows += prediction_misses(predictions, config, top)
     if config.clip is not None:
         rows.append({"topic": "clip", "low": config.clip[0], "high": config.clip[1]})
     frame = pd.DataFrame(rows, columns=FINDING_COLUMNS)
-    for col in ("value", "n", "reference", "delta", "low", "high", "median", "count", "total", "std"):
+    for col in ("value", "n", "reference", "delta", "low", "high", "median", "count", "total", "std", "decimals",
+                "exponent"):
         frame[col] = frame[col].astype("float64")
     return frame
+
+
+def _printed(row: dict[str, Any], formats: dict) -> dict[str, Any]:
+    """A best or baseline finding with the decimals and scale its table column prints it in."""
+    fmt = formats.get((row["task"], row["condition"]))
+    return {**row, "decimals": fmt.decimals, "exponent": fmt.exponent} if fmt is not None else row
 
 
 def _conditions(table: pd.DataFrame, config: Config) -> list[str]:
@@ -204,25 +218,30 @@ def _diagonal(g: pd.DataFrame, group: str, condition: str, col: str) -> list[dic
              "note": "diagonal" if widest <= 1 else "block-diagonal"}]
 
 
-def prediction_misses(predictions: pd.DataFrame, top: int = 3) -> list[dict[str, Any]]:
-    """Where the max-of-single-task prediction misses most, per score, and its mean miss."""
+def prediction_misses(predictions: pd.DataFrame, config: Config, top: int = 3) -> list[dict[str, Any]]:
+    """Per group and condition, where the max-of-single-task prediction misses most, from the points
+    the prediction figure draws (the condition's score, seed means: `prediction_points`), and the
+    mean miss over those points."""
     if predictions.empty:
         return []
     rows: list[dict[str, Any]] = []
     summary: list[dict[str, Any]] = []
-    for score in _unique(predictions["score"]):
-        part = predictions[(predictions["score"] == score)].dropna(subset=["residual"])
-        if part.empty:
-            continue
-        size = part["residual"].abs()
-        for i in size.sort_values(ascending=False, kind="stable").index[:top]:
-            r = part.loc[i]
-            rows.append({"topic": "prediction", "group": r["group"], "condition": r["condition"],
-                         "task": r["task"], "kind": r["kind"], "measure": score, "experiment": r["experiment"],
-                         "value": r["actual"], "reference": r["predicted"],
-                         "reference_experiment": r["predicted_from"], "delta": r["residual"]})
-        summary.append({"topic": "prediction_error", "measure": score, "value": float(size.mean()),
-                        "total": len(part)})
+    groups = _unique(predictions["group"])
+    for group in [g for g in config.groups if g in groups] + [g for g in groups if g not in config.groups]:
+        for cond in _conditions(predictions[predictions["group"] == group], config):
+            score = score_for(config, cond).column
+            part = predictions[(predictions["group"] == group) & (predictions["condition"] == cond)]
+            points = prediction_points(part, score, config, top=top)
+            cells = points.cells.dropna(subset=["actual", "predicted"])
+            if cells.empty:
+                continue
+            for r in points.worst.itertuples():
+                rows.append({"topic": "prediction", "group": group, "condition": cond, "task": r.task,
+                             "kind": config.tasks[r.task].kind if r.task in config.tasks else None,
+                             "measure": score, "experiment": r.experiment, "value": r.actual,
+                             "reference": r.predicted, "delta": r.residual})
+            summary.append({"topic": "prediction_error", "group": group, "condition": cond, "measure": score,
+                            "value": float(cells["residual"].abs().mean()), "total": len(cells)})
     return rows + summary
 
 

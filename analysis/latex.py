@@ -7,11 +7,17 @@ Two tables from one renderer:
 
 Decimals are chosen per column (task x condition) from the numbers in it (`column_decimals`), so a
 ~1% difference between experiments stays visible: 1918 and 1976 print as 1918 and 1976, never
-as 1900 and 2000. `latex:` in rules.yaml limits both tables to chosen experiments and seeds.
+as 1900 and 2000; a column of five-digit values is printed in thousands (x10^3, said above it), so
+123318 +- 112906 reads 123 +- 113, not with digits the seeds do not support (`column_format`). A
+spread that rounds to zero prints as "< 0.05" (never "+- 0.0"); each column's best value is bold.
+The tasks are the columns and the conditions blocks of rows, so the table fits a page's width at
+the text's own font size (no \resizebox). `latex:` in rules.yaml limits both tables to chosen
+experiments and seeds. summary.md prints its numbers with the same `column_format`.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 import pandas as pd
@@ -21,6 +27,7 @@ from utils.config import Config
 from utils.errors import ConfigError
 
 MAX_DECIMALS = 6
+PM = r"${\pm}$"  # ± without the spaces of a binary operator: a column of "0.864±0.002" fits 7 in at 10 pt
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "_": r"\_", "&": r"\&", "%": r"\%", "#": r"\#", "$": r"\$",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 
@@ -48,6 +55,61 @@ def column_decimals(means: pd.Series, stds: pd.Series | None = None) -> int:
     if not candidates:
         return 0
     return int(min(max(-math.floor(math.log10(min(candidates))), 0), MAX_DECIMALS))
+
+
+@dataclass(frozen=True)
+class ColumnFormat:
+    """How a table column prints its numbers: `decimals` places, in units of 10**`exponent`."""
+
+    decimals: int
+    exponent: int = 0
+
+    def text(self, value: float) -> str:
+        """The value as the column prints it (scaled, without the unit): `--` for no number."""
+        return number(value / 10.0 ** self.exponent if value is not None and math.isfinite(value) else value,
+                      self.decimals)
+
+    def spread(self, std: float) -> str:
+        """A ± spread as the column prints it; one that rounds to zero is "< 0.05" (at 1 decimal), never 0.0."""
+        text = self.text(std)
+        if text != "--" and std == 0:
+            return "0"  # the seeds agree exactly
+        if text != "--" and std > 0 and float(text) == 0:
+            return "< " + number(0.5 * 10.0 ** -self.decimals, self.decimals + 1)
+        return text
+
+    def plain(self, value: float) -> str:
+        """The value with its scale written out, for prose: "1587", "92.8×10³"."""
+        text = self.text(value)
+        return text if not self.exponent or text == "--" else f"{text}×10{_superscript(self.exponent)}"
+
+
+_SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def _superscript(n: int) -> str:
+    return str(n).translate(_SUPERSCRIPT)
+
+
+def column_format(means: pd.Series, stds: pd.Series | None = None) -> ColumnFormat:
+    """The column's format: values of 10^4 and more (the median |value|) in thousands (or millions, ...),
+    then `column_decimals` of the scaled numbers."""
+    values = pd.to_numeric(means, errors="coerce").astype("float64")
+    values = values[values.map(math.isfinite) & (values != 0)].abs()
+    exponent = 0
+    if len(values) and float(values.median()) >= 1e4:
+        exponent = 3 * int(math.floor(math.log10(float(values.median())) / 3))
+    scale = 10.0 ** exponent
+    scaled_stds = None if stds is None else pd.to_numeric(stds, errors="coerce").astype("float64") / scale
+    return ColumnFormat(column_decimals(pd.to_numeric(means, errors="coerce").astype("float64") / scale,
+                                        scaled_stds), exponent)
+
+
+def column_formats(table: pd.DataFrame) -> dict[tuple[str, str], ColumnFormat]:
+    """(task, condition) -> the format raw_metrics.tex prints that column in, from the seed_scores rows
+    (every experiment and baseline: `value_mean`, `value_std`)."""
+    return {(task, cond): column_format(part["value_mean"], part["value_std"])
+            for (task, cond), part in table.groupby(["task", "condition"], sort=False)}
 
 
 def sig(value: float, digits: int = 2) -> str:
@@ -155,62 +217,78 @@ def _render(scores: pd.DataFrame, config: Config, rows: list[str], cells: dict, 
     tasks = [t for t in config.tasks if t in set(scores["task"])]
     columns = [(t, c.name) for t in tasks for c in conds]
     nan = (float("nan"), float("nan"), 0)
-    decimals = {col: column_decimals(pd.Series([cells.get((r, *col), nan)[0] for r in rows], dtype="float64"),
-                                     pd.Series([cells.get((r, *col), nan)[1] for r in rows], dtype="float64"))
-                for col in columns}
-    short = {"in_distribution": "ID", "out_of_distribution": "OOD"}
+    formats = {col: column_format(pd.Series([cells.get((r, *col), nan)[0] for r in rows], dtype="float64"),
+                                  pd.Series([cells.get((r, *col), nan)[1] for r in rows], dtype="float64"))
+               for col in columns}
+    best = {}
+    for col in columns:
+        means = [(cells.get((r, *col), nan)[0], r) for r in rows]
+        means = [(m, r) for m, r in means if m is not None and math.isfinite(m)]
+        if len(means) > 1:
+            pick = max if config.tasks[col[0]].higher_is_better else min
+            best[col] = pick(means)[0]
     row_n = {r: max([cells.get((r, *col), nan)[2] for col in columns] or [0]) for r in rows}
+    lead = 1 + (n_row is not None)
+    width = lead + len(tasks)
     fewer = False
     body = []
-    previous = None
-    for r in rows:
-        group = groups.get(r, "")
-        if previous is not None and group != previous:
-            body.append(r"\midrule")
-        previous = group
-        out = []
-        for col in columns:
-            mean, std, n = cells.get((r, *col), nan)
-            d = decimals[col]
-            text = number(mean, d)
-            if n > 1 and math.isfinite(std):
-                text += r" $\pm$ " + number(std, d)
-            if 0 < n < row_n[r]:
-                text += r"$^\dagger$"
-                fewer = True
-            out.append(text)
-        lead = _escape(names[r]) + (f" & {n_row[r]}" if n_row is not None else "")
-        body.append(lead + " & " + " & ".join(out) + r" \\")
-    notes = [f"{short.get(c.role, c.name)}: {_escape(c.label)}" for c in conds] if len(conds) > 1 else []
-    notes.append(r"$\uparrow$ higher is better, $\downarrow$ lower is better")
+    for ci, cond in enumerate(conds):
+        scaled = [formats[(t, cond.name)].exponent for t in tasks]
+        if len(conds) > 1 or any(scaled):
+            title = rf"\textit{{{_escape(cond.label)}}}" if len(conds) > 1 else ""
+            units = [rf"($\times 10^{{{e}}}$)" if e else "" for e in scaled]
+            if ci:
+                body.append(r"\midrule")
+            body.append(" & ".join([rf"\multicolumn{{{lead}}}{{l}}{{{title}}}"] + units) + r" \\")
+            body.append(r"\addlinespace[2pt]" if len(conds) > 1 else r"\midrule")
+        previous = None
+        for r in rows:
+            group = groups.get(r, "")
+            if previous is not None and group != previous:
+                body.append(r"\addlinespace[3pt]")
+            previous = group
+            out = []
+            for t in tasks:
+                col = (t, cond.name)
+                mean, std, n = cells.get((r, *col), nan)
+                fmt = formats[col]
+                text = fmt.text(mean)
+                if col in best and mean == best[col]:
+                    text = rf"\textbf{{{text}}}"
+                if n > 1 and math.isfinite(std):
+                    spread = fmt.spread(std)
+                    text += PM + (spread.replace("< ", "$<$") if spread.startswith("<") else spread)
+                if 0 < n < row_n[r]:
+                    text += r"$^\dagger$"
+                    fewer = True
+                out.append(text)
+            head = _escape(names[r]) + (f" & {n_row[r]}" if n_row is not None else "")
+            body.append(head + " & " + " & ".join(out) + r" \\")
+    notes = []
+    notes.append(r"$\uparrow$ higher is better, $\downarrow$ lower is better; bold: the best in its column")
+    if any(f.exponent for f in formats.values()):
+        notes.append(r"($\times 10^{3}$): the column in thousands")
     if fewer:
         notes.append(r"$^\dagger$ fewer seeds than the row's other cells (a missing evaluation)")
-    lead_cols = "l" + ("r" if n_row is not None else "")
-    first = 2 + (n_row is not None)
-    header = [" & ".join(["Experiment"] + (["n"] if n_row is not None else []) + [
-        rf"\multicolumn{{{len(conds)}}}{{c}}{{{_escape(config.tasks[t].label)} {_arrow(config, t)}}}"
-        for t in tasks]) + r" \\"]
-    if len(conds) > 1:
-        header.append(" ".join(rf"\cmidrule(lr){{{first + i * len(conds)}-{first - 1 + (i + 1) * len(conds)}}}"
-                               for i in range(len(tasks))))
-        header.append(" & " * (first - 1) + " & ".join(short.get(c.role, c.name) for _ in tasks for c in conds)
-                      + r" \\")
+    header = " & ".join(["Experiment"] + (["n"] if n_row is not None else []) + [
+        f"{_escape(config.tasks[t].label)}" for t in tasks]) + r" \\"
+    if tasks:  # which way is better, under each task's name (one line of names stays narrow)
+        header += "\n" + " & ".join([""] * lead + [_arrow(config, t) for t in tasks]) + r" \\"
     lines = [
         f"% Generated by run_all.py from {source}; do not edit by hand.",
-        r"% Needs \usepackage{booktabs} and \usepackage{graphicx}; in a two-column paper use table*.",
+        r"% Needs \usepackage{booktabs}; at the text's font size, 7 tasks fit 7 in: in a two-column paper use table*.",
         r"\begin{table}[t]",
         r"\centering",
+        r"\setlength{\tabcolsep}{2.5pt}",
         rf"\caption{{{caption} {'; '.join(notes)}.}}",
         rf"\label{{{label}}}",
-        r"\resizebox{\linewidth}{!}{%",
-        rf"\begin{{tabular}}{{{lead_cols}{'r' * len(columns)}}}",
+        rf"\begin{{tabular}}{{l{'r' * (width - 1)}}}",
         r"\toprule",
-        *header,
+        header,
         r"\midrule",
         *body,
         r"\bottomrule",
-        r"\end{tabular}%",
-        "}",
+        r"\end{tabular}",
         r"\end{table}",
         "",
     ]
@@ -329,4 +407,4 @@ def _escape(text: str) -> str:
 
 
 def _arrow(config: Config, task: str) -> str:
-    return r"($\uparrow$)" if config.tasks[task].higher_is_better else r"($\downarrow$)"
+    return r"$\uparrow$" if config.tasks[task].higher_is_better else r"$\downarrow$"

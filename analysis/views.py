@@ -10,6 +10,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from analysis.figure_data import with_heatmap_limit
 from analysis.findings import compute_findings
 from analysis.overview import run_overview, run_suite, suite_headline, suite_subtasks
 from analysis.runs import run_curves, run_values, with_baseline
@@ -48,7 +49,9 @@ VIEWS: dict[str, ViewFn] = {
     "findings": lambda frame, config, gaps, get: with_run_findings(
         compute_findings(get("seed_scores"), get("predictions"), config), frame, config, get),
     # the scores of each seed on its own, for one heatmap per seed; empty unless plots.seed_heatmap
-    "seed_heatmap": lambda frame, config, gaps, get: get("scores") if config.seed_heatmap else get("scores").iloc[:0],
+    # (with one colour limit per group, shared by its seeds' heatmaps)
+    "seed_heatmap": lambda frame, config, gaps, get: with_heatmap_limit(
+        get("scores") if config.seed_heatmap else get("scores").iloc[:0], config),
 }
 
 

@@ -7,16 +7,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.collections import LineCollection
 from matplotlib.lines import Line2D
-from matplotlib.patches import Rectangle
-from matplotlib.ticker import MaxNLocator, NullLocator
+from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator
 from matplotlib.transforms import blended_transform_factory
 
 from analysis.figure_data import curve_panels, curve_seeds, seed_phrase
 from plots.page import GAP, Page, title_height, x_axis_height
 from plots.registry import OutputContext, figure
 from plots.style import (BASELINE, FONT_MIN, TITLE_SIZE, TRAINED, UNTRAINED, apply_style, experiment_labels,
-                         fit_limits, fit_tick_labels, linear_ticks, run_style, short_number_ticks,
-                         sparse_log_ticks, tall_log_ticks)
+                         fit_limits, linear_ticks, log_ticks)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -24,8 +22,8 @@ if TYPE_CHECKING:
 
 _MAX_NAMED = 3  # missing experiments named on a panel before "+ n more"
 _LABEL_GAP = 0.1  # inches between two direct labels at a panel's right edge
-PAGE_HEIGHT = 9.0  # inches: a page's text height, what panels stacked in one column are fitted into
-_PANEL_H, _MIN_PANEL_H = 1.35, 0.85  # inches: a panel's height, and the least a stacked one is given
+PAGE_HEIGHT = 8.95  # inches: a page's text height (9 in) less a margin, what stacked panels are fitted into
+_PANEL_H, _MIN_PANEL_H = 1.35, 0.7  # inches: a panel's height, and the least a stacked one is given
 
 
 def _named(labels: list[str]) -> str:
@@ -67,12 +65,46 @@ def spread_labels(ax: Axes, ys: np.ndarray, gap: float) -> np.ndarray:
     return inverse[:, 1]
 
 
+def end_labels(ax: Axes, ends: list[tuple[float, float]], names: list[str], colours: list[str],
+               pad: float = 0.06) -> None:
+    """Name each line at the panel's right edge, `pad` inches right of it: each label as near the height
+    its line ends as labels `_LABEL_GAP` apart allow (`spread_labels`), joined to its line's end by a
+    thin grey leader (gid "leader": level with the line's end to the panel's edge, then to the label),
+    so a label pushed off its line's height still points at it. Call it once the panel's limits are final."""
+    if not ends:
+        return
+    fig = ax.figure
+    heights = spread_labels(ax, np.array([y for _, y in ends], dtype=float), _LABEL_GAP)
+    width = ax.get_position().width * fig.get_size_inches()[0]
+    at = blended_transform_factory(ax.transAxes, ax.transData)
+    x_px = ax.transAxes.transform((1, 0))[0] + (pad - 0.015) * fig.dpi  # where the leader ends
+    for (x, y), h, name, colour in zip(ends, heights, names, colours):
+        y_px = ax.transData.transform((x, h))[1]
+        x_end, y_end = ax.transData.inverted().transform((x_px, y_px))
+        edge = ax.get_xlim()[1]
+        ax.plot([x, edge, x_end], [y, y, y_end], color="0.6", lw=0.5, clip_on=False, zorder=3.4, gid="leader",
+                label=f"_leader:{name}")
+        ax.text(1 + pad / width, h, name, transform=at, fontsize=FONT_MIN, color=colour, va="center", ha="left",
+                gid="label")
+
+
+def _end_spread(table: pd.DataFrame, spread: pd.DataFrame, name: str) -> float:
+    """The ± std across seeds at an experiment's last checkpoint with a value (nan without one)."""
+    ok = np.flatnonzero(np.isfinite(table[name].to_numpy()))
+    return float(spread[name].to_numpy()[ok[-1]]) if len(ok) else np.nan
+
+
+_WHISKER_STEP = 0.045  # inches between the dodged end-of-run whiskers
+
+
 @figure("checkpoints", needs="seed_curves", per=("group", "condition"), writes="checkpoints/{group}_{condition}",
         title="Metric over training checkpoints",
         description="Each task's metric at every checkpoint: the experiments trained on that task in vermillion, "
-                    "labelled at their end, with a whisker of ± std across seeds at the last checkpoint; every "
-                    "other experiment of the group as a thin blue line; lines are means over seeds; dashed: the "
-                    "baseline's value at its last checkpoint (mean over the seeds' baselines); log scale for errors.")
+                    "named at the panel's edge (a grey leader joins each name to its line's end), with a whisker "
+                    "of ± std across seeds at the last checkpoint (side by side, in the order of the names); "
+                    "every other experiment of the group as a thin blue line; lines are means over seeds; "
+                    "dashed: the baseline's value at its last checkpoint (mean over the seeds' baselines); log "
+                    "scale for errors. The legend fills the grid's empty cells.")
 def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     apply_style()
     panels = curve_panels(data, ctx.config)
@@ -81,7 +113,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     multi = bool((seeds > 1).any())
     handles = [Line2D([], [], color=TRAINED, lw=1.4), Line2D([], [], color=UNTRAINED, lw=0.7, alpha=0.5),
                Line2D([], [], color=BASELINE, ls="--", lw=0.9)]
-    names = ["trained on this task (labelled)", "not trained on it",
+    names = ["trained on this task (named)", "not trained on it",
              "baseline at its last checkpoint" + (" (mean of its seeds)" if multi else "")]
     what = ""
     if multi:
@@ -92,7 +124,6 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     page = Page(ctx.config.plot_width, ctx.config.plot_dpi)
     title = page.wrap(f"{ctx.group_label} vs baseline: metric at every checkpoint, {ctx.condition_label}{what}",
                       TITLE_SIZE)
-    legend_cols, legend_h = page.legend_columns(names)
     label_w = max((page.text_width(lab, FONT_MIN) for lab in experiment_labels(list(seeds.index), ctx.config)),
                   default=0.3) + 0.08
     left = 0.72  # y tick labels (up to "0.825") and a 2-line y label
@@ -101,9 +132,13 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     ncols = page.columns(len(tasks), 1.3, left, right=label_w, wspace=wspace)
     top = 2 * GAP + page.text_height(title, TITLE_SIZE) + title_height()
     axis_h = x_axis_height(1)
+    # The legend goes into the grid's empty cells when it fits there, else under the panels.
+    free_x, free_w = page.free_cells(len(tasks), ncols, left, right=label_w, wspace=wspace, after=label_w + GAP)
+    in_cell = free_w > 0 and page.legend_width(names) <= free_w
+    legend_cols, legend_h = (1, 0.0) if in_cell else page.legend_columns(names)
     bottom = axis_h + legend_h + GAP
     # Stacked in one column (a one-column page), the panels share the x axis, labelled once at the
-    # bottom, and are made shorter so the figure fits a page's height where it can.
+    # bottom, and are made shorter so the figure fits a page's height.
     stacked = ncols == 1 and len(tasks) > 1
     hspace = title_height() + 0.06 + (0.0 if stacked else axis_h)
     panel_h = _PANEL_H
@@ -112,6 +147,10 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
         panel_h = min(_PANEL_H, max(_MIN_PANEL_H, room / len(tasks)))
     axes = page.panels(len(tasks), ncols, panel_h, left, top, bottom, right=label_w, wspace=wspace, hspace=hspace)
     all_steps = np.concatenate([panels[t].table.index.to_numpy(dtype=float) for t in tasks]) if tasks else []
+    # Room right of the last checkpoint for the whiskers side by side (the same on every panel).
+    most_trained = max((len(panels[t].trained) for t in tasks), default=0) if multi else 0
+    panel_w = axes[0].get_position().width * page.width if axes else 1.0
+    strip = min(0.35, (most_trained + 0.5) * _WHISKER_STEP) / panel_w if most_trained else 0.0
     for ax, task in zip(axes, tasks):
         info = ctx.task(task)
         panel = panels[task]
@@ -121,11 +160,21 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
         values = table.to_numpy(dtype=float)
         if info.log:
             ax.set_yscale("log")
-        if stacked and len(all_steps) > 1:
-            ax.set_xlim(all_steps.min(), all_steps.max())
-        elif len(steps) > 1:
-            ax.set_xlim(steps.min(), steps.max())
-        ax.set_ylim(*fit_limits(np.concatenate([values.ravel(), base]), log=info.log, pad=0.05))
+        span = all_steps if stacked else steps
+        if len(span) > 1:
+            x0, x1 = float(np.min(span)), float(np.max(span))
+            ax.set_xlim(x0, x1 + (x1 - x0) * strip / (1 - strip))
+        ends = []
+        for name in trained:
+            y = table[name].to_numpy()
+            last = np.flatnonzero(np.isfinite(y))
+            ends.append((steps[last[-1]], y[last[-1]]) if len(last) else (np.nan, np.nan))
+        end_std = np.array([_end_spread(table, spread, n) if multi else np.nan for n in trained], dtype=float)
+        end_y = np.array([y for _, y in ends], dtype=float)
+        reach = np.concatenate([end_y - np.nan_to_num(end_std), end_y + np.nan_to_num(end_std)]) if ends else []
+        if info.log:
+            reach = reach[reach > 0] if len(reach) else reach
+        ax.set_ylim(*fit_limits(np.concatenate([values.ravel(), base, reach]), log=info.log, pad=0.05))
         if others:  # one collection for all the lines in the background
             segments = [np.column_stack([steps, table[e].to_numpy()]) for e in others]
             segments = [s[np.isfinite(s[:, 1])] for s in segments]
@@ -133,44 +182,47 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
                                              gid="others"), autolim=False)
         for value in base:
             ax.axhline(value, color=BASELINE, ls="--", lw=0.9, zorder=1.8)
-        ends, end_labels = [], experiment_labels(trained, ctx.config)
         for name in trained:
-            y = table[name].to_numpy()
-            ax.plot(steps, y, color=TRAINED, lw=1.4, zorder=3)
-            last = np.flatnonzero(np.isfinite(y))
-            ends.append((steps[last[-1]], y[last[-1]]) if len(last) else (np.nan, np.nan))
-        if multi and trained:
-            end_std = [spread[name].to_numpy()[np.flatnonzero(np.isfinite(table[name].to_numpy()))[-1]]
-                       if np.isfinite(table[name].to_numpy()).any() else np.nan for name in trained]
-            xs, ys, std = (np.array(v, dtype=float) for v in (*zip(*ends), end_std))
-            ok = np.isfinite(ys) & np.isfinite(std)
-            if ok.any():
-                ax.vlines(xs[ok], ys[ok] - std[ok], ys[ok] + std[ok], colors=TRAINED, linewidths=1.0, zorder=3.5,
-                          gid="spread")
+            ax.plot(steps, table[name].to_numpy(), color=TRAINED, lw=1.4, zorder=3)
         ok = [i for i, (_, y) in enumerate(ends) if np.isfinite(y)]
-        if ok:
-            heights = spread_labels(ax, np.array([ends[i][1] for i in ok]), _LABEL_GAP)
-            right = blended_transform_factory(ax.transAxes, ax.transData)
-            for i, y in zip(ok, heights):
-                ax.text(1.03, y, end_labels[i], transform=right, fontsize=FONT_MIN, color=TRAINED, va="center",
-                        ha="left", gid="label")
+        order = sorted(ok, key=lambda i: -ends[i][1])  # top to bottom: the order the names are read in
+        if multi and order:  # side by side right of the last checkpoint, in the names' order
+            x_last = ax.get_xlim()[0] + (ax.get_xlim()[1] - ax.get_xlim()[0]) * (1 - strip)
+            dx = (ax.get_xlim()[1] - ax.get_xlim()[0]) * _WHISKER_STEP / panel_w
+            xs = np.array([x_last + (k + 0.5) * dx for k in range(len(order))])
+            ys, std = end_y[order], end_std[order]
+            has = np.isfinite(std)
+            if has.any():
+                ax.vlines(xs[has], (ys - std)[has], (ys + std)[has], colors=TRAINED, linewidths=1.0, zorder=3.5,
+                          gid="spread")
+                ax.scatter(xs[has], ys[has], s=9, marker="_", c=TRAINED, linewidths=1.0, zorder=3.5,
+                           gid="spread_mean")
+        labels = experiment_labels(trained, ctx.config)
+        end_labels(ax, [ends[i] for i in ok], [labels[i] for i in ok], [TRAINED] * len(ok))
         note = _panel_note(panel.missing, panel.fewer, ctx)
         if note:
             ax.text(0.02, 0.02, note, transform=ax.transAxes, fontsize=FONT_MIN, color="0.3", ha="left",
                     va="bottom", bbox={"facecolor": "white", "edgecolor": "0.6", "alpha": 0.9, "pad": 1.5})
         if info.log:
-            lo, hi = ax.get_ylim()  # a decade or more: 1-2-5 labels; less: 3-4 plain numbers across it
-            sparse_log_ticks(ax.yaxis, max_labels=4) if hi / lo >= 10 else tall_log_ticks(ax.yaxis, nbins=4)
+            log_ticks(ax.yaxis, least=3, most=5)
         else:
             linear_ticks(ax.yaxis, nbins=4)
+            ax.yaxis.set_minor_locator(NullLocator())
         ax.xaxis.set_major_locator(MaxNLocator(3))
-        ax.yaxis.set_minor_locator(NullLocator())  # no unlabelled minor ticks to build on log axes
         ax.set_title(info.label)
         if stacked and ax is not axes[-1]:
             ax.tick_params(axis="x", labelbottom=False)
         else:
             ax.set_xlabel("training step")
         ax.set_ylabel(f"{info.unit}\n{'higher' if info.higher_is_better else 'lower'} is better")
+    for ax in axes:  # ticks within the data's steps, not in the whiskers' strip
+        x0, x1 = ax.get_xlim()
+        ax.xaxis.set_major_locator(FixedLocator([t for t in MaxNLocator(3).tick_values(x0, x1 - (x1 - x0) * strip)
+                                                 if x0 <= t <= x1 - (x1 - x0) * strip + 1e-9]))
     page.title(title)
-    page.legend(handles, names, legend_cols)
+    if in_cell:
+        last = axes[-1].get_position()
+        page.legend_at(handles, names, free_x, last.y1 * page.height, legend_cols)
+    else:
+        page.legend(handles, names, legend_cols)
     return page.fig

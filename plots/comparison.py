@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from analysis.figure_data import baseline_levels, seed_bars, seed_phrase
-from plots.page import rows_figure
+from analysis.figure_data import baseline_levels, rows_of_part, seed_bars, seed_phrase
+from plots.page import part_phrase, rows_figure, rows_split
 from plots.registry import OutputContext, figure
 from plots.style import (BASELINE, apply_style, baseline_band, experiment_labels, fit_limits,
-                         interval_handles, interval_rows, linear_ticks, row_guides, sparse_log_ticks)
+                         interval_handles, interval_rows, linear_ticks, log_ticks, row_guides)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -23,7 +23,7 @@ def better(higher_is_better: bool) -> str:
 
 
 @figure("comparison", needs="seed_points", per=("group", "condition"),
-        writes="comparison/{group}_{condition}",
+        writes="comparison/{group}_{condition}", parts=rows_split,
         title="Raw metric vs baseline",
         description="Each task's metric at the last checkpoint for every experiment of the group: point = mean "
                     "over seeds, line = ± std across seeds, grey dots = each seed; dashed line: the baseline "
@@ -32,7 +32,8 @@ def better(higher_is_better: bool) -> str:
                     "log scale for errors.")
 def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     apply_style()
-    bars = seed_bars(data, "value", ctx.config)
+    full = seed_bars(data, "value", ctx.config)  # every row: the axes are the same in each part of a split figure
+    bars = seed_bars(data, "value", ctx.config, rows=rows_of_part(data, ctx.config, ctx.keys))
     baseline = baseline_levels(data)
     tasks = list(bars.mean.columns)
     labels = experiment_labels(list(bars.mean.index), ctx.config)
@@ -47,7 +48,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
         names.append("n/a: missing evaluation")
     rows = rows_figure(ctx.config, labels, len(tasks),
                        f"{ctx.group_label} vs baseline: raw metric at the last checkpoint, "
-                       f"{ctx.condition_label}{seeds}", names)
+                       f"{ctx.condition_label}{seeds}{part_phrase(ctx.keys, labels)}", names)
     for ax, task in zip(rows.axes, tasks):
         info = ctx.task(task)
         mean, std = bars.mean[task].to_numpy(), bars.std[task].to_numpy()
@@ -65,10 +66,15 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
                                (level["mean"] - level["std"].fillna(0)).to_numpy()])
         if info.log:
             ax.set_xscale("log")
-        ax.set_xlim(*fit_limits(np.concatenate([mean, low, high, dots["value"].to_numpy()]), log=info.log,
+        all_mean, all_std = full.mean[task].to_numpy(), full.std[task].to_numpy()
+        all_low = all_mean - all_std
+        if info.log:
+            all_low = np.where(all_low > 0, all_low, np.nan)
+        all_dots = full.dots.loc[full.dots["task"] == task, "value"].to_numpy()
+        ax.set_xlim(*fit_limits(np.concatenate([all_mean, all_low, all_mean + all_std, all_dots]), log=info.log,
                                 include=tuple(base)))
         if info.log:
-            sparse_log_ticks(ax.xaxis, max_labels=3)
+            log_ticks(ax.xaxis, least=3, most=4)
         else:
             linear_ticks(ax.xaxis)
         ax.set_title(info.label)

@@ -24,13 +24,15 @@ if TYPE_CHECKING:
         description="Off unless plots.seed_heatmap is true in rules.yaml. Per group and seed: experiments x "
                     "evaluation tasks of the normalized score at the last checkpoint against that seed's own "
                     "baseline, one panel per condition; seed 0 = the runs without a seed suffix; outlined: "
-                    "trained tasks.")
+                    "trained tasks; one colour scale for every seed's figure of a group.")
 def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     rows = members(data)
     seed = int(ctx.keys["seed"])
     which = "seed 0 (runs without a seed suffix)" if seed == UNSUFFIXED_SEED else f"seed {seed}"
     baselines = ", ".join(sorted(set(rows["baseline_experiment"])))
     clip = clip_phrase(ctx.config, per_seed=True)
+    limit = float(rows["colour_limit"].iloc[0]) if "colour_limit" in rows.columns and len(rows) else None
     return score_heatmap(rows, ctx, f"{ctx.group_label}: each condition's score per task, {which} only, "
                                     f"last checkpoint, scored against {baselines}"
-                                    + (f"; {clip}" if clip else ""))
+                                    + (f"; {clip}" if clip else ""),
+                         limit=limit, shared=" for both panels and every seed's figure of this group")

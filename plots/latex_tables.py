@@ -10,8 +10,10 @@ from plots.registry import OutputContext, table
 
 @table("raw_metrics_tex", needs="scores", writes="tables/raw_metrics.tex", title="Raw metrics per experiment (LaTeX)",
        description="The paper table: one row per experiment (short name), mean ± std over seeds of the metric "
-                   "at the last checkpoint per task and condition, decimals fitted to each column, booktabs, "
-                   "in a table environment with caption and label; latex: in rules.yaml picks rows and seeds.")
+                   "at the last checkpoint, tasks as columns and each condition a block of rows (fits 7 in at the "
+                   "text's font size), decimals fitted to each column, five-digit columns in thousands, each "
+                   "column's best in bold, booktabs, in a table environment with caption and label; latex: in "
+                   "rules.yaml picks rows and seeds.")
 def raw_metrics_tex(data: pd.DataFrame, ctx: OutputContext) -> str:
     return _with_runs(data, ctx, raw_metrics_latex, by_seed=False)
 

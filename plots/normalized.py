@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from analysis.figure_data import clip_phrase, score_for, seed_bars, seed_phrase
-from plots.page import rows_figure
+from analysis.figure_data import clip_phrase, rows_of_part, score_for, seed_bars, seed_phrase
+from plots.page import part_phrase, rows_figure, rows_split
 from plots.registry import OutputContext, figure
 from plots.style import (BASELINE, apply_style, experiment_labels, fit_limits, interval_handles,
                          interval_rows, linear_ticks, row_guides)
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 @figure("normalized", needs="seed_points", per=("group", "condition"), writes="normalized/{group}_{condition}",
-        title="Normalized score vs baseline",
+        parts=lambda data, config: rows_split(data, config, xlabel_lines=0), title="Normalized score vs baseline",
         description="Each task's normalized score at the last checkpoint for every experiment of the group, "
                     "unclipped, on one x axis shared by all tasks: score toward perfect on standard data "
                     "(0 = baseline, 1 = perfect), gap-closing score out of distribution (0 = baseline on that "
@@ -29,14 +29,16 @@ if TYPE_CHECKING:
 def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     apply_style()
     meaning = score_for(ctx.config, ctx.keys["condition"])
-    bars = seed_bars(data, meaning.column, ctx.config)
+    full = seed_bars(data, meaning.column, ctx.config)  # every row: one x axis in each part of a split figure
+    bars = seed_bars(data, meaning.column, ctx.config, rows=rows_of_part(data, ctx.config, ctx.keys))
     tasks = list(bars.mean.columns)
     labels = experiment_labels(list(bars.mean.index), ctx.config)
     if bars.multi_seed and bars.n_seeds.nunique() > 1:
         labels = [f"{label} (n={n})" for label, n in zip(labels, bars.n_seeds)]
     low, high = bars.mean - bars.std, bars.mean + bars.std
-    limits = fit_limits(np.concatenate([bars.mean.to_numpy().ravel(), low.to_numpy().ravel(),
-                                        high.to_numpy().ravel(), bars.dots["value"].to_numpy()]), include=(0.0,))
+    limits = fit_limits(np.concatenate([full.mean.to_numpy().ravel(), (full.mean - full.std).to_numpy().ravel(),
+                                        (full.mean + full.std).to_numpy().ravel(), full.dots["value"].to_numpy()]),
+                        include=(0.0,))
     perfect = limits[0] <= 1.0 <= limits[1]  # 1 drawn where the data reach it, never forced onto the axis
     handles, names = interval_handles(bars.multi_seed, "± std across seeds")
     handles.append(Line2D([], [], color=BASELINE, lw=0.9))
@@ -51,7 +53,8 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
              if bars.multi_seed else "")
     rows = rows_figure(ctx.config, labels, len(tasks),
                        f"{ctx.group_label} vs baseline: {meaning.name} at the last checkpoint, "
-                       f"{ctx.condition_label}{seeds}" + (f"; {clip_phrase(ctx.config)}" if ctx.config.clip else ""),
+                       f"{ctx.condition_label}{seeds}" + (f"; {clip_phrase(ctx.config)}" if ctx.config.clip else "")
+                       + part_phrase(ctx.keys, labels),
                        names,
                        common_xlabel=f"{meaning.name} (0 = {meaning.zero}, 1 = {meaning.one}; "
                                      "< 0: worse than the baseline)")

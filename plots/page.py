@@ -13,14 +13,19 @@ import matplotlib
 import matplotlib.font_manager
 import matplotlib.ticker
 
-from plots.style import FONT_MIN, PANEL_TITLE_SIZE, PT, TITLE_SIZE, apply_style, fit_tick_labels
+from analysis.figure_data import experiment_order, members
+from plots.style import FONT_MIN, PANEL_TITLE_SIZE, PT, TITLE_SIZE, apply_style, experiment_labels, fit_tick_labels
 from utils.config import Config
 
 if TYPE_CHECKING:
+    import pandas as pd
     import matplotlib.axes
     import matplotlib.figure
 
 GAP = 0.06  # inches between blocks (title, panels, legend) and at the figure's edges
+PAGE_HEIGHT = 9.0  # inches: a page's text height; no figure is taller (split into parts instead)
+ROW_PITCH = 0.12  # inches per experiment row of a rows figure
+CHAR_WIDTH = 0.62 * FONT_MIN * PT  # inches: a 7 pt character, on average, for estimates without a renderer
 
 
 @dataclass
@@ -64,6 +69,22 @@ class Page:
             lines.append(textwrap.fill(line, chars) if chars < len(line) else line)
         return "\n".join(lines)
 
+    def wrap_even(self, text: str, size: float, width: float | None = None) -> str:
+        """`text` in as few lines as fit `width` inches (default: the page less its edges), the lines made
+        as even as that number allows, so no word is left alone on the last line."""
+        wrapped = self.wrap(text, size, width)
+        lines = wrapped.count("\n") + 1
+        if lines == 1:
+            return wrapped
+        best, chars = wrapped, len(text)
+        while chars > 10:
+            chars -= 2
+            trial = textwrap.fill(text, chars)
+            if trial.count("\n") + 1 > lines:
+                break
+            best = trial
+        return best
+
     def fit_title(self, head: str, rest: str, lines: int = 2, size: float = TITLE_SIZE) -> str:
         """`head + rest` wrapped to the page in at most `lines` lines: `head` (a long task or metric name)
         is shortened in its middle with "…" until it fits, `rest` (what is compared with what) is kept."""
@@ -80,14 +101,16 @@ class Page:
         fit = int((self.width - left - right + wspace) // (min_panel + wspace))
         return max(1, min(n, fit))
 
-    def legend_columns(self, names: list[str], size: float = FONT_MIN) -> tuple[int, float]:
-        """Columns of a legend of `names` that fit the page, and its height in inches."""
+    def legend_columns(self, names: list[str], size: float = FONT_MIN, width: float | None = None
+                       ) -> tuple[int, float]:
+        """Columns of a legend of `names` that fit the page (or `width` inches), and its height in inches."""
         em = size * PT
         widths = [self.text_width(n, size) + (1.6 + 0.5 + 1.2) * em for n in names]
+        room = (self.width if width is None else width) - 2 * GAP
         for ncols in range(len(names), 0, -1):
             rows = math.ceil(len(names) / ncols)
             cols = [max(widths[c * rows:(c + 1) * rows], default=0) for c in range(ncols)]
-            if sum(cols) + em <= self.width - 2 * GAP:
+            if sum(cols) + em <= room:
                 break
         lines = sum(n.count("\n") for n in names[:rows]) + rows
         spacing = matplotlib.rcParams["legend.labelspacing"]  # em between rows
@@ -111,6 +134,29 @@ class Page:
             y0 = H - top - (r + 1) * panel_height - r * hspace
             axes.append(self.fig.add_axes((x0 / W, y0 / H, pw / W, panel_height / H)))
         return axes
+
+    def legend_width(self, names: list[str], size: float = FONT_MIN) -> float:
+        """Inches a one-column legend of `names` takes (handles, texts and padding)."""
+        return max((self.text_width(n, size) for n in names), default=0.0) + (1.6 + 0.5 + 1.2 + 1) * size * PT
+
+    def free_cells(self, n: int, ncols: int, left: float, right: float = GAP, wspace: float = 0.12,
+                   after: float = 0.15, panel_width: float | None = None) -> tuple[float, float]:
+        """(x in inches, width in inches) of the empty cells at the end of the last row of `n` panels laid
+        out `ncols` a row by `panels`: from `after` inches right of the last panel (what belongs to it:
+        tick labels running over its edge, names at its lines' ends) to the page's right edge;
+        (0, 0) when the last row is full."""
+        if n % ncols == 0 or n < ncols:
+            return 0.0, 0.0
+        pw = panel_width or (self.width - left - right - (ncols - 1) * wspace) / ncols
+        c = n % ncols
+        x = left + c * pw + (c - 1) * wspace + after
+        return x, self.width - x - GAP
+
+    def legend_at(self, handles: list, names: list[str], x: float, top: float, ncols: int = 1) -> None:
+        """The legend with its upper left corner at (`x`, `top`) inches from the figure's left and bottom
+        edges: in the empty cells of a panel grid (`free_cells`)."""
+        self.fig.legend(handles, names, loc="upper left", bbox_to_anchor=(x / self.width, top / self.height),
+                        ncols=ncols, frameon=False, borderpad=0, borderaxespad=0)
 
     def title(self, text: str, size: float = TITLE_SIZE) -> None:
         """The figure's title, at the top edge (reserve `text_height(text) + 2 * GAP` for it)."""
@@ -161,6 +207,8 @@ class RowsFigure:
     title: str
     xlabel: str = ""  # one x label under all panels (when they share the quantity and its limits)
     xlabel_y: float = 0.0  # inches from the bottom edge: where it goes
+    legend_cell: tuple[float, float] | None = None  # (x, top) inches: the legend in the grid's empty cells
+    legend_names: dict[str, str] | None = None  # names wrapped to the empty cells' width
 
     @property
     def fig(self) -> matplotlib.figure.Figure:
@@ -182,8 +230,55 @@ class RowsFigure:
             self.fig.text(0.5, self.xlabel_y / self.page.height, self.xlabel, ha="center", va="bottom",
                           fontsize=7.5)
         self.page.title(self.title)
-        self.page.legend(handles, names, self.legend_cols)
+        names = [(self.legend_names or {}).get(n, n) for n in names]
+        if self.legend_cell is not None:
+            self.page.legend_at(handles, names, *self.legend_cell, ncols=self.legend_cols)
+        else:
+            self.page.legend(handles, names, self.legend_cols)
         return self.page.fig
+
+
+def rows_height(width: float, labels: list[str], n_panels: int, xlabel_lines: int = 2, title_lines: int = 3,
+                legend_h: float = 0.8, min_panel: float = 0.8) -> float:
+    """Inches a rows figure of `labels` and `n_panels` panels takes at `width` (as `rows_figure` lays it
+    out), estimated without drawing (characters of average width): what `rows_parts` splits by."""
+    left = max((len(lab) for lab in labels), default=4) * CHAR_WIDTH + 0.08
+    ncols = max(1, min(n_panels, int((width - left - 0.16 + 0.2) // (min_panel + 0.2))))
+    nrows = math.ceil(n_panels / ncols)
+    panel_h = max(1.1, ROW_PITCH * len(labels) + 0.12)
+    axis_h = x_axis_height(xlabel_lines)
+    top = 2 * GAP + title_lines * TITLE_SIZE * 1.2 * PT + title_height()
+    hspace = axis_h + title_height() + 0.04
+    return top + nrows * panel_h + (nrows - 1) * hspace + axis_h + legend_h + GAP + (0.25 if not xlabel_lines else 0)
+
+
+def rows_parts(width: float, labels: list[str], n_panels: int, **layout) -> int:
+    """Into how many figures (each a run of the rows) a rows figure is split so each fits a page's
+    height: 1 when the whole fits."""
+    for parts in range(1, max(len(labels), 1) + 1):
+        size = math.ceil(len(labels) / parts)
+        if rows_height(width, labels[:size], n_panels, **layout) <= PAGE_HEIGHT - 0.2:
+            return parts
+    return max(len(labels), 1)
+
+
+def rows_split(data: pd.DataFrame, config: Config, xlabel_lines: int = 2) -> int:
+    """`parts` of a rows figure (plots.registry.figure): how many figures the slice's experiment rows
+    are split into at `plots.width` so each fits a page."""
+    column = "model" if "model" in data.columns else "experiment"
+    rows = members(data)
+    names = experiment_order(rows[column], config)
+    labels = experiment_labels(names, config)
+    if "n_seeds" in rows.columns and rows.groupby(column)["n_seeds"].max().nunique() > 1:
+        labels = [f"{lab} (n=2)" for lab in labels]  # each row says its n
+    return rows_parts(config.plot_width, labels, max(int(data["task"].nunique()), 1), xlabel_lines=xlabel_lines)
+
+
+def part_phrase(keys: dict, labels: list[str]) -> str:
+    """" (part 1 of 2: ft2-1 to ft2-11)" for one part of a split figure (its rows' `labels`); "" unsplit."""
+    if "parts" not in keys or not labels:
+        return ""
+    return f" (part {keys['part']} of {keys['parts']}: {labels[0]} to {labels[-1]})"
 
 
 def rows_figure(config: Config, labels: list[str], n_panels: int, title: str, legend_names: list[str],
@@ -196,13 +291,24 @@ def rows_figure(config: Config, labels: list[str], n_panels: int, title: str, le
     left = max((page.text_width(lab, FONT_MIN) for lab in labels), default=0.3) + 0.08
     ncols = page.columns(n_panels, min_panel, left, right=0.16, wspace=0.2)
     title = page.wrap(title, TITLE_SIZE)
-    legend_cols, legend_h = page.legend_columns(legend_names)
     axis_h = x_axis_height(0 if common_xlabel else xlabel_lines)
+    panel_h = max(1.1, ROW_PITCH * len(labels) + 0.12)
+    # The legend in the last row's empty cells when it fits there (one column), else under the panels.
+    free_x, free_w = page.free_cells(n_panels, ncols, left, right=0.16, wspace=0.2, after=0.15)
+    handle_w = page.legend_width([""])
+    wrapped = {n: page.wrap(n, FONT_MIN, free_w - handle_w + 2 * GAP) for n in legend_names} if free_w > 0 else {}
+    legend_rows_h = page.legend_columns(list(wrapped.values()) or legend_names, width=0.01)[1]  # one column
+    in_cell = (free_w > handle_w + 0.5 and page.legend_width(list(wrapped.values())) <= free_w
+               and legend_rows_h <= panel_h + axis_h)
+    legend_cols, legend_h = (1, 0.0) if in_cell else page.legend_columns(legend_names)
     common_xlabel = page.wrap(common_xlabel, 7.5) if common_xlabel else ""
     common = page.text_height(common_xlabel, 7.5) + 0.03 if common_xlabel else 0.0
     top = 2 * GAP + page.text_height(title, TITLE_SIZE) + title_height()
     bottom = axis_h + common + legend_h + GAP
-    panel_h = max(1.1, 0.12 * len(labels) + 0.12)
     axes = page.panels(n_panels, ncols, panel_h, left, top, bottom, right=0.16, wspace=0.2,
                        hspace=axis_h + title_height() + 0.04)
-    return RowsFigure(page, axes, ncols, legend_cols, title, xlabel=common_xlabel, xlabel_y=legend_h + GAP)
+    cell = None
+    if in_cell:
+        cell = (free_x, axes[-1].get_position().y1 * page.height)
+    return RowsFigure(page, axes, ncols, legend_cols, title, xlabel=common_xlabel, xlabel_y=legend_h + GAP,
+                      legend_cell=cell, legend_names=wrapped if in_cell else None)

@@ -59,6 +59,36 @@ def miss_lines(worst: pd.DataFrame, ctx: OutputContext) -> list[str]:
             for i, (label, r) in enumerate(zip(labels, worst.itertuples()), start=1)]
 
 
+_RING = 3.6  # points: the radius of a miss's ring (marker size 34 pt², its edge included)
+_NUMBER_W, _NUMBER_H = 5.0, 7.0  # points: a one-digit bold 7 pt number's box
+
+
+def number_misses(ax: Axes, worst: pd.DataFrame) -> None:
+    """Number each ringed miss (1 = the largest) beside its ring: the first of eight places around it,
+    away from the diagonal first, where the number's box touches no ring and no number already placed."""
+    fig = ax.figure
+    to_pt = lambda x, y: ax.transData.transform((x, y)) / fig.dpi * 72  # noqa: E731
+    rings = [to_pt(r.predicted, r.actual) for r in worst.itertuples()]
+    boxes: list[tuple[float, float, float, float]] = [(x - _RING, y - _RING, x + _RING, y + _RING) for x, y in rings]
+    gap = _RING + 1.5
+    for i, (r, (x, y)) in enumerate(zip(worst.itertuples(), rings), start=1):
+        below = r.residual < 0  # under the diagonal: the number goes further below / right
+        ways = [(1, -1), (1, 0), (0, -1), (1, 1), (-1, -1), (0, 1), (-1, 0), (-1, 1)] if below else \
+               [(-1, 1), (-1, 0), (0, 1), (1, 1), (-1, -1), (0, -1), (1, 0), (1, -1)]
+        for k in range(4):  # further out when every place around the ring is taken
+            reach = gap + k * 6.0
+            spots = [(x + dx * (reach + _NUMBER_W / 2), y + dy * (reach + _NUMBER_H / 2)) for dx, dy in ways]
+            free = [(cx, cy) for cx, cy in spots
+                    if not any(cx - _NUMBER_W / 2 < b[2] and b[0] < cx + _NUMBER_W / 2 and
+                               cy - _NUMBER_H / 2 < b[3] and b[1] < cy + _NUMBER_H / 2 for b in boxes)]
+            if free:
+                break
+        cx, cy = (free or spots)[0]
+        boxes.append((cx - _NUMBER_W / 2, cy - _NUMBER_H / 2, cx + _NUMBER_W / 2, cy + _NUMBER_H / 2))
+        ax.annotate(str(i), (r.predicted, r.actual), xytext=(cx - x, cy - y), textcoords="offset points",
+                    ha="center", va="center", fontsize=FONT_MIN, fontweight="bold", gid="miss")
+
+
 @figure("prediction", needs="predictions", per=("group", "condition"), writes="prediction/{group}_{condition}",
         title="Multi-task score vs single-task prediction",
         description="For experiments trained on several tasks: each (experiment, evaluation task) as a point, "
@@ -119,17 +149,9 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     ax.scatter(predicted, actual, s=14, c=colours, edgecolors="white", linewidths=0.4, zorder=3, gid="cells")
     ax.scatter(points.worst["predicted"], points.worst["actual"], s=34, facecolors="none", edgecolors="black",
                linewidths=0.7, zorder=3.5, gid="worst")
-    placed: list[tuple[float, float]] = []
-    for i, r in enumerate(points.worst.itertuples(), start=1):
-        dx, dy = (4, -9) if r.residual < 0 else (4, 3)  # away from the diagonal
-        x, y = ax.transData.transform((r.predicted, r.actual)) / page.fig.dpi * 72 + (dx, dy)
-        while any(abs(x - px) < 8 and abs(y - py) < 9 for px, py in placed):
-            y += 9 if r.residual >= 0 else -9
-        placed.append((x, y))
-        ax.annotate(str(i), (r.predicted, r.actual), xytext=(x, y), textcoords="figure points", fontsize=FONT_MIN,
-                    fontweight="bold", gid="miss")
-    linear_ticks(ax.xaxis, nbins=4)
-    linear_ticks(ax.yaxis, nbins=4)
+    number_misses(ax, points.worst)
+    linear_ticks(ax.xaxis, nbins=4, least=2)
+    linear_ticks(ax.yaxis, nbins=4, least=2)
     ax.set_xlabel(f"predicted: best single-task {meaning.name}")
     ax.set_ylabel(f"actual {meaning.name}")
     ax.set_title("above the diagonal: better than predicted", fontsize=FONT_MIN, color="0.3")
@@ -137,7 +159,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     if beside:
         page.fig.text((box.x1 * page.width + 0.3) / page.width, box.y1, list_text, ha="left", va="top",
                       fontsize=FONT_MIN, linespacing=1.3)
-        by_task(page, ax, cells, noise, ctx, top_inches=page.text_height(list_text, FONT_MIN, 1.3) + 0.35)
+        by_task(page, ax, cells, noise, ctx, top_inches=page.text_height(list_text, FONT_MIN, 1.3) + 0.12)
     else:
         page.fig.text(GAP / page.width, (legend_h + GAP + list_h) / page.height, list_text, ha="left", va="top",
                       fontsize=FONT_MIN, linespacing=1.2)

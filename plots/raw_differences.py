@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
-from analysis.figure_data import forgetting_intervals, in_distribution, seed_phrase
-from plots.page import note_figure, rows_figure
+from analysis.figure_data import forgetting_intervals, in_distribution, rows_of_part, seed_phrase
+from plots.page import note_figure, part_phrase, rows_figure, rows_split
 from plots.registry import OutputContext, figure
 from plots.style import (BASELINE, apply_style, experiment_labels, fit_limits, interval_handles,
-                         interval_rows, linear_ticks, row_guides, sparse_log_ticks)
+                         interval_rows, linear_ticks, log_ticks, row_guides)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -27,8 +27,8 @@ def _symmetric(limits: tuple[float, float], centre: float, log: bool) -> tuple[f
 
 
 @figure("raw_differences", needs="seed_points", per=("group",), writes="raw_differences/{group}",
-        title="Forgetting: raw change vs baseline (in distribution)",
-        description="Change from the baseline on in-distribution data at the last checkpoint: accuracy "
+        parts=rows_split, title="Forgetting: raw change vs baseline (in distribution)",
+        description="Change from the baseline on in-distribution data at the last checkpoint: percentage "
                     "points (raw difference x 100, mean ± std across seeds) for accuracy tasks, fold change "
                     "(value / baseline, geometric mean and geometric ± std across seeds, log axis, 1 = baseline) "
                     "for error tasks; each kind on one x axis shared by its tasks; grey dots = each seed; "
@@ -37,8 +37,9 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     apply_style()
     label = ctx.config.condition_label(in_distribution(ctx.config))
     title = (f"{ctx.group_label} vs baseline: change on {label} data at the last checkpoint (forgetting): "
-             "Δ accuracy points, error fold change (×)")
-    change = forgetting_intervals(data, ctx.config)
+             "Δ accuracy in percentage points (pp), error fold change (×)")
+    full = forgetting_intervals(data, ctx.config)  # every row: the same axes in each part of a split figure
+    change = forgetting_intervals(data, ctx.config, rows=rows_of_part(data, ctx.config, ctx.keys))
     if change.mean.empty:
         return note_figure(f"No {label} evaluations for this group.", title, width=ctx.config.plot_width)
     tasks = list(change.mean.columns)
@@ -50,8 +51,8 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     accuracy = [t for t in tasks if ctx.task(t).kind == "accuracy"]
     limits = {}  # one shared x range per kind of change: points for accuracies, fold change for errors
     for kind, cols in (("accuracy", accuracy), ("error", [t for t in tasks if t not in accuracy])):
-        values = [change.mean[cols], change.low[cols], change.high[cols],
-                  change.dots.loc[change.dots["task"].isin(cols), "value"]]
+        values = [full.mean[cols], full.low[cols], full.high[cols],
+                  full.dots.loc[full.dots["task"].isin(cols), "value"]]
         log = kind == "error"
         centre = 1.0 if log else 0.0
         fitted = fit_limits(np.concatenate([np.ravel(v.to_numpy()) for v in values]), log=log, include=(centre,))
@@ -62,7 +63,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     if change.mean.isna().to_numpy().any():
         handles.append(Line2D([], [], ls=""))
         names.append("n/a: missing evaluation")
-    rows = rows_figure(ctx.config, labels, len(tasks), title, names)
+    rows = rows_figure(ctx.config, labels, len(tasks), title + part_phrase(ctx.keys, labels), names)
     for ax, task in zip(rows.axes, tasks):
         info = ctx.task(task)
         dots = change.dots[change.dots["task"] == task]
@@ -76,10 +77,10 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
                       dots["value"].to_numpy())
         ax.set_xlim(*limits["error" if log else "accuracy"])
         if log:
-            sparse_log_ticks(ax.xaxis, max_labels=3)
+            log_ticks(ax.xaxis, least=3, most=4)
             ax.set_xlabel("× baseline\n← lower is better")
         else:
             linear_ticks(ax.xaxis)
-            ax.set_xlabel("Δ points\nhigher is better →")
+            ax.set_xlabel("Δ pp\nhigher is better →")
         ax.set_title(info.label)
     return rows.finish(handles, names, labels)

@@ -35,6 +35,9 @@ class OutputSpec:
     description: str
     module: str
     blocks_by: str | None = None  # a table written in blocks of rows, one per run of this column's values
+    # A figure that may not fit one page: parts(slice, config) -> how many figures its rows are split
+    # into (files `<name>_1`, `<name>_2`, ...; one figure keeps its name); keys "part" and "parts" tell each.
+    parts: Callable[[pd.DataFrame, Config], int] | None = None
 
     def path_for(self, keys: dict[str, Any], fmt: str) -> str:
         ext = fmt if self.kind == "figure" else ""
@@ -72,7 +75,8 @@ _REGISTRY: dict[str, OutputSpec] = {}
 
 
 def _register(kind: str, name: str, needs: str, per: tuple[str, ...], writes: str | None,
-              title: str, description: str, blocks_by: str | None = None) -> Callable:
+              title: str, description: str, blocks_by: str | None = None,
+              parts: Callable[[pd.DataFrame, Config], int] | None = None) -> Callable:
     if needs not in VIEWS:
         raise ValueError(f"{name}: needs must be one of {sorted(VIEWS)}, got {needs!r}")
 
@@ -82,15 +86,18 @@ def _register(kind: str, name: str, needs: str, per: tuple[str, ...], writes: st
             raise ConfigError(f"output name {name!r} registered twice "
                               f"({_REGISTRY[name].module} and {fn.__module__})")
         _REGISTRY[name] = OutputSpec(name, fn, kind, needs, tuple(per), template, title,
-                                     description or _first_line(fn.__doc__), fn.__module__, blocks_by)
+                                     description or _first_line(fn.__doc__), fn.__module__, blocks_by, parts)
         return fn
     return deco
 
 
 def figure(name: str, *, needs: str = "scores", per: tuple[str, ...] = ("group",), writes: str | None = None,
-           title: str = "", description: str = "") -> Callable:
-    """Register a figure: `fn(data, ctx) -> matplotlib.figure.Figure`, one file per `per` slice."""
-    return _register("figure", name, needs, per, writes, title, description)
+           title: str = "", description: str = "",
+           parts: Callable[[pd.DataFrame, Config], int] | None = None) -> Callable:
+    """Register a figure: `fn(data, ctx) -> matplotlib.figure.Figure`, one file per `per` slice; with
+    `parts`, a slice whose figure would not fit a page is drawn as `parts(slice, config)` figures, each
+    given the whole slice and `ctx.keys["part"]` (1, 2, ...) of `ctx.keys["parts"]`."""
+    return _register("figure", name, needs, per, writes, title, description, parts=parts)
 
 
 def table(name: str, *, needs: str = "scores", writes: str, title: str = "", description: str = "",

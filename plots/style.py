@@ -23,6 +23,7 @@ import matplotlib.ticker
 import numpy as np
 from matplotlib.transforms import blended_transform_factory
 
+from analysis.figure_data import robust_limit  # noqa: F401 - the colour limit lives with the numbers
 from utils.config import Config
 
 # Okabe & Ito (2008), distinguishable with the common colour-vision deficiencies.
@@ -178,6 +179,75 @@ def sparse_log_ticks(axis: matplotlib.axis.Axis, max_labels: int = 4) -> None:
     axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
+def _labels_fit(axis: matplotlib.axis.Axis, ticks: list[float], labels: list[str], gap: float) -> bool:
+    """Whether tick labels at `ticks` stand `gap` inches apart along the axis (digits 0.64 em wide,
+    a line 1.2 em tall at FONT_MIN), at the panel's current size and limits."""
+    ax = axis.axes
+    t = np.asarray(ticks, dtype=float)
+    if axis.axis_name == "x":
+        at = ax.get_xaxis_transform().transform(np.column_stack([t, np.zeros_like(t)]))[:, 0] / ax.figure.dpi
+        half = np.array([len(lab) * FONT_MIN * 0.64 * PT / 2 for lab in labels])
+    else:
+        at = ax.get_yaxis_transform().transform(np.column_stack([np.zeros_like(t), t]))[:, 1] / ax.figure.dpi
+        half = np.full(len(labels), FONT_MIN * 1.2 * PT / 2)
+    return bool((np.abs(np.diff(at)) - half[1:] - half[:-1] >= gap).all())
+
+
+def _compact(x: float) -> str:
+    """1.5k, 2k, 20k, 1.5M: the narrowest plain form of a tick from 1000 up."""
+    if x >= 1e6:
+        return f"{x / 1e6:g}M"
+    if x >= 1e3:
+        return f"{x / 1e3:g}k"
+    return f"{x:g}"
+
+
+def log_ticks(axis: matplotlib.axis.Axis, least: int = 3, most: int = 5, gap: float = 0.04) -> None:
+    """At least `least` (at most `most`) labelled ticks on a log axis, written as plain numbers and
+    spaced so their labels do not touch (`gap` inches apart along the axis); call it once the panel's
+    limits and size are final. Tried in order: 1 x 10^k, 1-3, 1-2-5, 1-1.5-2-3-5-7 and
+    1-1.2-1.5-2-... per decade, then evenly spaced round numbers (an axis spanning less than a decade:
+    35, 40, 45, 50), then every k-th decade; each with plain labels (2500), then compact ones (2.5k).
+    The ticks are fixed and labelled as major ones; no unlabelled minor ticks are drawn."""
+    lo, hi = sorted(axis.get_view_interval())
+    if not 0 < lo < hi:
+        return
+    ax = axis.axes
+    horizontal = axis.axis_name == "x"
+    decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+    inside = lambda ticks: [t for t in ticks if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)]  # noqa: E731
+    candidates = [inside([m * 10.0 ** d for d in decades for m in mantissas])
+                  for mantissas in reversed(_LOG_MANTISSAS)]
+    for nbins in range(2, 10):
+        candidates.append(inside(matplotlib.ticker.MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10])
+                                 .tick_values(lo, hi)))
+    powers = inside([10.0 ** d for d in decades])
+    if len(powers) > most:
+        candidates.append(powers[::math.ceil(len(powers) / most)])
+    # every k-th tick of a denser set (5k, 20k, 100k of 1-2-5) for wide ranges on narrow panels
+    candidates += [c[i::k] for c in list(candidates) for k in (2, 3, 4) for i in range(k) if len(c) > most]
+    candidates = [c for c in candidates if least <= len(c) <= most and min(c) > 0]
+
+    fits = lambda ticks, labels: _labels_fit(axis, ticks, labels, gap)  # noqa: E731
+
+    chosen = None
+    for ticks in candidates:
+        for fmt in ((lambda x: f"{x:g}"), _compact):
+            labels = [fmt(t) for t in ticks]
+            if fits(ticks, labels):
+                chosen = ticks, labels
+                break
+        if chosen:
+            break
+    if chosen is None:  # nothing fits: the fewest round ticks there are, compact (the page checks flag it)
+        ticks = min(candidates, key=len) if candidates else powers or candidates
+        chosen = ticks, [_compact(t) for t in ticks]
+    axis.set_major_locator(matplotlib.ticker.FixedLocator(chosen[0]))
+    axis.set_major_formatter(matplotlib.ticker.FixedFormatter(chosen[1]))
+    axis.set_minor_locator(matplotlib.ticker.NullLocator())
+    axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
 # --- numbers -------------------------------------------------------------------------------------
 
 def number(value: float, decimals: int = 2) -> str:
@@ -186,27 +256,6 @@ def number(value: float, decimals: int = 2) -> str:
         return "n/a"
     text = f"{value:.{decimals}f}"
     return text[1:] if text.startswith("-") and not text.strip("-0.") else text
-
-
-def robust_limit(values: np.ndarray, quantile: float = 95.0, floor: float = 0.05) -> tuple[float, bool]:
-    """Symmetric colour limit fitted to the data: the `quantile` percentile of |values| (so one outlier
-    does not wash out the rest), at least `floor`; and whether any value lies beyond it (clipped)."""
-    finite = np.abs(np.asarray(values, dtype=float))
-    finite = finite[np.isfinite(finite)]
-    if not finite.size:
-        return 1.0, False
-    limit = max(float(np.percentile(finite, quantile)), floor)
-    nice = _nice_ceiling(limit)
-    return nice, bool((finite > nice).any())
-
-
-def _nice_ceiling(x: float) -> float:
-    """The next of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8 x 10^k at or above x (a readable colourbar end)."""
-    k = math.floor(math.log10(x))
-    for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 10):
-        if m * 10.0 ** k >= x * (1 - 1e-9):
-            return m * 10.0 ** k
-    return 10.0 ** (k + 1)
 
 
 def fit_limits(values, log: bool = False, pad: float = 0.08, include: tuple[float, ...] = ()
@@ -271,13 +320,26 @@ def baseline_band(ax: matplotlib.axes.Axes, level: float, spread: float = float(
     line(level, color=BASELINE, ls=ls, lw=0.9, zorder=1)
 
 
-def linear_ticks(axis: matplotlib.axis.Axis, nbins: int = 3) -> None:
-    """A few round ticks on a narrow linear axis, without the "-0" matplotlib's formatter can print."""
-    axis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]))
-    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, pos: f"{0.0 if abs(x) < 1e-12 else x:g}"))
+def linear_ticks(axis: matplotlib.axis.Axis, nbins: int = 3, least: int = 3, gap: float = 0.04) -> None:
+    """A few round ticks on a narrow linear axis, without the "-0" matplotlib's formatter can print: at
+    least `least` within the limits where their labels fit the panel (more bins tried up to 8), else the
+    `nbins` matplotlib picks with an unlabelled minor tick halfway between them. Call it once the panel's
+    limits and size are final."""
+    fmt = lambda x, pos=None: f"{0.0 if abs(x) < 1e-12 else round(x, 12):g}"  # noqa: E731
+    lo, hi = sorted(axis.get_view_interval())
+    for bins in range(nbins, 9):
+        ticks = [t for t in matplotlib.ticker.MaxNLocator(nbins=bins, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
+                 if lo - 1e-12 <= t <= hi + 1e-12]
+        if len(ticks) >= least and _labels_fit(axis, ticks, [fmt(t) for t in ticks], gap):
+            axis.set_major_locator(matplotlib.ticker.FixedLocator(ticks))
+            break
+    else:  # too narrow for `least` labels: matplotlib's few, with an unlabelled tick halfway between them
+        axis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]))
+        axis.set_minor_locator(matplotlib.ticker.AutoMinorLocator(2))
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(fmt))
 
 
-def fit_tick_labels(ax: matplotlib.axes.Axes, size: float = FONT_MIN, gap: float = 0.06) -> None:
+def fit_tick_labels(ax: matplotlib.axes.Axes, size: float = FONT_MIN, gap: float = 0.04) -> None:
     """Keep only the x tick labels that fit side by side in the panel and inside the figure (left to right,
     `gap` inches apart): narrow panels otherwise print 2000 and 2500 on top of each other. Call it once
     the panel's limits, scale and ticks are final; the kept ticks are fixed (no tick per redraw)."""
@@ -298,7 +360,8 @@ def fit_tick_labels(ax: matplotlib.axes.Axes, size: float = FONT_MIN, gap: float
             right = xi + half
     ax.xaxis.set_major_locator(matplotlib.ticker.FixedLocator([t for t, _ in kept]))
     ax.xaxis.set_major_formatter(matplotlib.ticker.FixedFormatter([lab for _, lab in kept]))
-    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())  # no unlabelled log minor ticks to build
+    if ax.get_xscale() == "log":
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())  # no unlabelled log minor ticks to build
 
 
 def interval_handles(multi_seed: bool, interval: str) -> tuple[list, list[str]]:

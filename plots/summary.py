@@ -6,7 +6,7 @@ import math
 import pandas as pd
 
 from analysis.figure_data import SCORE_NAMES
-from analysis.latex import sig
+from analysis.latex import ColumnFormat, short_name, sig
 from plots.registry import OutputContext, table
 from utils.config import Config
 
@@ -15,7 +15,9 @@ SCORE_LABELS = {k: SCORE_NAMES[k] for k in ("score_toward_perfect", "score_gap_c
 
 @table("summary", needs="findings", writes="summary.md", title="Findings",
        description="What the sweep shows, in sentences computed from the scores: best experiment per task, "
-                   "baseline level, forgetting, adaptation, and where the multi-task prediction misses.")
+                   "baseline level, forgetting, adaptation, and where the multi-task prediction misses (the "
+                   "prediction figure's points and score); experiments named as in the figures (ft2-9), "
+                   "seed means only, metric values printed as raw_metrics.tex prints them.")
 def summary_md(data: pd.DataFrame, ctx: OutputContext) -> str:
     return findings_markdown(data, ctx.config)
 
@@ -101,21 +103,28 @@ def run_lines(by: dict) -> list[str]:
 
 # --- number formats ------------------------------------------------------------------------------
 
-def value_text(value: float, task: str, config: Config) -> str:
-    """79.3% accuracy / 2.32 distance error: the metric in its unit."""
-    if not _finite(value):
-        return "no value"
-    info = config.tasks[task]
-    if info.kind == "accuracy":  # a 0-100 task (ROUGE) is already in percent
-        return f"{value * 100 / info.scale:.1f}% {info.unit}"
-    return f"{sig(value, 3)} {info.unit}"
+def _format(r) -> ColumnFormat:
+    """The format raw_metrics.tex prints the finding's column in (3 significant digits without one)."""
+    if _finite(getattr(r, "decimals", float("nan"))):
+        return ColumnFormat(int(r.decimals), int(r.exponent) if _finite(r.exponent) else 0)
+    return ColumnFormat(max(2 - (int(math.floor(math.log10(abs(r.value)))) if _finite(r.value) and r.value else 0),
+                            0))
 
 
-def _short(value: float, task: str, config: Config) -> str:
+def value_text(value: float, task: str, config: Config, fmt: ColumnFormat) -> str:
+    """1587 area error / 0.896 accuracy / 92.8×10³ area error: the metric in its unit, as the table prints it."""
     if not _finite(value):
         return "no value"
-    info = config.tasks[task]
-    return f"{value * 100 / info.scale:.1f}%" if info.kind == "accuracy" else sig(value, 3)
+    return f"{fmt.plain(value)} {config.tasks[task].unit}"
+
+
+def _short(value: float, task: str, config: Config, fmt: ColumnFormat) -> str:
+    return fmt.plain(value) if _finite(value) else "no value"
+
+
+def _name(experiment: str, config: Config) -> str:
+    """The experiment as the figures and tables name it: `ft2-9` for `pt1_ft2-9`; a baseline keeps its name."""
+    return short_name(str(experiment), config)
 
 
 def _pct(x: float) -> str:
@@ -163,7 +172,7 @@ def _seeds(n: float, of: float = float("nan")) -> str:
 
 def _on(exp: str, task: str, config: Config) -> str:
     label = config.tasks[task].label if task in config.tasks else task
-    return f"{exp} on {label}"
+    return f"{_name(exp, config)} on {label}"
 
 
 def _group(group: str, config: Config) -> str:
@@ -179,10 +188,12 @@ def _best(by: dict, config: Config) -> list[str]:
         out.append(f"- **{config.condition_label(cond)}**")
         for r in rows.itertuples():
             seeds = _seeds(r.n, r.total)
-            ref = (f" (baseline {r.reference_experiment}: {_short(r.reference, r.task, config)}{seeds})"
+            fmt = _format(r)
+            ref = (f" (baseline {_name(r.reference_experiment, config)}: "
+                   f"{_short(r.reference, r.task, config, fmt)}{seeds})"
                    if _finite(r.reference) else f" (no baseline value{seeds})")
-            out.append(f"  - {config.tasks[r.task].label}: {r.experiment}, "
-                       f"{value_text(r.value, r.task, config)}{ref}")
+            out.append(f"  - {config.tasks[r.task].label}: {_name(r.experiment, config)}, "
+                       f"{value_text(r.value, r.task, config, fmt)}{ref}")
     return out
 
 
@@ -191,8 +202,9 @@ def _baseline(by: dict, config: Config) -> list[str]:
     for exp, rows in by["baseline"].groupby("experiment", sort=False):
         cond = config.condition_label(rows["condition"].iloc[0])
         seeds = f" (mean of {int(rows['n'].max())} seeds)" if rows["n"].max() > 1 else ""
-        out.append(f"- {exp} on {cond}{seeds}: " + "; ".join(
-            f"{config.tasks[r.task].label} {value_text(r.value, r.task, config)}" for r in rows.itertuples()) + ".")
+        out.append(f"- {_name(exp, config)} on {cond}{seeds}: " + "; ".join(
+            f"{config.tasks[r.task].label} {value_text(r.value, r.task, config, _format(r))}"
+            for r in rows.itertuples()) + ".")
     return out
 
 
@@ -206,7 +218,7 @@ def _forgetting(by: dict, config: Config) -> list[str]:
                        f"worse than the baseline.")
         else:
             fmt = lambda x: _signed(x * 100, 1)  # noqa: E731
-            out.append(f"- {_group(r.group, config)}: accuracy tasks change by {_range_text(r, fmt)} accuracy "
+            out.append(f"- {_group(r.group, config)}: accuracy tasks change by {_range_text(r, fmt)} percentage "
                        f"points {_who(r, config)}{_median(r, fmt)}; {int(r.count)} of {int(r.total)} "
                        f"lost accuracy.")
     return out
@@ -265,16 +277,24 @@ def _plus_minus(mean: float, std: float) -> str:
 
 def _prediction(by: dict, config: Config) -> list[str]:
     out = ["Prediction for a multi-task experiment: on each task, the best score of the single-task "
-           "experiments (same seed) trained on one of its tasks.", ""]
+           "experiments (same seed) trained on one of its tasks; each condition judged by its own score, "
+           "actual and predicted the means over seeds, as in the prediction figure.", ""]
     errors = by.get("prediction_error")
-    for score, rows in by["prediction"].groupby("measure", sort=False):
+    for (group, cond), rows in by["prediction"].groupby(["group", "condition"], sort=False):
+        score = rows["measure"].iloc[0]
         label = SCORE_LABELS.get(score, score)
-        mean = errors[errors["measure"] == score] if errors is not None else pd.DataFrame()
-        tail = (f" (mean absolute miss {sig(mean['value'].iloc[0], 2)} over {int(mean['total'].iloc[0])} cells)"
-                if len(mean) else "")
-        out.append(f"- **{label.capitalize()}**{tail}:")
-        for r in rows.itertuples():
-            out.append(f"  - {r.experiment}, {config.condition_label(r.condition)} {config.tasks[r.task].label}: "
-                       f"actual {r.value:.2f} vs predicted {r.reference:.2f} from {r.reference_experiment} "
-                       f"(miss {_signed(r.delta)}).")
+        mean = (errors[(errors["group"] == group) & (errors["condition"] == cond)] if errors is not None
+                else pd.DataFrame())
+        tail = (f" (mean absolute miss {sig(mean['value'].iloc[0], 2)} over {int(mean['total'].iloc[0])} "
+                f"experiment-task points)" if len(mean) else "")
+        out.append(f"- **{_group(group, config)}, {config.condition_label(cond)}, {label}**{tail}:")
+        for i, r in enumerate(rows.itertuples(), start=1):
+            out.append(f"  {i}. {_on(r.experiment, r.task, config)}: actual {_fixed(r.value)}, predicted "
+                       f"{_fixed(r.reference)} (miss {_fixed(r.delta)}).")
     return out
+
+
+def _fixed(x: float) -> str:
+    """A score as the prediction figure prints it: 2 decimals, never "-0.00"."""
+    from plots.style import number
+    return number(x, 2)

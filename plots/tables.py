@@ -12,8 +12,23 @@ def metrics_csv(data: pd.DataFrame, ctx: OutputContext) -> str:
     return data.to_csv(index=False)
 
 
+# scores.csv names its columns for what they hold (the scores view keeps its internal names).
+SCORES_CSV_COLUMNS = {
+    "experiment": "run",  # the evaluated run, seed part included: pt1_seed2_ft2-9
+    "model": "experiment",  # the experiment its seeds are averaged into, as the figures name it: pt1_ft2-9
+    "kind": "direction",  # higher_is_better (accuracy, F1, ROUGE, BLEU, ...) or lower_is_better (errors, loss)
+    "std": "eval_std",  # the evaluation file's own spread (over its examples), not a spread across seeds
+    "baseline_experiment": "baseline_run",  # the baseline run this run is scored against (its own seed's)
+}
+DIRECTIONS = {"accuracy": "higher_is_better", "error": "lower_is_better"}
+
+
 @table("scores_csv", needs="scores", writes="tables/scores.csv", title="Scores at the last checkpoint",
-       description="One row per experiment x condition x task at its last checkpoint, with every score.")
+       description="One row per run x condition x task at its last checkpoint, with every score: run (with its "
+                   "seed part), experiment (seed-free), direction (higher_is_better / lower_is_better), value and "
+                   "eval_std (the evaluation file's own spread over its examples, not across seeds), the "
+                   "baseline_run and its value, and the scores.")
 def scores_csv(data: pd.DataFrame, ctx: OutputContext) -> str:
-    return data.to_csv(index=False)
+    out = data.assign(kind=data["kind"].map(DIRECTIONS).fillna(data["kind"])) if "kind" in data.columns else data
+    return out.rename(columns=SCORES_CSV_COLUMNS).to_csv(index=False)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -334,18 +335,49 @@ def _section(key: str, items: list[Item], tables: list[Item], config: Config | N
     out = [f'<section id="{_anchor(key)}" class="figure-section"><h2>{html.escape(_section_title(items))}</h2>']
     if first.description:
         out.append(f'<p class="section-desc">{html.escape(first.description)}</p>')
-    by_group_only = all(set(i.keys) <= {"group"} for i in items)
+    by_group_only = all(set(i.keys) <= {"group", "part", "parts"} for i in items)
     groups = _by_group(items, config)
+    grid = _grid(items)
     if by_group_only:
-        cards = [_card(i, tables, config, _group_label(g, config)) for g, its in groups.items() for i in its]
-        out.append('<div class="grid">' + "\n".join(cards) + "</div>")
+        cards = [_card(i, tables, config, _group_label(g, config) + _part_label(i.keys))
+                 for g, its in groups.items() for i in its]
+        out.append(grid + "\n".join(cards) + "</div>")
     else:
         for group, group_items in groups.items():
             out.append(f"<h3>{html.escape(_group_label(group, config))}</h3>")
-            out.append('<div class="grid">' + "\n".join(
+            out.append(grid + "\n".join(
                 _card(i, tables, config, _slice_label(i.keys, config) or i.rel) for i in group_items) + "</div>")
     out.append("</section>")
     return "\n".join(out)
+
+
+THUMB_SCALE = 0.72  # a thumbnail at least 72% of the image's pixels: 7 pt text at 150 dpi is >= 10.5 px
+
+
+def png_width(path: Path) -> int | None:
+    """The pixel width of a PNG (from its IHDR header), None for anything else or unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(24)
+    except OSError:
+        return None
+    if len(head) < 24 or not head.startswith(b"\x89PNG\r\n\x1a\n") or head[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(head[16:20], "big")
+
+
+def _grid(items: list[Item]) -> str:
+    """The opening of a grid of cards whose columns are at least THUMB_SCALE of the widest image's pixels
+    (`--thumb`; the page's width when narrower), so the figures' 7 pt text reads in the thumbnails."""
+    widths = [w for w in (png_width(i.path) for i in items if i.exists and i.is_image) if w]
+    if not widths:
+        return '<div class="grid">'
+    return f'<div class="grid" style="--thumb: {math.ceil(THUMB_SCALE * max(widths))}px">'
+
+
+def _part_label(keys: Mapping[str, Any]) -> str:
+    """" (part 1 of 2)" for one part of a figure split to fit a page; "" otherwise."""
+    return f" (part {keys['part']} of {keys['parts']})" if "parts" in keys else ""
 
 
 def _section_title(items: list[Item]) -> str:
@@ -473,9 +505,11 @@ def _group_label(group: str, config: Config | None) -> str:
 def _slice_label(keys: Mapping[str, Any], config: Config | None) -> str:
     parts = []
     for k, v in keys.items():
-        if k == "group":
+        if k in ("group", "parts"):
             continue
-        if config is not None and k == "condition":
+        if k == "part":  # one part of a figure split to fit a page
+            parts.append(f"part {v} of {keys.get('parts', '?')}")
+        elif config is not None and k == "condition":
             parts.append(config.condition_label(str(v)))
         elif config is not None and k == "task" and v in config.tasks:
             parts.append(config.tasks[v].label)

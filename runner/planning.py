@@ -118,9 +118,21 @@ def plan_jobs(specs: Iterable[OutputSpec], views: dict[str, pd.DataFrame], confi
                 slices[key].append((keys, part, hash_frame(part, rows), rows))
         salt = f"{spec.name}|{code}|{cfg_hash}"
         for keys, part, data_hash, rows in slices[key]:
-            rel = spec.path_for(keys, config.plot_format)
             if inferred and "task" in part.columns:  # inferred tasks (label, unit, scale) are rules too
                 data_hash += repr([inferred.get(t) for t in sorted(map(str, part["task"].unique()))])
-            fp = hashlib.blake2b(f"{salt}|{data_hash}".encode(), digest_size=16).hexdigest()
-            jobs.append(Job(spec.name, rel, dict(keys), part, fp, salt, rows if spec.blocks_by else None))
+            for part_keys, rel in jobs_of_slice(spec, keys, part, config):
+                which = f"|part {part_keys['part']} of {part_keys['parts']}" if "part" in part_keys else ""
+                fp = hashlib.blake2b(f"{salt}|{data_hash}{which}".encode(), digest_size=16).hexdigest()
+                jobs.append(Job(spec.name, rel, part_keys, part, fp, salt, rows if spec.blocks_by else None))
     return jobs
+
+
+def jobs_of_slice(spec: OutputSpec, keys: dict, part: pd.DataFrame, config: Config) -> list[tuple[dict, str]]:
+    """(keys, file) of each output one slice makes: one, or for a figure that would not fit a page
+    (`spec.parts`) one per part, `<file>_1.png`, `<file>_2.png`, ... with keys `part` and `parts`."""
+    rel = spec.path_for(keys, config.plot_format)
+    n = spec.parts(part, config) if spec.parts is not None and spec.kind == "figure" else 1
+    if n <= 1:
+        return [(dict(keys), rel)]
+    stem, dot, ext = rel.rpartition(".")
+    return [({**keys, "part": i, "parts": n}, f"{stem}_{i}{dot}{ext}") for i in range(1, n + 1)]

@@ -1,5 +1,6 @@
 """What the figure tests read back from a drawn figure: the points and intervals of a row panel, and the
-page checks every figure must pass (width, font sizes, no text outside the figure or on another text)."""
+page checks every figure must pass (width, height, font sizes, no text outside the figure or on another
+text, every line label joined to its line's end, at least three labelled ticks on every log axis)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +8,10 @@ from matplotlib.colors import to_hex
 from matplotlib.text import Text
 
 PAGE_WIDTH = 7.5  # inches: a two-column page's text width
+PAGE_HEIGHT = 9.0  # inches: a page's text height, what no figure may exceed
 MIN_FONT = 7.0  # points, at the figure's own size
+MIN_LOG_LABELS = 3  # labelled ticks a log axis needs to be read as one
+LABEL_TO_LINE = 0.04  # inches: most a label's leader may end from its label, or start from its line's end
 
 
 def by_gid(ax, gid: str):
@@ -76,11 +80,14 @@ def drawn_texts(fig) -> list[Text]:
     return [t for t in unique.values() if t.get_visible() and t.get_text().strip()]
 
 
-def check_page(fig, width: float = PAGE_WIDTH) -> None:
-    """Assert what a reader of the page relies on: the figure fits the width, every font is at least
-    7 pt at that size, no text is cut by the figure's edge and no two texts overlap (after a draw)."""
+def check_page(fig, width: float = PAGE_WIDTH, height: float = PAGE_HEIGHT) -> None:
+    """Assert what a reader of the page relies on: the figure fits the width and a page's height, every
+    font is at least 7 pt at that size, no text is cut by the figure's edge and no two texts overlap,
+    every line label is joined to its line (`check_line_labels`) and every log axis has at least three
+    labelled ticks (`check_log_axes`), after a draw."""
     fig_w, fig_h = fig.get_size_inches()
     assert fig_w <= width + 1e-9, f"figure {fig_w:.2f} in wide, page {width} in"
+    assert fig_h <= height + 1e-9, f"figure {fig_h:.2f} in tall, a page {height} in"
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     texts = drawn_texts(fig)
@@ -100,6 +107,77 @@ def check_page(fig, width: float = PAGE_WIDTH) -> None:
     np.fill_diagonal(hit, False)
     pairs = [(texts[i].get_text(), texts[j].get_text()) for i, j in zip(*np.nonzero(np.triu(hit)))]
     assert not pairs, f"overlapping texts: {pairs[:5]}"
+    check_line_labels(fig)
+    check_log_axes(fig)
+
+
+def labelled_ticks(axis) -> list[str]:
+    """The texts of the tick labels drawn on an axis (major and minor, within its view)."""
+    return [t.get_text() for t in _tick_labels(axis)]
+
+
+def check_log_axes(fig, least: int = MIN_LOG_LABELS) -> None:
+    """Every log axis of a visible panel shows at least `least` labelled ticks (minor ones count)."""
+    fig.canvas.draw()
+    few = []
+    for ax in fig.axes:
+        if not ax.get_visible():
+            continue
+        for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
+            if scale == "log" and len(labelled_ticks(axis)) < least:
+                few.append((ax.get_title(), axis.axis_name, labelled_ticks(axis)))
+    assert not few, f"log axes with fewer than {least} labelled ticks: {few[:5]}"
+
+
+def line_ends(ax) -> np.ndarray:
+    """(x, y) in inches of the last finite point of every solid line of a panel (Line2D and the
+    segments of line collections), where a label's leader must start."""
+    ends = []
+    for line in ax.lines:
+        if line.get_gid() == "leader" or line.get_linestyle() in ("--", "None", ""):
+            continue
+        xy = np.column_stack([line.get_xdata(), line.get_ydata()]).astype(float)
+        xy = xy[np.isfinite(xy).all(axis=1)]
+        if len(xy):
+            ends.append(ax.transData.transform(xy[-1]))
+    for coll in ax.collections:
+        if hasattr(coll, "get_segments") and coll.get_gid() != "spread":
+            for seg in coll.get_segments():
+                seg = np.asarray(seg, dtype=float)
+                seg = seg[np.isfinite(seg).all(axis=1)]
+                if len(seg):
+                    ends.append(ax.transData.transform(seg[-1]))
+    return np.asarray(ends).reshape(-1, 2) / ax.figure.dpi
+
+
+def check_line_labels(fig, tol: float = LABEL_TO_LINE) -> None:
+    """Every line label (a text with gid "label") is joined to its line: its leader (the Line2D with gid
+    "leader" and label "_leader:<text>") starts at the end of a drawn line of the panel and ends at the
+    label's left edge, level with its middle, both within `tol` inches."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    dpi = fig.dpi
+    off = []
+    for ax in fig.axes:
+        labels = [t for t in ax.texts if t.get_gid() == "label" and t.get_visible()]
+        if not labels:
+            continue
+        leaders = {ln.get_label(): ln for ln in ax.lines if ln.get_gid() == "leader"}
+        ends = line_ends(ax)
+        for text in labels:
+            leader = leaders.get(f"_leader:{text.get_text()}")
+            if leader is None:
+                off.append((text.get_text(), "no leader"))
+                continue
+            xy = leader.get_transform().transform(np.column_stack([leader.get_xdata(), leader.get_ydata()])) / dpi
+            box = text.get_window_extent(renderer)
+            anchor = np.array([box.x0, (box.y0 + box.y1) / 2]) / dpi
+            if np.hypot(*(xy[-1] - anchor)) > tol:
+                off.append((text.get_text(), f"leader ends {np.hypot(*(xy[-1] - anchor)):.2f} in from the label"))
+            gap = np.hypot(*(ends - xy[0]).T).min() if len(ends) else np.inf
+            if gap > tol:
+                off.append((text.get_text(), f"leader starts {gap:.2f} in from any line's end"))
+    assert not off, f"labels off their lines: {off[:5]}"
 
 
 def title(fig) -> str:

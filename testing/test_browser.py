@@ -7,6 +7,7 @@ nothing downloads a browser or a driver at run time. Skipped, with the reason, w
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -111,7 +112,7 @@ def test_page_loads_every_image_and_picks_up_a_redraw_without_reload(tmp_path, c
     assert img_state(browser, UNTOUCHED)["src"] == f"{UNTOUCHED}?v={first[UNTOUCHED]}"
     wait.until(lambda d: "1 evaluation file skipped as malformed" in d.find_element("id", "status").text)
     findings = browser.find_element("id", "findings-body").text
-    assert "Distance: pt1_ft1-1, 0.500 distance error" in findings  # the findings refreshed too
+    assert re.search(r"Distance: ft1-1, 0\.50* distance error", findings), findings  # the findings refreshed too
 
 
 def test_a_click_on_a_thumbnail_zooms_with_description_and_keys_step_and_close(tmp_path, config, browser):
@@ -142,7 +143,10 @@ def test_a_click_on_a_thumbnail_zooms_with_description_and_keys_step_and_close(t
     wait.until(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", big))
     assert big.get_attribute("src").split("?")[0].endswith(REDRAWN)
     scale = "const i = arguments[0]; return Math.min(i.clientWidth / i.naturalWidth, i.clientHeight / i.naturalHeight);"
-    assert browser.execute_script(scale, big) > 1.5 * browser.execute_script(scale, thumb)  # drawn larger
+    # the lightbox draws it at least at its own size and no smaller than the thumbnail (which is never above
+    # its pixels, and at least 72% of them, so its text reads: on this 1280 px window, nearly as large)
+    thumb_scale, big_scale = browser.execute_script(scale, thumb), browser.execute_script(scale, big)
+    assert big_scale >= 1.0 and big_scale >= thumb_scale and 0.72 <= thumb_scale <= 1.0 + 1e-9
 
     zoom.send_keys(Keys.ARROW_RIGHT)  # the next figure in page order: ft1 on Atlantis
     wait.until(lambda d: d.find_element("id", "zoom-title").text.endswith("fine-tuning · Atlantis (OOD)"))

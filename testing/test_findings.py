@@ -123,33 +123,37 @@ def test_diagonal_verdict(findings):
     assert findings[(findings["topic"] == "diagonal") & (findings["group"] == "ft2")].empty
 
 
-@pytest.mark.parametrize("score, condition, task, actual, predicted, source, mean_abs, cells", [
-    ("score_gap_closing", "atlantis", "distance", 0.5, 0.75, "pt1_ft1-1", (0.25 + 0.2) / 2, 2),
-    ("score_toward_perfect", "standard", "distance", 0.25, 0.5, "pt1_ft1-1",
-     (0.25 + 0.2 + 0.125 + 0.12) / 4, 4),
+@pytest.mark.parametrize("score, condition, task, actual, predicted, mean_abs, cells", [
+    ("score_gap_closing", "atlantis", "distance", 0.5, 0.75, (0.25 + 0.2) / 2, 2),
+    ("score_toward_perfect", "standard", "distance", 0.25, 0.5, (0.25 + 0.2) / 2, 2),
 ])
-def test_prediction_misses_most(findings, score, condition, task, actual, predicted, source, mean_abs, cells):
-    top = findings[(findings["topic"] == "prediction") & (findings["measure"] == score)].iloc[0]
-    assert (top["experiment"], top["condition"], top["task"]) == ("pt1_ft2-4", condition, task)
+def test_prediction_misses_most(findings, score, condition, task, actual, predicted, mean_abs, cells):
+    """Per group and condition, judged by that condition's score (as the prediction figure is): the
+    standard condition's misses in the score toward perfect, Atlantis's in the gap-closing score."""
+    part = findings[(findings["topic"] == "prediction") & (findings["condition"] == condition)]
+    assert set(part["measure"]) == {score} and set(part["group"]) == {"ft2"}
+    top = part.iloc[0]
+    assert (top["experiment"], top["task"]) == ("pt1_ft2-4", task)
     assert top["value"] == pytest.approx(actual) and top["reference"] == pytest.approx(predicted)
-    assert top["reference_experiment"] == source and top["delta"] == pytest.approx(actual - predicted)
-    err = one(findings, topic="prediction_error", measure=score)
+    assert top["delta"] == pytest.approx(actual - predicted)
+    err = one(findings, topic="prediction_error", measure=score, condition=condition)
     assert err["value"] == pytest.approx(mean_abs) and err["total"] == cells
 
 
 @pytest.mark.parametrize("sentence", [
-    "  - Crossing: pt1_ft1-7, 74.0% accuracy (baseline pt1: 50.0%)",
-    "  - Distance: pt1_ft1-1, 8.00 distance error (baseline pt1: 64.0)",
-    "- pt1 on Standard: Distance 4.00 distance error; Crossing 80.0% accuracy.",
-    "- ft1 (Single-task fine-tuning): error tasks end at 1.25x the baseline's error (pt1_ft1-7 on Distance); "
+    "  - Crossing: ft1-7, 0.740 accuracy (baseline pt1: 0.500)",
+    "  - Distance: ft1-1, 8.0 distance error (baseline pt1: 64.0)",
+    "- pt1 on Standard: Distance 4.00 distance error; Crossing 0.800 accuracy.",
+    "- ft1 (Single-task fine-tuning): error tasks end at 1.25x the baseline's error (ft1-7 on Distance); "
     "1 of 1 worse than the baseline.",
-    "- ft1 (Single-task fine-tuning): accuracy tasks change by -4.0 accuracy points (pt1_ft1-1 on Crossing); "
+    "- ft1 (Single-task fine-tuning): accuracy tasks change by -4.0 percentage points (ft1-1 on Crossing); "
     "1 of 1 lost accuracy.",
     "- ft1 (Single-task fine-tuning), Atlantis (OOD): trained tasks close 75% to 80% of the baseline's gap to "
-    "standard data (pt1_ft1-1 on Distance to pt1_ft1-7 on Crossing), median ",  # 77.5%: rounding left open
+    "standard data (ft1-1 on Distance to ft1-7 on Crossing), median ",  # 77.5%: rounding left open
     "- ft1 (Single-task fine-tuning): in 2 of 2 experiments every trained task scores above every untrained "
     "task: the gap-closing heatmap has its diagonal (median trained minus untrained: 57% of the gap).",
-    "  - pt1_ft2-4, Atlantis (OOD) Distance: actual 0.50 vs predicted 0.75 from pt1_ft1-1 (miss -0.25).",
+    "- **ft2 (Two-task fine-tuning), Atlantis (OOD), gap-closing score** (mean absolute miss ",
+    "  1. ft2-4 on Distance: actual 0.50, predicted 0.75 (miss -0.25).",
 ])
 def test_summary_sentences(findings, config, sentence):
     """Whole lines; a sentence ending in a space is a line's beginning (the rest is rounding)."""
@@ -187,3 +191,69 @@ def test_missing_evaluation_is_left_out_not_zero(hand_tree, config):
 def test_signed_numbers_never_show_minus_zero(x, text):
     from plots.summary import _signed
     assert _signed(x, 1) == text
+
+
+def _table_cells(tex: str) -> dict[tuple[str, str, str], str]:
+    """{(condition label, row name, task label): the mean as printed, with ×10³ for a column in thousands}
+    from raw_metrics.tex (tasks are columns, each condition a block of rows under its italic label)."""
+    import re
+    lines = tex.splitlines()
+    tasks = [re.sub(r" \(\$\\(up|down)arrow\$\)$", "", c.strip()) for c in
+             lines[lines.index(r"\toprule") + 1].rstrip("\\ ").split(" & ")[1:]]
+    cells, cond, units = {}, "", [""] * len(tasks)
+    for line in lines:
+        if r"\textit{" in line:
+            cond = re.search(r"\\textit\{(.+?)\}", line).group(1)
+            units = ["×10³" if "10^{3}" in c else "" for c in line.strip()[:-2].split("&")[1:]]
+        elif line.endswith(r"\\") and " & " in line and not line.startswith(("Experiment", r"\multicolumn")):
+            parts = line[:-2].strip().split(" & ")
+            for task, unit, cell in zip(tasks, units, parts[1:]):
+                mean = re.sub(r"\\textbf\{(.+?)\}", r"\1", cell.split(r"${\pm}$")[0]).replace(r"$^\dagger$", "")
+                cells[cond, parts[0], task] = mean + unit
+    return cells
+
+
+def test_summary_says_what_the_tables_and_figures_show(tmp_path, config):
+    """summary.md read beside raw_metrics.tex and the prediction figure: every best and baseline value is the
+    table's cell as printed (same row name, same rounding), every listed miss is one the figure numbers
+    (same experiment name, task and numbers, same order), and no per-seed run or long name appears."""
+    import re
+
+    import run_all
+    from testing_helpers import render
+    from utils.synthetic import write_tree
+    root = tmp_path / "exp"
+    write_tree(root, seeds=2, ft1=3, ft2=4, checkpoints=3)
+    out = tmp_path / "out"
+    assert run_all.main(["--data", str(root), "--out", str(out), "--only", "summary", "raw_metrics_tex",
+                         "--jobs", "1", "-q"]) == 0
+    summary = (out / "summary.md").read_text()
+    cells = _table_cells((out / "tables" / "raw_metrics.tex").read_text())
+    assert not re.search(r"pt1_|seed\d", summary.split("\n## ", 1)[1])  # figure names, seed means only
+    labels = {c.name: c.label for c in config.conditions}
+    cond, checked = "", 0
+    for line in summary.splitlines():
+        if line.startswith("- **") and line.endswith("**") and line[4:-2] in labels.values():
+            cond = line[4:-2]
+        best = re.fullmatch(r"  - (.+?): (\S+), (\S+) .*\(baseline (\S+): (\S+?)\)", line)
+        if best and cond:
+            task, name, value, base, base_value = best.groups()
+            assert cells[cond, name, task] == value and cells[cond, base, task] == base_value, line
+            checked += 1
+    assert checked == 2 * 7
+    baseline = next(line for line in summary.splitlines() if line.startswith("- pt1 on Standard"))
+    pieces = baseline.split(": ", 1)[1].rstrip(".").split("; ")
+    assert len(pieces) == len(config.tasks)
+    for piece, info in zip(pieces, config.tasks.values()):
+        assert piece.startswith(info.label + " ")
+        assert cells[labels["standard"], "pt1", info.label] == piece[len(info.label) + 1:].split()[0], piece
+    figures, _ = render("prediction", root, config)
+    for keys, fig in figures:
+        listed = next(t.get_text() for t in fig.texts if t.get_text().startswith("largest misses"))
+        drawn = [re.fullmatch(r"(\d)  (.+?): actual (\S+), predicted (\S+) \((\S+)\)", s).groups()
+                 for s in listed.splitlines()[1:]]
+        heading = next(i for i, line in enumerate(summary.splitlines())
+                       if line.startswith(f"- **{keys['group']} (") and f", {labels[keys['condition']]}, " in line)
+        said = [re.fullmatch(r"  (\d)\. (.+?): actual (\S+), predicted (\S+) \(miss (\S+)\)\.", line).groups()
+                for line in summary.splitlines()[heading + 1:heading + 1 + len(drawn)]]
+        assert said == drawn and len(drawn) == 3, keys

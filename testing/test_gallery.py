@@ -265,3 +265,31 @@ def test_a_pdf_figure_is_shown_inline_with_its_proportions(tmp_path):
     assert f'data="fig/ft1.pdf?v={data["outputs"]["fig/ft1.pdf"]["v"]}#view=FitH' in obj
     assert 'data-rel="fig/ft1.pdf"' in obj and "aspect-ratio: 540 / 180" in obj  # 7.5 x 2.5 in at 72 pt/in
     assert '<a href="fig/ft1.pdf">open fig/ft1.pdf</a></object>' in page  # without a PDF viewer: a link
+
+
+def test_thumbnails_are_large_enough_to_read_and_cards_of_a_row_share_a_height(rendered):
+    """Each grid's columns are at least 72% of its widest figure's pixels, so 7 pt text (14.6 px at
+    150 dpi) shows at >= 10.5 px; the cards of a row stretch to one height (no holes beside a short one)."""
+    import re
+
+    from runner.gallery import THUMB_SCALE, png_width
+    grids = re.findall(r'<div class="grid" style="--thumb: (\d+)px">(.*?)</div>\s*(?=<h3>|</section>)',
+                       rendered.html, re.S)
+    assert grids
+    for thumb, body in grids:
+        rels = re.findall(r'data-rel="([^"]+\.png)"', body)
+        widest = max(png_width(rendered.out / rel) for rel in rels)
+        assert int(thumb) >= THUMB_SCALE * widest
+        assert 7 / 72 * 150 * int(thumb) / widest >= 10.5
+    css = (REPO / "runner" / "gallery_assets" / "gallery.css").read_text()
+    grid_rule = re.search(r"\.grid \{(.*?)\}", css, re.S).group(1)
+    card_rule = re.search(r"\.card \{(.*?)\}", css, re.S).group(1)
+    assert "var(--thumb" in grid_rule and "align-items: stretch" in grid_rule
+    assert "display: flex" in card_rule and "flex-direction: column" in card_rule
+
+
+def test_parts_of_a_split_figure_are_labelled_as_parts():
+    from runner.gallery import _part_label, _slice_label
+    keys = {"group": "ft2", "condition": "standard", "part": 2, "parts": 2}
+    assert _slice_label(keys, load_config(REPO / "rules.yaml")) == "Standard, part 2 of 2"
+    assert _part_label({"group": "ft2", "part": 1, "parts": 2}) == " (part 1 of 2)" and _part_label({"group": "x"}) == ""

@@ -106,3 +106,17 @@ def test_a_task_metric_must_be_a_string(tmp_path):
 def test_inferred_info_is_a_task_info(config):
     [inf] = infer(frame([("r", "standard", "f1", 1, "f1", "value", 0.5)]), config)
     assert isinstance(inf.info, TaskInfo) and inf.info.higher_is_better and inf.info.metric == "f1"
+
+
+@pytest.mark.parametrize("name, kind, scale, said", [
+    ("matthews_correlation", "accuracy", 1.0, " (-1 to 1)"),  # MCC runs from -1 to 1, not 0-1
+    ("mcc", "accuracy", 1.0, " (-1 to 1)"),
+    ("accuracy", "accuracy", 1.0, " (0-1)"),
+    ("rouge1", "accuracy", 100.0, " (0-100)"),
+    ("wer", "error", 100.0, " (%)"),  # a word error rate in percent can pass 100: no upper bound said
+    ("wer", "error", 1.0, ""),
+    ("loss", "error", 1.0, ""),
+])
+def test_units_say_the_range_a_metric_really_has(name, kind, scale, said):
+    from utils.inference import value_range
+    assert value_range(name, kind, scale) == said

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
 import statistics
 from pathlib import Path
 
@@ -72,28 +73,54 @@ def by_experiment(values: dict, seeds: set[int] | None = None) -> dict[tuple[str
 
 
 def parse(tex: str) -> tuple[list[tuple[str, str]], dict[str, list[str]]]:
-    """The table's columns as (task label, ID/OOD) and its rows as name -> cells (data rows only)."""
+    """The table's columns as (task label, ID/OOD) and its rows as name -> cells (the n column, when there
+    is one, then each task's cell per condition: the tasks are columns, each condition a block of rows
+    under its italic label). A cell of a column in thousands (x10^3 above it) has its numbers multiplied
+    back (`cell` reads "<value> x1000")."""
     lines = tex.splitlines()
     top = lines.index(r"\toprule")
-    labels = re.findall(r"\\multicolumn\{\d\}\{c\}\{(.+?) \(\$\\(?:up|down)arrow\$\)\}", lines[top + 1])
-    conds = [c.strip() for c in lines[top + 3].rstrip("\\ ").split("&") if c.strip()]
-    per_task = len(conds) // len(labels)
-    columns = [(labels[i // per_task], conds[i]) for i in range(len(conds))]
-    body = lines[lines.index(r"\midrule", top) + 1:lines.index(r"\bottomrule")]
-    rows = {}
-    for line in body:
-        if line == r"\midrule":
+    head = [c.strip() for c in lines[top + 1].strip().removesuffix(r"\\").split("&")]
+    has_n = len(head) > 1 and head[1] == "n"
+    labels = head[1 + has_n:]
+    short = {"Standard": "ID", "Atlantis (OOD)": "OOD"}
+    blocks: dict[str, dict[str, list[str]]] = {}
+    cond, units, n_of = "ID", [""] * len(labels), {}
+    for line in lines[lines.index(r"\midrule", top) + 1:lines.index(r"\bottomrule")]:
+        if r"\textit{" in line or line.startswith(r"\multicolumn"):
+            found = re.search(r"\\textit\{(.+?)\}", line)
+            cond = short.get(found.group(1), found.group(1)) if found else "ID"
+            units = [" x1000" if "10^{3}" in c else "" for c in line.strip()[:-2].split("&")[1:]]
             continue
+        if not line.endswith(r"\\"):
+            continue  # \midrule, \addlinespace
         cells = [c.strip() for c in line.removesuffix(r"\\").split("&")]
-        rows[cells[0]] = cells[1:]
+        if has_n:
+            n_of[cells[0]] = cells[1]
+        blocks.setdefault(cond, {})[cells[0]] = [c + u for c, u in zip(cells[1 + has_n:], units)]
+    conds = list(blocks) or ["ID"]
+    columns = [(label, c) for label in labels for c in conds]
+    names = list(dict.fromkeys(n for b in blocks.values() for n in b))
+    rows = {name: ([n_of[name]] if has_n else []) +
+            [blocks[c].get(name, ["--"] * len(labels))[i] for i in range(len(labels)) for c in conds]
+            for name in names}
     return columns, rows
 
 
 def cell(text: str) -> tuple[float, float | None, int]:
-    """'1918 $\\pm$ 23' -> (1918.0, 23.0, decimals)."""
-    mean, _, std = text.partition(r" $\pm$ ")
+    """'1918${\\pm}$23' -> (1918.0, 23.0, decimals); a bold mean counts as its number; a spread printed
+    "$<$0.05" reads as 0 at one more decimal (it is below half the column's last digit); "x1000": a column
+    in thousands, read back in units (decimals 3 fewer)."""
+    scale = 1000.0 if text.endswith(" x1000") else 1.0
+    text = text.removesuffix(" x1000").replace(r"$^\dagger$", "")
+    mean, _, std = text.partition(r"${\pm}$")
+    mean = re.sub(r"\\textbf\{(.+?)\}", r"\1", mean)
     decimals = len(mean.split(".")[1]) if "." in mean else 0
-    return float(mean), (float(std) if std else None), decimals
+    spread = None
+    if std.startswith("$<$"):
+        spread = 0.0
+    elif std:
+        spread = float(std) * scale
+    return float(mean) * scale, spread, decimals - (3 if scale > 1 else 0)
 
 
 def columns_to_keys(columns, config):
@@ -126,11 +153,14 @@ def test_one_row_per_experiment_with_mean_and_std_over_seeds(tree, tmp_path):
     tex = (out / "tables" / "raw_metrics.tex").read_text()
     rows = assert_matches(tex, by_experiment(last_values(tree)), config)
     assert list(rows) == ["pt1", "ft1-1", "ft1-2", "ft2-1"]  # baseline first, short names, rules order
-    assert tex.count(r"\midrule") == 1 + 2  # under the header, then between groups
+    assert tex.count(r"\midrule") == 1 + 1  # under the header, then between the conditions' blocks
+    assert tex.count(r"\addlinespace[3pt]") == 2 * 2  # between groups, in each block
     for piece in (r"\begin{table}[t]", r"\caption{Raw metrics at the last checkpoint (mean $\pm$ std over 3 seeds)",
                   r"\label{tab:raw_metrics}", r"\toprule", r"\bottomrule", r"\end{table}",
-                  r"Distance ($\downarrow$)", r"Crossing ($\uparrow$)"):
-        assert piece in tex
+                  "Experiment & Distance & Triangle area & Crossing \\\\\n & $\\downarrow$ & $\\downarrow$ & $\\uparrow$",
+                  r"\textit{Standard}", r"\textit{Atlantis (OOD)}"):
+        assert piece in tex, piece
+    assert "resizebox" not in tex and not re.search(r"\\(small|footnotesize|scriptsize|tiny)\b", tex)
     body = re.sub(r"\\[{}$]", "", tex)  # escaped braces and dollars do not count
     assert body.count("{") == body.count("}") and body.count("$") % 2 == 0  # balanced: it compiles as pasted
 
@@ -258,3 +288,52 @@ def test_no_scores_give_an_empty_table_that_still_compiles(config):
         tex = fn(empty, config)
         assert r"\begin{tabular}{l}" in tex and r"\bottomrule" in tex and tex.count("{") == tex.count("}")
         assert "\nExperiment \\\\\n" in tex  # one column: no alignment tab
+
+
+def test_each_column_bolds_its_best_and_no_spread_prints_as_zero(tree, tmp_path):
+    code, out = render(tree, tmp_path)
+    assert code == 0
+    config = load_config(REPO / "rules.yaml")
+    tex = (out / "tables" / "raw_metrics.tex").read_text()
+    columns, rows = parse(tex)
+    for i, ((label, cond), key) in enumerate(zip(columns, columns_to_keys(columns, config))):
+        column = {name: cells[i] for name, cells in rows.items()}
+        bold = [name for name, text in column.items() if r"\textbf{" in text]
+        means = {name: cell(text)[0] for name, text in column.items()}
+        pick = max if config.tasks[key[1]].higher_is_better else min
+        assert bold == [pick(means, key=means.get)], (label, cond, column)
+    assert not re.search(r"\{\\pm\}\$0(\.0+)?(?![.0-9])", tex)  # never "± 0.0"
+
+
+@pytest.mark.parametrize("decimals, std, printed", [
+    (1, 0.02, "< 0.05"), (3, 0.0004, "< 0.0005"), (1, 0.3, "0.3"), (0, 0.4, "< 0.5"), (2, 0.0, "0"),
+])
+def test_a_spread_that_rounds_to_zero_says_how_small_it_is(decimals, std, printed):
+    from analysis.latex import ColumnFormat
+    assert ColumnFormat(decimals).spread(std) == printed
+
+
+def test_five_digit_columns_print_in_thousands():
+    from analysis.latex import column_format
+    fmt = column_format(_series([92822.0, 122053.0, 7902.0]), _series([1480.0, 13256.0, 797.0]))
+    assert fmt.exponent == 3
+    assert (fmt.text(123318.0), fmt.text(92822.0), fmt.plain(7902.0)) == ("123.3", "92.8", "7.9×10³")
+    assert column_format(_series([1918.0, 1976.0])).exponent == 0  # four digits stay as they are
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed (.ci/run installs it)")
+@pytest.mark.parametrize("name", ["raw_metrics.tex", "raw_metrics_by_seed.tex"])
+def test_the_bundled_tables_compile_at_the_texts_size_on_a_7_in_page(tmp_path, name):
+    """The bundled example's tables, \\input as pasted into a paper (booktabs, a 7 in text width: a
+    two-column paper's table*), compile without error and without running past the text width."""
+    import subprocess
+    out = tmp_path / "out"
+    assert run_all.main(["--out", str(out), "--only", *OUTPUTS, "--jobs", "1", "-q"]) == 0
+    doc = tmp_path / "paper.tex"
+    doc.write_text("\\documentclass{article}\n\\usepackage[textwidth=7in]{geometry}\n\\usepackage{booktabs}\n"
+                   f"\\begin{{document}}\n\\input{{{out / 'tables' / name}}}\n\\end{{document}}\n")
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    log = (tmp_path / "paper.log").read_text(errors="replace")
+    assert done.returncode == 0, log[-2000:]
+    assert "Overfull \\hbox" not in log, [line for line in log.splitlines() if "Overfull" in line]

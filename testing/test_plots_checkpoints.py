@@ -11,14 +11,15 @@ from matplotlib.colors import to_hex
 import plots_helpers
 from testing_helpers import render, render_views
 from plots.registry import discover
-from plots.style import BASELINE, BETTER, RUN_COLOURS, TRAINED, UNTRAINED, WORSE
+from plots.style import TRAINED, UNTRAINED
 from utils.synthetic import write_tree
 
 
 def curves_of(ax):
     """(experiment lines as (x, y, colour hex), dashed baseline lines) of one panel: the trained lines are
     Line2Ds, every other experiment one segment of the "others" collection."""
-    lines = [(ln.get_xdata(), ln.get_ydata(), to_hex(ln.get_color())) for ln in ax.lines if ln.get_linestyle() != "--"]
+    lines = [(ln.get_xdata(), ln.get_ydata(), to_hex(ln.get_color())) for ln in ax.lines
+             if ln.get_linestyle() != "--" and ln.get_gid() != "leader"]
     for coll in plots_helpers.by_gid(ax, "others"):
         lines += [(seg[:, 0], seg[:, 1], to_hex(coll.get_colors()[0])) for seg in coll.get_segments()]
     return lines, [ln for ln in ax.lines if ln.get_linestyle() == "--"]
@@ -99,10 +100,11 @@ def test_several_seeds_draw_one_mean_line_per_experiment(tmp_path: Path, config)
     [spread] = plots_helpers.by_gid(ax, "spread")  # ± std at the last checkpoint of the trained line only
     [segment] = spread.get_segments()
     last = by_step.mean().index.max()
-    assert segment[:, 0] == pytest.approx([last, last])
+    assert segment[0, 0] == segment[1, 0] and last < segment[0, 0] < ax.get_xlim()[1]  # just right of the end
     assert sorted(segment[:, 1]) == pytest.approx([by_step.mean()[last] - by_step.std()[last],
                                                    by_step.mean()[last] + by_step.std()[last]])
-    assert not [c for c in ax.collections if c.get_gid() not in ("others", "spread")]  # no bands
+    assert plots_helpers.in_view(*ax.get_ylim(), segment[:, 1])  # the whisker inside the axes
+    assert not [c for c in ax.collections if c.get_gid() not in ("others", "spread", "spread_mean")]  # no bands
     last = [part[part["experiment"] == b].sort_values("step")["value"].iloc[-1] for b in ("pt1", "pt1_seed2")]
     assert base.get_ydata()[0] == pytest.approx(np.mean(last))
 
@@ -136,11 +138,59 @@ def test_log_panels_are_labelled_across_their_range(tmp_path: Path, config):
     assert checked == 4 * 4  # 4 log tasks on each of the 4 figures
 
 
+def test_end_whiskers_stand_side_by_side_inside_the_axes_in_the_names_order(tmp_path: Path, config):
+    """Six trained lines ending close together: six whiskers at six x positions right of the last
+    checkpoint (left to right in the order the names read, top to bottom), every one within the y limits;
+    every name joined to its line's end by its leader (the page checks)."""
+    root = tmp_path / "exp"
+    write_tree(root, seeds=2, ft1=2, ft2=21, checkpoints=4)
+    [(_, fig)], _ = render("checkpoints", root, config, only={"group": "ft2", "condition": "standard"})
+    plots_helpers.check_page(fig)
+    checked = 0
+    for ax in (a for a in fig.axes if a.get_visible()):
+        [spread] = plots_helpers.by_gid(ax, "spread")
+        segments = spread.get_segments()
+        names = labels(ax)
+        assert len(segments) == len(names) > 1
+        xs = [seg[0, 0] for seg in segments]
+        assert xs == sorted(xs) and len(set(xs)) == len(xs)
+        lo, hi = ax.get_ylim()
+        assert plots_helpers.in_view(lo, hi, [v for seg in segments for v in seg[:, 1]])
+        assert max(xs) < ax.get_xlim()[1]
+        [centres] = plots_helpers.by_gid(ax, "spread_mean")
+        at = np.asarray(centres.get_offsets())
+        assert at[:, 0].tolist() == xs and (np.diff(at[:, 1]) <= 0).all()  # the highest ending line's first
+        ends = sorted(ys[-1] for _, ys, c in curves_of(ax)[0] if c == TRAINED.lower())
+        assert sorted(at[:, 1]) == pytest.approx(ends)
+        checked += 1
+    assert checked == 7
+
+
+@pytest.mark.parametrize("width", [7.5, 3.5])
+def test_the_legend_fills_an_empty_grid_cell(small_tree, config, width):
+    """Seven panels in a grid of three columns: the legend sits in the last row's empty cells, not under
+    the panels; on one column (no empty cell) it stays under them."""
+    import dataclasses
+    [(_, fig)], _ = render("checkpoints", small_tree, dataclasses.replace(config, plot_width=width),
+                           only={"group": "ft1", "condition": "standard"})
+    fig.canvas.draw()
+    [legend] = fig.legends
+    box = legend.get_window_extent().transformed(fig.dpi_scale_trans.inverted())
+    panels = [ax.get_position() for ax in fig.axes]
+    lowest = min(p.y0 for p in panels) * fig.get_size_inches()[1]
+    if width == 7.5:
+        assert box.y0 >= lowest - 1e-6  # beside the last row's panel, not under it
+        assert box.x0 > max(p.x1 for p in panels if p.y0 * fig.get_size_inches()[1] <= lowest + 1e-6) \
+            * fig.get_size_inches()[0]
+    else:
+        assert box.y1 < lowest
+    plots_helpers.check_page(fig, width)
+
+
 @pytest.mark.parametrize("ft2", [4, 21], ids=["few experiments", "paper shape"])
 def test_on_a_one_column_page_panels_share_one_x_axis_and_fit_the_page(tmp_path: Path, config, ft2: int):
     """At 3.5 in the panels stack in one column: one x axis (same range, labelled under the last panel
-    only) and panels shortened so the figure fits a page's height, unless that would make them unreadably
-    short (then each gets the minimum)."""
+    only) and panels shortened so the figure fits a page's height (9 in), none below the minimum."""
     import dataclasses
 
     from plots.checkpoints import _MIN_PANEL_H, PAGE_HEIGHT
@@ -159,5 +209,5 @@ def test_on_a_one_column_page_panels_share_one_x_axis_and_fit_the_page(tmp_path:
         assert len({ax.get_xlim() for ax in panels}) == 1, keys
         height = fig.get_size_inches()[1]
         panel_h = [ax.get_position().height * height for ax in panels]
-        assert height <= PAGE_HEIGHT + 1e-6 or panel_h == pytest.approx([_MIN_PANEL_H] * len(panels)), keys
+        assert height <= PAGE_HEIGHT + 1e-6 and min(panel_h) >= _MIN_PANEL_H - 1e-6, keys
         plots_helpers.check_page(fig, 3.5)

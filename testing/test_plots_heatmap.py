@@ -31,11 +31,22 @@ def panels(fig):
     return [ax for ax in fig.axes if ax.images]
 
 
+def columns(ax) -> list[str]:
+    """The task names over a panel's columns, left to right: level texts (gid "head") or turned tick labels."""
+    heads = sorted((t for t in ax.texts if t.get_gid() == "head"), key=lambda t: t.get_position()[0])
+    return [t.get_text() for t in heads] or [t.get_text() for t in ax.get_xticklabels()]
+
+
+def cell_texts(ax) -> list:
+    """The cell annotations of a panel (not the task names over it)."""
+    return [t for t in ax.texts if t.get_gid() != "head"]
+
+
 def cells(ax, row_labels):
     """{(experiment label, task label): annotation text} of one panel."""
-    cols = [t.get_text() for t in ax.get_xticklabels()]
+    cols = columns(ax)
     return {(row_labels[round(t.get_position()[1])], cols[round(t.get_position()[0])]): t.get_text()
-            for t in ax.texts}
+            for t in cell_texts(ax)}
 
 
 def expected(view, group, condition, column, config, suffix=""):
@@ -55,29 +66,36 @@ def test_one_heatmap_per_group_with_a_panel_per_condition(small_tree, config):
         assert [ax.get_title() for ax in axes] == ["Standard: score toward perfect",
                                                    "Atlantis (OOD): gap-closing score"]
         for ax in axes:
-            assert len(ax.texts) == 2 * 7  # 2 experiments x 7 tasks, every cell annotated
-        bars = [ax for ax in fig.axes if not ax.images]
-        assert len(bars) == 2 and all("0 = baseline" in ax.get_xlabel() for ax in bars)
+            assert len(cell_texts(ax)) == 2 * 7  # 2 experiments x 7 tasks, every cell annotated
+            assert columns(ax) == [t.label for t in config.tasks.values()]
+        [bar] = [ax for ax in fig.axes if not ax.images]  # one colour bar: one scale for the figure
+        assert "Standard: 0 = baseline, 1 = perfect" in bar.get_xlabel()
+        assert "Atlantis (OOD): 0 = baseline on this data" in bar.get_xlabel()
         assert plots_helpers.title(fig).startswith(f"{keys['group']}: ") and "vs baseline" in plots_helpers.title(fig)
 
 
-def test_colours_are_fitted_to_each_panel_and_say_when_clipped(small_tree, config):
-    """A panel of +-0.3 values gets the colour range, not a +-1 scale that leaves it white; one outlier
-    is clipped (and the colourbar says so), its number stays unclipped."""
+def test_one_colour_scale_per_figure_fitted_to_its_values_and_saying_when_clipped(small_tree, config):
+    """Both panels share one colour scale, fitted to all their values (the 95th percentile of |values|,
+    not a +-1 scale that leaves +-0.3 white), so panels compare by colour; one outlier is clipped (and
+    the colourbar says so, and that the scale is both panels'), its number stays unclipped."""
     figs, view = render("heatmap", small_tree, config)
     for keys, fig in figs:
-        bars = [ax for ax in fig.axes if not ax.images]
-        for ax, bar, (condition, column) in zip(panels(fig), bars, [("standard", "score_toward_perfect"),
-                                                                    ("atlantis", "score_gap_closing")]):
-            values = view[(view["group"] == keys["group"]) & (view["condition"] == condition)][f"{column}_mean"]
-            values = np.abs(values.dropna().to_numpy())
-            norm = ax.images[0].norm
-            assert norm.vmin == -norm.vmax and norm.vcenter == 0
-            assert np.percentile(values, 95) <= norm.vmax <= max(2 * np.percentile(values, 95), 0.05)
-            clipped = bool((values > norm.vmax).any())
-            assert ("clipped" in bar.get_xlabel()) == clipped
-            if clipped:
-                assert "95th percentile" in bar.get_xlabel()
+        [bar] = [ax for ax in fig.axes if not ax.images]
+        values = np.concatenate([view[(view["group"] == keys["group"]) & (view["condition"] == condition)]
+                                 [f"{column}_mean"].dropna().to_numpy()
+                                 for condition, column in [("standard", "score_toward_perfect"),
+                                                           ("atlantis", "score_gap_closing")]])
+        values = np.abs(values)
+        norms = [ax.images[0].norm for ax in panels(fig)]
+        assert len(norms) == 2 and len({(n.vmin, n.vmax) for n in norms}) == 1
+        norm = norms[0]
+        assert norm.vmin == -norm.vmax and norm.vcenter == 0
+        assert np.percentile(values, 95) <= norm.vmax <= max(2 * np.percentile(values, 95), 0.05)
+        clipped = bool((values > norm.vmax).any())
+        label = " ".join(bar.get_xlabel().split())
+        assert ("clipped" in label) == clipped and "one colour scale for both panels" in label
+        if clipped:
+            assert "95th percentile" in label
 
 
 @pytest.mark.parametrize("tree, seeds", [("small_tree", 1), ("seeded_tree", 2)])
@@ -90,8 +108,8 @@ def test_annotations_are_the_seed_means(request, config, tree, seeds):
                                                          ("atlantis", "score_gap_closing")]):
             assert ax.get_title().startswith(config.condition_label(condition))
             assert cells(ax, rows) == expected(view, keys["group"], condition, column, config)
-            assert not [t for t in ax.texts if "n=" in t.get_text()]  # every cell has the row's n
-            assert not [t for t in ax.texts if t.get_text().startswith("-0.00")]
+            assert not [t for t in cell_texts(ax) if "n=" in t.get_text()]  # every cell has the row's n
+            assert not [t for t in cell_texts(ax) if t.get_text().startswith("-0.00")]
         assert ("mean of 2 seeds" in plots_helpers.title(fig)) == (seeds == 2)
 
 

@@ -41,9 +41,10 @@ def test_one_figure_per_group_and_seed_with_that_seeds_scores(seeded_tree, confi
                                                 ("atlantis", "score_gap_closing"))):
             part = rows[rows["condition"] == cond]
             labels = experiment_labels(list(dict.fromkeys(part["experiment"])), on)
-            cols = [t.get_text() for t in ax.get_xticklabels()]
+            heads = sorted((t for t in ax.texts if t.get_gid() == "head"), key=lambda t: t.get_position()[0])
+            cols = [t.get_text() for t in heads] or [t.get_text() for t in ax.get_xticklabels()]
             got = {(labels[round(t.get_position()[1])], cols[round(t.get_position()[0])]): t.get_text()
-                   for t in ax.texts}
+                   for t in ax.texts if t.get_gid() != "head"}
             want = {(experiment_labels([e], on)[0], on.tasks[t].label): "n/a" if np.isnan(v) else f"{v:.2f}"
                     for e, t, v in zip(part["experiment"], part["task"], part[column])}
             assert got == want and len(got) == 2 * 7
@@ -64,3 +65,19 @@ def test_per_seed_heatmaps_fit_the_page(seeded_tree, config, width):
     figs, _ = render("heatmap_by_seed", seeded_tree, on, only={"group": "ft1", "seed": 2})
     assert len(figs) == 1
     check_page(figs[0][1], width)
+
+
+def test_the_seeds_of_a_group_share_one_colour_scale(seeded_tree, config):
+    """Seed 0's and seed 2's heatmaps of a group colour by one scale (fitted to both seeds' scores of both
+    conditions), so the figures compare by colour; every panel of a figure uses it."""
+    from analysis.figure_data import robust_limit
+    on = dataclasses.replace(config, seed_heatmap=True)
+    figs, view = render("heatmap_by_seed", seeded_tree, on)
+    for group in ("ft1", "ft2"):
+        norms = [ax.images[0].norm for keys, fig in figs if keys["group"] == group for ax in fig.axes if ax.images]
+        assert len(norms) == 4  # 2 seeds x 2 conditions
+        assert len({(n.vmin, n.vmax) for n in norms}) == 1
+        rows = view[(view["group"] == group)]
+        values = np.concatenate([rows.loc[rows["condition"] == "standard", "score_toward_perfect"].to_numpy(float),
+                                 rows.loc[rows["condition"] == "atlantis", "score_gap_closing"].to_numpy(float)])
+        assert norms[0].vmax == pytest.approx(robust_limit(values)[0])

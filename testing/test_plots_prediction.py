@@ -100,3 +100,33 @@ def test_small_tree_with_unmatched_multi_task_runs(small_tree, config):
     for _, fig in figs:  # cells without a single-task source are left out, the rest drawn
         texts = [t.get_text() for ax in fig.axes for t in ax.texts] + [t.get_text() for t in fig.texts]
         assert texts
+
+
+@pytest.mark.parametrize("width", [7.5, 3.5])
+def test_miss_numbers_sit_beside_their_rings_touching_none(width, tmp_path, config):
+    """Each miss's number is near its own ring (within 12 pt of its centre) and its box overlaps no ring
+    and no other number: the rings of close misses are not covered by their numbers."""
+    import dataclasses
+
+    from utils.synthetic import write_tree
+    root = tmp_path / "experiments"
+    write_tree(root, seeds=2, ft1=7, ft2=21, checkpoints=3)
+    figs, _ = render("prediction", root, dataclasses.replace(config, plot_width=width))
+    for keys, fig in figs:
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        [rings] = plots_helpers.by_gid(ax, "worst")
+        centres = ax.transData.transform(np.asarray(rings.get_offsets()))
+        numbers = sorted((t for t in ax.texts if t.get_gid() == "miss"), key=lambda t: int(t.get_text()))
+        assert len(numbers) == len(centres) > 0, keys
+        radius = 3.6 * fig.dpi / 72
+        boxes = [t.get_window_extent() for t in numbers]
+        for i, (box, (cx, cy)) in enumerate(zip(boxes, centres)):
+            middle = np.array([(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2])
+            assert np.hypot(*(middle - (cx, cy))) <= 12 * fig.dpi / 72, (keys, i)
+            for rx, ry in centres:
+                assert not (box.x0 < rx + radius and rx - radius < box.x1 and box.y0 < ry + radius
+                            and ry - radius < box.y1), (keys, i + 1, "covers a ring")
+            for j, other in enumerate(boxes):
+                assert j == i or not box.overlaps(other), (keys, i + 1, j + 1)
+        plots_helpers.check_page(fig, width)

@@ -120,3 +120,39 @@ def test_a_note_figure_fits_the_page_it_is_given(width: float) -> None:
                       "prediction from single-task runs, Atlantis (OOD)", width=width)
     assert fig.get_size_inches()[0] == pytest.approx(width) and fig.get_layout_engine() is None
     plots_helpers.check_page(fig, width)
+
+
+@pytest.mark.parametrize("name", ["comparison", "normalized", "raw_differences", "heatmap"])
+def test_a_figure_too_tall_for_one_column_is_split_into_parts_on_the_same_axes(name, paper_tree, config):
+    """21 experiments at 3.5 in: two figures (`<file>_1.png`, `<file>_2.png`) of consecutive experiments that
+    together hold every one once, each under 9 in, with the same axis limits (or colour scale) in both, so
+    they read as one figure; at 7.5 in the same slice stays one figure under its usual name."""
+    from plots.registry import discover
+    from runner.planning import jobs_of_slice, split
+    spec = discover()[name]
+    narrow = dataclasses.replace(config, plot_width=3.5)
+    figs, view = render(name, paper_tree, narrow)
+    ft2 = [(keys, fig) for keys, fig in figs if keys["group"] == "ft2"]
+    slices = {tuple(sorted((k, v) for k, v in keys.items() if k not in ("part", "parts"))) for keys, _ in ft2}
+    for slice_keys in slices:
+        parts = [(keys, fig) for keys, fig in ft2
+                 if tuple(sorted((k, v) for k, v in keys.items() if k not in ("part", "parts"))) == slice_keys]
+        assert [(k["part"], k["parts"]) for k, _ in parts] == [(1, 2), (2, 2)], slice_keys
+        rows = []
+        for _, fig in parts:
+            assert fig.get_size_inches()[1] <= 9.0
+            labelled = next(ax for ax in fig.axes if ax.get_yticklabels())
+            rows.append([t.get_text().split(" ")[0] for t in labelled.get_yticklabels()])
+        assert rows[0] + rows[1] == [f"ft2-{i}" for i in range(1, 22)]
+        if name == "heatmap":
+            scales = {(ax.images[0].norm.vmin, ax.images[0].norm.vmax) for _, fig in parts for ax in fig.axes
+                      if ax.images}
+            assert len(scales) == 1
+        else:
+            for first, second in zip(*[[ax for ax in fig.axes if ax.get_title()] for _, fig in parts]):
+                assert first.get_title() == second.get_title() and first.get_xlim() == second.get_xlim()
+        assert "(part 1 of 2: ft2-1 to ft2-11)" in plots_helpers.title(parts[0][1])
+    [(keys, part)] = [(k, p) for k, p in split(spec, view) if k.get("group") == "ft2"][:1]
+    files = [rel for _, rel in jobs_of_slice(spec, keys, part, narrow)]
+    assert files == [spec.path_for(keys, "png").replace(".png", f"_{i}.png") for i in (1, 2)]
+    assert [rel for _, rel in jobs_of_slice(spec, keys, part, config)] == [spec.path_for(keys, "png")]

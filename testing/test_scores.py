@@ -65,8 +65,11 @@ def test_every_score_matches_the_formulas(sweep, tmp_path):
     expected = expected_scores(sweep)
     assert len(expected) == 405
     checked = 0
+    assert list(table.columns[:7]) == ["run", "group", "seed", "experiment", "condition", "task", "direction"]
+    assert {"eval_std", "baseline_run"} <= set(table.columns) and not {"model", "kind", "std"} & set(table.columns)
+    assert set(table["direction"]) == {"higher_is_better", "lower_is_better"}
     for row in table.itertuples():
-        key = (row.experiment, row.condition, row.task)
+        key = (row.run, row.condition, row.task)
         if key not in expected:
             assert key == ("pt1_ft2-5", "atlantis", "angle") and row.missing and math.isnan(row.value)
             continue
@@ -74,7 +77,7 @@ def test_every_score_matches_the_formulas(sweep, tmp_path):
             assert getattr(row, col) == pytest.approx(want, rel=1e-9, nan_ok=True), (key, col)
         checked += 1
     assert checked == 405
-    groups = table.drop_duplicates("experiment").groupby("group").size().to_dict()
+    groups = table.drop_duplicates("run").groupby("group").size().to_dict()
     assert groups == {"baseline": 1, "ft1": 7, "ft2": 21}
 
 

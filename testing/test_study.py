@@ -109,7 +109,7 @@ def test_scores_csv_keeps_the_raw_score_beside_the_clipped_one(study, clipped):
     gap = scores.dropna(subset=["score_gap_closing_raw"])
     assert (gap["score_gap_closing_raw"] > 1.5).any() and (gap["score_gap_closing_raw"] < 0).any()
     assert gap["score_gap_closing"].between(0, 1.5).all()
-    row = scores[(scores["experiment"] == "pt1_seed2_ftwb1-1") & (scores["condition"] == "atlantis")
+    row = scores[(scores["run"] == "pt1_seed2_ftwb1-1") & (scores["condition"] == "atlantis")
                  & (scores["task"] == "distance")].iloc[0]
     raw = seed_score(values, "ftwb1-1", 2, "atlantis", "distance")
     assert row["score_gap_closing_raw"] == pytest.approx(raw)
@@ -145,10 +145,10 @@ def test_an_unsuffixed_run_is_its_own_seed(tmp_path, name, seed, model, baseline
 def test_per_seed_rows_keep_the_original_apart_from_seed_1(study, rendered):
     _, out = rendered
     scores = pd.read_csv(out / "tables" / "scores.csv")
-    rows = scores[(scores["model"] == "pt1_ftwb2-3") & (scores["task"] == "inside")
+    rows = scores[(scores["experiment"] == "pt1_ftwb2-3") & (scores["task"] == "inside")
                   & (scores["condition"] == "standard")]
     assert sorted(rows["seed"]) == list(SEEDS)
-    assert dict(zip(rows["seed"], rows["baseline_experiment"])) == {
+    assert dict(zip(rows["seed"], rows["baseline_run"])) == {
         0: "pt1", 1: "pt1_seed1", 2: "pt1_seed2", 3: "pt1_seed3"}
 
 
@@ -176,7 +176,7 @@ def test_the_shipped_glob_finds_experiments_at_any_depth(study, rendered):
     root, _ = study
     _, out = rendered
     scores = pd.read_csv(out / "tables" / "scores.csv")
-    assert set(scores["experiment"]) >= {run_name(s, "ftwb1-7") for s in SEEDS}
+    assert set(scores["run"]) >= {run_name(s, "ftwb1-7") for s in SEEDS}
     written = [p for p in root.rglob("evaluation_results.json") if "multi_task" not in p.parts]
     assert len(scores.dropna(subset=["value"])) == len(written)  # every file, once, at the last checkpoint
     assert set(scores["step"]) == {3000}
@@ -196,14 +196,14 @@ def test_a_linked_run_folder_is_read_and_a_loop_ends(study, tmp_path):
     rules = study_rules(tmp_path / "rules.yaml")
     assert run("--data", root, "--out", out, "--config", rules, "--only", "scores_csv") == 0
     scores = pd.read_csv(out / "tables" / "scores.csv")
-    linked = scores[scores["experiment"] == "pt1_ftwb1-1"]
+    linked = scores[scores["run"] == "pt1_ftwb1-1"]
     assert len(linked) == 14 and linked["value"].notna().all()
     # a change inside the linked folder is seen: the next run redraws instead of the no-op path
     target = storage / "pt1_ftwb1-1" / "evals" / "distance" / "eval_data" / "evaluation_results.json"
     target.write_text(target.read_text().replace('"eval_distance_metric_mean": ', '"eval_distance_metric_mean": 1'))
     assert run("--data", root, "--out", out, "--config", rules, "--only", "scores_csv") == 0
     after = pd.read_csv(out / "tables" / "scores.csv")
-    row = after[(after["experiment"] == "pt1_ftwb1-1") & (after["task"] == "distance")
+    row = after[(after["run"] == "pt1_ftwb1-1") & (after["task"] == "distance")
                 & (after["condition"] == "standard")]
     before = linked[(linked["task"] == "distance") & (linked["condition"] == "standard")]
     assert float(row["value"].iloc[0]) != float(before["value"].iloc[0])
@@ -260,7 +260,7 @@ def test_degenerate_baselines_are_named_and_their_cells_are_na_with_the_reason(s
                                "and every score n/a in 3 cell(s): pt1 (standard)") for line in lines)
     assert any("task angle: the baseline's error on standard data is exactly 0" in line for line in lines)
     assert len(lines) == 3
-    scores = pd.read_csv(out / "tables" / "scores.csv").set_index(["experiment", "condition", "task"])
+    scores = pd.read_csv(out / "tables" / "scores.csv").set_index(["run", "condition", "task"])
     cell = scores.loc[("pt1_ftwb1-1", "atlantis", "compass")]
     assert math.isnan(cell["score_gap_closing"]) and cell["note"].startswith("reversed gap")
     assert math.isnan(scores.loc[("pt1_ftwb1-2", "standard", "angle"), "score_toward_perfect"])

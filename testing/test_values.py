@@ -117,7 +117,7 @@ def test_a_run_reports_the_file_and_scores_csv_has_no_inf(tmp_path, capsys):
     text = (out / "tables" / "scores.csv").read_text()
     assert "inf" not in text.lower()
     with open(out / "tables" / "scores.csv", newline="") as fh:
-        row = next(r for r in csv.DictReader(fh) if (r["experiment"], r["condition"], r["task"])
+        row = next(r for r in csv.DictReader(fh) if (r["run"], r["condition"], r["task"])
                    == ("pt1_seed2_ft1-1", "standard", "distance"))
     assert row["value"] == ""  # the last checkpoint's value: missing, not inf or nan text
 

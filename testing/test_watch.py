@@ -137,7 +137,7 @@ def scaled(path: Path, factor: float = 0.25) -> str:
 def score_value(base: Path, experiment: str, condition: str, task: str) -> str:
     with open(base / "out" / "tables" / "scores.csv", newline="") as fh:
         rows = [r for r in csv.DictReader(fh)
-                if (r["experiment"], r["condition"], r["task"]) == (experiment, condition, task)]
+                if (r["run"], r["condition"], r["task"]) == (experiment, condition, task)]
     assert len(rows) == 1
     return rows[0]["value"]
 
@@ -239,7 +239,7 @@ def test_a_burst_of_200_files_is_one_or_a_few_rebuilds(watched, tmp_path):
 
     def all_in() -> bool:
         with open(base / "out" / "tables" / "scores.csv", newline="") as fh:
-            return sum(r["experiment"] == "pt1_ft2-17" and r["value"] != "" for r in csv.DictReader(fh)) == 14
+            return sum(r["run"] == "pt1_ft2-17" and r["value"] != "" for r in csv.DictReader(fh)) == 14
 
     def files_in_rebuilds() -> int:
         return sum(int(line.split(" file(s) new")[0].split()[-1]) for line in w.rebuilds()[n:]

@@ -132,9 +132,9 @@ def test_a_named_baseline_adds_the_normalized_figures(tmp_path):
     assert run("--data", root, "--out", out, "--baseline", "dnabert2", "--only", "normalized", "scores_csv") == 0
     assert (out / "normalized" / "hf_runs_standard.png").read_bytes()[:8] == PNG
     scores = pd.read_csv(out / "tables" / "scores.csv")
-    row = scores[(scores["experiment"] == "roberta-lora-agnews") & (scores["task"] == "loss")].iloc[0]
-    base = scores[(scores["experiment"] == "dnabert2") & (scores["task"] == "loss")].iloc[0]
-    assert row["baseline_experiment"] == "dnabert2" and row["baseline"] == base["value"]
+    row = scores[(scores["run"] == "roberta-lora-agnews") & (scores["task"] == "loss")].iloc[0]
+    base = scores[(scores["run"] == "dnabert2") & (scores["task"] == "loss")].iloc[0]
+    assert row["baseline_run"] == "dnabert2" and row["baseline"] == base["value"]
     assert row["raw_diff"] == pytest.approx(row["value"] - base["value"])
 
 

@@ -39,18 +39,20 @@ def inferred_config(root: Path, config, width: float | None = None):
 
 
 def render_views(name: str, root: Path, config, only: dict | None = None, extra: tuple[str, ...] = ()):
-    """(keys, figure) per slice of a registered figure (only the `only` slice when given), drawn as the
-    runner draws it, plus the views it was cut from (its own and `extra`), by name."""
+    """(keys, figure) per output of a registered figure (only the `only` slice's when given; a slice whose
+    figure is split into parts gives one per part, keys `part` and `parts` added), drawn as the runner
+    draws it, plus the views it was cut from (its own and `extra`), by name."""
     from analysis.scores import Gaps
     from analysis.views import compute
     from plots.registry import OutputContext, discover
     from utils.loading import load
-    from runner.planning import split
+    from runner.planning import jobs_of_slice, split
 
     spec = discover()[name]
     views = compute({spec.needs, *extra}, load(root, config).frame, config, Gaps())
     figs = [(keys, spec.func(part, OutputContext(config, keys, spec.title)))
-            for keys, part in split(spec, views[spec.needs]) if only is None or keys == only]
+            for slice_keys, part in split(spec, views[spec.needs]) if only is None or slice_keys == only
+            for keys, _ in jobs_of_slice(spec, slice_keys, part, config)]
     return figs, views
 
 

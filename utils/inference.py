@@ -102,6 +102,22 @@ def _scale(values: Iterable[float], kind: str, name: str) -> float:
     return 1.0
 
 
+SIGNED = re.compile(r"matthews|\bmcc\b|correlation|pearson|spearman", re.I)  # scores that run from -1 to 1
+
+
+def value_range(name: str, kind: str, scale: float) -> str:
+    """What the unit says about a metric's range: " (-1 to 1)" for a correlation (MCC), " (0-100)" or
+    " (0-1)" for a bounded score (accuracy, F1, ROUGE), " (%)" for an error rate in percent (WER can pass
+    100), "" for anything unbounded (loss, perplexity, an error rate as a fraction)."""
+    if SIGNED.search(name.replace("_", " ")):
+        return " (-1 to 1)"
+    if kind == "accuracy":
+        return " (0-100)" if scale == 100 else " (0-1)"
+    if BOUNDED_LOWER.search(name.lower()) and scale == 100:
+        return " (%)"
+    return ""
+
+
 def infer_task(task: str, rows: pd.DataFrame, config: Config) -> Inferred:
     """Task info for one task the rules do not list, from its rows of the tidy table."""
     metric, statistic = _choose(task, rows, config)
@@ -114,8 +130,7 @@ def infer_task(task: str, rows: pd.DataFrame, config: Config) -> Inferred:
     values = rows.loc[(rows["metric"] == metric) & (rows["statistic"] == statistic), "value"].tolist()
     scale = _scale(values, kind, name)
     what = name + (f" ({filt})" if filt and filt != "none" else "")
-    unit = what + (" (0-100)" if scale == 100 else " (0-1)" if kind == "accuracy" or BOUNDED_LOWER.search(name)
-                   else "")
+    unit = what + value_range(name, kind, scale)
     label = task if name == task else f"{task}: {what}"
     info = TaskInfo(name=task, kind=kind, label=label, unit=unit, log=False, metric=metric,
                     statistic=statistic, scale=scale)
@@ -158,7 +173,8 @@ def _say_inferred(placed: list[Inferred], left: list[Inferred]) -> None:
     if len(placed) <= FOLD:
         for f in placed:
             info = f.info
-            scale = "0-100" if info.scale == 100 else "0-1" if "(0-1)" in info.unit else "unbounded"
+            scale = ("0-100" if info.scale == 100 else "-1 to 1" if "(-1 to 1)" in info.unit
+                     else "0-1" if "(0-1)" in info.unit else "unbounded")
             log.info("inferred task %s: %s (metric %s, statistic %s), values %s", f.task, how(f),
                      f.metric, f.statistic, scale)
     else:
