@@ -97,7 +97,8 @@ def colourbar_label(limit: float, clipped: bool, shared: str = "") -> str:
     and (`shared`) what else uses the same scale."""
     what = f"one colour scale{shared}" if shared else "colour scale"
     if clipped:
-        return f"{what}, clipped at ±{limit:g} (95th percentile of |values|); the numbers are not"
+        return (f"{what}, clipped at ±{limit:g} (95th percentile of |values|); "
+                "the numbers in the cells are not clipped")
     return f"{what} ±{limit:g}, fitted to the values"
 
 

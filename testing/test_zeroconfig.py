@@ -237,12 +237,12 @@ def test_each_run_group_is_scored_against_its_own_baseline(tmp_path, capsys):
     assert run_all.main(["--config", rules, "--data", str(root), "--out", str(out), "--only", "scores_csv",
                          "--jobs", "1"]) == 0
     scores = pd.read_csv(out / "tables" / "scores.csv")
-    by_exp = scores.groupby("experiment")["baseline_experiment"].first()
+    by_exp = scores.groupby("run")["baseline_run"].first()
     assert by_exp["roberta-lora-agnews"] == "dnabert2"
     assert by_exp["Meta-Llama-3-8B-Instruct+epoch_5"] == "Meta-Llama-3-8B-Instruct"
     assert by_exp["Meta-Llama-3-8B-Instruct+epoch_20"] == "Meta-Llama-3-8B-Instruct"
-    tuned = scores[(scores["experiment"] == "Meta-Llama-3-8B-Instruct+epoch_5") & scores["raw_diff"].notna()]
-    base = scores[scores["experiment"] == "Meta-Llama-3-8B-Instruct"].set_index(["condition", "task"])["value"]
+    tuned = scores[(scores["run"] == "Meta-Llama-3-8B-Instruct+epoch_5") & scores["raw_diff"].notna()]
+    base = scores[scores["run"] == "Meta-Llama-3-8B-Instruct"].set_index(["condition", "task"])["value"]
     assert len(tuned) > 0
     for row in tuned.itertuples():
         assert row.raw_diff == pytest.approx(row.value - base[row.condition, row.task])
