@@ -15,13 +15,15 @@ from matplotlib.patches import Rectangle
 
 from analysis.overview import bounded
 from plots.overview import legend_layout, short_label
-from plots.page import GAP, Page, title_height, x_axis_height
+from plots.page import GAP, PAGE_HEIGHT, Page, title_height, x_axis_height
 from plots.registry import OutputContext, figure
 from plots.style import (FONT_MIN, PANEL_TITLE_SIZE, TITLE_SIZE, apply_style, fit_limits, fit_tick_labels,
                          linear_ticks, run_style)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from utils.config import Config
 
 BEST_SHADE, TIED_SHADE = "0.80", "0.92"  # grey: best of a column, and those within its stderr
 _ROW = 0.3  # inches a table row (value and stderr on two lines)
@@ -157,7 +159,35 @@ def _legend(data: pd.DataFrame) -> tuple[list, list[str]]:
     return handles, names
 
 
-@figure("last_values", needs="suite_headline", per=("group",), writes="suite/{group}_dots",
+_DOT_ROW = 0.2  # inches per run in a last-value panel
+_DOT_PANEL_GAP = 0.5  # inches between panel rows: the x axis and the next panel's title
+
+
+def _dot_tasks(data: pd.DataFrame) -> list[str]:
+    """The tasks a last-value figure compares: those two or more runs report on one scale."""
+    counts = data.groupby("name")["model"].nunique()
+    kinds = data.drop_duplicates("name").set_index("name")["kind"]
+    return [n for n in sorted(counts.index) if counts[n] > 1 and bounded(n, kinds[n])]
+
+
+def dot_parts(data: pd.DataFrame, config: Config) -> int:
+    """Into how many figures a group's last-value panels are split so each fits a page's height (an
+    estimate from the number of panels and runs: the planner draws nothing)."""
+    tasks = _dot_tasks(data)
+    if not tasks:
+        return 1
+    runs = max(data[data["name"] == t]["model"].nunique() for t in tasks)
+    ncols = 1 if config.plot_width < 5 else max(1, min(len(tasks), int((config.plot_width - 1.2) // 2.0)))
+    panel = _DOT_ROW * runs + 0.15 + _DOT_PANEL_GAP
+    fixed = 1.6  # title, the last x axis, the legend
+    for parts in range(1, len(tasks) + 1):
+        rows = math.ceil(math.ceil(len(tasks) / parts) / ncols)
+        if rows * panel + fixed <= PAGE_HEIGHT - 0.2:
+            return parts
+    return len(tasks)
+
+
+@figure("last_values", needs="suite_headline", per=("group",), writes="suite/{group}_dots", parts=dot_parts,
         title="Last values with intervals: runs compared per task",
         description="For runs without a baseline, one figure per run group: a panel per task that two or more runs "
                     "report on one scale, a dot per run (its colour and marker) at its value at the last checkpoint, "
@@ -165,11 +195,15 @@ def _legend(data: pd.DataFrame) -> tuple[list, list[str]]:
                     "and losses (which mean something only for their own data), are in the table.")
 def draw_dots(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     apply_style()
-    counts = data.groupby("name")["model"].nunique()
     kinds = data.drop_duplicates("name").set_index("name")["kind"]
-    tasks = [n for n in sorted(counts.index) if counts[n] > 1 and bounded(n, kinds[n])]
+    tasks = _dot_tasks(data)
+    part = ""
+    if ctx.keys.get("parts", 1) > 1:  # one run of the tasks per figure, each fitting a page
+        size = math.ceil(len(tasks) / ctx.keys["parts"])
+        part = f" (part {ctx.keys['part']} of {ctx.keys['parts']})"
+        tasks = tasks[(ctx.keys["part"] - 1) * size:ctx.keys["part"] * size]
     page = Page(ctx.config.plot_width, ctx.config.plot_dpi)
-    title = page.wrap(f"{ctx.keys['group']}: each run's value at its last checkpoint, runs compared per task",
+    title = page.wrap(f"{ctx.keys['group']}: each run's value at its last checkpoint, runs compared per task{part}",
                       TITLE_SIZE)
     if not tasks:
         from plots.page import note_figure
@@ -188,7 +222,7 @@ def draw_dots(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     rows_n = max(data[data["name"] == t]["model"].nunique() for t in tasks)
     axis_h = x_axis_height(0)
     top = 2 * GAP + page.text_height(title, TITLE_SIZE) + title_height()
-    axes = page.panels(len(tasks), ncols, 0.2 * rows_n + 0.15, lab_w, top, axis_h + legend_h + GAP, right=0.15,
+    axes = page.panels(len(tasks), ncols, _DOT_ROW * rows_n + 0.15, lab_w, top, axis_h + legend_h + GAP, right=0.15,
                        wspace=wspace, hspace=axis_h + title_height() + 0.05)
     pw = (page.width - lab_w - 0.15 - (ncols - 1) * wspace) / ncols
     for ax, task in zip(axes, tasks):
@@ -243,7 +277,9 @@ def draw_subtasks(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     left = max(page.text_width(t, FONT_MIN) for t in labels) * 1.1 + 0.1  # the first is bold
     axis_h = x_axis_height(2)
     top = 2 * GAP + page.text_height(title, TITLE_SIZE) + 0.08
-    [ax] = page.panels(1, 1, 0.125 * len(order) + 0.1, left, top, axis_h + legend_h + GAP, right=0.15)
+    room = PAGE_HEIGHT - 0.1 - top - axis_h - legend_h - GAP  # a long benchmark's rows shrink to fit a page
+    row = max(0.105, min(0.125, (room - 0.1) / len(order)))
+    [ax] = page.panels(1, 1, row * len(order) + 0.1, left, top, axis_h + legend_h + GAP, right=0.15)
     where = {n: i for i, n in enumerate(order)}
     for r in data.itertuples():
         colour, marker = run_style(int(r.run_index))
