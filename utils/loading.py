@@ -332,12 +332,29 @@ def _run_of(source: str) -> str:
     return "/".join(parts)
 
 
+def _own_run(source: str) -> str:
+    """The name that sets a file apart within its run folder: its `checkpoint-<N>` or `runs/<name>`
+    folder, else the file's name without its extension."""
+    parts = source.split("/")
+    inner = parts[len(_run_of(source).split("/")) if _run_of(source) else 0:-1]
+    return inner[-1] if inner else parts[-1].rsplit(".", 1)[0]
+
+
 def merge_repeats(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """One record per key where a run's files repeat the same number: the copies in checkpoint
     folders, results files and event files of one run folder (`_run_of`) are merged, keeping the
     copy of the highest-ranked source (`_source_rank`). Copies agree to float32 precision (what an
-    event file stores); a key whose files give different numbers keeps every one (a conflict to
-    see, not to hide)."""
+    event file stores). A file whose numbers differ from the kept copy's is another training
+    written into the same output folder (a second `runs/<name>` event file, a checkpoint of an
+    earlier run): its records become a run of their own, `<run>/<checkpoint-N or runs name>`."""
+    frame, merged = _merge_once(frame)
+    if frame.attrs.pop("other_runs", None):
+        frame, more = _merge_once(frame)
+        merged += more
+    return frame, merged
+
+
+def _merge_once(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     repeated = frame.duplicated(_KEY, keep=False)
     if not repeated.any():
         return frame, 0
@@ -355,7 +372,19 @@ def merge_repeats(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     same = np.isclose(value, kept, rtol=1e-6, atol=0.0) | (np.isnan(value) & np.isnan(kept))
     last = ~rows.duplicated(key, keep="last").to_numpy()
     dropped = rows.index[same & ~last]
-    return frame.drop(index=dropped).reset_index(drop=True), len(dropped)
+    top = rows.groupby(key, sort=False)["source"].transform("last").to_numpy()
+    src = rows["source"].to_numpy()
+    other = set(src[~same & (src != top)])  # other files disagreeing with the kept copy: other trainings
+    frame = frame.drop(index=dropped)
+    if other:
+        frame = frame.copy()
+        mine = frame["source"].isin(list(other))
+        frame.loc[mine, "experiment"] = [f"{e}/{_own_run(s)}" for e, s in zip(frame.loc[mine, "experiment"],
+                                                                               frame.loc[mine, "source"])]
+        frame = frame.reset_index(drop=True)
+        frame.attrs["other_runs"] = sorted(other)
+        return frame, len(dropped)
+    return frame.reset_index(drop=True), len(dropped)
 
 
 def _sorted_frame(blocks: list[tuple[tuple[list, ...], str]]) -> pd.DataFrame:

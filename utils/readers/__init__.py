@@ -100,12 +100,48 @@ def split_metric_key(key: str) -> tuple[str, str]:
 # throughput, sample counts (lm-eval's sample_len, sample_count), epochs, FLOPs. The one list.
 _SEP, _END = r"(?:^|[_\-,@.\s/])", r"(?:$|[_\-,@.\s/\d])"
 BOOKKEEPING = re.compile(_SEP + r"(mem|runtime|samples_per_second|steps_per_second|sample_len|sample_count|samples|"
-                         r"epoch|total_flos|flos|jit_compilation_time|model_preparation_time)" + _END)
+                         r"epoch|epochs|total_flos|flos|jit_compilation_time|model_preparation_time|num_tokens|"
+                         r"num_input_tokens_seen|n_parameters|num_parameters|time|data_time|eta_seconds|timestamp|"
+                         r"time_this_iter_s|time_total_s|time_since_restore|iterations_since_restore|pid|done|"
+                         r"global_step|current_steps|total_steps|training_iteration)" + _END)
+_AGGREGATE = re.compile(r"[_/](step|epoch)$")  # Lightning's on_step/on_epoch copies: `train_loss_epoch`
+
+
+# What data a number was computed on, the `condition` of records that are not the sweep's own
+# (standard/atlantis come from rules.yaml): training, the evaluation set, a named evaluation set
+# (`eval_<set>`), the test/predict set.
+TRAIN, EVAL, TEST = "train", "eval", "test"
+_SPLIT_PREFIX = re.compile(r"^(train|training|trn|val|valid|validation|eval|evaluation|dev|test|testing|predict|"
+                           r"metrics)(?:[_/\-.\s]+)(.+)$", re.IGNORECASE)
+_SPLIT_SUFFIX = re.compile(r"^(.+?)(?:[_/\-.\s]+)(train|training|val|valid|validation|eval|dev|test)$", re.IGNORECASE)
+_SPLIT_OF = {"train": TRAIN, "training": TRAIN, "trn": TRAIN, "val": EVAL, "valid": EVAL, "validation": EVAL,
+             "eval": EVAL, "evaluation": EVAL, "dev": EVAL, "metrics": EVAL, "test": TEST, "testing": TEST,
+             "predict": TEST}
+
+
+def split_of(name: str, default: str) -> tuple[str, str]:
+    """(condition, metric) of a logged name by its split marker: `val_loss`, `val/loss`, `eval_loss`
+    -> ("eval", "loss"); `train/box_loss` -> ("train", "box_loss"); `test_acc1` -> ("test", "acc1");
+    `loss_val` -> ("eval", "loss"); Ultralytics' `metrics/mAP50(B)` (validation) -> ("eval", ...).
+    A name without a marker keeps `default` (a training log's numbers are training numbers, a
+    summary's are evaluation numbers)."""
+    m = _SPLIT_PREFIX.match(name)
+    if m and not (m.group(1).lower() == "metrics" and m.group(0)[len(m.group(1))] != "/"):
+        return _SPLIT_OF[m.group(1).lower()], m.group(2)
+    m = _SPLIT_SUFFIX.match(name)
+    if m:
+        return _SPLIT_OF[m.group(2).lower()], m.group(1)
+    return default, name
 
 
 def is_bookkeeping(name: str) -> bool:
-    """Is a metric name (without `eval_`) bookkeeping rather than an evaluation metric?"""
-    return bool(BOOKKEEPING.search(name.lower()))
+    """Is a metric name (without `eval_`) bookkeeping rather than an evaluation metric? A name
+    ending in `_epoch`/`_step` (Lightning's per-epoch and per-step copies) is judged without it."""
+    lowered = name.lower()
+    m = _AGGREGATE.search(lowered)
+    if m and m.start() > 0:
+        lowered = lowered[:m.start()]
+    return bool(BOOKKEEPING.search(lowered))
 
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
