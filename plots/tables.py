@@ -17,3 +17,10 @@ def metrics_csv(data: pd.DataFrame, ctx: OutputContext) -> str:
 def scores_csv(data: pd.DataFrame, ctx: OutputContext) -> str:
     return data.to_csv(index=False)
 
+
+
+@table("files_csv", needs="files", writes="tables/files.csv", title="Every file under the data root",
+       description="Every file under --data: path, the reader that took it, its records, and its status (read, "
+                   "read but empty, not an evaluation file, unreadable, Git LFS pointer, skipped) with the reason.")
+def files_csv(data: pd.DataFrame, ctx: OutputContext) -> str:
+    return data.to_csv(index=False)

@@ -200,6 +200,7 @@ class Pipeline:
         from utils.inference import with_inferred
         self.config = with_inferred(self.rules, result.frame)  # the tasks rules.yaml does not list
         report.files, report.parsed = len(result.files), len(result.parsed)
+        report.empty = [str(p) for p in result.empty]
         if not result.files:
             check_found(self.options.data, 0, self.config, allow_empty=self.wait_for_files)
             report.seconds = time.perf_counter() - start  # watch mode: nothing yet, nothing to draw
@@ -230,7 +231,7 @@ class Pipeline:
         from analysis.scores import Gaps
         from runner.planning import ViewCache, view_order  # lazily: pandas and the analysis views
         gaps = Gaps()
-        views = ViewCache(result.frame, self.config, gaps)
+        views = ViewCache(result.frame, self.config, gaps, {"files": result.status_frame()})
         out = self.options.out
         wanted: set[str] = set()  # every output this run plans, drawn or up to date
         blocked: set[str] = set()  # outputs whose view failed: left as they are, retried next run

@@ -51,9 +51,11 @@ class ViewCache:
     others). A view that raises is remembered with the reason: a bug in one view fails the
     outputs that need it, not the run."""
 
-    def __init__(self, frame: pd.DataFrame, config: Config, gaps: Any) -> None:
+    def __init__(self, frame: pd.DataFrame, config: Config, gaps: Any,
+                 given: dict[str, pd.DataFrame] | None = None) -> None:
+        """`given`: views computed elsewhere (the loader's per-file status table, `files`)."""
         self.frame, self.config, self.gaps = frame, config, gaps
-        self.done: dict[str, pd.DataFrame] = {}
+        self.done: dict[str, pd.DataFrame] = dict(given or {})
         self.errors: dict[str, str] = {}
 
     def get(self, name: str) -> pd.DataFrame | None:

@@ -133,4 +133,6 @@ def test_many_files_no_reader_takes_are_counted_and_not_opened(tmp_path, config,
         assert discover(tmp_path, config) == []
     assert opened == []
     lines = [r.getMessage() for r in caplog.records]
-    assert f"48 other file(s) under {tmp_path} are not evaluation files any reader knows; left alone" in lines
+    assert (f"48 other file(s) under {tmp_path} are not evaluation files any reader knows; left alone (e.g. "
+            "run0/config.json, run0/model.safetensors, run0/special_tokens_map.json; each is listed in "
+            "tables/files.csv)") in lines

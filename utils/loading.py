@@ -25,7 +25,8 @@ from utils.atomic import write_bytes
 from utils.config import Config
 from utils.errors import EvalFileError, UserError
 from utils.filestamp import content_digest, is_racy
-from utils.readers import CHECKPOINT, MISSING, PartialRead, ReaderInfo, Record, all_readers, glob_matches
+from utils.readers import (CHECKPOINT, LFS_POINTER, MISSING, PartialRead, ReaderInfo, Record, all_readers, glob_matches,
+                           head, lfs_pointer_message)
 from utils.walk import files_under
 
 if TYPE_CHECKING:
@@ -48,6 +49,25 @@ class Problem:
         return self.reason if str(self.path) in self.reason else f"{self.path}: {self.reason}"
 
 
+# What became of each file under the data root (tables/files.csv): one of these, with a reason.
+READ, EMPTY, NOT_EVAL, UNREADABLE, LFS, SKIPPED = ("read", "read but empty", "not an evaluation file", "unreadable",
+                                                   "Git LFS pointer", "skipped")
+STATUSES = (READ, EMPTY, NOT_EVAL, UNREADABLE, LFS, SKIPPED)
+FILE_COLUMNS = ["path", "reader", "records", "status", "reason"]
+
+
+@dataclass
+class FileStatus:
+    """One file under the data root: its root-relative path, the reader that took it ("" for
+    none), how many records it gave, its status (`STATUSES`) and why."""
+
+    path: str
+    reader: str
+    records: int
+    status: str
+    reason: str = ""
+
+
 @dataclass
 class LoadResult:
     frame: pd.DataFrame
@@ -58,6 +78,17 @@ class LoadResult:
     partial: list[Problem] = field(default_factory=list)  # files read in part (a bad line left out)
     merged: int = 0  # records repeated by another file (checkpoint copies, results files), kept once
     notes: list[Problem] = field(default_factory=list)  # files read, with values read as missing
+    statuses: list[FileStatus] = field(default_factory=list)  # every file under the root, in path order
+
+    def status_frame(self) -> pd.DataFrame:
+        """tables/files.csv: one row per file under the data root (see `FileStatus`)."""
+        return pd.DataFrame([(f.path, f.reader, f.records, f.status, f.reason) for f in self.statuses],
+                            columns=FILE_COLUMNS)
+
+    @property
+    def empty(self) -> list[Path]:
+        """Files a reader took that gave no record: never counted as read."""
+        return [Path(f.path) for f in self.statuses if f.status == EMPTY]
 
 
 def discover(root: Path, config: Config) -> list[tuple[Path, str]]:
@@ -69,14 +100,15 @@ def discover(root: Path, config: Config) -> list[tuple[Path, str]]:
     alone. One log line per reader says how many files it got; the files no reader took are named
     when there are few, counted otherwise.
     """
-    return [(path, rname) for _, path, rname in _discover(root, config)]
+    return [(path, rname) for _, path, rname in _discover(root, config)[0]]
 
 
 _NAMED_MAX = 10  # files no reader took: named up to this many, else counted
 
 
-def _discover(root: Path, config: Config) -> list[tuple[str, Path, str]]:
-    """discover() with each file's root-relative posix path: (rel, file, reader name)."""
+def _discover(root: Path, config: Config) -> tuple[list[tuple[str, Path, str]], list[str]]:
+    """discover() with each file's root-relative posix path: (rel, file, reader name); and the
+    root-relative paths of the files no reader took."""
     if not root.is_dir():
         raise UserError(f"{root}: evaluation folder not found (set --data or data.root in {config.path})")
     readers = all_readers()
@@ -120,10 +152,10 @@ def _discover(root: Path, config: Config) -> list[tuple[str, Path, str]]:
     if 0 < len(left) <= _NAMED_MAX:
         log.info("%d other file(s) no reader knows, left alone: %s", len(left), ", ".join(left))
     elif left:
-        log.info("%d other file(s) under %s are not evaluation files any reader knows; left alone",
-                 len(left), root)
+        log.info("%d other file(s) under %s are not evaluation files any reader knows; left alone (e.g. %s; "
+                 "each is listed in tables/files.csv)", len(left), root, ", ".join(left[:3]))
     found.sort(key=lambda f: f[1])  # Path order (by parts), as the callers always had it
-    return found
+    return found, left
 
 
 def _sniffs(info: ReaderInfo, path: Path) -> bool:
@@ -490,19 +522,22 @@ def load(root: Path, config: Config, cache: ParseCache | None = None,
 
     With a process `pool`, the files not in the cache are parsed in parallel (cold runs)."""
     cache = cache if cache is not None else ParseCache()
-    files = _discover(root, config)
+    files, left = _discover(root, config)
     result = LoadResult(frame=pd.DataFrame(columns=COLUMNS), files=[])
+    statuses: list[FileStatus] = [_left_status(root, rel) for rel in left]
     todo: list[tuple[Path, str, str, os.stat_result | None, tuple | None]] = []
     skip = set(config.skip)
     for rel, path, rname in files:
         if skip and not skip.isdisjoint(rel.split("/")[:-1]):
             result.skipped.append(path)
+            statuses.append(FileStatus(rel, rname, 0, SKIPPED, "in a folder listed under data.skip"))
             continue
         result.files.append(path)
         try:
             st = path.stat()
         except OSError as exc:  # deleted between discovery and reading
             result.problems.append(Problem(path, f"cannot stat: {exc.strerror}"))
+            statuses.append(FileStatus(rel, rname, 0, UNREADABLE, f"cannot stat: {exc.strerror}"))
             continue
         todo.append((path, rname, rel, st, cache.get(path, rname, st)))
     fresh = _parse_many([(p, r) for p, r, _, _, o in todo if o is None], root, config, pool)
@@ -513,12 +548,20 @@ def load(root: Path, config: Config, cache: ParseCache | None = None,
             result.parsed.append(path)
         if outcome[0] == "error":
             result.problems.append(Problem(path, outcome[1]))
+            statuses.append(FileStatus(source, rname, 0, LFS if LFS_MARK in outcome[1] else UNREADABLE,
+                                       _short(outcome[1], path)))
             continue
+        why = []
         if len(outcome) > 2 and outcome[2]:
             result.notes.append(Problem(path, outcome[2]))
+            why.append(outcome[2])
         if len(outcome) > 3 and outcome[3]:  # read in part: said every run, as long as the file stays so
             result.partial.append(Problem(path, outcome[3]))
             log.warning("read in part: %s", outcome[3])
+            why.append(_short(outcome[3], path))
+        count = len(outcome[1][0])
+        statuses.append(FileStatus(source, rname, count, READ if count else EMPTY, "; ".join(why) if count else
+                                   "the reader found no numbers in it (nothing logged yet, or only bookkeeping)"))
         blocks.append((outcome[1], source))
     cache.prune({str(p) for _, p, _ in files})
     frame, result.merged = _sorted_and_merged(blocks)
@@ -526,7 +569,51 @@ def load(root: Path, config: Config, cache: ParseCache | None = None,
         log.info("%d record(s) repeated in another file (checkpoint copies of trainer_state.json, results "
                  "files, event files) merged: each number is kept once", result.merged)
     result.frame = frame
+    statuses.sort(key=lambda f: Path(f.path))
+    result.statuses = statuses
+    _log_statuses(statuses)
     if result.skipped:
         log.info("skipped %d file(s) in folders listed under data.skip (%s)", len(result.skipped),
                  ", ".join(config.skip))
     return result
+
+
+LFS_MARK = "a Git LFS pointer"
+_POINTER_MAX = 512
+
+
+def _short(message: str, path: Path) -> str:
+    """A reader's message without the leading path (files.csv has it in its own column)."""
+    prefix = f"{path}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
+
+
+def _left_status(root: Path, rel: str) -> FileStatus:
+    """A file no reader took: a Git LFS pointer (whatever its type) or not an evaluation file."""
+    path = root / rel
+    try:  # a pointer is ~130 bytes: larger files are not opened (a tree is mostly weights and tokenizers)
+        small = path.stat().st_size <= _POINTER_MAX
+    except OSError:
+        small = False
+    if small and head(path, len(LFS_POINTER)) == LFS_POINTER:
+        return FileStatus(rel, "", 0, LFS, _short(lfs_pointer_message(path) or "", path))
+    return FileStatus(rel, "", 0, NOT_EVAL, "no reader recognises it by name and content (docs/formats.md)")
+
+
+_EXAMPLES = 3  # files named per status in the log
+
+
+def _log_statuses(statuses: list[FileStatus]) -> None:
+    """One line with the count of files per status, then a few files of each status but `read`."""
+    if not statuses:
+        return
+    by: dict[str, list[FileStatus]] = {}
+    for f in statuses:
+        by.setdefault(f.status, []).append(f)
+    log.info("files under the data root: %s (each with its reason in tables/files.csv)",
+             ", ".join(f"{len(by[s])} {s}" for s in STATUSES if s in by))
+    for status in (EMPTY, UNREADABLE, LFS, NOT_EVAL):
+        if status in by:
+            some = by[status][:_EXAMPLES]
+            more = f" and {len(by[status]) - len(some)} more" if len(by[status]) > len(some) else ""
+            log.info("%s: %s%s", status, ", ".join(f.path for f in some), more)
