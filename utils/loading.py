@@ -121,7 +121,7 @@ def _discover(root: Path, config: Config) -> tuple[list[tuple[str, Path, str]], 
             raise UserError(f"{config.path}: readers[{i}].experiment: reader {rule.reader!r} " + (
                 f"takes {' or '.join(modes)}, not {rule.experiment!r}" if modes else
                 "names experiments from the files themselves and takes no experiment option"))
-    sniffers = [r for _, r in sorted(readers.items()) if r.sniff is not None]
+    sniffers = sorted((r for r in readers.values() if r.sniff is not None), key=lambda r: (r.fallback, r.name))
     found: list[tuple[str, Path, str]] = []
     by_glob: Counter[str] = Counter()
     left: list[str] = []

@@ -55,6 +55,8 @@ class ReaderInfo:
     experiment_from: tuple[str, ...] = ()
     # a cheap test on the file name alone: False means the sniffer would say no (not even called)
     accepts: Callable[[str], bool] | None = None
+    # a reader by content alone (flat and nested JSON): offered a file after every other reader
+    fallback: bool = False
 
 
 _READERS: dict[str, ReaderInfo] = {}
@@ -62,14 +64,14 @@ _READERS: dict[str, ReaderInfo] = {}
 
 def reader(name: str, description: str = "", sniff: Callable[[Path], bool] | None = None,
            experiment_from: tuple[str, ...] = (), accepts: Callable[[str], bool] | None = None,
-           ) -> Callable[[ReadFn], ReadFn]:
+           fallback: bool = False) -> Callable[[ReadFn], ReadFn]:
     """Register a reader under `name` (the value used in rules.yaml `readers[].reader`).
 
     `accepts(file name)`: an optional cheap test run before `sniff`, so that a tree of weights and
-    tokenizer files is passed over without opening them."""
+    tokenizer files is passed over without opening them. `fallback`: sniffed after the others."""
     def register(fn: ReadFn) -> ReadFn:
         _READERS[name] = ReaderInfo(name, fn, description or (fn.__doc__ or "").strip(), sniff,
-                                    tuple(experiment_from), accepts)
+                                    tuple(experiment_from), accepts, fallback)
         return fn
     return register
 
@@ -103,7 +105,7 @@ BOOKKEEPING = re.compile(_SEP + r"(mem|runtime|samples_per_second|steps_per_seco
                          r"epoch|epochs|total_flos|flos|jit_compilation_time|model_preparation_time|num_tokens|"
                          r"num_input_tokens_seen|n_parameters|num_parameters|time|data_time|eta_seconds|timestamp|"
                          r"time_this_iter_s|time_total_s|time_since_restore|iterations_since_restore|pid|done|"
-                         r"global_step|current_steps|total_steps|training_iteration)" + _END)
+                         r"global_step|current_steps|total_steps|training_iteration|support)" + _END)
 _AGGREGATE = re.compile(r"[_/](step|epoch)$")  # Lightning's on_step/on_epoch copies: `train_loss_epoch`
 
 
@@ -138,10 +140,13 @@ def is_bookkeeping(name: str) -> bool:
     """Is a metric name (without `eval_`) bookkeeping rather than an evaluation metric? A name
     ending in `_epoch`/`_step` (Lightning's per-epoch and per-step copies) is judged without it."""
     lowered = name.lower()
+    found = BOOKKEEPING.search(lowered)
+    if found is None:
+        return False
     m = _AGGREGATE.search(lowered)
-    if m and m.start() > 0:
-        lowered = lowered[:m.start()]
-    return bool(BOOKKEEPING.search(lowered))
+    if m and m.start() > 0 and found.group(1) == m.group(1):  # only the suffix matched: judge the rest
+        return bool(BOOKKEEPING.search(lowered[:m.start()]))
+    return True
 
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
