@@ -56,7 +56,7 @@ def test_results_file_takes_the_step_of_the_sibling_state(config, name):
 
 
 @pytest.mark.parametrize("rel, step", [
-    ("run/eval_results.json", 0),                        # no state, no checkpoint folder
+    ("run/eval_results.json", -1),                       # no state, no checkpoint folder: NO_STEP
     ("run/checkpoint-750/eval_results.json", 750),       # the checkpoint folder's number
     ("run/checkpoint-750/sub/all_results.json", 750),
 ])

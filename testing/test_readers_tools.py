@@ -10,7 +10,7 @@ import pytest
 
 from readers_helpers import REAL, copy_real, real
 from utils.loading import discover, load
-from utils.readers import all_readers, is_bookkeeping
+from utils.readers import NO_STEP, all_readers, is_bookkeeping
 
 KEY = ["experiment", "condition", "task", "step", "metric", "statistic"]
 STEPS = ("step", "global_step", "iter", "iteration", "current_steps", "_step", "training_iteration", "epoch")
@@ -178,9 +178,10 @@ def test_wandb_summaries(tmp_path, config):
 
 @pytest.mark.parametrize("rel, count, checks", [
     ("nested_json/har-ucf101/classification_report.json", 101 * 3 + 1 + 6,
-     {("eval", "macro avg/f1-score", 0): None, ("eval", "accuracy", 0): None}),
+     {("eval", "macro avg/f1-score", NO_STEP): None, ("eval", "accuracy", NO_STEP): None}),
     ("nested_json/har-ucf101/metrics.json", 40, {("train", "loss", 19): None}),
-    ("jsonl_logs/spur-xmc/test_results_supervised.json", 19, {("test", "supervised/P@1", 0): 0.8353388220392653}),
+    ("jsonl_logs/spur-xmc/test_results_supervised.json", 19,
+     {("test", "supervised/P@1", NO_STEP): 0.8353388220392653}),
     ("nested_json/unlearning-detection/significance.json", 56, {}),
 ])
 def test_json_summaries(config, rel, count, checks):
@@ -201,7 +202,7 @@ def test_nested_steps_from_keys(tmp_path, config):
     recs = {(r.condition, r.metric, r.step): r.value for r in load(tmp_path, config).frame.itertuples(index=False)
             for r in [r]}
     assert recs == {("eval", "accuracy", 500): 0.5, ("eval", "accuracy", 1000): 0.7, ("eval", "loss", 3): 0.2,
-                    ("eval", "bert/metrics/f1", 0): 0.9}
+                    ("eval", "bert/metrics/f1", 1000): 0.9}  # no step: the run's final value
 
 
 def test_the_real_tree_reads_nearly_every_number(tmp_path, config):
@@ -215,3 +216,26 @@ def test_the_real_tree_reads_nearly_every_number(tmp_path, config):
     for tool in ("lightning", "keras", "ultralytics", "jsonl_logs", "mlflow", "sacred", "wandb", "nested_json",
                  "trl_runs", "tensorboard_runs", "ray_tune"):
         assert any(p.startswith(tool + "/") for p in read), tool
+
+
+def test_a_final_summary_is_one_record_at_its_real_step(tmp_path, config):
+    """all_results.json names no step: without trainer_state.json it is filed at the step of the
+    event file's copy (merged into one record), never at step 0."""
+    pytest.importorskip("tensorboard", reason="the tensorboard extra: pip install -e '.[tensorboard]'")
+    root = copy_real(["hf_runs/t5-cnn-summarization"], tmp_path / "t")
+    (root / "hf_runs/t5-cnn-summarization/trainer_state.json").unlink()
+    frame = load(root, config).frame
+    rouge = frame[(frame["metric"] == "rouge1") & (frame["condition"] == "eval")]
+    assert list(rouge["step"]) == [215337] and rouge["value"].iloc[0] == 41.6324
+    assert 0 not in set(frame["step"]) and -1 not in set(frame["step"])
+
+
+def test_a_summary_beside_a_log_is_the_runs_final_value(tmp_path, config):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "log.jsonl").write_text("".join(json.dumps({"step": s, "val_loss": 1.0 / s}) + "\n" for s in (10, 20, 30)))
+    (run / "final.json").write_text(json.dumps({"test_accuracy": 0.9, "val_loss": 1.0 / 30}))
+    frame = load(tmp_path, config).frame
+    got = {(c, m, s): v for c, m, s, v in zip(frame["condition"], frame["metric"], frame["step"], frame["value"])}
+    assert got == {("eval", "loss", 10): 0.1, ("eval", "loss", 20): 0.05, ("eval", "loss", 30): 1.0 / 30,
+                   ("test", "accuracy", 30): 0.9}

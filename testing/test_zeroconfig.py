@@ -93,7 +93,7 @@ def test_every_lm_eval_metric_once_under_its_model(whole):
 def test_the_log_names_each_inferred_task_with_its_direction(whole):
     _, _, scores, lines = whole
     said = {m.group(1): m.group(2) for line in lines
-            if (m := re.match(r"inferred task (\S+): (higher|lower) is better", line))}
+            if (m := re.match(r"inferred task (.+?): (higher|lower) is better", line))}
     assert set(scores["task"]) <= set(said)
     assert said["wer"] == "lower" and said["loss"] == "lower" and said["accuracy"] == "higher"
     assert said["rouge1"] == "higher" and said["nl2foam_perplexity_original"] == "lower"

@@ -25,7 +25,7 @@ from utils.atomic import write_bytes
 from utils.config import Config
 from utils.errors import EvalFileError, UserError
 from utils.filestamp import content_digest, is_racy
-from utils.readers import (CHECKPOINT, LFS_POINTER, MISSING, PartialRead, ReaderInfo, Record, all_readers, glob_matches,
+from utils.readers import (CHECKPOINT, LFS_POINTER, MISSING, NO_STEP, PartialRead, ReaderInfo, Record, all_readers, glob_matches,
                            head, lfs_pointer_message)
 from utils.walk import files_under
 
@@ -565,6 +565,8 @@ def load(root: Path, config: Config, cache: ParseCache | None = None,
         blocks.append((outcome[1], source))
     cache.prune({str(p) for _, p, _ in files})
     frame, result.merged = _sorted_and_merged(blocks)
+    frame, placed = place_stepless(frame)
+    result.merged += placed
     if result.merged:
         log.info("%d record(s) repeated in another file (checkpoint copies of trainer_state.json, results "
                  "files, event files) merged: each number is kept once", result.merged)
@@ -617,3 +619,26 @@ def _log_statuses(statuses: list[FileStatus]) -> None:
             some = by[status][:_EXAMPLES]
             more = f" and {len(by[status]) - len(some)} more" if len(by[status]) > len(some) else ""
             log.info("%s: %s%s", status, ", ".join(f.path for f in some), more)
+
+
+def place_stepless(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """File each number its file gave no step (`NO_STEP`: a final summary) once: at the step where
+    its run has the same number (the evaluation it repeats; the copies then merge as any repeat,
+    keeping the better source), else at the run's last step (its final value), at 0 only for a run
+    with no steps at all. Returns the frame and how many copies were merged."""
+    steps = frame["step"].to_numpy()
+    loose_mask = steps == NO_STEP
+    if not loose_mask.any():
+        return frame, 0
+    keys = ["experiment", "condition", "task", "metric", "statistic"]
+    loose, fixed = frame[loose_mask], frame[~loose_mask]
+    pairs = loose.reset_index().merge(fixed[keys + ["step", "value"]], on=keys, suffixes=("", "_at"))
+    same = np.isclose(pairs["value"].to_numpy(dtype="float64"), pairs["value_at"].to_numpy(dtype="float64"),
+                      rtol=1e-6, atol=0.0)
+    repeats = pairs[same].groupby("index")["step_at"].max()
+    last = fixed.groupby("experiment", sort=False)["step"].max()
+    at = loose["experiment"].map(last).fillna(0).astype("int64")
+    at.loc[repeats.index] = repeats.to_numpy()
+    out = pd.concat([fixed, loose.assign(step=at.to_numpy())], ignore_index=True)
+    out, merged = merge_repeats(out)
+    return out.sort_values(_ORDER, kind="stable", ignore_index=True), merged

@@ -150,6 +150,10 @@ def is_bookkeeping(name: str) -> bool:
 
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+# The step of a number its file gives none for (a final summary): the loader files it at the step of
+# the run whose values it repeats, else as the run's final value (its last step), never at 0 while
+# the run has steps (utils.loading.place_stepless).
+NO_STEP = -1
 NA_STRINGS = frozenset({"nan", "n/a", "na", "null", "none"})
 # The value of an explicit missing marker (null, "N/A", "nan"): this very NaN object. The loader
 # tells it apart by identity and does not report it (lm-eval writes "N/A" for most stderrs);

@@ -21,7 +21,7 @@ from typing import Any, Mapping
 
 from utils.config import Config
 from utils.errors import EvalFileError
-from utils.readers import (CHECKPOINT, EVAL, TEST, TRAIN, Record, checkpoint_in_path, experiment_mode, find_task,
+from utils.readers import (CHECKPOINT, EVAL, NO_STEP, TEST, TRAIN, Record, checkpoint_in_path, experiment_mode, find_task,
                            folder_condition, folder_experiment, head, is_bookkeeping, read_json, reader,
                            split_condition, split_metric_key, to_step, to_value)
 
@@ -114,7 +114,8 @@ def results_step(path: Path, root: Path, metrics: Mapping[str, Any] | None = Non
     With a trainer_state.json beside it: the step whose logged evaluation it repeats, the best
     checkpoint's (`best_model_checkpoint`, when the run reloaded it) before the last
     (`global_step`); else the last step, leaving out the keys logged there with another value
-    (never a second value at one step). Without: N of the innermost `checkpoint-<N>` folder, else 0.
+    (never a second value at one step). Without: N of the innermost `checkpoint-<N>` folder, else
+    NO_STEP (the loader files it at the step it repeats or the run's last step).
     The last step is where the run's training summary (train_loss) and test results belong."""
     final = _metric_keys(metrics or {})
     sibling = path.with_name(STATE)
@@ -127,7 +128,7 @@ def results_step(path: Path, root: Path, metrics: Mapping[str, Any] | None = Non
     last = to_step(state.get("global_step")) if isinstance(state, dict) else None
     if last is None:
         found = checkpoint_in_path(path, root)
-        found = found if found is not None else 0
+        found = found if found is not None else NO_STEP
         return found, set(), found
     logged: dict[int, dict[str, float]] = {}
     history = state.get("log_history")

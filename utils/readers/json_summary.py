@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 from utils.config import Config
 from utils.errors import EvalFileError
-from utils.readers import (EVAL, TRAIN, Record, find_task, head, is_bookkeeping, read_json, reader, split_of,
+from utils.readers import (EVAL, NO_STEP, TRAIN, Record, find_task, head, is_bookkeeping, read_json, reader, split_of,
                            to_value)
 
 NAME = "json_summary"
@@ -70,7 +70,7 @@ def leaves(data: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, .
 
 
 def summary_records(data: Any, experiment: str, config: Config, default: str = EVAL,
-                    at: int = 0) -> list[Record]:
+                    at: int = NO_STEP) -> list[Record]:
     """Records of a summary (see the module docstring); `at`: the step of numbers naming none."""
     values: dict[tuple[str, str, int], float] = {}
     for keys, index, value in leaves(data):
