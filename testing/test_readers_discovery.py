@@ -87,7 +87,7 @@ def test_unknown_reader_is_a_user_error(tmp_path, mixed_tree):
     cfg = rules(tmp_path, readers=[{"reader": "comet", "glob": "**/*.comet"}])
     with pytest.raises(UserError, match=r"readers\[0\].reader: unknown reader 'comet' \(known: "
                                         r"evaluation_results, hf_trainer, json_summary, jsonl, jsonl_log, keras, "
-                                        r"lightning, lm_eval, mlflow, ray_tune, sacred, tables, tensorboard, "
+                                        r"lightning, lm_eval, mlflow, ray_tune, sacred, tables, tensorboard, text_log, "
                                         r"ultralytics, wandb\)"):
         discover(mixed_tree, cfg)
 
