@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COLUMNS = ["experiment", "condition", "task", "step", "metric", "statistic", "value", "source"]
-_CACHE_VERSION = 5  # 3: column-wise outcomes, builtins-only pickle; 4: non-finite values as missing;
-# 5: outcomes carry the values note and the partial-read message
+_CACHE_VERSION = 6  # 3: column-wise outcomes, builtins-only pickle; 4: non-finite values as missing;
+# 5: outcomes carry the values note and the partial-read message; 6: append-only logs' read offset
 _PARALLEL_MIN = 200  # fewer unparsed files than this are parsed in-process (shipping costs more)
 
 
@@ -79,6 +79,7 @@ class LoadResult:
     merged: int = 0  # records repeated by another file (checkpoint copies, results files), kept once
     notes: list[Problem] = field(default_factory=list)  # files read, with values read as missing
     statuses: list[FileStatus] = field(default_factory=list)  # every file under the root, in path order
+    tailed: dict[str, tuple[int, int]] = field(default_factory=dict)  # logs read from an offset: (offset, bytes)
 
     def status_frame(self) -> pd.DataFrame:
         """tables/files.csv: one row per file under the data root (see `FileStatus`)."""
@@ -204,7 +205,7 @@ class ParseCache:
         """The cached outcome (`("ok", columns, note, partial)` or `("error", reason)`), or None when stale."""
         entry = self.entries.get(str(path))
         try:
-            size, mtime, rname, digest, outcome = entry
+            size, mtime, rname, digest, outcome = entry[:5]
             if (size, mtime, rname) != (st.st_size, st.st_mtime_ns, reader):
                 return None
             if digest is not None and digest != content_digest(path):
@@ -215,15 +216,38 @@ class ParseCache:
             pass
         return None
 
-    def put(self, path: Path, reader: str, st: os.stat_result, outcome: tuple) -> tuple:
-        """Store `("ok", records)` or `("error", reason)`; returns the stored (column-wise) outcome."""
+    def put(self, path: Path, reader: str, st: os.stat_result, outcome: tuple,
+            tail: tuple[int, bytes] | None = None) -> tuple:
+        """Store `("ok", records)` or `("error", reason)`; returns the stored (column-wise) outcome.
+        `tail`: for an append-only log, (offset of the end of its last complete line, the bytes
+        before it), from where a grown file is read on (`tail_of`)."""
         if outcome[0] == "ok" and not _is_columnar(outcome[1]):
             outcome = ("ok", columnar(outcome[1]), *outcome[2:])
         racy = is_racy(st.st_mtime_ns, time.time())
         self.entries[str(path)] = (st.st_size, st.st_mtime_ns, reader,
-                                   content_digest(path) if racy else None, outcome)
+                                   content_digest(path) if racy else None, outcome, tail)
         self.dirty = True
         return outcome
+
+    def tail_of(self, path: Path, reader: str, st: os.stat_result) -> tuple[int, tuple] | None:
+        """(offset, cached outcome) when an append-only log only grew since it was read: same
+        reader, larger, and the bytes before the offset unchanged; else None (read it whole)."""
+        entry = self.entries.get(str(path))
+        try:
+            size, _, rname, _, outcome, tail = entry
+            offset, check = tail
+        except (TypeError, ValueError):
+            return None
+        if rname != reader or st.st_size <= size or outcome[0] != "ok" or offset > size:
+            return None
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(offset - len(check))
+                if fh.read(len(check)) != check:
+                    return None
+        except OSError:
+            return None
+        return offset, outcome
 
     def prune(self, keep: set[str]) -> None:
         for key in set(self.entries) - keep:
@@ -540,11 +564,21 @@ def load(root: Path, config: Config, cache: ParseCache | None = None,
             statuses.append(FileStatus(rel, rname, 0, UNREADABLE, f"cannot stat: {exc.strerror}"))
             continue
         todo.append((path, rname, rel, st, cache.get(path, rname, st)))
-    fresh = _parse_many([(p, r) for p, r, _, _, o in todo if o is None], root, config, pool)
+    readers = all_readers()
+    tailed: dict[str, tuple] = {}
+    for path, rname, _, st, outcome in todo:  # append-only logs that only grew: read from where they stopped
+        grown = cache.tail_of(path, rname, st) if outcome is None and readers[rname].tail is not None else None
+        if grown is not None:
+            tailed[str(path)] = _read_tail(path, root, config, readers[rname], *grown)
+            result.tailed[str(path)] = (grown[0], st.st_size - grown[0])
+    fresh = _parse_many([(p, r) for p, r, _, _, o in todo if o is None and str(p) not in tailed], root, config,
+                        pool)
     blocks: list[tuple[tuple[list, ...], str]] = []
     for path, rname, source, st, outcome in todo:
         if outcome is None:
-            outcome = cache.put(path, rname, st, fresh[str(path)])
+            new = tailed.get(str(path)) or fresh[str(path)]
+            mark = _tail_mark(path, st.st_size) if readers[rname].tail is not None and new[0] == "ok" else None
+            outcome = cache.put(path, rname, st, new, mark)
             result.parsed.append(path)
         if outcome[0] == "error":
             result.problems.append(Problem(path, outcome[1]))
@@ -642,3 +676,39 @@ def place_stepless(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     out = pd.concat([fixed, loose.assign(step=at.to_numpy())], ignore_index=True)
     out, merged = merge_repeats(out)
     return out.sort_values(_ORDER, kind="stable", ignore_index=True), merged
+
+
+_CHECK = 32  # bytes before a log's read offset that must be unchanged for it to be read on from there
+
+
+def _tail_mark(path: Path, size: int) -> tuple[int, bytes] | None:
+    """(offset after the last complete line, the bytes before it) of an append-only log."""
+    try:
+        with open(path, "rb") as fh:
+            start = max(0, size - 65536)
+            fh.seek(start)
+            data = fh.read(size - start)
+    except OSError:
+        return None
+    end = data.rfind(b"\n")
+    if end < 0:
+        return None
+    offset = start + end + 1
+    return offset, data[max(0, end + 1 - _CHECK):end + 1]
+
+
+def _read_tail(path: Path, root: Path, config: Config, info: ReaderInfo, offset: int, cached: tuple) -> tuple:
+    """The outcome of a grown log: its cached records, then those of the lines after `offset` (a
+    step logged again keeps the later value)."""
+    try:
+        new = info.tail(path, root, config, offset)
+    except EvalFileError as exc:
+        return ("error", str(exc))
+    fresh = columnar(new)
+    finite_values(fresh)
+    rows: dict[tuple, float] = {}
+    for cols in (cached[1], fresh):
+        for rec in zip(*cols):
+            rows[rec[:6]] = rec[6]
+    merged = [Record(*key, value) for key, value in rows.items()]
+    return ("ok", columnar(merged), *cached[2:])

@@ -57,6 +57,9 @@ class ReaderInfo:
     accepts: Callable[[str], bool] | None = None
     # a reader by content alone (flat and nested JSON): offered a file after every other reader
     fallback: bool = False
+    # append-only logs: tail(path, root, config, start) reads the complete lines from byte `start`
+    # (a line boundary) on, so a growing log is read from where the last read stopped
+    tail: Callable[[Path, Path, Config, int], list[Record]] | None = None
 
 
 _READERS: dict[str, ReaderInfo] = {}
@@ -64,14 +67,14 @@ _READERS: dict[str, ReaderInfo] = {}
 
 def reader(name: str, description: str = "", sniff: Callable[[Path], bool] | None = None,
            experiment_from: tuple[str, ...] = (), accepts: Callable[[str], bool] | None = None,
-           fallback: bool = False) -> Callable[[ReadFn], ReadFn]:
+           fallback: bool = False, tail: Callable | None = None) -> Callable[[ReadFn], ReadFn]:
     """Register a reader under `name` (the value used in rules.yaml `readers[].reader`).
 
     `accepts(file name)`: an optional cheap test run before `sniff`, so that a tree of weights and
     tokenizer files is passed over without opening them. `fallback`: sniffed after the others."""
     def register(fn: ReadFn) -> ReadFn:
         _READERS[name] = ReaderInfo(name, fn, description or (fn.__doc__ or "").strip(), sniff,
-                                    tuple(experiment_from), accepts, fallback)
+                                    tuple(experiment_from), accepts, fallback, tail)
         return fn
     return register
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from utils.config import Config
 from utils.errors import EvalFileError
 from utils.readers import PartialRead, Record, head, reader
-from utils.readers.logs import STEP_KEYS, own_name, row_records
+from utils.readers.logs import STEP_KEYS, lines_from, own_name, row_records
 
 NAME = "jsonl_log"
 SUFFIXES = (".jsonl", ".ndjson", ".json", ".txt", ".log")
@@ -50,8 +50,24 @@ def _sniff(path: Path) -> bool:
     return any(k in obj for obj in objects[:3] for k in STEP_KEYS)
 
 
+def _tail(path: Path, root: Path, config: Config, start: int) -> list[Record]:
+    """The lines appended after byte `start`; the step field from the log's first lines."""
+    first = _objects(head(path, 65536).decode("utf-8-sig", "replace"))
+    key = next((k for k in STEP_KEYS if any(k in r for r in first[:50])), None)
+    rows = []
+    for line in lines_from(path, start):
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue  # named by the next full read; a tail keeps what it can
+        if isinstance(obj, dict):
+            rows.append(obj)
+    same = lambda n: n != path.name and _accepts(n) and _sniff(path.with_name(n))  # noqa: E731
+    return row_records(rows, own_name(path, root, same), config, key=key)[0] if key else []
+
+
 @reader(NAME, "JSON Lines training logs (step/iter/iteration/_step/training_iteration/epoch per line)",
-        sniff=_sniff, accepts=_accepts)
+        sniff=_sniff, accepts=_accepts, tail=_tail)
 def read_jsonl_log(path: Path, root: Path, config: Config) -> list[Record]:
     """Read one JSON Lines log: every number of every metric line at its step."""
     rows: list[dict] = []

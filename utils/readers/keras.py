@@ -8,7 +8,7 @@ from pathlib import Path
 
 from utils.config import Config
 from utils.readers import Record, reader
-from utils.readers.logs import csv_header, own_name, read_csv_log
+from utils.readers.logs import csv_tail, csv_header, own_name, read_csv_log
 
 NAME = "keras"
 _OTHERS = ("results.csv", "metrics.csv", "progress.csv")  # Ultralytics, Lightning, Ray Tune
@@ -23,7 +23,12 @@ def _sniff(path: Path) -> bool:
     return len(header) > 1 and header[0] == "epoch" and "step" not in header and "experiment" not in header
 
 
-@reader(NAME, "Keras CSVLogger logs (epoch, loss, val_loss, ...)", sniff=_sniff, accepts=_accepts)
+def _tail(path: Path, root: Path, config: Config, start: int) -> list[Record]:
+    """The rows appended after byte `start` (watch mode reads a growing log from where it stopped)."""
+    return csv_tail(path, own_name(path, root, lambda n: _accepts(n) and n != path.name), config, "epoch", start)
+
+
+@reader(NAME, "Keras CSVLogger logs (epoch, loss, val_loss, ...)", sniff=_sniff, accepts=_accepts, tail=_tail)
 def read_keras(path: Path, root: Path, config: Config) -> list[Record]:
     """Read one Keras CSV log: every column at its epoch."""
     return read_csv_log(path, own_name(path, root, lambda n: _accepts(n) and n != path.name), config, key="epoch")

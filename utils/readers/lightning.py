@@ -9,7 +9,7 @@ from pathlib import Path
 
 from utils.config import Config
 from utils.readers import Record, reader
-from utils.readers.logs import csv_header, read_csv_log
+from utils.readers.logs import csv_tail, csv_header, read_csv_log
 
 NAME = "lightning"
 _VERSION = re.compile(r"^version_\d+$")
@@ -30,8 +30,13 @@ def run_name(path: Path, root: Path) -> str:
     return folder.name if folder.resolve() != root.resolve() else root.resolve().name
 
 
+def _tail(path: Path, root: Path, config: Config, start: int) -> list[Record]:
+    """The rows appended after byte `start` (watch mode reads a growing log from where it stopped)."""
+    return csv_tail(path, run_name(path, root), config, "step", start)
+
+
 @reader(NAME, "PyTorch Lightning CSVLogger lightning_logs/version_N/metrics.csv", sniff=_sniff,
-        accepts=lambda name: name == "metrics.csv")
+        accepts=lambda name: name == "metrics.csv", tail=_tail)
 def read_lightning(path: Path, root: Path, config: Config) -> list[Record]:
     """Read one Lightning metrics.csv: every logged number at its step."""
     return read_csv_log(path, run_name(path, root), config, key="step")

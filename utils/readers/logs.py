@@ -107,3 +107,28 @@ def read_csv_log(path: Path, experiment: str, config: Config, key: str | None = 
         raise EvalFileError(f"{path}: no step or epoch column")
     records, _ = row_records(rows, experiment, config, key=field, drop=drop)
     return records
+
+
+def lines_from(path: Path, start: int) -> list[str]:
+    """The complete lines of a file from byte `start` (a line boundary) on; an unfinished last line
+    (being written) is left for the next read."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(start)
+            data = fh.read()
+    except OSError as exc:
+        raise EvalFileError(f"{path}: cannot read: {exc}") from None
+    end = data.rfind(b"\n")
+    return data[:end + 1].decode("utf-8", "replace").splitlines() if end >= 0 else []
+
+
+def csv_tail(path: Path, experiment: str, config: Config, key: str, start: int,
+             drop: tuple[str, ...] = ()) -> list[Record]:
+    """Records of the rows a CSV log gained after byte `start` (its header read from the first line)."""
+    header = csv_header(path)
+    rows = [dict(zip(header, (c.strip() for c in row))) for row in csv.reader(lines_from(path, start),
+                                                                               skipinitialspace=True)
+            if any(c.strip() for c in row)]
+    if start == 0:
+        rows = rows[1:]
+    return row_records(rows, experiment, config, key=key, drop=drop)[0]

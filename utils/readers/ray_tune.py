@@ -8,7 +8,7 @@ from pathlib import Path
 
 from utils.config import Config
 from utils.readers import Record, reader
-from utils.readers.logs import csv_header, read_csv_log
+from utils.readers.logs import csv_tail, csv_header, read_csv_log
 
 NAME = "ray_tune"
 
@@ -17,7 +17,12 @@ def _sniff(path: Path) -> bool:
     return "training_iteration" in csv_header(path)
 
 
-@reader(NAME, "Ray Tune trial progress.csv", sniff=_sniff, accepts=lambda name: name == "progress.csv")
+def _tail(path: Path, root: Path, config: Config, start: int) -> list[Record]:
+    """The rows appended after byte `start` (watch mode reads a growing log from where it stopped)."""
+    return csv_tail(path, path.parent.name if path.parent.resolve() != root.resolve() else root.resolve().name, config, "training_iteration", start, drop=("config/",))
+
+
+@reader(NAME, "Ray Tune trial progress.csv", sniff=_sniff, accepts=lambda name: name == "progress.csv", tail=_tail)
 def read_ray_progress(path: Path, root: Path, config: Config) -> list[Record]:
     """Read one trial's progress.csv: every reported number at its training iteration."""
     experiment = path.parent.name if path.parent.resolve() != root.resolve() else root.resolve().name

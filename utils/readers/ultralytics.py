@@ -7,7 +7,7 @@ from pathlib import Path
 
 from utils.config import Config
 from utils.readers import Record, reader
-from utils.readers.logs import csv_header, read_csv_log
+from utils.readers.logs import csv_tail, csv_header, read_csv_log
 
 NAME = "ultralytics"
 
@@ -17,7 +17,12 @@ def _sniff(path: Path) -> bool:
     return bool(header) and header[0] == "epoch" and any(c.startswith(("train/", "metrics/")) for c in header)
 
 
-@reader(NAME, "Ultralytics YOLO results.csv", sniff=_sniff, accepts=lambda name: name == "results.csv")
+def _tail(path: Path, root: Path, config: Config, start: int) -> list[Record]:
+    """The rows appended after byte `start` (watch mode reads a growing log from where it stopped)."""
+    return csv_tail(path, path.parent.name if path.parent.resolve() != root.resolve() else root.resolve().name, config, "epoch", start)
+
+
+@reader(NAME, "Ultralytics YOLO results.csv", sniff=_sniff, accepts=lambda name: name == "results.csv", tail=_tail)
 def read_ultralytics(path: Path, root: Path, config: Config) -> list[Record]:
     """Read one results.csv: every column at its epoch."""
     experiment = path.parent.name if path.parent.resolve() != root.resolve() else root.resolve().name
