@@ -109,7 +109,7 @@ BOOKKEEPING = re.compile(_SEP + r"(mem|runtime|samples_per_second|steps_per_seco
                          r"num_input_tokens_seen|n_parameters|num_parameters|time|data_time|eta_seconds|timestamp|"
                          r"time_this_iter_s|time_total_s|time_since_restore|iterations_since_restore|pid|done|"
                          r"global_step|current_steps|total_steps|training_iteration|support)" + _END)
-_AGGREGATE = re.compile(r"[_/](step|epoch)$")  # Lightning's on_step/on_epoch copies: `train_loss_epoch`
+_AGGREGATE = re.compile(r"_(step|epoch)$")  # Lightning's on_step/on_epoch copies: `train_loss_epoch`
 
 
 # What data a number was computed on, the `condition` of records that are not the sweep's own
