@@ -32,7 +32,8 @@ _END = r"(?:$|[_\-,@.\s/\d])"
 LOWER = re.compile(_SEP + r"(loss|error|err|wer|cer|ter|perplexity|ppl|mse|mae|rmse|nll|bits_per_byte|bpb|"
                    r"rejected)" + _END)
 HIGHER = re.compile(_SEP + r"(acc|accuracy|f1|exact_match|em|bleu|rouge\w*|mcc|matthews_correlation|precision|"
-                    r"recall|auc|roc_auc|chrf|sacrebleu|spearman|pearson|accuracies|reward|rewards|margins|margin|return|"
+                    r"recall|auc|roc_auc|chrf|sacrebleu|spearman|pearson|accuracies|reward|rewards|margins|margin|"
+                    r"return|"
                     r"map\d*|map50|map50-95|top1|top5|acc1|acc5|r2|ndcg|p)" + _END)
 NOT_METRIC = BOOKKEEPING  # one list, kept with the readers
 # Diagnostics: numbers that tell how training went, not how good the model is (gradient norm, learning

@@ -21,8 +21,8 @@ from typing import Any, Mapping
 
 from utils.config import Config
 from utils.errors import EvalFileError
-from utils.readers import (CHECKPOINT, EVAL, NO_STEP, TEST, TRAIN, Record, checkpoint_in_path, experiment_mode, find_task,
-                           folder_condition, folder_experiment, head, is_bookkeeping, read_json, reader,
+from utils.readers import (CHECKPOINT, EVAL, NO_STEP, TEST, TRAIN, Record, checkpoint_in_path, experiment_mode,
+                           find_task, folder_condition, folder_experiment, head, is_bookkeeping, read_json, reader,
                            split_condition, split_metric_key, to_step, to_value)
 
 NAME = "hf_trainer"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from utils.config import Config
 from utils.readers import Record, reader
-from utils.readers.logs import csv_tail, csv_header, own_name, read_csv_log
+from utils.readers.logs import csv_header, csv_tail, own_name, read_csv_log
 
 NAME = "keras"
 _OTHERS = ("results.csv", "metrics.csv", "progress.csv")  # Ultralytics, Lightning, Ray Tune

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from utils.config import Config
 from utils.readers import Record, reader
-from utils.readers.logs import csv_tail, csv_header, read_csv_log
+from utils.readers.logs import csv_header, csv_tail, read_csv_log
 
 NAME = "lightning"
 _VERSION = re.compile(r"^version_\d+$")

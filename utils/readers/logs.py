@@ -60,6 +60,11 @@ def row_records(rows: Iterable[Mapping[str, Any]], experiment: str, config: Conf
     return records, stepless
 
 
+def folder_run(path: Path, root: Path) -> str:
+    """The run a file names by its folder (the data root's own name for a file lying in the root)."""
+    return path.parent.name if path.parent.resolve() != root.resolve() else root.resolve().name
+
+
 def own_name(path: Path, root: Path, same_kind) -> str:
     """The run a log names: its folder, or `<folder>/<file stem>` when the folder holds other logs of
     the same kind (`same_kind(name)`), e.g. two Keras CSV logs of two trainings side by side."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from utils.config import Config
 from utils.readers import Record, reader
-from utils.readers.logs import csv_tail, csv_header, read_csv_log
+from utils.readers.logs import csv_header, csv_tail, folder_run, read_csv_log
 
 NAME = "ray_tune"
 
@@ -19,11 +19,11 @@ def _sniff(path: Path) -> bool:
 
 def _tail(path: Path, root: Path, config: Config, start: int) -> list[Record]:
     """The rows appended after byte `start` (watch mode reads a growing log from where it stopped)."""
-    return csv_tail(path, path.parent.name if path.parent.resolve() != root.resolve() else root.resolve().name, config, "training_iteration", start, drop=("config/",))
+    return csv_tail(path, folder_run(path, root), config, "training_iteration", start, drop=("config/",))
 
 
-@reader(NAME, "Ray Tune trial progress.csv", sniff=_sniff, accepts=lambda name: name == "progress.csv", tail=_tail)
+@reader(NAME, "Ray Tune trial progress.csv", sniff=_sniff, accepts=lambda name: name == "progress.csv",
+        tail=_tail)
 def read_ray_progress(path: Path, root: Path, config: Config) -> list[Record]:
     """Read one trial's progress.csv: every reported number at its training iteration."""
-    experiment = path.parent.name if path.parent.resolve() != root.resolve() else root.resolve().name
-    return read_csv_log(path, experiment, config, key="training_iteration", drop=("config/",))
+    return read_csv_log(path, folder_run(path, root), config, key="training_iteration", drop=("config/",))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from utils.config import Config
 from utils.readers import Record, reader
-from utils.readers.logs import csv_tail, csv_header, read_csv_log
+from utils.readers.logs import csv_header, csv_tail, folder_run, read_csv_log
 
 NAME = "ultralytics"
 
@@ -19,11 +19,11 @@ def _sniff(path: Path) -> bool:
 
 def _tail(path: Path, root: Path, config: Config, start: int) -> list[Record]:
     """The rows appended after byte `start` (watch mode reads a growing log from where it stopped)."""
-    return csv_tail(path, path.parent.name if path.parent.resolve() != root.resolve() else root.resolve().name, config, "epoch", start)
+    return csv_tail(path, folder_run(path, root), config, "epoch", start)
 
 
-@reader(NAME, "Ultralytics YOLO results.csv", sniff=_sniff, accepts=lambda name: name == "results.csv", tail=_tail)
+@reader(NAME, "Ultralytics YOLO results.csv", sniff=_sniff, accepts=lambda name: name == "results.csv",
+        tail=_tail)
 def read_ultralytics(path: Path, root: Path, config: Config) -> list[Record]:
     """Read one results.csv: every column at its epoch."""
-    experiment = path.parent.name if path.parent.resolve() != root.resolve() else root.resolve().name
-    return read_csv_log(path, experiment, config, key="epoch")
+    return read_csv_log(path, folder_run(path, root), config, key="epoch")
