@@ -13,6 +13,7 @@ from pathlib import Path
 from utils.config import Config
 from utils.errors import EvalFileError
 from utils.readers import PartialRead, Record, head, reader
+from utils.readers.json_summary import CONFIGS
 from utils.readers.logs import STEP_KEYS, lines_from, own_name, row_records
 
 NAME = "jsonl_log"
@@ -20,7 +21,8 @@ SUFFIXES = (".jsonl", ".ndjson", ".json", ".txt", ".log")
 
 
 def _accepts(name: str) -> bool:
-    return name.lower().endswith(SUFFIXES)
+    """A log's suffix, and not a configuration file (config.json, tokenizer files: never opened)."""
+    return name.lower().endswith(SUFFIXES) and not CONFIGS.match(name)
 
 
 def _objects(text: str) -> list[dict]:
