@@ -139,6 +139,7 @@ def split_of(name: str, default: str) -> tuple[str, str]:
     return default, name
 
 
+@functools.lru_cache(maxsize=16384)  # logs repeat the same few dozen names on every line
 def is_bookkeeping(name: str) -> bool:
     """Is a metric name (without `eval_`) bookkeeping rather than an evaluation metric? A name
     ending in `_epoch`/`_step` (Lightning's per-epoch and per-step copies) is judged without it."""

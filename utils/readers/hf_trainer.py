@@ -44,6 +44,7 @@ def _sniff(path: Path) -> bool:
 # `eval_<set>_runtime` and the like: the Trainer writes them once per evaluation set of an
 # `eval_dataset` dict; they name the sets, so `eval_<set>_loss` is told from a metric `eval_<x>_loss`.
 _SET_MARK = re.compile(r"^eval_(.+)_(runtime|samples_per_second|steps_per_second)$")
+_SET_ENDS = ("_runtime", "_per_second")
 _TEST = ("test_", "predict_")
 
 
@@ -56,7 +57,8 @@ def metric_records(metrics: Mapping[str, Any], experiment: str, condition: str, 
     set's, every other key a training number ("train": loss, grad_norm, learning_rate, TRL's
     rewards/*, logps/*; the run summary's train_loss) filed at `train_step` when given. Bookkeeping
     (epoch, runtime, throughput, memory, FLOPs, sample counts) is left out."""
-    sets = sorted({m.group(1) for k in metrics if (m := _SET_MARK.match(k))}, key=len, reverse=True)
+    sets = sorted({m.group(1) for k in metrics if k.endswith(_SET_ENDS) and (m := _SET_MARK.match(k))}, key=len,
+                  reverse=True)
     out = []
     for key, raw in metrics.items():
         if key == "step":
