@@ -615,7 +615,7 @@ def load(root: Path, config: Config, cache: ParseCache | None = None,
 
 
 LFS_MARK = "a Git LFS pointer"
-_POINTER_MAX = 512
+_POINTER_MIN, _POINTER_MAX = 120, 512  # version + oid lines alone are 119 bytes
 
 
 def _short(message: str, path: Path) -> str:
@@ -627,8 +627,8 @@ def _short(message: str, path: Path) -> str:
 def _left_status(root: Path, rel: str) -> FileStatus:
     """A file no reader took: a Git LFS pointer (whatever its type) or not an evaluation file."""
     path = root / rel
-    try:  # a pointer is ~130 bytes: larger files are not opened (a tree is mostly weights and tokenizers)
-        small = path.stat().st_size <= _POINTER_MAX
+    try:  # a pointer is ~130 bytes: other sizes are not opened (a tree is mostly weights and tokenizers)
+        small = _POINTER_MIN <= path.stat().st_size <= _POINTER_MAX
     except OSError:
         small = False
     if small and head(path, len(LFS_POINTER)) == LFS_POINTER:

@@ -260,13 +260,19 @@ def split_condition(name: str, config: Config, by_name: bool = False) -> tuple[s
     """(condition, rest) when `name` starts with a condition's non-empty prefix, else (None, name);
     e.g. `atlantis_distance_metric_mean` -> ("atlantis", "distance_metric_mean"). With `by_name`,
     `<condition name>_` counts as a prefix too (`standard_distance...`)."""
-    prefixes = [(c.prefix, c.name) for c in config.conditions if c.prefix]
-    if by_name:
-        prefixes += [(c.name + "_", c.name) for c in config.conditions]
-    for prefix, cond in sorted(prefixes, key=lambda pc: len(pc[0]), reverse=True):
+    for prefix, cond in _prefixes(config.conditions, by_name):
         if name.startswith(prefix) and len(name) > len(prefix):
             return cond, name[len(prefix):]
     return None, name
+
+
+@functools.lru_cache(maxsize=64)
+def _prefixes(conditions: tuple, by_name: bool) -> tuple[tuple[str, str], ...]:
+    """(prefix, condition) pairs, longest prefix first (computed once per rules)."""
+    prefixes = [(c.prefix, c.name) for c in conditions if c.prefix]
+    if by_name:
+        prefixes += [(c.name + "_", c.name) for c in conditions]
+    return tuple(sorted(prefixes, key=lambda pc: len(pc[0]), reverse=True))
 
 
 def folder_condition(path: Path, root: Path, config: Config, skip: str = "") -> str | None:
@@ -284,8 +290,19 @@ def folder_condition(path: Path, root: Path, config: Config, skip: str = "") -> 
 
 def find_task(metric: str, config: Config) -> str | None:
     """The longest task in rules.yaml that `metric` names: `distance_metric` -> `distance`."""
-    hits = [t for t in config.tasks if metric == t or metric.startswith(t + "_")]
-    return max(hits, key=len) if hits else None
+    tasks = config.tasks
+    held = _TASK_CACHE.get(id(tasks))
+    if held is None or held[0] is not tasks:  # the cache holds the mapping, so its id stays its own
+        held = _TASK_CACHE[id(tasks)] = (tasks, {})
+    found = held[1].get(metric, _UNSEEN)
+    if found is _UNSEEN:
+        hits = [t for t in tasks if metric == t or metric.startswith(t + "_")]
+        found = held[1][metric] = max(hits, key=len) if hits else None
+    return found
+
+
+_UNSEEN = object()
+_TASK_CACHE: dict[int, tuple] = {}  # id(config.tasks) -> (config.tasks, {metric: task})
 
 
 def checkpoint_in_path(path: Path, root: Path) -> int | None:

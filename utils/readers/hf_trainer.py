@@ -57,8 +57,8 @@ def metric_records(metrics: Mapping[str, Any], experiment: str, condition: str, 
     set's, every other key a training number ("train": loss, grad_norm, learning_rate, TRL's
     rewards/*, logps/*; the run summary's train_loss) filed at `train_step` when given. Bookkeeping
     (epoch, runtime, throughput, memory, FLOPs, sample counts) is left out."""
-    sets = sorted({m.group(1) for k in metrics if k.endswith(_SET_ENDS) and (m := _SET_MARK.match(k))}, key=len,
-                  reverse=True)
+    marks = [k for k in metrics if k.endswith(_SET_ENDS)]
+    sets = sorted({m.group(1) for k in marks if (m := _SET_MARK.match(k))}, key=len, reverse=True) if marks else ()
     out = []
     for key, raw in metrics.items():
         if key == "step":
