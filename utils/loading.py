@@ -605,7 +605,7 @@ def load(root: Path, config: Config, cache: ParseCache | None = None,
         log.info("%d record(s) repeated in another file (checkpoint copies of trainer_state.json, results "
                  "files, event files) merged: each number is kept once", result.merged)
     result.frame = frame
-    statuses.sort(key=lambda f: Path(f.path))
+    statuses.sort(key=lambda f: f.path.split("/"))  # Path order (by parts), without a Path per file
     result.statuses = statuses
     _log_statuses(statuses)
     if result.skipped:
@@ -626,11 +626,12 @@ def _short(message: str, path: Path) -> str:
 
 def _left_status(root: Path, rel: str) -> FileStatus:
     """A file no reader took: a Git LFS pointer (whatever its type) or not an evaluation file."""
-    path = root / rel
+    full = os.path.join(root, rel)
     try:  # a pointer is ~130 bytes: other sizes are not opened (a tree is mostly weights and tokenizers)
-        small = _POINTER_MIN <= path.stat().st_size <= _POINTER_MAX
+        small = _POINTER_MIN <= os.stat(full).st_size <= _POINTER_MAX
     except OSError:
         small = False
+    path = Path(full) if small else root
     if small and head(path, len(LFS_POINTER)) == LFS_POINTER:
         return FileStatus(rel, "", 0, LFS, _short(lfs_pointer_message(path) or "", path))
     return FileStatus(rel, "", 0, NOT_EVAL, "no reader recognises it by name and content (docs/formats.md)")

@@ -58,31 +58,57 @@ def metric_records(metrics: Mapping[str, Any], experiment: str, condition: str, 
     rewards/*, logps/*; the run summary's train_loss) filed at `train_step` when given. Bookkeeping
     (epoch, runtime, throughput, memory, FLOPs, sample counts) is left out."""
     marks = [k for k in metrics if k.endswith(_SET_ENDS)]
-    sets = sorted({m.group(1) for k in marks if (m := _SET_MARK.match(k))}, key=len, reverse=True) if marks else ()
+    sets = tuple(sorted({m.group(1) for k in marks if (m := _SET_MARK.match(k))}, key=len, reverse=True)) \
+        if marks else ()
+    plans = _plans(config, sets, condition)
     out = []
     for key, raw in metrics.items():
-        if key == "step":
+        plan = plans.get(key, _UNPLANNED)
+        if plan is _UNPLANNED:
+            plan = plans[key] = _plan(key, sets, condition, config)
+        if plan is None:
             continue
         value = to_value(raw)
-        if value is None or is_bookkeeping(key):
+        if value is None:
             continue
-        at = step
-        if key.startswith("eval_"):
-            cond, name = split_condition(key[5:], config, by_name=True)  # eval_dataset dict keys
-            if cond is None:
-                named = next((s for s in sets if key[5:].startswith(s + "_")), None)
-                cond, name = (f"eval_{named}", key[6 + len(named):]) if named else (condition, key[5:])
-        elif key.startswith(_TEST):
-            cond, name = TEST, key.split("_", 1)[1]
-        else:
-            cond, name = TRAIN, key
-            at = step if train_step is None else train_step
-        if not name or is_bookkeeping(name):
-            continue
-        metric, stat = split_metric_key(name) if "/" not in name else (name, "value")
-        task = find_task(metric, config) or metric
-        out.append(Record(experiment, cond, task, at, metric, stat, value))
+        cond, task, metric, stat, train = plan
+        out.append(Record(experiment, cond, task, step if not train or train_step is None else train_step, metric,
+                          stat, value))
     return out
+
+
+_UNPLANNED = object()
+_PLANS: dict[tuple, tuple] = {}  # (id(config), sets, condition) -> (config, {key: plan}); keys repeat per row
+
+
+def _plans(config: Config, sets: tuple[str, ...], condition: str) -> dict[str, tuple | None]:
+    held = _PLANS.get((id(config), sets, condition))
+    if held is None or held[0] is not config:  # the cache holds the config, so its id stays its own
+        if len(_PLANS) > 256:
+            _PLANS.clear()
+        held = _PLANS[(id(config), sets, condition)] = (config, {})
+    return held[1]
+
+
+def _plan(key: str, sets: tuple[str, ...], condition: str, config: Config) -> tuple | None:
+    """(condition, task, metric, statistic, is a training number) of one Trainer key, or None for a
+    key that is not a metric (see `metric_records`)."""
+    if key == "step" or is_bookkeeping(key):
+        return None
+    train = False
+    if key.startswith("eval_"):
+        cond, name = split_condition(key[5:], config, by_name=True)  # eval_dataset dict keys
+        if cond is None:
+            named = next((s for s in sets if key[5:].startswith(s + "_")), None)
+            cond, name = (f"eval_{named}", key[6 + len(named):]) if named else (condition, key[5:])
+    elif key.startswith(_TEST):
+        cond, name = TEST, key.split("_", 1)[1]
+    else:
+        cond, name, train = TRAIN, key, True
+    if not name or is_bookkeeping(name):
+        return None
+    metric, stat = split_metric_key(name) if "/" not in name else (name, "value")
+    return cond, find_task(metric, config) or metric, metric, stat, train
 
 
 def _state_records(path: Path, data: Any, experiment: str, condition: str, config: Config) -> list[Record]:
