@@ -191,7 +191,7 @@ MEANINGS = {to_hex(c) for c in (TRAINED, UNTRAINED, BETTER, WORSE, BASELINE)}
 def test_run_lines_are_seed_means_in_their_own_colours(trainer_runs, config, width):
     from testing_helpers import inferred_config
     cfg = inferred_config(trainer_runs, config, width)
-    [(_, fig)], _ = render("run_checkpoints", trainer_runs, cfg, only={"group": "runs", "condition": "standard",
+    [(_, fig)], _ = render("run_checkpoints", trainer_runs, cfg, only={"group": "runs", "condition": "eval",
                                                                         "task": "accuracy"})
     [ax] = fig.axes
     lines = run_lines(ax)
@@ -229,7 +229,7 @@ def test_many_runs_get_a_legend_and_a_colour_and_marker_pair_each(tmp_path, conf
     for i in range(9):
         write_trainer_run(root / f"model-{i}", [0.5 + 0.03 * i, 0.6 + 0.02 * i])
     cfg = inferred_config(root, config, width)
-    [(_, fig)], _ = render("run_checkpoints", root, cfg, only={"group": "runs", "condition": "standard",
+    [(_, fig)], _ = render("run_checkpoints", root, cfg, only={"group": "runs", "condition": "eval",
                                                               "task": "accuracy"})
     [ax] = fig.axes
     lines = run_lines(ax)
@@ -252,10 +252,10 @@ def test_real_trainer_runs_over_checkpoints_fit_the_page(config, width, task):
     from testing_helpers import inferred_config
     root = real("hf_runs")
     figs, view = render("run_checkpoints", root, inferred_config(root, config, width))
-    [(keys, fig)] = [(k, f) for k, f in figs if k["task"] == task]
+    [(keys, fig)] = [(k, f) for k, f in figs if k["task"] == task and k["condition"] == "eval"]
     plots_helpers.check_page(fig, width)
     [ax] = fig.axes
-    part = view[(view["group"] == keys["group"]) & (view["task"] == task)]
+    part = view[(view["group"] == keys["group"]) & (view["task"] == task) & (view["condition"] == "eval")]
     lines = run_lines(ax)
     assert set(lines) == set(part["model"])
     for run, (steps, values, _, _) in lines.items():

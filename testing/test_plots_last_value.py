@@ -54,7 +54,7 @@ def drawn(fig) -> dict:
 @pytest.mark.parametrize("width", [7.5, 3.5])
 def test_bars_from_zero_show_each_models_mean_std_and_seeds(trainer_runs, config, width):
     cfg = inferred_config(trainer_runs, config, width)
-    [(keys, fig)], _ = render("last_value", trainer_runs, cfg, only={"group": "runs", "condition": "standard",
+    [(keys, fig)], _ = render("last_value", trainer_runs, cfg, only={"group": "runs", "condition": "eval",
                                                                        "task": "accuracy"})
     want = last_values(trainer_runs, "accuracy")
     got = drawn(fig)
@@ -79,14 +79,14 @@ def test_bars_from_zero_show_each_models_mean_std_and_seeds(trainer_runs, config
     plots_helpers.check_page(fig, width)
     assert fig.get_layout_engine() is None
     title = plots_helpers.title(fig)
-    assert title == "accuracy at each run's last checkpoint: runs compared (runs, Standard; no baseline)"
+    assert title == "accuracy at each run's last checkpoint: runs compared (runs, Evaluation set; no baseline)"
     assert fig._suptitle.get_text().count("\n") <= 1
 
 
 @pytest.mark.parametrize("width", [7.5, 3.5])
 def test_a_negative_value_is_a_point_not_a_bar(trainer_runs, config, width):
     cfg = inferred_config(trainer_runs, config, width)
-    [(_, fig)], _ = render("last_value", trainer_runs, cfg, only={"group": "runs", "condition": "standard",
+    [(_, fig)], _ = render("last_value", trainer_runs, cfg, only={"group": "runs", "condition": "eval",
                                                                    "task": "matthews_correlation"})
     [ax] = fig.axes
     assert not plots_helpers.by_gid(ax, "bars")
@@ -106,10 +106,10 @@ def test_real_trainer_runs_fit_the_page(config, width, task):
     root = real("hf_runs")
     cfg = inferred_config(root, config, width)
     figs, view = render("last_value", root, cfg)
-    [(keys, fig)] = [(k, f) for k, f in figs if k["task"] == task]
+    [(keys, fig)] = [(k, f) for k, f in figs if k["task"] == task and k["condition"] == "eval"]
     plots_helpers.check_page(fig, width)
     [ax] = fig.axes
     lo, hi = ax.get_xlim()
-    part = view[(view["group"] == keys["group"]) & (view["task"] == task)]
+    part = view[(view["group"] == keys["group"]) & (view["task"] == task) & (view["condition"] == "eval")]
     assert lo == 0 and plots_helpers.in_view(lo, hi, part["value"])
     assert len(ax.get_yticklabels()) == part["model"].nunique()
