@@ -219,7 +219,7 @@ def test_run_lines_are_seed_means_in_their_own_colours(trainer_runs, config, wid
     assert plots_helpers.in_view(lo, hi, [100, 300]) and ax.get_xscale() == "linear"
     plots_helpers.check_page(fig, width)
     assert fig.get_layout_engine() is None
-    assert plots_helpers.title(fig) == "accuracy at every checkpoint: runs compared (runs, Standard; no baseline)"
+    assert plots_helpers.title(fig) == "accuracy at every checkpoint: runs compared (runs, Evaluation set; no baseline)"
 
 
 @pytest.mark.parametrize("width", [7.5, 3.5])
