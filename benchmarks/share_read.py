@@ -88,12 +88,12 @@ def numbers(path: Path) -> int | None:
     return sum(1 for k in keys if k not in STEPS and not is_bookkeeping(k))
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = argv if argv is not None else sys.argv[1:]
-    root = Path(args[0]) if args else Path(__file__).resolve().parents[2] / "shared" / "real_formats" / "tree"
+def shares(root: Path) -> tuple[dict[str, int], dict[str, int]]:
+    """(numbers read, numbers in the files) per top folder under root."""
     result = load(root, load_config(None))
     records = {f.path: f.records for f in result.statuses}
-    total, read = defaultdict(int), defaultdict(int)
+    total: dict[str, int] = defaultdict(int)
+    read: dict[str, int] = defaultdict(int)
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = path.relative_to(root).as_posix()
         if CONFIG.search("/" + rel):
@@ -104,6 +104,13 @@ def main(argv: list[str] | None = None) -> None:
         top = rel.split("/")[0]
         total[top] += n
         read[top] += min(records.get(rel, 0), n)
+    return dict(read), dict(total)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = argv if argv is not None else sys.argv[1:]
+    root = Path(args[0]) if args else Path(__file__).resolve().parents[2] / "shared" / "real_formats" / "tree"
+    read, total = shares(root)
     for top in sorted(total):
         print(f"{top:20s} {read[top]:7d} / {total[top]:7d} = {read[top] / total[top]:.1%}")
     print(f"{'all':20s} {sum(read.values()):7d} / {sum(total.values()):7d} = "

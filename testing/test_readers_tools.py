@@ -216,6 +216,10 @@ def test_the_real_tree_reads_nearly_every_number(tmp_path, config):
     for tool in ("lightning", "keras", "ultralytics", "jsonl_logs", "mlflow", "sacred", "wandb", "nested_json",
                  "trl_runs", "tensorboard_runs", "ray_tune"):
         assert any(p.startswith(tool + "/") for p in read), tool
+    from benchmarks.share_read import shares
+    got, total = shares(REAL)
+    assert sum(got.values()) >= 0.9 * sum(total.values())
+    assert all(got[tool] >= 0.75 * total[tool] for tool in total), {t: (got[t], total[t]) for t in total}
 
 
 def test_a_final_summary_is_one_record_at_its_real_step(tmp_path, config):
