@@ -18,11 +18,22 @@ from analysis.scores import Gaps, build_curves, build_predictions, build_scores,
 from analysis.seeds import seed_curves, seed_points, seed_predictions, seed_scores
 from utils.config import Config
 
+FILE_COLUMNS = ["path", "reader", "records", "status", "reason"]
+
+
+def files_view(frame: pd.DataFrame) -> pd.DataFrame:
+    """The per-file status table: the runner hands in the loader's (`LoadResult.status_frame`); from
+    the tidy frame alone it is empty."""
+    return pd.DataFrame(columns=FILE_COLUMNS)
+
+
 ViewFn = Callable[[pd.DataFrame, Config, Gaps, Callable[[str], pd.DataFrame]], pd.DataFrame]
 
 # name -> fn(tidy frame, config, gaps, get(other view name))
 VIEWS: dict[str, ViewFn] = {
     "metrics": lambda frame, config, gaps, get: frame,
+    # every file under the data root with the reader that took it, its records and status (utils.loading)
+    "files": lambda frame, config, gaps, get: files_view(frame),
     # the reported metric of every task at every step, which both scores and curves start from
     "primary": lambda frame, config, gaps, get: primary(frame, config),
     "scores": lambda frame, config, gaps, get: build_scores(frame, config, gaps, get("primary")),

@@ -32,3 +32,10 @@ def scores_csv(data: pd.DataFrame, ctx: OutputContext) -> str:
     out = data.assign(kind=data["kind"].map(DIRECTIONS).fillna(data["kind"])) if "kind" in data.columns else data
     return out.rename(columns=SCORES_CSV_COLUMNS).to_csv(index=False)
 
+
+
+@table("files_csv", needs="files", writes="tables/files.csv", title="Every file under the data root",
+       description="Every file under --data: path, the reader that took it, its records, and its status (read, "
+                   "read but empty, not an evaluation file, unreadable, Git LFS pointer, skipped) with the reason.")
+def files_csv(data: pd.DataFrame, ctx: OutputContext) -> str:
+    return data.to_csv(index=False)

@@ -212,6 +212,7 @@ class Pipeline:
         from utils.inference import with_inferred
         self.config = with_inferred(self.rules, frame, said=self.said_inferred)  # what rules.yaml does not list
         report.files, report.parsed = len(result.files), len(result.parsed)
+        report.empty = [str(p) for p in result.empty]
         if not result.files:
             check_found(self.options.data, 0, self.config, allow_empty=self.wait_for_files)
             report.seconds = time.perf_counter() - start  # watch mode: nothing yet, nothing to draw
@@ -246,7 +247,7 @@ class Pipeline:
         gaps = Gaps()
         # the views see the data root this run read (--data): a finding reads a results file's settings
         views = ViewCache(frame, dataclasses.replace(self.config, data_root=Path(self.options.data)), gaps,
-                          records=records)
+                          records=records, given={"files": result.status_frame()})
         out = self.options.out
         wanted: set[str] = set()  # every output this run plans, drawn or up to date
         blocked: set[str] = set()  # outputs whose view failed: left as they are, retried next run

@@ -52,13 +52,14 @@ class ViewCache:
     outputs that need it, not the run."""
 
     def __init__(self, frame: pd.DataFrame, config: Config, gaps: Any,
-                 records: pd.DataFrame | None = None) -> None:
+                 records: pd.DataFrame | None = None, given: dict[str, pd.DataFrame] | None = None) -> None:
         """`frame`: the rows the numbers are computed from; `records`: every row loaded, for the
         `metrics` view (tables/metrics.csv), where conflicting values are kept and marked
-        (utils/conflicts.py); by default `frame`."""
+        (utils/conflicts.py); by default `frame`. `given`: views computed elsewhere (the loader's
+        per-file status table, `files`)."""
         self.frame, self.config, self.gaps = frame, config, gaps
         self.records = frame if records is None else records
-        self.done: dict[str, pd.DataFrame] = {}
+        self.done: dict[str, pd.DataFrame] = dict(given or {})
         self.errors: dict[str, str] = {}
 
     def get(self, name: str) -> pd.DataFrame | None:

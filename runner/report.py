@@ -29,11 +29,12 @@ class RunReport:
     notes: list[str] = field(default_factory=list)  # per file: values read as missing (non-finite)
     conflicts: list[str] = field(default_factory=list)  # per pair of files giving one record two values
     info: list[str] = field(default_factory=list)  # said once: how the data was read (the seed numbering)
+    empty: list[str] = field(default_factory=list)  # files a reader took that gave no record
 
     @property
     def read(self) -> int:
-        """Evaluation files whose numbers are in the table (the unreadable ones are not)."""
-        return self.files - len(self.problems)
+        """Evaluation files whose numbers are in the table (the unreadable and the empty ones are not)."""
+        return self.files - len(self.problems) - len(self.empty)
 
     @property
     def exit_code(self) -> int:
@@ -46,6 +47,8 @@ class RunReport:
         else:
             parts = [f"{files}, {self.read} read" + (f" ({self.parsed} parsed anew)"
                                                      if self.parsed != self.files else "")]
+        if self.empty and not self.fast:
+            parts.append(f"{len(self.empty)} read but empty")
         if self.problems:
             parts.append(f"{len(self.problems)} skipped as unreadable")
         parts += [f"{len(self.rendered)} output{_s(len(self.rendered))} written", f"{self.up_to_date} up to date"]

@@ -84,9 +84,11 @@ def test_readers_rules_choose_by_glob_and_several_run_over_one_tree(tmp_path, mi
 
 
 def test_unknown_reader_is_a_user_error(tmp_path, mixed_tree):
-    cfg = rules(tmp_path, readers=[{"reader": "wandb", "glob": "**/*.wandb"}])
-    with pytest.raises(UserError, match=r"readers\[0\].reader: unknown reader 'wandb' \(known: "
-                                        r"evaluation_results, hf_trainer, jsonl, lm_eval, tables, tensorboard\)"):
+    cfg = rules(tmp_path, readers=[{"reader": "comet", "glob": "**/*.comet"}])
+    with pytest.raises(UserError, match=r"readers\[0\].reader: unknown reader 'comet' \(known: "
+                                        r"evaluation_results, hf_trainer, json_summary, jsonl, jsonl_log, keras, "
+                                        r"lightning, lm_eval, mlflow, ray_tune, sacred, tables, tensorboard, text_log, "
+                                        r"ultralytics, wandb\)"):
         discover(mixed_tree, cfg)
 
 
@@ -133,4 +135,6 @@ def test_many_files_no_reader_takes_are_counted_and_not_opened(tmp_path, config,
         assert discover(tmp_path, config) == []
     assert opened == []
     lines = [r.getMessage() for r in caplog.records]
-    assert f"48 other file(s) under {tmp_path} are not evaluation files any reader knows; left alone" in lines
+    assert (f"48 other file(s) under {tmp_path} are not evaluation files any reader knows; left alone (e.g. "
+            "run0/config.json, run0/model.safetensors, run0/special_tokens_map.json; each is listed in "
+            "tables/files.csv)") in lines

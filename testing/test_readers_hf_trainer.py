@@ -22,16 +22,21 @@ def test_trainer_state_log_history(config):
     root = FIXTURES / "hf_trainer"
     recs = read_hf_trainer(root / "pt1_ft1-1" / "trainer_state.json", root, config)
     assert {r.experiment for r in recs} == {"pt1_ft1-1"}
-    assert {r.step for r in recs} == {500, 1000}  # from each eval entry's "step"
+    assert {r.step for r in recs} == {250, 500, 750, 1000}  # every row's "step", training rows too
     by_key = {(r.condition, r.task, r.step, r.metric, r.statistic): r.value for r in recs}
     assert by_key[("standard", "distance", 1000, "distance_metric", "mean")] == 3.5   # eval_standard_...
     assert by_key[("atlantis", "distance", 500, "distance_metric", "std")] == 20.0    # eval_atlantis_...
     assert math.isnan(by_key[("atlantis", "distance", 1000, "distance_metric", "std")])  # NaN literal
     assert math.isnan(by_key[("atlantis", "compass", 1000, "compass_metric", "mean")])
     assert by_key[("atlantis", "loss", 500, "loss", "value")] == 2.9011  # metric names the task
+    # training rows: their own condition, so a training loss never looks like an evaluation loss
+    assert by_key[("train", "loss", 250, "loss", "value")] == 2.4071
+    assert by_key[("train", "grad_norm", 750, "grad_norm", "value")] == 2.5
+    assert by_key[("train", "learning_rate", 1000, "learning_rate", "value")] == 3e-05
+    assert by_key[("train", "train_loss", 1000, "train_loss", "value")] == 1.91  # the run's summary row
     names = {r.metric for r in recs}
-    assert not names & {"runtime", "samples_per_second", "steps_per_second", "learning_rate", "train_loss"}
-    assert len(recs) == 2 * 2 * 4  # 2 steps x 2 conditions x (2 means, 1 std, loss)
+    assert not names & {"runtime", "samples_per_second", "steps_per_second", "epoch", "total_flos", "train_runtime"}
+    assert len(recs) == 2 * 2 * 4 + 4 * 3 + 1  # evaluations + 4 training rows x 3 numbers + train_loss
 
 
 @pytest.mark.parametrize("name", ["eval_results.json", "all_results.json"])
@@ -40,15 +45,18 @@ def test_results_file_takes_the_step_of_the_sibling_state(config, name):
     recs = read_hf_trainer(root / "pt1_ft1-1" / name, root, config)
     by_key = {(r.task, r.metric, r.statistic): r for r in recs}
     assert {r.step for r in recs} == {1000}          # trainer_state.json global_step
-    assert {r.condition for r in recs} == {"standard"}  # no prefix: the in-distribution condition
+    evals = [r for r in recs if r.condition == "eval"]  # no prefix: the evaluation set
+    by_key = {(r.task, r.metric, r.statistic): r for r in evals}
     assert by_key[("distance", "distance_metric", "mean")].value == 3.5
     assert by_key[("accuracy", "accuracy", "value")].value == 0.91  # eval_accuracy: task = metric name
-    assert not any(r.metric.startswith(("train", "samples", "total_flos")) for r in recs)
-    assert len(recs) == 5  # distance mean+std, compass mean, accuracy, loss
+    assert not any(r.metric.startswith(("samples", "total_flos")) for r in recs)
+    assert len(evals) == 5  # distance mean+std, compass mean, accuracy, loss
+    train = [(r.condition, r.metric, r.value) for r in recs if r.condition != "eval"]
+    assert train == ([("train", "train_loss", 1.91)] if name == "all_results.json" else [])
 
 
 @pytest.mark.parametrize("rel, step", [
-    ("run/eval_results.json", 0),                        # no state, no checkpoint folder
+    ("run/eval_results.json", -1),                       # no state, no checkpoint folder: NO_STEP
     ("run/checkpoint-750/eval_results.json", 750),       # the checkpoint folder's number
     ("run/checkpoint-750/sub/all_results.json", 750),
 ])
@@ -94,26 +102,29 @@ def test_config_prefix_in_the_key(tmp_path, config):
                                 "eval_flag": True, "epoch": 1.0}, indent=4))
     recs = {(r.condition, r.statistic): r.value for r in read_hf_trainer(path, tmp_path, config)}
     assert recs[("atlantis", "mean")] == 30.0
-    assert math.isnan(recs[("standard", "mean")]) and math.isnan(recs[("standard", "median")])
+    assert math.isnan(recs[("eval", "mean")]) and math.isnan(recs[("eval", "median")])
     assert len(recs) == 3  # the string and the boolean are not metrics
 
 
-def test_state_without_evaluations_yet_is_empty_not_a_problem(tmp_path, config):
+def test_state_without_evaluations_yet_gives_its_training_rows(tmp_path, config):
     state = json.loads((FIXTURES / RUN / "trainer_state.json").read_text())
     state["log_history"] = [e for e in state["log_history"] if not any(k.startswith("eval_") for k in e)]
     path = tmp_path / "run" / "checkpoint-250" / "trainer_state.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(state, indent=2, sort_keys=True))
-    assert read_hf_trainer(path, tmp_path, config) == []
+    recs = read_hf_trainer(path, tmp_path, config)
+    assert {r.condition for r in recs} == {"train"} and len(recs) == 13
+    state["log_history"] = []
+    path.write_text(json.dumps(state))
+    assert read_hf_trainer(path, tmp_path, config) == []  # nothing logged yet: the loader says "read but empty"
 
 
 @pytest.mark.parametrize("name, content, reason", [
     ("trainer_state.json", '{"log_history": [{"eval_loss": 1.0', "not valid JSON"),
     ("trainer_state.json", '{"global_step": 10}', "no 'log_history' list"),
     ("trainer_state.json", '{"log_history": [3]}', "log_history[0]: expected an object"),
-    ("trainer_state.json", '{"log_history": [{"loss": 1}, {"eval_loss": 1.0, "epoch": 1}]}',
-     "log_history[1]: evaluation entry without a whole-number 'step'"),
-    ("eval_results.json", '{"epoch": 1.0, "eval_runtime": 3.0}', "no numeric 'eval_*' metrics"),
+    ("trainer_state.json", '{"log_history": [{"loss": 1, "step": 5}, {"eval_loss": 1.0, "epoch": 1}]}',
+     "log_history[1]: entry without a whole-number 'step'"),
     ("all_results.json", "[1, 2]", "expected an object of metrics"),
 ])
 def test_malformed_file_is_one_problem_and_the_rest_loads(tmp_path, config, name, content, reason):
@@ -146,9 +157,10 @@ def test_checkpoint_copies_are_counted_once(tmp_path, config):
     assert set(frame["experiment"]) == {"roberta-lora-agnews"}  # the parent of checkpoint-N/
     # every logged evaluation of the longest copy, once: checkpoint-2400 holds the whole history
     state = json.loads((root / "hf_runs/roberta-lora-agnews/checkpoint-2400/trainer_state.json").read_text())
-    logged = {(e["step"], k[5:]) for e in state["log_history"] for k in e
-              if k in ("eval_loss", "eval_accuracy")}
-    assert set(zip(frame["step"], frame["metric"])) == logged
+    logged = {(e["step"], "eval" if k.startswith("eval_") else "train", k.removeprefix("eval_"))
+              for e in state["log_history"] for k in e if k not in ("step", "epoch") and "runtime" not in k
+              and "per_second" not in k and "flos" not in k}
+    assert set(zip(frame["step"], frame["condition"], frame["metric"])) == logged
     # the merged copies come from the newest checkpoint, which holds every step
     assert set(frame["source"]) == {"hf_runs/roberta-lora-agnews/checkpoint-2400/trainer_state.json"}
 
@@ -159,7 +171,7 @@ def test_all_results_of_a_run_that_reloaded_its_best_checkpoint(tmp_path, config
     state = json.loads((run / "trainer_state.json").read_text())
     final = json.loads((run / "all_results.json").read_text())
     assert state["best_model_checkpoint"].endswith("checkpoint-4000") and state["global_step"] == 5000
-    assert results_step(run / "all_results.json", root, final) == (4000, set())
+    assert results_step(run / "all_results.json", root, final) == (4000, set(), 5000)
     frame = load(root, config).frame
     assert not frame.duplicated(KEY).any()
     at = frame.set_index(["metric", "step"])["value"]
@@ -190,7 +202,10 @@ def _trainer_run(root, final, best=None):
 def test_final_results_never_give_a_second_value(tmp_path, config, best, final, step, kept):
     path = _trainer_run(tmp_path / "run", final, best)
     recs = read_hf_trainer(path, tmp_path, config)
-    assert {r.step for r in recs} == {step} and {r.metric for r in recs} == kept
+    evals = [r for r in recs if r.condition == "eval"]
+    assert {r.step for r in evals} == {step} and {r.metric for r in evals} == kept
+    # the run's training summary belongs to the last step, whichever evaluation was kept
+    assert [(r.condition, r.step, r.metric) for r in recs if r.condition != "eval"] == [("train", 200, "train_loss")]
     frame = load(tmp_path, config).frame
     assert not frame.duplicated(KEY).any()
     assert frame.groupby(["metric", "step"]).size().max() == 1
@@ -202,7 +217,7 @@ def test_bookkeeping_keys_are_not_metrics(config, run):
     metrics = {r.metric for r in read_hf_trainer(path, path.parents[2], config)}
     assert metrics and not any(m.startswith("mem_") or m in ("runtime", "samples_per_second", "samples",
                                                               "steps_per_second", "epoch") for m in metrics)
-    assert not any(m.startswith(("train_", "test_")) for m in metrics)
+    assert not any(m.startswith(("eval_", "test_")) for m in metrics)
 
 
 def test_lfs_pointer_has_its_own_message(tmp_path, config):

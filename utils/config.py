@@ -49,6 +49,24 @@ class ReaderRule:
     reader: str
     glob: str
     experiment: str | None = None  # where the experiment name comes from (top, run, model)
+    pattern: re.Pattern | None = None  # text_log: a line's regular expression, named groups step and metrics
+
+
+def _line_pattern(path: Path, key: str, raw: Any) -> re.Pattern:
+    """A text log's line pattern: a regular expression with a named group `step` (or `epoch`) and
+    at least one other named group, each a metric (`train_loss`, `val_loss`)."""
+    if not isinstance(raw, str) or not raw:
+        raise _fail(path, key, "missing: a regular expression with named groups (?P<step>...) and one per metric")
+    try:
+        compiled = re.compile(raw)
+    except re.error as exc:
+        raise _fail(path, key, f"not a regular expression: {exc}") from None
+    names = set(compiled.groupindex)
+    if not names & {"step", "epoch"}:
+        raise _fail(path, key, "needs a named group step (or epoch), e.g. (?P<step>\\d+)")
+    if not names - {"step", "epoch"}:
+        raise _fail(path, key, "needs a named group per metric, e.g. (?P<val_loss>[\\d.]+)")
+    return compiled
 
 
 EXPERIMENT_FROM = ("top", "run", "model")
@@ -227,7 +245,7 @@ def load_config(path: Path | str | None = None) -> Config:
     for i, r in enumerate(readers_raw):
         key = f"readers[{i}]"
         _expect(path, key, r, dict, "a mapping with reader and glob")
-        _only_keys(path, key, r, {"reader", "glob", "experiment"})
+        _only_keys(path, key, r, {"reader", "glob", "experiment", "pattern"})
         for k in ("reader", "glob"):
             if k not in r:
                 raise _fail(path, f"{key}.{k}", "missing")
@@ -236,7 +254,10 @@ def load_config(path: Path | str | None = None) -> Config:
         if exp_from is not None and exp_from not in EXPERIMENT_FROM:
             raise _fail(path, f"{key}.experiment", f"must be one of {', '.join(EXPERIMENT_FROM)}, "
                                                    f"got {exp_from!r}")
-        readers.append(ReaderRule(r["reader"], r["glob"], exp_from))
+        pattern = r.get("pattern")
+        if pattern is not None or r["reader"] == "text_log":
+            pattern = _line_pattern(path, f"{key}.pattern", pattern)
+        readers.append(ReaderRule(r["reader"], r["glob"], exp_from, pattern))
 
     conds_raw = _expect(path, "conditions", raw.get("conditions"), dict, "a mapping of conditions")
     conditions = []

@@ -21,7 +21,7 @@ from typing import Iterable
 import pandas as pd
 import yaml
 
-from utils.config import Config, TaskInfo, task_metric_name
+from utils.config import ConditionInfo, Config, TaskInfo, task_metric_name
 from utils.errors import UserError
 from utils.readers import BOOKKEEPING, is_bookkeeping
 
@@ -29,10 +29,19 @@ log = logging.getLogger(__name__)
 
 _SEP = r"(?:^|[_\-,@.\s/])"
 _END = r"(?:$|[_\-,@.\s/\d])"
-LOWER = re.compile(_SEP + r"(loss|error|err|wer|cer|ter|perplexity|ppl|mse|mae|rmse|nll|bits_per_byte|bpb)" + _END)
+LOWER = re.compile(_SEP + r"(loss|error|err|wer|cer|ter|perplexity|ppl|mse|mae|rmse|nll|bits_per_byte|bpb|"
+                   r"rejected)" + _END)
 HIGHER = re.compile(_SEP + r"(acc|accuracy|f1|exact_match|em|bleu|rouge\w*|mcc|matthews_correlation|precision|"
-                    r"recall|auc|roc_auc|chrf|sacrebleu|spearman|pearson)" + _END)
+                    r"recall|auc|roc_auc|chrf|sacrebleu|spearman|pearson|accuracies|reward|rewards|margins|margin|"
+                    r"return|"
+                    r"map\d*|map50|map50-95|top1|top5|acc1|acc5|r2|ndcg|p)" + _END)
 NOT_METRIC = BOOKKEEPING  # one list, kept with the readers
+# Diagnostics: numbers that tell how training went, not how good the model is (gradient norm, learning
+# rate, log-probabilities, logits, KL, entropy, an optimiser's param groups): kept in metrics.csv,
+# never scored or ranked.
+DIAGNOSTIC = re.compile(r"(?:^|[_\-,@.\s/])(grad_norm|gradient_norm|learning_rate|lr|logps|logits|kl|entropy|"
+                        r"pg\d+|momentum|weight_decay|gamma|beta\d?|temperature|clip_ratio|"
+                        r"num_tokens|lr-\w+)(?:$|[_\-,@.\s/\d])")
 BOUNDED_LOWER = re.compile(_SEP + r"(error|err|wer|cer|ter)" + _END)
 # lm-eval: which metric a task reports when rules.yaml does not say (first present wins)
 LM_EVAL_ORDER = ("acc", "exact_match", "acc_norm", "f1", "mcc", "bleu", "rouge1", "rougeL", "word_perplexity",
@@ -54,7 +63,7 @@ class Inferred:
 def direction(name: str) -> str | None:
     """'error' (lower is better), 'accuracy' (higher is better) or None, from a metric's name."""
     lowered = name.lower()
-    if NOT_METRIC.search(lowered):
+    if is_bookkeeping(lowered) or DIAGNOSTIC.search(lowered):
         return None
     if LOWER.search(lowered):
         return "error"
@@ -124,6 +133,8 @@ def infer_task(task: str, rows: pd.DataFrame, config: Config) -> Inferred:
     name, filt = _base(task, metric)
     if is_bookkeeping(name):
         return Inferred(task, None, metric, statistic, "bookkeeping, not a metric")
+    if DIAGNOSTIC.search(name.lower()):
+        return Inferred(task, None, metric, statistic, "a training diagnostic, kept in metrics.csv, not scored")
     kind = direction(name)
     if kind is None:
         return Inferred(task, None, metric, statistic, "direction unknown from the name")
@@ -147,12 +158,34 @@ def infer(frame: pd.DataFrame, config: Config) -> list[Inferred]:
 
 
 FOLD = 5  # inferred-task lines: past this many new ones, one line naming this many
+_SPLIT_LABELS = {"eval": "Evaluation set", "train": "Training", "test": "Test set"}
+
+
+def data_conditions(config: Config, present: Iterable[str]) -> tuple[ConditionInfo, ...]:
+    """The rules' conditions plus the data sets the readers name that rules.yaml does not list
+    (`eval`, `eval_<set>`, `test`, `train`), so figures and scores know them. When none of the data
+    has the rules' in-distribution condition (zero-config: Trainer and lm-eval files say `eval`),
+    the evaluation set is the in-distribution condition, listed first."""
+    known = {c.name for c in config.conditions}
+    extra = sorted(set(present) - known, key=lambda n: (n != "eval", not n.startswith("eval_"), n == "train", n))
+    if not extra:
+        return config.conditions
+    added = tuple(ConditionInfo(n, "", _SPLIT_LABELS.get(n) or (f"Evaluation set {n[5:]}" if n.startswith("eval_")
+                                                               else n), "in_distribution") for n in extra)
+    ind = config.condition("in_distribution")
+    if ind is None or ind.name not in set(present):
+        return added + config.conditions
+    return config.conditions + added
 
 
 def with_inferred(config: Config, frame: pd.DataFrame, say: bool = True, said: set[str] | None = None) -> Config:
     """The rules plus the tasks inferred from the data (logged when `say`: one line each, or one
     line for them all past FOLD; with `said`, a watch session's set of tasks already logged, only
-    the new ones, which are added to it)."""
+    the new ones, which are added to it), and the data sets (`data_conditions`) the data names
+    beyond the rules' conditions."""
+    conditions = data_conditions(config, frame["condition"].unique()) if len(frame) else config.conditions
+    if conditions != config.conditions:
+        config = dataclasses.replace(config, conditions=conditions)
     found = infer(frame, config)
     if not found:
         return config

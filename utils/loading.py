@@ -25,7 +25,8 @@ from utils.atomic import write_bytes
 from utils.config import Config
 from utils.errors import EvalFileError, UserError
 from utils.filestamp import content_digest, is_racy
-from utils.readers import CHECKPOINT, MISSING, PartialRead, ReaderInfo, Record, all_readers, glob_matches
+from utils.readers import (CHECKPOINT, LFS_POINTER, MISSING, NO_STEP, PartialRead, ReaderInfo, Record, all_readers,
+                           glob_matches, head, lfs_pointer_message)
 from utils.walk import files_under
 
 if TYPE_CHECKING:
@@ -34,8 +35,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COLUMNS = ["experiment", "condition", "task", "step", "metric", "statistic", "value", "source"]
-_CACHE_VERSION = 5  # 3: column-wise outcomes, builtins-only pickle; 4: non-finite values as missing;
-# 5: outcomes carry the values note and the partial-read message
+_CACHE_VERSION = 6  # 3: column-wise outcomes, builtins-only pickle; 4: non-finite values as missing;
+# 5: outcomes carry the values note and the partial-read message; 6: append-only logs' read offset
 _PARALLEL_MIN = 200  # fewer unparsed files than this are parsed in-process (shipping costs more)
 
 
@@ -48,6 +49,25 @@ class Problem:
         return self.reason if str(self.path) in self.reason else f"{self.path}: {self.reason}"
 
 
+# What became of each file under the data root (tables/files.csv): one of these, with a reason.
+READ, EMPTY, NOT_EVAL, UNREADABLE, LFS, SKIPPED = ("read", "read but empty", "not an evaluation file", "unreadable",
+                                                   "Git LFS pointer", "skipped")
+STATUSES = (READ, EMPTY, NOT_EVAL, UNREADABLE, LFS, SKIPPED)
+FILE_COLUMNS = ["path", "reader", "records", "status", "reason"]
+
+
+@dataclass
+class FileStatus:
+    """One file under the data root: its root-relative path, the reader that took it ("" for
+    none), how many records it gave, its status (`STATUSES`) and why."""
+
+    path: str
+    reader: str
+    records: int
+    status: str
+    reason: str = ""
+
+
 @dataclass
 class LoadResult:
     frame: pd.DataFrame
@@ -58,6 +78,18 @@ class LoadResult:
     partial: list[Problem] = field(default_factory=list)  # files read in part (a bad line left out)
     merged: int = 0  # records repeated by another file (checkpoint copies, results files), kept once
     notes: list[Problem] = field(default_factory=list)  # files read, with values read as missing
+    statuses: list[FileStatus] = field(default_factory=list)  # every file under the root, in path order
+    tailed: dict[str, tuple[int, int]] = field(default_factory=dict)  # logs read from an offset: (offset, bytes)
+
+    def status_frame(self) -> pd.DataFrame:
+        """tables/files.csv: one row per file under the data root (see `FileStatus`)."""
+        return pd.DataFrame([(f.path, f.reader, f.records, f.status, f.reason) for f in self.statuses],
+                            columns=FILE_COLUMNS)
+
+    @property
+    def empty(self) -> list[Path]:
+        """Files a reader took that gave no record: never counted as read."""
+        return [Path(f.path) for f in self.statuses if f.status == EMPTY]
 
 
 def discover(root: Path, config: Config) -> list[tuple[Path, str]]:
@@ -69,15 +101,16 @@ def discover(root: Path, config: Config) -> list[tuple[Path, str]]:
     alone. One log line per reader says how many files it got; the files no reader took are named
     when there are few, counted otherwise.
     """
-    return [(path, rname) for _, path, rname in _discover(root, config)]
+    return [(path, rname) for _, path, rname in _discover(root, config)[0]]
 
 
 INIT_RULES = "rules.yaml"  # what `run_all.py --init DIR` writes, at the data root
 _NAMED_MAX = 10  # files no reader took: named up to this many, else counted
 
 
-def _discover(root: Path, config: Config) -> list[tuple[str, Path, str]]:
-    """discover() with each file's root-relative posix path: (rel, file, reader name)."""
+def _discover(root: Path, config: Config) -> tuple[list[tuple[str, Path, str]], list[str]]:
+    """discover() with each file's root-relative posix path: (rel, file, reader name); and the
+    root-relative paths of the files no reader took."""
     if not root.is_dir():
         raise UserError(f"{root}: evaluation folder not found (set --data or data.root in {config.path})")
     readers = all_readers()
@@ -90,7 +123,7 @@ def _discover(root: Path, config: Config) -> list[tuple[str, Path, str]]:
             raise UserError(f"{config.path}: readers[{i}].experiment: reader {rule.reader!r} " + (
                 f"takes {' or '.join(modes)}, not {rule.experiment!r}" if modes else
                 "names experiments from the files themselves and takes no experiment option"))
-    sniffers = [r for _, r in sorted(readers.items()) if r.sniff is not None]
+    sniffers = sorted((r for r in readers.values() if r.sniff is not None), key=lambda r: (r.fallback, r.name))
     found: list[tuple[str, Path, str]] = []
     by_glob: Counter[str] = Counter()
     left: list[str] = []
@@ -123,10 +156,10 @@ def _discover(root: Path, config: Config) -> list[tuple[str, Path, str]]:
     if 0 < len(left) <= _NAMED_MAX:
         log.info("%d other file(s) no reader knows, left alone: %s", len(left), ", ".join(left))
     elif left:
-        log.info("%d other file(s) under %s are not evaluation files any reader knows; left alone",
-                 len(left), root)
+        log.info("%d other file(s) under %s are not evaluation files any reader knows; left alone (e.g. %s; "
+                 "each is listed in tables/files.csv)", len(left), root, ", ".join(left[:3]))
     found.sort(key=lambda f: f[1])  # Path order (by parts), as the callers always had it
-    return found
+    return found, left
 
 
 def _sniffs(info: ReaderInfo, path: Path) -> bool:
@@ -175,7 +208,7 @@ class ParseCache:
         """The cached outcome (`("ok", columns, note, partial)` or `("error", reason)`), or None when stale."""
         entry = self.entries.get(str(path))
         try:
-            size, mtime, rname, digest, outcome = entry
+            size, mtime, rname, digest, outcome = entry[:5]
             if (size, mtime, rname) != (st.st_size, st.st_mtime_ns, reader):
                 return None
             if digest is not None and digest != content_digest(path):
@@ -186,15 +219,38 @@ class ParseCache:
             pass
         return None
 
-    def put(self, path: Path, reader: str, st: os.stat_result, outcome: tuple) -> tuple:
-        """Store `("ok", records)` or `("error", reason)`; returns the stored (column-wise) outcome."""
+    def put(self, path: Path, reader: str, st: os.stat_result, outcome: tuple,
+            tail: tuple[int, bytes] | None = None) -> tuple:
+        """Store `("ok", records)` or `("error", reason)`; returns the stored (column-wise) outcome.
+        `tail`: for an append-only log, (offset of the end of its last complete line, the bytes
+        before it), from where a grown file is read on (`tail_of`)."""
         if outcome[0] == "ok" and not _is_columnar(outcome[1]):
             outcome = ("ok", columnar(outcome[1]), *outcome[2:])
         racy = is_racy(st.st_mtime_ns, time.time())
         self.entries[str(path)] = (st.st_size, st.st_mtime_ns, reader,
-                                   content_digest(path) if racy else None, outcome)
+                                   content_digest(path) if racy else None, outcome, tail)
         self.dirty = True
         return outcome
+
+    def tail_of(self, path: Path, reader: str, st: os.stat_result) -> tuple[int, tuple] | None:
+        """(offset, cached outcome) when an append-only log only grew since it was read: same
+        reader, larger, and the bytes before the offset unchanged; else None (read it whole)."""
+        entry = self.entries.get(str(path))
+        try:
+            size, _, rname, _, outcome, tail = entry
+            offset, check = tail
+        except (TypeError, ValueError):
+            return None
+        if rname != reader or st.st_size <= size or outcome[0] != "ok" or offset > size:
+            return None
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(offset - len(check))
+                if fh.read(len(check)) != check:
+                    return None
+        except OSError:
+            return None
+        return offset, outcome
 
     def prune(self, keep: set[str]) -> None:
         for key in set(self.entries) - keep:
@@ -335,12 +391,29 @@ def _run_of(source: str) -> str:
     return "/".join(parts)
 
 
+def _own_run(source: str) -> str:
+    """The name that sets a file apart within its run folder: its `checkpoint-<N>` or `runs/<name>`
+    folder, else the file's name without its extension."""
+    parts = source.split("/")
+    inner = parts[len(_run_of(source).split("/")) if _run_of(source) else 0:-1]
+    return inner[-1] if inner else parts[-1].rsplit(".", 1)[0]
+
+
 def merge_repeats(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """One record per key where a run's files repeat the same number: the copies in checkpoint
     folders, results files and event files of one run folder (`_run_of`) are merged, keeping the
     copy of the highest-ranked source (`_source_rank`). Copies agree to float32 precision (what an
-    event file stores); a key whose files give different numbers keeps every one (a conflict to
-    see, not to hide)."""
+    event file stores). A file whose numbers differ from the kept copy's is another training
+    written into the same output folder (a second `runs/<name>` event file, a checkpoint of an
+    earlier run): its records become a run of their own, `<run>/<checkpoint-N or runs name>`."""
+    frame, merged = _merge_once(frame)
+    if frame.attrs.pop("other_runs", None):
+        frame, more = _merge_once(frame)
+        merged += more
+    return frame, merged
+
+
+def _merge_once(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     repeated = frame.duplicated(_KEY, keep=False)
     if not repeated.any():
         return frame, 0
@@ -358,7 +431,19 @@ def merge_repeats(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     same = np.isclose(value, kept, rtol=1e-6, atol=0.0) | (np.isnan(value) & np.isnan(kept))
     last = ~rows.duplicated(key, keep="last").to_numpy()
     dropped = rows.index[same & ~last]
-    return frame.drop(index=dropped).reset_index(drop=True), len(dropped)
+    top = rows.groupby(key, sort=False)["source"].transform("last").to_numpy()
+    src = rows["source"].to_numpy()
+    other = set(src[~same & (src != top)])  # other files disagreeing with the kept copy: other trainings
+    frame = frame.drop(index=dropped)
+    if other:
+        frame = frame.copy()
+        mine = frame["source"].isin(list(other))
+        frame.loc[mine, "experiment"] = [f"{e}/{_own_run(s)}" for e, s in zip(frame.loc[mine, "experiment"],
+                                                                               frame.loc[mine, "source"])]
+        frame = frame.reset_index(drop=True)
+        frame.attrs["other_runs"] = sorted(other)
+        return frame, len(dropped)
+    return frame.reset_index(drop=True), len(dropped)
 
 
 def _sorted_frame(blocks: list[tuple[tuple[list, ...], str]]) -> pd.DataFrame:
@@ -464,43 +549,170 @@ def load(root: Path, config: Config, cache: ParseCache | None = None,
 
     With a process `pool`, the files not in the cache are parsed in parallel (cold runs)."""
     cache = cache if cache is not None else ParseCache()
-    files = _discover(root, config)
+    files, left = _discover(root, config)
     result = LoadResult(frame=pd.DataFrame(columns=COLUMNS), files=[])
+    statuses: list[FileStatus] = [_left_status(root, rel) for rel in left]
     todo: list[tuple[Path, str, str, os.stat_result | None, tuple | None]] = []
     skip = set(config.skip)
     for rel, path, rname in files:
         if skip and not skip.isdisjoint(rel.split("/")[:-1]):
             result.skipped.append(path)
+            statuses.append(FileStatus(rel, rname, 0, SKIPPED, "in a folder listed under data.skip"))
             continue
         result.files.append(path)
         try:
             st = path.stat()
         except OSError as exc:  # deleted between discovery and reading
             result.problems.append(Problem(path, f"cannot stat: {exc.strerror}"))
+            statuses.append(FileStatus(rel, rname, 0, UNREADABLE, f"cannot stat: {exc.strerror}"))
             continue
         todo.append((path, rname, rel, st, cache.get(path, rname, st)))
-    fresh = _parse_many([(p, r) for p, r, _, _, o in todo if o is None], root, config, pool)
+    readers = all_readers()
+    tailed: dict[str, tuple] = {}
+    for path, rname, _, st, outcome in todo:  # append-only logs that only grew: read from where they stopped
+        grown = cache.tail_of(path, rname, st) if outcome is None and readers[rname].tail is not None else None
+        if grown is not None:
+            tailed[str(path)] = _read_tail(path, root, config, readers[rname], *grown)
+            result.tailed[str(path)] = (grown[0], st.st_size - grown[0])
+    fresh = _parse_many([(p, r) for p, r, _, _, o in todo if o is None and str(p) not in tailed], root, config,
+                        pool)
     blocks: list[tuple[tuple[list, ...], str]] = []
     for path, rname, source, st, outcome in todo:
         if outcome is None:
-            outcome = cache.put(path, rname, st, fresh[str(path)])
+            new = tailed.get(str(path)) or fresh[str(path)]
+            mark = _tail_mark(path, st.st_size) if readers[rname].tail is not None and new[0] == "ok" else None
+            outcome = cache.put(path, rname, st, new, mark)
             result.parsed.append(path)
         if outcome[0] == "error":
             result.problems.append(Problem(path, outcome[1]))
+            statuses.append(FileStatus(source, rname, 0, LFS if LFS_MARK in outcome[1] else UNREADABLE,
+                                       _short(outcome[1], path)))
             continue
+        why = []
         if len(outcome) > 2 and outcome[2]:
             result.notes.append(Problem(path, outcome[2]))
+            why.append(outcome[2])
         if len(outcome) > 3 and outcome[3]:  # read in part: said every run, as long as the file stays so
             result.partial.append(Problem(path, outcome[3]))
             log.warning("read in part: %s", outcome[3])
+            why.append(_short(outcome[3], path))
+        count = len(outcome[1][0])
+        statuses.append(FileStatus(source, rname, count, READ if count else EMPTY, "; ".join(why) if count else
+                                   "the reader found no numbers in it (nothing logged yet, or only bookkeeping)"))
         blocks.append((outcome[1], source))
     cache.prune({str(p) for _, p, _ in files})
     frame, result.merged = _sorted_and_merged(blocks)
+    frame, placed = place_stepless(frame)
+    result.merged += placed
     if result.merged:
         log.info("%d record(s) repeated in another file (checkpoint copies of trainer_state.json, results "
                  "files, event files) merged: each number is kept once", result.merged)
     result.frame = frame
+    statuses.sort(key=lambda f: f.path.split("/"))  # Path order (by parts), without a Path per file
+    result.statuses = statuses
+    _log_statuses(statuses)
     if result.skipped:
         log.info("skipped %d file(s) in folders listed under data.skip (%s)", len(result.skipped),
                  ", ".join(config.skip))
     return result
+
+
+LFS_MARK = "a Git LFS pointer"
+_POINTER_MIN, _POINTER_MAX = 120, 512  # version + oid lines alone are 119 bytes
+
+
+def _short(message: str, path: Path) -> str:
+    """A reader's message without the leading path (files.csv has it in its own column)."""
+    prefix = f"{path}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
+
+
+def _left_status(root: Path, rel: str) -> FileStatus:
+    """A file no reader took: a Git LFS pointer (whatever its type) or not an evaluation file."""
+    full = os.path.join(root, rel)
+    try:  # a pointer is ~130 bytes: other sizes are not opened (a tree is mostly weights and tokenizers)
+        small = _POINTER_MIN <= os.stat(full).st_size <= _POINTER_MAX
+    except OSError:
+        small = False
+    path = Path(full) if small else root
+    if small and head(path, len(LFS_POINTER)) == LFS_POINTER:
+        return FileStatus(rel, "", 0, LFS, _short(lfs_pointer_message(path) or "", path))
+    return FileStatus(rel, "", 0, NOT_EVAL, "no reader recognises it by name and content (docs/formats.md)")
+
+
+_EXAMPLES = 3  # files named per status in the log
+
+
+def _log_statuses(statuses: list[FileStatus]) -> None:
+    """One line with the count of files per status, then a few files of each status but `read`."""
+    if not statuses:
+        return
+    by: dict[str, list[FileStatus]] = {}
+    for f in statuses:
+        by.setdefault(f.status, []).append(f)
+    log.info("files under the data root: %s (each with its reason in tables/files.csv)",
+             ", ".join(f"{len(by[s])} {s}" for s in STATUSES if s in by))
+    for status in (EMPTY, UNREADABLE, LFS, NOT_EVAL):
+        if status in by:
+            some = by[status][:_EXAMPLES]
+            more = f" and {len(by[status]) - len(some)} more" if len(by[status]) > len(some) else ""
+            log.info("%s: %s%s", status, ", ".join(f.path for f in some), more)
+
+
+def place_stepless(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """File each number its file gave no step (`NO_STEP`: a final summary) once: at the step where
+    its run has the same number (the evaluation it repeats; the copies then merge as any repeat,
+    keeping the better source), else at the run's last step (its final value), at 0 only for a run
+    with no steps at all. Returns the frame and how many copies were merged."""
+    steps = frame["step"].to_numpy()
+    loose_mask = steps == NO_STEP
+    if not loose_mask.any():
+        return frame, 0
+    keys = ["experiment", "condition", "task", "metric", "statistic"]
+    loose, fixed = frame[loose_mask], frame[~loose_mask]
+    pairs = loose.reset_index().merge(fixed[keys + ["step", "value"]], on=keys, suffixes=("", "_at"))
+    same = np.isclose(pairs["value"].to_numpy(dtype="float64"), pairs["value_at"].to_numpy(dtype="float64"),
+                      rtol=1e-6, atol=0.0)
+    repeats = pairs[same].groupby("index")["step_at"].max()
+    last = fixed.groupby("experiment", sort=False)["step"].max()
+    at = loose["experiment"].map(last).fillna(0).astype("int64")
+    at.loc[repeats.index] = repeats.to_numpy()
+    out = pd.concat([fixed, loose.assign(step=at.to_numpy())], ignore_index=True)
+    out, merged = merge_repeats(out)
+    return out.sort_values(_ORDER, kind="stable", ignore_index=True), merged
+
+
+_CHECK = 32  # bytes before a log's read offset that must be unchanged for it to be read on from there
+
+
+def _tail_mark(path: Path, size: int) -> tuple[int, bytes] | None:
+    """(offset after the last complete line, the bytes before it) of an append-only log."""
+    try:
+        with open(path, "rb") as fh:
+            start = max(0, size - 65536)
+            fh.seek(start)
+            data = fh.read(size - start)
+    except OSError:
+        return None
+    end = data.rfind(b"\n")
+    if end < 0:
+        return None
+    offset = start + end + 1
+    return offset, data[max(0, end + 1 - _CHECK):end + 1]
+
+
+def _read_tail(path: Path, root: Path, config: Config, info: ReaderInfo, offset: int, cached: tuple) -> tuple:
+    """The outcome of a grown log: its cached records, then those of the lines after `offset` (a
+    step logged again keeps the later value)."""
+    try:
+        new = info.tail(path, root, config, offset)
+    except EvalFileError as exc:
+        return ("error", str(exc))
+    fresh = columnar(new)
+    finite_values(fresh)
+    rows: dict[tuple, float] = {}
+    for cols in (cached[1], fresh):
+        for rec in zip(*cols):
+            rows[rec[:6]] = rec[6]
+    merged = [Record(*key, value) for key, value in rows.items()]
+    return ("ok", columnar(merged), *cached[2:])

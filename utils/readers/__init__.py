@@ -55,6 +55,11 @@ class ReaderInfo:
     experiment_from: tuple[str, ...] = ()
     # a cheap test on the file name alone: False means the sniffer would say no (not even called)
     accepts: Callable[[str], bool] | None = None
+    # a reader by content alone (flat and nested JSON): offered a file after every other reader
+    fallback: bool = False
+    # append-only logs: tail(path, root, config, start) reads the complete lines from byte `start`
+    # (a line boundary) on, so a growing log is read from where the last read stopped
+    tail: Callable[[Path, Path, Config, int], list[Record]] | None = None
 
 
 _READERS: dict[str, ReaderInfo] = {}
@@ -62,14 +67,14 @@ _READERS: dict[str, ReaderInfo] = {}
 
 def reader(name: str, description: str = "", sniff: Callable[[Path], bool] | None = None,
            experiment_from: tuple[str, ...] = (), accepts: Callable[[str], bool] | None = None,
-           ) -> Callable[[ReadFn], ReadFn]:
+           fallback: bool = False, tail: Callable | None = None) -> Callable[[ReadFn], ReadFn]:
     """Register a reader under `name` (the value used in rules.yaml `readers[].reader`).
 
     `accepts(file name)`: an optional cheap test run before `sniff`, so that a tree of weights and
-    tokenizer files is passed over without opening them."""
+    tokenizer files is passed over without opening them. `fallback`: sniffed after the others."""
     def register(fn: ReadFn) -> ReadFn:
         _READERS[name] = ReaderInfo(name, fn, description or (fn.__doc__ or "").strip(), sniff,
-                                    tuple(experiment_from), accepts)
+                                    tuple(experiment_from), accepts, fallback, tail)
         return fn
     return register
 
@@ -100,15 +105,59 @@ def split_metric_key(key: str) -> tuple[str, str]:
 # throughput, sample counts (lm-eval's sample_len, sample_count), epochs, FLOPs. The one list.
 _SEP, _END = r"(?:^|[_\-,@.\s/])", r"(?:$|[_\-,@.\s/\d])"
 BOOKKEEPING = re.compile(_SEP + r"(mem|runtime|samples_per_second|steps_per_second|sample_len|sample_count|samples|"
-                         r"epoch|total_flos|flos|jit_compilation_time|model_preparation_time)" + _END)
+                         r"epoch|epochs|total_flos|flos|jit_compilation_time|model_preparation_time|num_tokens|"
+                         r"num_input_tokens_seen|n_parameters|num_parameters|time|data_time|eta_seconds|timestamp|"
+                         r"time_this_iter_s|time_total_s|time_since_restore|iterations_since_restore|pid|done|"
+                         r"global_step|current_steps|total_steps|training_iteration|support)" + _END)
+_AGGREGATE = re.compile(r"_(step|epoch)$")  # Lightning's on_step/on_epoch copies: `train_loss_epoch`
 
 
+# What data a number was computed on, the `condition` of records that are not the sweep's own
+# (standard/atlantis come from rules.yaml): training, the evaluation set, a named evaluation set
+# (`eval_<set>`), the test/predict set.
+TRAIN, EVAL, TEST = "train", "eval", "test"
+_SPLIT_PREFIX = re.compile(r"^(train|training|trn|val|valid|validation|eval|evaluation|dev|test|testing|predict|"
+                           r"metrics)(?:[_/\-.\s]+)(.+)$", re.IGNORECASE)
+_SPLIT_SUFFIX = re.compile(r"^(.+?)(?:[_/\-.\s]+)(train|training|val|valid|validation|eval|dev|test)$", re.IGNORECASE)
+_SPLIT_OF = {"train": TRAIN, "training": TRAIN, "trn": TRAIN, "val": EVAL, "valid": EVAL, "validation": EVAL,
+             "eval": EVAL, "evaluation": EVAL, "dev": EVAL, "metrics": EVAL, "test": TEST, "testing": TEST,
+             "predict": TEST}
+
+
+def split_of(name: str, default: str) -> tuple[str, str]:
+    """(condition, metric) of a logged name by its split marker: `val_loss`, `val/loss`, `eval_loss`
+    -> ("eval", "loss"); `train/box_loss` -> ("train", "box_loss"); `test_acc1` -> ("test", "acc1");
+    `loss_val` -> ("eval", "loss"); Ultralytics' `metrics/mAP50(B)` (validation) -> ("eval", ...).
+    A name without a marker keeps `default` (a training log's numbers are training numbers, a
+    summary's are evaluation numbers)."""
+    m = _SPLIT_PREFIX.match(name)
+    if m and not (m.group(1).lower() == "metrics" and m.group(0)[len(m.group(1))] != "/"):
+        return _SPLIT_OF[m.group(1).lower()], m.group(2)
+    m = _SPLIT_SUFFIX.match(name)
+    if m:
+        return _SPLIT_OF[m.group(2).lower()], m.group(1)
+    return default, name
+
+
+@functools.lru_cache(maxsize=16384)  # logs repeat the same few dozen names on every line
 def is_bookkeeping(name: str) -> bool:
-    """Is a metric name (without `eval_`) bookkeeping rather than an evaluation metric?"""
-    return bool(BOOKKEEPING.search(name.lower()))
+    """Is a metric name (without `eval_`) bookkeeping rather than an evaluation metric? A name
+    ending in `_epoch`/`_step` (Lightning's per-epoch and per-step copies) is judged without it."""
+    lowered = name.lower()
+    found = BOOKKEEPING.search(lowered)
+    if found is None:
+        return False
+    m = _AGGREGATE.search(lowered)
+    if m and m.start() > 0 and found.group(1) == m.group(1):  # only the suffix matched: judge the rest
+        return bool(BOOKKEEPING.search(lowered[:m.start()]))
+    return True
 
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+# The step of a number its file gives none for (a final summary): the loader files it at the step of
+# the run whose values it repeats, else as the run's final value (its last step), never at 0 while
+# the run has steps (utils.loading.place_stepless).
+NO_STEP = -1
 NA_STRINGS = frozenset({"nan", "n/a", "na", "null", "none"})
 # The value of an explicit missing marker (null, "N/A", "nan"): this very NaN object. The loader
 # tells it apart by identity and does not report it (lm-eval writes "N/A" for most stderrs);
@@ -214,13 +263,19 @@ def split_condition(name: str, config: Config, by_name: bool = False) -> tuple[s
     """(condition, rest) when `name` starts with a condition's non-empty prefix, else (None, name);
     e.g. `atlantis_distance_metric_mean` -> ("atlantis", "distance_metric_mean"). With `by_name`,
     `<condition name>_` counts as a prefix too (`standard_distance...`)."""
-    prefixes = [(c.prefix, c.name) for c in config.conditions if c.prefix]
-    if by_name:
-        prefixes += [(c.name + "_", c.name) for c in config.conditions]
-    for prefix, cond in sorted(prefixes, key=lambda pc: len(pc[0]), reverse=True):
+    for prefix, cond in _prefixes(config.conditions, by_name):
         if name.startswith(prefix) and len(name) > len(prefix):
             return cond, name[len(prefix):]
     return None, name
+
+
+@functools.lru_cache(maxsize=64)
+def _prefixes(conditions: tuple, by_name: bool) -> tuple[tuple[str, str], ...]:
+    """(prefix, condition) pairs, longest prefix first (computed once per rules)."""
+    prefixes = [(c.prefix, c.name) for c in conditions if c.prefix]
+    if by_name:
+        prefixes += [(c.name + "_", c.name) for c in conditions]
+    return tuple(sorted(prefixes, key=lambda pc: len(pc[0]), reverse=True))
 
 
 def folder_condition(path: Path, root: Path, config: Config, skip: str = "") -> str | None:
@@ -238,8 +293,19 @@ def folder_condition(path: Path, root: Path, config: Config, skip: str = "") -> 
 
 def find_task(metric: str, config: Config) -> str | None:
     """The longest task in rules.yaml that `metric` names: `distance_metric` -> `distance`."""
-    hits = [t for t in config.tasks if metric == t or metric.startswith(t + "_")]
-    return max(hits, key=len) if hits else None
+    tasks = config.tasks
+    held = _TASK_CACHE.get(id(tasks))
+    if held is None or held[0] is not tasks:  # the cache holds the mapping, so its id stays its own
+        held = _TASK_CACHE[id(tasks)] = (tasks, {})
+    found = held[1].get(metric, _UNSEEN)
+    if found is _UNSEEN:
+        hits = [t for t in tasks if metric == t or metric.startswith(t + "_")]
+        found = held[1][metric] = max(hits, key=len) if hits else None
+    return found
+
+
+_UNSEEN = object()
+_TASK_CACHE: dict[int, tuple] = {}  # id(config.tasks) -> (config.tasks, {metric: task})
 
 
 def checkpoint_in_path(path: Path, root: Path) -> int | None:

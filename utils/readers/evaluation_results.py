@@ -12,7 +12,9 @@ _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
 def _sniff(path: Path) -> bool:
-    return path.name == "evaluation_results.json"
+    """evaluation_results.json in the `<experiment>/evals/<task>/...` layout (the same name elsewhere,
+    a flat metrics dict, goes to the other readers)."""
+    return path.name == "evaluation_results.json" and "evals" in path.parts[:-2]
 
 
 @reader("evaluation_results", "per-checkpoint JSON in the experiments/<exp>/evals/<task>/eval_data layout",

@@ -1,5 +1,5 @@
 """TensorBoard event files (`events.out.tfevents.*`), which the Trainer writes by default under
-`<output_dir>/runs/<date>_<host>/`: the `eval/<metric>` scalars, read with the `tensorboard`
+`<output_dir>/runs/<date>_<host>/`: every scalar, read with the `tensorboard`
 package's own event reader (optional extra: `pip install -e '.[tensorboard]'`).
 
 The experiment is the run folder: the one holding the `runs/` folder (the Trainer's output dir),
@@ -14,8 +14,8 @@ from pathlib import Path
 
 from utils.config import Config
 from utils.errors import EvalFileError
-from utils.readers import (Record, default_condition, experiment_mode, folder_condition, reader,
-                           folder_experiment, to_step)
+from utils.readers import (EVAL, TRAIN, Record, experiment_mode, folder_condition, folder_experiment,
+                           is_bookkeeping, lfs_pointer_message, reader, split_of, to_step)
 from utils.readers.hf_trainer import metric_records
 
 NAME = "tensorboard"
@@ -77,19 +77,40 @@ def scalars(path: Path) -> list[tuple[int, str, float]]:
     return out
 
 
-@reader(NAME, "TensorBoard event files (eval/* scalars), with the optional tensorboard package",
+_TRAINER_TAG = {"eval": "eval_", "train": "", "test": "test_", "predict": "predict_"}
+
+
+@reader(NAME, "TensorBoard event files (every scalar), with the optional tensorboard package",
         sniff=_sniff, experiment_from=("top", "run"), accepts=lambda name: name.startswith("events.out.tfevents."))
 def read_tensorboard(path: Path, root: Path, config: Config) -> list[Record]:
-    """Read the `eval/*` scalars of one event file as Trainer metrics at their steps."""
+    """Read every scalar of one event file. The Trainer's `train/*`, `eval/*`, `test/*` tags go
+    through its key rules (`eval/loss` is the evaluation set's loss, `train/loss` the training
+    loss, `train/epoch` bookkeeping); other tags are named by their split marker (`val/acc`, a
+    Ray trial's `ray/tune/loss`) and are training numbers without one."""
+    message = lfs_pointer_message(path)
+    if message:
+        raise EvalFileError(message)
     if not available():
         raise EvalFileError(f"{path}: the tensorboard package is not installed ({INSTALL})")
     experiment = run_experiment(path, root, config)
-    condition = folder_condition(path, root, config, skip=experiment) or default_condition(config)
+    condition = folder_condition(path, root, config, skip=experiment) or EVAL
     by_step: dict[int, dict[str, float]] = {}
+    other: dict[tuple[str, str, int], float] = {}
     for step, tag, number in scalars(path):
-        if tag.startswith("eval/") and to_step(step) is not None:
-            by_step.setdefault(step, {})["eval_" + tag[5:].replace("/", "_")] = number
+        if to_step(step) is None:
+            continue
+        head_, _, rest = tag.partition("/")
+        if head_ in _TRAINER_TAG and rest:
+            by_step.setdefault(step, {})[_TRAINER_TAG[head_] + rest] = number  # a later write wins
+            continue
+        name = tag[len("ray/tune/"):] if tag.startswith("ray/tune/") else tag
+        if is_bookkeeping(name):
+            continue
+        cond, metric = split_of(name, TRAIN)
+        other[(cond, metric, step)] = number
     records: list[Record] = []
     for step, metrics in sorted(by_step.items()):
         records += metric_records(metrics, experiment, condition, step, config)
+    for (cond, metric, step), number in other.items():
+        records.append(Record(experiment, cond, metric, step, metric, "value", number))
     return records

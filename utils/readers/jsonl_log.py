@@ -1,0 +1,101 @@
+"""JSON Lines training logs under any name (`log.jsonl`, `train_log.jsonl`, `metrics.jsonl`, MAE's
+`log.txt`, detectron2's `metrics.json`, a Ray Tune trial's `result.json`): one JSON object a line;
+the step from `step`, `global_step`, `iter`, `iteration`, `current_steps`, `_step`,
+`training_iteration`, else `epoch`; lines without it (a config line, a "done" line) are not metric
+lines; a step repeated after a restart keeps the later value; nested objects (Ray's `config`) and
+strings are not metrics. A line cut mid-write is named and left out. The run is the folder (or
+`<folder>/<file stem>` beside other such logs)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from utils.config import Config
+from utils.errors import EvalFileError
+from utils.readers import PartialRead, Record, head, reader
+from utils.readers.json_summary import CONFIGS
+from utils.readers.logs import STEP_KEYS, lines_from, own_name, row_records
+
+NAME = "jsonl_log"
+SUFFIXES = (".jsonl", ".ndjson", ".json", ".txt", ".log")
+
+
+def _accepts(name: str) -> bool:
+    """A log's suffix, and not a configuration file (config.json, tokenizer files: never opened)."""
+    return name.lower().endswith(SUFFIXES) and not CONFIGS.match(name)
+
+
+def _objects(text: str) -> list[dict]:
+    out = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            break
+        if not isinstance(obj, dict):
+            break
+        out.append(obj)
+    return out
+
+
+def _sniff(path: Path) -> bool:
+    """At least one complete JSON object line, the first object lines holding a step field."""
+    text = head(path, 65536).decode("utf-8-sig", "replace")
+    lines = text.splitlines()
+    if len(lines) < 2 and not text.endswith("\n"):
+        return False
+    objects = _objects("\n".join(lines[:-1]) if not text.endswith("\n") else text)
+    if not objects:
+        return False
+    return any(k in obj for obj in objects[:3] for k in STEP_KEYS)
+
+
+def _tail(path: Path, root: Path, config: Config, start: int) -> list[Record]:
+    """The lines appended after byte `start`; the step field from the log's first lines."""
+    first = _objects(head(path, 65536).decode("utf-8-sig", "replace"))
+    key = next((k for k in STEP_KEYS if any(k in r for r in first[:50])), None)
+    rows = []
+    for line in lines_from(path, start):
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue  # named by the next full read; a tail keeps what it can
+        if isinstance(obj, dict):
+            rows.append(obj)
+    same = lambda n: n != path.name and _accepts(n) and _sniff(path.with_name(n))  # noqa: E731
+    return row_records(rows, own_name(path, root, same), config, key=key)[0] if key else []
+
+
+@reader(NAME, "JSON Lines training logs (step/iter/iteration/_step/training_iteration/epoch per line)",
+        sniff=_sniff, accepts=_accepts, tail=_tail)
+def read_jsonl_log(path: Path, root: Path, config: Config) -> list[Record]:
+    """Read one JSON Lines log: every number of every metric line at its step."""
+    rows: list[dict] = []
+    bad: list[str] = []
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            for number, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except ValueError as exc:
+                    bad.append(f"{path}: line {number}: not valid JSON ({exc})")
+                    continue
+                if isinstance(obj, dict):
+                    rows.append(obj)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalFileError(f"{path}: cannot read: {exc}") from None
+    key = next((k for k in STEP_KEYS if any(k in r for r in rows[:50])), None)
+    if key is None:
+        raise EvalFileError(f"{path}: no line with a step field ({', '.join(STEP_KEYS)})")
+    same = lambda n: n != path.name and _accepts(n) and _sniff(path.with_name(n))  # noqa: E731
+    records, _ = row_records(rows, own_name(path, root, same), config, key=key)
+    if bad and records:
+        more = f"; {len(bad) - 1} more bad line(s)" if len(bad) > 1 else ""
+        raise PartialRead(f"{bad[0]}{more}; kept the {len(records)} record(s) of the other lines", records)
+    if bad:
+        raise EvalFileError(bad[0])
+    return records

@@ -1,0 +1,139 @@
+"""What the training-log readers share (not a reader itself): one row of a log (a CSV row, a JSON
+line, a dict) into records keyed by run, condition, metric and step, the way TensorBoard's data
+provider puts every back-end behind one time series per run and tag.
+
+A row's step is its first step field (`step`, `global_step`, `iter`, `iteration`, `current_steps`,
+`_step`, `training_iteration`, else `epoch`); a row without it (a config line, a "done" line) is not
+a metric row. Every other field that is a number is a record: its condition is the split its name
+marks (`val_loss` -> eval, `train/box_loss` -> train, `test_acc1` -> test, see `split_of`), a training
+number when it marks none; bookkeeping (epoch, wall time, throughput, counts) is left out. A step
+logged twice (a restart appends its steps again) keeps the later value.
+"""
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from utils.config import Config
+from utils.errors import EvalFileError
+from utils.readers import TRAIN, Record, find_task, head, is_bookkeeping, split_of, to_step, to_value
+
+STEP_KEYS = ("step", "global_step", "iter", "iteration", "current_steps", "_step", "training_iteration", "epoch")
+_STEP_SET = frozenset(STEP_KEYS) | {"epoch", "Epoch", "Step"}
+
+
+def step_key(fields: Iterable[str]) -> str | None:
+    """The step field of a log whose rows have these fields (the first of `STEP_KEYS` present)."""
+    names = {f.strip().lower(): f for f in fields}
+    return next((names[k] for k in STEP_KEYS if k in names), None)
+
+
+def row_records(rows: Iterable[Mapping[str, Any]], experiment: str, config: Config, default: str = TRAIN,
+                key: str | None = None, drop: tuple[str, ...] = ()) -> tuple[list[Record], int]:
+    """Records of log rows (see the module docstring) and how many rows had no step. `key`: the
+    step field (else found per row); `drop`: name prefixes that are not metrics (Ray's `config/`)."""
+    values: dict[tuple[str, str, int], float] = {}
+    stepless = 0
+    for row in rows:
+        field = key if key is not None else step_key(row)
+        step = to_step(row.get(field)) if field is not None else None
+        if step is None:
+            stepless += 1
+            continue
+        for name, raw in row.items():
+            if not isinstance(name, str):
+                continue
+            name = name.strip()
+            if not name or name in _STEP_SET or name.lower() in _STEP_SET or name.startswith(drop):
+                continue
+            if raw is None or isinstance(raw, str) and not raw.strip():
+                continue  # an empty cell or a null: not logged on this row (Lightning's sparse rows)
+            value = to_value(raw)
+            if value is None or is_bookkeeping(name):
+                continue
+            cond, metric = split_of(name, default)
+            values[(cond, metric, step)] = value  # a repeated step (a restart) keeps the later value
+    records = [Record(experiment, cond, find_task(metric, config) or metric, step, metric, "value", value)
+               for (cond, metric, step), value in values.items()]
+    return records, stepless
+
+
+def folder_run(path: Path, root: Path) -> str:
+    """The run a file names by its folder (the data root's own name for a file lying in the root)."""
+    return path.parent.name if path.parent.resolve() != root.resolve() else root.resolve().name
+
+
+def own_name(path: Path, root: Path, same_kind) -> str:
+    """The run a log names: its folder, or `<folder>/<file stem>` when the folder holds other logs of
+    the same kind (`same_kind(name)`), e.g. two Keras CSV logs of two trainings side by side."""
+    folder = path.parent
+    name = folder.name if folder.resolve() != root.resolve() or path.parent != root else root.resolve().name
+    try:
+        others = [p.name for p in folder.iterdir() if p.name != path.name and p.is_file() and same_kind(p.name)]
+    except OSError:
+        others = []
+    return f"{name}/{path.stem}" if others else name
+
+
+LOG_SUFFIXES = re.compile(r"\.(csv|log|txt|tsv)$", re.IGNORECASE)
+
+
+def csv_header(path: Path) -> list[str]:
+    """The stripped column names of a CSV log's first line (Ultralytics pads them); [] if none."""
+    first = head(path, 8192).decode("utf-8-sig", "replace").split("\n", 1)[0]
+    if "," not in first:
+        return []
+    return [c.strip() for c in next(csv.reader([first]))]
+
+
+def csv_rows(path: Path) -> list[dict[str, str]]:
+    """Every row of a CSV log as {stripped column: cell}; EvalFileError naming the file."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = csv.reader(fh, skipinitialspace=True)
+            header = [c.strip() for c in next(rows, [])]
+            if not header:
+                raise EvalFileError(f"{path}: empty file")
+            return [dict(zip(header, (c.strip() for c in row))) for row in rows if any(c.strip() for c in row)]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalFileError(f"{path}: cannot read: {exc}") from None
+    except csv.Error as exc:
+        raise EvalFileError(f"{path}: not a valid CSV log: {exc}") from None
+
+
+def read_csv_log(path: Path, experiment: str, config: Config, key: str | None = None,
+                 drop: tuple[str, ...] = ()) -> list[Record]:
+    """Records of a CSV training log; EvalFileError when no row has a step."""
+    rows = csv_rows(path)
+    field = key or step_key(rows[0] if rows else csv_header(path))
+    if field is None:
+        raise EvalFileError(f"{path}: no step or epoch column")
+    records, _ = row_records(rows, experiment, config, key=field, drop=drop)
+    return records
+
+
+def lines_from(path: Path, start: int) -> list[str]:
+    """The complete lines of a file from byte `start` (a line boundary) on; an unfinished last line
+    (being written) is left for the next read."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(start)
+            data = fh.read()
+    except OSError as exc:
+        raise EvalFileError(f"{path}: cannot read: {exc}") from None
+    end = data.rfind(b"\n")
+    return data[:end + 1].decode("utf-8", "replace").splitlines() if end >= 0 else []
+
+
+def csv_tail(path: Path, experiment: str, config: Config, key: str, start: int,
+             drop: tuple[str, ...] = ()) -> list[Record]:
+    """Records of the rows a CSV log gained after byte `start` (its header read from the first line)."""
+    header = csv_header(path)
+    rows = [dict(zip(header, (c.strip() for c in row))) for row in csv.reader(lines_from(path, start),
+                                                                               skipinitialspace=True)
+            if any(c.strip() for c in row)]
+    if start == 0:
+        rows = rows[1:]
+    return row_records(rows, experiment, config, key=key, drop=drop)[0]
