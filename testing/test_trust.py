@@ -261,7 +261,7 @@ def test_a_run_without_a_seed_part_is_seed_0_outside_the_sweep_too(trainer_runs,
     assert run("--data", trainer_runs, "--out", out) == 0
     import pandas as pd
     scores = pd.read_csv(out / "tables" / "scores.csv")
-    seeds = dict(zip(scores["experiment"], scores["seed"]))
+    seeds = dict(zip(scores["run"], scores["seed"]))
     assert seeds["bert"] == 0 and seeds["roberta"] == 0 and seeds["bert-seed1"] == 1 and seeds["bert-seed2"] == 2
     lines = [line for line in capsys.readouterr().err.splitlines() if "seed 0" in line]
     assert len(lines) == 1 and "bert" in lines[0] and "roberta" not in lines[0], lines  # roberta has no seeds

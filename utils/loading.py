@@ -399,13 +399,20 @@ def _own_run(source: str) -> str:
     return inner[-1] if inner else parts[-1].rsplit(".", 1)[0]
 
 
+def _apart_by_folder(source: str) -> bool:
+    """Whether a file lies in a folder of its own below its run folder (`checkpoint-<N>/`, `runs/<name>/`)."""
+    run = _run_of(source)
+    return len(source.split("/")) - 1 > (len(run.split("/")) if run else 0)
+
+
 def merge_repeats(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """One record per key where a run's files repeat the same number: the copies in checkpoint
     folders, results files and event files of one run folder (`_run_of`) are merged, keeping the
     copy of the highest-ranked source (`_source_rank`). Copies agree to float32 precision (what an
     event file stores). A file whose numbers differ from the kept copy's is another training
     written into the same output folder (a second `runs/<name>` event file, a checkpoint of an
-    earlier run): its records become a run of their own, `<run>/<checkpoint-N or runs name>`."""
+    earlier run): its records become a run of their own, `<run>/<checkpoint-N or runs name>`. Two files
+    side by side that disagree are kept both: a conflict (utils/conflicts.py)."""
     frame, merged = _merge_once(frame)
     if frame.attrs.pop("other_runs", None):
         frame, more = _merge_once(frame)
@@ -433,7 +440,10 @@ def _merge_once(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     dropped = rows.index[same & ~last]
     top = rows.groupby(key, sort=False)["source"].transform("last").to_numpy()
     src = rows["source"].to_numpy()
-    other = set(src[~same & (src != top)])  # other files disagreeing with the kept copy: other trainings
+    # other files disagreeing with the kept copy, set apart by a checkpoint or runs/ folder: other trainings
+    # written into the same output folder; sibling files that disagree (lm-eval run twice) are a conflict,
+    # kept for utils/conflicts.py to say and decide
+    other = {s for s in set(src[~same & (src != top)]) if _apart_by_folder(s)}
     frame = frame.drop(index=dropped)
     if other:
         frame = frame.copy()
