@@ -99,7 +99,9 @@ def test_the_log_folds_the_inferred_tasks_into_one_line_with_their_count(whole):
     m = re.match(r"inferred (\d+) tasks from their metrics' names: (.*) \+ (\d+) more", folded[0])
     assert m and int(m.group(1)) == 5 + int(m.group(3)) and int(m.group(1)) >= scores["task"].nunique()
     named = dict(re.findall(r"(\S+) \((higher|lower) is better\)", m.group(2)))
-    assert len(named) == 5 and named["accuracy"] == "higher"
+    scored = {k: v for k, v in named.items() if re.search(r"(accuracy|f1|precision|recall|loss)", k)}
+    assert len(named) == 5 and scored  # the first five by name, each with its direction
+    assert all(v == ("lower" if "loss" in k else "higher") for k, v in scored.items()), named
     assert any(line.startswith("reader hf_trainer: ") for line in lines)
     assert any(line.startswith("reader lm_eval: ") for line in lines)
     left = [line for line in lines if "left out of the figures" in line]  # listed, not guessed
@@ -280,7 +282,7 @@ def test_a_task_only_the_baseline_has_leaves_the_checkpoint_figure_drawable(tmp_
     root = copy_real(SUBSET[:3], tmp_path / "t")
     out = tmp_path / "out"
     assert run("--data", root, "--out", out, "--baseline", "dnabert2", "--only", "checkpoints") == 0
-    assert (out / "checkpoints" / "hf_runs_standard.png").read_bytes()[:8] == PNG
+    assert (out / "checkpoints" / "hf_runs_eval.png").read_bytes()[:8] == PNG  # the Trainer's evaluation set
 
 
 def test_lm_eval_results_scored_against_a_baseline_give_no_empty_checkpoint_figure(tmp_path):
@@ -291,7 +293,7 @@ def test_lm_eval_results_scored_against_a_baseline_give_no_empty_checkpoint_figu
     out = tmp_path / "out"
     assert run_all.main(["--config", rules, "--data", str(root), "--out", str(out), "--only", "checkpoints",
                          "--jobs", "1", "-q"]) == 0
-    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["hf_runs_standard.png"]
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["hf_runs_eval.png", "hf_runs_train.png"]
 
 
 def test_the_real_trainer_and_lm_eval_runs_give_few_figures_each_comparing_something(tmp_path):

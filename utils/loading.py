@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import pickle
+import re
 import sys
 import time
 from collections import Counter
@@ -399,10 +400,15 @@ def _own_run(source: str) -> str:
     return inner[-1] if inner else parts[-1].rsplit(".", 1)[0]
 
 
-def _apart_by_folder(source: str) -> bool:
-    """Whether a file lies in a folder of its own below its run folder (`checkpoint-<N>/`, `runs/<name>/`)."""
-    run = _run_of(source)
-    return len(source.split("/")) - 1 > (len(run.split("/")) if run else 0)
+_DATED = re.compile(r"\d{4}-\d{2}-\d{2}(T[\d.:-]+)?")
+
+
+def _rerun(source: str, kept: str) -> bool:
+    """Whether two files of one run are the same result written twice: side by side, with the same
+    name but for a date (`results_2024-08-21T04-27-29.json`, `results_2024-09-01T03-44-09.json`)."""
+    a, b = source.rsplit("/", 1), kept.rsplit("/", 1)
+    same_folder = (a[0] if len(a) > 1 else "") == (b[0] if len(b) > 1 else "")
+    return same_folder and _DATED.sub("", a[-1]) == _DATED.sub("", b[-1])
 
 
 def merge_repeats(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -411,8 +417,8 @@ def merge_repeats(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     copy of the highest-ranked source (`_source_rank`). Copies agree to float32 precision (what an
     event file stores). A file whose numbers differ from the kept copy's is another training
     written into the same output folder (a second `runs/<name>` event file, a checkpoint of an
-    earlier run): its records become a run of their own, `<run>/<checkpoint-N or runs name>`. Two files
-    side by side that disagree are kept both: a conflict (utils/conflicts.py)."""
+    earlier run): its records become a run of their own, `<run>/<checkpoint-N or runs name>`; a rerun of
+    one result (`_rerun`) that disagrees is kept beside it: a conflict (utils/conflicts.py)."""
     frame, merged = _merge_once(frame)
     if frame.attrs.pop("other_runs", None):
         frame, more = _merge_once(frame)
@@ -440,10 +446,11 @@ def _merge_once(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     dropped = rows.index[same & ~last]
     top = rows.groupby(key, sort=False)["source"].transform("last").to_numpy()
     src = rows["source"].to_numpy()
-    # other files disagreeing with the kept copy, set apart by a checkpoint or runs/ folder: other trainings
-    # written into the same output folder; sibling files that disagree (lm-eval run twice) are a conflict,
-    # kept for utils/conflicts.py to say and decide
-    other = {s for s in set(src[~same & (src != top)]) if _apart_by_folder(s)}
+    # other files disagreeing with the kept copy are other trainings written into the same output folder,
+    # except a rerun of the same result (the same file name but for its date: lm-eval run twice), a
+    # conflict kept for utils/conflicts.py to say and decide
+    differ = ~same & (src != top)
+    other = {s for s, t in set(zip(src[differ], top[differ])) if not _rerun(s, t)}
     frame = frame.drop(index=dropped)
     if other:
         frame = frame.copy()
