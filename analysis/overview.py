@@ -23,6 +23,7 @@ from utils.inference import BOUNDED_LOWER
 ALIASES = (("hendrycksTest-", "mmlu_"),)  # (old prefix, current prefix): one benchmark, two names
 MIN_SUBTASKS = 3  # asdiv_cot_llama beside asdiv is a variant, not a subtask
 PANELS_PER_PAGE = 12  # an overview page: 4 columns x 3 rows at 7.5 in
+PANELS_PER_NARROW_PAGE = 6  # on a one-column page (plots.width under 5 in): 2 columns x 3 rows, fits 9 in
 TRAIN = "train"  # the condition of training-time values (issue 21's readers); every other is an evaluation
 
 OVERVIEW_COLUMNS = ["group", "model", "run_index", "condition", "role", "task", "name", "panel", "panel_label",
@@ -222,7 +223,8 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config) -> p
     """The metrics of the runs without a baseline at every checkpoint, laid out in overview panels
     (OVERVIEW_COLUMNS): seeds averaged per model, subtasks folded, a NaN kept (a diverged
     evaluation), the best evaluation checkpoint of each run marked; only panels where some run has
-    two steps or more (a curve), paged `PANELS_PER_PAGE` to a figure, evaluation panels first."""
+    two steps or more (a curve), paged `PANELS_PER_PAGE` to a figure (`PANELS_PER_NARROW_PAGE` on a
+    one-column page), evaluation panels first."""
     rows = curves[without_baseline(curves)] if not curves.empty else curves
     if rows.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in OVERVIEW_COLUMNS})
@@ -274,7 +276,8 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config) -> p
              .sort_values(["group", "_eval", "panel"], ascending=[True, False, True]))
     order["panel_order"] = order.groupby("group").cumcount()
     out = out.merge(order[["group", "panel", "panel_order"]], on=["group", "panel"])
-    out["page"] = (out["panel_order"] // PANELS_PER_PAGE + 1).astype("int64")
+    per_page = PANELS_PER_PAGE if config.plot_width >= 5 else PANELS_PER_NARROW_PAGE
+    out["page"] = (out["panel_order"] // per_page + 1).astype("int64")
     out["best"] = False
     out["diverged"] = ~np.isfinite(out["value"])
     ok = out[np.isfinite(out["value"]) & (out["role"] == "eval")]

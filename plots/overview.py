@@ -15,7 +15,7 @@ from matplotlib.transforms import blended_transform_factory
 from plots.page import GAP, Page, title_height, x_axis_height
 from plots.registry import OutputContext, figure
 from plots.style import (FONT_MIN, PANEL_TITLE_SIZE, TITLE_SIZE, apply_style, fit_limits, fit_tick_labels,
-                         linear_ticks, run_style, short_number_ticks, sparse_log_ticks)
+                         linear_ticks, log_ticks, run_style, short_number_ticks)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -81,6 +81,7 @@ def draw_panel(ax, part: pd.DataFrame, higher: bool, styles: dict[str, str] | No
         ls = "-" if train else (styles or {}).get(str(condition), "-")
         ax.plot(steps, values, color=colour, lw=0.8 if train else 1.4, alpha=0.45 if train else 1.0, ls=ls,
                 marker=marker, ms=2.2 if train else 2.8, zorder=2 if train else 3,
+                markevery=max(1, len(steps) // 20),  # a long log keeps its line readable: ~20 markers
                 gid=f"line:{model}:{condition}")
         bad = ~np.isfinite(values)
         if bad.any():  # the line breaks there; the cross says why
@@ -153,7 +154,10 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
             ax.set_xscale("symlog", linthresh=float(steps[steps > 0].min()))
         elif scale == "log":
             ax.set_xscale("log")
-        ax.set_xlim(*fit_limits(steps, log=scale == "log", pad=0.04))
+        if scale == "symlog":  # step 0 at the left edge: no padding below it into negative steps
+            ax.set_xlim(0, float(steps.max()) * 1.15)
+        else:
+            ax.set_xlim(*fit_limits(steps, log=scale == "log", pad=0.04))
         values = part["value"].to_numpy(dtype=float)
         err = np.nan_to_num(part["stderr"].to_numpy(dtype=float))
         ax.set_ylim(*fit_limits(np.concatenate([values - err, values + err]), pad=0.08))
@@ -161,7 +165,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
         if scale == "linear":
             short_number_ticks(ax.xaxis, nbins=3)
         else:
-            sparse_log_ticks(ax.xaxis, max_labels=3) if scale == "log" else None
+            log_ticks(ax.xaxis, least=3, most=4) if scale == "log" else None
         fit_tick_labels(ax)
         ax.grid(color="0.92", lw=0.5)
         ax.set_axisbelow(True)
