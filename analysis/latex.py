@@ -375,7 +375,8 @@ def runs_latex(scores: pd.DataFrame, config: Config, by_seed: bool = False) -> s
         runs = [r for r in dict.fromkeys(part["row"]) if any((r, c, k) in at for c, k in table_cols)]
         decimals = {ck: column_decimals(pd.Series([at[(r, *ck)].value for r in runs if (r, *ck) in at], dtype="float64"))
                     for ck in table_cols}
-        head = [f"{_escape(c)}{'' if len(conds) == 1 else ' (' + _escape(k) + ')'} "
+        several = {c for c, _ in table_cols if sum(c2 == c for c2, _ in table_cols) > 1}  # e.g. eval and test
+        head = [f"{_escape(c)}{' (' + _escape(k) + ')' if c in several else ''} "
                 + (r"($\downarrow$)" if kinds.get(c) == "error" else r"($\uparrow$)") for c, k in table_cols]
         lines += [r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%",
                   rf"\begin{{tabular}}{{l{'r' * len(table_cols)}}}", r"\toprule",

@@ -164,13 +164,14 @@ def run_suite(frame: pd.DataFrame, scores: pd.DataFrame, curves: pd.DataFrame, c
 
 
 def compares_something(rows: pd.DataFrame, what: str) -> pd.DataFrame:
-    """The rows of the groups with two runs or two `what` (panels, tasks): a group of one run and one
-    metric would be a figure comparing nothing, and is left out."""
+    """The rows of the groups with two runs, two `what` (panels, tasks) or two data sets (a run's
+    training and evaluation loss): a group of one run and one metric on one data set would be a
+    figure comparing nothing, and is left out."""
     if rows.empty:
         return rows
-    runs = rows.groupby("group")["model"].transform("nunique")
-    things = rows.groupby("group")[what].transform("nunique")
-    return rows[(runs > 1) | (things > 1)]
+    by = rows.groupby("group")
+    runs, things, sets = (by[c].transform("nunique") for c in ("model", what, "condition"))
+    return rows[(runs > 1) | (things > 1) | (sets > 1)]
 
 
 def mark_best(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from testing_helpers import REPO  # noqa: F401  (the repository root the watcher
 
 
 def _args_for(base):
-    return ["--data", str(base / "runs"), "--out", str(base / "out"), "--only", "metrics_csv", "run_checkpoints",
+    return ["--data", str(base / "runs"), "--out", str(base / "out"), "--only", "metrics_csv", "overview",
             "-q"]
 
 
@@ -47,7 +47,7 @@ def test_appended_logs_update_the_tables_and_curves(tmp_path):
     w = LogWatcher(tmp_path)
     try:
         assert w.wait_for(lambda: (tmp_path / "out" / "tables" / "metrics.csv").exists())
-        figure = tmp_path / "out" / "run_checkpoints" / "runs_eval_loss.png"
+        figure = tmp_path / "out" / "overview" / "runs_1.png"
         assert w.wait_for(figure.exists), w.log
         before = figure.stat().st_mtime_ns
         with open(log, "a") as fh:
