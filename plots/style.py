@@ -139,11 +139,11 @@ def tall_log_ticks(axis: matplotlib.axis.Axis, nbins: int = 5) -> None:
 _LOG_MANTISSAS = ((1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8), (1, 1.5, 2, 3, 5, 7), (1, 2, 5), (1, 3), (1,))
 
 
-def _short_number(x: float) -> str:
-    """3, 2.5, 600, 20k, 1.5M: tick labels that fit a narrow panel."""
+def _short_number(x: float, thousands_from: float = 1e4) -> str:
+    """3, 2.5, 600, 20k, 1.5M: tick labels that fit a narrow panel (in thousands from `thousands_from`)."""
     if x >= 1e6:
         return f"{x / 1e6:g}M"
-    if x >= 1e4:
+    if x >= thousands_from:
         return f"{x / 1e3:g}k"
     return f"{x:g}"
 
@@ -195,11 +195,7 @@ def _labels_fit(axis: matplotlib.axis.Axis, ticks: list[float], labels: list[str
 
 def _compact(x: float) -> str:
     """1.5k, 2k, 20k, 1.5M: the narrowest plain form of a tick from 1000 up."""
-    if x >= 1e6:
-        return f"{x / 1e6:g}M"
-    if x >= 1e3:
-        return f"{x / 1e3:g}k"
-    return f"{x:g}"
+    return _short_number(x, thousands_from=1e3)
 
 
 def log_ticks(axis: matplotlib.axis.Axis, least: int = 3, most: int = 5, gap: float = 0.04) -> None:
