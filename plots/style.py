@@ -109,33 +109,6 @@ def run_style(i: int) -> tuple[str, str]:
     return RUN_COLOURS[i % len(RUN_COLOURS)], RUN_MARKERS[i % len(RUN_MARKERS)]
 
 
-class _PlainLogFormatter(matplotlib.ticker.LogFormatterSciNotation):
-    """Matplotlib's choice of which log ticks to label, written as 3, 40, 2000 instead of 3×10^0."""
-
-    def __call__(self, x: float, pos: int | None = None) -> str:
-        text = super().__call__(x, pos)
-        return f"{x:g}" if text and 1e-3 <= abs(x) < 1e5 else text
-
-
-def plain_log_ticks(axis: matplotlib.axis.Axis) -> None:
-    """Readable tick labels on a log axis, also when it spans less than a decade."""
-    axis.set_major_formatter(_PlainLogFormatter())
-    axis.set_minor_formatter(_PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
-
-
-def tall_log_ticks(axis: matplotlib.axis.Axis, nbins: int = 5) -> None:
-    """Labels for the log axis of a tall panel (call it after drawing). Spanning a decade or more,
-    matplotlib's log ticks as plain numbers; narrower, 3-6 evenly spaced plain numbers (8, 10, 12, 14
-    for angle errors of 8-15), as log ticks would label only one end of it (9 and 10)."""
-    lo, hi = axis.get_view_interval()
-    if not 0 < lo < hi or hi / lo >= 10:
-        plain_log_ticks(axis)
-        return
-    axis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]))
-    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, pos: _short_number(x)))
-    axis.set_minor_locator(matplotlib.ticker.NullLocator())
-
-
 _LOG_MANTISSAS = ((1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8), (1, 1.5, 2, 3, 5, 7), (1, 2, 5), (1, 3), (1,))
 
 
@@ -152,31 +125,6 @@ def short_number_ticks(axis: matplotlib.axis.Axis, nbins: int = 4) -> None:
     """A few round ticks on a linear axis of large counts (training steps), written 500, 20k, 1.5M."""
     axis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]))
     axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, pos: _short_number(x) if x >= 0 else f"{x:g}"))
-
-
-def sparse_log_ticks(axis: matplotlib.axis.Axis, max_labels: int = 4) -> None:
-    """At most `max_labels` readable labels on a log axis, at the finest of 1-1.2-1.5-2-2.5-..., 1-2-5,
-    1-3 or 1 x 10^k that fits the current limits (call it after drawing): narrow panels and axes
-    spanning less than a decade (angle errors 17-60: 20, 30, 50) both get plain numbers."""
-    lo, hi = axis.get_view_interval()
-    if not 0 < lo < hi:
-        return
-    decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
-    fits = []
-    for mantissas in _LOG_MANTISSAS:
-        ticks = [m * 10.0 ** d for d in decades for m in mantissas if lo <= m * 10.0 ** d <= hi]
-        if 2 <= len(ticks) <= max_labels:
-            fits = ticks
-            break
-    if not fits:  # very wide: every k-th decade; very narrow: the default locator does best
-        powers = [10.0 ** d for d in decades if lo <= 10.0 ** d <= hi]
-        if len(powers) < 2:
-            plain_log_ticks(axis)
-            return
-        fits = powers[::math.ceil(len(powers) / max_labels)]
-    axis.set_major_locator(matplotlib.ticker.FixedLocator(fits))
-    axis.set_major_formatter(matplotlib.ticker.FixedFormatter([_short_number(t) for t in fits]))
-    axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
 def _labels_fit(axis: matplotlib.axis.Axis, ticks: list[float], labels: list[str], gap: float) -> bool:
@@ -208,8 +156,6 @@ def log_ticks(axis: matplotlib.axis.Axis, least: int = 3, most: int = 5, gap: fl
     lo, hi = sorted(axis.get_view_interval())
     if not 0 < lo < hi:
         return
-    ax = axis.axes
-    horizontal = axis.axis_name == "x"
     decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
     inside = lambda ticks: [t for t in ticks if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)]  # noqa: E731
     candidates = [inside([m * 10.0 ** d for d in decades for m in mantissas])

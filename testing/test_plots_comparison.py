@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from matplotlib.colors import to_hex
@@ -13,7 +12,7 @@ from matplotlib.colors import to_hex
 import plots_helpers
 from analysis.figure_data import experiment_order
 from testing_helpers import render_views
-from plots.style import TRAINED, UNTRAINED, experiment_labels, sparse_log_ticks
+from plots.style import TRAINED, UNTRAINED, experiment_labels
 from utils.synthetic import write_tree
 
 
@@ -136,19 +135,3 @@ def test_one_seed_missing_lowers_n_both_missing_is_na(seeded_tree, config):
     assert plots_helpers.intervals(ax) == {}  # std of one seed is undefined: no interval, not a zero one
     assert plots_helpers.seeds(ax)[:, 1].tolist() == pytest.approx([seed1["value"].item()])
     assert [t.get_text() for t in ax.texts] == ["n/a"]
-
-
-@pytest.mark.parametrize("limits, labels", [
-    ((17, 60), ["20", "30", "50"]),  # less than a decade: plain numbers between the powers of ten
-    ((2, 4.3), ["2", "2.5", "3", "4"]),
-    ((5000, 2e5), ["10k", "30k", "100k"]),
-    ((1e-2, 1e6), ["0.01", "10", "10k"]),  # many decades: every third power of ten
-])
-def test_log_axes_get_a_few_readable_labels(limits, labels):
-    fig, ax = plt.subplots(figsize=(1.9, 2))
-    ax.set_xscale("log")
-    ax.set_xlim(*limits)
-    sparse_log_ticks(ax.xaxis)
-    fig.canvas.draw()
-    assert [t.get_text() for t in ax.get_xticklabels() if t.get_text()] == labels
-    assert not [t for t in ax.get_xticklabels(minor=True) if t.get_text()]

@@ -11,7 +11,7 @@ import pytest
 
 import plots_helpers
 from testing_helpers import render
-from plots.style import fit_limits, number, robust_limit
+from plots.style import fit_limits, log_ticks, number, robust_limit
 from utils.synthetic import write_tree
 
 ROW_FIGURES = ["comparison", "normalized", "raw_differences", "heatmap"]
@@ -156,3 +156,21 @@ def test_a_figure_too_tall_for_one_column_is_split_into_parts_on_the_same_axes(n
     files = [rel for _, rel in jobs_of_slice(spec, keys, part, narrow)]
     assert files == [spec.path_for(keys, "png").replace(".png", f"_{i}.png") for i in (1, 2)]
     assert [rel for _, rel in jobs_of_slice(spec, keys, part, config)] == [spec.path_for(keys, "png")]
+
+
+@pytest.mark.parametrize("limits, labels", [
+    ((17, 60), ["20", "30", "50"]),  # less than a decade: plain numbers between the powers of ten
+    ((2, 4.3), ["2", "2.5", "3", "4"]),
+    ((5000, 2e5), ["10000", "30000", "100000"]),  # plain while they fit the panel
+    ((1e-2, 1e6), ["0.01", "1", "100", "10000", "1e+06"]),  # many decades: every other power of ten
+])
+def test_log_axes_get_three_to_five_readable_labels(limits, labels):
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(1.9, 2))
+    ax.set_xscale("log")
+    ax.set_xlim(*limits)
+    log_ticks(ax.xaxis)
+    fig.canvas.draw()
+    assert [t.get_text() for t in ax.get_xticklabels() if t.get_text()] == labels
+    assert not [t for t in ax.get_xticklabels(minor=True) if t.get_text()]
+    plt.close(fig)
