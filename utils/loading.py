@@ -26,7 +26,7 @@ from utils.atomic import write_bytes
 from utils.config import Config
 from utils.errors import EvalFileError, UserError
 from utils.filestamp import content_digest, is_racy
-from utils.readers import (CHECKPOINT, LFS_POINTER, MISSING, NO_STEP, PartialRead, ReaderInfo, Record, all_readers,
+from utils.readers import (CHECKPOINT, LFS_POINTER, MISSING, NO_STEP, Columns, PartialRead, ReaderInfo, Record, all_readers,
                            glob_matches, head, lfs_pointer_message)
 from utils.walk import files_under
 
@@ -271,8 +271,11 @@ class _BuiltinsOnly(pickle.Unpickler):
         raise pickle.UnpicklingError(f"unexpected object {module}.{name}")
 
 
-def columnar(records: list[Record]) -> tuple[list, ...]:
-    """Records -> one list per Record field (strings interned: smaller, faster pickles)."""
+def columnar(records: list[Record] | Columns) -> tuple[list, ...]:
+    """Records -> one list per Record field (strings interned: smaller, faster pickles); columns
+    from a reader's `columns` hook as they are (their strings are interned by the reader)."""
+    if isinstance(records, Columns):
+        return tuple(records)
     cols = tuple(map(list, zip(*records))) if records else tuple([] for _ in Record._fields)
     for i, name in enumerate(Record._fields):
         if name not in ("step", "value"):
@@ -294,8 +297,13 @@ def finite_values(cols: tuple[list, ...]) -> int:
     how many values were non-finite numbers (reported once per file). Explicit missing markers
     (null, "N/A": `readers.MISSING`) are missing values too, but expected, so not counted."""
     values = cols[Record._fields.index("value")]
+    try:  # one pass in numpy finds the few values to look at
+        suspects = np.flatnonzero(~np.isfinite(np.array(values, dtype="float64"))).tolist()
+    except (TypeError, ValueError, OverflowError):  # not all plain numbers: look at every value
+        suspects = range(len(values))
     bad = 0
-    for i, v in enumerate(values):
+    for i in suspects:
+        v = values[i]
         if v is MISSING:
             continue
         try:
@@ -323,8 +331,9 @@ def _parse_chunk(items: list[tuple[str, str]], root: Path, config: Config) -> li
     readers = all_readers()
     out = []
     for path, rname in items:
+        info = readers[rname]
         try:
-            cols = columnar(readers[rname].read(Path(path), root, config))
+            cols = columnar((info.columns or info.read)(Path(path), root, config))
             partial = ""
         except PartialRead as exc:  # the good part is kept; the message names what was left out
             cols, partial = columnar(exc.records), str(exc)
