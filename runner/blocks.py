@@ -13,10 +13,11 @@ render in one piece.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import IO, TYPE_CHECKING, Callable
 
 from utils.atomic import write_text
 
@@ -97,17 +98,30 @@ def plan_blocks(data: "pd.DataFrame", column: str, cache: Path, salt: str,
     return Blocks(tuple(names), tuple(spans), rows)
 
 
-def write_blocks(render: Callable[["pd.DataFrame"], str], blocks: Blocks, cache: Path) -> str:
+def write_blocks(render: Callable[["pd.DataFrame"], str], blocks: Blocks, cache: Path,
+                 into: IO[str] | None = None) -> str | None:
     """The table's text: the header, then each block's cached text or its rows rendered (and
-    cached). Blocks this table no longer uses are removed from `cache`.
+    cached). Blocks this table no longer uses are removed from `cache`. With `into` (a file open
+    for writing, at its start) the text is written there piece by piece and None returned: a
+    table of millions of rows is never held whole in memory.
 
     A table whose blocks do not each start with the header it writes for no rows is not a
     concatenation: rendered whole when every row is at hand (always so without a cache)."""
+    if into is None:
+        buf = io.StringIO()
+        _write_blocks(render, blocks, cache, buf)
+        return buf.getvalue()
+    _write_blocks(render, blocks, cache, into)
+    return None
+
+
+def _write_blocks(render: Callable[["pd.DataFrame"], str], blocks: Blocks, cache: Path, into: IO[str]) -> None:
     rows = blocks.rows
     if not blocks.names:
-        return render(rows)
+        into.write(render(rows))
+        return
     header = render(rows.iloc[:0])
-    texts = [header]
+    into.write(header)
     for name, span in zip(blocks.names, blocks.spans):
         if span is None:
             text = _read(cache / name)
@@ -119,21 +133,24 @@ def write_blocks(render: Callable[["pd.DataFrame"], str], blocks: Blocks, cache:
             if not whole.startswith(header):
                 _forget_others(cache, set())  # so no later run finds some blocks cached
                 if blocks.complete:
-                    return render(rows)
+                    into.seek(0)
+                    into.truncate()
+                    into.write(render(rows))
+                    return
                 raise BlockCacheLost(f"the table is not a concatenation of its blocks; its block cache "
                                      f"{cache} was cleared, the next run writes it whole")
             text = whole[len(header):]
             write_text(cache / name, text)
-        texts.append(text)
+        into.write(text)
     _forget_others(cache, set(blocks.names))
-    return "".join(texts)
 
 
 def render_in_blocks(render: Callable[["pd.DataFrame"], str], data: "pd.DataFrame", column: str,
-                     cache: Path, salt: str, hashes: "np.ndarray | None" = None) -> str:
+                     cache: Path, salt: str, hashes: "np.ndarray | None" = None,
+                     into: IO[str] | None = None) -> str | None:
     """`render(data)`, put together from cached block texts where their rows are unchanged
-    (`plan_blocks`, then `write_blocks`, in one process)."""
-    return write_blocks(render, plan_blocks(data, column, cache, salt, hashes), cache)
+    (`plan_blocks`, then `write_blocks`, in one process); written to `into` when given."""
+    return write_blocks(render, plan_blocks(data, column, cache, salt, hashes), cache, into)
 
 
 def _cached(path: Path) -> bool:

@@ -138,3 +138,16 @@ def test_without_blocks_the_table_is_rendered_whole(frame: pd.DataFrame, tmp_pat
 ])
 def test_runs(values: list[str], expected: list[tuple[int, int]]) -> None:
     assert runs(pd.Series(values, dtype=object)) == expected
+
+
+@pytest.mark.parametrize("render", [
+    lambda rows: rows.to_csv(index=False),
+    lambda rows: "\\begin{tabular}\n" + rows.to_csv(index=False) + "\\end{tabular}\n",  # not a concatenation
+], ids=["blocks", "not a concatenation"])
+def test_written_into_a_file_the_bytes_are_the_returned_text(render, tmp_path: Path) -> None:
+    frame = records(["a", "b", "c"])
+    for run in ("cold", "cached"):
+        target = tmp_path / f"{run}.csv"
+        with open(target, "w", encoding="utf-8") as fh:
+            assert render_in_blocks(render, frame, "experiment", tmp_path / "cache", "s", into=fh) is None
+        assert target.read_text(encoding="utf-8") == render(frame)

@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,13 @@ COLUMNS = ["experiment", "condition", "task", "step", "metric", "statistic", "va
 _CACHE_VERSION = 6  # 3: column-wise outcomes, builtins-only pickle; 4: non-finite values as missing;
 # 5: outcomes carry the values note and the partial-read message; 6: append-only logs' read offset
 _PARALLEL_MIN = 200  # fewer unparsed files than this are parsed in-process (shipping costs more)
+
+
+class Stat(NamedTuple):
+    """What the loader uses of a file's stat: the parse cache is keyed by size and mtime."""
+
+    st_size: int
+    st_mtime_ns: int
 
 
 @dataclass
@@ -109,9 +116,11 @@ INIT_RULES = "rules.yaml"  # what `run_all.py --init DIR` writes, at the data ro
 _NAMED_MAX = 10  # files no reader took: named up to this many, else counted
 
 
-def _discover(root: Path, config: Config) -> tuple[list[tuple[str, Path, str]], list[str]]:
+def _discover(root: Path, config: Config, listing: list[tuple] | None = None
+              ) -> tuple[list[tuple[str, Path, str]], list[str]]:
     """discover() with each file's root-relative posix path: (rel, file, reader name); and the
-    root-relative paths of the files no reader took."""
+    root-relative paths of the files no reader took. `listing`: the files under root as
+    `utils.walk.stat_files` listed them (walked here when not given)."""
     if not root.is_dir():
         raise UserError(f"{root}: evaluation folder not found (set --data or data.root in {config.path})")
     readers = all_readers()
@@ -129,7 +138,8 @@ def _discover(root: Path, config: Config) -> tuple[list[tuple[str, Path, str]], 
     by_glob: Counter[str] = Counter()
     left: list[str] = []
     top = os.fspath(root)
-    for full, rel in files_under(top):  # linked run folders entered once (utils/walk.py)
+    walked = ((full, rel) for full, rel, *_ in listing) if listing is not None else files_under(top)
+    for full, rel in walked:  # linked run folders entered once (utils/walk.py)
         if rel == INIT_RULES:  # the rules `--init` writes here: not data, not "other files"
             continue
         rule = next((r for r in config.readers if glob_matches(rel, r.glob)), None) if config.readers else None
@@ -205,7 +215,7 @@ class ParseCache:
             except Exception as exc:  # a corrupt cache is rebuilt, never trusted
                 log.warning("parse cache %s is unreadable (%s); rebuilding it", path, exc)
 
-    def get(self, path: Path, reader: str, st: os.stat_result) -> tuple | None:
+    def get(self, path: Path, reader: str, st: Stat | os.stat_result) -> tuple | None:
         """The cached outcome (`("ok", columns, note, partial)` or `("error", reason)`), or None when stale."""
         entry = self.entries.get(str(path))
         try:
@@ -220,7 +230,7 @@ class ParseCache:
             pass
         return None
 
-    def put(self, path: Path, reader: str, st: os.stat_result, outcome: tuple,
+    def put(self, path: Path, reader: str, st: Stat | os.stat_result, outcome: tuple,
             tail: tuple[int, bytes] | None = None) -> tuple:
         """Store `("ok", records)` or `("error", reason)`; returns the stored (column-wise) outcome.
         `tail`: for an append-only log, (offset of the end of its last complete line, the bytes
@@ -233,7 +243,7 @@ class ParseCache:
         self.dirty = True
         return outcome
 
-    def tail_of(self, path: Path, reader: str, st: os.stat_result) -> tuple[int, tuple] | None:
+    def tail_of(self, path: Path, reader: str, st: Stat | os.stat_result) -> tuple[int, tuple] | None:
         """(offset, cached outcome) when an append-only log only grew since it was read: same
         reader, larger, and the bytes before the offset unchanged; else None (read it whole)."""
         entry = self.entries.get(str(path))
@@ -570,15 +580,18 @@ def _frame_by_file(blocks: list[tuple[tuple[list, ...], str]]) -> pd.DataFrame |
 
 
 def load(root: Path, config: Config, cache: ParseCache | None = None,
-         pool: Executor | None = None) -> LoadResult:
+         pool: Executor | None = None, listing: list[tuple] | None = None) -> LoadResult:
     """Read every evaluation file under root into one tidy long DataFrame (see COLUMNS).
 
-    With a process `pool`, the files not in the cache are parsed in parallel (cold runs)."""
+    With a process `pool`, the files not in the cache are parsed in parallel (cold runs).
+    `listing`: the files under root with their size and mtime as `utils.walk.stat_files` listed
+    them just before (the run's input stamp): then root is neither walked nor stat'ed again."""
     cache = cache if cache is not None else ParseCache()
-    files, left = _discover(root, config)
+    files, left = _discover(root, config, listing)
+    stats = {full: Stat(size, mtime) for full, _, size, mtime in listing if size is not None} if listing else {}
     result = LoadResult(frame=pd.DataFrame(columns=COLUMNS), files=[])
     statuses: list[FileStatus] = [_left_status(root, rel) for rel in left]
-    todo: list[tuple[Path, str, str, os.stat_result | None, tuple | None]] = []
+    todo: list[tuple[Path, str, str, Stat | os.stat_result | None, tuple | None]] = []
     skip = set(config.skip)
     for rel, path, rname in files:
         if skip and not skip.isdisjoint(rel.split("/")[:-1]):
@@ -587,7 +600,7 @@ def load(root: Path, config: Config, cache: ParseCache | None = None,
             continue
         result.files.append(path)
         try:
-            st = path.stat()
+            st = stats.get(str(path)) or path.stat()
         except OSError as exc:  # deleted between discovery and reading
             result.problems.append(Problem(path, f"cannot stat: {exc.strerror}"))
             statuses.append(FileStatus(rel, rname, 0, UNREADABLE, f"cannot stat: {exc.strerror}"))
