@@ -11,7 +11,7 @@ import pytest
 from testing_helpers import REPO
 from utils.config import load_config
 from utils.errors import EvalFileError
-from utils.loading import _parse_chunk, finite_values
+from utils.loading import _parse_chunk, finite_values, unpack
 from utils.readers import MISSING, Columns, Record
 from utils.readers.evaluation_results import read_evaluation_columns, read_evaluation_results
 
@@ -85,8 +85,9 @@ def test_the_loader_reads_through_the_columns_hook_and_counts_non_finite_values(
     path, root = _write(tmp_path, data)
     [outcome] = _parse_chunk([(str(path), "evaluation_results")], root, load_config(REPO / "rules.yaml"))
     assert outcome[0] == "ok"
-    assert outcome[1][4] == ["a", "b", "c", "d"]
-    values = outcome[1][6]
+    cols = unpack(outcome[1])
+    assert cols[4] == ["a", "b", "c", "d"]
+    values = cols[6]
     assert values[0] == 0.5 and all(math.isnan(v) for v in values[1:])
     assert outcome[2].startswith("2 values not a finite number")  # null is expected, NaN and inf are reported
 
