@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.runs import without_baseline
+from analysis.scores import DIAGNOSTIC
 from utils.config import Config
 from utils.inference import BOUNDED_LOWER
 
@@ -52,13 +53,22 @@ def benchmark_of(names: set[str]) -> dict[str, str]:
     return out
 
 
-def run_index(curves: pd.DataFrame) -> dict[str, int]:
+def run_index(curves: pd.DataFrame, extra: pd.DataFrame | None = None) -> dict[str, int]:
     """Model -> its index (colour, marker) among the sorted models without a baseline of its run group,
-    taken from the whole table, so the same in every figure (a run belongs to one group)."""
-    if curves.empty:
-        return {}
-    runs = curves.loc[without_baseline(curves), ["group", "model"]].astype(str).drop_duplicates()
-    return {m: i for _, part in runs.groupby("group") for i, m in enumerate(sorted(part["model"]))}
+    taken from the whole table, so the same in every figure (a run belongs to one group). Models only
+    in `extra` (a run with training diagnostics and no scored metric) are numbered after the others
+    of their group, so they change no other run's colour."""
+    def runs(view: pd.DataFrame | None) -> pd.DataFrame:
+        if view is None or view.empty:
+            return pd.DataFrame(columns=["group", "model"])
+        return view.loc[without_baseline(view), ["group", "model"]].astype(str).drop_duplicates()
+    scored = runs(curves)
+    out = {m: i for _, part in scored.groupby("group") for i, m in enumerate(sorted(part["model"]))}
+    more = runs(extra)
+    more = more[~more["model"].isin(list(out))]
+    taken = scored.groupby("group")["model"].nunique().to_dict()
+    out.update((m, int(taken.get(g, 0)) + i) for g, part in more.groupby("group") for i, m in enumerate(sorted(part["model"])))
+    return out
 
 
 def role(condition: str) -> str:
@@ -220,23 +230,39 @@ def suite_subtasks(suite: pd.DataFrame) -> pd.DataFrame:
     return mark_best(pd.concat([heads, subs], ignore_index=True), ["group", "condition", "name"])
 
 
-def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config) -> pd.DataFrame:
+def _per_model(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Seeds averaged per model at each step: value (mean), seed_std, n_seeds, stderr (mean), kind."""
+    return rows.groupby(keys + ["step"], sort=True).agg(
+        value=("value", "mean"), seed_std=("value", "std"), n_seeds=("value", "size"), stderr=("stderr", "mean"),
+        kind=("kind", "first")).reset_index()
+
+
+def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
+                 diagnostics: pd.DataFrame | None = None) -> pd.DataFrame:
     """The metrics of the runs without a baseline at every checkpoint, laid out in overview panels
     (OVERVIEW_COLUMNS): seeds averaged per model, subtasks folded, a NaN kept (a diverged
     evaluation), the best evaluation checkpoint of each run marked; only panels where some run has
     two steps or more (a curve), paged `PANELS_PER_PAGE` to a figure (`PANELS_PER_NARROW_PAGE` on a
-    one-column page), evaluation panels first."""
+    one-column page), evaluation panels first. The training `diagnostics` (`build_diagnostics`:
+    gradient norm, learning rate, ...; kind `diagnostic`) come after every scored panel: no best
+    checkpoint, never ranked; runs share a diagnostic's panel unless their values lie a decade apart."""
     rows = curves[without_baseline(curves)] if not curves.empty else curves
-    if rows.empty:
+    diag = (diagnostics[without_baseline(diagnostics)] if diagnostics is not None and not diagnostics.empty
+            else pd.DataFrame())
+    if rows.empty and diag.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in OVERVIEW_COLUMNS})
     keys = ["group", "model", "condition", "task"]
-    rows = rows.merge(_stderr(frame, config), on=["experiment", "condition", "task", "step"], how="left")
-    rows = rows.assign(value=rows["value"].astype(float), stderr=rows["stderr"].astype(float))
-    per = rows.groupby(keys + ["step"], sort=True).agg(
-        value=("value", "mean"), seed_std=("value", "std"), n_seeds=("value", "size"), stderr=("stderr", "mean"),
-        kind=("kind", "first")).reset_index()
-    out = fold(per, ["group", "model", "condition"])
-    out = out[out["headline"]].copy()
+    parts = []
+    if not rows.empty:
+        rows = rows.merge(_stderr(frame, config), on=["experiment", "condition", "task", "step"], how="left")
+        rows = rows.assign(value=rows["value"].astype(float), stderr=rows["stderr"].astype(float))
+        scored = fold(_per_model(rows, keys), ["group", "model", "condition"])
+        parts.append(scored[scored["headline"]])
+    if not diag.empty:  # never folded into a benchmark: a diagnostic's name is its own
+        per = _per_model(diag.assign(value=diag["value"].astype(float), stderr=np.nan), keys)
+        parts.append(per.assign(name=per["task"].astype(str), benchmark=per["task"].astype(str), headline=True,
+                                aggregated=False, n_sub=0))
+    out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].copy()
     out["n_seeds"] = out["n_seeds"].fillna(1).astype("int64")
     # a curve: some run of the task has two finite values
     finite = out[np.isfinite(out["value"])]
@@ -246,11 +272,16 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config) -> p
     if out.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in OVERVIEW_COLUMNS})
     out["role"] = out["condition"].astype(str).map(role)
+    is_diag = (out["kind"] == DIAGNOSTIC).to_numpy(dtype=bool)
     panel, label = {}, {}
-    signature = {(g, str(m)): frozenset(p["name"]) for (g, m), p in out.groupby(["group", "model"])}
+    # the kind of task a run reports: its scored metrics (a diagnostic says nothing of what was measured)
+    signature = {(g, str(m)): frozenset(p["name"]) for (g, m), p in out[~is_diag].groupby(["group", "model"])}
     for (group, name), part in out.groupby(["group", "name"], sort=True):
-        fixed = bounded(name, str(part["kind"].iloc[0]))
-        split = scale_panels(part, fixed, {m: s for (g, m), s in signature.items() if g == group})
+        kind = str(part["kind"].iloc[0])
+        fixed = kind != DIAGNOSTIC and bounded(name, kind)
+        same = ({str(m): frozenset() for m in part["model"]} if kind == DIAGNOSTIC  # one quantity: only a decade
+                else {m: s for (g, m), s in signature.items() if g == group})   # apart splits it
+        split = scale_panels(part, fixed, same)
         n = max(split.values()) + 1
         for p in range(n):
             models = sorted(m for m, q in split.items() if q == p)
@@ -270,18 +301,20 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config) -> p
     out = compares_something(out, "panel")
     if out.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in OVERVIEW_COLUMNS})
-    # evaluation panels first, then training-only ones (learning rate, grad norm, train loss)
+    # evaluation panels first, then training-only ones (train loss), then the diagnostics (learning
+    # rate, grad norm)
     has_eval = out.groupby(["group", "panel"])["role"].transform(lambda r: (r == "eval").any())
     out["_eval"] = has_eval.astype(bool)
+    out["_diag"] = out["kind"] == DIAGNOSTIC
     order = (out.drop_duplicates(["group", "panel"])
-             .sort_values(["group", "_eval", "panel"], ascending=[True, False, True]))
+             .sort_values(["group", "_diag", "_eval", "panel"], ascending=[True, True, False, True]))
     order["panel_order"] = order.groupby("group").cumcount()
     out = out.merge(order[["group", "panel", "panel_order"]], on=["group", "panel"])
     per_page = PANELS_PER_PAGE if config.plot_width >= 5 else PANELS_PER_NARROW_PAGE
     out["page"] = (out["panel_order"] // per_page + 1).astype("int64")
     out["best"] = False
     out["diverged"] = ~np.isfinite(out["value"])
-    ok = out[np.isfinite(out["value"]) & (out["role"] == "eval")]
+    ok = out[np.isfinite(out["value"]) & (out["role"] == "eval") & ~out["_diag"]]  # a diagnostic has no best
     if not ok.empty:
         n_steps = ok.groupby(["group", "panel", "model", "condition"])["step"].transform("nunique")
         ok = ok[n_steps > 1]
@@ -289,8 +322,7 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config) -> p
         ok = ok.assign(_signed=signed).sort_values("step")
         best = ok.groupby(["group", "panel", "model", "condition"])["_signed"].idxmax()
         out.loc[best.to_numpy(), "best"] = True
-    out["run_index"] = out["model"].map(run_index(curves)).fillna(-1).astype("int64")
+    out["run_index"] = out["model"].map(run_index(curves, diagnostics)).fillna(-1).astype("int64")
     out["step"] = out["step"].astype("int64")
     return out.sort_values(["group", "page", "panel_order", "model", "condition", "step"],
                            ignore_index=True)[OVERVIEW_COLUMNS]
-

@@ -12,6 +12,7 @@ from analysis.formulas import (clip_score, fold_change, gap_reversed, raw_diff, 
                                score_toward_perfect)
 from utils.config import UNSUFFIXED_SEED, Config
 from utils.errors import UserError
+from utils.inference import diagnostics
 
 SCORE_COLUMNS = ["experiment", "group", "seed", "model", "condition", "task", "kind", "trained",
                  "trained_on", "step", "value", "std", "baseline_experiment", "baseline", "raw_diff",
@@ -368,6 +369,30 @@ def build_curves(frame: pd.DataFrame, config: Config, prim: pd.DataFrame | None 
                      on="experiment")
     out["kind"] = out["task"].map({t: info.kind for t, info in config.tasks.items()})
     return out.sort_values(["experiment", "condition", "task", "step"], ignore_index=True)
+
+
+DIAGNOSTIC = "diagnostic"  # the kind of a training diagnostic's curve: no direction, never scored or ranked
+
+
+def build_diagnostics(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """The training diagnostics (gradient norm, learning rate, log-probabilities, ...:
+    `utils.inference.diagnostics`) at every step, in `build_curves`' columns with kind `diagnostic`:
+    for the overview to draw as curves; no score, finding or table is computed from them."""
+    keys = ["experiment", "condition", "task", "step"]
+    cols = keys + ["value", "std", "group", "seed", "model", "baseline_experiment", "trained_on", "kind"]
+    chosen = diagnostics(frame, config) if len(frame) else {}
+    if not chosen:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
+    rows = frame[frame["task"].isin(list(chosen))]
+    tasks = rows["task"].to_numpy(dtype=object)
+    metric = np.array([chosen[t][0] for t in tasks], dtype=object)
+    statistic = np.array([chosen[t][1] for t in tasks], dtype=object)
+    keep = (rows["metric"].to_numpy(dtype=object) == metric) & (rows["statistic"].to_numpy(dtype=object) == statistic)
+    prim = rows.loc[keep, keys + ["value"]].drop_duplicates(keys, keep="last").assign(std=np.nan)
+    exps = experiment_table(list(prim["experiment"].unique()), config, Gaps(), run_groups(frame))
+    out = prim.merge(exps[["experiment", "group", "seed", "model", "baseline_experiment", "trained_on"]],
+                     on="experiment").assign(kind=DIAGNOSTIC)
+    return out.sort_values(keys, ignore_index=True)[cols]
 
 
 def build_predictions(scores: pd.DataFrame) -> pd.DataFrame:

@@ -14,7 +14,7 @@ from analysis.figure_data import with_heatmap_limit
 from analysis.findings import compute_findings
 from analysis.overview import run_overview, run_suite, suite_headline, suite_subtasks
 from analysis.runs import run_curves, run_values, with_baseline
-from analysis.scores import Gaps, build_curves, build_predictions, build_scores, primary
+from analysis.scores import Gaps, build_curves, build_diagnostics, build_predictions, build_scores, primary
 from analysis.seeds import seed_curves, seed_points, seed_predictions, seed_scores
 from utils.config import Config
 
@@ -38,6 +38,8 @@ VIEWS: dict[str, ViewFn] = {
     "primary": lambda frame, config, gaps, get: primary(frame, config),
     "scores": lambda frame, config, gaps, get: build_scores(frame, config, gaps, get("primary")),
     "curves": lambda frame, config, gaps, get: build_curves(frame, config, get("primary")),
+    # the training diagnostics (gradient norm, learning rate, ...) at every step: drawn, never scored
+    "diagnostics": lambda frame, config, gaps, get: build_diagnostics(frame, config),
     "predictions": lambda frame, config, gaps, get: build_predictions(get("scores")),
     # seed-averaged scores: one row per seed-free experiment x condition x task (mean, std, n);
     # this and the views below hold only runs scored against a baseline (the others: run_*)
@@ -51,9 +53,10 @@ VIEWS: dict[str, ViewFn] = {
     # runs without a baseline: last value per run (seeds by name) and per-metric checkpoint curves
     "run_values": lambda frame, config, gaps, get: run_values(get("scores")),
     "run_curves": lambda frame, config, gaps, get: run_curves(get("curves")),
-    # runs without a baseline: the overview panels (every metric at every checkpoint, one line per run),
-    # the last value per model and task with stderr, subtasks folded (all, headline, per benchmark)
-    "run_overview": lambda frame, config, gaps, get: run_overview(frame, get("curves"), config),
+    # runs without a baseline: the overview panels (every metric at every checkpoint, one line per run;
+    # the training diagnostics after them), the last value per model and task with stderr, subtasks
+    # folded (all, headline, per benchmark)
+    "run_overview": lambda frame, config, gaps, get: run_overview(frame, get("curves"), config, get("diagnostics")),
     "run_suite": lambda frame, config, gaps, get: run_suite(frame, get("scores"), get("curves"), config),
     "suite_headline": lambda frame, config, gaps, get: suite_headline(get("run_suite")),
     "suite_subtasks": lambda frame, config, gaps, get: suite_subtasks(get("run_suite")),
@@ -93,11 +96,11 @@ def with_run_findings(findings: pd.DataFrame, frame: pd.DataFrame, config: Confi
 
 # What each view is computed from, so a figure can point to the tables holding its numbers.
 SOURCES: dict[str, tuple[str, ...]] = {
-    "curves": ("metrics",), "scores": ("metrics",), "predictions": ("scores",),
+    "curves": ("metrics",), "diagnostics": ("metrics",), "scores": ("metrics",), "predictions": ("scores",),
     "seed_scores": ("scores",), "seed_points": ("scores", "seed_scores"), "seed_predictions": ("predictions",),
     "findings": ("seed_scores", "predictions", "curves", "run_overview", "suite_headline"),
     "seed_curves": ("curves",), "seed_heatmap": ("scores",),
-    "run_values": ("scores",), "run_curves": ("curves",), "run_overview": ("metrics", "curves"),
+    "run_values": ("scores",), "run_curves": ("curves",), "run_overview": ("metrics", "curves", "diagnostics"),
     "run_suite": ("metrics", "scores", "curves"), "suite_headline": ("run_suite",), "suite_subtasks": ("run_suite",),
 }
 

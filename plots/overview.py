@@ -12,6 +12,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.transforms import blended_transform_factory
 
+from analysis.scores import DIAGNOSTIC
 from plots.page import GAP, Page, title_height, x_axis_height
 from plots.registry import OutputContext, figure
 from plots.style import (FONT_MIN, PANEL_TITLE_SIZE, TITLE_SIZE, apply_style, fit_limits, fit_tick_labels,
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 _MIN_PANEL = 1.3  # inches: the narrowest panel (3 a row at 7.5 in, 2 at 3.5 in)
+DIAGNOSTIC_FACE = "0.95"  # a training diagnostic's panel (gradient norm, learning rate): grey, no direction
 LOG_SPAN = 30  # a log step axis when a panel's positive steps span more than this
 
 
@@ -107,7 +109,9 @@ def draw_panel(ax, part: pd.DataFrame, higher: bool, styles: dict[str, str] | No
                     "at the panel's foot. Runs share a panel only when they measure the same thing on one scale "
                     "(a loss only across runs reporting the same metrics); a log step axis where the steps span "
                     "more than 30x; subtasks folded into their benchmark (the mean of its subtasks where a run "
-                    "reports no aggregate).")
+                    "reports no aggregate). After the scored metrics, the training diagnostics (gradient norm, "
+                    "learning rate, log-probabilities, ...) as curves on grey panels: no direction, no best "
+                    "checkpoint, never ranked.")
 def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     apply_style()
     panels = data.drop_duplicates("panel").sort_values("panel_order")
@@ -135,6 +139,9 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     if data["diverged"].astype(bool).any():
         handles.append(Line2D([], [], ls="", marker="x", ms=4.5, mew=1.1, color="0.3"))
         legend.append("NaN: evaluation diverged")
+    if (data["kind"] == DIAGNOSTIC).any():
+        handles.append(Rectangle((0, 0), 1, 1, facecolor=DIAGNOSTIC_FACE, edgecolor="0.6", lw=0.5))
+        legend.append("grey panel: a training diagnostic (not scored)")
     legend_cols, legend_h = legend_layout(page, legend)
     left, right, wspace = 0.42, 0.1, 0.28
     ncols = page.columns(n, _MIN_PANEL, left, right=right, wspace=wspace)
@@ -147,6 +154,9 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     for i, (ax, panel) in enumerate(zip(axes, panels.itertuples())):
         part = data[data["panel"] == panel.panel]
         higher = panel.kind != "error"
+        diagnostic = panel.kind == DIAGNOSTIC
+        if diagnostic:
+            ax.set_facecolor(DIAGNOSTIC_FACE)
         draw_panel(ax, part, higher, styles)
         steps = part["step"].to_numpy(dtype=float)
         scale = step_scale(steps)
@@ -167,9 +177,10 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
         else:
             log_ticks(ax.xaxis, least=3, most=4) if scale == "log" else None
         fit_tick_labels(ax)
-        ax.grid(color="0.92", lw=0.5)
+        ax.grid(color="white" if diagnostic else "0.92", lw=0.5)
         ax.set_axisbelow(True)
-        ax.set_title(short_label(page, str(panel.panel_label), panel_w + 0.3, PANEL_TITLE_SIZE, " ↑" if higher else " ↓"),
+        arrow = "" if diagnostic else " ↑" if higher else " ↓"  # a diagnostic has no better direction
+        ax.set_title(short_label(page, str(panel.panel_label), panel_w + 0.3, PANEL_TITLE_SIZE, arrow),
                      fontsize=PANEL_TITLE_SIZE)
         last_row = i // ncols == nrows - 1 or i + ncols >= n
         ax.set_xlabel("step" + (" (log)" if scale != "linear" else "") if last_row else "")

@@ -257,3 +257,95 @@ def test_several_evaluation_sets_get_a_line_style_each(config):
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert {"eval (solid)", "test (dashed)", "training (light)", "evaluation (bold)"} <= set(legend)
     plots_helpers.check_page(fig)
+
+
+def _training_run(folder: Path, scale: float) -> dict[str, dict[int, float]]:
+    """A Trainer run logging loss, grad_norm and learning_rate every 10 steps and evaluating every 50;
+    the diagnostics it logged, {name: {step: value}}."""
+    folder.mkdir(parents=True)
+    history, logged = [], {"grad_norm": {}, "learning_rate": {}}
+    for step in range(10, 101, 10):
+        row = {"loss": 2.0 / step, "grad_norm": scale * (1 + step % 30), "learning_rate": 5e-5 * (1 - step / 100),
+               "epoch": step / 100, "step": step}
+        history.append(row)
+        for name in logged:
+            logged[name][step] = row[name]
+        if step % 50 == 0:
+            history.append({"eval_loss": 1.0 / step, "eval_accuracy": step / 200 + scale / 10, "eval_runtime": 1.0,
+                            "epoch": step / 100, "step": step})
+    (folder / "trainer_state.json").write_text(json.dumps({"global_step": 100, "max_steps": 100,
+                                                           "log_history": history}))
+    return logged
+
+
+def test_training_diagnostics_are_curves_after_the_scored_metrics_never_ranked(tmp_path, config):
+    from analysis.scores import DIAGNOSTIC
+    from plots.overview import DIAGNOSTIC_FACE
+    root = tmp_path / "runs"
+    logged = {run: _training_run(root / run, scale) for run, scale in (("bert", 1.0), ("roberta", 1.5))}
+    cfg = inferred_config(root, config)
+    [(_, fig)], views = render_views("overview", root, cfg, extra=("scores", "findings", "suite_headline"))
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[-2:] == ["grad_norm", "learning_rate"]  # after every scored panel, no ↑ or ↓
+    assert all(t.endswith(("↑", "↓")) for t in titles[:-2]) and {"accuracy ↑", "loss ↓"} <= set(titles)
+    drawn = lines(fig)
+    for name in ("grad_norm", "learning_rate"):
+        for run, series in logged.items():
+            steps, values, *_ = drawn[name][run]
+            assert list(steps) == sorted(series[name]) and values == pytest.approx([series[name][s] for s in steps])
+        assert marks(fig, "best")[name] == []  # no best checkpoint
+    faces = {ax.get_title(): to_hex(ax.get_facecolor()) for ax in fig.axes}
+    assert faces["grad_norm"] == faces["learning_rate"] == to_hex(DIAGNOSTIC_FACE) != faces["accuracy ↑"]
+    assert "grey panel: a training diagnostic (not scored)" in [t.get_text() for t in fig.legends[0].get_texts()]
+    view = views["run_overview"]
+    diag = view[view["kind"] == DIAGNOSTIC]
+    assert set(diag["name"]) == {"grad_norm", "learning_rate"} and not diag["best"].any()
+    assert diag["panel_order"].min() > view.loc[view["kind"] != DIAGNOSTIC, "panel_order"].max()
+    for name in ("scores", "suite_headline"):  # never scored or ranked
+        assert not {"grad_norm", "learning_rate"} & set(views[name]["task"]), name
+    findings = views["findings"]
+    assert len(findings) and not findings["task"].isin(["grad_norm", "learning_rate"]).any()
+    plots_helpers.check_page(fig)
+
+
+def test_a_diagnostic_panel_is_split_only_where_runs_lie_a_decade_apart(config):
+    from analysis.overview import run_overview
+    from analysis.scores import DIAGNOSTIC
+    rows = [(m, "eval", "accuracy", "accuracy", s, 0.5 + s / 1000) for m in ("a", "b", "c") for s in (100, 200)]
+    diag = _curves([(m, "train", "learning_rate", DIAGNOSTIC, s, lr * (1 - s / 400))
+                    for m, lr in (("a", 2e-5), ("b", 5e-5), ("c", 1e-3)) for s in (100, 200, 300)])
+    view = run_overview(EMPTY, _curves(rows), config, diag)
+    lr = view[view["name"] == "learning_rate"].groupby("panel_label")["model"].apply(lambda m: sorted(set(m)))
+    assert lr.to_dict() == {"learning_rate: 2 runs": ["a", "b"], "learning_rate: c": ["c"]}
+    assert set(view.loc[view["name"] == "learning_rate", "panel_order"]) == {1, 2}
+
+
+def test_a_run_with_only_diagnostics_takes_a_colour_after_the_scored_runs(config):
+    from analysis.overview import run_index
+    from analysis.scores import DIAGNOSTIC
+    curves = _curves([(m, "eval", "accuracy", "accuracy", s, 0.5) for m in ("b", "c") for s in (1, 2)])
+    diag = _curves([(m, "train", "grad_norm", DIAGNOSTIC, s, 1.0) for m in ("a", "b") for s in (1, 2)])
+    assert run_index(curves) == {"b": 0, "c": 1}
+    assert run_index(curves, diag) == {"b": 0, "c": 1, "a": 2}  # no scored run changes colour
+
+
+def test_real_trainer_and_trl_runs_draw_grad_norm_and_learning_rate(tmp_path, config):
+    """Every logged grad_norm and learning_rate of the real Trainer/TRL runs, as in their trainer_state.json."""
+    root = copy_real(["trl_runs/safety-dpo", "hf_runs/roberta-lora-agnews"], tmp_path / "tree")
+    cfg = inferred_config(root, config)
+    figs, views = render_views("overview", root, cfg)
+    view = views["run_overview"]
+    for run, group in (("safety-dpo", "trl_runs"), ("roberta-lora-agnews", "hf_runs")):
+        states = [json.loads(p.read_text()) for p in sorted((root / group / run).rglob("trainer_state.json"))]
+        for name in ("grad_norm", "learning_rate"):  # every row of every copy (checkpoints repeat earlier rows)
+            want = {row["step"]: row[name] for state in states for row in state["log_history"] if name in row}
+            got = view[(view["model"] == run) & (view["name"] == name) & (view["condition"] == "train")]
+            assert dict(zip(got["step"], got["value"])) == pytest.approx(want) and len(want) > 2, (run, name)
+            assert not got["best"].any()
+    drawn = {}
+    for _, fig in figs:
+        for title, runs in lines(fig).items():
+            drawn.setdefault(title.split(":")[0], set()).update(runs)
+    assert drawn["grad_norm"] >= {"roberta-lora-agnews"} and drawn["learning_rate"] >= {"roberta-lora-agnews"}
+    for _, fig in figs:
+        plots_helpers.check_page(fig)

@@ -42,6 +42,7 @@ NOT_METRIC = BOOKKEEPING  # one list, kept with the readers
 DIAGNOSTIC = re.compile(r"(?:^|[_\-,@.\s/])(grad_norm|gradient_norm|learning_rate|lr|logps|logits|kl|entropy|"
                         r"pg\d+|momentum|weight_decay|gamma|beta\d?|temperature|clip_ratio|"
                         r"num_tokens|lr-\w+)(?:$|[_\-,@.\s/\d])")
+DIAGNOSTIC_WHY = "a training diagnostic, kept in metrics.csv, not scored"
 BOUNDED_LOWER = re.compile(_SEP + r"(error|err|wer|cer|ter)" + _END)
 # lm-eval: which metric a task reports when rules.yaml does not say (first present wins)
 LM_EVAL_ORDER = ("acc", "exact_match", "acc_norm", "f1", "mcc", "bleu", "rouge1", "rougeL", "word_perplexity",
@@ -134,7 +135,7 @@ def infer_task(task: str, rows: pd.DataFrame, config: Config) -> Inferred:
     if is_bookkeeping(name):
         return Inferred(task, None, metric, statistic, "bookkeeping, not a metric")
     if DIAGNOSTIC.search(name.lower()):
-        return Inferred(task, None, metric, statistic, "a training diagnostic, kept in metrics.csv, not scored")
+        return Inferred(task, None, metric, statistic, DIAGNOSTIC_WHY)
     kind = direction(name)
     if kind is None:
         return Inferred(task, None, metric, statistic, "direction unknown from the name")
@@ -155,6 +156,13 @@ def infer(frame: pd.DataFrame, config: Config) -> list[Inferred]:
         return []
     unknown = frame[frame["task"].isin(list(missing))]
     return [infer_task(str(task), rows, config) for task, rows in unknown.groupby("task", sort=True)]
+
+
+def diagnostics(frame: pd.DataFrame, config: Config) -> dict[str, tuple[str, str]]:
+    """Task -> (metric, statistic) of each task in the data that is a training diagnostic (gradient
+    norm, learning rate, log-probabilities, ...: `DIAGNOSTIC`): drawn as curves, never scored or
+    ranked. A task rules.yaml lists is never one."""
+    return {f.task: (f.metric, f.statistic) for f in infer(frame, config) if f.why == DIAGNOSTIC_WHY}
 
 
 FOLD = 5  # inferred-task lines: past this many new ones, one line naming this many

@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, BinaryIO, Callable, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -663,7 +663,9 @@ def load(root: Path, config: Config, cache: ParseCache | None = None,
     for path, rname, source, st, outcome in todo:
         if outcome is None:
             new = tailed.get(str(path)) or fresh[str(path)]
-            mark = _tail_mark(path, st.st_size) if readers[rname].tail is not None and new[0] == "ok" else None
+            info = readers[rname]
+            mark = (_tail_mark(path, st.st_size, info.tail_end, result.tailed.get(str(path), (0,))[0])
+                    if info.tail is not None and new[0] == "ok" else None)
             outcome = cache.put(path, rname, st, new, mark)
             result.parsed.append(path)
         if outcome[0] == "error":
@@ -768,20 +770,29 @@ def place_stepless(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 _CHECK = 32  # bytes before a log's read offset that must be unchanged for it to be read on from there
 
 
-def _tail_mark(path: Path, size: int) -> tuple[int, bytes] | None:
-    """(offset after the last complete line, the bytes before it) of an append-only log."""
+def _line_end(fh: BinaryIO, size: int, start: int = 0) -> int | None:
+    """The offset after the last complete line among the first `size` bytes (a newline in the last
+    64 KiB; `start` is not needed), or None: the default end of a log's last complete unit."""
+    begin = max(0, size - 65536)
+    fh.seek(begin)
+    end = fh.read(size - begin).rfind(b"\n")
+    return begin + end + 1 if end >= 0 else None
+
+
+def _tail_mark(path: Path, size: int, end: Callable[[BinaryIO, int, int], int | None] | None = None,
+               start: int = 0) -> tuple[int, bytes] | None:
+    """(offset after the last complete unit, the bytes before it) of an append-only log. `end`: the
+    reader's own "end of the last complete unit" (`ReaderInfo.tail_end`: an event file's last
+    record), walking from `start`, a unit boundary; the last complete line by default."""
     try:
         with open(path, "rb") as fh:
-            start = max(0, size - 65536)
-            fh.seek(start)
-            data = fh.read(size - start)
+            offset = (end or _line_end)(fh, size, start)
+            if not offset:
+                return None
+            fh.seek(max(0, offset - _CHECK))
+            return offset, fh.read(offset - max(0, offset - _CHECK))
     except OSError:
         return None
-    end = data.rfind(b"\n")
-    if end < 0:
-        return None
-    offset = start + end + 1
-    return offset, data[max(0, end + 1 - _CHECK):end + 1]
 
 
 def _read_tail(path: Path, root: Path, config: Config, info: ReaderInfo, offset: int, cached: tuple) -> tuple:

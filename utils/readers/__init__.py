@@ -15,7 +15,7 @@ import pkgutil
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Any, BinaryIO, Callable, NamedTuple
 
 from utils.config import Config, ReaderRule
 from utils.errors import EvalFileError
@@ -70,11 +70,16 @@ class ReaderInfo:
     accepts: Callable[[str], bool] | None = None
     # a reader by content alone (flat and nested JSON): offered a file after every other reader
     fallback: bool = False
-    # append-only logs: tail(path, root, config, start) reads the complete lines from byte `start`
-    # (a line boundary) on, so a growing log is read from where the last read stopped
+    # append-only logs: tail(path, root, config, start) reads the complete units (lines; an event
+    # file's records) from byte `start` (a unit boundary) on, so a growing log is read from where the
+    # last read stopped
     tail: Callable[[Path, Path, Config, int], list[Record]] | None = None
     # the same records as `read`, straight into columns (faster for formats of many small files)
     columns: Callable[[Path, Path, Config], Columns] | None = None
+    # where a log's last complete unit ends: tail_end(open binary file, size, start) -> the offset after
+    # the last complete unit among the first `size` bytes, walking from `start` (a unit boundary), or
+    # None; None here: the end of the last complete line (utils.loading)
+    tail_end: Callable[[BinaryIO, int, int], int | None] | None = None
 
 
 _READERS: dict[str, ReaderInfo] = {}
@@ -83,14 +88,14 @@ _READERS: dict[str, ReaderInfo] = {}
 def reader(name: str, description: str = "", sniff: Callable[[Path], bool] | None = None,
            experiment_from: tuple[str, ...] = (), accepts: Callable[[str], bool] | None = None,
            fallback: bool = False, tail: Callable | None = None,
-           columns: Callable | None = None) -> Callable[[ReadFn], ReadFn]:
+           columns: Callable | None = None, tail_end: Callable | None = None) -> Callable[[ReadFn], ReadFn]:
     """Register a reader under `name` (the value used in rules.yaml `readers[].reader`).
 
     `accepts(file name)`: an optional cheap test run before `sniff`, so that a tree of weights and
     tokenizer files is passed over without opening them. `fallback`: sniffed after the others."""
     def register(fn: ReadFn) -> ReadFn:
         _READERS[name] = ReaderInfo(name, fn, description or (fn.__doc__ or "").strip(), sniff,
-                                    tuple(experiment_from), accepts, fallback, tail, columns)
+                                    tuple(experiment_from), accepts, fallback, tail, columns, tail_end)
         return fn
     return register
 
