@@ -17,6 +17,7 @@ listed anyway.
 """
 from __future__ import annotations
 
+import operator
 import os
 from pathlib import Path
 from typing import Collection, Iterator
@@ -110,6 +111,9 @@ def stat_files(top: str) -> list[tuple[str, str, int, int] | tuple[str, str, Non
     return out
 
 
+_NAME = operator.attrgetter("name")
+
+
 def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root + os.sep)
 
@@ -118,9 +122,11 @@ def _listing(folder: str) -> list[os.DirEntry] | None:
     """A folder's entries by name; None for an unreadable folder or one of our output folders."""
     try:
         with os.scandir(folder) as it:
-            entries = sorted(it, key=lambda e: e.name)
+            entries = list(it)
     except OSError:
         return None
+    if len(entries) > 1:  # a sweep's folders mostly hold one entry (`evals/<task>/eval_data/`)
+        entries.sort(key=_NAME)
     if is_output_folder(folder, [e.name for e in entries]):
         return None  # ours: outputs are not evaluations
     return entries
