@@ -13,10 +13,11 @@ render in one piece.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import IO, TYPE_CHECKING, Callable
 
 from utils.atomic import write_text
 
@@ -97,43 +98,91 @@ def plan_blocks(data: "pd.DataFrame", column: str, cache: Path, salt: str,
     return Blocks(tuple(names), tuple(spans), rows)
 
 
-def write_blocks(render: Callable[["pd.DataFrame"], str], blocks: Blocks, cache: Path) -> str:
+def write_blocks(render: Callable[["pd.DataFrame"], str], blocks: Blocks, cache: Path,
+                 into: IO[str] | None = None) -> str | None:
     """The table's text: the header, then each block's cached text or its rows rendered (and
-    cached). Blocks this table no longer uses are removed from `cache`.
+    cached). Blocks this table no longer uses are removed from `cache`. With `into` (a file open
+    for writing, at its start) the text is written there piece by piece and None returned: a
+    table of millions of rows is never held whole in memory.
 
     A table whose blocks do not each start with the header it writes for no rows is not a
     concatenation: rendered whole when every row is at hand (always so without a cache)."""
+    if into is None:
+        buf = io.StringIO()
+        _write_blocks(render, blocks, cache, buf)
+        return buf.getvalue()
+    _write_blocks(render, blocks, cache, into)
+    return None
+
+
+_BATCH_ROWS = 100_000  # uncached blocks side by side are formatted together, up to this many rows
+
+
+def _write_blocks(render: Callable[["pd.DataFrame"], str], blocks: Blocks, cache: Path, into: IO[str]) -> None:
     rows = blocks.rows
     if not blocks.names:
-        return render(rows)
+        into.write(render(rows))
+        return
     header = render(rows.iloc[:0])
-    texts = [header]
-    for name, span in zip(blocks.names, blocks.spans):
+    into.write(header)
+    i = 0
+    while i < len(blocks.names):
+        name, span = blocks.names[i], blocks.spans[i]
         if span is None:
             text = _read(cache / name)
             if not text:
                 raise BlockCacheLost(f"cached block {cache / name} vanished while this run wrote the table; "
                                      "the next run writes it again")
-        else:
-            whole = render(rows.iloc[span[0]:span[1]])
-            if not whole.startswith(header):
-                _forget_others(cache, set())  # so no later run finds some blocks cached
-                if blocks.complete:
-                    return render(rows)
-                raise BlockCacheLost(f"the table is not a concatenation of its blocks; its block cache "
-                                     f"{cache} was cleared, the next run writes it whole")
-            text = whole[len(header):]
-            write_text(cache / name, text)
-        texts.append(text)
+            into.write(text)
+            i += 1
+            continue
+        j = i + 1  # the uncached blocks from i on, formatted in one call (a cold run: all of them)
+        while j < len(blocks.names) and blocks.spans[j] is not None and blocks.spans[j][1] - span[0] <= _BATCH_ROWS:
+            j += 1
+        texts = _render_batch(render, rows, blocks.spans[i:j], header)
+        if texts is None:  # not a concatenation of its blocks
+            _forget_others(cache, set())  # so no later run finds some blocks cached
+            if blocks.complete:
+                into.seek(0)
+                into.truncate()
+                into.write(render(rows))
+                return
+            raise BlockCacheLost(f"the table is not a concatenation of its blocks; its block cache "
+                                 f"{cache} was cleared, the next run writes it whole")
+        for block, text in zip(blocks.names[i:j], texts):
+            write_text(cache / block, text)
+            into.write(text)
+        i = j
     _forget_others(cache, set(blocks.names))
-    return "".join(texts)
+
+
+def _render_batch(render: Callable[["pd.DataFrame"], str], rows: "pd.DataFrame", spans: tuple,
+                  header: str) -> list[str] | None:
+    """The texts of consecutive blocks (`spans` in `rows`, adjacent), formatted in one call and cut
+    at their row boundaries when each row is one line; else formatted one block at a time (a value
+    holding a line break). None when a block's text does not start with the header."""
+    start, stop = spans[0][0], spans[-1][1]
+    if len(spans) > 1:
+        whole = render(rows.iloc[start:stop])
+        body = whole[len(header):]
+        if whole.startswith(header) and body.count("\n") == stop - start and body.endswith("\n"):
+            lines = body.split("\n")
+            return ["\n".join(lines[a - start:b - start]) + "\n" for a, b in spans]
+    texts = []
+    for a, b in spans:
+        whole = render(rows.iloc[a:b])
+        if not whole.startswith(header):
+            return None
+        texts.append(whole[len(header):])
+    return texts
 
 
 def render_in_blocks(render: Callable[["pd.DataFrame"], str], data: "pd.DataFrame", column: str,
-                     cache: Path, salt: str, hashes: "np.ndarray | None" = None) -> str:
+                     cache: Path, salt: str, hashes: "np.ndarray | None" = None,
+                     into: IO[str] | None = None) -> str | None:
     """`render(data)`, put together from cached block texts where their rows are unchanged
-    (`plan_blocks`, then `write_blocks`, in one process)."""
-    return write_blocks(render, plan_blocks(data, column, cache, salt, hashes), cache)
+    (`plan_blocks`, then `write_blocks`, in one process); written to `into` when given."""
+    return write_blocks(render, plan_blocks(data, column, cache, salt, hashes), cache, into)
 
 
 def _cached(path: Path) -> bool:
@@ -145,8 +194,10 @@ def _cached(path: Path) -> bool:
 
 
 def _read(path: Path) -> str | None:
+    """A cached block's text exactly as written (a "\r\n" inside a quoted value stays one)."""
     try:
-        return path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8", newline="") as fh:
+            return fh.read()
     except (OSError, UnicodeDecodeError):
         return None
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from runner.blocks import row_hashes
 from utils.config import Config
-from utils.walk import files_under
+from utils.walk import stat_files
 
 if TYPE_CHECKING:
     import numpy as np
@@ -105,16 +105,19 @@ def scan_tree(root: Path) -> dict[str, tuple[int, int]] | None:
     """path -> (size, mtime_ns) of every file under root that discovery could pick (a superset:
     any file added, removed or touched there, linked run folders included, invalidates the stamp);
     None if root is missing."""
-    if not root.is_dir():
-        return None
-    rows: dict[str, tuple[int, int]] = {}
-    for path, _ in files_under(os.fspath(root)):  # discovery's own walk: linked run folders too
-        try:
-            st = os.stat(path)
-        except OSError:
-            continue
-        rows[path] = (st.st_size, st.st_mtime_ns)
-    return rows
+    listing = list_tree(root)
+    return None if listing is None else tree_of(listing)
+
+
+def list_tree(root: Path) -> list[tuple] | None:
+    """Every file under root as `utils.walk.stat_files` lists it (discovery takes this listing too:
+    one walk and one stat per file a run); None if root is missing."""
+    return stat_files(os.fspath(root)) if root.is_dir() else None
+
+
+def tree_of(listing: list[tuple]) -> dict[str, tuple[int, int]]:
+    """The stamp's view of a listing: path -> (size, mtime_ns) of the files that could be stat'ed."""
+    return {path: (size, mtime) for path, _, size, mtime in listing if size is not None}
 
 
 def selection_key(config: Config, data: Path, only: Iterable[str]) -> str:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 from tqdm import tqdm
 
 from runner.checks import check_found, check_outputs, check_paths
-from runner.fingerprint import code_hash, code_state, files_hash, scan_tree, selection_key
+from runner.fingerprint import code_hash, code_state, files_hash, list_tree, selection_key, tree_of
 from runner.manifest import Journal, mark_output_folder, read_manifest, write_manifest
 from runner.render import Job, init_worker, ping, render_job, shipped, started
 from runner.report import Options, RunReport
@@ -186,7 +186,8 @@ class Pipeline:
         self.config = self.rules
         check_paths(self.options.data, self.options.out, self.config)  # before any reading or writing
         code = code_state(self.config)
-        tree = scan_tree(self.options.data)  # before loading: the stamp must not be newer than the data
+        listing = list_tree(self.options.data)  # before loading: the stamp must not be newer than the data
+        tree = None if listing is None else tree_of(listing)
         self.last_tree = tree
         fast = self._stamp_holds(code, tree)
         if fast is not None:
@@ -203,7 +204,7 @@ class Pipeline:
         pool = self._executor()
         clock("check")
         from utils.loading import load  # lazily, as all below: past the no-op path, pandas
-        result = load(self.options.data, self.config, self.parse_cache, pool=pool)
+        result = load(self.options.data, self.config, self.parse_cache, pool=pool, listing=listing)
         clock("load")
         self.last_load = result
         from utils.conflicts import resolve_conflicts

@@ -151,14 +151,17 @@ def _render_job(job: Job, out: Path, config: Config,
     from plots.registry import OutputContext  # lazily: a no-op run imports this module, not pandas
     ctx = OutputContext(config=config, keys=dict(job.keys), title=spec.title)
     try:
-        if spec.blocks_by:
+        target = out / job.rel_path
+        if spec.blocks_by:  # written piece by piece, never held whole (metrics.csv: every record)
             cache = block_cache(out, spec.name)
             draw = lambda rows: spec.func(rows, ctx)  # noqa: E731
-            result = (write_blocks(draw, job.blocks, cache) if job.blocks is not None else
-                      render_in_blocks(draw, job.data, spec.blocks_by, cache, job.salt, job.rows))
-        else:
-            result = spec.func(job.data, ctx)
-        target = out / job.rel_path
+            with atomic_open(target, "w") as fh:
+                if job.blocks is not None:
+                    write_blocks(draw, job.blocks, cache, into=fh)
+                else:
+                    render_in_blocks(draw, job.data, spec.blocks_by, cache, job.salt, job.rows, into=fh)
+            return job.rel_path, None, time.perf_counter() - start
+        result = spec.func(job.data, ctx)
         if spec.kind == "figure":
             import matplotlib.pyplot as plt
             try:

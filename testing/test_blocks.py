@@ -138,3 +138,36 @@ def test_without_blocks_the_table_is_rendered_whole(frame: pd.DataFrame, tmp_pat
 ])
 def test_runs(values: list[str], expected: list[tuple[int, int]]) -> None:
     assert runs(pd.Series(values, dtype=object)) == expected
+
+
+@pytest.mark.parametrize("render", [
+    lambda rows: rows.to_csv(index=False),
+    lambda rows: "\\begin{tabular}\n" + rows.to_csv(index=False) + "\\end{tabular}\n",  # not a concatenation
+], ids=["blocks", "not a concatenation"])
+def test_written_into_a_file_the_bytes_are_the_returned_text(render, tmp_path: Path) -> None:
+    frame = records(["a", "b", "c"])
+    for run in ("cold", "cached"):
+        target = tmp_path / f"{run}.csv"
+        with open(target, "w", encoding="utf-8") as fh:
+            assert render_in_blocks(render, frame, "experiment", tmp_path / "cache", "s", into=fh) is None
+        assert target.read_text(encoding="utf-8") == render(frame)
+
+
+@pytest.mark.parametrize("name", FRAMES)
+def test_a_cold_table_is_formatted_in_one_call_and_cut_into_its_blocks(name: str, tmp_path: Path) -> None:
+    frame = FRAMES[name]
+    counting = Counting()
+    assert render_in_blocks(counting, frame, "experiment", tmp_path, "s") == frame.to_csv(index=False)
+    assert (counting.calls, counting.rows) == (2, len(frame))  # the header, then every row at once
+    assert counting.calls == 2
+    cached = Counting()  # the blocks cut from the one call are the blocks' own texts
+    assert render_in_blocks(cached, frame, "experiment", tmp_path, "s") == frame.to_csv(index=False)
+    assert cached.rows == 0
+
+
+def test_rows_with_line_breaks_are_formatted_block_by_block(tmp_path: Path) -> None:
+    frame = records(["a", "b", "c"]).assign(source=["x\ny", "z", "w", "v\r\nu", "t", "s", "r", "q", "p"])
+    counting = Counting()
+    assert render_in_blocks(counting, frame, "experiment", tmp_path, "s") == frame.to_csv(index=False)
+    assert counting.calls == 2 + 3  # the header, the batch that had more lines than rows, each block
+    assert render_in_blocks(Counting(), frame, "experiment", tmp_path, "s") == frame.to_csv(index=False)

@@ -1,13 +1,14 @@
 """The default reader and the loader: layout, order, statistics, malformed files, the parse cache."""
 import os
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from readers_helpers import rules
 from testing_helpers import write_eval
 from utils.errors import UserError
-from utils.loading import COLUMNS, ParseCache, _frame_by_file, discover, load
+from utils.loading import COLUMNS, ParseCache, _frame_by_file, discover, load, pack, packed_len, unpack
 from utils.readers import all_readers
 from utils.synthetic import write_tree
 
@@ -239,3 +240,40 @@ def test_discover_order_and_what_it_skips(tmp_path):
         assert found == [(files[1], "evaluation_results"), (files[0], "evaluation_results"),
                          (files[2], "evaluation_results")]
         assert [p for p, _ in found] == sorted(p for p, _ in found)
+
+
+@pytest.mark.parametrize("cols, packed_as", [
+    ((["a"] * 3, ["s"] * 3, ["t"] * 3, [1, 2, 3], ["m", "m", "n"], ["mean"] * 3, [0.5, float("nan"), 2.0]),
+     (tuple, tuple, tuple, bytes, list, tuple, bytes)),
+    ((["a", "b"], ["s"] * 2, ["t"] * 2, [1, 10 ** 30], ["m"] * 2, ["mean"] * 2, [1, 2.5]),  # a step beyond int64
+     (list, tuple, tuple, list, tuple, tuple, bytes)),
+    ((["a"], ["s"], ["t"], [True], ["m"], ["value"], ["x"]),  # odd types stay as they are
+     (tuple, tuple, tuple, list, tuple, tuple, list)),
+    (([], [], [], [], [], [], []), (list, list, list, bytes, list, list, bytes)),
+], ids=["sweep file", "huge step", "odd values", "empty"])
+def test_packed_columns_give_back_the_same_values(cols, packed_as):
+    packed = pack(tuple(list(c) for c in cols))
+    assert tuple(type(c) for c in packed) == packed_as
+    assert pack(packed) == packed  # packing twice changes nothing
+    assert packed_len(packed) == len(cols[6])
+    back = unpack(packed)
+    for got, want in zip(back, cols):
+        assert [type(v) for v in got] == [type(float(v)) if isinstance(v, int) and not isinstance(v, bool)
+                                          and got is back[6] else type(v) for v in want]
+        assert all(g == w or g != g and w != w for g, w in zip(got, want))
+
+
+def test_the_parse_cache_holds_a_sweep_file_in_bytes(tmp_path, config):
+    root = tmp_path / "exp"
+    path = write_eval(root, "pt1", "distance", {**ck(2000, 2.0), **ck(1000, 3.0)})
+    cache = ParseCache(tmp_path / "cache.pickle")
+    load(root, config, cache)
+    cols = cache.entries[str(path)][4][1]
+    assert cols[:3] == (("pt1",), ("standard",), ("distance",))
+    steps = np.frombuffer(cols[3], dtype="int64").tolist()
+    assert len(steps) == packed_len(cols) > 0 and set(steps) == {1000, 2000}
+    assert 3.0 in np.frombuffer(cols[6], dtype="float64").tolist()
+    cache.save()
+    again = ParseCache(tmp_path / "cache.pickle")
+    assert again.entries[str(path)][4][1] == cols
+    pd.testing.assert_frame_equal(load(root, config, again).frame, load(root, config).frame)

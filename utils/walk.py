@@ -17,6 +17,7 @@ listed anyway.
 """
 from __future__ import annotations
 
+import operator
 import os
 from pathlib import Path
 from typing import Collection, Iterator
@@ -50,47 +51,82 @@ def files_under(top: str, prefix: str = "") -> Iterator[tuple[str, str]]:
     Hidden files and folders and `.tmp` files are left out, unreadable folders skipped; links to
     folders are followed as described in the module docstring."""
     root = os.path.realpath(top)
-    yield from _walk(top, prefix, root, None, set())
+    seen: set[str] = set()  # the real paths of the linked folders walked so far
+    first = _listing(top)
+    if first is None:
+        return
+    # one frame for the whole walk (a yield through one generator per level cost ~1 s a 100k files):
+    # per open folder, its entries left, the prefix of its files, its real path when reached through a
+    # link (None in the root's own tree)
+    stack: list[tuple[Iterator[os.DirEntry], str, str | None]] = [(iter(first), prefix, None)]
+    while stack:
+        entries, pre, real = stack[-1]
+        for entry in entries:
+            name = entry.name
+            if name.startswith(".") and not name.startswith("..__"):  # lm-eval's `..__<path>` folders are not hidden
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:  # as os.path.isdir: not a folder
+                is_dir = False
+            if not is_dir:
+                if not name.endswith(".tmp"):
+                    yield entry.path, pre + name
+                continue
+            try:
+                is_link = entry.is_symlink()
+            except OSError:
+                is_link = False
+            if is_link:
+                target: str | None = os.path.realpath(entry.path)
+            elif real is not None:  # a plain folder inside a linked one: its real path without a syscall
+                target = real + os.sep + name
+            else:  # the root's own tree: walked once by construction
+                target = None
+            if target is not None:
+                if _inside(target, root) or target in seen:
+                    continue
+                seen.add(target)
+            inner = _listing(entry.path)
+            if inner is not None:
+                stack.append((iter(inner), pre + name + "/", target))
+                break
+        else:
+            stack.pop()
+
+
+def stat_files(top: str) -> list[tuple[str, str, int, int] | tuple[str, str, None, None]]:
+    """(path, root-relative posix path, size, mtime_ns) of every file `files_under` gives, in its
+    order; size and mtime are None for a file gone before its stat. The one listing a run makes:
+    the input stamp and discovery both use it, so each file is listed and stat'ed once."""
+    out: list = []
+    stat = os.stat
+    for path, rel in files_under(top):
+        try:
+            st = stat(path)
+        except OSError:
+            out.append((path, rel, None, None))
+            continue
+        out.append((path, rel, st.st_size, st.st_mtime_ns))
+    return out
+
+
+_NAME = operator.attrgetter("name")
 
 
 def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root + os.sep)
 
 
-def _walk(top: str, prefix: str, root: str, real: str | None, seen: set[str]) -> Iterator[tuple[str, str]]:
-    """`real`: the real path of `top` when it was reached through a link (None in the root's own tree);
-    `seen`: the real paths of the linked folders walked so far."""
+def _listing(folder: str) -> list[os.DirEntry] | None:
+    """A folder's entries by name; None for an unreadable folder or one of our output folders."""
     try:
-        with os.scandir(top) as it:
-            entries = sorted(it, key=lambda e: e.name)
+        with os.scandir(folder) as it:
+            entries = list(it)
     except OSError:
-        return
-    if is_output_folder(top, [e.name for e in entries]):
-        return  # ours: outputs are not evaluations
-    for entry in entries:
-        name = entry.name
-        if name.startswith(".") and not name.startswith("..__"):  # lm-eval's `..__<path>` folders are not hidden
-            continue
-        try:
-            is_dir = entry.is_dir()
-        except OSError:  # as os.path.isdir: not a folder
-            is_dir = False
-        if not is_dir:
-            if not name.endswith(".tmp"):
-                yield entry.path, prefix + name
-            continue
-        try:
-            is_link = entry.is_symlink()
-        except OSError:
-            is_link = False
-        if is_link:
-            target = os.path.realpath(entry.path)
-        elif real is not None:  # a plain folder inside a linked one: its real path without a syscall
-            target = real + os.sep + name
-        else:  # the root's own tree: walked once by construction
-            yield from _walk(entry.path, prefix + name + "/", root, None, seen)
-            continue
-        if _inside(target, root) or target in seen:
-            continue
-        seen.add(target)
-        yield from _walk(entry.path, prefix + name + "/", root, target, seen)
+        return None
+    if len(entries) > 1:  # a sweep's folders mostly hold one entry (`evals/<task>/eval_data/`)
+        entries.sort(key=_NAME)
+    if is_output_folder(folder, [e.name for e in entries]):
+        return None  # ours: outputs are not evaluations
+    return entries

@@ -33,6 +33,19 @@ class Record(NamedTuple):
     value: float
 
 
+class Columns(NamedTuple):
+    """Records as one list per `Record` field: what a reader's `columns` hook returns, the form the
+    loader keeps them in (a sweep file's ~55 records without a tuple each)."""
+
+    experiment: list[str]
+    condition: list[str]
+    task: list[str]
+    step: list[int]
+    metric: list[str]
+    statistic: list[str]
+    value: list[float]
+
+
 class PartialRead(EvalFileError):
     """A file read in part: `records` are the good ones, the message names what was left out
     (a JSON Lines line cut mid-write). The loader keeps the records and logs the message."""
@@ -61,6 +74,8 @@ class ReaderInfo:
     # file's records) from byte `start` (a unit boundary) on, so a growing log is read from where the
     # last read stopped
     tail: Callable[[Path, Path, Config, int], list[Record]] | None = None
+    # the same records as `read`, straight into columns (faster for formats of many small files)
+    columns: Callable[[Path, Path, Config], Columns] | None = None
     # where a log's last complete unit ends: tail_end(open binary file, size, start) -> the offset after
     # the last complete unit among the first `size` bytes, walking from `start` (a unit boundary), or
     # None; None here: the end of the last complete line (utils.loading)
@@ -73,14 +88,14 @@ _READERS: dict[str, ReaderInfo] = {}
 def reader(name: str, description: str = "", sniff: Callable[[Path], bool] | None = None,
            experiment_from: tuple[str, ...] = (), accepts: Callable[[str], bool] | None = None,
            fallback: bool = False, tail: Callable | None = None,
-           tail_end: Callable | None = None) -> Callable[[ReadFn], ReadFn]:
+           columns: Callable | None = None, tail_end: Callable | None = None) -> Callable[[ReadFn], ReadFn]:
     """Register a reader under `name` (the value used in rules.yaml `readers[].reader`).
 
     `accepts(file name)`: an optional cheap test run before `sniff`, so that a tree of weights and
     tokenizer files is passed over without opening them. `fallback`: sniffed after the others."""
     def register(fn: ReadFn) -> ReadFn:
         _READERS[name] = ReaderInfo(name, fn, description or (fn.__doc__ or "").strip(), sniff,
-                                    tuple(experiment_from), accepts, fallback, tail, tail_end)
+                                    tuple(experiment_from), accepts, fallback, tail, columns, tail_end)
         return fn
     return register
 

@@ -36,6 +36,7 @@ def row_records(rows: Iterable[Mapping[str, Any]], experiment: str, config: Conf
     step field (else found per row); `drop`: name prefixes that are not metrics (Ray's `config/`)."""
     values: dict[tuple[str, str, int], float] = {}
     stepless = 0
+    kinds: dict[Any, tuple[str, str] | None] = {}  # a field's (condition, metric), None if not a metric
     for row in rows:
         field = key if key is not None else step_key(row)
         step = to_step(row.get(field)) if field is not None else None
@@ -43,21 +44,41 @@ def row_records(rows: Iterable[Mapping[str, Any]], experiment: str, config: Conf
             stepless += 1
             continue
         for name, raw in row.items():
-            if not isinstance(name, str):
+            kind = kinds.get(name, _UNSEEN)
+            if kind is _UNSEEN:  # each field name is looked at once per log, not once per row
+                kind = kinds[name] = _field_kind(name, default, drop)
+            if kind is None:
                 continue
-            name = name.strip()
-            if not name or name in _STEP_SET or name.lower() in _STEP_SET or name.startswith(drop):
-                continue
-            if raw is None or isinstance(raw, str) and not raw.strip():
+            if type(raw) is float:
+                value = raw
+            elif raw is None or isinstance(raw, str) and not raw.strip():
                 continue  # an empty cell or a null: not logged on this row (Lightning's sparse rows)
-            value = to_value(raw)
-            if value is None or is_bookkeeping(name):
-                continue
-            cond, metric = split_of(name, default)
-            values[(cond, metric, step)] = value  # a repeated step (a restart) keeps the later value
-    records = [Record(experiment, cond, find_task(metric, config) or metric, step, metric, "value", value)
+            else:
+                value = to_value(raw)
+                if value is None:
+                    continue
+            values[(kind[0], kind[1], step)] = value  # a repeated step (a restart) keeps the later value
+    tasks: dict[str, str] = {}
+    for _, metric, _ in values:
+        if metric not in tasks:
+            tasks[metric] = find_task(metric, config) or metric
+    records = [Record(experiment, cond, tasks[metric], step, metric, "value", value)
                for (cond, metric, step), value in values.items()]
     return records, stepless
+
+
+_UNSEEN = object()
+
+
+def _field_kind(name: Any, default: str, drop: tuple[str, ...]) -> tuple[str, str] | None:
+    """(condition, metric) of a log field, or None for a field that is not a metric: not a name, a
+    step field, a dropped prefix, bookkeeping (epoch, wall time, throughput, counts)."""
+    if not isinstance(name, str):
+        return None
+    name = name.strip()
+    if not name or name in _STEP_SET or name.lower() in _STEP_SET or name.startswith(drop) or is_bookkeeping(name):
+        return None
+    return split_of(name, default)
 
 
 def folder_run(path: Path, root: Path) -> str:
