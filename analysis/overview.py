@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.figure_data import run_index as figure_run_index
 from analysis.runs import without_baseline
 from utils.config import Config
 from utils.inference import BOUNDED_LOWER
@@ -53,12 +54,10 @@ def benchmark_of(names: set[str]) -> dict[str, str]:
 
 
 def run_index(curves: pd.DataFrame) -> dict[str, int]:
-    """Model -> its index (colour, marker) among the sorted models without a baseline of its run group,
-    taken from the whole table, so the same in every figure (a run belongs to one group)."""
-    if curves.empty:
-        return {}
-    runs = curves.loc[without_baseline(curves), ["group", "model"]].astype(str).drop_duplicates()
-    return {m: i for _, part in runs.groupby("group") for i, m in enumerate(sorted(part["model"]))}
+    """Model -> its index (colour, marker) among the sorted models of its run group that nobody described
+    (analysis.figure_data.run_index: here, the runs without a baseline), taken from the whole table, so
+    the same in every figure (a run belongs to one group)."""
+    return figure_run_index(curves, "model")
 
 
 def role(condition: str) -> str:
