@@ -31,16 +31,18 @@ def bundled():
     from utils.loading import load
 
     config = dataclasses.replace(load_config(REPO / "rules.yaml"), seed_heatmap=True)
-    specs = {n: s for n, s in discover().items() if s.kind == "figure"}
+    specs = {n: s for n, s in discover().items() if s.kind == "figure" and s.module.startswith("plots.")}
     loaded = load(REPO / "examples" / "experiments", config)
     views = compute({s.needs for s in specs.values()}, loaded.frame, config, Gaps())
     return config, specs, views
 
 
 def figure_names() -> list[str]:
-    """The figures the bundled sweep draws: every registered one but those of runs without a baseline."""
+    """The figures the bundled sweep draws: every one plots/ registers (not those other tests register)
+    but those of runs without a baseline."""
     from plots.registry import discover
-    return sorted(n for n, s in discover().items() if s.kind == "figure" and s.needs not in RUN_VIEWS)
+    return sorted(n for n, s in discover().items()
+                  if s.kind == "figure" and s.module.startswith("plots.") and s.needs not in RUN_VIEWS)
 
 
 def test_the_bundled_example_draws_exactly_the_figures_checked_here(bundled):
