@@ -5,8 +5,8 @@ the scores table can never disagree.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
-
 from dataclasses import dataclass
 
 import numpy as np
@@ -187,6 +187,52 @@ def trained_mask(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(trained=trained)
 
 
+# --- which runs rules.yaml describes: the sweep's trained / not-trained meaning applies only to them ---
+
+def described(frame: pd.DataFrame) -> pd.Series:
+    """Per row: whether rules.yaml says what its experiment was trained on (`training:` has its group and
+    index, so `trained_on` names tasks), or it is a baseline. The one place this is decided: only these
+    rows are drawn as trained (vermillion) or not trained (blue), outlined in the heatmap, called
+    forgetting or predicted from single-task runs. A run nobody described (`trained_on` "": a run the
+    naming pattern does not match, scored against a named baseline, or a family `training:` leaves out)
+    is compared with the baseline in its own run colour (`run_index`). A frame without `trained_on`
+    (a hand-made one with `trained` alone) is taken as described."""
+    if "trained_on" not in frame.columns:
+        return pd.Series(True, index=frame.index)
+    named = frame["trained_on"].fillna("").astype(str) != ""
+    return named | (frame["group"] == "baseline") if "group" in frame.columns else named
+
+
+def run_index(frame: pd.DataFrame, name: str = "model") -> dict[str, int]:
+    """Run (`name` column) -> its index, so its colour and marker (plots.style.run_style), for every run
+    nobody described (not `described`): its place among the sorted such runs of its group in `frame`.
+    Given a whole view, not one figure's slice, a run has one colour in every figure of the set."""
+    if frame.empty or name not in frame.columns:
+        return {}
+    runs = frame.loc[~described(frame), ["group", name]].astype(str).drop_duplicates()
+    return {m: i for _, part in runs.groupby("group") for i, m in enumerate(sorted(part[name]))}
+
+
+def with_run_index(view: pd.DataFrame, name: str = "model") -> pd.DataFrame:
+    """The view with `run_index`: each row's run index (`run_index` over the whole view), -1 for the
+    described rows, which keep the trained / not-trained colours."""
+    if name not in view.columns:
+        return view.assign(run_index=pd.Series(-1, index=view.index, dtype="int64"))
+    return view.assign(run_index=view[name].astype(str).map(run_index(view, name)).fillna(-1).astype("int64"))
+
+
+def row_runs(part: pd.DataFrame, rows: list[str], name: str = "model") -> pd.Series:
+    """The run index of each of `rows` (-1: described, or no row in `part`): the view's `run_index`
+    column where it has one (`with_run_index`), else `run_index` of the slice itself."""
+    if part.empty or name not in part.columns:
+        return pd.Series(-1, index=rows, dtype="int64")
+    if "run_index" in part.columns:
+        index = part.groupby(name)["run_index"].max()
+    else:
+        index = pd.Series(run_index(part, name), dtype="float64")
+    return index.reindex(rows).fillna(-1).astype("int64")
+
+
 def seed_forgetting(seed_scores: pd.DataFrame, config: Config) -> pd.DataFrame:
     """In-distribution change from the baseline per experiment and task, in a readable unit, from
     the seed_scores view: `change` is the seed mean of the raw difference in accuracy points (x100)
@@ -255,7 +301,8 @@ def missing_curves(curves: pd.DataFrame, task: str, config: Config) -> list[str]
 class CurvePanel:
     """What one task's checkpoint panel draws: steps x experiments of the metric (`table`) and of the std
     across seeds (`spread`, NaN for one seed), the experiments trained on the task, each baseline's last
-    value, the experiments without a curve and those with fewer seeds here than elsewhere."""
+    value, the experiments without a curve and those with fewer seeds here than elsewhere; `runs`: the
+    experiments nobody described (`described`), each with its run index (colour, marker)."""
 
     table: pd.DataFrame
     spread: pd.DataFrame
@@ -263,6 +310,7 @@ class CurvePanel:
     baseline: np.ndarray
     missing: list[str]
     fewer: dict[str, int]
+    runs: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 def curve_panels(curves: pd.DataFrame, config: Config) -> dict[str, CurvePanel]:
@@ -270,6 +318,8 @@ def curve_panels(curves: pd.DataFrame, config: Config) -> dict[str, CurvePanel]:
     a seed_curves slice, computed in one pass over it (one group-by instead of two pivots per task)."""
     rows = trained_mask(members(curves))
     everyone = experiment_order(rows["experiment"], config)
+    undescribed = set(rows.loc[~described(rows), "experiment"])
+    index = row_runs(rows, sorted(undescribed), "experiment")
     seeds_all = rows.groupby("experiment")["n_seeds"].max()
     spread_col = "seed_std" if "seed_std" in rows.columns else None
     out = {}
@@ -285,7 +335,8 @@ def curve_panels(curves: pd.DataFrame, config: Config) -> dict[str, CurvePanel]:
             trained=sorted(set(part.loc[part["trained"], "experiment"])),
             baseline=baseline_last(curves, task).to_numpy(),
             missing=[e for e in everyone if e not in have],
-            fewer={e: int(n) for e, n in here.items() if 0 < n < seeds_all.get(e, 0)})
+            fewer={e: int(n) for e, n in here.items() if 0 < n < seeds_all.get(e, 0)},
+            runs={e: int(index[e]) for e in table.columns if e in undescribed})
     return out
 
 
@@ -302,7 +353,8 @@ class SeedBars:
     before averaging); `n_seeds` is each row's number of seeds with a number for the measure (the
     most over its tasks), `n` each cell's (the n its mean is over; 0: no number); `dots` holds one row per
     seed with a number (`row` position, `task`, `seed`, `value`, `offset` within the bar), and is
-    empty when no row has more than one seed, so a one-seed tree draws exactly as before.
+    empty when no row has more than one seed, so a one-seed tree draws exactly as before. `runs` is each
+    row's run index (colour, marker) when nobody described its training, -1 when rules.yaml did.
     """
 
     mean: pd.DataFrame
@@ -311,6 +363,7 @@ class SeedBars:
     n_seeds: pd.Series
     dots: pd.DataFrame
     n: pd.DataFrame | None = None
+    runs: pd.Series | None = None
 
     @property
     def multi_seed(self) -> bool:
@@ -341,7 +394,8 @@ def seed_bars(points: pd.DataFrame, measure: str, config: Config, rows: list[str
     dots = dots.dropna(subset=["row"]).astype({"row": "int64", "value": "float64", "offset": "float64"})
     return SeedBars(mean=pivot(f"{measure}_mean").astype("float64"), std=pivot(f"{measure}_std").astype("float64"),
                     trained=trained, n_seeds=n_seeds,
-                    dots=dots[["row", "task", "seed", "value", "offset"]].reset_index(drop=True), n=n)
+                    dots=dots[["row", "task", "seed", "value", "offset"]].reset_index(drop=True), n=n,
+                    runs=row_runs(part, rows))
 
 
 def baseline_levels(points: pd.DataFrame, measure: str = "value") -> pd.DataFrame:
@@ -389,6 +443,7 @@ class SeedIntervals:
     n_seeds: pd.Series
     dots: pd.DataFrame
     n: pd.DataFrame  # per cell: the seeds with a number (what its mean is over)
+    runs: pd.Series | None = None  # per row: its run index when nobody described it, else -1 (see SeedBars)
 
     @property
     def multi_seed(self) -> bool:
@@ -435,7 +490,7 @@ def forgetting_intervals(points: pd.DataFrame, config: Config, rows: list[str] |
     dots = dots.dropna(subset=["row"]).astype({"row": "int64", "value": "float64", "offset": "float64"})
     return SeedIntervals(mean, low, high, trained, n_seeds,
                          dots[["row", "task", "seed", "value", "offset"]].reset_index(drop=True),
-                         pivot(stats["count"]).fillna(0).astype("int64"))
+                         pivot(stats["count"]).fillna(0).astype("int64"), row_runs(part, rows))
 
 
 @dataclass(frozen=True)

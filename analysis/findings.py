@@ -35,7 +35,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from analysis.figure_data import prediction_points, score_for
+from analysis.figure_data import described, prediction_points, score_for
 from analysis.latex import column_formats
 from utils.config import Config
 
@@ -57,12 +57,13 @@ def compute_findings(seed_scores: pd.DataFrame, predictions: pd.DataFrame, confi
         formats = column_formats(seed_scores)  # as raw_metrics.tex prints each (task, condition) column
         printed = [_printed(r, formats) for r in best_per_task(present, config) + baseline_levels(present, config)]
         rows += printed
-        # forgetting and adaptation mean something only where rules.yaml says what a run trained on: runs
-        # its naming pattern does not describe (scored against a named baseline) are left out of them
-        described = present[(present["group"] == "baseline") | (present["trained_on"].astype(str) != "")]
-        rows += forgetting(described, config)
-        rows += adaptation(described, config)
-        rows += transfer(present, config)
+        # forgetting, adaptation and trained vs transfer mean something only where rules.yaml says what a
+        # run trained on (figure_data.described): runs nobody described (scored against a named baseline,
+        # or a family training: leaves out) are left out of them
+        known = present[described(present)]
+        rows += forgetting(known, config)
+        rows += adaptation(known, config)
+        rows += transfer(known, config)
     rows += prediction_misses(predictions, config, top)
     if config.clip is not None:
         rows.append({"topic": "clip", "low": config.clip[0], "high": config.clip[1]})

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.figure_data import described, run_index as figure_run_index
 from analysis.runs import without_baseline
 from analysis.scores import DIAGNOSTIC
 from utils.config import Config
@@ -54,18 +55,18 @@ def benchmark_of(names: set[str]) -> dict[str, str]:
 
 
 def run_index(curves: pd.DataFrame, extra: pd.DataFrame | None = None) -> dict[str, int]:
-    """Model -> its index (colour, marker) among the sorted models without a baseline of its run group,
-    taken from the whole table, so the same in every figure (a run belongs to one group). Models only
-    in `extra` (a run with training diagnostics and no scored metric) are numbered after the others
-    of their group, so they change no other run's colour."""
-    def runs(view: pd.DataFrame | None) -> pd.DataFrame:
-        if view is None or view.empty:
-            return pd.DataFrame(columns=["group", "model"])
-        return view.loc[without_baseline(view), ["group", "model"]].astype(str).drop_duplicates()
-    scored = runs(curves)
-    out = {m: i for _, part in scored.groupby("group") for i, m in enumerate(sorted(part["model"]))}
-    more = runs(extra)
+    """Model -> its index (colour, marker) among the sorted models of its run group that nobody described
+    (analysis.figure_data.run_index: here, the runs without a baseline), taken from the whole table, so
+    the same in every figure (a run belongs to one group). Models only in `extra` (a run with training
+    diagnostics and no scored metric) are numbered after the others of their group, so they change no
+    other run's colour."""
+    out = figure_run_index(curves, "model")
+    if extra is None or extra.empty or "model" not in extra.columns:
+        return out
+    more = extra.loc[without_baseline(extra), ["group", "model"]].astype(str).drop_duplicates()
     more = more[~more["model"].isin(list(out))]
+    scored = curves.loc[~described(curves), ["group", "model"]].astype(str).drop_duplicates() \
+        if not curves.empty and "model" in curves.columns else pd.DataFrame(columns=["group", "model"])
     taken = scored.groupby("group")["model"].nunique().to_dict()
     out.update((m, int(taken.get(g, 0)) + i) for g, part in more.groupby("group") for i, m in enumerate(sorted(part["model"])))
     return out

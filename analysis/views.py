@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from analysis.figure_data import with_heatmap_limit
+from analysis.figure_data import with_heatmap_limit, with_run_index
 from analysis.findings import compute_findings
 from analysis.overview import run_overview, run_suite, suite_headline, suite_subtasks
 from analysis.runs import run_curves, run_values, with_baseline
@@ -44,12 +44,15 @@ VIEWS: dict[str, ViewFn] = {
     # seed-averaged scores: one row per seed-free experiment x condition x task (mean, std, n);
     # this and the views below hold only runs scored against a baseline (the others: run_*)
     "seed_scores": lambda frame, config, gaps, get: seed_scores(with_baseline(get("scores")), config),
-    # per-seed score rows with their model's mean, std and n alongside (dots + error bars)
-    "seed_points": lambda frame, config, gaps, get: seed_points(with_baseline(get("scores")), get("seed_scores")),
+    # per-seed score rows with their model's mean, std and n alongside (dots + error bars), and the
+    # run index (colour, marker) of the runs nobody described under training: (-1 for the others)
+    "seed_points": lambda frame, config, gaps, get: with_run_index(
+        seed_points(with_baseline(get("scores")), get("seed_scores")), "model"),
     # multi-task predictions averaged over seeds (each seed predicted from its own single-task runs)
     "seed_predictions": lambda frame, config, gaps, get: seed_predictions(get("predictions"), config),
     # checkpoint curves averaged over seeds: one row per seed-free experiment x condition x task x step
-    "seed_curves": lambda frame, config, gaps, get: with_steps(seed_curves(with_baseline(get("curves")), config)),
+    "seed_curves": lambda frame, config, gaps, get: with_steps(with_run_index(
+        seed_curves(with_baseline(get("curves")), config), "experiment")),
     # runs without a baseline: last value per run (seeds by name) and per-metric checkpoint curves
     "run_values": lambda frame, config, gaps, get: run_values(get("scores")),
     "run_curves": lambda frame, config, gaps, get: run_curves(get("curves")),

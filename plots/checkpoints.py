@@ -14,7 +14,7 @@ from analysis.figure_data import curve_panels, curve_seeds, seed_phrase
 from plots.page import GAP, Page, title_height, x_axis_height
 from plots.registry import OutputContext, figure
 from plots.style import (BASELINE, FONT_MIN, TITLE_SIZE, TRAINED, UNTRAINED, apply_style, experiment_labels,
-                         fit_limits, linear_ticks, log_ticks)
+                         fit_limits, linear_ticks, log_ticks, run_style)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -102,7 +102,9 @@ _WHISKER_STEP = 0.045  # inches between the dodged end-of-run whiskers
         description="Each task's metric at every checkpoint: the experiments trained on that task in vermillion, "
                     "named at the panel's edge (a grey leader joins each name to its line's end), with a whisker "
                     "of ± std across seeds at the last checkpoint (side by side, in the order of the names); "
-                    "every other experiment of the group as a thin blue line; lines are means over seeds; "
+                    "every other experiment of the group as a thin blue line (runs whose training rules.yaml "
+                    "does not describe: a line each in its own colour and marker, named in the legend); lines "
+                    "are means over seeds; "
                     "dashed: the baseline's value at its last checkpoint (mean over the seeds' baselines); log "
                     "scale for errors. The legend fills the grid's empty cells.")
 def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
@@ -111,21 +113,32 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     tasks = [t for t in ctx.tasks_in(data) if t in panels]  # a task only the baseline has: no curve to compare
     seeds = curve_seeds(data)
     multi = bool((seeds > 1).any())
-    handles = [Line2D([], [], color=TRAINED, lw=1.4), Line2D([], [], color=UNTRAINED, lw=0.7, alpha=0.5),
-               Line2D([], [], color=BASELINE, ls="--", lw=0.9)]
-    names = ["trained on this task (named)", "not trained on it",
-             "baseline at its last checkpoint" + (" (mean of its seeds)" if multi else "")]
+    # runs nobody described (no training: entry): a line each in its own colour and marker, named in the legend
+    runs = sorted({(i, e) for t in tasks for e, i in panels[t].runs.items()})
+    known = any(set(panels[t].table.columns) - set(panels[t].runs) for t in tasks) or not runs
+    handles, names = [], []
+    if known:
+        handles += [Line2D([], [], color=TRAINED, lw=1.4), Line2D([], [], color=UNTRAINED, lw=0.7, alpha=0.5)]
+        names += ["trained on this task (named)", "not trained on it"]
+    for i, label in zip([i for i, _ in runs], experiment_labels([e for _, e in runs], ctx.config)):
+        colour, marker = run_style(i)
+        handles.append(Line2D([], [], color=colour, lw=1.2, marker=marker, markersize=3))
+        names.append(label)
+    handles.append(Line2D([], [], color=BASELINE, ls="--", lw=0.9))
+    names.append("baseline at its last checkpoint" + (" (mean of its seeds)" if multi else ""))
     what = ""
     if multi:
-        handles.append(Line2D([], [], color=TRAINED, lw=0, marker="|", markersize=7, markeredgewidth=1))
-        names.append("± std across seeds at the end")
+        if known:
+            handles.append(Line2D([], [], color=TRAINED, lw=0, marker="|", markersize=7, markeredgewidth=1))
+            names.append("± std across seeds at the end")
         what = f"; lines: mean of {seed_phrase(seeds)}"
 
     page = Page(ctx.config.plot_width, ctx.config.plot_dpi)
     title = page.wrap(f"{ctx.group_label} vs baseline: metric at every checkpoint, {ctx.condition_label}{what}",
                       TITLE_SIZE)
-    label_w = max((page.text_width(lab, FONT_MIN) for lab in experiment_labels(list(seeds.index), ctx.config)),
-                  default=0.3) + 0.08
+    named = [e for e in seeds.index if all(e not in panels[t].runs for t in tasks)]  # runs: named in the legend
+    label_w = max((page.text_width(lab, FONT_MIN) for lab in experiment_labels(named, ctx.config)),
+                  default=0.3 if not runs else 0.0) + 0.08  # only runs: no names at the lines' ends
     left = 0.72  # y tick labels (up to "0.825") and a 2-line y label
     label_w += 0.06  # the labels start just right of the panel
     wspace = label_w + left
@@ -135,7 +148,9 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     # The legend goes into the grid's empty cells when it fits there, else under the panels.
     free_x, free_w = page.free_cells(len(tasks), ncols, left, right=label_w, wspace=wspace, after=label_w + GAP)
     in_cell = free_w > 0 and page.legend_width(names) <= free_w
-    legend_cols, legend_h = (1, 0.0) if in_cell else page.legend_columns(names)
+    # with runs named in it the legend is long: columns as matplotlib fills them (legend_layout)
+    legend_cols, legend_h = (1, 0.0) if in_cell else (page.legend_layout(names) if runs else
+                                                      page.legend_columns(names))
     bottom = axis_h + legend_h + GAP
     # Stacked in one column (a one-column page), the panels share the x axis, labelled once at the
     # bottom, and are made shorter so the figure fits a page's height.
@@ -155,7 +170,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
         info = ctx.task(task)
         panel = panels[task]
         table, trained, spread, base = panel.table, panel.trained, panel.spread, panel.baseline
-        others = [e for e in table.columns if e not in trained]
+        others = [e for e in table.columns if e not in trained and e not in panel.runs]
         steps = table.index.to_numpy(dtype=float)
         values = table.to_numpy(dtype=float)
         if info.log:
@@ -182,6 +197,11 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
                                              gid="others"), autolim=False)
         for value in base:
             ax.axhline(value, color=BASELINE, ls="--", lw=0.9, zorder=1.8)
+        for name, i in panel.runs.items():
+            colour, marker = run_style(i)
+            line = table[name].to_numpy()
+            ax.plot(steps, line, color=colour, lw=1.2, marker=marker, markersize=2.5, zorder=2.5,
+                    markevery=max(1, int(np.isfinite(line).sum()) // 12), gid=f"run:{name}")
         for name in trained:
             ax.plot(steps, table[name].to_numpy(), color=TRAINED, lw=1.4, zorder=3)
         ok = [i for i, (_, y) in enumerate(ends) if np.isfinite(y)]

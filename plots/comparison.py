@@ -11,7 +11,8 @@ from analysis.figure_data import baseline_levels, rows_of_part, seed_bars, seed_
 from plots.page import part_phrase, rows_figure, rows_split
 from plots.registry import OutputContext, figure
 from plots.style import (BASELINE, apply_style, baseline_band, experiment_labels, fit_limits,
-                         interval_handles, interval_rows, linear_ticks, log_ticks, row_guides)
+                         interval_handles, interval_rows, linear_ticks, log_ticks, row_guides, row_label_colours,
+                         run_entries)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -27,7 +28,8 @@ def better(higher_is_better: bool) -> str:
         title="Raw metric vs baseline",
         description="Each task's metric at the last checkpoint for every experiment of the group: point = mean "
                     "over seeds, line = ± std across seeds, grey dots = each seed; dashed line: the baseline "
-                    "(mean of the seeds' baselines, band = their std); vermillion: trained on that task; "
+                    "(mean of the seeds' baselines, band = their std); vermillion: trained on that task "
+                    "(runs whose training rules.yaml does not describe: each in its own colour and marker); "
                     "axes zoomed to the data (no bars: a raw metric has no meaningful zero on these axes); "
                     "log scale for errors.")
 def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
@@ -40,7 +42,10 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     if bars.multi_seed and bars.n_seeds.nunique() > 1:  # n once in the title when every row shares it
         labels = [f"{label} (n={n})" for label, n in zip(labels, bars.n_seeds)]
     seeds = f"; point: mean of {seed_phrase(bars.n)}" if bars.multi_seed else ""
-    handles, names = interval_handles(bars.multi_seed, "± std across seeds")
+    runs = bars.runs.to_numpy()
+    entries = run_entries(runs, labels)  # runs nobody described: a legend entry each
+    handles, names = interval_handles(bars.multi_seed, "± std across seeds", entries,
+                                      described=bool((runs < 0).any()))
     handles.append(Line2D([], [], color=BASELINE, ls="--", lw=0.9))
     names.append("baseline (mean of its seeds, band ± std)" if bars.multi_seed else "baseline")
     if bars.mean.isna().to_numpy().any():
@@ -48,7 +53,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
         names.append("n/a: missing evaluation")
     rows = rows_figure(ctx.config, labels, len(tasks),
                        f"{ctx.group_label} vs baseline: raw metric at the last checkpoint, "
-                       f"{ctx.condition_label}{seeds}{part_phrase(ctx.keys, labels)}", names)
+                       f"{ctx.condition_label}{seeds}{part_phrase(ctx.keys, labels)}", names, even_legend=bool(entries))
     for ax, task in zip(rows.axes, tasks):
         info = ctx.task(task)
         mean, std = bars.mean[task].to_numpy(), bars.std[task].to_numpy()
@@ -58,7 +63,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
         dots = bars.dots[bars.dots["task"] == task]
         row_guides(ax, len(mean))
         interval_rows(ax, mean, low, high, bars.trained[task].to_numpy(),
-                      dots["row"].to_numpy() + dots["offset"].to_numpy(), dots["value"].to_numpy())
+                      dots["row"].to_numpy() + dots["offset"].to_numpy(), dots["value"].to_numpy(), runs)
         level = baseline[baseline["task"] == task]
         for lv in level.itertuples():
             baseline_band(ax, lv.mean, lv.std)
@@ -79,4 +84,4 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
             linear_ticks(ax.xaxis)
         ax.set_title(info.label)
         ax.set_xlabel(f"{info.unit}\n{better(info.higher_is_better)}")
-    return rows.finish(handles, names, labels)
+    return rows.finish(handles, names, labels, row_label_colours(runs, len(labels)))

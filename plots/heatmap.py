@@ -11,8 +11,8 @@ from matplotlib.colors import Normalize
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.transforms import offset_copy
 
-from analysis.figure_data import (Matrix, clip_phrase, experiment_order, heatmap_limit, matrix, members, part_rows,
-                                  row_count, score_for, seed_counts, seed_numbers, seed_phrase)
+from analysis.figure_data import (Matrix, clip_phrase, described, experiment_order, heatmap_limit, matrix, members,
+                                  part_rows, row_count, score_for, seed_counts, seed_numbers, seed_phrase)
 from plots.page import GAP, PAGE_HEIGHT, Page, part_phrase, title_height
 from plots.registry import OutputContext, figure
 from plots.style import (DIVERGING_CMAP, FONT_MIN, MISSING_HATCH, PT, TITLE_SIZE, apply_style, diverging_norm,
@@ -77,9 +77,13 @@ def draw_matrix(ax: Axes, m: Matrix, norm: Normalize, row_labels: list[str] | No
     return image
 
 
-def legend_handles(missing: bool = True) -> tuple[list, list[str]]:
-    """Legend for trained-cell outlines and (when there are some) hatched missing cells."""
-    handles, names = [Patch(facecolor="none", edgecolor=TRAINED_EDGE, lw=1.1)], ["outlined: trained on this task"]
+def legend_handles(missing: bool = True, outlined: bool = True) -> tuple[list, list[str]]:
+    """Legend for trained-cell outlines (`outlined`: when some row is one whose training rules.yaml
+    describes) and (when there are some) hatched missing cells."""
+    handles, names = [], []
+    if outlined:
+        handles.append(Patch(facecolor="none", edgecolor=TRAINED_EDGE, lw=1.1))
+        names.append("outlined: trained on this task")
     if missing:
         handles.append(missing_handle())
         names.append("hatched n/a: missing evaluation or undefined score")
@@ -175,7 +179,8 @@ def heatmap_parts(data: pd.DataFrame, config) -> int:
                     "mean over seeds (each seed scored against its own baseline; n in the title, or per row when "
                     "it differs, and in a cell with fewer); numbers unclipped; one colour scale for the whole "
                     "figure (symmetric, clipped at the 95th percentile of |values|; green better, pink worse "
-                    "than the baseline); outlined: trained tasks. Split into parts when taller than a page.")
+                    "than the baseline); outlined: trained tasks (where rules.yaml's training: says which). "
+                    "Split into parts when taller than a page.")
 def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     rows = members(data)
     order = experiment_order(rows["experiment"], ctx.config)
@@ -188,8 +193,13 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     limit, _ = heatmap_limit(rows, ctx.config, "_mean")  # of every row: the same colours in each part
     part = part_rows(rows, ctx.config, ctx.keys)
     return score_heatmap(part, ctx, title, suffix="_mean", seeds=seed_numbers(part, experiment_order(
-        part["experiment"], ctx.config)), limit=limit, shared=" for both panels" if
-        rows["condition"].nunique() > 1 else "")
+        part["experiment"], ctx.config)), limit=limit, shared=panels_phrase(
+        rows["condition"].nunique()))
+
+
+def panels_phrase(n: int) -> str:
+    """What shares a heatmap's one colour scale: ' for both panels', ' for all 3 panels', '' for one."""
+    return "" if n < 2 else " for both panels" if n == 2 else f" for all {n} panels"
 
 
 def score_heatmap(rows: pd.DataFrame, ctx: OutputContext, title: str, suffix: str = "",
@@ -213,7 +223,7 @@ def score_heatmap(rows: pd.DataFrame, ctx: OutputContext, title: str, suffix: st
     title += part_phrase(ctx.keys, experiment_labels(order, ctx.config))
     cols = [ctx.task(t).label for t in mats[0][2].values.columns] if mats else []
     missing = any(np.isnan(m.values.to_numpy(dtype=float)).any() for _, _, m, _ in mats)
-    handles, names = legend_handles(missing)
+    handles, names = legend_handles(missing, outlined=bool(described(members(rows)).any()))
     values = np.concatenate([m.values.to_numpy(dtype=float).ravel() for _, _, m, _ in mats]) if mats else np.array([])
     if limit is None:
         limit, _ = robust_limit(values)

@@ -12,7 +12,7 @@ from analysis.figure_data import clip_phrase, rows_of_part, score_for, seed_bars
 from plots.page import part_phrase, rows_figure, rows_split
 from plots.registry import OutputContext, figure
 from plots.style import (BASELINE, apply_style, experiment_labels, fit_limits, interval_handles,
-                         interval_rows, linear_ticks, row_guides)
+                         interval_rows, linear_ticks, row_guides, row_label_colours, run_entries)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -25,7 +25,8 @@ if TYPE_CHECKING:
                     "(0 = baseline, 1 = perfect), gap-closing score out of distribution (0 = baseline on that "
                     "data, 1 = as good as the baseline on standard data), the same score as the heatmap's cell; "
                     "point = mean over seeds (each seed scored against its own baseline), line = ± std across "
-                    "seeds, grey dots = each seed; vermillion: trained on that task.")
+                    "seeds, grey dots = each seed; vermillion: trained on that task (runs whose training "
+                    "rules.yaml does not describe: each in its own colour and marker).")
 def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     apply_style()
     meaning = score_for(ctx.config, ctx.keys["condition"])
@@ -40,7 +41,10 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
                                         (full.mean + full.std).to_numpy().ravel(), full.dots["value"].to_numpy()]),
                         include=(0.0,))
     perfect = limits[0] <= 1.0 <= limits[1]  # 1 drawn where the data reach it, never forced onto the axis
-    handles, names = interval_handles(bars.multi_seed, "± std across seeds")
+    runs = bars.runs.to_numpy()
+    entries = run_entries(runs, labels)  # runs nobody described: a legend entry each
+    handles, names = interval_handles(bars.multi_seed, "± std across seeds", entries,
+                                      described=bool((runs < 0).any()))
     handles.append(Line2D([], [], color=BASELINE, lw=0.9))
     names.append(f"0 = {meaning.zero}")
     if perfect:
@@ -57,7 +61,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
                        + part_phrase(ctx.keys, labels),
                        names,
                        common_xlabel=f"{meaning.name} (0 = {meaning.zero}, 1 = {meaning.one}; "
-                                     "< 0: worse than the baseline)")
+                                     "< 0: worse than the baseline)", even_legend=bool(entries))
     for ax, task in zip(rows.axes, tasks):
         dots = bars.dots[bars.dots["task"] == task]
         row_guides(ax, len(bars.mean))
@@ -66,8 +70,8 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
             ax.axvline(1, color=BASELINE, lw=0.9, ls=":", zorder=1)
         interval_rows(ax, bars.mean[task].to_numpy(), low[task].to_numpy(), high[task].to_numpy(),
                       bars.trained[task].to_numpy(), dots["row"].to_numpy() + dots["offset"].to_numpy(),
-                      dots["value"].to_numpy())
+                      dots["value"].to_numpy(), runs)
         ax.set_xlim(*limits)  # the same on every panel: the score exists to compare tasks
         linear_ticks(ax.xaxis)
         ax.set_title(ctx.task(task).label)
-    return rows.finish(handles, names, labels)
+    return rows.finish(handles, names, labels, row_label_colours(runs, len(labels)))

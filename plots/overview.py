@@ -41,16 +41,6 @@ def run_names(data: pd.DataFrame) -> list[tuple[int, str]]:
     return [(int(r.idx), f"{m} (n={int(r.seeds)})" if r.seeds > 1 else str(m)) for m, r in runs.iterrows()]
 
 
-def legend_layout(page: Page, names: list[str]) -> tuple[int, float]:
-    """`Page.legend_columns`, with as few columns as give the same number of rows: matplotlib fills
-    columns of that many rows, so 4 entries in 3 columns come out 2 + 1 + 1, wider than measured."""
-    ncols, height = page.legend_columns(names)
-    rows = -(-len(names) // ncols)
-    while ncols > 1 and -(-len(names) // (ncols - 1)) == rows:
-        ncols -= 1
-    return ncols, height
-
-
 def short_label(page: Page, text: str, width: float, size: float = FONT_MIN, tail: str = "") -> str:
     """`text + tail` with `text` shortened in its middle with "…" to fit `width` inches at `size` points."""
     keep, out = len(text), text
@@ -69,6 +59,28 @@ def eval_styles(data: pd.DataFrame) -> dict[str, str]:
     conds = sorted(set(data.loc[data["role"] == "eval", "condition"].astype(str)),
                    key=lambda c: (c not in ("eval", "standard"), c))
     return {c: EVAL_STYLES[i % len(EVAL_STYLES)] for i, c in enumerate(conds)}
+
+
+LINE_STYLE_NAMES = {"-": "solid", "--": "dashed", ":": "dotted", "-.": "dash-dot"}
+
+
+def style_legend(styles: dict[str, str], train: bool) -> tuple[list, list[str]]:
+    """Legend entries for how a line is drawn, each thing said once: training values light and, per
+    evaluation set (`styles`: condition -> line style, `eval_styles`), its line style, bold where there
+    is training to tell it from: `training (light)`, `eval (bold, solid)`, `test (bold, dashed)`; one
+    evaluation set beside training is `evaluation (bold)`, several alone `eval (solid)`, `test (dashed)`."""
+    handles, names = [], []
+    if train:
+        handles.append(Line2D([], [], color="0.3", lw=0.8, alpha=0.45))
+        names.append("training (light)")
+    if len(styles) > 1:  # several evaluation sets: which line is which
+        for condition, ls in styles.items():
+            handles.append(Line2D([], [], color="0.3", lw=1.4, ls=ls))
+            names.append(f"{condition} ({'bold, ' if train else ''}{LINE_STYLE_NAMES[ls]})")
+    elif train:
+        handles.append(Line2D([], [], color="0.3", lw=1.4))
+        names.append("evaluation (bold)")
+    return handles, names
 
 
 def draw_panel(ax, part: pd.DataFrame, higher: bool, styles: dict[str, str] | None = None) -> None:
@@ -127,12 +139,9 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     handles.append(Line2D([], [], ls="", marker="o", ms=6, mfc="none", mec="0.3", mew=1.0))
     legend.append("best evaluation checkpoint")
     styles = eval_styles(data)
-    if len(styles) > 1:  # several evaluation sets: which line is which
-        handles += [Line2D([], [], color="0.3", lw=1.4, ls=ls) for ls in styles.values()]
-        legend += [f"{c} ({name})" for c, name in zip(styles, ("solid", "dashed", "dotted", "dash-dot") * 4)]
-    if (data["role"] == "train").any():
-        handles += [Line2D([], [], color="0.3", lw=0.8, alpha=0.45), Line2D([], [], color="0.3", lw=1.4)]
-        legend += ["training (light)", "evaluation (bold)"]
+    more, said = style_legend(styles, bool((data["role"] == "train").any()))
+    handles += more
+    legend += said
     if data["stderr"].notna().any():
         handles.append(Rectangle((0, 0), 1, 1, color="0.3", alpha=0.2, lw=0))
         legend.append("band: ± stderr (lm-eval)")
@@ -142,7 +151,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     if (data["kind"] == DIAGNOSTIC).any():
         handles.append(Rectangle((0, 0), 1, 1, facecolor=DIAGNOSTIC_FACE, edgecolor="0.6", lw=0.5))
         legend.append("grey panel: a training diagnostic (not scored)")
-    legend_cols, legend_h = legend_layout(page, legend)
+    legend_cols, legend_h = page.legend_layout(legend)
     left, right, wspace = 0.42, 0.1, 0.28
     ncols = page.columns(n, _MIN_PANEL, left, right=right, wspace=wspace)
     axis_h = x_axis_height(1)

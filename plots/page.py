@@ -103,7 +103,10 @@ class Page:
 
     def legend_columns(self, names: list[str], size: float = FONT_MIN, width: float | None = None
                        ) -> tuple[int, float]:
-        """Columns of a legend of `names` that fit the page (or `width` inches), and its height in inches."""
+        """Columns of a legend of `names` that fit the page (or `width` inches), and its height in inches
+        (none: no legend, 0 in)."""
+        if not names:
+            return 1, 0.0
         em = size * PT
         widths = [self.text_width(n, size) + (1.6 + 0.5 + 1.2) * em for n in names]
         room = (self.width if width is None else width) - 2 * GAP
@@ -115,6 +118,15 @@ class Page:
         lines = sum(n.count("\n") for n in names[:rows]) + rows
         spacing = matplotlib.rcParams["legend.labelspacing"]  # em between rows
         return ncols, (lines * 1.25 + (rows - 1) * spacing) * size * PT + 2 * GAP
+
+    def legend_layout(self, names: list[str]) -> tuple[int, float]:
+        """`legend_columns`, with as few columns as give the same number of rows: matplotlib fills
+        columns of that many rows, so 4 entries in 3 columns come out 2 + 1 + 1, wider than measured."""
+        ncols, height = self.legend_columns(names)
+        rows = -(-len(names) // ncols)
+        while ncols > 1 and -(-len(names) // (ncols - 1)) == rows:
+            ncols -= 1
+        return ncols, height
 
     def panels(self, n: int, ncols: int, panel_height: float, left: float, top: float, bottom: float,
                right: float = GAP, wspace: float = 0.12, hspace: float = 0.3, panel_width: float | None = None
@@ -163,7 +175,10 @@ class Page:
         self.fig.suptitle(text, x=0.5, y=1 - GAP / self.height, ha="center", va="top", fontsize=size)
 
     def legend(self, handles: list, names: list[str], ncols: int) -> None:
-        """The legend, centred at the bottom edge (reserve `legend_columns(names)[1]` for it)."""
+        """The legend, centred at the bottom edge (reserve `legend_columns(names)[1]` for it); none
+        without entries."""
+        if not names:
+            return
         self.fig.legend(handles, names, loc="lower center", bbox_to_anchor=(0.5, GAP / self.height),
                         ncols=ncols, frameon=False, borderpad=0, borderaxespad=0)
 
@@ -214,13 +229,18 @@ class RowsFigure:
     def fig(self) -> matplotlib.figure.Figure:
         return self.page.fig
 
-    def finish(self, handles: list, names: list[str], labels: list[str]) -> matplotlib.figure.Figure:
-        """Row labels on the first panel of each panel row (the others carry no y ticks at all),
-        the title and the legend in the margins reserved for them."""
+    def finish(self, handles: list, names: list[str], labels: list[str],
+               label_colours: list[str | None] | None = None) -> matplotlib.figure.Figure:
+        """Row labels on the first panel of each panel row (the others carry no y ticks at all), each in
+        its `label_colours` entry where that is not None (a run's own colour), the title and the legend
+        in the margins reserved for them."""
         for i, ax in enumerate(self.axes):
             if i % self.ncols == 0:
                 ax.set_yticks(range(len(labels)), labels)
                 ax.tick_params(axis="y", length=0)
+                for tick, colour in zip(ax.get_yticklabels(), label_colours or []):
+                    if colour is not None:
+                        tick.set_color(colour)
             else:  # no tick at all, not a tick per row with an empty label
                 ax.yaxis.set_major_locator(matplotlib.ticker.NullLocator())
             ax.spines["left"].set_visible(False)
@@ -282,10 +302,12 @@ def part_phrase(keys: dict, labels: list[str]) -> str:
 
 
 def rows_figure(config: Config, labels: list[str], n_panels: int, title: str, legend_names: list[str],
-                xlabel_lines: int = 2, min_panel: float = 0.8, common_xlabel: str = "") -> RowsFigure:
+                xlabel_lines: int = 2, min_panel: float = 0.8, common_xlabel: str = "",
+                even_legend: bool = False) -> RowsFigure:
     """Lay out a figure of `n_panels` task panels side by side (wrapping into rows when the page is
     narrow), one row per experiment label; the height follows the number of rows (0.12 in a row).
-    Each panel has an x label of `xlabel_lines` lines, or (`common_xlabel`) all share one."""
+    Each panel has an x label of `xlabel_lines` lines, or (`common_xlabel`) all share one. A legend
+    under the panels takes `Page.legend_layout`'s columns with `even_legend` (a long one, naming runs)."""
     apply_style()
     page = Page(config.plot_width, config.plot_dpi)
     left = max((page.text_width(lab, FONT_MIN) for lab in labels), default=0.3) + 0.08
@@ -300,7 +322,8 @@ def rows_figure(config: Config, labels: list[str], n_panels: int, title: str, le
     legend_rows_h = page.legend_columns(list(wrapped.values()) or legend_names, width=0.01)[1]  # one column
     in_cell = (free_w > handle_w + 0.5 and page.legend_width(list(wrapped.values())) <= free_w
                and legend_rows_h <= panel_h + axis_h)
-    legend_cols, legend_h = (1, 0.0) if in_cell else page.legend_columns(legend_names)
+    legend_cols, legend_h = (1, 0.0) if in_cell else (page.legend_layout if even_legend else page.legend_columns)(
+        legend_names)
     common_xlabel = page.wrap(common_xlabel, 7.5) if common_xlabel else ""
     common = page.text_height(common_xlabel, 7.5) + 0.03 if common_xlabel else 0.0
     top = 2 * GAP + page.text_height(title, TITLE_SIZE) + title_height()

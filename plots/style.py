@@ -1,13 +1,15 @@
 """Shared look of every figure: one colour meaning, page-sized fonts, a fixed layout, labels from rules.yaml.
 
 Colour meaning, the same in every figure of the set (defined here only):
-- vermillion = the experiment was trained on this task, blue = it was not (points, lines);
+- vermillion = the experiment was trained on this task, blue = it was not (points, lines), for the runs
+  whose training rules.yaml describes (`training:`; analysis.figure_data.described decides, once);
 - black = the baseline (line, band = its spread over seeds); dark grey dots = single seeds;
 - better/worse only in the diverging maps, with a different hue pair: green = better than the
   baseline, pink = worse (`DIVERGING_CMAP`); trained cells there are outlined, not coloured;
-- runs without a baseline (no trained/untrained meaning): one colour and marker per run from
-  `RUN_COLOURS`/`RUN_MARKERS`, hues none of the above uses; a value that means nothing but itself
-  (a run's bar) is neutral grey (`NEUTRAL`).
+- runs with no trained/untrained meaning (no baseline, or scored against one but not described under
+  `training:`): one colour and marker per run from `RUN_COLOURS`/`RUN_MARKERS` (`run_style`), hues none
+  of the above uses, legends naming the runs; a value that means nothing but itself (a run's bar) is
+  neutral grey (`NEUTRAL`).
 Sizes: figures are `plots.width` wide (7.5 in: a two-column page; 3.5 in: one column) and every
 font is at least 7 pt at that size, so a figure placed at 100% reads like the paper's text.
 """
@@ -36,13 +38,16 @@ MISSING_HATCH = "////"
 # ColorBrewer's PiYG is colour-blind safe and symmetric around its neutral middle.
 DIVERGING_CMAP = "PiYG"
 BETTER, WORSE = "#4D9221", "#C51B7D"  # the ends of DIVERGING_CMAP, for legends and notes
-# One colour per run, for runs without a baseline: purple, dark gold, teal, brown, grey, crimson, olive, none
-# of them near vermillion, blue, green, pink or black (CIE Lab distance >= 30) nor near each other (>= 25),
-# so a run's line never reads as trained, untrained, better, worse or baseline, and all dark enough (L* <= 55)
-# to read as 7 pt text on white. Paired with a marker (7 colours x 4 markers: 28 runs before a (colour,
-# marker) pair repeats), which also tells runs apart in grey scale. A run's index, so its colour and marker,
-# is its place among the sorted runs of its group (analysis/overview.py), the same in every figure.
-RUN_COLOURS = ["#6A3D9A", "#9A7B00", "#00838F", "#8C564B", "#7F7F7F", "#A6112A", "#33592D"]
+# One colour per run, for runs with no trained/untrained meaning (no baseline, or a baseline but no
+# `training:` entry in rules.yaml): purple, teal, brown, crimson, forest green, grey, wine, indigo, olive, jade,
+# none of them near vermillion, blue, green, pink or black (CIE Lab distance >= 30) nor near each other (>= 25),
+# so a run's line never reads as trained, untrained, better, worse or baseline; all dark enough (L* <= 55) to
+# read as 7 pt text on white, none light (lavender), tan or gold. Ten runs get ten colours; each is paired with a
+# marker (`run_style`: 10 colours x 4 markers, 40 runs before a (colour, marker) pair repeats), which also tells
+# runs apart in grey scale. A run's index, so its colour and marker, is its place among the sorted runs of its
+# group (analysis/figure_data.py `run_index`), the same in every figure.
+RUN_COLOURS = ["#6A3D9A", "#00838F", "#8C564B", "#A6112A", "#33592D", "#7F7F7F", "#67204C", "#2A315E", "#7C7D2A",
+               "#04936C"]
 RUN_MARKERS = ["o", "s", "^", "D"]
 NEUTRAL = "#A0A0A0"  # bars with no trained/untrained or better/worse meaning (a run's last value)
 
@@ -105,8 +110,11 @@ def missing_handle() -> matplotlib.patches.Patch:
 
 
 def run_style(i: int) -> tuple[str, str]:
-    """(colour, marker) of the i-th run of a figure of runs without a baseline."""
-    return RUN_COLOURS[i % len(RUN_COLOURS)], RUN_MARKERS[i % len(RUN_MARKERS)]
+    """(colour, marker) of the run with index i (analysis.figure_data.run_index): the colours in turn, the
+    markers in turn, one marker further each time the colours start over, so neighbours differ in both
+    and (10 + 1 colours-and-a-step being prime to 4 markers) the pair repeats only after 10 x 4 runs."""
+    n = len(RUN_COLOURS)
+    return RUN_COLOURS[i % n], RUN_MARKERS[(i + i // n) % len(RUN_MARKERS)]
 
 
 _LOG_MANTISSAS = ((1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8), (1, 1.5, 2, 3, 5, 7), (1, 2, 5), (1, 3), (1,))
@@ -232,25 +240,45 @@ def row_guides(ax: matplotlib.axes.Axes, n: int) -> None:
 
 def interval_rows(ax: matplotlib.axes.Axes, mean: np.ndarray, low: np.ndarray, high: np.ndarray,
                   trained: np.ndarray, dots_y: np.ndarray | None = None, dots_x: np.ndarray | None = None,
-                  ) -> None:
-    """Per row: the mean as a point (vermillion if trained on the task, else blue), the interval
-    `low..high` as a line through it, each seed as a small grey dot just below; three collections
-    for the whole panel. A row without a mean shows "n/a" (no point, never a zero)."""
+                  runs: np.ndarray | None = None) -> None:
+    """Per row: the mean as a point (vermillion if trained on the task, else blue; a row whose `runs`
+    index is >= 0, a run nobody described, in its own run colour and marker instead), the interval
+    `low..high` as a line through it, each seed as a small grey dot just below; a collection each for the
+    whole panel (the points: one per marker). A row without a mean shows "n/a" (no point, never a zero)."""
     mean, low, high = (np.asarray(a, dtype=float) for a in (mean, low, high))
     y = np.arange(len(mean))
-    colors = np.where(np.asarray(trained, dtype=bool), TRAINED, UNTRAINED)
+    colors = np.where(np.asarray(trained, dtype=bool), TRAINED, UNTRAINED).astype(object)
+    markers = np.full(len(mean), "o", dtype=object)
+    for i in np.flatnonzero(np.asarray(runs if runs is not None else [], dtype=int) >= 0):
+        colors[i], markers[i] = run_style(int(runs[i]))
     spans = np.isfinite(low) & np.isfinite(high)
     if spans.any():
-        ax.hlines(y[spans], low[spans], high[spans], colors=colors[spans], linewidths=1.1, zorder=2, gid="interval")
+        ax.hlines(y[spans], low[spans], high[spans], colors=list(colors[spans]), linewidths=1.1, zorder=2,
+                  gid="interval")
     if dots_y is not None and len(dots_y):
         ax.scatter(dots_x, dots_y, s=5, facecolors=SEED_GREY, edgecolors="none", zorder=2.5, gid="seeds")
     ok = np.isfinite(mean)
-    if ok.any():
-        ax.scatter(mean[ok], y[ok], s=16, c=colors[ok], edgecolors="white", linewidths=0.4, zorder=3, gid="mean")
+    for marker in dict.fromkeys(markers[ok]):  # "o" alone, one collection, unless runs bring their markers
+        at = ok & (markers == marker)
+        ax.scatter(mean[at], y[at], s=16, c=list(colors[at]), marker=marker, edgecolors="white", linewidths=0.4,
+                   zorder=3, gid="mean", label=f"_mean:{marker}")
     where = blended_transform_factory(ax.transAxes, ax.transData)
     for yi in y[~ok]:
         ax.text(0.5, yi, "n/a", transform=where, ha="center", va="center", fontsize=FONT_MIN, color="0.45",
                 gid="na")
+
+
+def run_entries(runs, labels: list[str]) -> list[tuple[int, str]]:
+    """(run index, label) of the rows drawn in run colours (`runs` >= 0: nobody described them), by
+    index: a legend entry each, as the rows name them."""
+    return sorted({(int(i), label) for i, label in zip(runs if runs is not None else [], labels) if i >= 0})
+
+
+def row_label_colours(runs, n: int) -> list[str | None]:
+    """The colour of each of `n` row labels: a run nobody described in its run colour, the others as
+    they are (None)."""
+    runs = list(runs) if runs is not None else [-1] * n
+    return [run_style(int(i))[0] if i >= 0 else None for i in runs]
 
 
 def baseline_band(ax: matplotlib.axes.Axes, level: float, spread: float = float("nan"), vertical: bool = True,
@@ -306,13 +334,22 @@ def fit_tick_labels(ax: matplotlib.axes.Axes, size: float = FONT_MIN, gap: float
         ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())  # no unlabelled log minor ticks to build
 
 
-def interval_handles(multi_seed: bool, interval: str) -> tuple[list, list[str]]:
-    """Legend entries of an interval-rows figure: trained / not trained point, the interval, seed dots."""
+def interval_handles(multi_seed: bool, interval: str, runs: list[tuple[int, str]] = (), described: bool = True,
+                     ) -> tuple[list, list[str]]:
+    """Legend entries of an interval-rows figure: trained / not trained point (when some row is `described`,
+    i.e. rules.yaml says what it trained on), a point per run nobody described in its colour and marker
+    (`runs`: (run index, name), see `run_entries`), the interval, seed dots."""
     import matplotlib.lines
     point = dict(ls="", marker="o", markersize=4.5, markeredgecolor="white", markeredgewidth=0.4)
-    handles = [matplotlib.lines.Line2D([], [], color=TRAINED, **point),
-               matplotlib.lines.Line2D([], [], color=UNTRAINED, **point)]
-    names = ["trained on this task", "not trained on it"]
+    handles, names = [], []
+    if described:
+        handles += [matplotlib.lines.Line2D([], [], color=TRAINED, **point),
+                    matplotlib.lines.Line2D([], [], color=UNTRAINED, **point)]
+        names += ["trained on this task", "not trained on it"]
+    for i, name in runs:
+        colour, marker = run_style(i)
+        handles.append(matplotlib.lines.Line2D([], [], color=colour, **{**point, "marker": marker}))
+        names.append(name)
     if multi_seed:
         handles += [matplotlib.lines.Line2D([], [], color="0.2", lw=1.1),
                     matplotlib.lines.Line2D([], [], ls="", marker="o", markersize=2.5, color=SEED_GREY,

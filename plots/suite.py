@@ -14,7 +14,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 from analysis.overview import bounded
-from plots.overview import legend_layout, short_label
+from plots.overview import short_label
 from plots.page import GAP, PAGE_HEIGHT, Page, title_height, x_axis_height
 from plots.registry import OutputContext, figure
 from plots.style import (FONT_MIN, PANEL_TITLE_SIZE, TITLE_SIZE, apply_style, fit_limits, fit_tick_labels,
@@ -216,7 +216,7 @@ def draw_dots(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     models = _models(data[data["name"].isin(tasks)])
     labels = {m: short_label(page, _model_label(m, k), 1.4) for m, _, k in models}
     lab_w = max(page.text_width(t, FONT_MIN) for t in labels.values()) + 0.1
-    legend_cols, legend_h = legend_layout(page, names) if names else (1, 0.0)
+    legend_cols, legend_h = page.legend_layout(names) if names else (1, 0.0)
     wspace = lab_w + 0.15
     ncols = page.columns(len(tasks), 1.2, lab_w, right=0.15, wspace=wspace)
     rows_n = max(data[data["name"] == t]["model"].nunique() for t in tasks)
@@ -273,7 +273,7 @@ def draw_subtasks(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     if head["aggregated"].astype(bool).any():
         handles.append(Line2D([], [], ls=""))
         names.append("* mean of the subtasks (no aggregate reported)")
-    legend_cols, legend_h = legend_layout(page, names)
+    legend_cols, legend_h = page.legend_layout(names)
     left = max(page.text_width(t, FONT_MIN) for t in labels) * 1.1 + 0.1  # the first is bold
     axis_h = x_axis_height(2)
     top = 2 * GAP + page.text_height(title, TITLE_SIZE) + 0.08

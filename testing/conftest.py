@@ -1,6 +1,7 @@
 """Shared fixtures: small evaluation trees in the real layout, written into tmp_path."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import matplotlib
@@ -17,6 +18,27 @@ from utils.synthetic import write_tree  # noqa: E402
 def config() -> Config:
     """The shipped rules.yaml."""
     return load_config(REPO / "rules.yaml")
+
+
+@pytest.fixture
+def undescribed_config(config: Config) -> Config:
+    """The shipped rules without `training:`: the sweep's families are scored against pt1 as usual, but
+    nobody says what they trained on, so no task is trained or untrained for them."""
+    return dataclasses.replace(config, training={})
+
+
+@pytest.fixture
+def scored_runs(tmp_path: Path, config: Config) -> tuple[Path, Config]:
+    """Trainer runs the naming pattern does not describe, scored against one of them: `hf/base` is the
+    baseline (as with --baseline base) of `hf/alpha`, `hf/beta`, `hf/gamma` (accuracy and loss, three
+    evaluations each); and the rules with the tasks a zero-config run infers."""
+    from testing_helpers import inferred_config
+    root = tmp_path / "runs"
+    write_trainer_run(root / "hf" / "base", [0.60, 0.70, 0.75])
+    write_trainer_run(root / "hf" / "gamma", [0.62, 0.80, 0.86])
+    write_trainer_run(root / "hf" / "alpha", [0.55, 0.65, 0.72])
+    write_trainer_run(root / "hf" / "beta", [0.70, 0.78, 0.81])
+    return root, dataclasses.replace(inferred_config(root, config), baseline="base")
 
 
 @pytest.fixture

@@ -20,13 +20,27 @@ def by_gid(ax, gid: str):
 
 
 def means(ax) -> dict[int, tuple[float, str]]:
-    """{row: (x, colour hex)} of the mean points of a panel (one scatter at most)."""
-    found = by_gid(ax, "mean")
-    assert len(found) <= 1
-    if not found:
-        return {}
-    xy, colours = found[0].get_offsets(), found[0].get_facecolors()
-    return {round(y): (x, to_hex(c)) for (x, y), c in zip(np.asarray(xy), colours)}
+    """{row: (x, colour hex)} of the mean points of a panel (one scatter, or one per marker where runs
+    nobody described bring their own)."""
+    out = {}
+    for found in by_gid(ax, "mean"):
+        xy, colours = found.get_offsets(), found.get_facecolors()
+        if len(colours) == 1:  # one colour given for every point
+            colours = [colours[0]] * len(xy)
+        for (x, y), c in zip(np.asarray(xy), colours):
+            assert round(y) not in out  # one point per row
+            out[round(y)] = (x, to_hex(c))
+    return out
+
+
+def mean_markers(ax) -> dict[int, str]:
+    """{row: marker} of the mean points of a panel: the marker each "mean" scatter was drawn with (its
+    gid and its `marker` recorded by interval_rows in the collection's label, "_mean:<marker>")."""
+    out = {}
+    for found in by_gid(ax, "mean"):
+        marker = found.get_label().split(":", 1)[1] if found.get_label().startswith("_mean:") else "o"
+        out.update({round(y): marker for _, y in np.asarray(found.get_offsets())})
+    return out
 
 
 def intervals(ax) -> dict[int, tuple[float, float]]:

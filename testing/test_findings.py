@@ -257,3 +257,20 @@ def test_summary_says_what_the_tables_and_figures_show(tmp_path, config):
         said = [re.fullmatch(r"  (\d)\. (.+?): actual (\S+), predicted (\S+) \(miss (\S+)\)\.", line).groups()
                 for line in summary.splitlines()[heading + 1:heading + 1 + len(drawn)]]
         assert said == drawn and len(drawn) == 3, keys
+
+
+def test_a_member_training_leaves_out_is_not_counted_as_trained_or_transfer(hand_tree):
+    """training: names ft1-1 (distance) but not ft1-7: ft1-7's cells are neither trained nor transfer
+    (nobody said what it trained on), so ft1's transfer on standard data is ft1-1's crossing alone (score
+    toward perfect -0.2), not the mean with ft1-7's two cells; its forgetting leaves ft1-7 out too."""
+    import dataclasses
+    config = load_config(REPO / "rules.yaml")
+    config = dataclasses.replace(config, training={"ft1": {1: ("distance",)}, "ft2": config.training["ft2"]})
+    found = compute({"findings"}, load(hand_tree, config).frame, config, Gaps())["findings"]
+    r = one(found, topic="transfer", group="ft1", condition="standard", subset="transfer")
+    assert (r["total"], r["value"]) == (1, pytest.approx(-0.2))
+    r = one(found, topic="transfer", group="ft1", condition="standard", subset="trained")
+    assert (r["total"], r["value"]) == (1, pytest.approx(0.5))
+    assert set(found.loc[found["topic"] == "forgetting", "low_experiment"]) <= {"pt1_ft1-1", "pt1_ft2-4"}
+    best = one(found, topic="best", condition="standard", task="crossing")  # best is about values: ft1-7 stays
+    assert best["experiment"] == "pt1_ft1-7"

@@ -14,25 +14,45 @@ from testing_helpers import REPO
 WIDTHS = {"double": 7.5, "single": 3.5}
 
 
+# The views of runs nobody scored against a baseline (zero-config trees): the sweep has none, so the
+# figures drawn from them (overview, suite table and dots, subtasks) are tested on such trees
+# (test_plots_overview.py), not here.
+RUN_VIEWS = {"run_overview", "run_suite", "suite_headline", "suite_subtasks", "run_values", "run_curves"}
+
+
 @pytest.fixture(scope="module")
 def bundled():
-    """The bundled example's views (every one a figure needs), computed once for the module."""
+    """The bundled example's views (every one a figure needs), computed once for the module, with
+    plots.seed_heatmap on so the per-seed heatmaps are drawn too."""
     from analysis.scores import Gaps
     from analysis.views import compute
     from plots.registry import discover
     from utils.config import load_config
     from utils.loading import load
 
-    config = load_config(REPO / "rules.yaml")
-    specs = {n: s for n, s in discover().items() if s.kind == "figure"}
+    config = dataclasses.replace(load_config(REPO / "rules.yaml"), seed_heatmap=True)
+    specs = {n: s for n, s in discover().items() if s.kind == "figure" and s.module.startswith("plots.")}
     loaded = load(REPO / "examples" / "experiments", config)
     views = compute({s.needs for s in specs.values()}, loaded.frame, config, Gaps())
     return config, specs, views
 
 
 def figure_names() -> list[str]:
+    """The figures the bundled sweep draws: every one plots/ registers (not those other tests register)
+    but those of runs without a baseline."""
     from plots.registry import discover
-    return sorted(n for n, s in discover().items() if s.kind == "figure")
+    return sorted(n for n, s in discover().items()
+                  if s.kind == "figure" and s.module.startswith("plots.") and s.needs not in RUN_VIEWS)
+
+
+def test_the_bundled_example_draws_exactly_the_figures_checked_here(bundled):
+    """What is parametrized below is what the bundled example produces: each of those views has rows,
+    each view of runs without a baseline has none (a figure type added for the sweep is checked, not
+    skipped)."""
+    _, specs, views = bundled
+    drawn = {n for n, s in specs.items() if not views[s.needs].empty}
+    assert drawn == set(figure_names())
+    assert "heatmap_by_seed" in drawn and len(drawn) == 8
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -46,8 +66,7 @@ def test_every_bundled_figure_passes_the_page_checks(bundled, name: str, width: 
     config, specs, views = bundled
     config = dataclasses.replace(config, plot_width=WIDTHS[width])
     spec = specs[name]
-    if spec.needs not in views or views[spec.needs].empty:
-        pytest.skip(f"{name}: the bundled example has no {spec.needs}")
+    assert not views[spec.needs].empty, f"{name}: the bundled example has no {spec.needs}"
     drawn = 0
     for keys, part in split(spec, views[spec.needs]):
         for part_keys, _ in jobs_of_slice(spec, keys, part, config):
@@ -60,3 +79,29 @@ def test_every_bundled_figure_passes_the_page_checks(bundled, name: str, width: 
                 plt.close(fig)
             drawn += 1
     assert drawn
+
+
+@pytest.mark.parametrize("name", ["comparison", "normalized", "raw_differences"])
+def test_the_bundled_sweep_keeps_vermillion_and_blue(bundled, name: str) -> None:
+    """Every experiment of the sweep is described under training: in the shipped rules.yaml: its points
+    are vermillion (trained) or blue (not trained), both present, never a run colour; the legend says
+    so and the forgetting view is titled forgetting."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_hex
+
+    from plots.registry import OutputContext
+    from plots.style import RUN_COLOURS, TRAINED, UNTRAINED
+    from runner.planning import split
+
+    config, specs, views = bundled
+    spec = specs[name]
+    for keys, part in split(spec, views[spec.needs]):
+        fig = spec.func(part, OutputContext(config, keys, spec.title))
+        colours = {c for ax in fig.axes for _, c in plots_helpers.means(ax).values()}
+        assert colours == {to_hex(TRAINED), to_hex(UNTRAINED)}, keys
+        assert not colours & {to_hex(c) for c in RUN_COLOURS}
+        legend = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+        assert legend[:2] == ["trained on this task", "not trained on it"]
+        if name == "raw_differences":
+            assert "(forgetting)" in plots_helpers.title(fig)
+        plt.close(fig)

@@ -211,3 +211,31 @@ def test_on_a_one_column_page_panels_share_one_x_axis_and_fit_the_page(tmp_path:
         panel_h = [ax.get_position().height * height for ax in panels]
         assert height <= PAGE_HEIGHT + 1e-6 and min(panel_h) >= _MIN_PANEL_H - 1e-6, keys
         plots_helpers.check_page(fig, 3.5)
+
+
+def test_runs_nobody_described_are_lines_in_their_own_colours(small_tree, config, undescribed_config):
+    """Without `training:` no line is trained (vermillion, named at its end) or an untrained blue one:
+    each run is a line in its own colour and marker, named in the legend; the panels keep no room for
+    end names, so they are wider than the sweep's."""
+    from plots.style import run_style
+    [(_, sweep)], _ = render("checkpoints", small_tree, config, only={"group": "ft1", "condition": "standard"})
+    [(_, fig)], curves = render("checkpoints", small_tree, undescribed_config,
+                                only={"group": "ft1", "condition": "standard"})
+    want = {f"run:pt1_ft1-{i + 1}": (to_hex(run_style(i)[0]), run_style(i)[1]) for i in range(2)}
+    for ax in [a for a in fig.axes if a.get_visible()]:
+        runs = {ln.get_gid(): (to_hex(ln.get_color()), ln.get_marker()) for ln in ax.lines
+                if (ln.get_gid() or "").startswith("run:")}
+        assert runs == want
+        assert plots_helpers.by_gid(ax, "others") == [] and labels(ax) == []
+        lines, base = curves_of(ax)
+        assert not {TRAINED.lower(), UNTRAINED.lower()} & {c for _, _, c in lines} and len(base) == 1
+        task = next(t for t, info in config.tasks.items() if info.label == ax.get_title())
+        mine = next(ln for ln in ax.lines if ln.get_gid() == "run:pt1_ft1-2")
+        part = curves[(curves["experiment"] == "pt1_ft1-2") & (curves["task"] == task)
+                      & (curves["condition"] == "standard")].sort_values("step")
+        assert np.allclose(mine.get_ydata(), part["value"])
+    legend = [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+    assert legend == ["ft1-1", "ft1-2", "baseline at its last checkpoint"]
+    width = lambda f: f.axes[0].get_position().width  # noqa: E731
+    assert width(fig) > width(sweep)
+    plots_helpers.check_page(fig)

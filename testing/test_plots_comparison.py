@@ -135,3 +135,52 @@ def test_one_seed_missing_lowers_n_both_missing_is_na(seeded_tree, config):
     assert plots_helpers.intervals(ax) == {}  # std of one seed is undefined: no interval, not a zero one
     assert plots_helpers.seeds(ax)[:, 1].tolist() == pytest.approx([seed1["value"].item()])
     assert [t.get_text() for t in ax.texts] == ["n/a"]
+
+
+def legend_texts(fig) -> list[str]:
+    return [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+
+
+def test_runs_nobody_described_are_drawn_in_their_own_colours(small_tree, undescribed_config):
+    """Without `training:` in rules.yaml no task is trained or untrained for ft1-1 and ft1-2: each is a
+    run in its own colour and marker (run_style by its index), named in the legend and in its colour at
+    its row, with no vermillion or blue anywhere."""
+    from matplotlib.colors import to_hex as hexed
+
+    from plots.style import run_style
+    fig, _ = render("comparison", small_tree, undescribed_config, {"group": "ft1", "condition": "standard"})
+    assert row_labels(fig) == ["ft1-1", "ft1-2"]
+    want = {row: run_style(row) for row in range(2)}
+    for ax in panels(fig):
+        drawn = plots_helpers.means(ax)
+        assert {row: colour for row, (_, colour) in drawn.items()} == {r: hexed(c) for r, (c, _) in want.items()}
+        assert plots_helpers.mean_markers(ax) == {r: m for r, (_, m) in want.items()}
+        segments = [hexed(c) for coll in plots_helpers.by_gid(ax, "interval") for c in coll.get_colors()]
+        assert not {hexed(TRAINED), hexed(UNTRAINED)} & ({c for _, c in drawn.values()} | set(segments))
+    legend = legend_texts(fig)
+    assert legend[:2] == ["ft1-1", "ft1-2"] and "baseline" in legend
+    assert "trained on this task" not in legend and "not trained on it" not in legend
+    handles = [h for leg in fig.legends for h in leg.legend_handles][:2]
+    assert [(hexed(h.get_color()), h.get_marker()) for h in handles] == [(hexed(c), m) for c, m in want.values()]
+    assert [hexed(t.get_color()) for t in fig.axes[0].get_yticklabels()] == [hexed(c) for c, _ in want.values()]
+
+
+def test_trainer_runs_scored_against_a_baseline_keep_their_colour(scored_runs):
+    """Runs the naming pattern does not describe, scored against `base`: alpha, beta, gamma are runs 0-2 of
+    their group in the comparison, the normalized figure and the checkpoint curves alike."""
+    from matplotlib.colors import to_hex as hexed
+
+    from plots.style import run_style
+    root, cfg = scored_runs
+    fig, _ = render("comparison", root, cfg, {"group": "hf", "condition": "eval"})
+    assert row_labels(fig) == ["alpha", "beta", "gamma"]
+    colours = [hexed(run_style(i)[0]) for i in range(3)]
+    for ax in panels(fig):
+        assert [plots_helpers.means(ax)[i][1] for i in range(3)] == colours
+    assert legend_texts(fig)[:3] == ["alpha", "beta", "gamma"]
+    [(_, norm)], _ = render_views("normalized", root, cfg, {"group": "hf", "condition": "eval"})
+    assert [plots_helpers.means(panels(norm)[0])[i][1] for i in range(3)] == colours
+    [(_, curves)], _ = render_views("checkpoints", root, cfg, {"group": "hf", "condition": "eval"})
+    lines = {ln.get_gid(): hexed(ln.get_color()) for ax in curves.axes for ln in ax.lines
+             if (ln.get_gid() or "").startswith("run:")}
+    assert lines == {"run:alpha": colours[0], "run:beta": colours[1], "run:gamma": colours[2]}

@@ -156,3 +156,27 @@ def test_a_missing_evaluation_is_a_hatched_na_cell(small_tree, config, tmp_path:
     assert not [c for c in standard.collections if c.get_hatch()]
     assert cells(atlantis, rows) == expected(view, "ft1", "atlantis", "score_gap_closing", config)
     assert not [t for ax in fig.axes for t in ax.texts + ax.get_yticklabels() if "n=" in t.get_text()]
+
+
+def legend_texts(fig) -> list[str]:
+    return [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+
+
+def test_runs_nobody_described_have_no_outlined_cells(small_tree, config, undescribed_config, tmp_path: Path):
+    """The sweep's heatmap outlines the trained cells and says so; without `training:` in rules.yaml no
+    cell is outlined and the legend does not mention outlines (with nothing missing it has no entry)."""
+    [(_, sweep)], _ = render("heatmap", small_tree, config, only={"group": "ft1"})
+    assert legend_texts(sweep) == ["outlined: trained on this task"]
+    [(_, fig)], view = render("heatmap", small_tree, undescribed_config, only={"group": "ft1"})
+    assert not view["trained"].any()
+    for ax in panels(fig):
+        assert [c for c in ax.collections if not c.get_hatch()] == []  # no outline collection at all
+    assert legend_texts(fig) == []
+    assert "one colour scale for both panels" in fig.axes[-1].get_xlabel()
+    path = tmp_path / "heatmap.png"
+    fig.savefig(path)
+    assert path.stat().st_size > 10_000
+    # a missing evaluation brings back only its own entry
+    unlink(small_tree, "pt1_ft1-2", "angle")
+    [(_, gap)], _ = render("heatmap", small_tree, undescribed_config, only={"group": "ft1"})
+    assert legend_texts(gap) == ["hatched n/a: missing evaluation or undefined score"]

@@ -155,3 +155,38 @@ def test_a_missing_evaluation_has_no_point_and_says_na(small_tree, config, tmp_p
     path = tmp_path / "normalized.png"
     fig.savefig(path)
     assert path.read_bytes()[:4] == b"\x89PNG" and path.stat().st_size > 10_000
+
+
+def test_runs_nobody_described_are_in_their_own_colours_seeds_and_all(seeded_tree, undescribed_config):
+    """Two seeds of ft2-1 and ft2-2, nobody saying what they trained on: each point, its ± std line and
+    its legend entry in the run's colour, never vermillion or blue; the seeds' dots stay grey."""
+    from plots.style import SEED_GREY, run_style
+    [(_, fig)], _ = render("normalized", seeded_tree, undescribed_config, {"group": "ft2", "condition": "atlantis"})
+    colours = {label: to_hex(run_style(i)[0]) for i, label in enumerate(["ft2-1", "ft2-2"])}
+    drawn = means(fig)
+    assert len(drawn) == 2 * len(undescribed_config.tasks)
+    assert {key: c for key, (_, c) in drawn.items()} == {(t.label, r): colours[r]
+                                                         for t in undescribed_config.tasks.values() for r in colours}
+    for ax in fig.axes:
+        for coll in plots_helpers.by_gid(ax, "interval"):
+            assert {to_hex(c) for c in coll.get_colors()} <= set(colours.values())
+        for coll in plots_helpers.by_gid(ax, "seeds"):
+            assert {to_hex(c) for c in coll.get_facecolors()} == {to_hex(SEED_GREY)}
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend[:2] == ["ft2-1", "ft2-2"] and "± std across seeds" in legend
+    assert not {"trained on this task", "not trained on it"} & set(legend)
+
+
+def test_a_family_training_leaves_out_is_drawn_beside_the_described_one(small_tree, config):
+    """training: names ft1-1 only: ft1-1 keeps vermillion (distance) and blue, ft1-2 is a run in its own
+    colour; the legend has both meanings."""
+    import dataclasses
+
+    from plots.style import run_style
+    partial = dataclasses.replace(config, training={"ft1": {1: ("distance",)}})
+    [(_, fig)], _ = render("normalized", small_tree, partial, {"group": "ft1", "condition": "standard"})
+    drawn = means(fig)
+    assert drawn[("Distance", "ft1-1")][1] == to_hex(TRAINED) and drawn[("Angle", "ft1-1")][1] == to_hex(UNTRAINED)
+    assert {c for (_, row), (_, c) in drawn.items() if row == "ft1-2"} == {to_hex(run_style(0)[0])}
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend[:3] == ["trained on this task", "not trained on it", "ft1-2"]

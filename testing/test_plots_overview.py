@@ -255,7 +255,12 @@ def test_several_evaluation_sets_get_a_line_style_each(config):
     assert styles["line:a:eval"] == ("-", 1.0) and styles["line:a:test"] == ("--", 1.0)
     assert styles["line:a:train"][1] < 1  # training light
     legend = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert {"eval (solid)", "test (dashed)", "training (light)", "evaluation (bold)"} <= set(legend)
+    # how a line is drawn, each thing said once (not "eval (solid)" beside "evaluation (bold)")
+    assert legend[legend.index("best evaluation checkpoint") + 1:] == [
+        "training (light)", "eval (bold, solid)", "test (bold, dashed)"]
+    handles = fig.legends[0].legend_handles[-3:]
+    assert [(h.get_linestyle(), h.get_linewidth(), h.get_alpha()) for h in handles] == [
+        ("-", 0.8, 0.45), ("-", 1.4, None), ("--", 1.4, None)]
     plots_helpers.check_page(fig)
 
 
@@ -349,3 +354,18 @@ def test_real_trainer_and_trl_runs_draw_grad_norm_and_learning_rate(tmp_path, co
     assert drawn["grad_norm"] >= {"roberta-lora-agnews"} and drawn["learning_rate"] >= {"roberta-lora-agnews"}
     for _, fig in figs:
         plots_helpers.check_page(fig)
+
+
+@pytest.mark.parametrize("styles, train, expected", [
+    ({"eval": "-", "test": "--", "test_ood": ":"}, True,
+     ["training (light)", "eval (bold, solid)", "test (bold, dashed)", "test_ood (bold, dotted)"]),
+    ({"eval": "-", "test": "--"}, False, ["eval (solid)", "test (dashed)"]),
+    ({"eval": "-"}, True, ["training (light)", "evaluation (bold)"]),
+    ({"eval": "-"}, False, []),  # one evaluation set, no training: every line is one, nothing to tell apart
+])
+def test_the_line_style_legend_says_each_thing_once(styles, train, expected):
+    from plots.overview import style_legend
+    handles, names = style_legend(styles, train)
+    assert names == expected and len(handles) == len(names)
+    assert [h.get_linestyle() for h in handles] == (["-"] if train else []) + (
+        list(styles.values()) if len(styles) > 1 else ["-"] * train)

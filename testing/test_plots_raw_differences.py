@@ -111,3 +111,24 @@ def test_a_missing_evaluation_is_na_and_a_group_without_in_distribution_data_is_
     ood_only = points[(points["condition"] == "atlantis") & (points["group"].isin(["ft1", "baseline"]))]
     note = spec.func(ood_only, OutputContext(config, {"group": "ft1"}, spec.title))
     assert "No Standard" in note.axes[0].texts[0].get_text()
+
+
+def test_forgetting_only_where_training_is_described(small_tree, config, undescribed_config):
+    """The sweep's figure is titled forgetting and drawn in vermillion / blue; with nobody saying what the
+    runs trained on it is a change from the baseline, each run in its own colour, named in the legend."""
+    from matplotlib.colors import to_hex
+
+    from plots.style import TRAINED, UNTRAINED, run_style
+    [(_, described)], _ = render("raw_differences", small_tree, config, only={"group": "ft1"})
+    assert "(forgetting)" in plots_helpers.title(described)
+    assert {c for ax in described.axes for _, c in plots_helpers.means(ax).values()} == {
+        to_hex(TRAINED), to_hex(UNTRAINED)}
+    [(_, fig)], _ = render("raw_differences", small_tree, undescribed_config, only={"group": "ft1"})
+    title = plots_helpers.title(fig)
+    assert "forgetting" not in title.lower()
+    assert title.startswith("ft1: Single-task fine-tuning vs baseline: change on Standard data at the last checkpoint:")
+    for ax in fig.axes:
+        assert {r: c for r, (_, c) in plots_helpers.means(ax).items()} == {
+            0: to_hex(run_style(0)[0]), 1: to_hex(run_style(1)[0])}
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert legend[:2] == ["ft1-1", "ft1-2"] and "trained on this task" not in legend

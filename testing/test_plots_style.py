@@ -89,16 +89,50 @@ def _lab(colour: str) -> np.ndarray:
 
 
 def test_run_colours_mean_nothing_else_and_tell_runs_apart() -> None:
-    """Runs without a baseline get colours far from trained, untrained, better, worse and the baseline,
-    and from each other; with a marker each, a (colour, marker) pair repeats only after 28 runs."""
+    """Runs with no trained/untrained meaning get colours far from trained, untrained, better, worse and
+    the baseline, and from each other, dark enough for 7 pt text on white; ten runs get ten colours (the
+    eight lm-eval runs of the real tree no longer share one), and with a marker each a (colour, marker)
+    pair repeats only after 40 runs, neighbours differing in both."""
     from plots.style import BASELINE, BETTER, RUN_COLOURS, RUN_MARKERS, TRAINED, UNTRAINED, WORSE, run_style
     meanings = [TRAINED, UNTRAINED, BETTER, WORSE, BASELINE]
     for colour in RUN_COLOURS:
         assert min(np.linalg.norm(_lab(colour) - _lab(m)) for m in meanings) >= 30, colour
+        assert _lab(colour)[0] <= 55, colour  # L*: readable as small text on white (no lavender, tan, gold)
     for a, b in itertools.combinations(RUN_COLOURS, 2):
         assert np.linalg.norm(_lab(a) - _lab(b)) >= 25, (a, b)
+    assert len({run_style(i)[0] for i in range(10)}) == 10
+    assert len({run_style(i) for i in range(12)}) == 12
     n = len(RUN_COLOURS) * len(RUN_MARKERS)
-    assert len({run_style(i) for i in range(n)}) == n == 28
+    assert len({run_style(i) for i in range(n)}) == n == 40
+    assert run_style(n) == run_style(0)
+    assert all(run_style(i)[1] != run_style(i + 1)[1] for i in range(n))  # neighbours: another marker too
+
+
+def test_interval_rows_draw_a_run_in_its_own_colour_and_marker() -> None:
+    """Rows whose run index is >= 0 (nobody described them) take the run's colour and marker; the others
+    keep vermillion (trained) and blue, in one "o" collection as before."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_hex
+
+    import plots_helpers
+    from plots.style import TRAINED, UNTRAINED, interval_handles, interval_rows, run_entries, run_style
+    fig, ax = plt.subplots()
+    interval_rows(ax, np.array([1.0, 2.0, 3.0, 4.0]), np.array([0.5, 1.5, 2.5, 3.5]), np.array([1.5, 2.5, 3.5, 4.5]),
+                  np.array([True, False, False, False]), runs=np.array([-1, -1, 0, 1]))
+    assert {r: c for r, (_, c) in plots_helpers.means(ax).items()} == {
+        0: to_hex(TRAINED), 1: to_hex(UNTRAINED), 2: to_hex(run_style(0)[0]), 3: to_hex(run_style(1)[0])}
+    assert plots_helpers.mean_markers(ax) == {0: "o", 1: "o", 2: run_style(0)[1], 3: run_style(1)[1]}
+    [lines] = plots_helpers.by_gid(ax, "interval")
+    assert [to_hex(c) for c in lines.get_colors()] == [to_hex(TRAINED), to_hex(UNTRAINED),
+                                                       to_hex(run_style(0)[0]), to_hex(run_style(1)[0])]
+    entries = run_entries([-1, 1, 0, 1], ["a", "d", "c", "d"])
+    assert entries == [(0, "c"), (1, "d")]
+    handles, names = interval_handles(False, "± std", entries, described=False)
+    assert names == ["c", "d"]
+    assert [(to_hex(h.get_color()), h.get_marker()) for h in handles] == [(to_hex(run_style(i)[0]), run_style(i)[1])
+                                                                          for i in (0, 1)]
+    assert interval_handles(True, "± std")[1] == ["trained on this task", "not trained on it", "± std", "one seed"]
+    plt.close(fig)
 
 
 def test_a_long_title_keeps_what_is_compared_and_shortens_the_name() -> None:

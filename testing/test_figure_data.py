@@ -1,0 +1,48 @@
+"""analysis/figure_data.py's one decision about runs: which runs rules.yaml describes (`training:` says
+what they trained on, so trained / not trained means something), and the run index (colour, marker) of
+the others, taken from a whole view so a run keeps it in every figure."""
+from __future__ import annotations
+
+import pandas as pd
+
+from analysis.figure_data import described, row_runs, run_index, seed_bars, with_run_index
+from testing_helpers import render_views
+
+
+def test_described_is_where_training_names_tasks_or_a_baseline() -> None:
+    frame = pd.DataFrame({
+        "experiment": ["pt1", "pt1_ft1-1", "pt1_ft1-9", "bert-sst2", "gpt2"],
+        "group": ["baseline", "ft1", "ft1", "hf", "baseline"],
+        "trained_on": ["", "distance", "", "", None],
+    })
+    assert described(frame).tolist() == [True, True, False, False, True]
+    # a hand-made frame with `trained` alone keeps the trained / not-trained meaning
+    assert described(frame.drop(columns="trained_on")).tolist() == [True] * 5
+
+
+def test_a_run_index_comes_from_the_whole_view_not_a_slice() -> None:
+    """c is the third run of its group whether or not a figure's slice has b; another group counts on
+    its own; described rows (and baselines) have none."""
+    view = pd.DataFrame({
+        "model": ["c", "b", "a", "x", "pt1_ft1-1", "base"],
+        "group": ["hf", "hf", "hf", "lm", "ft1", "baseline"],
+        "trained_on": ["", "", "", "", "distance", ""],
+    })
+    assert run_index(view) == {"a": 0, "b": 1, "c": 2, "x": 0}
+    indexed = with_run_index(view)
+    assert indexed["run_index"].tolist() == [2, 1, 0, 0, -1, -1]
+    slice_ = indexed[indexed["model"].isin(["a", "c"])]
+    assert row_runs(slice_, ["a", "c", "missing"]).tolist() == [0, 2, -1]
+    # without the column (a hand-made slice), the slice's own order
+    assert row_runs(slice_.drop(columns="run_index"), ["a", "c"]).tolist() == [0, 1]
+
+
+def test_seed_bars_carry_each_rows_run_index(scored_runs) -> None:
+    root, config = scored_runs
+    _, views = render_views("comparison", root, config, extra=("seed_points",))
+    points = views["seed_points"]
+    bars = seed_bars(points[points["group"].isin(["hf", "baseline"])], "value", config)
+    assert list(bars.mean.index) == ["alpha", "beta", "gamma"]
+    assert bars.runs.tolist() == [0, 1, 2]
+    # the baseline is drawn as the baseline (black), never in a run colour
+    assert set(points.loc[points["group"] == "baseline", "run_index"]) == {-1}
