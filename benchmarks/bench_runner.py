@@ -376,10 +376,10 @@ def example_watch(workdir: Path, changes: int) -> None:
     print(f"{'watch: all affected outputs':34s} {med(to_all):7.2f}s  {'<= 2.5s':15s} {med(to_all) / 2.5:7.2f}x  "
           f"{'yes' if med(to_all) <= 2.5 else 'NO':3s}  {runs(to_all)}")
     if phases:
-        print(f"runner phases (s), watch change: {phases(phases[-1])}; exit code on SIGINT {code}")
+        print(f"runner phases (s), watch change: {phase_line(phases[-1])}; exit code on SIGINT {code}")
 
 
-def phases(timings: dict) -> str:
+def phase_line(timings: dict) -> str:
     return ", ".join(f"{k} {v:.2f}" for k, v in timings.items())
 
 
@@ -412,10 +412,10 @@ def report(suite: Suite, ref: list[Measured] | None) -> None:
     print(f"{'peak memory of the cold run':34s} {rss:6.0f}MB  {'< 1024 MB':15s} {'':>8s}  "
           f"{'yes' if rss < 1024 else 'NO':3s}  (sum of RSS; sum of PSS {pss:.0f} MB)")
     print(f"{'watch: stop on SIGINT':34s} {suite.stop[0]:7.2f}s  exit code {suite.stop[1]}")
-    print(f"runner phases (s), cold run:     {phases(suite.cold_phases)}")
-    print(f"runner phases (s), one change:   {phases(suite.one_phases)}")
+    print(f"runner phases (s), cold run:     {phase_line(suite.cold_phases)}")
+    print(f"runner phases (s), one change:   {phase_line(suite.one_phases)}")
     if suite.watch_phases:
-        print(f"runner phases (s), watch change: {phases(suite.watch_phases[-1])}")
+        print(f"runner phases (s), watch change: {phase_line(suite.watch_phases[-1])}")
     seconds = sorted(((e.get("seconds", 0.0), rel) for rel, e in suite.outputs.items()), reverse=True)
     print(f"render seconds, all outputs: {sum(s for s, _ in seconds):.1f} over {os.cpu_count()} workers; "
           "slowest: " + ", ".join(f"{rel} {s:.1f}" for s, rel in seconds[:5]))

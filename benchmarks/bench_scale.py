@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.bench_runner import (CHANGE_FILES, Measured, phases, change, manifest, med, run_all, runs,
+from benchmarks.bench_runner import (CHANGE_FILES, Measured, phase_line, change, manifest, med, run_all, runs,
                                      watch_latency)
 
 TARGETS = {"cold": 60.0, "pss_mb": 1536.0, "noop": 2.0, "one": 8.0, "watch_table": 3.0}
@@ -86,13 +86,13 @@ def sweep_suite(data: Path, out: Path, repeats: int, changes: int) -> None:
         shutil.rmtree(out, ignore_errors=True)
         cold.append(run_all(data, out, memory=True))
         print(f"    cold {cold[-1].seconds:.1f}s (exit {cold[-1].code}), {_mb(cold[-1])}; "
-              f"{phases(manifest(out)['last_run']['timings'])}")
+              f"{phase_line(manifest(out)['last_run']['timings'])}")
     noop = [run_all(data, out) for _ in range(repeats)]
     one = []
     for i in range(repeats):
         change(data, CHANGE_FILES[0].format(k=1 + i % 7), 0.8)
         one.append(run_all(data, out, memory=True))
-        print(f"    one change {one[-1].seconds:.1f}s, {_mb(one[-1])}; {phases(manifest(out)['last_run']['timings'])}")
+        print(f"    one change {one[-1].seconds:.1f}s, {_mb(one[-1])}; {phase_line(manifest(out)['last_run']['timings'])}")
     to_table, to_all, _, stop, code = watch_latency(data, out, changes, []) if changes else ([], [], [], 0, 0)
     peak = max(m.pss_mb for m in cold)
     print(f"  cold        median {med([m.seconds for m in cold]):7.1f}s ({runs([m.seconds for m in cold])}) "
