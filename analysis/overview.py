@@ -13,6 +13,8 @@ stderr) and the last-value dots.
 """
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
 import pandas as pd
 
@@ -114,15 +116,22 @@ def scale_panels(rows: pd.DataFrame, fixed: bool = True, signature: dict[str, fr
     return out
 
 
+def columns(frame: pd.DataFrame, *names: str) -> Iterator[tuple]:
+    """The rows of some columns as tuples, read from plain arrays: iterating a pandas string column
+    goes through one `__getitem__` a value (10 s of a 5-million-record log tree's overview)."""
+    return zip(*(frame[n].to_numpy(dtype=object) for n in names))
+
+
 def fold(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Add `name` and `benchmark`; replace a model's subtasks by the benchmark's aggregate where it
     reports none (mean of its subtasks, `aggregated`); keep subtask rows flagged `headline` False."""
-    rows = rows.assign(name=rows["task"].astype(str).map(canonical))
+    tasks = rows["task"].astype(str)
+    rows = rows.assign(name=tasks.map({t: canonical(t) for t in tasks.unique()}))
     bench = {}
     for group, part in rows.groupby("group"):
-        for name, b in benchmark_of(set(part["name"])).items():
+        for name, b in benchmark_of(set(part["name"].unique())).items():
             bench[(group, name)] = b
-    rows["benchmark"] = [bench[(g, n)] for g, n in zip(rows["group"], rows["name"])]
+    rows["benchmark"] = [bench[(g, n)] for g, n in columns(rows, "group", "name")]
     rows["headline"] = rows["benchmark"] == rows["name"]
     rows["aggregated"] = False
     rows["n_sub"] = 0
@@ -194,7 +203,7 @@ def mark_best(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     signed = np.where(rows["kind"] == "error", -rows["value"].astype(float), rows["value"].astype(float))
     rows["_signed"] = signed
     # a loss or perplexity means something only for the data it was measured on: no best across runs
-    fixed = np.array([bounded(str(n), str(k)) for n, k in zip(rows["name"], rows["kind"])], dtype=bool)
+    fixed = np.array([bounded(str(n), str(k)) for n, k in columns(rows, "name", "kind")], dtype=bool)
     ok = rows[np.isfinite(signed) & fixed]
     counts = ok.groupby(by)["model"].transform("nunique")
     ok = ok[counts > 1]
@@ -269,18 +278,18 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
     finite = out[np.isfinite(out["value"])]
     steps = finite.groupby(["group", "name", "model", "condition"])["step"].nunique()
     curved = set(steps[steps > 1].reset_index()[["group", "name"]].itertuples(index=False, name=None))
-    out = out[[(g, n) in curved for g, n in zip(out["group"], out["name"])]].copy()
+    out = out[[(g, n) in curved for g, n in columns(out, "group", "name")]].copy()
     if out.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in OVERVIEW_COLUMNS})
     out["role"] = out["condition"].astype(str).map(role)
     is_diag = (out["kind"] == DIAGNOSTIC).to_numpy(dtype=bool)
     panel, label = {}, {}
     # the kind of task a run reports: its scored metrics (a diagnostic says nothing of what was measured)
-    signature = {(g, str(m)): frozenset(p["name"]) for (g, m), p in out[~is_diag].groupby(["group", "model"])}
+    signature = {(g, str(m)): frozenset(p["name"].unique()) for (g, m), p in out[~is_diag].groupby(["group", "model"])}
     for (group, name), part in out.groupby(["group", "name"], sort=True):
         kind = str(part["kind"].iloc[0])
         fixed = kind != DIAGNOSTIC and bounded(name, kind)
-        same = ({str(m): frozenset() for m in part["model"]} if kind == DIAGNOSTIC  # one quantity: only a decade
+        same = ({str(m): frozenset() for m in part["model"].unique()} if kind == DIAGNOSTIC  # one quantity: only a decade
                 else {m: s for (g, m), s in signature.items() if g == group})   # apart splits it
         split = scale_panels(part, fixed, same)
         n = max(split.values()) + 1
@@ -292,13 +301,13 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
             for model in models:
                 panel[(group, name, model)] = f"{name}#{p}" if n > 1 else name
                 label[(group, name, model)] = name + said
-    trip = list(zip(out["group"], out["name"], out["model"]))
+    trip = list(columns(out, "group", "name", "model"))
     out["panel"] = [panel[t] for t in trip]
     out["panel_label"] = [label[t] for t in trip]
     fin = out[np.isfinite(out["value"])]
     n_steps = fin.groupby(["group", "panel", "model", "condition"])["step"].nunique()
     curved = set(n_steps[n_steps > 1].reset_index()[["group", "panel"]].itertuples(index=False, name=None))
-    out = out[[(g, p) in curved for g, p in zip(out["group"], out["panel"])]].copy()
+    out = out[[(g, p) in curved for g, p in columns(out, "group", "panel")]].copy()
     out = compares_something(out, "panel")
     if out.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in OVERVIEW_COLUMNS})
