@@ -1,5 +1,6 @@
 """The default reader and the loader: layout, order, statistics, malformed files, the parse cache."""
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -277,3 +278,19 @@ def test_the_parse_cache_holds_a_sweep_file_in_bytes(tmp_path, config):
     again = ParseCache(tmp_path / "cache.pickle")
     assert again.entries[str(path)][4][1] == cols
     pd.testing.assert_frame_equal(load(root, config, again).frame, load(root, config).frame)
+
+
+def test_a_listing_given_is_what_is_read_with_no_second_walk(tmp_path, config):
+    """The run's one listing (the input stamp's walk and stat) is what discovery and the parse cache
+    use: the same frame as a walk of its own, and a file the listing does not hold is not read."""
+    from utils.walk import stat_files
+    root = tmp_path / "exp"
+    write_eval(root, "pt1", "distance", {**ck(2000, 2.0), **ck(1000, 3.0)})
+    late = write_eval(root, "pt1_ft1-1", "distance", ck(1000, 1.0))
+    listing = stat_files(str(root))
+    assert [rel for _, rel, _, _ in listing] == ["pt1/evals/distance/eval_data/evaluation_results.json",
+                                                 "pt1_ft1-1/evals/distance/eval_data/evaluation_results.json"]
+    pd.testing.assert_frame_equal(load(root, config, listing=listing).frame, load(root, config).frame)
+    without = [row for row in listing if row[0] != str(late)]
+    result = load(root, config, listing=without)
+    assert set(result.frame["experiment"]) == {"pt1"} and result.files == [Path(without[0][0])]

@@ -26,8 +26,8 @@ from utils.atomic import write_bytes
 from utils.config import Config
 from utils.errors import EvalFileError, UserError
 from utils.filestamp import content_digest, is_racy
-from utils.readers import (CHECKPOINT, LFS_POINTER, MISSING, NO_STEP, Columns, PartialRead, ReaderInfo, Record, all_readers,
-                           glob_matches, head, lfs_pointer_message)
+from utils.readers import (CHECKPOINT, LFS_POINTER, MISSING, NO_STEP, Columns, PartialRead, ReaderInfo, Record,
+                           all_readers, glob_matches, head, lfs_pointer_message)
 from utils.walk import files_under
 
 if TYPE_CHECKING:
