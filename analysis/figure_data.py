@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analysis.frames import columns
 from utils.config import Config
 from utils.errors import ConfigError
 
@@ -183,7 +184,7 @@ def trained_mask(frame: pd.DataFrame) -> pd.DataFrame:
     if "trained" in frame.columns:
         return frame
     trained = [t in on.split("+") if isinstance(on, str) and on else False
-               for t, on in zip(frame["task"], frame["trained_on"])]
+               for t, on in columns(frame, "task", "trained_on")]
     return frame.assign(trained=trained)
 
 

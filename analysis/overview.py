@@ -13,12 +13,11 @@ stderr) and the last-value dots.
 """
 from __future__ import annotations
 
-from typing import Iterator
-
 import numpy as np
 import pandas as pd
 
 from analysis.figure_data import described, run_index as figure_run_index
+from analysis.frames import columns
 from analysis.runs import without_baseline
 from analysis.scores import DIAGNOSTIC
 from utils.config import Config
@@ -114,12 +113,6 @@ def scale_panels(rows: pd.DataFrame, fixed: bool = True, signature: dict[str, fr
             panel, start, key = panel + 1, median, k
         out[model] = panel
     return out
-
-
-def columns(frame: pd.DataFrame, *names: str) -> Iterator[tuple]:
-    """The rows of some columns as tuples, read from plain arrays: iterating a pandas string column
-    goes through one `__getitem__` a value (10 s of a 5-million-record log tree's overview)."""
-    return zip(*(frame[n].to_numpy(dtype=object) for n in names))
 
 
 def fold(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

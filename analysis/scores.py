@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from analysis.frames import columns
 from analysis.formulas import (clip_score, fold_change, gap_reversed, raw_diff, score_gap_closing,
                                score_toward_perfect)
 from utils.config import UNSUFFIXED_SEED, Config
@@ -278,7 +279,7 @@ def build_scores(frame: pd.DataFrame, config: Config, gaps: Gaps | None = None,
 
     table["kind"] = table["task"].map({t: info.kind for t, info in config.tasks.items()})
     hib = (table["kind"] == "accuracy").to_numpy()
-    table["trained"] = [t in on.split("+") if on else False for t, on in zip(table["task"], table["trained_on"])]
+    table["trained"] = [t in on.split("+") if on else False for t, on in columns(table, "task", "trained_on")]
     table["raw_diff"] = raw_diff(table["value"], table["baseline"])
     table["fold_change"] = fold_change(table["value"], table["baseline"])
     table["score_toward_perfect"] = score_toward_perfect(table["value"], table["baseline"], hib)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from analysis.figure_data import with_heatmap_limit, with_run_index
 from analysis.findings import compute_findings
+from analysis.frames import columns
 from analysis.overview import run_overview, run_suite, suite_headline, suite_subtasks
 from analysis.runs import run_curves, run_values, with_baseline
 from analysis.scores import Gaps, build_curves, build_diagnostics, build_predictions, build_scores, primary
@@ -82,7 +83,7 @@ def with_steps(curves: pd.DataFrame) -> pd.DataFrame:
     keep = set(steps[steps > 1].reset_index()[["group", "condition"]].itertuples(index=False, name=None))
     if len(keep) == len(steps.reset_index()[["group", "condition"]].drop_duplicates()):
         return curves  # every slice has a curve (the sweep): unchanged
-    rows = [(g, c) in keep for g, c in zip(curves["group"], curves["condition"])]
+    rows = [(g, c) in keep for g, c in columns(curves, "group", "condition")]
     return curves[base.to_numpy() | np.array(rows, dtype=bool)].reset_index(drop=True)
 
 
