@@ -22,6 +22,7 @@ from analysis.runs import without_baseline
 from analysis.scores import DIAGNOSTIC
 from utils.config import Config
 from utils.inference import BOUNDED_LOWER
+from utils.labels import plain
 
 ALIASES = (("hendrycksTest-", "mmlu_"),)  # (old prefix, current prefix): one benchmark, two names
 MIN_SUBTASKS = 3  # asdiv_cot_llama beside asdiv is a variant, not a subtask
@@ -151,7 +152,7 @@ def _stderr(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
         return pd.DataFrame(columns=keys + ["stderr"])
     chosen = {t: config.task_metric(t)[0] for t in rows["task"].unique() if t in config.tasks}
     rows = rows[rows["metric"].to_numpy(dtype=object) == rows["task"].map(chosen).to_numpy(dtype=object)]
-    return rows[keys + ["value"]].rename(columns={"value": "stderr"}).drop_duplicates(keys, keep="last")
+    return plain(rows[keys + ["value"]]).rename(columns={"value": "stderr"}).drop_duplicates(keys, keep="last")
 
 
 def run_suite(frame: pd.DataFrame, scores: pd.DataFrame, curves: pd.DataFrame, config: Config) -> pd.DataFrame:

@@ -26,6 +26,7 @@ from utils.atomic import write_bytes
 from utils.config import Config
 from utils.errors import EvalFileError, UserError
 from utils.filestamp import content_digest, is_racy
+from utils.labels import categorical, categories, plain
 from utils.readers import (CHECKPOINT, LFS_POINTER, MISSING, NO_STEP, Columns, PartialRead, ReaderInfo, Record,
                            all_readers, glob_matches, head, lfs_pointer_message)
 from utils.walk import files_under
@@ -604,19 +605,28 @@ def _frame_by_file(blocks: list[tuple[tuple[list, ...], str]]) -> pd.DataFrame |
     rows = np.concatenate([offsets[i] + per_file[i][0][0] for i in files])
     value = np.frombuffer(b"".join(cols[_VALUE] for cols, _ in blocks), dtype="float64")[rows]
     which = np.repeat(np.arange(len(files)), [per_file[i][1] for i in files])
-    labels = pd.array(list(names), dtype="str")
 
-    def per_row(pick: list[str]) -> pd.api.extensions.ExtensionArray:
-        return pd.array(pick, dtype="str").take(which)
+    def per_row(pick: list[str]) -> pd.Categorical:
+        """A value per file (in `files` order) -> the column of its rows, as category codes."""
+        cats = categories(pick)
+        return pd.Categorical.from_codes(cats.get_indexer(pick)[which], dtype=pd.CategoricalDtype(cats))
 
     keys = sorted(by_key)
+    listed = np.array(list(names), dtype=object)
+
+    def named(pick: int) -> pd.Categorical:
+        """Metric (1) or statistic (2) names of every row, as category codes of the names used."""
+        at = np.concatenate([per_file[i][0][pick] for i in files])  # indices into `names`
+        cats = categories(listed[np.bincount(at, minlength=len(listed)) > 0])
+        return pd.Categorical.from_codes(cats.get_indexer(listed)[at], dtype=pd.CategoricalDtype(cats))
+
     data = {
         "experiment": per_row([k[0] for k in keys]),
         "condition": per_row([k[1] for k in keys]),
         "task": per_row([k[2] for k in keys]),
         "step": np.concatenate([per_file[i][0][3] for i in files]),
-        "metric": labels.take(np.concatenate([per_file[i][0][1] for i in files])),
-        "statistic": labels.take(np.concatenate([per_file[i][0][2] for i in files])),
+        "metric": named(1),
+        "statistic": named(2),
         "value": value,
         "source": per_row([blocks[i][1] for i in files]),
     }
@@ -692,7 +702,7 @@ def load(root: Path, config: Config, cache: ParseCache | None = None,
     if result.merged:
         log.info("%d record(s) repeated in another file (checkpoint copies of trainer_state.json, results "
                  "files, event files) merged: each number is kept once", result.merged)
-    result.frame = frame
+    result.frame = categorical(frame)  # the repeated strings as codes (utils/labels.py)
     statuses.sort(key=lambda f: f.path.split("/"))  # Path order (by parts), without a Path per file
     result.statuses = statuses
     _log_statuses(statuses)
@@ -754,6 +764,7 @@ def place_stepless(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     if not loose_mask.any():
         return frame, 0
     keys = ["experiment", "condition", "task", "metric", "statistic"]
+    frame = plain(frame)  # a run's last step is mapped by name below
     loose, fixed = frame[loose_mask], frame[~loose_mask]
     pairs = loose.reset_index().merge(fixed[keys + ["step", "value"]], on=keys, suffixes=("", "_at"))
     same = np.isclose(pairs["value"].to_numpy(dtype="float64"), pairs["value_at"].to_numpy(dtype="float64"),

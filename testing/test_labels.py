@@ -1,0 +1,48 @@
+"""The tidy table's label columns as categorical codes (utils/labels.py): sorted categories, so the
+table orders and groups as its strings did; plain strings back for the derived views; and slice
+fingerprints that see values, not which other names the whole table holds."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from runner.fingerprint import hash_frame
+from utils.labels import LABELS, categorical, plain
+
+FRAME = pd.DataFrame({
+    "experiment": ["pt1_ft2-1", "pt1", "pt1_ft1-1", "pt1"], "condition": ["standard", "atlantis"] * 2,
+    "task": ["angle", "distance", "angle", "Zeta"], "step": [2000, 1000, 1000, 3000],
+    "metric": ["angle_metric", "distance_metric", "angle_metric", "zeta"], "statistic": ["mean"] * 4,
+    "value": [1.5, 2.5, 3.5, 4.5], "source": ["b.json", "a.json", "c.json", "a.json"],
+}).astype({c: "str" for c in LABELS})
+
+
+def test_categorical_codes_the_labels_with_sorted_categories_and_leaves_numbers() -> None:
+    cat = categorical(FRAME)
+    for name in LABELS:
+        assert isinstance(cat[name].dtype, pd.CategoricalDtype), name
+        assert list(cat[name].cat.categories) == sorted(set(FRAME[name])), name
+    assert cat["step"].dtype == "int64" and cat["value"].dtype == "float64"
+    assert categorical(cat) is cat  # already coded: nothing to do
+    pd.testing.assert_frame_equal(plain(cat), FRAME)
+    assert plain(FRAME) is FRAME
+
+
+@pytest.mark.parametrize("by", [["experiment"], ["experiment", "condition", "task", "step"], ["task", "source"]])
+def test_coded_table_sorts_and_groups_as_its_strings(by: list[str]) -> None:
+    cat = categorical(FRAME)
+    pd.testing.assert_frame_equal(plain(cat.sort_values(by, ignore_index=True)),
+                                  FRAME.sort_values(by, ignore_index=True))
+    grouped = cat.groupby(by, sort=True)["value"].sum().reset_index()
+    pd.testing.assert_frame_equal(plain(grouped), FRAME.groupby(by, sort=True)["value"].sum().reset_index())
+
+
+def test_a_slice_fingerprint_does_not_see_the_other_names_of_the_table() -> None:
+    """A new experiment adds a category to the whole table: the other experiments' slices (and so
+    their figures' fingerprints) must not change, nor may the coded slice hash unlike its strings."""
+    grown = pd.concat([FRAME, FRAME.iloc[:1].assign(experiment="pt1_ft2-9", source="d.json")], ignore_index=True)
+    before, after = categorical(FRAME), categorical(grown)
+    assert len(after["experiment"].cat.categories) == len(before["experiment"].cat.categories) + 1
+    one, two = (f[f["experiment"] == "pt1"].reset_index(drop=True) for f in (before, after))
+    assert hash_frame(one) == hash_frame(two)
+    assert hash_frame(one) != hash_frame(before[before["experiment"] == "pt1_ft1-1"])
