@@ -333,3 +333,27 @@ def test_formats_without_a_wall_time_give_none(config, name, rel):
     assert recs and all(r.wall_time is None for r in recs)
     if "detectron2" in rel:  # the field is there, and is not a time of day
         assert all(0 < json.loads(line)["time"] < 1e9 for line in open(path) if '"time"' in line)
+
+
+T0 = 1_714_478_400.0  # 2024-04-30T12:00:00Z
+
+
+@pytest.mark.parametrize("fields, wall", [
+    (lambda s: {"timestamp": T0 + s}, lambda s: T0 + s),                        # Ray Tune's result.json
+    (lambda s: {"_timestamp": T0 + s + 0.25, "_runtime": s}, lambda s: T0 + s + 0.25),  # W&B's history rows
+    (lambda s: {"time": f"2024-04-30T12:00:0{s}+00:00"}, lambda s: T0 + s),     # ISO 8601 with its offset
+    (lambda s: {"time": f"2024-04-30T14:00:0{s}+02:00"}, lambda s: T0 + s),
+    (lambda s: {"time": 0.35 * s, "wall_time": T0 + s}, lambda s: T0 + s),     # the epoch field, not the duration
+    (lambda s: {"time": f"2024-04-30T12:00:0{s}"}, None),                       # no offset: time zone unknown
+    (lambda s: {"time": 0.35 * s}, None),                                       # detectron2: an iteration's seconds
+    (lambda s: {"time": 3600.0 * s}, None),                                     # seconds since the start
+    (lambda s: {"timestamp": (T0 + s) * 1000}, None),                           # milliseconds: not taken
+], ids=["timestamp", "_timestamp", "iso utc", "iso +02:00", "wall_time beside time", "iso naive", "duration",
+        "since start", "milliseconds"])
+def test_json_lines_wall_times(tmp_path, config, fields, wall):
+    path = tmp_path / "run" / "log.jsonl"
+    path.parent.mkdir()
+    path.write_text("".join(json.dumps({"step": s, "loss": 1 / s, **fields(s)}) + "\n" for s in (1, 2, 3)))
+    recs = all_readers()["jsonl_log"].read(path, tmp_path, config)
+    assert [(r.metric, r.step) for r in recs] == [("loss", 1), ("loss", 2), ("loss", 3)]  # no time is a metric
+    assert [r.wall_time for r in recs] == [wall(s) if wall else None for s in (1, 2, 3)]

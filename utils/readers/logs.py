@@ -68,16 +68,17 @@ def row_records(rows: Iterable[Mapping[str, Any]], experiment: str, config: Conf
                 value = to_value(raw)
                 if value is None:
                     continue
-            values[(kind[0], kind[1], step)] = value  # a repeated step (a restart) keeps the later value
+            at = (kind[0], kind[1], step)
+            values[at] = value  # a repeated step (a restart) keeps the later value
             if wall:
-                walls[(kind[0], kind[1], step)] = when
+                walls[at] = when  # the same keys in the same order as `values`
     tasks: dict[str, str] = {}
     for _, metric, _ in values:
         if metric not in tasks:
             tasks[metric] = find_task(metric, config) or metric
     if any(w is not None for w in walls.values()):
-        records = [Record(experiment, cond, tasks[metric], step, metric, "value", value, walls[(cond, metric, step)])
-                   for (cond, metric, step), value in values.items()]
+        records = [Record(experiment, cond, tasks[metric], step, metric, "value", value, when)
+                   for ((cond, metric, step), value), when in zip(values.items(), walls.values())]
     else:
         records = [Record(experiment, cond, tasks[metric], step, metric, "value", value)
                    for (cond, metric, step), value in values.items()]
@@ -85,6 +86,14 @@ def row_records(rows: Iterable[Mapping[str, Any]], experiment: str, config: Conf
 
 
 _UNSEEN = object()
+
+
+def wall_field(rows: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
+    """The wall time field of a log whose first rows are these: the first of `WALL_KEYS` holding an epoch
+    time on some row, as `row_records(wall=...)` takes it; () when none does (a relative `time`), so a
+    log without wall times costs nothing per row."""
+    rows = list(rows)
+    return next(((k,) for k in WALL_KEYS if any(to_wall_time(r.get(k)) is not None for r in rows)), ())
 
 
 def _row_wall_time(row: Mapping[str, Any], fields: tuple[str, ...]) -> float | None:
