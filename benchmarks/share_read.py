@@ -50,7 +50,7 @@ def numbers(path: Path) -> int | None:
     if "tfevents" in name:
         try:
             from utils.readers.tensorboard import scalars
-            return sum(1 for _, tag, _ in scalars(path) if not is_bookkeeping(tag.split("/")[-1]))
+            return sum(1 for _, tag, *_ in scalars(path) if not is_bookkeeping(tag.split("/")[-1]))
         except Exception:  # noqa: BLE001
             return None
     if "/metrics/" in path.as_posix() and "." not in name.replace("mAP50-95B", ""):

@@ -7,7 +7,8 @@ from plots.registry import OutputContext, table
 
 
 @table("metrics_csv", needs="metrics", writes="tables/metrics.csv", title="All records", blocks_by="experiment",
-       description="Every record loaded: experiment, condition, task, step, metric, statistic, value, source.")
+       description="Every record loaded: experiment, condition, task, step, metric, statistic, value, source; and "
+                   "wall_time (seconds since the epoch, UTC) when a file gives the time its numbers were logged.")
 def metrics_csv(data: pd.DataFrame, ctx: OutputContext) -> str:
     return data.to_csv(index=False)
 

@@ -8,9 +8,7 @@ import pytest
 from readers_helpers import rules
 from utils.config import TaskInfo
 from utils.inference import direction, infer, with_inferred
-from utils.readers import Record
-
-COLS = list(Record._fields) + ["source"]
+from utils.loading import COLUMNS as COLS
 
 
 def frame(rows):

@@ -1,4 +1,6 @@
 """The default reader and the loader: layout, order, statistics, malformed files, the parse cache."""
+import json
+import math
 import os
 from pathlib import Path
 
@@ -9,9 +11,10 @@ import pytest
 from readers_helpers import rules
 from testing_helpers import write_eval
 from utils.errors import UserError
-from utils.loading import COLUMNS, ParseCache, _frame_by_file, discover, load, pack, packed_len, unpack
-from utils.readers import all_readers
 from utils.labels import LABELS, plain
+from utils.loading import (COLUMNS, WALL_TIME, ParseCache, _frame_by_file, discover, load, merge_repeats, pack,
+                           packed_len, place_stepless, unpack)
+from utils.readers import NO_STEP, all_readers
 from utils.synthetic import write_tree
 
 
@@ -189,8 +192,8 @@ EXTRAS = {
 def _reference(root, cfg):
     """Every file read on its own, concatenated in discovery order, then the full stable sort."""
     readers = all_readers()
-    rows = [(*rec, path.relative_to(root).as_posix()) for path, rname in discover(root, cfg)
-            for rec in readers[rname].read(path, root, cfg)]
+    rows = [(*rec[:-1], path.relative_to(root).as_posix()) for path, rname in discover(root, cfg)
+            for rec in readers[rname].read(path, root, cfg)]  # rec[-1]: no wall time in these files
     frame = pd.DataFrame(rows, columns=COLUMNS).astype({"step": "int64", "value": "float64"})
     return frame.sort_values(ORDER, kind="stable", ignore_index=True)
 
@@ -248,24 +251,27 @@ def test_discover_order_and_what_it_skips(tmp_path):
 
 
 @pytest.mark.parametrize("cols, packed_as", [
-    ((["a"] * 3, ["s"] * 3, ["t"] * 3, [1, 2, 3], ["m", "m", "n"], ["mean"] * 3, [0.5, float("nan"), 2.0]),
-     (tuple, tuple, tuple, bytes, list, tuple, bytes)),
-    ((["a", "b"], ["s"] * 2, ["t"] * 2, [1, 10 ** 30], ["m"] * 2, ["mean"] * 2, [1, 2.5]),  # a step beyond int64
-     (list, tuple, tuple, list, tuple, tuple, bytes)),
-    ((["a"], ["s"], ["t"], [True], ["m"], ["value"], ["x"]),  # odd types stay as they are
-     (tuple, tuple, tuple, list, tuple, tuple, list)),
-    (([], [], [], [], [], [], []), (list, list, list, bytes, list, list, bytes)),
-], ids=["sweep file", "huge step", "odd values", "empty"])
+    ((["a"] * 3, ["s"] * 3, ["t"] * 3, [1, 2, 3], ["m", "m", "n"], ["mean"] * 3, [0.5, float("nan"), 2.0],
+      [None] * 3), (tuple, tuple, tuple, bytes, list, tuple, bytes, type(None))),
+    ((["a", "b"], ["s"] * 2, ["t"] * 2, [1, 10 ** 30], ["m"] * 2, ["mean"] * 2, [1, 2.5],  # a step beyond int64
+      [1.7e9, None]), (list, tuple, tuple, list, tuple, tuple, bytes, bytes)),
+    ((["a"], ["s"], ["t"], [True], ["m"], ["value"], ["x"], ["x"]),  # odd types stay as they are; no wall time
+     (tuple, tuple, tuple, list, tuple, tuple, list, type(None))),
+    (([], [], [], [], [], [], [], []), (list, list, list, bytes, list, list, bytes, type(None))),
+], ids=["sweep file", "huge step, a wall time", "odd values", "empty"])
 def test_packed_columns_give_back_the_same_values(cols, packed_as):
     packed = pack(tuple(list(c) for c in cols))
     assert tuple(type(c) for c in packed) == packed_as
     assert pack(packed) == packed  # packing twice changes nothing
+    assert pack(tuple(list(c) for c in cols[:7])) == packed[:7] + (None,)  # columns from before the wall time
     assert packed_len(packed) == len(cols[6])
     back = unpack(packed)
-    for got, want in zip(back, cols):
+    for got, want in zip(back[:7], cols):
         assert [type(v) for v in got] == [type(float(v)) if isinstance(v, int) and not isinstance(v, bool)
                                           and got is back[6] else type(v) for v in want]
         assert all(g == w or g != g and w != w for g, w in zip(got, want))
+    walls = [w if isinstance(w, float) else None for w in cols[7]]
+    assert [None if w != w else w for w in back[7]] == (walls if any(walls) else [None] * len(walls))
 
 
 def test_the_parse_cache_holds_a_sweep_file_in_bytes(tmp_path, config):
@@ -298,3 +304,102 @@ def test_a_listing_given_is_what_is_read_with_no_second_walk(tmp_path, config):
     without = [row for row in listing if row[0] != str(late)]
     result = load(root, config, listing=without)
     assert set(result.frame["experiment"]) == {"pt1"} and result.files == [Path(without[0][0])]
+
+
+# --- wall times: the column only when some file gives one (issue 21, item 2) ---------------------------
+
+T0 = 1_714_000_000.0  # an epoch time (2024-04-24), as loggers stamp their lines
+
+
+def _log(path, steps, t0=None, **extra):
+    """A JSON Lines log: loss at each step, `timestamp` t0 + step when t0 is given (`extra` fields too)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        for s in steps:
+            fh.write(json.dumps({"step": s, "loss": 1 / s, **({"timestamp": t0 + s} if t0 else {}), **extra}) + "\n")
+    return path
+
+
+def _mlflow(root, run, steps, t0_ms):
+    """An MLflow run of one metric file (one experiment x condition x task per file): `<ts ms> <value> <step>`."""
+    folder = root / "mlruns" / "0" / run
+    (folder / "metrics").mkdir(parents=True)
+    (folder / "meta.yaml").write_text(f"run_name: {run}\n")
+    (folder / "metrics" / "accuracy").write_text("".join(f"{t0_ms + s} {s / 100} {s}\n" for s in steps))
+
+
+@pytest.mark.parametrize("tree", ["sweep", "log without a time", "relative time"])
+def test_a_frame_without_wall_times_has_exactly_the_old_columns(tmp_path, config, tree):
+    root = tmp_path / "data"
+    if tree == "sweep":
+        write_eval(root, "pt1", "distance", {**ck(2000, 2.0), **ck(1000, 3.0)})
+    else:  # detectron2's `time` is an iteration's seconds, not a wall time
+        _log(root / "run" / "log.jsonl", range(1, 4), **({"time": 0.35} if tree == "relative time" else {}))
+    cache = ParseCache(tmp_path / "cache.pickle")
+    frame = load(root, config, cache).frame
+    assert list(frame.columns) == COLUMNS and len(frame)
+    assert all(entry[4][1][7] is None for entry in cache.entries.values())  # nothing stored for it
+
+
+def test_a_tree_mixing_files_with_and_without_wall_times(tmp_path, config):
+    root = tmp_path / "data"
+    _log(root / "timed" / "log.jsonl", range(1, 4), T0)
+    _log(root / "untimed" / "log.jsonl", range(1, 4))
+    frame = load(root, config).frame
+    assert list(frame.columns) == COLUMNS + [WALL_TIME] and frame[WALL_TIME].dtype == "float64"
+    walls = frame.set_index(["experiment", "step"])[WALL_TIME]
+    assert [walls[("timed", s)] for s in (1, 2, 3)] == [T0 + 1, T0 + 2, T0 + 3]
+    assert walls.loc["untimed"].isna().all() and len(walls.loc["untimed"]) == 3
+
+
+@pytest.mark.parametrize("by_file", [True, False], ids=["by file", "full sort"])
+def test_the_parse_cache_round_trips_wall_times(tmp_path, config, monkeypatch, by_file):
+    """Cold and cached runs give one frame, whichever way it is built: sweep files and MLflow metric files
+    (one experiment x condition x task each) go by file; a JSON Lines log makes it the full sort."""
+    root = tmp_path / "data"
+    write_eval(root, "pt1", "distance", {**ck(2000, 2.0), **ck(1000, 3.0)})
+    _mlflow(root, "adam", [0, 1, 2], 1_664_364_007_310)
+    _mlflow(root, "sgd", [0, 1], 1_664_364_100_000)
+    if not by_file:  # two metrics in one file
+        _log(root / "run" / "log.jsonl", range(1, 4), T0, val_acc=0.5)
+    cache = ParseCache(tmp_path / "cache.pickle")
+    cold = load(root, config, cache)
+    cache.save()
+    again = ParseCache(tmp_path / "cache.pickle")
+    cached = load(root, config, again)
+    assert cached.parsed == [] and not cached.problems
+    pd.testing.assert_frame_equal(cold.frame, cached.frame, check_exact=True)
+    blocks = [(again.entries[str(p)][4][1], p.relative_to(root).as_posix()) for p in cached.files]
+    assert (_frame_by_file(blocks) is not None) == by_file
+    monkeypatch.setattr("utils.loading._frame_by_file", lambda blocks: None)  # the full sort gives the same
+    pd.testing.assert_frame_equal(load(root, config, again).frame, cold.frame, check_exact=True)
+    frame = cold.frame.set_index(["experiment", "step"])
+    assert frame.loc[("adam", 1), WALL_TIME] == 1_664_364_007.311  # milliseconds -> seconds
+    assert frame.loc[("sgd", 1), WALL_TIME] == 1_664_364_100.001
+    assert frame.loc["pt1", WALL_TIME].isna().all()  # the sweep's files have none
+    kinds = {p.name: type(again.entries[str(p)][4][1][7]) for p in cached.files}
+    assert kinds["accuracy"] is bytes and kinds["evaluation_results.json"] is type(None)
+
+
+@pytest.mark.parametrize("kept_wall", [T0 + 5, math.nan], ids=["kept copy has a time", "kept copy has none"])
+def test_merged_repeats_keep_the_kept_rows_wall_time(kept_wall):
+    """A checkpoint copy and the run's own file repeat a number: the run's own copy is kept, with its
+    own wall time (or none), never the dropped copy's."""
+    row = ["run", "train", "loss", 10, "loss", "value", 0.5]
+    frame = pd.DataFrame([row + ["run/checkpoint-10/log.jsonl", T0], row + ["run/log.jsonl", kept_wall],
+                          ["run", "train", "loss", 20, "loss", "value", 0.4, "run/log.jsonl", T0 + 9]],
+                         columns=COLUMNS + [WALL_TIME])
+    merged, count = merge_repeats(frame)
+    assert count == 1 and len(merged) == 2
+    kept = merged[merged["step"] == 10].iloc[0]
+    assert kept["source"] == "run/log.jsonl"
+    assert kept[WALL_TIME] == kept_wall or math.isnan(kept_wall) and math.isnan(kept[WALL_TIME])
+    assert merged.loc[merged["step"] == 20, WALL_TIME].tolist() == [T0 + 9]
+
+
+def test_a_stepless_summary_keeps_its_wall_time_where_it_is_filed():
+    frame = pd.DataFrame([["run", "eval", "acc", 100, "acc", "value", 0.7, "run/log.jsonl", T0 + 100],
+                          ["run", "eval", "f1", NO_STEP, "f1", "value", 0.6, "run/summary.json", T0 + 200]],
+                         columns=COLUMNS + [WALL_TIME])
+    placed, _ = place_stepless(frame)
+    assert placed.set_index("metric").loc["f1", ["step", WALL_TIME]].tolist() == [100, T0 + 200]

@@ -121,3 +121,33 @@ def test_format_end_to_end(tmp_path, write, caplog):
         got = scores.loc[(exp, cond, tasks[slot]), "value"]
         assert (got != got) if v == "N/A" else got == pytest.approx(v)
     assert scores.loc[("base_ft1-1", "standard", tasks["a"]), "baseline"] == values["base", "standard", "a"]
+
+
+def _timed_log(folder, timed):
+    """A JSON Lines training log; each line with its epoch `timestamp` when `timed`."""
+    folder.mkdir(parents=True)
+    (folder / "log.jsonl").write_text("".join(json.dumps({"step": s, "loss": 1 / s, "val_acc": s / 10, **(
+        {"timestamp": 1_714_000_000 + s} if timed else {})}) + "\n" for s in (1, 2, 3)))
+
+
+def test_metrics_csv_has_a_wall_time_column_only_when_a_file_gives_one(tmp_path):
+    """Zero-config: logs without a time give the old columns; a timed log added, a rebuild (its blocks
+    cached) gives the column, empty on the untimed run's rows; files.csv is as before."""
+    tree, out = tmp_path / "tree", tmp_path / "out"
+    _timed_log(tree / "plain", timed=False)
+
+    def metrics():
+        assert run_all.main(["--data", str(tree), "--out", str(out), "--only", "metrics_csv", "files_csv",
+                             "--jobs", "1", "-q"]) == 0
+        assert (out / "tables" / "files.csv").read_text().startswith("path,reader,records,status,reason\n")
+        return (out / "tables" / "metrics.csv").read_text().splitlines()
+
+    lines = metrics()
+    assert lines[0] == "experiment,condition,task,step,metric,statistic,value,source" and len(lines) == 7
+    _timed_log(tree / "timed", timed=True)
+    lines = metrics()
+    assert lines[0] == "experiment,condition,task,step,metric,statistic,value,source,wall_time" and len(lines) == 13
+    rows = [line.split(",") for line in lines[1:]]
+    assert {r[-1] for r in rows if r[0] == "plain"} == {""}
+    assert sorted(float(r[-1]) for r in rows if r[0] == "timed") == [1_714_000_001.0] * 2 + [1_714_000_002.0] * 2 + [
+        1_714_000_003.0] * 2

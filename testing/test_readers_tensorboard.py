@@ -60,3 +60,39 @@ def test_experiment_is_the_output_dir_holding_runs(tmp_path, config, rel, experi
     root = tmp_path / "data"
     (root / rel).parent.mkdir(parents=True, exist_ok=True)
     assert tb.run_experiment(root / rel, root, config) == experiment
+
+
+FINANCE = (
+    "tensorboard_runs/finance-llm/runs/Sep04_00-37-02_82e4ef84eb61/events.out.tfevents.1725410994.82e4ef84eb61.1712.0")
+DREAMER = "jsonl_logs/dreamer-fetch-reach/events.out.tfevents.1628105738.Turing.35797.13.v2"  # TF2 tensor scalars
+
+
+def _event_times(path):
+    """{(step, value): wall times} of every scalar, read with tensorboard's EventAccumulator."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.util import tensor_util
+    acc = EventAccumulator(str(path), size_guidance={"scalars": 0, "tensors": 0}, purge_orphaned_data=False)
+    acc.Reload()
+    out = {}
+    for tag in acc.Tags()["scalars"]:
+        for e in acc.Scalars(tag):
+            out.setdefault((e.step, e.value), set()).add(e.wall_time)
+    for tag in acc.Tags()["tensors"]:
+        for e in acc.Tensors(tag):
+            array = tensor_util.make_ndarray(e.tensor_proto)
+            if array.shape == () and array.dtype.kind == "f":
+                out.setdefault((e.step, float(array.item())), set()).add(e.wall_time)
+    return out
+
+
+@pytest.mark.parametrize("rel", [FINANCE, DREAMER, "ray_tune"], ids=["trainer", "tf2 tensors", "ray trial"])
+def test_every_scalar_carries_its_events_wall_time(config, rel):
+    pytest.importorskip("tensorboard", reason="the tensorboard extra: pip install -e '.[tensorboard]'")
+    path = real(rel) if rel != "ray_tune" else sorted(real(rel).rglob("events.out.tfevents.*"))[0]
+    want = _event_times(path)
+    for read in (lambda: tb.read_tensorboard(path, path.parent, config),
+                 lambda: tb._tail(path, path.parent, config, 0)):  # the tail reader from the first record on
+        recs = read()
+        assert len(recs) > 20
+        assert all(r.wall_time in want[(r.step, r.value)] for r in recs)
+        assert min(r.wall_time for r in recs) > 1.6e9  # seconds since the epoch: written after 2020

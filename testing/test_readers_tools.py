@@ -5,6 +5,7 @@ import csv
 import json
 import math
 from collections import Counter
+from datetime import datetime, timezone
 
 import pytest
 
@@ -243,3 +244,116 @@ def test_a_summary_beside_a_log_is_the_runs_final_value(tmp_path, config):
     got = {(c, m, s): v for c, m, s, v in zip(frame["condition"], frame["metric"], frame["step"], frame["value"])}
     assert got == {("eval", "loss", 10): 0.1, ("eval", "loss", 20): 0.05, ("eval", "loss", 30): 1.0 / 30,
                    ("test", "accuracy", 30): 0.9}
+
+
+# --- wall times: each format's own field, read independently (issue 21, item 2) ------------------------
+
+RAY_TRIAL = ("ray_tune/softmax-exp45/tune_train_func_2025-04-25_16-31-56/tune_train_func_0b2cc_00000_0_batch_size=16,"
+             "beta1=0.9000,beta2=0.9990,dropout_prob=0.1000,lr=0.0010,weight_decay=0.0000_2025-04-25_16-31-58")
+RAY_METRICS = ("loss", "r2", "mse", "rmse", "mae")
+
+
+def _walls(pairs):
+    """{(step, value): wall times} from (step, value, wall time) triples."""
+    out = {}
+    for step, value, when in pairs:
+        out.setdefault((step, value), set()).add(when)
+    return out
+
+
+def _mlflow_walls(path):
+    """`<timestamp ms> <value> <step>` lines: the time in seconds."""
+    lines = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    return _walls((int(step), float(value), int(ms) / 1000) for ms, value, step in lines)
+
+
+def _ray_csv_walls(path):
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return _walls((int(r["training_iteration"]), float(r[m]), float(r["timestamp"])) for r in rows for m in RAY_METRICS)
+
+
+def _ray_json_walls(path):
+    rows = [json.loads(line) for line in open(path) if line.strip()]
+    return _walls((r["training_iteration"], float(r[m]), float(r["timestamp"])) for r in rows for m in RAY_METRICS)
+
+
+def _sacred_walls(path):
+    """Sacred's timestamps are naive ISO strings in UTC (it stamps them with datetime.utcnow())."""
+    data = json.loads(path.read_text())
+    return _walls((step, value, datetime.fromisoformat(ts).replace(tzinfo=timezone.utc).timestamp())
+                  for series in data.values()
+                  for step, value, ts in zip(series["steps"], series["values"], series["timestamps"])
+                  if isinstance(value, float))
+
+
+def _wandb_walls(path):
+    """The summary's `_timestamp`, at the step its numbers are filed at."""
+    data = json.loads(path.read_text())
+    step = data.get("train/global_step", data.get("_step"))
+    return _walls((step, float(v), data["_timestamp"]) for v in data.values() if type(v) in (int, float))
+
+
+WALL_CASES = [
+    ("mlflow", "mlflow/gan-classical/mlruns/1/4b68d594b5934e5bafe524d0ecd6c978/metrics/Generator loss", _mlflow_walls),
+    ("mlflow", "mlflow/yolov8-mlflow/runs/mlflow/596793538227028894/3b1e8a01ecd5414194addb64dc7e701a/metrics/metrics/"
+               "mAP50B", _mlflow_walls),
+    ("ray_tune", f"{RAY_TRIAL}/progress.csv", _ray_csv_walls),
+    ("jsonl_log", f"{RAY_TRIAL}/result.json", _ray_json_walls),
+    ("sacred", "sacred/tgne/my_runs/8/metrics.json", _sacred_walls),
+    ("wandb", "wandb/mistral-viggo-finetune/wandb/run-20240430_164045-19xavnde/files/wandb-summary.json", _wandb_walls),
+    ("wandb", "wandb/seq2seq-sweep/wandb/run-20230516_044735-430qe3gk/files/wandb-summary.json", _wandb_walls),
+]
+
+
+@pytest.mark.parametrize("name, rel, independent", WALL_CASES,
+                         ids=[f"{c[0]}:{c[1].rsplit('/', 1)[1]}" for c in WALL_CASES])
+def test_wall_times_are_the_files_own(config, name, rel, independent):
+    path = real(rel)
+    recs = all_readers()[name].read(path, REAL, config)
+    want = independent(path)
+    assert recs and all(r.wall_time in want[(r.step, r.value)] for r in recs)
+
+
+NO_WALL_TIME = [
+    ("jsonl_log", "jsonl_logs/detectron2-balloon/metrics.json"),  # `time`: an iteration's seconds, not a wall time
+    ("jsonl_log", "jsonl_logs/mae-finetune/log.txt"),
+    ("lightning", "lightning/christianjzb-diffusion/lightning_logs/version_1/metrics.csv"),
+    ("keras", "keras/mnist-cnn-lr/training_log.csv"),
+    ("ultralytics", "ultralytics/yolov8-seg/results.csv"),
+    ("hf_trainer", "trl_runs/safety-dpo/trainer_state.json"),
+    ("lm_eval", "lm_eval/out/results.json"),
+]
+
+
+@pytest.mark.parametrize("name, rel", NO_WALL_TIME, ids=[r.split("/")[1] for _, r in NO_WALL_TIME])
+def test_formats_without_a_wall_time_give_none(config, name, rel):
+    path = real(rel)
+    recs = all_readers()[name].read(path, REAL, config)
+    assert recs and all(r.wall_time is None for r in recs)
+    if "detectron2" in rel:  # the field is there, and is not a time of day
+        assert all(0 < json.loads(line)["time"] < 1e9 for line in open(path) if '"time"' in line)
+
+
+T0 = 1_714_478_400.0  # 2024-04-30T12:00:00Z
+
+
+@pytest.mark.parametrize("fields, wall", [
+    (lambda s: {"timestamp": T0 + s}, lambda s: T0 + s),                        # Ray Tune's result.json
+    (lambda s: {"_timestamp": T0 + s + 0.25, "_runtime": s}, lambda s: T0 + s + 0.25),  # W&B's history rows
+    (lambda s: {"time": f"2024-04-30T12:00:0{s}+00:00"}, lambda s: T0 + s),     # ISO 8601 with its offset
+    (lambda s: {"time": f"2024-04-30T14:00:0{s}+02:00"}, lambda s: T0 + s),
+    (lambda s: {"time": 0.35 * s, "wall_time": T0 + s}, lambda s: T0 + s),     # the epoch field, not the duration
+    (lambda s: {"time": f"2024-04-30T12:00:0{s}"}, None),                       # no offset: time zone unknown
+    (lambda s: {"time": 0.35 * s}, None),                                       # detectron2: an iteration's seconds
+    (lambda s: {"time": 3600.0 * s}, None),                                     # seconds since the start
+    (lambda s: {"timestamp": (T0 + s) * 1000}, None),                           # milliseconds: not taken
+], ids=["timestamp", "_timestamp", "iso utc", "iso +02:00", "wall_time beside time", "iso naive", "duration",
+        "since start", "milliseconds"])
+def test_json_lines_wall_times(tmp_path, config, fields, wall):
+    path = tmp_path / "run" / "log.jsonl"
+    path.parent.mkdir()
+    path.write_text("".join(json.dumps({"step": s, "loss": 1 / s, **fields(s)}) + "\n" for s in (1, 2, 3)))
+    recs = all_readers()["jsonl_log"].read(path, tmp_path, config)
+    assert [(r.metric, r.step) for r in recs] == [("loss", 1), ("loss", 2), ("loss", 3)]  # no time is a metric
+    assert [r.wall_time for r in recs] == [wall(s) if wall else None for s in (1, 2, 3)]

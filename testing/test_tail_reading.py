@@ -172,6 +172,7 @@ def test_a_real_event_file_read_in_two_parts_gives_its_records_once(tmp_path, co
     assert calls == [path] and second.tailed == {str(path): (half, len(data) - half)}
     cold = load(tmp_path, config, ParseCache())
     assert len(cold.frame) == 31 and len(first.frame) < 31
+    assert cold.frame["wall_time"].notna().all()  # every event's own time, in both parts
     pd.testing.assert_frame_equal(_frame(second), _frame(cold))
 
 
@@ -188,3 +189,38 @@ def test_an_event_file_rewritten_in_place_is_read_whole(tmp_path, config, monkey
     second = load(tmp_path, config, cache)
     assert len(calls) == 2 and not second.tailed
     assert set(second.frame["value"]) == {2.0} and len(second.frame) == 8
+
+
+T0 = 1_714_000_000.0
+
+
+def _grow_jsonl(path, steps, t0):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fh.write("".join(json.dumps({"step": s, "loss": t0 / s, "timestamp": t0 + s}) + "\n" for s in steps))
+
+
+def _grow_events(path, steps, t0):
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _append(path, [event_pb2.Event(step=s, wall_time=t0 + s, summary=summary_pb2.Summary(
+        value=[summary_pb2.Summary.Value(tag="train/loss", simple_value=t0 / s / 1e9)])) for s in steps])
+
+
+@pytest.mark.parametrize("name, rel, grow", [("jsonl_log", "run/log.jsonl", _grow_jsonl),
+                                             ("tensorboard", "run/events.out.tfevents.1.host", _grow_events)])
+def test_a_grown_log_read_by_its_tail_keeps_wall_times(tmp_path, config, monkeypatch, name, rel, grow):
+    if name == "tensorboard":
+        pytest.importorskip("tensorboard", reason="the tensorboard extra: pip install -e '.[tensorboard]'")
+    path = tmp_path / rel
+    grow(path, range(1, 51), T0)
+    calls = _count_full_reads(monkeypatch, name)
+    cache = ParseCache()
+    load(tmp_path, config, cache)
+    grow(path, range(50, 61), T0 + 1000)  # step 50 logged again (a restart): the later value and time
+    second = load(tmp_path, config, cache)
+    assert calls == [path] and str(path) in second.tailed  # read by its tail
+    walls = second.frame.set_index("step")["wall_time"]
+    assert walls[1] == T0 + 1 and walls[49] == T0 + 49  # the cached part keeps its times
+    assert walls[50] == T0 + 1050 and walls[60] == T0 + 1060 and len(walls) == 60
+    pd.testing.assert_frame_equal(_frame(second), _frame(load(tmp_path, config, ParseCache())))

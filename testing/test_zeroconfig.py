@@ -64,6 +64,18 @@ def test_exit_0_and_every_record_once(whole):
     assert not [m for m in metrics["metric"].unique() if is_bookkeeping(m)]
 
 
+def test_wall_times_where_the_files_have_them(whole):
+    """Event files, MLflow, W&B, Sacred metrics and Ray's result.json give each record its time; the
+    Trainer's and lm-eval's JSON files have none."""
+    metrics = whole[1]
+    timed, src = metrics["wall_time"].notna(), metrics["source"]
+    has = (src.str.contains("tfevents") | src.str.startswith("mlflow/") | src.str.endswith("wandb-summary.json")
+           | src.str.endswith("/result.json") | src.str.startswith("sacred/") & src.str.endswith("/metrics.json"))
+    assert has.sum() > 1000 and timed[has].all()
+    assert not timed[src.str.endswith(("trainer_state.json", "_results.json")) | src.str.startswith("lm_eval/")].any()
+    assert metrics.loc[timed, "wall_time"].between(1.6e9, 1.8e9).all()  # seconds since the epoch: 2020 to 2027
+
+
 def test_every_logged_trainer_evaluation_once_under_its_run(whole):
     metrics = whole[1].set_index(["experiment", "condition", "step", "metric"])
     for state in sorted((REAL / "hf_runs").rglob("trainer_state.json")):

@@ -37,9 +37,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COLUMNS = ["experiment", "condition", "task", "step", "metric", "statistic", "value", "source"]
-_CACHE_VERSION = 7  # 3: column-wise outcomes, builtins-only pickle; 4: non-finite values as missing;
+WALL_TIME = "wall_time"  # the column after COLUMNS, only when some record has one (seconds since the epoch)
+_CACHE_VERSION = 8  # 3: column-wise outcomes, builtins-only pickle; 4: non-finite values as missing;
 # 5: outcomes carry the values note and the partial-read message; 6: append-only logs' read offset;
-# 7: packed columns (`pack`)
+# 7: packed columns (`pack`); 8: the wall time column
 _PARALLEL_MIN = 200  # fewer unparsed files than this are parsed in-process (shipping costs more)
 
 
@@ -292,7 +293,7 @@ def columnar(records: list[Record] | Columns) -> tuple[list, ...]:
         return tuple(records)
     cols = tuple(map(list, zip(*records))) if records else tuple([] for _ in Record._fields)
     for i, name in enumerate(Record._fields):
-        if name not in ("step", "value"):
+        if name not in ("step", "value", "wall_time"):
             try:
                 cols[i][:] = map(sys.intern, cols[i])
             except TypeError:  # not a str: leave the column as it is
@@ -303,16 +304,21 @@ def columnar(records: list[Record] | Columns) -> tuple[list, ...]:
 # A file's columns as the parse cache keeps them (`pack`): a string column holding one string is
 # `(string,)`, steps are int64 bytes and values float64 bytes when they are plain numbers, anything
 # else stays a list. A sweep file's 55 records are then ~1 KB of bytes instead of ~5 KB of Python
-# objects: a 100,000-file cache loads, saves and is held in a fraction of the time and memory.
-_STEP, _VALUE = Record._fields.index("step"), Record._fields.index("value")
+# objects: a 100,000-file cache loads, saves and is held in a fraction of the time and memory. Wall
+# times are float64 bytes (NaN where a record has none), or None for a file without any: no cost.
+_STEP, _VALUE, _WALL = (Record._fields.index(f) for f in ("step", "value", "wall_time"))
 _INTS, _NUMBERS = {int}, {int, float}
 
 
 def pack(cols: tuple[list, ...]) -> tuple:
-    """The compact form of a file's columns (see above); `unpack` gives the lists back."""
+    """The compact form of a file's columns (see above); `unpack` gives the lists back. Columns
+    without the wall time (7, as before it) get None for it."""
     n = packed_len(cols)
     out: list = []
     for i, col in enumerate(cols):
+        if i == _WALL:
+            out.append(_pack_wall(col))
+            continue
         if isinstance(col, (bytes, tuple)):  # packed already
             out.append(col)
             continue
@@ -332,7 +338,20 @@ def pack(cols: tuple[list, ...]) -> tuple:
             out.append((col[0],))
             continue
         out.append(col if isinstance(col, list) else list(col))
+    if len(out) == _WALL:
+        out.append(None)
     return tuple(out)
+
+
+def _pack_wall(col: list | bytes | None) -> bytes | None:
+    """Wall times as float64 bytes (NaN where a record has none: a non-number too), None when no
+    record has one."""
+    if col is None or isinstance(col, bytes):  # none, or packed already
+        return col
+    if col.count(None) == len(col):  # the usual file: no wall time (counted without a Python loop)
+        return None
+    times = np.array([w if type(w) in _NUMBERS else math.nan for w in col], dtype="float64")
+    return times.tobytes() if not np.isnan(times).all() else None
 
 
 def packed_len(cols: tuple) -> int:
@@ -343,6 +362,8 @@ def packed_len(cols: tuple) -> int:
 
 def column(col: list | tuple | bytes, n: int, i: int) -> list:
     """Column `i` of a file's packed columns as a list of `n` values."""
+    if col is None:  # no wall time
+        return [None] * n
     if isinstance(col, bytes):
         return np.frombuffer(col, dtype="int64" if i == _STEP else "float64").tolist()
     if isinstance(col, tuple):
@@ -545,10 +566,13 @@ def _sorted_and_merged(blocks: list[tuple[tuple[list, ...], str]]) -> tuple[pd.D
     columns: list[list] = [[] for _ in COLUMNS]
     for cols, source in blocks:
         n = packed_len(cols)
-        for i, (col, values) in enumerate(zip(columns, cols)):
+        for i, (col, values) in enumerate(zip(columns[:-1], cols)):
             col.extend(column(values, n, i))
         columns[-1].extend([source] * n)
     frame = _typed_frame(columns)
+    walls = _wall_times(blocks)
+    if walls is not None:
+        frame[WALL_TIME] = walls
     if frame.empty:
         return pd.DataFrame({c: pd.Series(dtype="int64" if c == "step" else
                                           "float64" if c == "value" else "object") for c in COLUMNS}), 0
@@ -567,7 +591,7 @@ def _frame_by_file(blocks: list[tuple[tuple[list, ...], str]]) -> pd.DataFrame |
     names: dict[str, int] = {}  # metric and statistic names -> index in `labels`
     per_file: list[tuple] = []  # (layout, length) per block
     for i, (cols, _) in enumerate(blocks):
-        experiment, condition, task, step, metric, statistic, value = cols
+        experiment, condition, task, step, metric, statistic, value = cols[:_WALL]
         n = packed_len(cols)
         if n == 0:
             per_file.append((None, 0))
@@ -630,7 +654,20 @@ def _frame_by_file(blocks: list[tuple[tuple[list, ...], str]]) -> pd.DataFrame |
         "value": value,
         "source": per_row([blocks[i][1] for i in files]),
     }
-    return pd.DataFrame(data, columns=COLUMNS, copy=False)
+    walls = _wall_times(blocks)
+    if walls is not None:
+        data[WALL_TIME] = walls[rows]
+    return pd.DataFrame(data, columns=COLUMNS + [WALL_TIME] if walls is not None else COLUMNS, copy=False)
+
+
+def _wall_times(blocks: list[tuple[tuple, str]]) -> np.ndarray | None:
+    """Every record's wall time (NaN where it has none), the blocks' records in order; None when
+    no record has one (the frame then has no wall time column)."""
+    walls = [cols[_WALL] if len(cols) > _WALL else None for cols, _ in blocks]
+    if all(w is None for w in walls):
+        return None
+    return np.concatenate([np.frombuffer(w, dtype="float64") if w is not None else
+                           np.full(packed_len(cols), math.nan) for w, (cols, _) in zip(walls, blocks)])
 
 
 def load(root: Path, config: Config, cache: ParseCache | None = None,
@@ -815,9 +852,9 @@ def _read_tail(path: Path, root: Path, config: Config, info: ReaderInfo, offset:
         return ("error", str(exc))
     fresh = columnar(new)
     finite_values(fresh)
-    rows: dict[tuple, float] = {}
+    rows: dict[tuple, tuple] = {}
     for cols in (unpack(cached[1]), fresh):
         for rec in zip(*cols):
-            rows[rec[:6]] = rec[6]
-    merged = [Record(*key, value) for key, value in rows.items()]
+            rows[rec[:6]] = rec[6:]  # the value and its wall time
+    merged = [Record(*key, *rest) for key, rest in rows.items()]
     return ("ok", pack(columnar(merged)), *cached[2:])

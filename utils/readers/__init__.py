@@ -9,11 +9,13 @@ from __future__ import annotations
 import fnmatch
 import functools
 import importlib
+import itertools
 import json
 import math
 import pkgutil
 import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, NamedTuple
 
@@ -22,7 +24,8 @@ from utils.errors import EvalFileError
 
 
 class Record(NamedTuple):
-    """One number from one evaluation file: the row of the tidy table minus its source."""
+    """One number from one evaluation file: the row of the tidy table minus its source. `wall_time`:
+    when it was logged, in seconds since the Unix epoch (UTC), where the file says (`to_wall_time`)."""
 
     experiment: str
     condition: str
@@ -31,6 +34,7 @@ class Record(NamedTuple):
     metric: str
     statistic: str
     value: float
+    wall_time: float | None = None
 
 
 class Columns(NamedTuple):
@@ -44,6 +48,11 @@ class Columns(NamedTuple):
     metric: list[str]
     statistic: list[str]
     value: list[float]
+    wall_time: list[float | None] | None = None  # None: the file gives no wall time
+
+    def records(self) -> list[Record]:
+        """The same records, one `Record` each."""
+        return list(itertools.starmap(Record, zip(*(self if self.wall_time is not None else self[:-1]))))
 
 
 class PartialRead(EvalFileError):
@@ -210,6 +219,48 @@ def to_value(raw: Any) -> float | None:
         except ValueError:
             return None
     return None
+
+
+# A logged time is a wall time when it is seconds since the Unix epoch within these bounds (2001-09-09
+# to the year 5138): smaller numbers are durations or seconds since the start (detectron2's `time`, Ray's
+# `time_total_s`), not the time of day they were logged at.
+WALL_MIN, WALL_MAX = 1e9, 1e11
+
+
+def to_wall_time(raw: Any, naive_utc: bool = False) -> float | None:
+    """Seconds since the Unix epoch (UTC) of a logged time, or None when it is not a wall time: a
+    number (or numeric string) within `WALL_MIN`..`WALL_MAX`, or an ISO 8601 string with its UTC offset
+    (`2024-04-30T12:39:46Z`); a string without an offset only with `naive_utc` (Sacred writes UTC),
+    since its time zone is otherwise unknown."""
+    if isinstance(raw, bool) or raw is None:
+        return None
+    if isinstance(raw, str):
+        try:
+            seconds = float(raw)
+        except ValueError:
+            seconds = _iso_seconds(raw.strip(), naive_utc)
+    elif isinstance(raw, (int, float)):
+        try:
+            seconds = float(raw)
+        except OverflowError:
+            return None
+    else:
+        return None
+    return seconds if seconds is not None and WALL_MIN <= seconds <= WALL_MAX else None
+
+
+def _iso_seconds(text: str, naive_utc: bool) -> float | None:
+    """Seconds since the epoch of an ISO 8601 date and time; None without an offset (unless
+    `naive_utc`) or when it is not one."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        if not naive_utc:
+            return None
+        when = when.replace(tzinfo=timezone.utc)
+    return when.timestamp()
 
 
 def to_step(raw: Any) -> int | None:

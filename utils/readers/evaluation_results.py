@@ -87,4 +87,4 @@ def read_evaluation_columns(path: Path, root: Path, config: Config) -> Columns:
         sniff=_sniff, accepts=lambda name: name == "evaluation_results.json", columns=read_evaluation_columns)
 def read_evaluation_results(path: Path, root: Path, config: Config) -> list[Record]:
     """Read one evaluation_results.json: {"checkpoint-<step>": {"eval_<metric>_<stat>": v}}."""
-    return list(map(Record._make, zip(*read_evaluation_columns(path, root, config))))
+    return read_evaluation_columns(path, root, config).records()

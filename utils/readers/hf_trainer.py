@@ -49,14 +49,16 @@ _TEST = ("test_", "predict_")
 
 
 def metric_records(metrics: Mapping[str, Any], experiment: str, condition: str, step: int,
-                   config: Config, train_step: int | None = None) -> list[Record]:
+                   config: Config, train_step: int | None = None,
+                   walls: Mapping[str, float | None] | None = None) -> list[Record]:
     """Records for every number of one Trainer metrics dict (a log_history entry or a results file).
 
     `eval_*` keys are the evaluation set's (`condition`, e.g. "eval"; a rules.yaml condition when the
     key names one; `eval_<set>` for a set of an eval_dataset dict), `test_*`/`predict_*` the test
     set's, every other key a training number ("train": loss, grad_norm, learning_rate, TRL's
     rewards/*, logps/*; the run summary's train_loss) filed at `train_step` when given. Bookkeeping
-    (epoch, runtime, throughput, memory, FLOPs, sample counts) is left out."""
+    (epoch, runtime, throughput, memory, FLOPs, sample counts) is left out. `walls`: each key's wall
+    time, where the file has one (TensorBoard's events; the Trainer's JSON files have none)."""
     marks = [k for k in metrics if k.endswith(_SET_ENDS)]
     sets = tuple(sorted({m.group(1) for k in marks if (m := _SET_MARK.match(k))}, key=len, reverse=True)) \
         if marks else ()
@@ -73,7 +75,7 @@ def metric_records(metrics: Mapping[str, Any], experiment: str, condition: str, 
             continue
         cond, task, metric, stat, train = plan
         out.append(Record(experiment, cond, task, step if not train or train_step is None else train_step, metric,
-                          stat, value))
+                          stat, value, walls.get(key) if walls else None))
     return out
 
 

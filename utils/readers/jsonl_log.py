@@ -4,7 +4,13 @@ the step from `step`, `global_step`, `iter`, `iteration`, `current_steps`, `_ste
 `training_iteration`, else `epoch`; lines without it (a config line, a "done" line) are not metric
 lines; a step repeated after a restart keeps the later value; nested objects (Ray's `config`) and
 strings are not metrics. A line cut mid-write is named and left out. The run is the folder (or
-`<folder>/<file stem>` beside other such logs)."""
+`<folder>/<file stem>` beside other such logs).
+
+A line's wall time is its value of the first of `wall_time`, `_timestamp` (W&B's history), `timestamp`
+(Ray Tune) and `time` that holds an epoch time in the log's first 50 lines: seconds since the Unix
+epoch in 1e9..1e11 (2001 to the year 5138), or an ISO 8601 string with its UTC offset. A relative time
+is not one and is left out: detectron2's `time` (an iteration's seconds), seconds since the start, an
+ISO string without an offset (its time zone is unknown)."""
 from __future__ import annotations
 
 import json
@@ -14,7 +20,7 @@ from utils.config import Config
 from utils.errors import EvalFileError
 from utils.readers import PartialRead, Record, head, reader
 from utils.readers.json_summary import CONFIGS
-from utils.readers.logs import STEP_KEYS, lines_from, own_name, row_records
+from utils.readers.logs import STEP_KEYS, lines_from, own_name, row_records, wall_field
 
 NAME = "jsonl_log"
 SUFFIXES = (".jsonl", ".ndjson", ".json", ".txt", ".log")
@@ -53,7 +59,7 @@ def _sniff(path: Path) -> bool:
 
 
 def _tail(path: Path, root: Path, config: Config, start: int) -> list[Record]:
-    """The lines appended after byte `start`; the step field from the log's first lines."""
+    """The lines appended after byte `start`; the step and wall time fields from the log's first lines."""
     first = _objects(head(path, 65536).decode("utf-8-sig", "replace"))
     key = next((k for k in STEP_KEYS if any(k in r for r in first[:50])), None)
     rows = []
@@ -64,8 +70,10 @@ def _tail(path: Path, root: Path, config: Config, start: int) -> list[Record]:
             continue  # named by the next full read; a tail keeps what it can
         if isinstance(obj, dict):
             rows.append(obj)
+    if key is None:
+        return []
     same = lambda n: n != path.name and _accepts(n) and _sniff(path.with_name(n))  # noqa: E731
-    return row_records(rows, own_name(path, root, same), config, key=key)[0] if key else []
+    return row_records(rows, own_name(path, root, same), config, key=key, wall=wall_field(first[:50]))[0]
 
 
 @reader(NAME, "JSON Lines training logs (step/iter/iteration/_step/training_iteration/epoch per line)",
@@ -92,7 +100,7 @@ def read_jsonl_log(path: Path, root: Path, config: Config) -> list[Record]:
     if key is None:
         raise EvalFileError(f"{path}: no line with a step field ({', '.join(STEP_KEYS)})")
     same = lambda n: n != path.name and _accepts(n) and _sniff(path.with_name(n))  # noqa: E731
-    records, _ = row_records(rows, own_name(path, root, same), config, key=key)
+    records, _ = row_records(rows, own_name(path, root, same), config, key=key, wall=wall_field(rows[:50]))
     if bad and records:
         more = f"; {len(bad) - 1} more bad line(s)" if len(bad) > 1 else ""
         raise PartialRead(f"{bad[0]}{more}; kept the {len(records)} record(s) of the other lines", records)

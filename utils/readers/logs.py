@@ -8,6 +8,11 @@ a metric row. Every other field that is a number is a record: its condition is t
 marks (`val_loss` -> eval, `train/box_loss` -> train, `test_acc1` -> test, see `split_of`), a training
 number when it marks none; bookkeeping (epoch, wall time, throughput, counts) is left out. A step
 logged twice (a restart appends its steps again) keeps the later value.
+
+A reader that names wall time fields (`row_records(wall=WALL_KEYS)`) gives each record the time its
+row was logged: the first of those fields holding an epoch time (`to_wall_time`: seconds in a plausible
+range, or an ISO 8601 string with its UTC offset). A relative time (seconds since the start, an
+iteration's duration: detectron2's `time`, Ray's `time_total_s`) is not a wall time and is left out.
 """
 from __future__ import annotations
 
@@ -18,8 +23,10 @@ from typing import Any, Iterable, Mapping
 
 from utils.config import Config
 from utils.errors import EvalFileError
-from utils.readers import TRAIN, Record, find_task, head, is_bookkeeping, split_of, to_step, to_value
+from utils.readers import TRAIN, Record, find_task, head, is_bookkeeping, split_of, to_step, to_value, to_wall_time
 
+# Fields that may hold the time a row was logged (W&B's history `_timestamp`, Ray Tune's `timestamp`)
+WALL_KEYS = ("wall_time", "_timestamp", "timestamp", "time")
 STEP_KEYS = ("step", "global_step", "iter", "iteration", "current_steps", "_step", "training_iteration", "epoch")
 _STEP_SET = frozenset(STEP_KEYS) | {"epoch", "Epoch", "Step"}
 
@@ -31,10 +38,13 @@ def step_key(fields: Iterable[str]) -> str | None:
 
 
 def row_records(rows: Iterable[Mapping[str, Any]], experiment: str, config: Config, default: str = TRAIN,
-                key: str | None = None, drop: tuple[str, ...] = ()) -> tuple[list[Record], int]:
+                key: str | None = None, drop: tuple[str, ...] = (),
+                wall: tuple[str, ...] = ()) -> tuple[list[Record], int]:
     """Records of log rows (see the module docstring) and how many rows had no step. `key`: the
-    step field (else found per row); `drop`: name prefixes that are not metrics (Ray's `config/`)."""
+    step field (else found per row); `drop`: name prefixes that are not metrics (Ray's `config/`);
+    `wall`: the fields that may hold the row's wall time (none: the records have no wall time)."""
     values: dict[tuple[str, str, int], float] = {}
+    walls: dict[tuple[str, str, int], float | None] = {}
     stepless = 0
     kinds: dict[Any, tuple[str, str] | None] = {}  # a field's (condition, metric), None if not a metric
     for row in rows:
@@ -43,6 +53,7 @@ def row_records(rows: Iterable[Mapping[str, Any]], experiment: str, config: Conf
         if step is None:
             stepless += 1
             continue
+        when = _row_wall_time(row, wall) if wall else None
         for name, raw in row.items():
             kind = kinds.get(name, _UNSEEN)
             if kind is _UNSEEN:  # each field name is looked at once per log, not once per row
@@ -57,17 +68,43 @@ def row_records(rows: Iterable[Mapping[str, Any]], experiment: str, config: Conf
                 value = to_value(raw)
                 if value is None:
                     continue
-            values[(kind[0], kind[1], step)] = value  # a repeated step (a restart) keeps the later value
+            at = (kind[0], kind[1], step)
+            values[at] = value  # a repeated step (a restart) keeps the later value
+            if wall:
+                walls[at] = when  # the same keys in the same order as `values`
     tasks: dict[str, str] = {}
     for _, metric, _ in values:
         if metric not in tasks:
             tasks[metric] = find_task(metric, config) or metric
-    records = [Record(experiment, cond, tasks[metric], step, metric, "value", value)
-               for (cond, metric, step), value in values.items()]
+    if any(w is not None for w in walls.values()):
+        records = [Record(experiment, cond, tasks[metric], step, metric, "value", value, when)
+                   for ((cond, metric, step), value), when in zip(values.items(), walls.values())]
+    else:
+        records = [Record(experiment, cond, tasks[metric], step, metric, "value", value)
+                   for (cond, metric, step), value in values.items()]
     return records, stepless
 
 
 _UNSEEN = object()
+
+
+def wall_field(rows: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
+    """The wall time field of a log whose first rows are these: the first of `WALL_KEYS` holding an epoch
+    time on some row, as `row_records(wall=...)` takes it; () when none does (a relative `time`), so a
+    log without wall times costs nothing per row."""
+    rows = list(rows)
+    return next(((k,) for k in WALL_KEYS if any(to_wall_time(r.get(k)) is not None for r in rows)), ())
+
+
+def _row_wall_time(row: Mapping[str, Any], fields: tuple[str, ...]) -> float | None:
+    """The wall time of a log row: the first of `fields` holding one (see `to_wall_time`)."""
+    for name in fields:
+        raw = row.get(name)
+        if raw is not None:
+            when = to_wall_time(raw)
+            if when is not None:
+                return when
+    return None
 
 
 def _field_kind(name: Any, default: str, drop: tuple[str, ...]) -> tuple[str, str] | None:
@@ -125,13 +162,13 @@ def csv_rows(path: Path) -> list[dict[str, str]]:
 
 
 def read_csv_log(path: Path, experiment: str, config: Config, key: str | None = None,
-                 drop: tuple[str, ...] = ()) -> list[Record]:
-    """Records of a CSV training log; EvalFileError when no row has a step."""
+                 drop: tuple[str, ...] = (), wall: tuple[str, ...] = ()) -> list[Record]:
+    """Records of a CSV training log; EvalFileError when no row has a step. `wall`: as for `row_records`."""
     rows = csv_rows(path)
     field = key or step_key(rows[0] if rows else csv_header(path))
     if field is None:
         raise EvalFileError(f"{path}: no step or epoch column")
-    records, _ = row_records(rows, experiment, config, key=field, drop=drop)
+    records, _ = row_records(rows, experiment, config, key=field, drop=drop, wall=wall)
     return records
 
 
@@ -149,7 +186,7 @@ def lines_from(path: Path, start: int) -> list[str]:
 
 
 def csv_tail(path: Path, experiment: str, config: Config, key: str, start: int,
-             drop: tuple[str, ...] = ()) -> list[Record]:
+             drop: tuple[str, ...] = (), wall: tuple[str, ...] = ()) -> list[Record]:
     """Records of the rows a CSV log gained after byte `start` (its header read from the first line)."""
     header = csv_header(path)
     rows = [dict(zip(header, (c.strip() for c in row))) for row in csv.reader(lines_from(path, start),
@@ -157,4 +194,4 @@ def csv_tail(path: Path, experiment: str, config: Config, key: str, start: int,
             if any(c.strip() for c in row)]
     if start == 0:
         rows = rows[1:]
-    return row_records(rows, experiment, config, key=key, drop=drop)[0]
+    return row_records(rows, experiment, config, key=key, drop=drop, wall=wall)[0]

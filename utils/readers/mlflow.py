@@ -2,7 +2,8 @@
 Ultralytics writes `runs/mlflow/`), one file per metric, a line `<timestamp ms> <value> <step>` per
 logged value; names with `/` are nested folders (`metrics/train/box_loss`). The run is named by
 `run_name` in the run's `meta.yaml` (read with PyYAML; else the `mlflow.runName` tag, else the run
-id). A step logged twice keeps the later value. `meta.yaml`, `params/` and `tags/` are not metrics."""
+id). A step logged twice keeps the later value (and its time). A line's timestamp (milliseconds since
+the epoch) is its record's wall time, in seconds. `meta.yaml`, `params/` and `tags/` are not metrics."""
 from __future__ import annotations
 
 import functools
@@ -12,7 +13,7 @@ import yaml
 
 from utils.config import Config
 from utils.errors import EvalFileError
-from utils.readers import TRAIN, Record, find_task, is_bookkeeping, reader, split_of, to_step, to_value
+from utils.readers import TRAIN, Record, find_task, is_bookkeeping, reader, split_of, to_step, to_value, to_wall_time
 
 NAME = "mlflow"
 
@@ -58,7 +59,7 @@ def read_mlflow(path: Path, root: Path, config: Config) -> list[Record]:
     if is_bookkeeping(name):
         return []
     cond, metric = split_of(name, TRAIN)
-    values: dict[int, float] = {}
+    values: dict[int, tuple[float, float | None]] = {}
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -71,7 +72,14 @@ def read_mlflow(path: Path, root: Path, config: Config) -> list[Record]:
         step = to_step(fields[2]) if len(fields) >= 3 else 0
         if value is None or step is None:
             raise EvalFileError(f"{path}: line {number}: expected '<timestamp> <value> <step>', got {line!r}")
-        values[step] = value  # logged twice at one step (a final validation): the later value
+        values[step] = (value, _seconds(fields[0]))  # a step logged twice (a final validation): the later one
     experiment = run_name(run)
     task = find_task(metric, config) or metric
-    return [Record(experiment, cond, task, step, metric, "value", value) for step, value in values.items()]
+    return [Record(experiment, cond, task, step, metric, "value", value, when)
+            for step, (value, when) in values.items()]
+
+
+def _seconds(millis: str) -> float | None:
+    """The wall time of a line's timestamp (milliseconds since the epoch), None when it is not one."""
+    ms = to_value(millis)
+    return to_wall_time(ms / 1000) if ms is not None else None

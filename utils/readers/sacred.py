@@ -1,14 +1,17 @@
 """Sacred's FileStorageObserver run folders: `metrics.json` beside `run.json`, `{name: {steps,
 timestamps, values}}` (non-numbers such as a pickled DataFrame are not metrics), and the numbers of
 `run.json`'s `result` (the value the experiment returned, nested or not), filed at the run's last
-logged step. The run is `<observer folder>/<run id>` (`my_runs/3`)."""
+logged step. The run is `<observer folder>/<run id>` (`my_runs/3`). A metric's `timestamps` (ISO 8601
+without an offset: Sacred stamps them with `datetime.utcnow()`, so UTC) give its records' wall time;
+the `result` has none."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from utils.config import Config
 from utils.errors import EvalFileError
-from utils.readers import EVAL, TRAIN, Record, find_task, is_bookkeeping, read_json, reader, split_of, to_step, to_value
+from utils.readers import (EVAL, TRAIN, Record, find_task, is_bookkeeping, read_json, reader, split_of, to_step,
+                           to_value, to_wall_time)
 from utils.readers.json_summary import summary_records
 
 NAME = "sacred"
@@ -35,13 +38,15 @@ def _metrics(path: Path, data: object, experiment: str, config: Config) -> list[
         if not isinstance(steps, list) or not isinstance(values, list):
             continue
         cond, metric = split_of(name, TRAIN)
+        times = series.get("timestamps")
+        times = times if isinstance(times, list) and len(times) == len(steps) else [None] * len(steps)
         by_step = {}
-        for raw_step, raw in zip(steps, values):
+        for raw_step, raw, stamp in zip(steps, values, times):
             step, value = to_step(raw_step), to_value(raw) if not isinstance(raw, str) else None
             if step is not None and value is not None:
-                by_step[step] = value
-        out += [Record(experiment, cond, find_task(metric, config) or metric, s, metric, "value", v)
-                for s, v in by_step.items()]
+                by_step[step] = (value, to_wall_time(stamp, naive_utc=True))
+        out += [Record(experiment, cond, find_task(metric, config) or metric, s, metric, "value", v, when)
+                for s, (v, when) in by_step.items()]
     return out
 
 

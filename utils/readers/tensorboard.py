@@ -5,7 +5,8 @@ package's own event reader (optional extra: `pip install -e '.[tensorboard]'`).
 The experiment is the run folder: the one holding the `runs/` folder (the Trainer's output dir),
 else the folder holding the file. Tags go through the Trainer's key rules (`eval/accuracy` is
 `eval_accuracy`: task accuracy; `eval/runtime` is bookkeeping). When the same number is also in
-the run's JSON files, the loader keeps the JSON one (TensorBoard stores float32).
+the run's JSON files, the loader keeps the JSON one (TensorBoard stores float32). Each scalar's wall
+time is its event's `wall_time` (seconds since the epoch, as the writer stamped it).
 
 An event file is append-only: a sequence of records, each its length (uint64), a checksum of the
 length, the serialized event and a checksum of it. A file that grew since it was read is read on
@@ -21,7 +22,7 @@ from typing import BinaryIO, Iterable, Iterator
 from utils.config import Config
 from utils.errors import EvalFileError
 from utils.readers import (EVAL, TRAIN, Record, experiment_mode, folder_condition, folder_experiment,
-                           is_bookkeeping, lfs_pointer_message, reader, split_of, to_step)
+                           is_bookkeeping, lfs_pointer_message, reader, split_of, to_step, to_wall_time)
 from utils.readers.hf_trainer import metric_records
 
 NAME = "tensorboard"
@@ -59,8 +60,9 @@ def run_experiment(path: Path, root: Path, config: Config) -> str:
     return folder_experiment(path, root, experiment_mode(path, root, config, NAME), config)
 
 
-def _numbers(events: Iterable) -> Iterator[tuple[int, str, float]]:
-    """(step, tag, value) of every scalar of the events, in order."""
+def _numbers(events: Iterable) -> Iterator[tuple[int, str, float, float | None]]:
+    """(step, tag, value, wall time) of every scalar of the events, in order; the wall time None
+    when the event has none (`to_wall_time`)."""
     from tensorboard.util import tensor_util
     for event in events:
         for value in event.summary.value:
@@ -74,11 +76,11 @@ def _numbers(events: Iterable) -> Iterator[tuple[int, str, float]]:
                     continue
             else:
                 continue
-            yield int(event.step), value.tag, number
+            yield int(event.step), value.tag, number, to_wall_time(event.wall_time)
 
 
-def scalars(path: Path) -> list[tuple[int, str, float]]:
-    """(step, tag, value) of every scalar in an event file, in file order."""
+def scalars(path: Path) -> list[tuple[int, str, float, float | None]]:
+    """(step, tag, value, wall time) of every scalar in an event file, in file order."""
     from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
     try:
         return list(_numbers(EventFileLoader(str(path)).Load()))
@@ -131,8 +133,8 @@ def _records_from(path: Path, start: int) -> Iterator[bytes]:
         pos = end + 4
 
 
-def scalars_from(path: Path, start: int) -> list[tuple[int, str, float]]:
-    """(step, tag, value) of every scalar in the records from byte `start` (a record boundary) on,
+def scalars_from(path: Path, start: int) -> list[tuple[int, str, float, float | None]]:
+    """(step, tag, value, wall time) of every scalar in the records from byte `start` (a record boundary) on,
     through the same read-time compat layers as tensorboard's EventFileLoader."""
     from tensorboard import data_compat, dataclass_compat
     from tensorboard.compat.proto import event_pb2
@@ -173,27 +175,31 @@ def read_tensorboard(path: Path, root: Path, config: Config) -> list[Record]:
     return _records(path, root, config, scalars(path))
 
 
-def _records(path: Path, root: Path, config: Config, numbers: list[tuple[int, str, float]]) -> list[Record]:
-    """Records of an event file's (step, tag, value) scalars (see `read_tensorboard`)."""
+def _records(path: Path, root: Path, config: Config,
+             numbers: list[tuple[int, str, float, float | None]]) -> list[Record]:
+    """Records of an event file's (step, tag, value, wall time) scalars (see `read_tensorboard`)."""
     experiment = run_experiment(path, root, config)
     condition = folder_condition(path, root, config, skip=experiment) or EVAL
     by_step: dict[int, dict[str, float]] = {}
-    other: dict[tuple[str, str, int], float] = {}
-    for step, tag, number in numbers:
+    walls: dict[int, dict[str, float | None]] = {}  # the wall times of by_step's numbers
+    other: dict[tuple[str, str, int], tuple[float, float | None]] = {}
+    for step, tag, number, when in numbers:
         if to_step(step) is None:
             continue
         head_, _, rest = tag.partition("/")
         if head_ in _TRAINER_TAG and rest:
-            by_step.setdefault(step, {})[_TRAINER_TAG[head_] + rest] = number  # a later write wins
+            key = _TRAINER_TAG[head_] + rest
+            by_step.setdefault(step, {})[key] = number  # a later write wins
+            walls.setdefault(step, {})[key] = when
             continue
         name = tag[len("ray/tune/"):] if tag.startswith("ray/tune/") else tag
         if is_bookkeeping(name):
             continue
         cond, metric = split_of(name, TRAIN)
-        other[(cond, metric, step)] = number
+        other[(cond, metric, step)] = (number, when)
     records: list[Record] = []
     for step, metrics in sorted(by_step.items()):
-        records += metric_records(metrics, experiment, condition, step, config)
-    for (cond, metric, step), number in other.items():
-        records.append(Record(experiment, cond, metric, step, metric, "value", number))
+        records += metric_records(metrics, experiment, condition, step, config, walls=walls[step])
+    for (cond, metric, step), (number, when) in other.items():
+        records.append(Record(experiment, cond, metric, step, metric, "value", number, when))
     return records
