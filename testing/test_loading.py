@@ -384,7 +384,8 @@ def test_the_parse_cache_round_trips_wall_times(tmp_path, config, monkeypatch, b
 @pytest.mark.parametrize("kept_wall", [T0 + 5, math.nan], ids=["kept copy has a time", "kept copy has none"])
 def test_merged_repeats_keep_the_kept_rows_wall_time(kept_wall):
     """A checkpoint copy and the run's own file repeat a number: the run's own copy is kept, with its
-    own wall time (or none), never the dropped copy's."""
+    own wall time; when it has none, with the dropped copy's (the same number, logged then: a Trainer
+    curve kept from trainer_state.json gets its event file's times)."""
     row = ["run", "train", "loss", 10, "loss", "value", 0.5]
     frame = pd.DataFrame([row + ["run/checkpoint-10/log.jsonl", T0], row + ["run/log.jsonl", kept_wall],
                           ["run", "train", "loss", 20, "loss", "value", 0.4, "run/log.jsonl", T0 + 9]],
@@ -393,7 +394,7 @@ def test_merged_repeats_keep_the_kept_rows_wall_time(kept_wall):
     assert count == 1 and len(merged) == 2
     kept = merged[merged["step"] == 10].iloc[0]
     assert kept["source"] == "run/log.jsonl"
-    assert kept[WALL_TIME] == kept_wall or math.isnan(kept_wall) and math.isnan(kept[WALL_TIME])
+    assert kept[WALL_TIME] == (T0 if math.isnan(kept_wall) else kept_wall)
     assert merged.loc[merged["step"] == 20, WALL_TIME].tolist() == [T0 + 9]
 
 

@@ -539,6 +539,12 @@ def _merge_once(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     same = np.isclose(value, kept, rtol=1e-6, atol=0.0) | (np.isnan(value) & np.isnan(kept))
     last = ~rows.duplicated(key, keep="last").to_numpy()
     dropped = rows.index[same & ~last]
+    if WALL_TIME in rows.columns:  # a kept copy without a time takes the earliest of the copies agreeing with it
+        times = rows.assign(_w=rows[WALL_TIME].where(same)).groupby(key, sort=False)["_w"].transform("min")
+        fill = last & rows[WALL_TIME].isna().to_numpy() & times.notna().to_numpy()
+        if fill.any():
+            frame = frame.copy()
+            frame.loc[rows.index[fill], WALL_TIME] = times.to_numpy()[fill]
     top = rows.groupby(key, sort=False)["source"].transform("last").to_numpy()
     src = rows["source"].to_numpy()
     # other files disagreeing with the kept copy are other trainings written into the same output folder,
