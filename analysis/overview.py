@@ -22,7 +22,7 @@ from analysis.runs import without_baseline
 from analysis.scores import DIAGNOSTIC
 from utils.config import Config
 from utils.inference import BOUNDED_LOWER
-from utils.labels import plain
+from utils.labels import categorical, plain
 
 ALIASES = (("hendrycksTest-", "mmlu_"),)  # (old prefix, current prefix): one benchmark, two names
 MIN_SUBTASKS = 3  # asdiv_cot_llama beside asdiv is a variant, not a subtask
@@ -267,6 +267,8 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
         parts.append(per.assign(name=per["task"].astype(str), benchmark=per["task"].astype(str), headline=True,
                                 aggregated=False, n_sub=0))
     out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].copy()
+    # grouped a dozen times below: as codes (a log tree's overview is millions of rows), strings again at the end
+    out = categorical(out, ("group", "model", "condition", "task", "name", "benchmark"))
     out["n_seeds"] = out["n_seeds"].fillna(1).astype("int64")
     # a curve: some run of the task has two finite values
     finite = out[np.isfinite(out["value"])]
@@ -326,6 +328,7 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
         ok = ok.assign(_signed=signed).sort_values("step")
         best = ok.groupby(["group", "panel", "model", "condition"])["_signed"].idxmax()
         out.loc[best.to_numpy(), "best"] = True
+    out = plain(out)
     out["run_index"] = out["model"].map(run_index(curves, diagnostics)).fillna(-1).astype("int64")
     out["step"] = out["step"].astype("int64")
     return out.sort_values(["group", "page", "panel_order", "model", "condition", "step"],

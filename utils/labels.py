@@ -18,10 +18,10 @@ def categories(values: Iterable[str]) -> pd.Index:
     return pd.Index(sorted(set(values)), dtype="str")
 
 
-def categorical(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with its label columns as categoricals of sorted categories (those already
-    categorical are left as they are)."""
-    todo = {c: pd.CategoricalDtype(categories(frame[c].unique())) for c in LABELS
+def categorical(frame: pd.DataFrame, names: Iterable[str] = LABELS) -> pd.DataFrame:
+    """The frame with its label columns (`names`) as categoricals of sorted categories (those
+    already categorical are left as they are)."""
+    todo = {c: pd.CategoricalDtype(categories(frame[c].unique())) for c in names
             if c in frame.columns and not isinstance(frame[c].dtype, pd.CategoricalDtype)}
     return frame.astype(todo) if todo else frame
 

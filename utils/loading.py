@@ -583,7 +583,8 @@ def _sorted_and_merged(blocks: list[tuple[tuple[list, ...], str]]) -> tuple[pd.D
         return pd.DataFrame({c: pd.Series(dtype="int64" if c == "step" else
                                           "float64" if c == "value" else "object") for c in COLUMNS}), 0
     frame, merged = merge_repeats(frame)
-    return frame.sort_values(_ORDER, kind="stable", ignore_index=True), merged
+    # sorted as codes of sorted categories: the same order as the strings', without comparing them
+    return categorical(frame).sort_values(_ORDER, kind="stable", ignore_index=True), merged
 
 
 def _frame_by_file(blocks: list[tuple[tuple[list, ...], str]]) -> pd.DataFrame | None:
