@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from plots.registry import OutputContext, table
+from utils.csv_text import to_csv_text
 
 
 @table("predictions_csv", needs="predictions", writes="tables/predictions.csv", title="Predicted vs actual",
@@ -11,4 +12,4 @@ from plots.registry import OutputContext, table
                    "its trained tasks of the same seed's single-task score), predicted_from (that single-task "
                    "experiment) and residual = actual - predicted.")
 def predictions_csv(data: pd.DataFrame, ctx: OutputContext) -> str:
-    return data.to_csv(index=False)
+    return to_csv_text(data)

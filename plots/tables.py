@@ -4,13 +4,14 @@ from __future__ import annotations
 import pandas as pd
 
 from plots.registry import OutputContext, table
+from utils.csv_text import to_csv_text
 
 
 @table("metrics_csv", needs="metrics", writes="tables/metrics.csv", title="All records", blocks_by="experiment",
        description="Every record loaded: experiment, condition, task, step, metric, statistic, value, source; and "
                    "wall_time (seconds since the epoch, UTC) when a file gives the time its numbers were logged.")
 def metrics_csv(data: pd.DataFrame, ctx: OutputContext) -> str:
-    return data.to_csv(index=False)
+    return to_csv_text(data)
 
 
 # scores.csv names its columns for what they hold (the scores view keeps its internal names).
@@ -31,7 +32,7 @@ DIRECTIONS = {"accuracy": "higher_is_better", "error": "lower_is_better"}
                    "baseline_run and its value, and the scores.")
 def scores_csv(data: pd.DataFrame, ctx: OutputContext) -> str:
     out = data.assign(kind=data["kind"].map(DIRECTIONS).fillna(data["kind"])) if "kind" in data.columns else data
-    return out.rename(columns=SCORES_CSV_COLUMNS).to_csv(index=False)
+    return to_csv_text(out.rename(columns=SCORES_CSV_COLUMNS))
 
 
 
@@ -39,4 +40,4 @@ def scores_csv(data: pd.DataFrame, ctx: OutputContext) -> str:
        description="Every file under --data: path, the reader that took it, its records, and its status (read, "
                    "read but empty, not an evaluation file, unreadable, Git LFS pointer, skipped) with the reason.")
 def files_csv(data: pd.DataFrame, ctx: OutputContext) -> str:
-    return data.to_csv(index=False)
+    return to_csv_text(data)

@@ -46,3 +46,19 @@ def test_a_slice_fingerprint_does_not_see_the_other_names_of_the_table() -> None
     one, two = (f[f["experiment"] == "pt1"].reset_index(drop=True) for f in (before, after))
     assert hash_frame(one) == hash_frame(two)
     assert hash_frame(one) != hash_frame(before[before["experiment"] == "pt1_ft1-1"])
+
+
+@pytest.mark.parametrize("values, coded", [
+    (["b", None, "a", "b"], True),  # a missing label is no category: it stays missing
+    (["b", float("nan"), "a", "b"], True),
+    (["b", 3, "a", "b"], False),  # a reader's odd value: the column is left as it is
+])
+def test_missing_and_odd_labels(values: list, coded: bool) -> None:
+    frame = pd.DataFrame({"experiment": pd.Series(values, dtype=object), "value": [1.0, 2.0, 3.0, 4.0]})
+    out = categorical(frame)
+    assert isinstance(out["experiment"].dtype, pd.CategoricalDtype) is coded
+    if coded:
+        assert list(out["experiment"].cat.categories) == ["a", "b"]
+        assert out["experiment"].isna().tolist() == [False, True, False, False]
+    else:
+        assert out["experiment"].tolist() == values

@@ -13,16 +13,24 @@ import pandas as pd
 LABELS = ("experiment", "condition", "task", "metric", "statistic", "source")
 
 
-def categories(values: Iterable[str]) -> pd.Index:
-    """The sorted distinct values, as categories."""
-    return pd.Index(sorted(set(values)), dtype="str")
+def categories(values: Iterable[str]) -> pd.Index | None:
+    """The sorted distinct values, as categories (a missing value is none of them); None when some
+    value is not a string (a reader's odd value: its column stays as it is)."""
+    distinct = {v for v in values if not (v is None or v != v)}  # v != v: NaN
+    if not all(type(v) is str for v in distinct):
+        return None
+    return pd.Index(sorted(distinct), dtype="str")
 
 
 def categorical(frame: pd.DataFrame, names: Iterable[str] = LABELS) -> pd.DataFrame:
     """The frame with its label columns (`names`) as categoricals of sorted categories (those
-    already categorical are left as they are)."""
-    todo = {c: pd.CategoricalDtype(categories(frame[c].unique())) for c in names
-            if c in frame.columns and not isinstance(frame[c].dtype, pd.CategoricalDtype)}
+    already categorical, or holding a value that is not a string, are left as they are)."""
+    todo = {}
+    for c in names:
+        if c in frame.columns and not isinstance(frame[c].dtype, pd.CategoricalDtype):
+            cats = categories(frame[c].unique())
+            if cats is not None:
+                todo[c] = pd.CategoricalDtype(cats)
     return frame.astype(todo) if todo else frame
 
 

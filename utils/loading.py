@@ -605,7 +605,8 @@ def _frame_by_file(blocks: list[tuple[tuple[list, ...], str]]) -> pd.DataFrame |
             continue
         # one experiment x condition x task per file (packed as one string each), plain numbers
         if not (type(experiment) is tuple and type(condition) is tuple and type(task) is tuple
-                and type(step) is bytes and type(value) is bytes):
+                and type(step) is bytes and type(value) is bytes
+                and type(experiment[0]) is str and type(condition[0]) is str and type(task[0]) is str):
             return None
         key = (experiment[0], condition[0], task[0])
         if key in by_key:
