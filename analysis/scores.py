@@ -14,7 +14,7 @@ from analysis.formulas import (clip_score, fold_change, gap_reversed, raw_diff, 
 from utils.config import UNSUFFIXED_SEED, Config
 from utils.errors import UserError
 from utils.inference import diagnostics
-from utils.labels import plain
+from utils.labels import codes, plain
 
 SCORE_COLUMNS = ["experiment", "group", "seed", "model", "condition", "task", "kind", "trained",
                  "trained_on", "step", "value", "std", "baseline_experiment", "baseline", "raw_diff",
@@ -135,28 +135,19 @@ def primary(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
     """The reported metric of each task (its own `metric`/`statistic` in rules.yaml, else the
     top-level ones) and its std, all steps."""
     keys = ["experiment", "condition", "task", "step"]
-    codes, tasks = _codes(frame["task"])
+    at, tasks = codes(frame["task"])
     chosen = [config.task_metric(t) for t in tasks]
-    metric, metrics = _codes(frame["metric"])
-    statistic, statistics = _codes(frame["statistic"])
+    metric, metrics = codes(frame["metric"])
+    statistic, statistics = codes(frame["statistic"])
     # compared as codes: a name a code, not a string comparison a row; -2 matches nothing, and is
     # also what a missing task (code -1: the last entry) gets
     m_at, s_at = _positions(metrics), _positions(statistics)
-    reported = metric == np.array([m_at.get(m, -2) for m, _ in chosen] + [-2])[codes]
-    wanted = statistic == np.array([s_at.get(s, -2) for _, s in chosen] + [-2])[codes]
+    reported = metric == np.array([m_at.get(m, -2) for m, _ in chosen] + [-2])[at]
+    wanted = statistic == np.array([s_at.get(s, -2) for _, s in chosen] + [-2])[at]
     mean = frame.loc[reported & wanted, keys + ["value"]]
     std = frame.loc[reported & (statistic == s_at.get("std", -2)), keys + ["value"]].rename(columns={"value": "std"})
     out = mean.merge(std, on=keys, how="left")
     return plain(out.drop_duplicates(keys, keep="last").sort_values(keys, ignore_index=True))
-
-
-def _codes(column: pd.Series) -> tuple[np.ndarray, list]:
-    """A label column as integer codes and the values they stand for (a categorical's own codes;
-    a string column's factorized, on its plain object array: ~3x faster than its own comparisons)."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        return column.cat.codes.to_numpy(), list(column.cat.categories)
-    codes, values = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=False)
-    return codes, list(values)
 
 
 def _positions(values: list) -> dict:

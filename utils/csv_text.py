@@ -14,6 +14,8 @@ import io
 import numpy as np
 import pandas as pd
 
+from utils.labels import codes
+
 _LINE = "\n"
 
 
@@ -37,7 +39,7 @@ def _fields(frame: pd.DataFrame) -> list[list[str]] | None:
             return None
         col = frame[name]
         if isinstance(dtype, pd.CategoricalDtype):
-            text = _labels(col.cat.codes.to_numpy(), col.cat.categories.to_numpy(dtype=object))
+            text = _labels(*codes(col))
         elif dtype == "int64":
             text = col.to_numpy().astype(str)
         elif dtype == "float64":
@@ -50,8 +52,7 @@ def _fields(frame: pd.DataFrame) -> list[list[str]] | None:
         elif dtype == "bool":
             text = np.where(col.to_numpy(), "True", "False")
         elif pd.api.types.is_string_dtype(dtype):
-            codes, uniques = pd.factorize(col.to_numpy(dtype=object), use_na_sentinel=True)
-            text = _labels(codes, np.asarray(uniques, dtype=object))
+            text = _labels(*codes(col))
         else:
             return None
         if text is None:
@@ -60,13 +61,14 @@ def _fields(frame: pd.DataFrame) -> list[list[str]] | None:
     return out
 
 
-def _labels(codes: np.ndarray, values: np.ndarray) -> np.ndarray | None:
-    """Cells of a label column from its codes (-1: missing, written empty) and distinct values,
-    each value quoted once as the csv module quotes it; None for a value that is not a string."""
+def _labels(at: np.ndarray, values: list) -> np.ndarray | None:
+    """Cells of a label column from its codes (-1: missing, written empty) and distinct values
+    (`utils.labels.codes`), each value quoted once as the csv module quotes it; None for a value
+    that is not a string."""
     if not all(isinstance(v, str) for v in values):
         return None
-    quoted = np.array(_quoted(list(values)) + [""], dtype=object)  # code -1 -> the last: ""
-    return quoted[codes]
+    quoted = np.array(_quoted(values) + [""], dtype=object)  # code -1 -> the last: ""
+    return quoted[at]
 
 
 def _quoted(values: list[str]) -> list[str]:

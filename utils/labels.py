@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+import numpy as np
 import pandas as pd
 
 LABELS = ("experiment", "condition", "task", "metric", "statistic", "source")
@@ -40,3 +41,13 @@ def plain(frame: pd.DataFrame) -> pd.DataFrame:
     categories' order, not the mapped values')."""
     cats = [c for c, t in frame.dtypes.items() if isinstance(t, pd.CategoricalDtype)]
     return frame.astype(dict.fromkeys(cats, "str")) if cats else frame
+
+
+def codes(column: pd.Series) -> tuple[np.ndarray, list]:
+    """A label column as integer codes (-1: missing) and the values they stand for: a categorical's
+    own codes, a string column factorized on its plain object array (~3x faster than comparing its
+    strings)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy(), list(column.cat.categories)
+    found, values = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=True)
+    return found, list(values)
