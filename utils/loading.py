@@ -583,6 +583,8 @@ def _sorted_and_merged(blocks: list[tuple[tuple[list, ...], str]]) -> tuple[pd.D
         return pd.DataFrame({c: pd.Series(dtype="int64" if c == "step" else
                                           "float64" if c == "value" else "object") for c in COLUMNS}), 0
     frame, merged = merge_repeats(frame)
+    if (frame["step"].to_numpy() == NO_STEP).any():  # sorted once they are placed (place_stepless), by name
+        return frame, merged
     # sorted as codes of sorted categories: the same order as the strings', without comparing them
     return categorical(frame).sort_values(_ORDER, kind="stable", ignore_index=True), merged
 
@@ -595,7 +597,7 @@ def _frame_by_file(blocks: list[tuple[tuple[list, ...], str]]) -> pd.DataFrame |
     like that (or a value is not a plain str/int), for the full sort to do it."""
     by_key: dict[tuple[str, str, str], int] = {}
     layouts: dict[tuple, list[tuple]] = {}  # cheap signature -> [(metric, statistic, layout)]
-    names: dict[str, int] = {}  # metric and statistic names -> index in `labels`
+    names: dict[str, int] = {}  # metric and statistic names -> their index in `listed` (below)
     per_file: list[tuple] = []  # (layout, length) per block
     for i, (cols, _) in enumerate(blocks):
         experiment, condition, task, step, metric, statistic, value = cols[:_WALL]
@@ -809,7 +811,7 @@ def place_stepless(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     if not loose_mask.any():
         return frame, 0
     keys = ["experiment", "condition", "task", "metric", "statistic"]
-    frame = plain(frame)  # a run's last step is mapped by name below
+    frame = plain(frame)  # a run's last step is mapped by name below (the by-file frame comes coded)
     loose, fixed = frame[loose_mask], frame[~loose_mask]
     pairs = loose.reset_index().merge(fixed[keys + ["step", "value"]], on=keys, suffixes=("", "_at"))
     same = np.isclose(pairs["value"].to_numpy(dtype="float64"), pairs["value_at"].to_numpy(dtype="float64"),
