@@ -21,6 +21,7 @@ import pandas as pd
 
 from utils.config import UNSUFFIXED_SEED, Config
 from utils.errors import UserError
+from utils.labels import codes
 
 MEASURES = ("value", "raw_diff", "fold_change", "score_toward_perfect", "score_gap_closing")
 STATS = ("mean", "std", "n")
@@ -40,12 +41,13 @@ def check_seed_claims(frame: pd.DataFrame, config: Config) -> None:
     runs that are not seeds of each other; which one is meant is the user's call."""
     if frame.empty or "source" not in frame.columns:
         return
-    exp, src = frame["experiment"].to_numpy(), frame["source"].to_numpy()
+    (exp, exps), (src, srcs) = codes(frame["experiment"]), codes(frame["source"])
     first = np.ones(len(frame), dtype=bool)  # a file's rows are adjacent: one pair per run of rows
     first[1:] = (exp[1:] != exp[:-1]) | (src[1:] != src[:-1])
     claims: dict[tuple[str, int], set[str]] = {}  # (model, seed) -> the runs claiming it
     parsed: dict[str, object] = {}
-    for experiment, source in set(zip(exp[first], src[first])):
+    for e, s in set(zip(exp[first].tolist(), src[first].tolist())):
+        experiment, source = (exps[e] if e >= 0 else None), (srcs[s] if s >= 0 else None)
         info = parsed[experiment] if experiment in parsed else parsed.setdefault(
             experiment, config.parse_experiment(experiment))
         if info is None:
@@ -67,11 +69,8 @@ def _run_folder(experiment: str, source: str) -> str:
     """A run's folder from a file's root-relative path (down to the last folder named as the
     experiment, with a trailing /); the experiment's name when no folder carries it (it came from
     the files, which may then lie in several folders of one run)."""
-    parts = source.split("/")[:-1]
-    for i in range(len(parts) - 1, -1, -1):
-        if parts[i] == experiment:
-            return "/".join(parts[:i + 1]) + "/"
-    return f"{experiment} (named in its files)"
+    at = ("/" + source).rfind(f"/{experiment}/")  # the last folder of that name (never the file's)
+    return source[:at + len(experiment)] + "/" if at >= 0 else f"{experiment} (named in its files)"
 
 
 def _seed_free(name: str, config: Config) -> str:

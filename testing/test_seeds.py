@@ -194,3 +194,16 @@ def test_seed_curves_split_keeps_the_baseline_with_each_group(small_tree, config
         assert set(part.loc[part["group"] == "baseline", "experiment"]) == {"pt1"}
         assert (part.loc[part["group"] == "baseline", "condition"] == keys["condition"]).all()
         assert (part["n_seeds"] == 1).all() and part["seed_std"].isna().all()
+
+
+@pytest.mark.parametrize("experiment, source, folder", [
+    ("pt1_ft2-9", "pt1_ft2-9/evals/t/eval_data/evaluation_results.json", "pt1_ft2-9/"),
+    ("pt1_ft2-9", "revision/exp1/pt1_ft2-9/evals/t/eval_data/evaluation_results.json", "revision/exp1/pt1_ft2-9/"),
+    ("a", "a/a/x.json", "a/a/"),  # the last folder of that name
+    ("a", "a/b/a", "a/"),  # a file named as the experiment is not its folder
+    ("ft", "ft1/ft_x/r.json", "ft (named in its files)"),  # names that only begin alike
+    ("pt1", "results.json", "pt1 (named in its files)"),
+])
+def test_a_runs_folder_is_the_last_folder_named_as_its_experiment(experiment, source, folder):
+    from analysis.seeds import _run_folder
+    assert _run_folder(experiment, source) == folder

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from utils.labels import codes
+
 KEY = ["experiment", "condition", "task", "step", "metric", "statistic"]
 SUPERSEDED = "superseded_by"  # the metrics.csv column naming the winning file of a losing row
 _SHOWN = 3  # records named in a conflict line; the others are counted
@@ -67,7 +69,7 @@ def resolve_conflicts(frame: pd.DataFrame, root: Path) -> tuple[pd.DataFrame, pd
 
     Without a conflict both frames are `frame` itself (no new column); with one, the losing files'
     rows of each conflicting record leave the first frame, and the second gains `superseded_by`."""
-    if frame.empty or "source" not in frame.columns:
+    if frame.empty or "source" not in frame.columns or not _shared(frame):
         return frame, frame, []
     repeated = frame[frame.duplicated(KEY, keep=False)]
     if repeated.empty:
@@ -83,17 +85,33 @@ def resolve_conflicts(frame: pd.DataFrame, root: Path) -> tuple[pd.DataFrame, pd
     if rows.empty:
         return frame, frame, []
     times = {s: file_time(s, root) for s in rows["source"].unique()}
-    winner: dict[tuple, str] = {}
-    for key, sources in rows.groupby(KEY, sort=False, dropna=False)["source"]:
-        winner[key] = max(sources.unique(), key=lambda s: (times[s][0], s))
-    keys = list(zip(*(rows[c] for c in KEY)))
-    won = np.array([winner[k] for k in keys], dtype=object)
+    newest = rows.groupby(KEY, sort=False, dropna=False, observed=True)["source"].transform(
+        lambda sources: max(sources.unique(), key=lambda s: (times[s][0], s)))
+    won = newest.to_numpy(dtype=object)
     lost = rows["source"].to_numpy(dtype=object) != won
     superseded = pd.Series("", index=frame.index, dtype="object")
     superseded.loc[rows.index[lost]] = won[lost]
     records = frame.assign(**{SUPERSEDED: superseded.to_numpy()})
     used = frame.drop(index=rows.index[lost]).reset_index(drop=True)
     return used, records, _conflicts(rows, won, lost, times)
+
+
+def _shared(frame: pd.DataFrame) -> bool:
+    """Could two files give one record? Only if two files share an experiment x condition x task:
+    in the usual tree (a file per evaluation) none do, and finding that on the label codes is
+    several times cheaper than looking for repeated records among millions of rows."""
+    keys = [codes(frame[c])[0] for c in ("experiment", "condition", "task", "source")]
+    sizes = [int(k.max()) + 1 for k in keys]
+    if min(k.min() for k in keys) < 0 or np.prod(sizes, dtype=float) >= 2.0 ** 62:
+        return True  # a missing label, or too many to pack in one integer: the full check decides
+    starts = np.ones(len(frame), dtype=bool)  # a file's rows are mostly adjacent: a pair per run of rows
+    for k in keys:
+        starts[1:] |= k[1:] != k[:-1]
+    key = np.zeros(int(starts.sum()), dtype="int64")
+    for k, size in zip(keys[:3], sizes):
+        key = key * size + k[starts]
+    pairs = pd.unique(key * sizes[3] + keys[3][starts]) // sizes[3]  # each file's evaluations, once
+    return len(pd.unique(pairs)) < len(pairs)
 
 
 def _conflicts(rows: pd.DataFrame, won: np.ndarray, lost: np.ndarray,

@@ -48,6 +48,6 @@ def codes(column: pd.Series) -> tuple[np.ndarray, list]:
     own codes, a string column factorized on its plain object array (~3x faster than comparing its
     strings)."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        return column.cat.codes.to_numpy(), list(column.cat.categories)
+        return column.cat.codes.to_numpy(), column.cat.categories.to_numpy(dtype=object).tolist()
     found, values = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=True)
     return found, list(values)
