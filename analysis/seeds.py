@@ -21,7 +21,7 @@ import pandas as pd
 
 from utils.config import UNSUFFIXED_SEED, Config
 from utils.errors import UserError
-from utils.labels import codes
+from utils.labels import categorical, codes
 
 MEASURES = ("value", "raw_diff", "fold_change", "score_toward_perfect", "score_gap_closing")
 STATS = ("mean", "std", "n")
@@ -188,17 +188,24 @@ def seed_curves(curves: pd.DataFrame, config: Config) -> pd.DataFrame:
                        base_model=curves["baseline_experiment"].map(seed_free),
                        value=curves["value"].astype("float64"))
     keys = ["model", "condition", "task"]
-    g = df.groupby(keys + ["step"], sort=True)
+    labels = keys + ["experiment", "group", "base_model", "trained_on", "kind"]
+    kinds = {c: df[c].dtype for c in labels}
+    # grouped on the codes of sorted categories: the strings' order, without hashing a string a row
+    df = categorical(df[labels + ["step", "value"]], labels)
+    g = df.groupby(keys + ["step"], sort=True, observed=True)
     out = g.agg(group=("group", "first"), baseline_experiment=("base_model", "first"),
                 trained_on=("trained_on", "first"), kind=("kind", "first"),
                 value=("value", "mean"), seed_std=("value", "std"), n_seeds=("value", "count"))
-    last = (df.dropna(subset=["value"]).sort_values("step")
-            .groupby(keys + ["experiment"], sort=False)["value"].last()
-            .groupby(level=keys).mean().rename("last_mean"))
-    seeds = df.dropna(subset=["value"]).groupby(keys)["experiment"].nunique().rename("_seeds")
+    valued = df.dropna(subset=["value"])
+    last = (valued.sort_values("step")
+            .groupby(keys + ["experiment"], sort=False, observed=True)["value"].last()
+            .groupby(level=keys, observed=True).mean().rename("last_mean"))
+    seeds = valued.groupby(keys, observed=True)["experiment"].nunique().rename("_seeds")
     out = out.reset_index().merge(last.reset_index(), on=keys, how="left").merge(
         seeds.reset_index(), on=keys, how="left")
     partial = out["n_seeds"] < out["_seeds"].fillna(0)  # some seed of this curve has no number here
     out.loc[partial, ["value", "seed_std"]] = float("nan")
     out["n_seeds"] = out["n_seeds"].astype("int64")
+    kinds["baseline_experiment"] = kinds.pop("base_model")
+    out = out.astype({c: t for c, t in kinds.items() if c in out.columns and out[c].dtype != t})
     return out.rename(columns={"model": "experiment"})[CURVE_COLUMNS]

@@ -155,15 +155,17 @@ class Pipeline:
         if tree is None:
             return None
         entries = self.parse_cache.entries
+        # the loader's paths are what str(Path) gives: the walk's "./a" is "a" under the root "."
+        dot = "./" if os.fspath(self.options.data) == "." else ""
         racy: dict[str, str] = {}
-        for path in result.files:
-            entry = entries.get(str(path))
-            if entry is None or tuple(entry[:2]) != tree.get(str(path)):
+        for path in result.paths:
+            entry = entries.get(path)
+            if entry is None or tuple(entry[:2]) != tree.get(dot + path):
                 return None  # changed (or vanished) while this run read it: check fully next time
         now = time.time()
         for path, (_, mtime_ns) in tree.items():
             if is_racy(mtime_ns, now):
-                entry = entries.get(path)
+                entry = entries.get(path[len(dot):])
                 digest = entry[3] if entry is not None and entry[3] is not None else content_digest(Path(path))
                 if digest is None:
                     return None
@@ -212,16 +214,16 @@ class Pipeline:
         report.conflicts = [str(c) for c in conflicts]
         from utils.inference import with_inferred
         self.config = with_inferred(self.rules, frame, said=self.said_inferred)  # what rules.yaml does not list
-        report.files, report.parsed = len(result.files), len(result.parsed)
+        report.files, report.parsed = len(result.paths), len(result.parsed)
         report.empty = [str(p) for p in result.empty]
-        if not result.files:
+        if not result.paths:
             check_found(self.options.data, 0, self.config, allow_empty=self.wait_for_files)
             report.seconds = time.perf_counter() - start  # watch mode: nothing yet, nothing to draw
             return report
         report.problems = [str(p) for p in result.problems]
         report.notes = [str(p) for p in result.notes]
         report.problem_paths = [p.path for p in result.problems]
-        now_files = {str(p) for p in result.files}
+        now_files = set(result.paths)
         changed = self._carry[0] | {self.relative(p) for p in result.parsed}
         gone = self._carry[1] | ({self.relative(Path(p)) for p in self._known_files - now_files}
                                  if self._known_files is not None else set())

@@ -69,7 +69,7 @@ def setup(tmp_path, small_tree):
 
     def make(**opts) -> Pipeline:
         config = load_config(rules)
-        options = Options(data=small_tree, out=opts.pop("out", out), only=opts.pop("only", only),
+        options = Options(data=opts.pop("data", small_tree), out=opts.pop("out", out), only=opts.pop("only", only),
                           jobs=opts.pop("jobs", 1), progress=False, **opts)
         return Pipeline(config, options)
 
@@ -118,6 +118,20 @@ def test_first_run_draws_everything_and_a_noop_rerun_nothing(setup):
     assert again.rendered == [] and again.fast and again.up_to_date == len(ALL)
     assert again.files == first.files == 70
     assert {rel: e["drawn"] for rel, e in manifest(out)["outputs"].items()} == drawn
+
+
+@pytest.mark.parametrize("data", ["absolute", "relative", "dot"])
+def test_a_noop_rerun_holds_however_the_data_root_is_written(setup, small_tree, monkeypatch, data):
+    make, out, _ = setup
+    if data != "absolute":
+        monkeypatch.chdir(small_tree if data == "dot" else small_tree.parent)
+    root = {"absolute": small_tree, "relative": Path(small_tree.name), "dot": Path(".")}[data]
+    first = run(make, data=root)
+    again = run(make, data=root)  # a root of "." walks "./a" where the loader's paths read "a"
+    assert first.parsed == 70 and again.fast and again.rendered == [] and again.files == 70
+    change_value(small_tree, "pt1_ft1-1", "angle")
+    third = run(make, data=root)
+    assert not third.fast and third.parsed == 1 and third.rendered
 
 
 def test_a_touched_but_identical_file_is_checked_and_nothing_redrawn(setup, small_tree):

@@ -82,7 +82,7 @@ class FileStatus:
 @dataclass
 class LoadResult:
     frame: pd.DataFrame
-    files: list[Path]
+    paths: list[str]  # the evaluation files read (or tried), as strings: a Path each costs ~10 us
     problems: list[Problem] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
     parsed: list[Path] = field(default_factory=list)  # files actually parsed (not from cache)
@@ -96,6 +96,11 @@ class LoadResult:
         """tables/files.csv: one row per file under the data root (see `FileStatus`)."""
         return pd.DataFrame([(f.path, f.reader, f.records, f.status, f.reason) for f in self.statuses],
                             columns=FILE_COLUMNS)
+
+    @property
+    def files(self) -> list[Path]:
+        """The evaluation files read (or tried)."""
+        return [Path(p) for p in self.paths]
 
     @property
     def empty(self) -> list[Path]:
@@ -112,7 +117,7 @@ def discover(root: Path, config: Config) -> list[tuple[Path, str]]:
     alone. One log line per reader says how many files it got; the files no reader took are named
     when there are few, counted otherwise.
     """
-    return [(path, rname) for _, path, rname in _discover(root, config)[0]]
+    return [(Path(path), rname) for _, path, rname in _discover(root, config)[0]]
 
 
 INIT_RULES = "rules.yaml"  # what `run_all.py --init DIR` writes, at the data root
@@ -120,7 +125,7 @@ _NAMED_MAX = 10  # files no reader took: named up to this many, else counted
 
 
 def _discover(root: Path, config: Config, listing: list[tuple] | None = None
-              ) -> tuple[list[tuple[str, Path, str]], list[str]]:
+              ) -> tuple[list[tuple[str, str, str]], list[str]]:
     """discover() with each file's root-relative posix path: (rel, file, reader name); and the
     root-relative paths of the files no reader took. `listing`: the files under root as
     `utils.walk.stat_files` listed them (walked here when not given)."""
@@ -137,17 +142,19 @@ def _discover(root: Path, config: Config, listing: list[tuple] | None = None
                 f"takes {' or '.join(modes)}, not {rule.experiment!r}" if modes else
                 "names experiments from the files themselves and takes no experiment option"))
     sniffers = sorted((r for r in readers.values() if r.sniff is not None), key=lambda r: (r.fallback, r.name))
-    found: list[tuple[str, Path, str]] = []
+    found: list[tuple[str, str, str]] = []
     by_glob: Counter[str] = Counter()
     left: list[str] = []
     top = os.fspath(root)
     walked = ((full, rel) for full, rel, *_ in listing) if listing is not None else files_under(top)
+    if top == ".":  # the one root whose walked paths ("./a") are not what str(Path) gives ("a")
+        walked = ((full[2:], rel) for full, rel in walked)
     for full, rel in walked:  # linked run folders entered once (utils/walk.py)
         if rel == INIT_RULES:  # the rules `--init` writes here: not data, not "other files"
             continue
         rule = next((r for r in config.readers if glob_matches(rel, r.glob)), None) if config.readers else None
         if rule is not None:
-            found.append((rel, Path(full), rule.reader))
+            found.append((rel, full, rule.reader))
             by_glob[rule.reader] += 1
             continue
         name = rel.rpartition("/")[2]
@@ -157,7 +164,7 @@ def _discover(root: Path, config: Config, listing: list[tuple] | None = None
         if chosen is None:
             left.append(rel)
         else:
-            found.append((rel, path, chosen))
+            found.append((rel, full, chosen))
     for rname, count in sorted(Counter(r for _, _, r in found).items()):
         globbed = by_glob[rname]
         how = ("matched by the readers: globs" if globbed == count else
@@ -172,7 +179,7 @@ def _discover(root: Path, config: Config, listing: list[tuple] | None = None
     elif left:
         log.info("%d other file(s) under %s are not evaluation files any reader knows; left alone (e.g. %s; "
                  "each is listed in tables/files.csv)", len(left), root, ", ".join(left[:3]))
-    found.sort(key=lambda f: f[1])  # Path order (by parts), as the callers always had it
+    found.sort(key=lambda f: f[0].split("/"))  # Path order (by parts), as the callers always had it
     return found, left
 
 
@@ -218,14 +225,14 @@ class ParseCache:
             except Exception as exc:  # a corrupt cache is rebuilt, never trusted
                 log.warning("parse cache %s is unreadable (%s); rebuilding it", path, exc)
 
-    def get(self, path: Path, reader: str, st: Stat | os.stat_result) -> tuple | None:
+    def get(self, path: str | Path, reader: str, st: Stat | os.stat_result) -> tuple | None:
         """The cached outcome (`("ok", columns, note, partial)` or `("error", reason)`), or None when stale."""
-        entry = self.entries.get(str(path))
+        entry = self.entries.get(os.fspath(path))
         try:
             size, mtime, rname, digest, outcome = entry[:5]
             if (size, mtime, rname) != (st.st_size, st.st_mtime_ns, reader):
                 return None
-            if digest is not None and digest != content_digest(path):
+            if digest is not None and digest != content_digest(Path(path)):
                 return None
             if outcome[0] == "ok" and isinstance(outcome[1], tuple) and len(outcome[1]) == len(Record._fields) \
                     or outcome[0] == "error":
@@ -234,7 +241,7 @@ class ParseCache:
             pass
         return None
 
-    def put(self, path: Path, reader: str, st: Stat | os.stat_result, outcome: tuple,
+    def put(self, path: str | Path, reader: str, st: Stat | os.stat_result, outcome: tuple,
             tail: tuple[int, bytes] | None = None) -> tuple:
         """Store `("ok", records)` or `("error", reason)`; returns the stored (column-wise) outcome.
         `tail`: for an append-only log, (offset of the end of its last complete line, the bytes
@@ -243,15 +250,15 @@ class ParseCache:
             cols = outcome[1] if isinstance(outcome[1], tuple) else columnar(outcome[1])
             outcome = ("ok", pack(cols), *outcome[2:])
         racy = is_racy(st.st_mtime_ns, time.time())
-        self.entries[str(path)] = (st.st_size, st.st_mtime_ns, reader,
-                                   content_digest(path) if racy else None, outcome, tail)
+        self.entries[os.fspath(path)] = (st.st_size, st.st_mtime_ns, reader,
+                                         content_digest(Path(path)) if racy else None, outcome, tail)
         self.dirty = True
         return outcome
 
-    def tail_of(self, path: Path, reader: str, st: Stat | os.stat_result) -> tuple[int, tuple] | None:
+    def tail_of(self, path: str | Path, reader: str, st: Stat | os.stat_result) -> tuple[int, tuple] | None:
         """(offset, cached outcome) when an append-only log only grew since it was read: same
         reader, larger, and the bytes before the offset unchanged; else None (read it whole)."""
-        entry = self.entries.get(str(path))
+        entry = self.entries.get(os.fspath(path))
         try:
             size, _, rname, _, outcome, tail = entry
             offset, check = tail
@@ -689,60 +696,63 @@ def load(root: Path, config: Config, cache: ParseCache | None = None,
     them just before (the run's input stamp): then root is neither walked nor stat'ed again."""
     cache = cache if cache is not None else ParseCache()
     files, left = _discover(root, config, listing)
-    stats = {full: Stat(size, mtime) for full, _, size, mtime in listing if size is not None} if listing else {}
-    result = LoadResult(frame=pd.DataFrame(columns=COLUMNS), files=[])
+    cut = 2 if os.fspath(root) == "." else 0  # as in _discover
+    stats = {full[cut:]: Stat(size, mtime) for full, _, size, mtime in listing if size is not None} if listing else {}
+    result = LoadResult(frame=pd.DataFrame(columns=COLUMNS), paths=[])
     statuses: list[FileStatus] = [_left_status(root, rel) for rel in left]
-    todo: list[tuple[Path, str, str, Stat | os.stat_result | None, tuple | None]] = []
+    # (file, reader, root-relative path, stat, cached outcome); a Path only for a file parsed anew
+    todo: list[tuple[str, str, str, Stat | os.stat_result | None, tuple | None]] = []
     skip = set(config.skip)
-    for rel, path, rname in files:
+    for rel, full, rname in files:
         if skip and not skip.isdisjoint(rel.split("/")[:-1]):
-            result.skipped.append(path)
+            result.skipped.append(Path(full))
             statuses.append(FileStatus(rel, rname, 0, SKIPPED, "in a folder listed under data.skip"))
             continue
-        result.files.append(path)
+        result.paths.append(full)
         try:
-            st = stats.get(str(path)) or path.stat()
+            st = stats.get(full) or os.stat(full)
         except OSError as exc:  # deleted between discovery and reading
-            result.problems.append(Problem(path, f"cannot stat: {exc.strerror}"))
+            result.problems.append(Problem(Path(full), f"cannot stat: {exc.strerror}"))
             statuses.append(FileStatus(rel, rname, 0, UNREADABLE, f"cannot stat: {exc.strerror}"))
             continue
-        todo.append((path, rname, rel, st, cache.get(path, rname, st)))
+        todo.append((full, rname, rel, st, cache.get(full, rname, st)))
     readers = all_readers()
     tailed: dict[str, tuple] = {}
-    for path, rname, _, st, outcome in todo:  # append-only logs that only grew: read from where they stopped
-        grown = cache.tail_of(path, rname, st) if outcome is None and readers[rname].tail is not None else None
+    for full, rname, _, st, outcome in todo:  # append-only logs that only grew: read from where they stopped
+        grown = cache.tail_of(full, rname, st) if outcome is None and readers[rname].tail is not None else None
         if grown is not None:
-            tailed[str(path)] = _read_tail(path, root, config, readers[rname], *grown)
-            result.tailed[str(path)] = (grown[0], st.st_size - grown[0])
-    fresh = _parse_many([(p, r) for p, r, _, _, o in todo if o is None and str(p) not in tailed], root, config,
-                        pool)
+            tailed[full] = _read_tail(Path(full), root, config, readers[rname], *grown)
+            result.tailed[full] = (grown[0], st.st_size - grown[0])
+    anew = {f: Path(f) for f, _, _, _, o in todo if o is None and f not in tailed}
+    fresh = _parse_many([(anew[f], r) for f, r, _, _, o in todo if f in anew], root, config, pool)
     blocks: list[tuple[tuple[list, ...], str]] = []
-    for path, rname, source, st, outcome in todo:
+    for full, rname, source, st, outcome in todo:
         if outcome is None:
-            new = tailed.get(str(path)) or fresh[str(path)]
+            path = Path(full)
+            new = tailed.get(full) or fresh[str(anew[full])]
             info = readers[rname]
-            mark = (_tail_mark(path, st.st_size, info.tail_end, result.tailed.get(str(path), (0,))[0])
+            mark = (_tail_mark(path, st.st_size, info.tail_end, result.tailed.get(full, (0,))[0])
                     if info.tail is not None and new[0] == "ok" else None)
-            outcome = cache.put(path, rname, st, new, mark)
+            outcome = cache.put(full, rname, st, new, mark)
             result.parsed.append(path)
         if outcome[0] == "error":
-            result.problems.append(Problem(path, outcome[1]))
+            result.problems.append(Problem(Path(full), outcome[1]))
             statuses.append(FileStatus(source, rname, 0, LFS if LFS_MARK in outcome[1] else UNREADABLE,
-                                       _short(outcome[1], path)))
+                                       _short(outcome[1], Path(full))))
             continue
         why = []
         if len(outcome) > 2 and outcome[2]:
-            result.notes.append(Problem(path, outcome[2]))
+            result.notes.append(Problem(Path(full), outcome[2]))
             why.append(outcome[2])
         if len(outcome) > 3 and outcome[3]:  # read in part: said every run, as long as the file stays so
-            result.partial.append(Problem(path, outcome[3]))
+            result.partial.append(Problem(Path(full), outcome[3]))
             log.warning("read in part: %s", outcome[3])
-            why.append(_short(outcome[3], path))
+            why.append(_short(outcome[3], Path(full)))
         count = packed_len(outcome[1])
         statuses.append(FileStatus(source, rname, count, READ if count else EMPTY, "; ".join(why) if count else
                                    "the reader found no numbers in it (nothing logged yet, or only bookkeeping)"))
         blocks.append((outcome[1], source))
-    cache.prune({str(p) for _, p, _ in files})
+    cache.prune({full for _, full, _ in files})
     frame, result.merged = _sorted_and_merged(blocks)
     frame, placed = place_stepless(frame)
     result.merged += placed
