@@ -626,7 +626,11 @@ def _frame_by_file(blocks: list[tuple[tuple[list, ...], str]]) -> pd.DataFrame |
             bucket = layouts.setdefault((step, metric[0], metric[-1], statistic[-1]), [])
         except TypeError:  # an unhashable value
             return None
-        layout = next((lay for m, st, lay in bucket if m == metric and st == statistic), None)
+        layout = None
+        for m, st, lay in bucket:
+            if m == metric and st == statistic:
+                layout = lay
+                break
         if layout is None:
             if not (all(type(v) is str for v in metric) and all(type(v) is str for v in statistic)):
                 return None
@@ -643,9 +647,11 @@ def _frame_by_file(blocks: list[tuple[tuple[list, ...], str]]) -> pd.DataFrame |
         return None
     files = [by_key[k] for k in sorted(by_key)]
     offsets = np.cumsum([0] + [n for _, n in per_file])
-    rows = np.concatenate([offsets[i] + per_file[i][0][0] for i in files])
+    lengths = np.array([per_file[i][1] for i in files], dtype=np.intp)
+    spread = _spreader([per_file[i][0] for i in files], lengths)
+    rows = spread(0) + np.repeat(offsets[files], lengths)
     value = np.frombuffer(b"".join(cols[_VALUE] for cols, _ in blocks), dtype="float64")[rows]
-    which = np.repeat(np.arange(len(files)), [per_file[i][1] for i in files])
+    which = np.repeat(np.arange(len(files)), lengths)
 
     def per_row(pick: list[str]) -> pd.Categorical:
         """A value per file (in `files` order) -> the column of its rows, as category codes."""
@@ -657,7 +663,7 @@ def _frame_by_file(blocks: list[tuple[tuple[list, ...], str]]) -> pd.DataFrame |
 
     def named(pick: int) -> pd.Categorical:
         """Metric (1) or statistic (2) names of every row, as category codes of the names used."""
-        at = np.concatenate([per_file[i][0][pick] for i in files])  # indices into `names`
+        at = spread(pick)  # indices into `names`
         cats = categories(listed[np.bincount(at, minlength=len(listed)) > 0])
         return pd.Categorical.from_codes(cats.get_indexer(listed)[at], dtype=pd.CategoricalDtype(cats))
 
@@ -665,7 +671,7 @@ def _frame_by_file(blocks: list[tuple[tuple[list, ...], str]]) -> pd.DataFrame |
         "experiment": per_row([k[0] for k in keys]),
         "condition": per_row([k[1] for k in keys]),
         "task": per_row([k[2] for k in keys]),
-        "step": np.concatenate([per_file[i][0][3] for i in files]),
+        "step": spread(3),
         "metric": named(1),
         "statistic": named(2),
         "value": value,
@@ -675,6 +681,27 @@ def _frame_by_file(blocks: list[tuple[tuple[list, ...], str]]) -> pd.DataFrame |
     if walls is not None:
         data[WALL_TIME] = walls[rows]
     return pd.DataFrame(data, columns=COLUMNS + [WALL_TIME] if walls is not None else COLUMNS, copy=False)
+
+
+def _spreader(layouts: list[tuple], lengths: np.ndarray) -> Callable[[int], np.ndarray]:
+    """part -> the files' layouts' `part` arrays end to end, in file order. A layout most files share
+    is put in place for all of them at once, not one small array a file."""
+    ids: dict[int, int] = {}
+    which = np.array([ids.setdefault(id(lay), len(ids)) for lay in layouts], dtype=np.intp)
+    shared = list({id(lay): lay for lay in layouts}.values())  # in order of first use, as `ids`
+    if len(shared) * 8 > len(layouts):  # mostly their own layouts: end to end is as quick
+        return lambda part: np.concatenate([lay[part] for lay in layouts])
+    starts = np.cumsum(lengths) - lengths
+    by_layout = np.argsort(which, kind="stable")
+    bounds = np.searchsorted(which[by_layout], np.arange(len(shared) + 1))
+
+    def spread(part: int) -> np.ndarray:
+        out = np.empty(int(lengths.sum()), dtype=shared[0][part].dtype)
+        for k, lay in enumerate(shared):
+            files = by_layout[bounds[k]:bounds[k + 1]]
+            out[(starts[files][:, None] + np.arange(len(lay[part]))).ravel()] = np.tile(lay[part], len(files))
+        return out
+    return spread
 
 
 def _wall_times(blocks: list[tuple[tuple, str]]) -> np.ndarray | None:
