@@ -51,7 +51,8 @@ MEMO_VERSION = "folders-1"
 # their kinds, one letter a name, in one string. Where a link leads is resolved on every walk.
 _FILE, _DIR, _LINK = "f", "d", "l"
 _OURS = "-"  # the memo's kinds of one of our output folders (not entered)
-_MIN_INT64 = -1 << 63  # the memo's times are signed 64-bit integers (a folder with a time beyond is not memoized)
+# the memo's times are signed 64-bit integers, its inodes unsigned ones (a folder beyond is not memoized)
+_INT64, _UINT64 = range(-1 << 63, 1 << 63), range(1 << 64)
 Listing = tuple[list[str], str]
 Row = tuple[str, str, int, int] | tuple[str, str, None, None]
 
@@ -124,7 +125,7 @@ class FolderMemo:
         self.top: str | None = None  # the folder walked
         self.root: str | None = None  # its real path then
         self.paths: list[str] = []  # the folders it listed
-        self.times = array("q")  # mtime_ns and ctime_ns of each folder, in turn
+        self.mtimes, self.ctimes = array("q"), array("q")  # of each folder, in ns
         self.inodes = array("Q")
         self.names: list[str] = []  # each folder's names, joined by NUL
         self.kinds: list[str] = []  # each folder's kinds (`_OURS`: one of our output folders)
@@ -157,17 +158,18 @@ class FolderMemo:
         return memo
 
     def _unpack(self, saved: tuple) -> None:
-        top, root, paths, times, inodes, names, kinds, rels, links = saved
+        top, root, paths, mtimes, ctimes, inodes, names, kinds, rels, links = saved
         self.top, self.root = str(top), str(root)
         self.paths = paths.split("\0") if paths else []
-        self.times.frombytes(times)
+        self.mtimes.frombytes(mtimes)
+        self.ctimes.frombytes(ctimes)
         self.inodes.frombytes(inodes)
         self.names = names.split("/") if self.paths else []
         self.kinds = kinds.split("/") if self.paths else []
         self.rels = None if rels is None else rels.split("\0") if rels else []
         self.links = [(str(p), None if t is None else str(t)) for p, t in links]
         n = len(self.paths)
-        if not len(self.names) == len(self.kinds) == len(self.inodes) == n or len(self.times) != 2 * n:
+        if not len(self.names) == len(self.kinds) == len(self.mtimes) == len(self.ctimes) == len(self.inodes) == n:
             raise ValueError("columns of different lengths")
 
     def save(self, path: Path) -> None:
@@ -175,9 +177,10 @@ class FolderMemo:
         if not self.dirty:
             return
         rels = None if self.rels is None else "\0".join(self.rels)
-        write_bytes(path, pickle.dumps((MEMO_VERSION, self.top, self.root, "\0".join(self.paths),
-                                        self.times.tobytes(), self.inodes.tobytes(), "/".join(self.names),
-                                        "/".join(self.kinds), rels, self.links), pickle.HIGHEST_PROTOCOL))
+        columns = ("\0".join(self.paths), self.mtimes.tobytes(), self.ctimes.tobytes(), self.inodes.tobytes(),
+                   "/".join(self.names), "/".join(self.kinds))  # a name holds neither NUL nor "/"
+        write_bytes(path, pickle.dumps((MEMO_VERSION, self.top, self.root, *columns, rels, self.links),
+                                       pickle.HIGHEST_PROTOCOL))
         self.dirty = False
 
     def holds(self, top: str) -> bool:
@@ -187,9 +190,9 @@ class FolderMemo:
             return False
         if any(_resolve(path) != target for path, target in self.links):
             return False
-        stat, times = os.stat, self.times
+        stat = os.stat
         try:
-            for path, mtime, ctime, ino in zip(self.paths, times[::2], times[1::2], self.inodes):
+            for path, mtime, ctime, ino in zip(self.paths, self.mtimes, self.ctimes, self.inodes):
                 st = stat(path)
                 if st.st_mtime_ns != mtime or st.st_ctime_ns != ctime or st.st_ino != ino:
                     return False
@@ -203,37 +206,40 @@ class FolderMemo:
             self._index = {path: i for i, path in enumerate(self.paths)}
         return self._index
 
+    def add(self, path: str, mtime: int, ctime: int, ino: int, names: str, kinds: str) -> None:
+        """Remember a folder listed: its times, inode, names (joined by NUL) and their kinds."""
+        self.paths.append(path)
+        self.mtimes.append(mtime)
+        self.ctimes.append(ctime)
+        self.inodes.append(ino)
+        self.names.append(names)
+        self.kinds.append(kinds)
+
     def took(self, top: str, recorder: _Recorder, rels: list[str]) -> None:
-        """Hold what a walk of `top` saw: the folders it did not list drop out."""
-        rels_or_none = None if recorder.unmemoized else rels
-        if recorder.fresh or (top, recorder.root, recorder.paths, recorder.links, rels_or_none) != (
-                self.top, self.root, self.paths, self.links, self.rels):
-            self.dirty = True
-        self.top, self.root, self.rels = top, recorder.root, rels_or_none
-        self.paths, self.times, self.inodes = recorder.paths, recorder.times, recorder.inodes
-        self.names, self.kinds, self.links = recorder.names, recorder.kinds, recorder.links
-        self._index = None
+        """Become what a walk of `top` recorded (the folders it did not list drop out); `rels`: the
+        files it found."""
+        new = recorder.new
+        new.top, new.rels = top, None if recorder.unmemoized else rels
+        # a folder's times and listing differ from the memo's only if it was listed afresh
+        new.dirty = self.dirty or recorder.fresh > 0 or any(
+            getattr(new, f) != getattr(self, f) for f in ("top", "root", "paths", "links", "rels"))
+        vars(self).update(vars(new))
 
 
 class _Recorder:
     """Lists a folder (`_scan`) unless the memo's mtime, ctime and inode of it are its own, and
-    records it in new columns; also records each link resolved."""
+    records it for the new memo; also records each link resolved."""
 
     def __init__(self, memo: FolderMemo, now: float) -> None:
         self.old, self.now = memo, now
         self.index = memo.index()
-        self.root: str | None = None
-        self.paths: list[str] = []
-        self.times, self.inodes = array("q"), array("Q")
-        self.names: list[str] = []
-        self.kinds: list[str] = []
-        self.links: list[tuple[str, str | None]] = []
+        self.new = FolderMemo()  # what this walk lists, as the memo will hold it
         self.fresh = 0  # folders recorded from a listing, not the memo
         self.unmemoized = 0  # folders listed but not recorded: the next walk lists them again
 
     def __call__(self, folder: str) -> Listing | None:
-        if self.root is None:  # the first folder is the top
-            self.root = os.path.realpath(folder)
+        if self.new.root is None:  # the first folder is the top
+            self.new.root = os.path.realpath(folder)
         try:
             st = os.stat(folder)
         except OSError:
@@ -242,8 +248,10 @@ class _Recorder:
         mtime, ctime, ino = st.st_mtime_ns, st.st_ctime_ns, st.st_ino
         i = self.index.get(folder)
         old = self.old
-        if i is not None and old.inodes[i] == ino and old.times[2 * i] == mtime and old.times[2 * i + 1] == ctime:
-            return self._record(folder, mtime, ctime, ino, old.names[i], old.kinds[i])
+        if i is not None and old.mtimes[i] == mtime and old.ctimes[i] == ctime and old.inodes[i] == ino:
+            names, kinds = old.names[i], old.kinds[i]
+            self.new.add(old.paths[i], mtime, ctime, ino, names, kinds)  # the path kept, not this copy
+            return None if kinds == _OURS else (names.split("\0"), kinds)
         return self._list(folder, mtime, ctime, ino)
 
     def _list(self, folder: str, mtime: int, ctime: int, ino: int) -> Listing | None:
@@ -255,30 +263,25 @@ class _Recorder:
         listing = _listing(folder, entries, names)
         if not self._vouched(names, mtime, ctime, ino):
             self.unmemoized += 1
-            return listing
-        self.fresh += 1
-        if listing is None:
-            return self._record(folder, mtime, ctime, ino, "", _OURS)
-        return self._record(folder, mtime, ctime, ino, "\0".join(listing[0]), listing[1])
+        else:
+            self.fresh += 1
+            if listing is None:
+                self.new.add(folder, mtime, ctime, ino, "", _OURS)
+            else:
+                self.new.add(folder, mtime, ctime, ino, "\0".join(listing[0]), listing[1])
+        return listing
 
     def _vouched(self, names: list[str], mtime: int, ctime: int, ino: int) -> bool:
         """Can these times of a folder holding `names` vouch for its listing next time? Not when they
         are too recent, nor for an older output folder (ours by a file below it, which they do not
         cover), nor when they do not fit the memo's columns."""
-        return not is_racy(max(mtime, ctime), self.now) and not (".cache" in names and "index.html" in names) \
-            and _MIN_INT64 <= min(mtime, ctime) and max(mtime, ctime) < -_MIN_INT64 and ino < 1 << 64
-
-    def _record(self, folder: str, mtime: int, ctime: int, ino: int, names: str, kinds: str) -> Listing | None:
-        self.paths.append(folder)
-        self.times.extend((mtime, ctime))
-        self.inodes.append(ino)
-        self.names.append(names)
-        self.kinds.append(kinds)
-        return None if kinds == _OURS else (names.split("\0"), kinds)
+        return not is_racy(mtime if mtime > ctime else ctime, self.now) \
+            and not (".cache" in names and "index.html" in names) \
+            and mtime in _INT64 and ctime in _INT64 and ino in _UINT64
 
     def resolve(self, path: str) -> str | None:
         target = _resolve(path)
-        self.links.append((path, target))
+        self.new.links.append((path, target))
         return target
 
 
