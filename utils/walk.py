@@ -95,7 +95,7 @@ def stat_files(top: str, memo: FolderMemo | None = None) -> list[Row]:
     if memo.holds(top):  # the last walk's files: a file's path is the top's joined with its posix path
         base, sep = os.path.join(top, ""), os.sep
         return _stat_each((base + (rel if sep == "/" else rel.replace("/", sep)), rel) for rel in memo.rels)
-    recorder = _Recorder(memo, time.time())
+    recorder = _Recorder(memo, os.path.realpath(top), time.time())
     rows = _stat_each(_walk(top, "", recorder, recorder.resolve))
     memo.took(top, recorder, [row[1] for row in rows])
     return rows
@@ -230,16 +230,17 @@ class _Recorder:
     """Lists a folder (`_scan`) unless the memo's mtime, ctime and inode of it are its own, and
     records it for the new memo; also records each link resolved."""
 
-    def __init__(self, memo: FolderMemo, now: float) -> None:
+    def __init__(self, memo: FolderMemo, root: str, now: float) -> None:
+        """`root`: the real path of the folder walked; a memo of another (a relative `--data` from
+        another working folder) is not used."""
         self.old, self.now = memo, now
-        self.index = memo.index()
+        self.index = memo.index() if memo.root == root else {}
         self.new = FolderMemo()  # what this walk lists, as the memo will hold it
+        self.new.root = root
         self.fresh = 0  # folders recorded from a listing, not the memo
         self.unmemoized = 0  # folders listed but not recorded: the next walk lists them again
 
     def __call__(self, folder: str) -> Listing | None:
-        if self.new.root is None:  # the first folder is the top
-            self.new.root = os.path.realpath(folder)
         try:
             st = os.stat(folder)
         except OSError:
