@@ -90,7 +90,7 @@ def check_outputs(out: Path, specs: Iterable[OutputSpec], fmt: str) -> None:
     named like one (for outputs named per slice, any folder their name pattern matches)."""
     folders = {out, out / CACHE, out / CACHE / "blocks", out / "tables"}
     files = [out / "tables" / "gaps.csv", out / "index.html", out / "gallery.js", out / OUTPUT_MARKER, out / CACHE / "manifest.json",
-             out / CACHE / "manifest.journal", out / CACHE / "parsed.pickle"]
+             out / CACHE / "manifest.journal", out / CACHE / "parsed.pickle", out / CACHE / "folders.pickle"]
     patterns: list[tuple[Path, str]] = []
     for spec in specs:
         parts = (spec.writes + (f".{fmt}" if spec.kind == "figure" else "")).split("/")

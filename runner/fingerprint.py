@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 from runner.blocks import row_hashes
 from utils.config import Config
-from utils.walk import stat_files
+from utils.walk import FolderMemo, stat_files
 
 if TYPE_CHECKING:
     import numpy as np
@@ -109,10 +109,11 @@ def scan_tree(root: Path) -> dict[str, tuple[int, int]] | None:
     return None if listing is None else tree_of(listing)
 
 
-def list_tree(root: Path) -> list[tuple] | None:
+def list_tree(root: Path, memo: FolderMemo | None = None) -> list[tuple] | None:
     """Every file under root as `utils.walk.stat_files` lists it (discovery takes this listing too:
-    one walk and one stat per file a run); None if root is missing."""
-    return stat_files(os.fspath(root)) if root.is_dir() else None
+    one walk and one stat per file a run); None if root is missing. `memo`: what the last walk saw
+    in each folder, to list again only the folders changed since (updated to this walk)."""
+    return stat_files(os.fspath(root), memo) if root.is_dir() else None
 
 
 def tree_of(listing: list[tuple]) -> dict[str, tuple[int, int]]:

@@ -10,7 +10,9 @@ A rerun where nothing changed does not even load the data: the manifest also kee
 the run's inputs (every evaluation file's size and mtime, a content hash for files whose mtime
 was too recent to trust, the code, the rules, the library versions); when the stamp still holds
 and every output is on disk, the run ends there. Heavy imports (pandas views, matplotlib) happen
-only past that point. The hashes themselves are in runner/fingerprint.py.
+only past that point. The hashes themselves are in runner/fingerprint.py. The walk that lists the
+inputs keeps a memo of each folder (`<out>/.cache/folders.pickle`, utils/walk.py: `FolderMemo`), so
+a rerun lists only the folders changed since; `--force` lists every folder afresh.
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ from utils.atomic import write_text
 from utils.config import Config
 from utils.errors import UserError
 from utils.filestamp import content_digest, is_racy
+from utils.walk import OUTPUT_MARKER, FolderMemo
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -77,6 +80,7 @@ class Pipeline:
         self.options = options
         self.cache_dir = options.out / ".cache"
         self._parse_cache: ParseCache | None = None
+        self._folder_memo: FolderMemo | None = None
         self._registry: dict[str, OutputSpec] | None = None
         self.manifest, self.stamps = read_manifest(self.cache_dir / "manifest.json")
         self._pool = pool
@@ -88,7 +92,7 @@ class Pipeline:
         self._carry: tuple[set[str], set[str]] = (set(), set())  # changed, gone of deferred runs
         self._code_hashes: dict[str, str] = {}  # per output, of the code as imported
         self._code_loaded: str | None = None  # code_state() when the modules were imported
-        self.cache_save_interval = 0.0  # watch mode: write parsed.pickle at most this often
+        self.cache_save_interval = 0.0  # watch mode: write parsed.pickle (and folders.pickle) at most this often
         self.wait_for_files = False  # watch mode: an empty data folder is waited on, not an error
         self.last_tree: dict[str, tuple[int, int]] | None = None  # the tree as the last run scanned it
         self._cache_saved = 0.0
@@ -117,6 +121,14 @@ class Pipeline:
             from utils.loading import ParseCache, reading_rules  # lazily: pandas
             self._parse_cache = ParseCache(self.cache_dir / "parsed.pickle", reading_rules(self.config))
         return self._parse_cache
+
+    @property
+    def folder_memo(self) -> FolderMemo:
+        """What the last walk of the data saw in each folder: loaded once, then kept in memory
+        (watch mode runs again and again with one Pipeline)."""
+        if self._folder_memo is None:
+            self._folder_memo = FolderMemo.load(self.cache_dir / "folders.pickle")
+        return self._folder_memo
 
     @property
     def specs(self) -> list[OutputSpec]:
@@ -188,11 +200,15 @@ class Pipeline:
         self.config = self.rules
         check_paths(self.options.data, self.options.out, self.config)  # before any reading or writing
         code = code_state(self.config)
-        listing = list_tree(self.options.data)  # before loading: the stamp must not be newer than the data
+        if self.options.force:  # trust no remembered folder: list each afresh (and remember that)
+            self._folder_memo = FolderMemo()
+        # before loading: the stamp must not be newer than the data
+        listing = list_tree(self.options.data, self.folder_memo)
         tree = None if listing is None else tree_of(listing)
         self.last_tree = tree
         fast = self._stamp_holds(code, tree)
         if fast is not None:
+            self._save_folder_memo()
             fast.seconds = time.perf_counter() - start
             return fast
         report = RunReport(strict=self.options.strict)
@@ -232,7 +248,7 @@ class Pipeline:
         report.deferred = self.unsettled(report, defer_unsettled) if defer_unsettled > 0 else []
         if report.deferred:  # nothing drawn from half a file; the caller retries once it settles
             self._carry = (changed, gone)
-            self._save_parse_cache()
+            self._save_caches()
             report.seconds = time.perf_counter() - start
             return report
         self._carry = (set(), set())
@@ -242,7 +258,7 @@ class Pipeline:
             check_seed_claims(result.frame, self.config)
             check_baselines(result.frame, self.config)  # a baseline no run has: exit 2, close matches named
         except (SeedClaimError, BaselineError):
-            self._save_parse_cache(force=True)
+            self._save_caches(force=True)
             raise
 
         mark_output_folder(self.options.out)  # before the first output: ours, never read as data
@@ -312,7 +328,7 @@ class Pipeline:
         report.timings["render"] = round(report.timings["render"] - spent["views"] - spent["plan"], 3)
         report.interrupted = self.stop.is_set() and (
             not planned_all or len(report.rendered) + len(report.failed) < len(todo))
-        self._save_parse_cache()
+        self._save_caches()
         report.seconds = time.perf_counter() - start
         key = selection_key(self.rules, self.options.data, self.options.only)
         stamp = None if report.failed or report.interrupted else self._make_stamp(tree, result, code, report)
@@ -329,11 +345,20 @@ class Pipeline:
         clock("save")
         return report
 
-    def _save_parse_cache(self, force: bool = False) -> None:
+    def _save_caches(self, force: bool = False) -> None:
+        """Write parsed.pickle and folders.pickle (at most every `cache_save_interval` seconds)."""
         now = time.monotonic()
         if force or now - self._cache_saved >= self.cache_save_interval:
             self.parse_cache.save()
+            self._save_folder_memo()
             self._cache_saved = now
+
+    def _save_folder_memo(self) -> None:
+        """Write the folder memo if it changed, into an output folder marked as ours only: the
+        memo is never the first thing a run writes, nor written where the run may not write."""
+        if self._folder_memo is not None and self._folder_memo.dirty \
+                and (self.options.out / OUTPUT_MARKER).is_file():
+            self._folder_memo.save(self.cache_dir / "folders.pickle")
 
     def unsettled(self, report: RunReport, settle: float) -> list[Path]:
         """Unreadable files modified less than `settle` seconds ago (probably still being written)."""
@@ -454,7 +479,9 @@ class Pipeline:
     def close(self) -> None:
         """Stop the worker pool (outputs in hand are finished, queued ones dropped); save the cache."""
         if self._parse_cache is not None:
-            self._save_parse_cache(force=True)
+            self._save_caches(force=True)
+        else:
+            self._save_folder_memo()
         if self._own_pool and self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
         self._pool = None

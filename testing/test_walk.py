@@ -1,14 +1,25 @@
 """utils/walk.py: the files under a data root, entering linked folders once, and the input stamp
-(runner/fingerprint.scan_tree) seeing the same files."""
+(runner/fingerprint.scan_tree) seeing the same files; the folder memo giving the same listing after
+any change, and a run keeping it in `<out>/.cache/folders.pickle`."""
 from __future__ import annotations
 
+import json
 import os
+import pickle
+import shutil
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+import run_all
+import utils.walk as walk
 from runner.fingerprint import scan_tree
-from utils.walk import files_under
+from runner.pipeline import Pipeline
+from runner.report import Options, RunReport
+from utils.errors import UserError
+from utils.walk import OUTPUT_MARKER, FolderMemo, files_under, stat_files
 
 
 def touch(path: Path, text: str = "x") -> Path:
@@ -69,3 +80,330 @@ def test_the_input_stamp_sees_the_files_in_linked_folders(tree):
     after = scan_tree(root)
     assert after[os.path.join(root, "b", "evals", "r.json")] != before[os.path.join(root, "b", "evals", "r.json")]
     assert changed.stat().st_size == after[os.path.join(root, "b", "evals", "r.json")][0]
+
+
+# --- the folder memo -------------------------------------------------------------------------------
+
+@pytest.fixture
+def later(monkeypatch):
+    """The walk's clock 10 s ahead: the folders just written are settled (not racy), as in a tree
+    written long before the run."""
+    monkeypatch.setattr(walk, "time", SimpleNamespace(time=lambda: time.time() + 10))
+
+
+@pytest.fixture
+def scandirs(monkeypatch) -> list[str]:
+    """The folders listed (os.scandir) from here on."""
+    listed: list[str] = []
+    scandir = os.scandir
+
+    def counting(path="."):
+        listed.append(os.fspath(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", counting)
+    return listed
+
+
+def tick(tmp_path: Path) -> None:
+    """Wait until a change made now gets a later time than the changes before (file times are coarse
+    on some file systems)."""
+    probe = touch(tmp_path / "tick")
+    before = probe.stat().st_mtime_ns
+    while probe.stat().st_mtime_ns == before:
+        time.sleep(0.002)
+        os.utime(probe)
+
+
+@pytest.fixture
+def linked(tmp_path: Path) -> tuple[Path, Path]:
+    """A data root with plain runs, a linked run, a link to a file, and a second run on 'storage'."""
+    root, storage = tmp_path / "root", tmp_path / "storage"
+    for rel in ("a/evals/t1/eval_data/r.json", "a/evals/t2/eval_data/r.json", "b/evals/t1/eval_data/r.json"):
+        touch(root / rel)
+    touch(storage / "c" / "evals" / "t1" / "eval_data" / "r.json")
+    touch(storage / "d" / "evals" / "x.json")
+    touch(storage / "file.json")
+    (root / "c").symlink_to(storage / "c", target_is_directory=True)
+    (root / "f.json").symlink_to(storage / "file.json")
+    return root, storage
+
+
+def rows(root: Path, memo: FolderMemo | None = None) -> list[tuple]:
+    return stat_files(os.fspath(root), memo)
+
+
+def _replace_link(link: Path, target: Path) -> None:
+    link.unlink()
+    link.symlink_to(target, target_is_directory=True)
+
+
+def _swap_storage(root: Path, storage: Path) -> None:
+    """Another folder under the linked one's real path: same path, same link, other inode."""
+    (storage / "c").rename(storage / "c_old")
+    (storage / "d").rename(storage / "c")
+
+
+def _file_becomes_folder(root: Path, storage: Path) -> None:
+    (storage / "file.json").unlink()
+    touch(storage / "file.json" / "r.json")
+
+
+def _older_output_folder(root: Path, storage: Path) -> None:
+    touch(root / "b" / "index.html")
+    touch(root / "b" / ".cache" / "manifest.json")
+
+
+T1 = "a/evals/t1/eval_data/"
+CHANGES = {  # name: (change, files added, files gone, whether a folder changed: the memo is saved)
+    "nothing": (lambda root, storage: None, set(), set(), False),
+    "file added deep": (lambda root, storage: touch(root / T1 / "s.json"), {T1 + "s.json"}, set(), True),
+    "file removed": (lambda root, storage: (root / "b/evals/t1/eval_data/r.json").unlink(),
+                     set(), {"b/evals/t1/eval_data/r.json"}, True),
+    "folder added": (lambda root, storage: touch(root / "a/evals/t3/eval_data/r.json"),
+                     {"a/evals/t3/eval_data/r.json"}, set(), True),
+    "folder removed": (lambda root, storage: shutil.rmtree(root / "a/evals/t2"),
+                       set(), {"a/evals/t2/eval_data/r.json"}, True),
+    "file renamed": (lambda root, storage: (root / T1 / "r.json").rename(root / T1 / "q.json"),
+                     {T1 + "q.json"}, {T1 + "r.json"}, True),
+    "file rewritten in place": (lambda root, storage: (root / T1 / "r.json").write_text("longer"),
+                                set(), set(), False),
+    "hidden and temporary files": (lambda root, storage: (touch(root / T1 / ".r.json"),
+                                                          touch(root / T1 / "s.json.tmp")), set(), set(), True),
+    "lm-eval folder": (lambda root, storage: touch(root / "a/evals/..__model/r.json"),
+                       {"a/evals/..__model/r.json"}, set(), True),
+    "output marker": (lambda root, storage: touch(root / "b" / OUTPUT_MARKER),
+                      set(), {"b/evals/t1/eval_data/r.json"}, True),
+    "older output folder": (_older_output_folder, set(), {"b/evals/t1/eval_data/r.json"}, True),
+    "link added": (lambda root, storage: (root / "e").symlink_to(storage / "d", target_is_directory=True),
+                   {"e/evals/x.json"}, set(), True),
+    "link retargeted": (lambda root, storage: _replace_link(root / "c", storage / "d"),
+                        {"c/evals/x.json"}, {"c/evals/t1/eval_data/r.json"}, True),
+    "file added in the linked folder": (lambda root, storage: touch(storage / "c/evals/t1/eval_data/s.json"),
+                                        {"c/evals/t1/eval_data/s.json"}, set(), True),
+    "linked folder replaced": (_swap_storage, {"c/evals/x.json"}, {"c/evals/t1/eval_data/r.json"}, True),
+    "linked file becomes a folder": (_file_becomes_folder, {"f.json/r.json"}, {"f.json"}, True),
+}
+
+
+@pytest.mark.parametrize("case", CHANGES)
+def test_a_walk_with_a_memo_lists_what_a_walk_without_lists(linked, tmp_path, later, case):
+    root, storage = linked
+    change, added, gone, folder_changed = CHANGES[case]
+    memo = FolderMemo()
+    before = rows(root, memo)
+    assert before == rows(root) and memo.dirty and memo.holds(os.fspath(root))
+    memo.dirty = False  # as saved
+    tick(tmp_path)
+    change(root, storage)
+    after = rows(root, memo)
+    assert after == rows(root)
+    assert {r[1] for r in after} == {r[1] for r in before} - gone | added
+    assert memo.dirty == folder_changed
+    assert rows(root, memo) == after  # and once more, from the memo just made
+
+
+def test_a_file_rewritten_in_place_is_stat_ed_afresh(linked, tmp_path, later, scandirs):
+    root, _ = linked
+    memo = FolderMemo()
+    rows(root, memo)
+    tick(tmp_path)
+    (root / T1 / "r.json").write_text("a longer text")
+    del scandirs[:]
+    after = dict((rel, (size, mtime)) for _, rel, size, mtime in rows(root, memo))
+    st = (root / T1 / "r.json").stat()
+    assert after[T1 + "r.json"] == (13, st.st_mtime_ns) and scandirs == []
+
+
+def test_only_the_folders_changed_since_are_listed_again(linked, tmp_path, later, scandirs):
+    root, storage = linked
+    memo = FolderMemo()
+    rows(root, memo)
+    assert len(scandirs) == len(memo.paths) == 15  # every folder once (the link's folders by its path)
+    del scandirs[:]
+    rows(root, memo)
+    assert scandirs == []  # nothing changed: the last walk's files, stat'ed
+    tick(tmp_path)
+    touch(root / T1 / "s.json")
+    touch(storage / "c/evals/t1/eval_data/s.json")
+    rows(root, memo)
+    assert scandirs == [os.fspath(root / T1.rstrip("/")), os.fspath(root / "c/evals/t1/eval_data")]
+
+
+def test_a_folder_changed_too_recently_is_listed_again_next_time(linked, scandirs, monkeypatch):
+    root, _ = linked
+    memo = FolderMemo()
+    rows(root, memo)  # all just written: none vouched for by its times
+    assert memo.paths == [] and memo.rels is None
+    del scandirs[:]
+    rows(root, memo)
+    assert len(scandirs) == 15
+    monkeypatch.setattr(walk, "time", SimpleNamespace(time=lambda: time.time() + 10))
+    recent = time.time() + 9  # 1 s before the walk's clock
+    os.utime(root / "a" / "evals", (recent, recent))
+    rows(root, memo)
+    assert os.fspath(root / "a" / "evals") not in memo.paths and len(memo.paths) == 14
+    plain = rows(root)
+    del scandirs[:]
+    assert rows(root, memo) == plain
+    assert scandirs == [os.fspath(root / "a" / "evals")]
+
+
+def test_a_folder_whose_mtime_is_set_back_is_still_listed_again(linked, tmp_path, later):
+    """rsync -a, tar, cp -a set a folder's mtime; its ctime still moves."""
+    root, _ = linked
+    memo = FolderMemo()
+    rows(root, memo)
+    folder = root / T1
+    st = folder.stat()
+    tick(tmp_path)
+    touch(folder / "s.json")
+    os.utime(folder, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert folder.stat().st_mtime_ns == st.st_mtime_ns
+    assert T1 + "s.json" in {r[1] for r in rows(root, memo)}
+
+
+def test_an_older_output_folder_is_listed_on_every_walk(linked, tmp_path, later):
+    """It is ours by a file below it: removing that file does not change the folder's times."""
+    root, storage = linked
+    _older_output_folder(root, storage)
+    memo = FolderMemo()
+    assert "b/evals/t1/eval_data/r.json" not in {r[1] for r in rows(root, memo)}
+    assert not memo.holds(os.fspath(root))
+    tick(tmp_path)
+    (root / "b" / ".cache" / "manifest.json").unlink()
+    assert "b/evals/t1/eval_data/r.json" in {r[1] for r in rows(root, memo)}
+
+
+def test_a_saved_memo_loads_and_holds(linked, tmp_path, later):
+    root, _ = linked
+    memo = FolderMemo()
+    listing = rows(root, memo)
+    memo.save(tmp_path / "folders.pickle")
+    assert not memo.dirty
+    loaded = FolderMemo.load(tmp_path / "folders.pickle")
+    fields = ("top", "root", "paths", "mtimes", "ctimes", "inodes", "names", "kinds", "links", "rels")
+    assert [getattr(loaded, f) for f in fields] == [getattr(memo, f) for f in fields]
+    assert loaded.holds(os.fspath(root)) and rows(root, loaded) == listing and not loaded.dirty
+    assert not FolderMemo.load(tmp_path / "folders.pickle").holds(os.fspath(tmp_path))  # another root
+
+
+@pytest.mark.parametrize("garbage", ["bytes", "hostile", "other version", "short columns", "not a tuple"])
+def test_a_corrupt_memo_is_an_empty_one(linked, tmp_path, later, garbage):
+    root, _ = linked
+    path, marker = tmp_path / "folders.pickle", tmp_path / "pwned"
+    memo = FolderMemo()
+    rows(root, memo)
+    memo.save(path)
+    saved = pickle.loads(path.read_bytes())
+    path.write_bytes({
+        "bytes": b"\x80\x05garbage" + os.urandom(200),
+        "hostile": pickle.dumps(_Touch(marker)),
+        "other version": pickle.dumps(("folders-0", *saved[1:])),
+        "short columns": pickle.dumps((*saved[:3], saved[3].rpartition("\0")[0], *saved[4:])),
+        "not a tuple": pickle.dumps({"paths": []}),
+    }[garbage])
+    loaded = FolderMemo.load(path)
+    assert loaded.paths == [] and loaded.rels is None and not marker.exists()
+    assert rows(root, loaded) == rows(root) and loaded.dirty and len(loaded.paths) == 15
+
+
+class _Touch:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (self.path,))
+
+
+# --- the memo in a run ---------------------------------------------------------------------------
+
+MISSING = "pt1_ft1-1/evals/angle/eval_data/evaluation_results.json"
+
+
+@pytest.fixture
+def short_of_one(small_tree: Path, tmp_path: Path) -> tuple[Path, str]:
+    """The small tree without one evaluation file (its folder kept), and that file's text."""
+    path = small_tree / MISSING
+    text = path.read_text()
+    path.unlink()
+    return small_tree, text
+
+
+def run_pipeline(config, data: Path, out: Path, **opts) -> RunReport:
+    pipeline = Pipeline(config, Options(data=data, out=out, only=("scores_csv",), jobs=1, progress=False, **opts))
+    try:
+        return pipeline.run()
+    finally:
+        pipeline.close()
+
+
+def test_a_new_evaluation_file_in_an_existing_experiment_is_noticed(short_of_one, tmp_path, later):
+    data, text = short_of_one
+    out = tmp_path / "out"
+    assert run_all.main(["--data", str(data), "--out", str(out), "--only", "scores_csv", "--jobs", "1", "-q"]) == 0
+    memo = FolderMemo.load(out / ".cache" / "folders.pickle")
+    assert os.fspath(data / MISSING.rpartition("/")[0]) in memo.paths and memo.holds(os.fspath(data))
+    tick(tmp_path)
+    (data / MISSING).write_text(text)
+    assert run_all.main(["--data", str(data), "--out", str(out), "--only", "scores_csv", "--jobs", "1", "-q"]) == 0
+    manifest = out / ".cache" / "manifest.json"
+    last = json.loads(manifest.read_text())["last_run"]
+    assert last["changed"] == [MISSING] and last["files"] == 70
+    assert FolderMemo.load(out / ".cache" / "folders.pickle").holds(os.fspath(data))
+    (out / ".cache" / "folders.pickle").unlink()
+    written = manifest.stat().st_mtime_ns
+    assert run_all.main(["--data", str(data), "--out", str(out), "--only", "scores_csv", "--jobs", "1", "-q"]) == 0
+    assert manifest.stat().st_mtime_ns == written  # a no-op: the manifest is not rewritten
+    assert FolderMemo.load(out / ".cache" / "folders.pickle").holds(os.fspath(data))  # but the memo is
+
+
+@pytest.mark.parametrize("garbage", ["bytes", "hostile"])
+def test_a_run_with_a_corrupt_memo_lists_every_folder_and_rewrites_it(short_of_one, tmp_path, config, later,
+                                                                      garbage):
+    data, text = short_of_one
+    out, marker = tmp_path / "out", tmp_path / "pwned"
+    assert run_pipeline(config, data, out).files == 69
+    memo_file = out / ".cache" / "folders.pickle"
+    memo_file.write_bytes(os.urandom(300) if garbage == "bytes" else pickle.dumps(_Touch(marker)))
+    tick(tmp_path)
+    (data / MISSING).write_text(text)
+    report = run_pipeline(config, data, out)
+    assert (report.fast, report.files, report.parsed, report.changed) == (False, 70, 1, [MISSING])
+    assert not marker.exists() and FolderMemo.load(memo_file).holds(os.fspath(data))
+    assert run_pipeline(config, data, out).fast
+
+
+def test_force_lists_every_folder_afresh_and_keeps_the_memo(small_tree, tmp_path, config, later, scandirs):
+    out = tmp_path / "out"
+    run_pipeline(config, small_tree, out)
+    folders = len(FolderMemo.load(out / ".cache" / "folders.pickle").paths)
+    assert folders == 1 + 5 * (2 + 14 * 2)  # the root; per experiment itself, evals, per task two
+    data_folders = lambda: [p for p in scandirs if Path(p).is_relative_to(small_tree)]  # noqa: E731
+    del scandirs[:]
+    assert run_pipeline(config, small_tree, out).fast and data_folders() == []
+    report = run_pipeline(config, small_tree, out, force=True)
+    assert not report.fast and len(data_folders()) == folders
+    assert FolderMemo.load(out / ".cache" / "folders.pickle").holds(os.fspath(small_tree))
+
+
+def test_a_no_op_run_saves_the_memo_when_it_changed(small_tree, tmp_path, config, later):
+    out = tmp_path / "out"
+    run_pipeline(config, small_tree, out)
+    memo_file = out / ".cache" / "folders.pickle"
+    memo_file.unlink()
+    pipeline = Pipeline(config, Options(data=small_tree, out=out, only=("scores_csv",), jobs=1, progress=False))
+    try:
+        assert pipeline.run().fast
+        assert FolderMemo.load(memo_file).holds(os.fspath(small_tree))  # saved by the run, not at close
+    finally:
+        pipeline.close()
+
+
+def test_no_memo_is_written_where_the_run_writes_nothing(tmp_path, config, later):
+    data = tmp_path / "data"
+    touch(data / "notes" / "readme.txt")
+    out = tmp_path / "out"
+    with pytest.raises(UserError):
+        run_pipeline(config, data, out)
+    assert not out.exists()

@@ -29,6 +29,7 @@ from utils.filestamp import content_digest, is_racy
 from utils.labels import categorical, categories, plain
 from utils.readers import (CHECKPOINT, LFS_POINTER, MISSING, NO_STEP, Columns, PartialRead, ReaderInfo, Record,
                            all_readers, glob_matches, head, lfs_pointer_message)
+from utils.safe_pickle import load_builtins
 from utils.walk import files_under
 
 if TYPE_CHECKING:
@@ -217,7 +218,7 @@ class ParseCache:
         if path is not None and path.exists():
             try:
                 with open(path, "rb") as fh:
-                    version, entries = _BuiltinsOnly(fh).load()
+                    version, entries = load_builtins(fh)
                 if version == self.version and isinstance(entries, dict):
                     self.entries = entries
                 else:
@@ -284,13 +285,6 @@ class ParseCache:
         if self.path is not None and self.dirty:
             write_bytes(self.path, pickle.dumps((self.version, self.entries), pickle.HIGHEST_PROTOCOL))
             self.dirty = False
-
-
-class _BuiltinsOnly(pickle.Unpickler):
-    """Unpickles tuples, lists, dicts, strings and numbers only: no classes, no code."""
-
-    def find_class(self, module: str, name: str):  # noqa: ANN201 - pickle API
-        raise pickle.UnpicklingError(f"unexpected object {module}.{name}")
 
 
 def columnar(records: list[Record] | Columns) -> tuple[list, ...]:

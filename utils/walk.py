@@ -6,25 +6,55 @@ Runs that live on other storage are often linked into the tree (`pt1_ft2-9 -> /s
 A link to a folder is entered unless its real folder lies inside the data root (the plain walk
 reaches it there) or was already walked (through another link, or a link back up: a loop); so each
 real folder is walked once, and the walk ends on any tree of links. Files are reported under the
-link's name, the path the experiment is named from. No stat per plain folder: the fast no-op path
-runs this on every check.
+link's name, the path the experiment is named from. No stat per plain folder in a walk without a
+memo (below).
 
 Our own output folders are never entered: a folder holding the marker file `OUTPUT_MARKER` (written
 into every `--out` folder before its outputs), or an output folder written before the marker existed
 (`index.html` beside `.cache/manifest.json`), is left out with everything below it, so `--out`
 inside `--data` reads nothing of ours. The check costs nothing for other folders: the names are
 listed anyway.
+
+The fast no-op path walks with a `FolderMemo` (like git's untracked cache): what the last walk
+listed in each folder, with the folder's mtime, ctime and inode. Adding, removing or renaming an
+entry changes a folder's mtime and ctime (and only the system clock can set a ctime back), so a
+folder whose three are unchanged is not listed again: one stat instead of a listing. When every folder of the last walk
+is unchanged (and its links lead where they led), the walk is the last one's and its files are only
+stat'ed; files are stat'ed one by one in any case, so a file rewritten in place is seen. A folder
+changed too recently to vouch for its listing (`utils.filestamp.is_racy`) is not memoized, and
+neither is an unreadable folder or an older output folder (known by a file below it); links are
+resolved afresh on every walk.
 """
 from __future__ import annotations
 
+import logging
 import operator
 import os
+import pickle
+import time
+from array import array
 from pathlib import Path
-from typing import Collection, Iterator
+from typing import Callable, Collection, Iterable, Iterator
+
+from utils.atomic import write_bytes
+from utils.filestamp import is_racy
+from utils.safe_pickle import load_builtins
+
+log = logging.getLogger(__name__)
 
 OUTPUT_MARKER = ".eval-figures"  # the file that marks a folder as our output folder
 MARKER_TEXT = ("This folder holds the outputs of eval-figures (run_all.py). Its files are never read as\n"
                "evaluations, and a run removes only the files its manifest (.cache/manifest.json) says it wrote.\n")
+MEMO_VERSION = "folders-1"
+
+# A folder's listing: its names, sorted (the walk leaves out hidden names and `.tmp` files), and
+# their kinds, one letter a name, in one string. Where a link leads is resolved on every walk.
+_FILE, _DIR, _LINK = "f", "d", "l"
+_OURS = "-"  # the memo's kinds of one of our output folders (not entered)
+# the memo's times are signed 64-bit integers, its inodes unsigned ones (a folder beyond is not memoized)
+_INT64, _UINT64 = range(-1 << 63, 1 << 63), range(1 << 64)
+Listing = tuple[list[str], str]
+Row = tuple[str, str, int, int] | tuple[str, str, None, None]
 
 
 def is_output_folder(folder: str, names: Collection[str]) -> bool:
@@ -50,58 +80,31 @@ def files_under(top: str, prefix: str = "") -> Iterator[tuple[str, str]]:
 
     Hidden files and folders and `.tmp` files are left out, unreadable folders skipped; links to
     folders are followed as described in the module docstring."""
-    root = os.path.realpath(top)
-    seen: set[str] = set()  # the real paths of the linked folders walked so far
-    first = _listing(top)
-    if first is None:
-        return
-    # one frame for the whole walk (not a yield passed up through one generator per folder level):
-    # per open folder, its entries left, the prefix of its files, its real path when reached through a
-    # link (None in the root's own tree)
-    stack: list[tuple[Iterator[os.DirEntry], str, str | None]] = [(iter(first), prefix, None)]
-    while stack:
-        entries, pre, real = stack[-1]
-        for entry in entries:
-            name = entry.name
-            if name.startswith(".") and not name.startswith("..__"):  # lm-eval's `..__<path>` folders are not hidden
-                continue
-            try:
-                is_dir = entry.is_dir()
-            except OSError:  # as os.path.isdir: not a folder
-                is_dir = False
-            if not is_dir:
-                if not name.endswith(".tmp"):
-                    yield entry.path, pre + name
-                continue
-            try:
-                is_link = entry.is_symlink()
-            except OSError:
-                is_link = False
-            if is_link:
-                target: str | None = os.path.realpath(entry.path)
-            elif real is not None:  # a plain folder inside a linked one: its real path without a syscall
-                target = real + os.sep + name
-            else:  # the root's own tree: walked once by construction
-                target = None
-            if target is not None:
-                if _inside(target, root) or target in seen:
-                    continue
-                seen.add(target)
-            inner = _listing(entry.path)
-            if inner is not None:
-                stack.append((iter(inner), pre + name + "/", target))
-                break
-        else:
-            stack.pop()
+    return _walk(top, prefix, _scan, _resolve)
 
 
-def stat_files(top: str) -> list[tuple[str, str, int, int] | tuple[str, str, None, None]]:
+def stat_files(top: str, memo: FolderMemo | None = None) -> list[Row]:
     """(path, root-relative posix path, size, mtime_ns) of every file `files_under` gives, in its
     order; size and mtime are None for a file gone before its stat. The one listing a run makes:
-    the input stamp and discovery both use it, so each file is listed and stat'ed once."""
-    out: list = []
+    the input stamp and discovery both use it, so each file is listed and stat'ed once.
+
+    With a `memo`, folders unchanged since its walk are not listed again, and the memo then holds
+    what this walk saw (`memo.dirty`: it differs from what was loaded or saved)."""
+    if memo is None:
+        return _stat_each(files_under(top))
+    if memo.holds(top):  # the last walk's files: a file's path is the top's joined with its posix path
+        base, sep = os.path.join(top, ""), os.sep
+        return _stat_each((base + (rel if sep == "/" else rel.replace("/", sep)), rel) for rel in memo.rels)
+    recorder = _Recorder(memo, os.path.realpath(top), time.time())
+    rows = _stat_each(_walk(top, "", recorder, recorder.resolve))
+    memo.took(top, recorder, [row[1] for row in rows])
+    return rows
+
+
+def _stat_each(files: Iterable[tuple[str, str]]) -> list[Row]:
+    out: list[Row] = []
     stat = os.stat
-    for path, rel in files_under(top):
+    for path, rel in files:
         try:
             st = stat(path)
         except OSError:
@@ -111,6 +114,225 @@ def stat_files(top: str) -> list[tuple[str, str, int, int] | tuple[str, str, Non
     return out
 
 
+class FolderMemo:
+    """What the last walk with this memo listed, one column per field, folders in walk order (a
+    200,000-folder memo is a few large objects: it loads and saves in a fraction of a second).
+
+    Saved as a pickle of builtins only (`save`, `load`) beside the parse cache; a memo that does not
+    load is an empty one: every folder is listed."""
+
+    def __init__(self) -> None:
+        self.top: str | None = None  # the folder walked
+        self.root: str | None = None  # its real path then
+        self.paths: list[str] = []  # the folders it listed
+        self.mtimes, self.ctimes = array("q"), array("q")  # of each folder, in ns
+        self.inodes = array("Q")
+        self.names: list[str] = []  # each folder's names, joined by NUL
+        self.kinds: list[str] = []  # each folder's kinds (`_OURS`: one of our output folders)
+        self.links: list[tuple[str, str | None]] = []  # each link it resolved: (path, real folder or None)
+        self.rels: list[str] | None = None  # the files it found; None when a folder was not memoized
+        self.dirty = False  # differs from what was loaded or saved
+        self._index: dict[str, int] | None = None
+
+    @classmethod
+    def load(cls, path: Path) -> FolderMemo:
+        """The memo saved at `path`; an empty one when there is none, or it is corrupt, foreign or
+        of another version (logged)."""
+        memo = cls()
+        try:
+            with open(path, "rb") as fh:
+                saved = load_builtins(fh)
+        except FileNotFoundError:
+            return memo
+        except Exception as exc:  # noqa: BLE001 - a corrupt memo is rebuilt, never trusted
+            log.warning("folder memo %s is unreadable (%s); listing every folder", path, exc)
+            return memo
+        if not (isinstance(saved, tuple) and saved and saved[0] == MEMO_VERSION):
+            log.info("folder memo %s is from another version; listing every folder", path)
+            return memo
+        try:
+            memo._unpack(saved[1:])
+        except (TypeError, ValueError, AttributeError) as exc:
+            log.warning("folder memo %s is malformed (%s); listing every folder", path, exc)
+            return cls()
+        return memo
+
+    def _unpack(self, saved: tuple) -> None:
+        top, root, paths, mtimes, ctimes, inodes, names, kinds, rels, links = saved
+        self.top, self.root = str(top), str(root)
+        self.paths = paths.split("\0") if paths else []
+        self.mtimes.frombytes(mtimes)
+        self.ctimes.frombytes(ctimes)
+        self.inodes.frombytes(inodes)
+        self.names = names.split("/") if self.paths else []
+        self.kinds = kinds.split("/") if self.paths else []
+        self.rels = None if rels is None else rels.split("\0") if rels else []
+        self.links = [(str(p), None if t is None else str(t)) for p, t in links]
+        n = len(self.paths)
+        if not len(self.names) == len(self.kinds) == len(self.mtimes) == len(self.ctimes) == len(self.inodes) == n:
+            raise ValueError("columns of different lengths")
+
+    def save(self, path: Path) -> None:
+        """Write the memo to `path` (atomically) if it changed since it was loaded or saved."""
+        if not self.dirty:
+            return
+        rels = None if self.rels is None else "\0".join(self.rels)
+        columns = ("\0".join(self.paths), self.mtimes.tobytes(), self.ctimes.tobytes(), self.inodes.tobytes(),
+                   "/".join(self.names), "/".join(self.kinds))  # a name holds neither NUL nor "/"
+        write_bytes(path, pickle.dumps((MEMO_VERSION, self.top, self.root, *columns, rels, self.links),
+                                       pickle.HIGHEST_PROTOCOL))
+        self.dirty = False
+
+    def holds(self, top: str) -> bool:
+        """Would a walk of `top` find what the last one found: it was of `top`, memoized every folder
+        it listed, each of them and each link is as it was then?"""
+        if self.rels is None or top != self.top or os.path.realpath(top) != self.root:
+            return False
+        if any(_resolve(path) != target for path, target in self.links):
+            return False
+        stat = os.stat
+        try:
+            for path, mtime, ctime, ino in zip(self.paths, self.mtimes, self.ctimes, self.inodes):
+                st = stat(path)
+                if st.st_mtime_ns != mtime or st.st_ctime_ns != ctime or st.st_ino != ino:
+                    return False
+        except OSError:
+            return False
+        return True
+
+    def index(self) -> dict[str, int]:
+        """Each folder's position in the columns."""
+        if self._index is None:
+            self._index = {path: i for i, path in enumerate(self.paths)}
+        return self._index
+
+    def add(self, path: str, mtime: int, ctime: int, ino: int, names: str, kinds: str) -> None:
+        """Remember a folder listed: its times, inode, names (joined by NUL) and their kinds."""
+        self.paths.append(path)
+        self.mtimes.append(mtime)
+        self.ctimes.append(ctime)
+        self.inodes.append(ino)
+        self.names.append(names)
+        self.kinds.append(kinds)
+
+    def took(self, top: str, recorder: _Recorder, rels: list[str]) -> None:
+        """Become what a walk of `top` recorded (the folders it did not list drop out); `rels`: the
+        files it found."""
+        new = recorder.new
+        new.top, new.rels = top, None if recorder.unmemoized else rels
+        # a folder's times and listing differ from the memo's only if it was listed afresh
+        new.dirty = self.dirty or recorder.fresh > 0 or any(
+            getattr(new, f) != getattr(self, f) for f in ("top", "root", "paths", "links", "rels"))
+        vars(self).update(vars(new))
+
+
+class _Recorder:
+    """Lists a folder (`_scan`) unless the memo's mtime, ctime and inode of it are its own, and
+    records it for the new memo; also records each link resolved."""
+
+    def __init__(self, memo: FolderMemo, root: str, now: float) -> None:
+        """`root`: the real path of the folder walked; a memo of another (a relative `--data` from
+        another working folder) is not used."""
+        self.old, self.now = memo, now
+        self.index = memo.index() if memo.root == root else {}
+        self.new = FolderMemo()  # what this walk lists, as the memo will hold it
+        self.new.root = root
+        self.fresh = 0  # folders recorded from a listing, not the memo
+        self.unmemoized = 0  # folders listed but not recorded: the next walk lists them again
+
+    def __call__(self, folder: str) -> Listing | None:
+        try:
+            st = os.stat(folder)
+        except OSError:
+            self.unmemoized += 1
+            return _scan(folder)
+        mtime, ctime, ino = st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+        i = self.index.get(folder)
+        old = self.old
+        if i is not None and old.mtimes[i] == mtime and old.ctimes[i] == ctime and old.inodes[i] == ino:
+            names, kinds = old.names[i], old.kinds[i]
+            self.new.add(old.paths[i], mtime, ctime, ino, names, kinds)  # the path kept, not this copy
+            return None if kinds == _OURS else (names.split("\0"), kinds)
+        return self._list(folder, mtime, ctime, ino)
+
+    def _list(self, folder: str, mtime: int, ctime: int, ino: int) -> Listing | None:
+        entries = _entries(folder)
+        if entries is None:
+            self.unmemoized += 1
+            return None  # unreadable: skipped
+        names = [e.name for e in entries]
+        listing = _listing(folder, entries, names)
+        if not self._vouched(names, mtime, ctime, ino):
+            self.unmemoized += 1
+        else:
+            self.fresh += 1
+            if listing is None:
+                self.new.add(folder, mtime, ctime, ino, "", _OURS)
+            else:
+                self.new.add(folder, mtime, ctime, ino, "\0".join(listing[0]), listing[1])
+        return listing
+
+    def _vouched(self, names: list[str], mtime: int, ctime: int, ino: int) -> bool:
+        """Can these times of a folder holding `names` vouch for its listing next time? Not when they
+        are too recent, nor for an older output folder (ours by a file below it, which they do not
+        cover), nor when they do not fit the memo's columns."""
+        return not is_racy(mtime if mtime > ctime else ctime, self.now) \
+            and not (".cache" in names and "index.html" in names) \
+            and mtime in _INT64 and ctime in _INT64 and ino in _UINT64
+
+    def resolve(self, path: str) -> str | None:
+        target = _resolve(path)
+        self.new.links.append((path, target))
+        return target
+
+
+def _walk(top: str, prefix: str, listing: Callable[[str], Listing | None],
+          resolve: Callable[[str], str | None]) -> Iterator[tuple[str, str]]:
+    """The traversal of `files_under`, each folder's listing from `listing`, each link's real
+    folder (None: not a folder) from `resolve`."""
+    root = os.path.realpath(top)
+    seen: set[str] = set()  # the real paths of the linked folders walked so far
+    first = listing(top)
+    if first is None:
+        return
+    sep = os.sep
+    # one frame for the whole walk (not a yield passed up through one generator per folder level):
+    # per open folder, its (name, kind) left, its path with a trailing separator, the prefix of its
+    # files, its real path when reached through a link (None in the root's own tree)
+    stack: list[tuple[Iterator[tuple[str, str]], str, str, str | None]] = [
+        (zip(*first), os.path.join(top, ""), prefix, None)]
+    while stack:
+        entries, base, pre, real = stack[-1]
+        for name, kind in entries:
+            if name[0] == "." and not name.startswith("..__"):  # lm-eval's `..__<path>` folders are not hidden
+                continue
+            path = base + name
+            if kind == _FILE:
+                if not name.endswith(".tmp"):
+                    yield path, pre + name
+                continue
+            if kind == _LINK:
+                target = resolve(path)
+                if target is None:  # a link to a file, or a broken one: a file
+                    if not name.endswith(".tmp"):
+                        yield path, pre + name
+                    continue
+            elif real is not None:  # a plain folder inside a linked one: its real path without a syscall
+                target = real + sep + name
+            else:  # the root's own tree: walked once by construction
+                target = None
+            if target is not None:
+                if _inside(target, root) or target in seen:
+                    continue
+                seen.add(target)
+            inner = listing(path)
+            if inner is not None:
+                stack.append((zip(*inner), path + sep, pre + name + "/", target))
+                break
+        else:
+            stack.pop()
+
+
 _NAME = operator.attrgetter("name")
 
 
@@ -118,8 +340,29 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root + os.sep)
 
 
-def _listing(folder: str) -> list[os.DirEntry] | None:
-    """A folder's entries by name; None for an unreadable folder or one of our output folders."""
+def _resolve(path: str) -> str | None:
+    """The real folder a link leads to; None when it leads to no folder."""
+    return os.path.realpath(path) if os.path.isdir(path) else None
+
+
+def _scan(folder: str) -> Listing | None:
+    """A folder's listing; None for an unreadable folder or one of our output folders."""
+    entries = _entries(folder)
+    return None if entries is None else _listing(folder, entries, [e.name for e in entries])
+
+
+def _listing(folder: str, entries: list[os.DirEntry], names: list[str]) -> Listing | None:
+    """The listing of a folder's entries (`names`: theirs); None for one of our output folders."""
+    if is_output_folder(folder, names):
+        return None  # ours: outputs are not evaluations
+    try:
+        return names, "".join([_LINK if e.is_symlink() else _DIR if e.is_dir() else _FILE for e in entries])
+    except OSError:  # an entry gone or unreadable since it was listed
+        return names, "".join(map(_kind, entries))
+
+
+def _entries(folder: str) -> list[os.DirEntry] | None:
+    """A folder's entries by name; None for an unreadable folder."""
     try:
         with os.scandir(folder) as it:
             entries = list(it)
@@ -127,6 +370,17 @@ def _listing(folder: str) -> list[os.DirEntry] | None:
         return None
     if len(entries) > 1:  # a sweep's folders mostly hold one entry (`evals/<task>/eval_data/`)
         entries.sort(key=_NAME)
-    if is_output_folder(folder, [e.name for e in entries]):
-        return None  # ours: outputs are not evaluations
     return entries
+
+
+def _kind(entry: os.DirEntry) -> str:
+    """A link whatever it leads to, a plain folder, or a file (anything else)."""
+    try:
+        if entry.is_symlink():
+            return _LINK
+    except OSError:
+        pass
+    try:
+        return _DIR if entry.is_dir() else _FILE
+    except OSError:  # as os.path.isdir: not a folder
+        return _FILE

@@ -1,0 +1,19 @@
+"""Pickles of builtin types only, for the caches under `<out>/.cache`: a corrupt or foreign file
+fails to load (and is rebuilt), it is never trusted or executed. Free of pandas: the no-op check
+reads the folder memo (utils/walk.py) with it."""
+from __future__ import annotations
+
+import pickle
+from typing import IO, Any
+
+
+class BuiltinsOnly(pickle.Unpickler):
+    """Unpickles tuples, lists, dicts, strings and numbers only: no classes, no code."""
+
+    def find_class(self, module: str, name: str):  # noqa: ANN201 - pickle API
+        raise pickle.UnpicklingError(f"unexpected object {module}.{name}")
+
+
+def load_builtins(fh: IO[bytes]) -> Any:
+    """The object pickled in `fh`; raises (pickle.UnpicklingError, ...) on anything but builtins."""
+    return BuiltinsOnly(fh).load()
