@@ -47,6 +47,16 @@ def test_files_hash_is_order_free_and_sees_size_and_mtime() -> None:
     assert files_hash(rows) != files_hash(rows[:1])
 
 
+@pytest.mark.parametrize("one, other", [
+    ([("ab", (1, 2)), ("c", (3, 4))], [("a", (1, 2)), ("bc", (3, 4))]),  # a name's letters moved over
+    ([("a", (1, 2)), ("b", (3, 4))], [("a", (1, 3)), ("b", (2, 4))]),  # a number moved over
+    ([("a", (12, 3))], [("a", (1, 23))]),
+    ([("a\udcff", (1, 2))], [("a\udcfe", (1, 2))]),  # undecodable bytes in a file name
+])
+def test_files_hash_tells_apart_rows_that_join_alike(one, other) -> None:
+    assert files_hash(one) != files_hash(other)
+
+
 def test_selection_key_differs_per_data_root_and_selection(tmp_path: Path, config) -> None:
     key = selection_key(config, tmp_path, ["comparison", "heatmap"])
     assert key == selection_key(config, tmp_path, ["heatmap", "comparison"])
