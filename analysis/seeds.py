@@ -21,7 +21,7 @@ import pandas as pd
 
 from utils.config import UNSUFFIXED_SEED, Config
 from utils.errors import UserError
-from utils.labels import categorical, codes
+from utils.labels import categorical, codes, run_starts
 
 MEASURES = ("value", "raw_diff", "fold_change", "score_toward_perfect", "score_gap_closing")
 STATS = ("mean", "std", "n")
@@ -42,8 +42,7 @@ def check_seed_claims(frame: pd.DataFrame, config: Config) -> None:
     if frame.empty or "source" not in frame.columns:
         return
     (exp, exps), (src, srcs) = codes(frame["experiment"]), codes(frame["source"])
-    first = np.ones(len(frame), dtype=bool)  # a file's rows are adjacent: one pair per run of rows
-    first[1:] = (exp[1:] != exp[:-1]) | (src[1:] != src[:-1])
+    first = run_starts(exp, src)
     claims: dict[tuple[str, int], set[str]] = {}  # (model, seed) -> the runs claiming it
     parsed: dict[str, object] = {}
     for e, s in set(zip(exp[first].tolist(), src[first].tolist())):
@@ -189,7 +188,7 @@ def seed_curves(curves: pd.DataFrame, config: Config) -> pd.DataFrame:
                        value=curves["value"].astype("float64"))
     keys = ["model", "condition", "task"]
     labels = keys + ["experiment", "group", "base_model", "trained_on", "kind"]
-    kinds = {c: df[c].dtype for c in labels}
+    dtypes = {c: df[c].dtype for c in labels}
     # grouped on the codes of sorted categories: the strings' order, without hashing a string a row
     df = categorical(df[labels + ["step", "value"]], labels)
     g = df.groupby(keys + ["step"], sort=True, observed=True)
@@ -206,6 +205,6 @@ def seed_curves(curves: pd.DataFrame, config: Config) -> pd.DataFrame:
     partial = out["n_seeds"] < out["_seeds"].fillna(0)  # some seed of this curve has no number here
     out.loc[partial, ["value", "seed_std"]] = float("nan")
     out["n_seeds"] = out["n_seeds"].astype("int64")
-    kinds["baseline_experiment"] = kinds.pop("base_model")
-    out = out.astype({c: t for c, t in kinds.items() if c in out.columns and out[c].dtype != t})
+    dtypes["baseline_experiment"] = dtypes.pop("base_model")  # the labels as they came, not categorical
+    out = out.astype({c: t for c, t in dtypes.items() if c in out.columns and out[c].dtype != t})
     return out.rename(columns={"model": "experiment"})[CURVE_COLUMNS]

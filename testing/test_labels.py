@@ -3,11 +3,12 @@ table orders and groups as its strings did; plain strings back for the derived v
 fingerprints that see values, not which other names the whole table holds."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from runner.fingerprint import hash_frame
-from utils.labels import LABELS, categorical, plain
+from utils.labels import LABELS, categorical, plain, run_starts
 
 FRAME = pd.DataFrame({
     "experiment": ["pt1_ft2-1", "pt1", "pt1_ft1-1", "pt1"], "condition": ["standard", "atlantis"] * 2,
@@ -62,3 +63,12 @@ def test_missing_and_odd_labels(values: list, coded: bool) -> None:
         assert out["experiment"].isna().tolist() == [False, True, False, False]
     else:
         assert out["experiment"].tolist() == values
+
+
+@pytest.mark.parametrize("columns, starts", [
+    (([0, 0, 1, 1, 0],), [True, False, True, False, True]),
+    (([0, 0, 0, 0], [5, 5, 6, 6]), [True, False, True, False]),
+    (([2], [3]), [True]),
+])
+def test_run_starts_mark_the_first_row_of_each_run(columns, starts):
+    assert run_starts(*(np.array(c) for c in columns)).tolist() == starts

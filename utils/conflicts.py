@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from utils.labels import codes
+from utils.labels import codes, run_starts
 
 KEY = ["experiment", "condition", "task", "step", "metric", "statistic"]
 SUPERSEDED = "superseded_by"  # the metrics.csv column naming the winning file of a losing row
@@ -104,9 +104,7 @@ def _shared(frame: pd.DataFrame) -> bool:
     sizes = [int(k.max()) + 1 for k in keys]
     if min(k.min() for k in keys) < 0 or np.prod(sizes, dtype=float) >= 2.0 ** 62:
         return True  # a missing label, or too many to pack in one integer: the full check decides
-    starts = np.ones(len(frame), dtype=bool)  # a file's rows are mostly adjacent: a pair per run of rows
-    for k in keys:
-        starts[1:] |= k[1:] != k[:-1]
+    starts = run_starts(*keys)
     key = np.zeros(int(starts.sum()), dtype="int64")
     for k, size in zip(keys[:3], sizes):
         key = key * size + k[starts]

@@ -51,3 +51,14 @@ def codes(column: pd.Series) -> tuple[np.ndarray, list]:
         return column.cat.codes.to_numpy(), column.cat.categories.to_numpy(dtype=object).tolist()
     found, values = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=True)
     return found, list(values)
+
+
+def run_starts(*columns: np.ndarray) -> np.ndarray:
+    """True at each row where some of these (code) columns differs from the row before: the first
+    row of each run of alike rows. A file's rows are adjacent in the table, so a pass over the run
+    starts sees every (experiment, file) pair without a pass over every row."""
+    starts = np.zeros(len(columns[0]), dtype=bool)
+    starts[:1] = True
+    for column in columns:
+        starts[1:] |= column[1:] != column[:-1]
+    return starts
