@@ -149,6 +149,11 @@ def _file_becomes_folder(root: Path, storage: Path) -> None:
     touch(storage / "file.json" / "r.json")
 
 
+def _replace_by_rename(path: Path) -> None:
+    """What careful writers do: the new text to a temporary file beside, then renamed over the old."""
+    os.replace(touch(path.with_name(path.name + ".tmp"), "a new text"), path)
+
+
 def _older_output_folder(root: Path, storage: Path) -> None:
     touch(root / "b" / "index.html")
     touch(root / "b" / ".cache" / "manifest.json")
@@ -168,6 +173,7 @@ CHANGES = {  # name: (change, files added, files gone, whether a folder changed:
                      {T1 + "q.json"}, {T1 + "r.json"}, True),
     "file rewritten in place": (lambda root, storage: (root / T1 / "r.json").write_text("longer"),
                                 set(), set(), False),
+    "file replaced by a rename": (lambda root, storage: _replace_by_rename(root / T1 / "r.json"), set(), set(), True),
     "hidden and temporary files": (lambda root, storage: (touch(root / T1 / ".r.json"),
                                                           touch(root / T1 / "s.json.tmp")), set(), set(), True),
     "lm-eval folder": (lambda root, storage: touch(root / "a/evals/..__model/r.json"),
@@ -228,6 +234,34 @@ def test_only_the_folders_changed_since_are_listed_again(linked, tmp_path, later
     touch(storage / "c/evals/t1/eval_data/s.json")
     rows(root, memo)
     assert scandirs == [os.fspath(root / T1.rstrip("/")), os.fspath(root / "c/evals/t1/eval_data")]
+
+
+def test_a_folder_whose_file_was_replaced_by_a_rename_is_listed_alone(linked, tmp_path, later, scandirs):
+    root, _ = linked
+    memo = FolderMemo()
+    rows(root, memo)
+    tick(tmp_path)
+    _replace_by_rename(root / T1 / "r.json")
+    del scandirs[:]
+    assert memo.holds(os.fspath(root)) and memo.dirty  # its new times kept
+    assert scandirs == [os.fspath(root / T1.rstrip("/"))]
+    del scandirs[:]
+    assert memo.holds(os.fspath(root)) and scandirs == []  # and they vouch for it next time
+    assert rows(root, memo) == rows(root)
+    touch(root / T1 / "s.json")  # a name more: not what it listed
+    assert not memo.holds(os.fspath(root))
+
+
+def test_a_folder_relisted_alike_but_changed_too_recently_is_listed_again(linked, tmp_path, scandirs, monkeypatch):
+    root, _ = linked
+    monkeypatch.setattr(walk, "time", SimpleNamespace(time=lambda: time.time() + 10))
+    memo = FolderMemo()
+    rows(root, memo)
+    monkeypatch.setattr(walk, "time", time)  # the walk's clock now: the rename below is too recent
+    _replace_by_rename(root / T1 / "r.json")
+    assert memo.holds(os.fspath(root))
+    del scandirs[:]
+    assert memo.holds(os.fspath(root)) and scandirs == [os.fspath(root / T1.rstrip("/"))]
 
 
 def test_a_folder_changed_too_recently_is_listed_again_next_time(linked, scandirs, monkeypatch):

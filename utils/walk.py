@@ -133,6 +133,9 @@ class FolderMemo:
         self.rels: list[str] | None = None  # the files it found; None when a folder was not memoized
         self.dirty = False  # differs from what was loaded or saved
         self._index: dict[str, int] | None = None
+        # folders `holds` listed and found changed, with the stat taken before: the walk after it
+        # takes these listings instead of listing them twice
+        self._relisted: dict[str, tuple[os.stat_result, list[os.DirEntry]]] = {}
 
     @classmethod
     def load(cls, path: Path) -> FolderMemo:
@@ -185,19 +188,41 @@ class FolderMemo:
 
     def holds(self, top: str) -> bool:
         """Would a walk of `top` find what the last one found: it was of `top`, memoized every folder
-        it listed, each of them and each link is as it was then?"""
+        it listed, each link is as it was then, and each folder is too or lists what it listed (a
+        file replaced by a rename, as careful writers do: the folder's times change, its names not)?"""
         if self.rels is None or top != self.top or os.path.realpath(top) != self.root:
             return False
         if any(_resolve(path) != target for path, target in self.links):
             return False
-        stat = os.stat
+        stat, now = os.stat, time.time()
+        self._relisted = {}
         try:
-            for path, mtime, ctime, ino in zip(self.paths, self.mtimes, self.ctimes, self.inodes):
+            for i, (path, mtime, ctime, ino) in enumerate(zip(self.paths, self.mtimes, self.ctimes, self.inodes)):
                 st = stat(path)
-                if st.st_mtime_ns != mtime or st.st_ctime_ns != ctime or st.st_ino != ino:
+                if (st.st_mtime_ns != mtime or st.st_ctime_ns != ctime or st.st_ino != ino) \
+                        and not self._lists_alike(i, path, st, now):
                     return False
         except OSError:
             return False
+        return True
+
+    def _lists_alike(self, i: int, path: str, st: os.stat_result, now: float) -> bool:
+        """Does folder `i` (at `path`, `st` its stat), whose times changed, hold the names and kinds
+        it held? Then it keeps them with its new times, which vouch for them next time unless they
+        are too recent (then it is listed again next time, as a walk would)."""
+        entries = _entries(path)
+        if entries is None:
+            return False
+        names = [e.name for e in entries]
+        listing = _listing(path, entries, names)
+        kinds = _OURS if listing is None else listing[1]
+        if kinds != self.kinds[i] or ("" if listing is None else "\0".join(names)) != self.names[i]:
+            self._relisted[path] = (st, entries)
+            return False
+        mtime, ctime = st.st_mtime_ns, st.st_ctime_ns
+        settled = not is_racy(mtime if mtime > ctime else ctime, now)
+        self.mtimes[i], self.ctimes[i], self.inodes[i] = (mtime, ctime, st.st_ino) if settled else (-1, -1, 0)
+        self.dirty = True
         return True
 
     def index(self) -> dict[str, int]:
@@ -241,6 +266,10 @@ class _Recorder:
         self.unmemoized = 0  # folders listed but not recorded: the next walk lists them again
 
     def __call__(self, folder: str) -> Listing | None:
+        early = self.old._relisted.pop(folder, None)
+        if early is not None:  # listed just now by `holds`, after this stat: the times cannot be newer
+            st, entries = early
+            return self._list(folder, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, entries)
         try:
             st = os.stat(folder)
         except OSError:
@@ -255,8 +284,9 @@ class _Recorder:
             return None if kinds == _OURS else (names.split("\0"), kinds)
         return self._list(folder, mtime, ctime, ino)
 
-    def _list(self, folder: str, mtime: int, ctime: int, ino: int) -> Listing | None:
-        entries = _entries(folder)
+    def _list(self, folder: str, mtime: int, ctime: int, ino: int,
+              entries: list[os.DirEntry] | None = None) -> Listing | None:
+        entries = _entries(folder) if entries is None else entries
         if entries is None:
             self.unmemoized += 1
             return None  # unreadable: skipped
