@@ -190,12 +190,12 @@ class FolderMemo:
         """Would a walk of `top` find what the last one found: it was of `top`, memoized every folder
         it listed, each link is as it was then, and each folder is too or lists what it listed (a
         file replaced by a rename, as careful writers do: the folder's times change, its names not)?"""
+        self._relisted = {}  # this walk's only
         if self.rels is None or top != self.top or os.path.realpath(top) != self.root:
             return False
         if any(_resolve(path) != target for path, target in self.links):
             return False
         stat, now = os.stat, time.time()
-        self._relisted = {}
         try:
             for i, (path, mtime, ctime, ino) in enumerate(zip(self.paths, self.mtimes, self.ctimes, self.inodes)):
                 st = stat(path)
