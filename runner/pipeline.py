@@ -167,17 +167,15 @@ class Pipeline:
         if tree is None:
             return None
         entries = self.parse_cache.entries
-        # the loader's paths are what str(Path) gives: the walk's "./a" is "a" under the root "."
-        dot = "./" if os.fspath(self.options.data) == "." else ""
         racy: dict[str, str] = {}
         for path in result.paths:
             entry = entries.get(path)
-            if entry is None or tuple(entry[:2]) != tree.get(dot + path):
+            if entry is None or tuple(entry[:2]) != tree.get(path):
                 return None  # changed (or vanished) while this run read it: check fully next time
         now = time.time()
         for path, (_, mtime_ns) in tree.items():
             if is_racy(mtime_ns, now):
-                entry = entries.get(path[len(dot):])
+                entry = entries.get(path)
                 digest = entry[3] if entry is not None and entry[3] is not None else content_digest(Path(path))
                 if digest is None:
                     return None

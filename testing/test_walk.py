@@ -441,3 +441,15 @@ def test_no_memo_is_written_where_the_run_writes_nothing(tmp_path, config, later
     with pytest.raises(UserError):
         run_pipeline(config, data, out)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("with_memo", [False, True])
+def test_files_under_the_current_folder_have_no_dot_in_front(linked, monkeypatch, later, with_memo):
+    root, _ = linked
+    monkeypatch.chdir(root)
+    memo = FolderMemo() if with_memo else None
+    for _ in range(2):  # a memo records, then holds
+        listed = [path for path, *_ in stat_files(".", memo)]
+        assert listed == [str(Path(rel)) for _, rel, *_ in rows(root)]
+        assert listed[0] == "a/evals/t1/eval_data/r.json"
+    assert not with_memo or memo.holds(".")

@@ -148,8 +148,6 @@ def _discover(root: Path, config: Config, listing: list[tuple] | None = None
     left: list[str] = []
     top = os.fspath(root)
     walked = ((full, rel) for full, rel, *_ in listing) if listing is not None else files_under(top)
-    if top == ".":  # the one root whose walked paths ("./a") are not what str(Path) gives ("a")
-        walked = ((full[2:], rel) for full, rel in walked)
     for full, rel in walked:  # linked run folders entered once (utils/walk.py)
         if rel == INIT_RULES:  # the rules `--init` writes here: not data, not "other files"
             continue
@@ -717,8 +715,7 @@ def load(root: Path, config: Config, cache: ParseCache | None = None,
     them just before (the run's input stamp): then root is neither walked nor stat'ed again."""
     cache = cache if cache is not None else ParseCache()
     files, left = _discover(root, config, listing)
-    cut = 2 if os.fspath(root) == "." else 0  # as in _discover
-    stats = {full[cut:]: Stat(size, mtime) for full, _, size, mtime in listing if size is not None} if listing else {}
+    stats = {full: Stat(size, mtime) for full, _, size, mtime in listing if size is not None} if listing else {}
     result = LoadResult(frame=pd.DataFrame(columns=COLUMNS), paths=[])
     statuses: list[FileStatus] = [_left_status(root, rel) for rel in left]
     # (file, reader, root-relative path, stat, cached outcome); a Path only for a file parsed anew

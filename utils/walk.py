@@ -93,7 +93,7 @@ def stat_files(top: str, memo: FolderMemo | None = None) -> list[Row]:
     if memo is None:
         return _stat_each(files_under(top))
     if memo.holds(top):  # the last walk's files: a file's path is the top's joined with its posix path
-        base, sep = os.path.join(top, ""), os.sep
+        base, sep = _base(top), os.sep
         return _stat_each((base + (rel if sep == "/" else rel.replace("/", sep)), rel) for rel in memo.rels)
     recorder = _Recorder(memo, os.path.realpath(top), time.time())
     rows = _stat_each(_walk(top, "", recorder, recorder.resolve))
@@ -330,7 +330,7 @@ def _walk(top: str, prefix: str, listing: Callable[[str], Listing | None],
     # per open folder, its (name, kind) left, its path with a trailing separator, the prefix of its
     # files, its real path when reached through a link (None in the root's own tree)
     stack: list[tuple[Iterator[tuple[str, str]], str, str, str | None]] = [
-        (zip(*first), os.path.join(top, ""), prefix, None)]
+        (zip(*first), _base(top), prefix, None)]
     while stack:
         entries, base, pre, real = stack[-1]
         for name, kind in entries:
@@ -364,6 +364,12 @@ def _walk(top: str, prefix: str, listing: Callable[[str], Listing | None],
 
 
 _NAME = operator.attrgetter("name")
+
+
+def _base(top: str) -> str:
+    """What a path under `top` starts with: `top/`, or nothing under "." (a file's path is then
+    "a/r.json", as `str(Path)` gives it, not "./a/r.json")."""
+    return "" if top == "." else os.path.join(top, "")
 
 
 def _inside(path: str, root: str) -> bool:
