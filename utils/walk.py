@@ -220,7 +220,7 @@ class FolderMemo:
             self._relisted[path] = (st, entries)
             return False
         mtime, ctime = st.st_mtime_ns, st.st_ctime_ns
-        settled = not is_racy(mtime if mtime > ctime else ctime, now)
+        settled = _vouches(names, mtime, ctime, st.st_ino, now)
         self.mtimes[i], self.ctimes[i], self.inodes[i] = (mtime, ctime, st.st_ino) if settled else (-1, -1, 0)
         self.dirty = True
         return True
@@ -292,7 +292,7 @@ class _Recorder:
             return None  # unreadable: skipped
         names = [e.name for e in entries]
         listing = _listing(folder, entries, names)
-        if not self._vouched(names, mtime, ctime, ino):
+        if not _vouches(names, mtime, ctime, ino, self.now):
             self.unmemoized += 1
         else:
             self.fresh += 1
@@ -301,14 +301,6 @@ class _Recorder:
             else:
                 self.new.add(folder, mtime, ctime, ino, "\0".join(listing[0]), listing[1])
         return listing
-
-    def _vouched(self, names: list[str], mtime: int, ctime: int, ino: int) -> bool:
-        """Can these times of a folder holding `names` vouch for its listing next time? Not when they
-        are too recent, nor for an older output folder (ours by a file below it, which they do not
-        cover), nor when they do not fit the memo's columns."""
-        return not is_racy(mtime if mtime > ctime else ctime, self.now) \
-            and not (".cache" in names and "index.html" in names) \
-            and mtime in _INT64 and ctime in _INT64 and ino in _UINT64
 
     def resolve(self, path: str) -> str | None:
         target = _resolve(path)
@@ -364,6 +356,15 @@ def _walk(top: str, prefix: str, listing: Callable[[str], Listing | None],
 
 
 _NAME = operator.attrgetter("name")
+
+
+def _vouches(names: list[str], mtime: int, ctime: int, ino: int, now: float) -> bool:
+    """Can these times of a folder holding `names` vouch for its listing next time? Not when they
+    are too recent, nor for an older output folder (ours by a file below it, which they do not
+    cover), nor when they do not fit the memo's columns."""
+    return not is_racy(mtime if mtime > ctime else ctime, now) \
+        and not (".cache" in names and "index.html" in names) \
+        and mtime in _INT64 and ctime in _INT64 and ino in _UINT64
 
 
 def _base(top: str) -> str:
