@@ -13,6 +13,8 @@ stderr) and the last-value dots.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -118,15 +120,19 @@ def scale_panels(rows: pd.DataFrame, fixed: bool = True, signature: dict[str, fr
 
 def fold(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Add `name` and `benchmark`; replace a model's subtasks by the benchmark's aggregate where it
-    reports none (mean of its subtasks, `aggregated`); keep subtask rows flagged `headline` False."""
-    tasks = rows["task"].astype(str)
-    rows = rows.assign(name=tasks.map({t: canonical(t) for t in tasks.unique()}))
+    reports none (mean of its subtasks, `aggregated`); keep subtask rows flagged `headline` False.
+    Label columns may be categorical (the overview's millions of rows): names and benchmarks are then
+    worked out once a distinct task and (group, name), not once a row."""
+    rows = rows.assign(name=_mapped(rows["task"], canonical))
+    pair = rows.groupby(["group", "name"], sort=False, observed=True, dropna=False).ngroup().to_numpy()
+    firsts = rows.iloc[np.unique(pair, return_index=True)[1]]
     bench = {}
-    for group, part in rows.groupby("group"):
-        for name, b in benchmark_of(set(part["name"].unique())).items():
+    for group, part in firsts.groupby("group", observed=True):
+        for name, b in benchmark_of(set(part["name"].astype(str))).items():
             bench[(group, name)] = b
-    rows["benchmark"] = [bench[(g, n)] for g, n in columns(rows, "group", "name")]
-    rows["headline"] = rows["benchmark"] == rows["name"]
+    per_pair = [bench.get((g, n), n) for g, n in columns(firsts, "group", "name")]
+    rows["benchmark"] = _like(rows["name"], per_pair, pair)
+    rows["headline"] = np.array([b == n for b, n in zip(per_pair, firsts["name"].astype(object))], dtype=bool)[pair]
     rows["aggregated"] = False
     rows["n_sub"] = 0
     subs = rows[~rows["headline"]]
@@ -134,7 +140,7 @@ def fold(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         return rows
     have = set(map(tuple, rows.loc[rows["headline"], ["group", "model", "condition", "name", "step"]]
                    .astype(str).to_numpy()))
-    agg = subs.groupby(keys + ["benchmark", "step"], sort=True, dropna=False).agg(
+    agg = subs.groupby(keys + ["benchmark", "step"], sort=True, dropna=False, observed=True).agg(
         value=("value", lambda v: v.mean(skipna=False)), stderr=("stderr", lambda s: np.sqrt((s ** 2).sum(min_count=1)) / len(s)),
         n_sub=("name", "nunique"), kind=("kind", "first"), task=("task", "first")).reset_index()
     agg = agg.assign(name=agg["benchmark"], headline=True, aggregated=True)
@@ -142,6 +148,60 @@ def fold(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
                for g, m, c, b, s in zip(agg["group"], agg["model"], agg["condition"], agg["benchmark"], agg["step"])]
     agg = agg[~np.array(present, dtype=bool)]
     return pd.concat([rows, agg], ignore_index=True)
+
+
+_CODED = ("group", "model", "condition", "task", "kind")  # the overview's label columns, as codes
+
+
+def _concat_coded(parts: list[pd.DataFrame], names: tuple[str, ...]) -> pd.DataFrame:
+    """The parts end to end, their categorical `names` columns kept categorical over the union of their
+    categories (pd.concat makes differing categoricals plain objects)."""
+    if len(parts) == 1:
+        return categorical(parts[0].copy(), names)
+    parts = [categorical(p, names) for p in parts]
+    for n in names:
+        if all(isinstance(p[n].dtype, pd.CategoricalDtype) for p in parts):
+            cats = pd.Index(sorted(set().union(*(p[n].cat.categories for p in parts))), dtype="str")
+            parts = [p.assign(**{n: p[n].cat.set_categories(cats)}) for p in parts]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _rows_in(frame: pd.DataFrame, names: list[str], keep: pd.DataFrame) -> np.ndarray:
+    """Per row of `frame`: whether its values in `names` are those of some row of `keep`; on the
+    codes when the columns are categorical."""
+    if keep.empty:
+        return np.zeros(len(frame), dtype=bool)
+    if not all(isinstance(frame[n].dtype, pd.CategoricalDtype) for n in names):
+        return pd.MultiIndex.from_frame(frame[names]).isin(pd.MultiIndex.from_frame(keep[names]))
+    key = np.zeros(len(frame), dtype="int64")
+    wanted = np.zeros(len(keep), dtype="int64")
+    for n in names:
+        dtype = frame[n].dtype
+        size = len(dtype.categories) + 1
+        key = key * size + frame[n].cat.codes.to_numpy() + 1
+        wanted = wanted * size + pd.Categorical(keep[n], dtype=dtype).codes + 1
+    return np.isin(key, wanted)
+
+
+def _mapped(column: pd.Series, fn: Callable[[str], str]) -> pd.Series:
+    """`fn` of each value of a label column, as strings; a categorical's categories are mapped once
+    and the result is categorical again (its categories sorted)."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        values = column.astype(str)
+        return values.map({v: fn(v) for v in values.unique()})
+    out = [fn(str(c)) for c in column.cat.categories]
+    cats = pd.Index(sorted(set(out)), dtype="str")
+    lookup = np.append(cats.get_indexer(out), -1)  # a missing value (code -1) stays missing
+    return pd.Series(pd.Categorical.from_codes(lookup[column.cat.codes.to_numpy()], dtype=pd.CategoricalDtype(cats)),
+                     index=column.index, name=column.name)
+
+
+def _like(column: pd.Series, values: list[str], which: np.ndarray) -> pd.Categorical | list[str]:
+    """`values[which[i]]` for each row: categorical (sorted categories) when `column` is, else a list."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        return [values[i] for i in which]
+    cats = pd.Index(sorted(set(values)), dtype="str")
+    return pd.Categorical.from_codes(cats.get_indexer(values)[which], dtype=pd.CategoricalDtype(cats))
 
 
 def _stderr(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
@@ -257,32 +317,33 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
         return pd.DataFrame({c: pd.Series(dtype="object") for c in OVERVIEW_COLUMNS})
     keys = ["group", "model", "condition", "task"]
     parts = []
+    # grouped a dozen times below: as codes (a log tree's overview is millions of rows), strings again at the end
     if not rows.empty:
-        rows = rows.merge(_stderr(frame, config), on=["experiment", "condition", "task", "step"], how="left")
-        rows = rows.assign(value=rows["value"].astype(float), stderr=rows["stderr"].astype(float))
+        stderr = _stderr(frame, config)
+        rows = (rows.merge(stderr, on=["experiment", "condition", "task", "step"], how="left") if not stderr.empty
+                else rows.assign(stderr=np.nan))
+        rows = categorical(rows.assign(value=rows["value"].astype(float), stderr=rows["stderr"].astype(float)), _CODED)
         scored = fold(_per_model(rows, keys), ["group", "model", "condition"])
         parts.append(scored[scored["headline"]])
     if not diag.empty:  # never folded into a benchmark: a diagnostic's name is its own
-        per = _per_model(diag.assign(value=diag["value"].astype(float), stderr=np.nan), keys)
-        parts.append(per.assign(name=per["task"].astype(str), benchmark=per["task"].astype(str), headline=True,
-                                aggregated=False, n_sub=0))
-    out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].copy()
-    # grouped a dozen times below: as codes (a log tree's overview is millions of rows), strings again at the end
-    out = categorical(out, ("group", "model", "condition", "task", "name", "benchmark"))
+        diag = categorical(diag.assign(value=diag["value"].astype(float), stderr=np.nan), _CODED)
+        per = _per_model(diag, keys)
+        parts.append(per.assign(name=per["task"], benchmark=per["task"], headline=True, aggregated=False, n_sub=0))
+    out = _concat_coded(parts, ("group", "model", "condition", "task", "name", "benchmark", "kind"))
     out["n_seeds"] = out["n_seeds"].fillna(1).astype("int64")
     # a curve: some run of the task has two finite values
     finite = out[np.isfinite(out["value"])]
-    steps = finite.groupby(["group", "name", "model", "condition"])["step"].nunique()
-    curved = set(steps[steps > 1].reset_index()[["group", "name"]].itertuples(index=False, name=None))
-    out = out[[(g, n) in curved for g, n in columns(out, "group", "name")]].copy()
+    steps = finite.groupby(["group", "name", "model", "condition"], observed=True)["step"].nunique()
+    out = out[_rows_in(out, ["group", "name"], steps[steps > 1].reset_index())].copy()
     if out.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in OVERVIEW_COLUMNS})
-    out["role"] = out["condition"].astype(str).map(role)
+    out["role"] = _mapped(out["condition"], role)
     is_diag = (out["kind"] == DIAGNOSTIC).to_numpy(dtype=bool)
     panel, label = {}, {}
     # the kind of task a run reports: its scored metrics (a diagnostic says nothing of what was measured)
-    signature = {(g, str(m)): frozenset(p["name"].unique()) for (g, m), p in out[~is_diag].groupby(["group", "model"])}
-    for (group, name), part in out.groupby(["group", "name"], sort=True):
+    signature = {(g, str(m)): frozenset(p["name"].astype(str).unique())
+                 for (g, m), p in out[~is_diag].groupby(["group", "model"], observed=True)}
+    for (group, name), part in out.groupby(["group", "name"], sort=True, observed=True):
         kind = str(part["kind"].iloc[0])
         fixed = kind != DIAGNOSTIC and bounded(name, kind)
         same = ({str(m): frozenset() for m in part["model"].unique()} if kind == DIAGNOSTIC  # one quantity: only a decade
@@ -297,24 +358,24 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
             for model in models:
                 panel[(group, name, model)] = f"{name}#{p}" if n > 1 else name
                 label[(group, name, model)] = name + said
-    trip = list(columns(out, "group", "name", "model"))
-    out["panel"] = [panel[t] for t in trip]
-    out["panel_label"] = [label[t] for t in trip]
+    trip = out.groupby(["group", "name", "model"], sort=False, observed=True, dropna=False).ngroup().to_numpy()
+    firsts = list(columns(out.iloc[np.unique(trip, return_index=True)[1]], "group", "name", "model"))
+    out["panel"] = _like(out["name"], [panel[t] for t in firsts], trip)
+    out["panel_label"] = _like(out["name"], [label[t] for t in firsts], trip)
     fin = out[np.isfinite(out["value"])]
-    n_steps = fin.groupby(["group", "panel", "model", "condition"])["step"].nunique()
-    curved = set(n_steps[n_steps > 1].reset_index()[["group", "panel"]].itertuples(index=False, name=None))
-    out = out[[(g, p) in curved for g, p in columns(out, "group", "panel")]].copy()
+    n_steps = fin.groupby(["group", "panel", "model", "condition"], observed=True)["step"].nunique()
+    out = out[_rows_in(out, ["group", "panel"], n_steps[n_steps > 1].reset_index())].copy()
     out = compares_something(out, "panel")
     if out.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in OVERVIEW_COLUMNS})
     # evaluation panels first, then training-only ones (train loss), then the diagnostics (learning
     # rate, grad norm)
-    has_eval = out.groupby(["group", "panel"])["role"].transform(lambda r: (r == "eval").any())
+    has_eval = (out["role"] == "eval").groupby([out["group"], out["panel"]], observed=True).transform("any")
     out["_eval"] = has_eval.astype(bool)
     out["_diag"] = out["kind"] == DIAGNOSTIC
     order = (out.drop_duplicates(["group", "panel"])
              .sort_values(["group", "_diag", "_eval", "panel"], ascending=[True, True, False, True]))
-    order["panel_order"] = order.groupby("group").cumcount()
+    order["panel_order"] = order.groupby("group", observed=True).cumcount()
     out = out.merge(order[["group", "panel", "panel_order"]], on=["group", "panel"])
     per_page = PANELS_PER_PAGE if config.plot_width >= 5 else PANELS_PER_NARROW_PAGE
     out["page"] = (out["panel_order"] // per_page + 1).astype("int64")
@@ -322,14 +383,16 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
     out["diverged"] = ~np.isfinite(out["value"])
     ok = out[np.isfinite(out["value"]) & (out["role"] == "eval") & ~out["_diag"]]  # a diagnostic has no best
     if not ok.empty:
-        n_steps = ok.groupby(["group", "panel", "model", "condition"])["step"].transform("nunique")
+        n_steps = ok.groupby(["group", "panel", "model", "condition"], observed=True)["step"].transform("nunique")
         ok = ok[n_steps > 1]
         signed = np.where(ok["kind"] == "error", -ok["value"], ok["value"])
         ok = ok.assign(_signed=signed).sort_values("step")
-        best = ok.groupby(["group", "panel", "model", "condition"])["_signed"].idxmax()
+        best = ok.groupby(["group", "panel", "model", "condition"], observed=True)["_signed"].idxmax()
         out.loc[best.to_numpy(), "best"] = True
-    out = plain(out)
-    out["run_index"] = out["model"].map(run_index(curves, diagnostics)).fillna(-1).astype("int64")
+    index = run_index(curves, diagnostics)
+    models = out["model"].cat
+    out["run_index"] = np.array([index.get(m, -1) for m in models.categories] + [-1], dtype="int64")[models.codes]
     out["step"] = out["step"].astype("int64")
-    return out.sort_values(["group", "page", "panel_order", "model", "condition", "step"],
-                           ignore_index=True)[OVERVIEW_COLUMNS]
+    # sorted on codes of sorted categories: the order of the strings
+    out = out.sort_values(["group", "page", "panel_order", "model", "condition", "step"], ignore_index=True)
+    return plain(out[OVERVIEW_COLUMNS])
