@@ -12,8 +12,8 @@ from readers_helpers import rules
 from testing_helpers import write_eval
 from utils.errors import UserError
 from utils.labels import LABELS, plain
-from utils.loading import (COLUMNS, WALL_TIME, ParseCache, _frame_by_file, discover, load, merge_repeats, pack,
-                           packed_len, place_stepless, unpack)
+from utils.loading import (COLUMNS, WALL_TIME, ParseCache, _coded_frame, _frame_by_file, discover, load,
+                           merge_repeats, pack, packed_len, place_stepless, unpack)
 from utils.readers import NO_STEP, all_readers
 from utils.synthetic import write_tree
 
@@ -258,7 +258,14 @@ def test_discover_order_and_what_it_skips(tmp_path):
     ((["a"], ["s"], ["t"], [True], ["m"], ["value"], ["x"], ["x"]),  # odd types stay as they are; no wall time
      (tuple, tuple, tuple, list, tuple, tuple, list, type(None))),
     (([], [], [], [], [], [], [], []), (list, list, list, bytes, list, list, bytes, type(None))),
-], ids=["sweep file", "huge step, a wall time", "odd values", "empty"])
+    # a log's 300 records: its few conditions, tasks and metrics as codes; a column of mostly distinct
+    # strings, or one holding a non-string, stays a list
+    ((["run"] * 300, ["train", "eval"] * 150, ["loss", "acc", "lr"] * 100, list(range(300)),
+      ["loss", "acc", "lr"] * 100, [f"s{i}" for i in range(300)], [i / 7 for i in range(300)], [None] * 300),
+     (tuple, tuple, tuple, bytes, tuple, list, bytes, type(None))),
+    ((["run"] * 300, ["train"] * 299 + [None], ["t"] * 300, list(range(300)), ["m"] * 300, ["value"] * 300,
+      [1.0] * 300, [None] * 300), (tuple, list, tuple, bytes, tuple, tuple, bytes, type(None))),
+], ids=["sweep file", "huge step, a wall time", "odd values", "empty", "a log", "a log with a missing label"])
 def test_packed_columns_give_back_the_same_values(cols, packed_as):
     packed = pack(tuple(list(c) for c in cols))
     assert tuple(type(c) for c in packed) == packed_as
@@ -379,6 +386,44 @@ def test_the_parse_cache_round_trips_wall_times(tmp_path, config, monkeypatch, b
     assert frame.loc["pt1", WALL_TIME].isna().all()  # the sweep's files have none
     kinds = {p.name: type(again.entries[str(p)][4][1][7]) for p in cached.files}
     assert kinds["accuracy"] is bytes and kinds["evaluation_results.json"] is type(None)
+
+
+def _two_logs(root):
+    _log(root / "a" / "log.jsonl", range(1, 401), T0, val_acc=0.5, lr=0.1)
+    _log(root / "b" / "log.jsonl", range(1, 301), None, val_acc=0.25, grad_norm=2.0)
+
+
+def _repeated_csv(root):
+    rows = [f"run{i % 3},{'standard' if i % 2 else 'atlantis'},t{i % 5},{i},{i / 3}" for i in range(400)]
+    _csv(root / "one" / "results.csv", rows)
+    # a checkpoint's copy of 7 of the run's records (merged) and one of its own
+    _csv(root / "one" / "checkpoint-5" / "results.csv", rows[:7] + ["run9,standard,t1,1,0.5"])
+
+
+@pytest.mark.parametrize("tree", [_two_logs, _repeated_csv], ids=["logs, one with wall times", "repeated records"])
+def test_the_coded_table_equals_the_table_built_from_lists(tmp_path, monkeypatch, tree):
+    """Files of many keys (logs, tables) build the table from their packed codes (`_coded_frame`),
+    long string columns cached as codes: the same frame, categories and all, as from lists."""
+    root = tmp_path / "data"
+    tree(root)
+    cfg = rules(tmp_path, readers=GLOBS[1:] if tree is _repeated_csv else None)
+    cache = ParseCache(tmp_path / "cache.pickle")
+    cold = load(root, cfg, cache)
+    cache.save()
+    again = ParseCache(tmp_path / "cache.pickle")
+    cached = load(root, cfg, again)
+    assert cached.parsed == [] and not cached.problems and len(cold.frame) > 400
+    blocks = [(again.entries[str(p)][4][1], p.relative_to(root).as_posix()) for p in cached.files]
+    long = [cols for cols, _ in blocks if packed_len(cols) >= 256]
+    assert long and all(type(cols[4]) is tuple and len(cols[4]) == 2 for cols in long)  # metric names coded
+    assert _frame_by_file(blocks) is None and _coded_frame(blocks) is not None
+    monkeypatch.setattr("utils.loading._coded_frame", lambda blocks: None)
+    from_lists = load(root, cfg, again).frame
+    for frame in (cold.frame, cached.frame):
+        pd.testing.assert_frame_equal(frame, from_lists, check_exact=True)
+        assert all(isinstance(frame[c].dtype, pd.CategoricalDtype) for c in LABELS)
+    if tree is _repeated_csv:  # the 7 copies merged, the checkpoint's own record kept
+        assert len(cold.frame) == 401 and "run9" in set(cold.frame["experiment"])
 
 
 @pytest.mark.parametrize("kept_wall", [T0 + 5, math.nan], ids=["kept copy has a time", "kept copy has none"])

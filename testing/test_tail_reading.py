@@ -18,10 +18,14 @@ def _count_full_reads(monkeypatch, name):
     info = _READERS[name]
     calls = []
 
-    def counting(path, root, config):
-        calls.append(path)
-        return info.read(path, root, config)
-    monkeypatch.setitem(_READERS, name, dataclasses.replace(info, read=counting))
+    def counted(fn):
+        def counting(path, root, config):
+            calls.append(path)
+            return fn(path, root, config)
+        return counting
+    # a full read is the reader's `read` or, where it has one, its `columns` hook (what the loader calls)
+    monkeypatch.setitem(_READERS, name, dataclasses.replace(
+        info, read=counted(info.read), columns=counted(info.columns) if info.columns else None))
     return calls
 
 

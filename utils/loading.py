@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -39,9 +39,9 @@ log = logging.getLogger(__name__)
 
 COLUMNS = ["experiment", "condition", "task", "step", "metric", "statistic", "value", "source"]
 WALL_TIME = "wall_time"  # the column after COLUMNS, only when some record has one (seconds since the epoch)
-_CACHE_VERSION = 8  # 3: column-wise outcomes, builtins-only pickle; 4: non-finite values as missing;
+_CACHE_VERSION = 9  # 3: column-wise outcomes, builtins-only pickle; 4: non-finite values as missing;
 # 5: outcomes carry the values note and the partial-read message; 6: append-only logs' read offset;
-# 7: packed columns (`pack`); 8: the wall time column
+# 7: packed columns (`pack`); 8: the wall time column; 9: coded string columns
 _PARALLEL_MIN = 200  # fewer unparsed files than this are parsed in-process (shipping costs more)
 
 
@@ -301,12 +301,13 @@ def columnar(records: list[Record] | Columns) -> tuple[list, ...]:
 
 
 # A file's columns as the parse cache keeps them (`pack`): a string column holding one string is
-# `(string,)`, steps are int64 bytes and values float64 bytes when they are plain numbers, anything
+# `(string,)`, a long one repeating a few strings `([strings], codes as bytes)` (`_coded`), steps are int64 bytes and values float64 bytes when they are plain numbers, anything
 # else stays a list. A sweep file's 55 records are then ~1 KB of bytes instead of ~5 KB of Python
 # objects: a 100,000-file cache loads, saves and is held in a fraction of the time and memory. Wall
 # times are float64 bytes (NaN where a record has none), or None for a file without any: no cost.
 _STEP, _VALUE, _WALL = (Record._fields.index(f) for f in ("step", "value", "wall_time"))
 _INTS, _NUMBERS = {int}, {int, float}
+_CODED_MIN = 256  # a string column this long or longer is packed as codes (a log's; not a sweep file's ~55)
 
 
 def pack(cols: tuple[list, ...]) -> tuple:
@@ -333,13 +334,40 @@ def pack(cols: tuple[list, ...]) -> tuple:
                 continue
             except OverflowError:
                 pass
-        elif i not in (_STEP, _VALUE) and n and isinstance(col[0], str) and col.count(col[0]) == n:
-            out.append((col[0],))
-            continue
+        elif i not in (_STEP, _VALUE) and n and isinstance(col[0], str):
+            if col.count(col[0]) == n:
+                out.append((col[0],))
+                continue
+            if n >= _CODED_MIN:
+                coded = _coded(col)
+                if coded is not None:
+                    out.append(coded)
+                    continue
         out.append(col if isinstance(col, list) else list(col))
     if len(out) == _WALL:
         out.append(None)
     return tuple(out)
+
+
+def _coded(col: list) -> tuple[list[str], bytes] | None:
+    """A long string column as (its distinct strings, their codes as the narrowest of int8, int16 and
+    int32), when every value is a string repeated (a log's metric names: a few over thousands of rows); else None."""
+    if not all(type(v) is str for v in col[:: max(1, len(col) // 64)]):  # a sample first: cheap
+        return None
+    try:
+        codes, distinct = pd.factorize(np.array(col, dtype=object))
+    except TypeError:  # an unhashable value
+        return None
+    names = distinct.tolist()
+    if len(names) * 4 > len(col) or not all(type(v) is str for v in names) or (codes < 0).any():
+        return None
+    width = np.int8 if len(names) <= 127 else np.int16 if len(names) <= 32767 else np.int32
+    return names, codes.astype(width).tobytes()
+
+
+def _codes_of(coded: tuple[list[str], bytes], n: int) -> np.ndarray:
+    """The codes of a coded column of `n` values (1, 2 or 4 bytes a code: `_coded`)."""
+    return np.frombuffer(coded[1], dtype={1: np.int8, 2: np.int16, 4: np.int32}[len(coded[1]) // n])
 
 
 def _pack_wall(col: list | bytes | None) -> bytes | None:
@@ -366,6 +394,8 @@ def column(col: list | tuple | bytes, n: int, i: int) -> list:
     if isinstance(col, bytes):
         return np.frombuffer(col, dtype="int64" if i == _STEP else "float64").tolist()
     if isinstance(col, tuple):
+        if len(col) == 2:  # coded strings (`_coded`)
+            return np.array(col[0], dtype=object)[_codes_of(col, n)].tolist()
         return [col[0]] * n
     return col
 
@@ -524,6 +554,7 @@ def _merge_once(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     repeated = frame.duplicated(_KEY, keep=False)
     if not repeated.any():
         return frame, 0
+    frame = plain(frame)  # sources are ranked and experiments renamed as strings below
     rows = frame[repeated]
     sources = rows["source"].unique()
     ranks = {s: _source_rank(s) for s in sources}
@@ -568,16 +599,18 @@ def _sorted_and_merged(blocks: list[tuple[tuple[list, ...], str]]) -> tuple[pd.D
     frame = _frame_by_file(blocks)
     if frame is not None:  # one file per experiment x condition x task: no record can repeat
         return frame, 0
-    columns: list[list] = [[] for _ in COLUMNS]
-    for cols, source in blocks:
-        n = packed_len(cols)
-        for i, (col, values) in enumerate(zip(columns[:-1], cols)):
-            col.extend(column(values, n, i))
-        columns[-1].extend([source] * n)
-    frame = _typed_frame(columns)
-    walls = _wall_times(blocks)
-    if walls is not None:
-        frame[WALL_TIME] = walls
+    frame = _coded_frame(blocks)
+    if frame is None:  # an odd value somewhere: the table from lists, its types inferred
+        columns: list[list] = [[] for _ in COLUMNS]
+        for cols, source in blocks:
+            n = packed_len(cols)
+            for i, (col, values) in enumerate(zip(columns[:-1], cols)):
+                col.extend(column(values, n, i))
+            columns[-1].extend([source] * n)
+        frame = _typed_frame(columns)
+        walls = _wall_times(blocks)
+        if walls is not None:
+            frame[WALL_TIME] = walls
     if frame.empty:
         return pd.DataFrame({c: pd.Series(dtype="int64" if c == "step" else
                                           "float64" if c == "value" else "object") for c in COLUMNS}), 0
@@ -586,6 +619,67 @@ def _sorted_and_merged(blocks: list[tuple[tuple[list, ...], str]]) -> tuple[pd.D
         return frame, merged
     # sorted as codes of sorted categories: the same order as the strings', without comparing them
     return categorical(frame).sort_values(_ORDER, kind="stable", ignore_index=True), merged
+
+
+def _coded_frame(blocks: list[tuple[tuple, str]]) -> pd.DataFrame | None:
+    """The table of the blocks in their order, its labels as categorical codes straight from the
+    packed columns (a log's metric names are coded already, `_coded`): no list of millions of
+    strings. None when some block holds an odd value (a label not a string, a step beyond int64,
+    a value not a plain number) or none holds a record, for the table to be built from lists."""
+    lengths = [packed_len(cols) for cols, _ in blocks]
+    if not sum(lengths):
+        return None
+    data: dict[str, Any] = {}
+    for i, name in enumerate(COLUMNS[:-1]):
+        if i == _VALUE:
+            if not all(type(cols[i]) is bytes for cols, _ in blocks):
+                return None
+            data[name] = np.frombuffer(b"".join(cols[i] for cols, _ in blocks), dtype="float64")
+        elif i == _STEP:
+            try:
+                data[name] = np.concatenate([np.frombuffer(cols[i], dtype="int64") if type(cols[i]) is bytes
+                                             else np.array(cols[i], dtype="int64") for cols, _ in blocks])
+            except (TypeError, ValueError, OverflowError):
+                return None
+        else:
+            data[name] = _label_codes([cols[i] for cols, _ in blocks], lengths)
+            if data[name] is None:
+                return None
+    data["source"] = _label_codes([(source,) for _, source in blocks], lengths)
+    if data["source"] is None:
+        return None
+    walls = _wall_times(blocks)
+    if walls is not None:
+        data[WALL_TIME] = walls
+    return pd.DataFrame(data, columns=list(data), copy=False)
+
+
+def _label_codes(parts: list, lengths: list[int]) -> pd.Categorical | None:
+    """One label column of the blocks (each packed: `(string,)`, coded or a list) as a categorical of
+    its sorted distinct strings; None when some value is not a string."""
+    ids: dict[str, int] = {}
+    pieces = []
+    for col, n in zip(parts, lengths):
+        if not n:
+            continue
+        if isinstance(col, tuple) and len(col) == 2:  # coded: its few strings looked up, its codes mapped
+            lut = np.array([ids.setdefault(v, len(ids)) for v in col[0]], dtype=np.int64)
+            pieces.append(lut[_codes_of(col, n)])
+        elif isinstance(col, tuple):
+            pieces.append(np.full(n, ids.setdefault(col[0], len(ids)), dtype=np.int64))
+        else:
+            try:
+                pieces.append(np.array([ids.setdefault(v, len(ids)) for v in col], dtype=np.int64))
+            except TypeError:  # unhashable
+                return None
+    names = list(ids)
+    if not all(type(v) is str for v in names):
+        return None
+    order = sorted(range(len(names)), key=names.__getitem__)
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[order] = np.arange(len(names))
+    cats = pd.Index([names[k] for k in order], dtype="str")
+    return pd.Categorical.from_codes(rank[np.concatenate(pieces)], dtype=pd.CategoricalDtype(cats))
 
 
 def _frame_by_file(blocks: list[tuple[tuple[list, ...], str]]) -> pd.DataFrame | None:

@@ -56,10 +56,11 @@ class Columns(NamedTuple):
 
 
 class PartialRead(EvalFileError):
-    """A file read in part: `records` are the good ones, the message names what was left out
-    (a JSON Lines line cut mid-write). The loader keeps the records and logs the message."""
+    """A file read in part: `records` are the good ones (as `Columns` from a reader's `columns` hook),
+    the message names what was left out (a JSON Lines line cut mid-write). The loader keeps the
+    records and logs the message."""
 
-    def __init__(self, message: str, records: list[Record]) -> None:
+    def __init__(self, message: str, records: list[Record] | Columns) -> None:
         super().__init__(message)
         self.records = records
 

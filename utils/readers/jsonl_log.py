@@ -18,9 +18,9 @@ from pathlib import Path
 
 from utils.config import Config
 from utils.errors import EvalFileError
-from utils.readers import PartialRead, Record, head, reader
+from utils.readers import Columns, PartialRead, Record, head, reader
 from utils.readers.json_summary import CONFIGS
-from utils.readers.logs import STEP_KEYS, lines_from, own_name, row_records, wall_field
+from utils.readers.logs import STEP_KEYS, lines_from, own_name, row_columns, row_records, wall_field
 
 NAME = "jsonl_log"
 SUFFIXES = (".jsonl", ".ndjson", ".json", ".txt", ".log")
@@ -76,10 +76,8 @@ def _tail(path: Path, root: Path, config: Config, start: int) -> list[Record]:
     return row_records(rows, own_name(path, root, same), config, key=key, wall=wall_field(first[:50]))[0]
 
 
-@reader(NAME, "JSON Lines training logs (step/iter/iteration/_step/training_iteration/epoch per line)",
-        sniff=_sniff, accepts=_accepts, tail=_tail)
-def read_jsonl_log(path: Path, root: Path, config: Config) -> list[Record]:
-    """Read one JSON Lines log: every number of every metric line at its step."""
+def read_jsonl_log_columns(path: Path, root: Path, config: Config) -> Columns:
+    """Read one JSON Lines log: every number of every metric line at its step, as columns."""
     rows: list[dict] = []
     bad: list[str] = []
     try:
@@ -100,10 +98,21 @@ def read_jsonl_log(path: Path, root: Path, config: Config) -> list[Record]:
     if key is None:
         raise EvalFileError(f"{path}: no line with a step field ({', '.join(STEP_KEYS)})")
     same = lambda n: n != path.name and _accepts(n) and _sniff(path.with_name(n))  # noqa: E731
-    records, _ = row_records(rows, own_name(path, root, same), config, key=key, wall=wall_field(rows[:50]))
-    if bad and records:
+    cols, _ = row_columns(rows, own_name(path, root, same), config, key=key, wall=wall_field(rows[:50]))
+    n = len(cols.value)
+    if bad and n:
         more = f"; {len(bad) - 1} more bad line(s)" if len(bad) > 1 else ""
-        raise PartialRead(f"{bad[0]}{more}; kept the {len(records)} record(s) of the other lines", records)
+        raise PartialRead(f"{bad[0]}{more}; kept the {n} record(s) of the other lines", cols)
     if bad:
         raise EvalFileError(bad[0])
-    return records
+    return cols
+
+
+@reader(NAME, "JSON Lines training logs (step/iter/iteration/_step/training_iteration/epoch per line)",
+        sniff=_sniff, accepts=_accepts, tail=_tail, columns=read_jsonl_log_columns)
+def read_jsonl_log(path: Path, root: Path, config: Config) -> list[Record]:
+    """Read one JSON Lines log: every number of every metric line at its step."""
+    try:
+        return read_jsonl_log_columns(path, root, config).records()
+    except PartialRead as exc:
+        raise PartialRead(str(exc), exc.records.records()) from None

@@ -23,7 +23,7 @@ from typing import Any, Iterable, Mapping
 
 from utils.config import Config
 from utils.errors import EvalFileError
-from utils.readers import TRAIN, Record, find_task, head, is_bookkeeping, split_of, to_step, to_value, to_wall_time
+from utils.readers import TRAIN, Columns, Record, find_task, head, is_bookkeeping, split_of, to_step, to_value, to_wall_time
 
 # Fields that may hold the time a row was logged (W&B's history `_timestamp`, Ray Tune's `timestamp`)
 WALL_KEYS = ("wall_time", "_timestamp", "timestamp", "time")
@@ -43,6 +43,15 @@ def row_records(rows: Iterable[Mapping[str, Any]], experiment: str, config: Conf
     """Records of log rows (see the module docstring) and how many rows had no step. `key`: the
     step field (else found per row); `drop`: name prefixes that are not metrics (Ray's `config/`);
     `wall`: the fields that may hold the row's wall time (none: the records have no wall time)."""
+    cols, stepless = row_columns(rows, experiment, config, default, key, drop, wall)
+    return cols.records(), stepless
+
+
+def row_columns(rows: Iterable[Mapping[str, Any]], experiment: str, config: Config, default: str = TRAIN,
+                key: str | None = None, drop: tuple[str, ...] = (),
+                wall: tuple[str, ...] = ()) -> tuple[Columns, int]:
+    """`row_records` straight into columns, without a tuple a record (a log of 5,000 lines of five
+    metrics is 25,000 records)."""
     values: dict[tuple[str, str, int], float] = {}
     walls: dict[tuple[str, str, int], float | None] = {}
     stepless = 0
@@ -72,17 +81,15 @@ def row_records(rows: Iterable[Mapping[str, Any]], experiment: str, config: Conf
             values[at] = value  # a repeated step (a restart) keeps the later value
             if wall:
                 walls[at] = when  # the same keys in the same order as `values`
+    n = len(values)
+    conditions, metrics, steps = (list(c) for c in zip(*values)) if n else ([], [], [])
     tasks: dict[str, str] = {}
-    for _, metric, _ in values:
+    for metric in metrics:
         if metric not in tasks:
             tasks[metric] = find_task(metric, config) or metric
-    if any(w is not None for w in walls.values()):
-        records = [Record(experiment, cond, tasks[metric], step, metric, "value", value, when)
-                   for ((cond, metric, step), value), when in zip(values.items(), walls.values())]
-    else:
-        records = [Record(experiment, cond, tasks[metric], step, metric, "value", value)
-                   for (cond, metric, step), value in values.items()]
-    return records, stepless
+    times = list(walls.values()) if any(w is not None for w in walls.values()) else None
+    return Columns([experiment] * n, conditions, [tasks[m] for m in metrics], steps, metrics, ["value"] * n,
+                   list(values.values()), times), stepless
 
 
 _UNSEEN = object()
