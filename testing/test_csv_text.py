@@ -27,6 +27,11 @@ def _frame(n: int) -> pd.DataFrame:
     })
 
 
+def _doubles(n: int) -> np.ndarray:
+    bits = np.random.default_rng(1).integers(0, 2**64, n, dtype=np.uint64, endpoint=False).view(np.float64)
+    return np.where(np.isfinite(bits), bits, 1.5)
+
+
 CASES = {
     "strings": _frame(40),
     "categorical labels": categorical(_frame(40), ["experiment"]),
@@ -34,6 +39,8 @@ CASES = {
     "a missing categorical label": categorical(
         _frame(40).assign(experiment=lambda f: f["experiment"].where(f.index % 7 != 0)), ["experiment"]),
     "no rows": _frame(40).iloc[:0],
+    # doubles of every exponent (random bit patterns): Python's repr is numpy's shortest repr for each
+    "doubles of every exponent": _frame(5000).assign(value=lambda f: _doubles(len(f))),
     # handed to to_csv: one column (an empty cell alone is quoted), nullable ints, mixed objects, dates
     "one column": _frame(5)[["experiment"]],
     "nullable integers": _frame(5).astype({"step": "Int64"}),
