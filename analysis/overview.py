@@ -393,6 +393,7 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
     models = out["model"].cat
     out["run_index"] = np.array([index.get(m, -1) for m in models.categories] + [-1], dtype="int64")[models.codes]
     out["step"] = out["step"].astype("int64")
-    # sorted on codes of sorted categories: the order of the strings
-    out = out.sort_values(["group", "page", "panel_order", "model", "condition", "step"], ignore_index=True)
-    return plain(out[OVERVIEW_COLUMNS])
+    # sorted on codes of sorted categories: the order of the strings. The labels stay codes: millions
+    # of rows for a log tree, shipped to the worker that draws them and grouped there again
+    return out.sort_values(["group", "page", "panel_order", "model", "condition", "step"],
+                           ignore_index=True)[OVERVIEW_COLUMNS]

@@ -130,6 +130,24 @@ def test_train_and_eval_of_a_metric_share_a_panel_eval_first(config):
     assert set(best["condition"]) == {"eval"} and list(best["step"]) == [3, 3]  # evaluations only
 
 
+def test_the_overview_holds_its_labels_as_codes_in_the_strings_order(config):
+    """Millions of rows for a log tree: labels stay categorical (sorted categories, only those used),
+    rows in the order of the strings; aliases fold to one name as strings would."""
+    from analysis.overview import run_overview
+    rows = [(m, c, t, "error", s, 1.0 / s + i) for i, m in enumerate(["b10", "a", "B", "b2"])
+            for c in ("train", "eval") for t in ("loss", "hendrycksTest-x", "zz") for s in (3, 1, 2)]
+    view = run_overview(EMPTY, _curves(rows), config)
+    labels = ["group", "model", "condition", "role", "task", "name", "panel", "panel_label", "kind"]
+    for c in labels:
+        assert isinstance(view[c].dtype, pd.CategoricalDtype), c
+        cats = list(view[c].cat.categories)
+        assert cats == sorted(set(view[c].astype(str))), c
+    text = view.astype({c: str for c in labels})
+    keys = ["group", "page", "panel_order", "model", "condition", "step"]
+    pd.testing.assert_frame_equal(text, text.sort_values(keys, kind="stable", ignore_index=True))
+    assert set(text["name"]) == {"loss", "mmlu_x", "zz"} and list(text["model"].unique()) == ["B", "a", "b10", "b2"]
+
+
 @pytest.mark.parametrize("values, panels", [
     ({"a": [0.41, 0.42], "b": [40.0, 42.0]}, 2),  # ROUGE as a fraction and in percent: not one axis
     ({"a": [0.41, 0.42], "b": [0.30, 0.45]}, 1),
