@@ -377,7 +377,8 @@ def build_curves(frame: pd.DataFrame, config: Config, prim: pd.DataFrame | None 
     out = prim.merge(exps[["experiment", "group", "seed", "model", "baseline_experiment", "trained_on"]],
                      on="experiment")
     out["kind"] = out["task"].map({t: info.kind for t, info in config.tasks.items()})
-    return out.sort_values(["experiment", "condition", "task", "step"], ignore_index=True)
+    # in primary's order (experiment, condition, task, step): kept by the filter and the inner merge
+    return out
 
 
 DIAGNOSTIC = "diagnostic"  # the kind of a training diagnostic's curve: no direction, never scored or ranked
@@ -393,15 +394,21 @@ def build_diagnostics(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
     if not chosen:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
     rows = frame[frame["task"].isin(list(chosen))]
-    tasks = rows["task"].to_numpy(dtype=object)
-    metric = np.array([chosen[t][0] for t in tasks], dtype=object)
-    statistic = np.array([chosen[t][1] for t in tasks], dtype=object)
-    keep = (rows["metric"].to_numpy(dtype=object) == metric) & (rows["statistic"].to_numpy(dtype=object) == statistic)
-    prim = plain(rows.loc[keep, keys + ["value"]]).drop_duplicates(keys, keep="last").assign(std=np.nan)
+    # as primary does: compared, deduplicated and sorted as codes (a log tree: millions of rows), the
+    # strings back before the experiments' columns are joined (an inner merge keeps this order)
+    at, tasks = codes(rows["task"])
+    metric, metrics = codes(rows["metric"])
+    statistic, statistics = codes(rows["statistic"])
+    m_at, s_at = _positions(metrics), _positions(statistics)
+    picks = [chosen.get(t, (None, None)) for t in tasks]
+    keep = ((metric == np.array([m_at.get(m, -2) for m, _ in picks] + [-2])[at])
+            & (statistic == np.array([s_at.get(st, -2) for _, st in picks] + [-2])[at]))
+    prim = plain(rows.loc[keep, keys + ["value"]].drop_duplicates(keys, keep="last")
+                 .sort_values(keys, ignore_index=True)).assign(std=np.nan)
     exps = experiment_table(list(prim["experiment"].unique()), config, Gaps(), run_groups(frame))
     out = prim.merge(exps[["experiment", "group", "seed", "model", "baseline_experiment", "trained_on"]],
                      on="experiment").assign(kind=DIAGNOSTIC)
-    return out.sort_values(keys, ignore_index=True)[cols]
+    return out[cols]
 
 
 def build_predictions(scores: pd.DataFrame) -> pd.DataFrame:
