@@ -15,6 +15,7 @@ import pandas as pd
 from analysis.frames import columns
 from utils.config import Config
 from utils.errors import ConfigError
+from utils.labels import codes
 
 
 @dataclass(frozen=True)
@@ -200,8 +201,22 @@ def described(frame: pd.DataFrame) -> pd.Series:
     (a hand-made one with `trained` alone) is taken as described."""
     if "trained_on" not in frame.columns:
         return pd.Series(True, index=frame.index)
-    named = frame["trained_on"].fillna("").astype(str) != ""
+    at, values = codes(frame["trained_on"])  # decided once a distinct value (a missing one: not named)
+    named = pd.Series(np.array([str(v) != "" for v in values] + [False], dtype=bool)[at], index=frame.index)
     return named | (frame["group"] == "baseline") if "group" in frame.columns else named
+
+
+def distinct_pairs(frame: pd.DataFrame, rows: np.ndarray, a: str, b: str) -> list[tuple[str, str]]:
+    """The distinct (a, b) values of the `rows` (a boolean mask) as strings, those with a missing
+    value left out (a run without a group or name has no colour), as
+    `frame.loc[rows, [a, b]].dropna().astype(str).drop_duplicates()` gives them; found on codes: a
+    log tree's views are millions of rows of a few hundred runs."""
+    a_at, a_values = codes(frame[a])
+    b_at, b_values = codes(frame[b])
+    keep = rows & (a_at >= 0) & (b_at >= 0)
+    width = len(b_values)
+    keys = np.unique(a_at[keep].astype("int64") * width + b_at[keep])
+    return [(str(a_values[k // width]), str(b_values[k % width])) for k in keys.tolist()]
 
 
 def run_index(frame: pd.DataFrame, name: str = "model") -> dict[str, int]:
@@ -210,8 +225,10 @@ def run_index(frame: pd.DataFrame, name: str = "model") -> dict[str, int]:
     Given a whole view, not one figure's slice, a run has one colour in every figure of the set."""
     if frame.empty or name not in frame.columns:
         return {}
-    runs = frame.loc[~described(frame), ["group", name]].astype(str).drop_duplicates()
-    return {m: i for _, part in runs.groupby("group") for i, m in enumerate(sorted(part[name]))}
+    by_group: dict[str, set[str]] = {}
+    for group, run in distinct_pairs(frame, ~described(frame).to_numpy(dtype=bool), "group", name):
+        by_group.setdefault(group, set()).add(run)
+    return {m: i for group in sorted(by_group) for i, m in enumerate(sorted(by_group[group]))}
 
 
 def with_run_index(view: pd.DataFrame, name: str = "model") -> pd.DataFrame:

@@ -13,12 +13,13 @@ stderr) and the last-value dots.
 """
 from __future__ import annotations
 
+from collections import Counter
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from analysis.figure_data import described, run_index as figure_run_index
+from analysis.figure_data import described, distinct_pairs, run_index as figure_run_index
 from analysis.frames import columns
 from analysis.runs import without_baseline
 from analysis.scores import DIAGNOSTIC
@@ -67,12 +68,14 @@ def run_index(curves: pd.DataFrame, extra: pd.DataFrame | None = None) -> dict[s
     out = figure_run_index(curves, "model")
     if extra is None or extra.empty or "model" not in extra.columns:
         return out
-    more = extra.loc[without_baseline(extra), ["group", "model"]].astype(str).drop_duplicates()
-    more = more[~more["model"].isin(list(out))]
-    scored = curves.loc[~described(curves), ["group", "model"]].astype(str).drop_duplicates() \
-        if not curves.empty and "model" in curves.columns else pd.DataFrame(columns=["group", "model"])
-    taken = scored.groupby("group")["model"].nunique().to_dict()
-    out.update((m, int(taken.get(g, 0)) + i) for g, part in more.groupby("group") for i, m in enumerate(sorted(part["model"])))
+    more: dict[str, set[str]] = {}
+    for group, model in distinct_pairs(extra, without_baseline(extra).to_numpy(dtype=bool), "group", "model"):
+        if model not in out:
+            more.setdefault(group, set()).add(model)
+    scored = (distinct_pairs(curves, ~described(curves).to_numpy(dtype=bool), "group", "model")
+              if not curves.empty and "model" in curves.columns else [])
+    taken = Counter(group for group, _ in scored)  # the pairs are distinct: the runs of each group
+    out.update((m, taken[g] + i) for g in sorted(more) for i, m in enumerate(sorted(more[g])))
     return out
 
 
@@ -164,6 +167,13 @@ def _concat_coded(parts: list[pd.DataFrame], names: tuple[str, ...]) -> pd.DataF
             cats = pd.Index(sorted(set().union(*(p[n].cat.categories for p in parts))), dtype="str")
             parts = [p.assign(**{n: p[n].cat.set_categories(cats)}) for p in parts]
     return pd.concat(parts, ignore_index=True)
+
+
+def _two_steps(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The `keys` with two steps or more among the rows (a curve): their steps' max above their min,
+    which is a group-by's nunique > 1 for steps (never missing) at a fraction of its cost."""
+    steps = rows.groupby(keys, observed=True)["step"].agg(["min", "max"])
+    return steps[steps["max"] > steps["min"]].reset_index()[keys]
 
 
 def _rows_in(frame: pd.DataFrame, names: list[str], keep: pd.DataFrame) -> np.ndarray:
@@ -333,8 +343,7 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
     out["n_seeds"] = out["n_seeds"].fillna(1).astype("int64")
     # a curve: some run of the task has two finite values
     finite = out[np.isfinite(out["value"])]
-    steps = finite.groupby(["group", "name", "model", "condition"], observed=True)["step"].nunique()
-    out = out[_rows_in(out, ["group", "name"], steps[steps > 1].reset_index())].copy()
+    out = out[_rows_in(out, ["group", "name"], _two_steps(finite, ["group", "name", "model", "condition"]))].copy()
     if out.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in OVERVIEW_COLUMNS})
     out["role"] = _mapped(out["condition"], role)
@@ -363,8 +372,7 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
     out["panel"] = _like(out["name"], [panel[t] for t in firsts], trip)
     out["panel_label"] = _like(out["name"], [label[t] for t in firsts], trip)
     fin = out[np.isfinite(out["value"])]
-    n_steps = fin.groupby(["group", "panel", "model", "condition"], observed=True)["step"].nunique()
-    out = out[_rows_in(out, ["group", "panel"], n_steps[n_steps > 1].reset_index())].copy()
+    out = out[_rows_in(out, ["group", "panel"], _two_steps(fin, ["group", "panel", "model", "condition"]))].copy()
     out = compares_something(out, "panel")
     if out.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in OVERVIEW_COLUMNS})
@@ -383,8 +391,8 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
     out["diverged"] = ~np.isfinite(out["value"])
     ok = out[np.isfinite(out["value"]) & (out["role"] == "eval") & ~out["_diag"]]  # a diagnostic has no best
     if not ok.empty:
-        n_steps = ok.groupby(["group", "panel", "model", "condition"], observed=True)["step"].transform("nunique")
-        ok = ok[n_steps > 1]
+        steps = ok.groupby(["group", "panel", "model", "condition"], observed=True)["step"]
+        ok = ok[steps.transform("max") > steps.transform("min")]  # two steps or more (steps are never missing)
         signed = np.where(ok["kind"] == "error", -ok["value"], ok["value"])
         ok = ok.assign(_signed=signed).sort_values("step")
         best = ok.groupby(["group", "panel", "model", "condition"], observed=True)["_signed"].idxmax()

@@ -8,7 +8,10 @@ across seeds and each seed.
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+
+from utils.labels import codes
 
 RUN_VALUE_COLUMNS = ["experiment", "model", "seed", "group", "condition", "task", "kind", "step", "value",
                      "value_mean", "value_std", "n_seeds"]
@@ -17,7 +20,9 @@ RUN_CURVE_COLUMNS = ["model", "group", "condition", "task", "kind", "step", "val
 
 def without_baseline(view: pd.DataFrame) -> pd.Series:
     """Rows of experiments scored against no baseline (not baselines themselves)."""
-    return (view["baseline_experiment"].fillna("") == "") & (view["group"] != "baseline")
+    at, values = codes(view["baseline_experiment"])  # decided once a distinct value (a missing one: none)
+    none = pd.Series(np.array([v == "" for v in values] + [True], dtype=bool)[at], index=view.index)
+    return none & (view["group"] != "baseline")
 
 
 def with_baseline(view: pd.DataFrame) -> pd.DataFrame:

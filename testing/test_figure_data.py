@@ -3,7 +3,9 @@ what they trained on, so trained / not trained means something), and the run ind
 the others, taken from a whole view so a run keeps it in every figure."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from analysis.figure_data import described, row_runs, run_index, seed_bars, with_run_index
 from testing_helpers import render_views
@@ -46,3 +48,26 @@ def test_seed_bars_carry_each_rows_run_index(scored_runs) -> None:
     assert bars.runs.tolist() == [0, 1, 2]
     # the baseline is drawn as the baseline (black), never in a run colour
     assert set(points.loc[points["group"] == "baseline", "run_index"]) == {-1}
+
+
+@pytest.mark.parametrize("coded", [False, True], ids=["strings", "categorical"])
+def test_distinct_pairs_and_run_rows_are_decided_as_on_strings(coded):
+    """`distinct_pairs`, `described` and `without_baseline` work on codes (a log tree's views are
+    millions of rows): the same answers as the string operations they replace, missing values included."""
+    from analysis.figure_data import distinct_pairs
+    from analysis.runs import without_baseline
+    from utils.labels import categorical
+    frame = pd.DataFrame({
+        "group": ["runs", "runs", "baseline", "runs", None, "hf", "runs"],
+        "model": ["b", "a", "pt1", "b", "x", None, "a"],
+        "trained_on": ["", "distance", "", None, "", "", "angle"],
+        "baseline_experiment": ["", "pt1", "", None, "pt1", "", ""],
+    })
+    if coded:
+        frame = categorical(frame, ["group", "model", "trained_on", "baseline_experiment"])
+    rows = np.array([True, True, False, True, True, True, False])
+    want = frame.loc[rows, ["group", "model"]].dropna().astype(str).drop_duplicates()
+    assert len(want) == 2  # (runs, b), (runs, a): the rows with a missing group or model have no colour
+    assert sorted(distinct_pairs(frame, rows, "group", "model")) == sorted(map(tuple, want.to_numpy().tolist()))
+    assert described(frame).tolist() == [False, True, True, False, False, False, True]
+    assert without_baseline(frame).tolist() == [True, False, False, True, False, True, True]
