@@ -347,6 +347,9 @@ def plan_tidy(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset(),
     groups: dict[str, GroupDecision] = {}
     if rules.follow_references:
         groups = _reference_groups(candidates, listing, rules, decisions, root, figure_of)
+        # A figure in a reference group (it is a link to a sibling, or a link a script reads, or their target)
+        # goes where its group goes, or stays with it: a link never moves away from what it links to.
+        figure_of = {rel: script for rel, script in figure_of.items() if rel not in groups}
 
     plan = Plan(root=root, listing=listing, infos=infos)
     dirs = _DestinationDirs(root)
@@ -545,13 +548,15 @@ def _reference_groups(candidates: list[tuple[FileInfo, bool]], listing: dict[str
         by_folder.setdefault(_parent(info.rel), {})[info.name] = info.rel
         infos[info.rel] = info
     graphs: dict[str, Graph] = {}
+    to_figures: dict[str, list[tuple[str, str]]] = {}  # folder -> links to a figure
     for info, _ in candidates:
         folder = _parent(info.rel)
         target = sibling_link_target(info)
         if target is not None:
             rel = by_folder[folder].get(target)
             if rel is not None and rel in figure_of:
-                continue  # a link to a figure goes with the figure (see plan_tidy)
+                to_figures.setdefault(folder, []).append((info.rel, rel))
+                continue  # a link to a figure goes with the figure (see plan_tidy), unless one is in a group
             graph = graphs.setdefault(folder, Graph())
             if rel is not None:
                 graph.add(info.rel, rel, "link")
@@ -585,6 +590,20 @@ def _reference_groups(candidates: list[tuple[FileInfo, bool]], listing: dict[str
                 rel = names.get(ref.name)
                 if rel is not None:
                     graphs.setdefault(folder, Graph()).anchors.setdefault(rel, []).append((make, "pin"))
+    # A figure and the links to it go together: when one of them is in a group, the group takes the others along.
+    for folder, pairs in to_figures.items():
+        graph = graphs.get(folder)
+        if graph is None:
+            continue
+        nodes = set(graph.uses) | set(graph.anchors) | {t for used in graph.uses.values() for t, _ in used}
+        while True:
+            tied = [(link, fig) for link, fig in pairs if link in nodes or fig in nodes]
+            if not tied:
+                break
+            for link, fig in tied:
+                graph.add(link, fig, "link")
+                nodes |= {link, fig}
+            pairs = [p for p in pairs if p not in tied]
     out: dict[str, GroupDecision] = {}
 
     def member(rel: str) -> Member:
