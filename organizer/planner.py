@@ -337,13 +337,14 @@ def plan_tidy(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset(),
     figure_of: dict[str, FileInfo] = {}
     if rules.follow_figures:
         figure_of = _assign_figures(candidates, rules)
-        # A link to a figure goes where the figure goes.
-        for info, _ in candidates:
-            target = sibling_link_target(info) if info.is_symlink and info.rel not in figure_of else None
-            if target is not None:
-                script = figure_of.get(_join(_parent(info.rel), target))
-                if script is not None:
-                    figure_of[info.rel] = script
+        # A link to a figure goes where the figure goes; so does a link to such a link, whatever the name order.
+        links = [(info.rel, _join(_parent(info.rel), t)) for info, _ in candidates
+                 if info.is_symlink and (t := sibling_link_target(info)) is not None]
+        while True:
+            found = {rel: figure_of[to] for rel, to in links if rel not in figure_of and to in figure_of}
+            if not found:
+                break
+            figure_of.update(found)
     groups: dict[str, GroupDecision] = {}
     if rules.follow_references:
         groups = _reference_groups(candidates, listing, rules, decisions, root, figure_of)
@@ -548,7 +549,7 @@ def _reference_groups(candidates: list[tuple[FileInfo, bool]], listing: dict[str
         by_folder.setdefault(_parent(info.rel), {})[info.name] = info.rel
         infos[info.rel] = info
     graphs: dict[str, Graph] = {}
-    to_figures: dict[str, list[tuple[str, str]]] = {}  # folder -> links to a figure
+    to_figures: dict[str, list[tuple[str, str]]] = {}  # folder -> links to a figure (or to such a link)
     for info, _ in candidates:
         folder = _parent(info.rel)
         target = sibling_link_target(info)

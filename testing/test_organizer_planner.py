@@ -276,3 +276,17 @@ def test_link_read_by_a_script_takes_the_figure_it_links_to_along(tmp_path: Path
                            "latest.csv": "testing/latest.csv", "test_c.py": "testing/test_c.py"}
     assert run_tidy(root, _link_rules()).problems == []
 
+
+def test_a_chain_of_links_to_a_figure_goes_with_the_figure(tmp_path: Path) -> None:
+    # a.png -> b.png -> fig.png: a.png sorts before b.png, and used to be planned by its own rule.
+    root = make_tree(tmp_path / "s", {
+        "analyze_a.py": "plt.savefig('fig.png')\n",
+        "fig.png": "png",
+        "a.png": Link("b.png"),
+        "b.png": Link("fig.png"),
+    })
+    plan = plan_tidy(root, _link_rules())
+    assert moves(plan) == {name: f"analysis/{name}" for name in ("a.png", "analyze_a.py", "b.png", "fig.png")}
+    dry = run_tidy(root, _link_rules(), dry_run=True)
+    result = run_tidy(root, _link_rules())
+    assert dry.problems == result.problems == []
