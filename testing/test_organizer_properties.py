@@ -46,7 +46,10 @@ def trees(draw: st.DrawFn) -> dict:
     for name in names:
         kind = draw(st.sampled_from(["file", "file", "file", "link"]))
         if kind == "link":
-            target = draw(st.sampled_from(names + ["gone", "/etc/hostname", "sub", "../outside"]))
+            # A sibling, nothing, an absolute path, a folder, outside; through a folder (a moved link is re-pointed),
+            # out of the tidied folder and back in.
+            target = draw(st.sampled_from(names + ["gone", "/etc/hostname", "sub", "../outside", "sub/test_nested.py",
+                                                   "./sub/", "../scratch/" + names[0]]))
             entries[name] = ("link", target)
             continue
         text = draw(st.sampled_from([
