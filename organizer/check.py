@@ -166,20 +166,36 @@ def _resolves(root: Path, folder: str, target: str) -> bool:
     return os.path.exists(target if os.path.isabs(target) else base / target)
 
 
-def _check_links(root: Path, links: list[tuple[str, str, str]], exists_now: Callable[[str, str], bool],
+def _inside(folder: str, target: str) -> str | None:
+    """The path (relative to the checked folder) that a relative link text reaches from ``folder``; ``None``
+    when it is absolute or leaves the folder."""
+    if os.path.isabs(target):
+        return None
+    path = os.path.normpath(os.path.join(folder or ".", target))
+    return None if path == ".." or path.startswith("../") else path
+
+
+def _check_links(root: Path, links: list[tuple[str, str, tuple[str, str]]], exists_now: Callable[[str, str], bool],
                  moved_to: "_LazyWhere | dict[tuple[str, str], str]", tally: Tally) -> list[Problem]:
-    """``links``: (where the link is now, its old folder, its text).  A link that resolved from its old
-    folder must resolve from where it is now."""
+    """``links``: (where the link is now, its text now, (a folder, a text) that reached its target before the
+    tidy: its old folder and old text, or for a re-pointed link its new ones).  A link that resolved before
+    must resolve from where it is now."""
     problems = []
-    for rel, old_folder, target in links:
+    for rel, text, (old_folder, old_text) in links:
         tally.links += 1
-        if exists_now(_parent(rel), target):
+        if exists_now(_parent(rel), text):
             continue
-        where = moved_to.get((old_folder, target.removeprefix("./"))) if "/" not in target.removeprefix("./") else None
+        # Where its target went, if the tidy moved it (the tidy moves files, so not for a text naming a folder).
+        path = _inside(old_folder, old_text) if not old_text.endswith("/") else None
+        where = moved_to.get((_parent(path), path.rsplit("/", 1)[-1])) if path not in (None, ".") else None
         # Did it resolve before the tidy?  (Its target, wherever that is now, still resolves.)
-        if not (os.path.exists(root / where) if where else _resolves(root, old_folder, target)):
+        if where is not None:
+            resolved = exists_now(_parent(where), where.rsplit("/", 1)[-1])
+        else:
+            resolved = _resolves(root, old_folder, old_text)
+        if not resolved:
             continue  # dangling before the tidy too
-        problems.append(Problem(rel, f"link to {target} does not resolve from here"
+        problems.append(Problem(rel, f"link to {text} does not resolve from here"
                                      + (f" (it is at {where})" if where else "")))
     return problems
 
@@ -219,13 +235,19 @@ def plan_problems(plan: Plan, moves: list[Move], rules: RuleSet, after: bool,
     moved_from = {m.source for m in moves}
     moved_to = _LazyWhere(moves)
     items: list[_Item] = []
-    links: list[tuple[str, str, str]] = []
+    links: list[tuple[str, str, tuple[str, str]]] = []
     for m in moves:
         info = plan.infos.get(m.source)
         if info is not None and info.is_symlink:
             text = _link_text(plan.root / (m.destination if after else m.source))
-            if text is not None:
-                links.append((m.destination, _parent(m.source), text))
+            if text is None:
+                pass
+            elif not after:  # the real run writes a re-pointed link's new text
+                links.append((m.destination, m.relink if m.relink is not None else text, (_parent(m.source), text)))
+            elif m.relink is not None and text == m.relink:  # re-pointed: reaches from here what it reached before
+                links.append((m.destination, text, (_parent(m.destination), text)))
+            else:
+                links.append((m.destination, text, (_parent(m.source), text)))
         if info is None or not _is_script(info, rules):
             continue
         if after and "text" not in info.__dict__:  # not read while planning; read it where it is now
@@ -238,7 +260,7 @@ def plan_problems(plan: Plan, moves: list[Move], rules: RuleSet, after: bool,
         if _parent(rel) in left and _is_script(info, rules):
             items.append(_Item(rel, info, plan.listing[_parent(rel)], _parent(rel)))
         elif _parent(rel) in left and info.is_symlink and (text := _link_text(plan.root / rel)) is not None:
-            links.append((rel, _parent(rel), text))
+            links.append((rel, text, (_parent(rel), text)))
     if after:
         names_now = _listdir(plan.root)
     else:
@@ -268,14 +290,19 @@ def plan_problems(plan: Plan, moves: list[Move], rules: RuleSet, after: bool,
     source_of = {(_parent(m.destination), m.destination.rsplit("/", 1)[-1]): m.source for m in moves}
 
     def exists_now(folder: str, target: str) -> bool:
-        bare = target.removeprefix("./")
-        if after or "/" in bare:
+        if after:
             return _resolves(plan.root, folder, target)
-        if bare not in names_now(folder):
+        path = _inside(folder, target)
+        if path is None or path == ".":  # absolute, the tidied folder or outside it: the moves change nothing
+            return os.path.exists(target if os.path.isabs(target) else os.path.normpath(plan.root / folder / target))
+        parent, name = _parent(path), path.rsplit("/", 1)[-1]
+        src = source_of.get((parent, name))
+        if src is None and name not in outs.get(parent, ()) and (plan.root / folder).is_dir():
+            return _resolves(plan.root, folder, target)  # nothing moves there: as the disk says
+        if name not in names_now(parent):
             return False
         # The entry that will be there: moved in (resolve it where it is now) or staying.
-        src = source_of.get((folder, bare))
-        return os.path.exists(plan.root / src) if src is not None else _resolves(plan.root, folder, target)
+        return os.path.exists(plan.root / src) if src is not None else os.path.exists(plan.root / path)
 
     problems = _check(items, names_now, rules.figure_extensions, moved_to, tally)
     return problems + _check_links(plan.root, links, exists_now, moved_to, tally)
@@ -326,7 +353,7 @@ def check_folder(root: Path) -> CheckResult:
         name = rec.dst.rsplit("/", 1)[-1]
         info = FileInfo(name, rec.dst, str(root / rec.dst), stat.S_ISREG(st.st_mode), stat.S_ISLNK(st.st_mode))
         if info.is_symlink and (text := _link_text(root / rec.dst)) is not None:
-            links.append((rec.dst, _parent(rec.src), text))
+            links.append((rec.dst, text, (_parent(rec.src), rec.link_old if rec.link_old is not None else text)))
         if _is_script(info, _DEFAULTS):
             items.append(_Item(rec.dst, info, before(_parent(rec.src)), _parent(rec.src)))
     for folder in sorted(outs):
@@ -340,7 +367,7 @@ def check_folder(root: Path) -> CheckResult:
             if _is_script(info, _DEFAULTS):
                 items.append(_Item(rel, info, before(folder), folder))
             elif info.is_symlink and (text := _link_text(root / rel)) is not None:
-                links.append((rel, folder, text))
+                links.append((rel, text, (folder, text)))
     moved_to = {(_parent(rec.src), rec.src.rsplit("/", 1)[-1]): rec.dst for rec, _ in moved}
     result.checked = len(items)
     result.problems = _check(items, names_now, _DEFAULTS.figure_extensions, moved_to, result.tally)

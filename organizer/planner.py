@@ -337,16 +337,20 @@ def plan_tidy(root: Path, rules: RuleSet, skip: frozenset[str] = frozenset(),
     figure_of: dict[str, FileInfo] = {}
     if rules.follow_figures:
         figure_of = _assign_figures(candidates, rules)
-        # A link to a figure goes where the figure goes.
-        for info, _ in candidates:
-            target = sibling_link_target(info) if info.is_symlink and info.rel not in figure_of else None
-            if target is not None:
-                script = figure_of.get(_join(_parent(info.rel), target))
-                if script is not None:
-                    figure_of[info.rel] = script
+        # A link to a figure goes where the figure goes; so does a link to such a link, whatever the name order.
+        links = [(info.rel, _join(_parent(info.rel), t)) for info, _ in candidates
+                 if info.is_symlink and (t := sibling_link_target(info)) is not None]
+        while True:
+            found = {rel: figure_of[to] for rel, to in links if rel not in figure_of and to in figure_of}
+            if not found:
+                break
+            figure_of.update(found)
     groups: dict[str, GroupDecision] = {}
     if rules.follow_references:
         groups = _reference_groups(candidates, listing, rules, decisions, root, figure_of)
+        # A figure in a reference group (it is a link to a sibling, or a link a script reads, or their target)
+        # goes where its group goes, or stays with it: a link never moves away from what it links to.
+        figure_of = {rel: script for rel, script in figure_of.items() if rel not in groups}
 
     plan = Plan(root=root, listing=listing, infos=infos)
     dirs = _DestinationDirs(root)
@@ -545,13 +549,15 @@ def _reference_groups(candidates: list[tuple[FileInfo, bool]], listing: dict[str
         by_folder.setdefault(_parent(info.rel), {})[info.name] = info.rel
         infos[info.rel] = info
     graphs: dict[str, Graph] = {}
+    to_figures: dict[str, list[tuple[str, str]]] = {}  # folder -> links to a figure (or to such a link)
     for info, _ in candidates:
         folder = _parent(info.rel)
         target = sibling_link_target(info)
         if target is not None:
             rel = by_folder[folder].get(target)
             if rel is not None and rel in figure_of:
-                continue  # a link to a figure goes with the figure (see plan_tidy)
+                to_figures.setdefault(folder, []).append((info.rel, rel))
+                continue  # a link to a figure goes with the figure (see plan_tidy), unless one is in a group
             graph = graphs.setdefault(folder, Graph())
             if rel is not None:
                 graph.add(info.rel, rel, "link")
@@ -585,6 +591,20 @@ def _reference_groups(candidates: list[tuple[FileInfo, bool]], listing: dict[str
                 rel = names.get(ref.name)
                 if rel is not None:
                     graphs.setdefault(folder, Graph()).anchors.setdefault(rel, []).append((make, "pin"))
+    # A figure and the links to it go together: when one of them is in a group, the group takes the others along.
+    for folder, pairs in to_figures.items():
+        graph = graphs.get(folder)
+        if graph is None:
+            continue
+        nodes = set(graph.uses) | set(graph.anchors) | {t for used in graph.uses.values() for t, _ in used}
+        while True:
+            tied = [(link, fig) for link, fig in pairs if link in nodes or fig in nodes]
+            if not tied:
+                break
+            for link, fig in tied:
+                graph.add(link, fig, "link")
+                nodes |= {link, fig}
+            pairs = [p for p in pairs if p not in tied]
     out: dict[str, GroupDecision] = {}
 
     def member(rel: str) -> Member:

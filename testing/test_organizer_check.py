@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,8 @@ import pytest
 from organizer import load_default_rules, run_tidy
 from organizer.check import check_folder
 from organizer.errors import JournalError
-from organizer_helpers import make_tree, run_cli, run_script
+from organizer.rules import parse_tidy_section
+from organizer_helpers import Link, make_tree, run_cli, run_script
 
 # A rules file that splits scripts from what they use (references switched off), to make problems.
 SPLIT_RULES = """\
@@ -108,3 +110,52 @@ def test_moving_nothing_checks_nothing(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "s", {"notes.txt": "x", "broken.py": "def ("})
     result = run_tidy(root, load_default_rules())
     assert result.ok and result.problems == [] and result.done == []
+
+
+# Links: the dry run's check must predict exactly what the real run's check finds, and `organizer check` too.
+LINK_RULES = {"follow_references": False, "rules": [
+    {"name": "plots", "destination": "plots", "glob": "plot_*"},
+    {"name": "tables", "destination": "analysis", "extension": ".csv"},
+]}
+
+
+def _link_check(root: Path, tidy: dict) -> tuple[list[str], list[str], list[str]]:
+    rules = parse_tidy_section(tidy, "links.yaml")
+    dry = run_tidy(root, rules, dry_run=True)
+    real = run_tidy(root, rules)
+    found = check_folder(root)
+    return [str(p) for p in dry.problems], [str(p) for p in real.problems], [str(p) for p in found.problems]
+
+
+def test_dry_run_check_sees_a_link_whose_target_moves_elsewhere(tmp_path: Path) -> None:
+    # Bug (check.py:180, `os.path.exists(root / where)`): the dry run asked whether the target existed at its
+    # planned destination, which it does not yet, took the link for dangling before the tidy, and reported
+    # nothing; the real run reported it.
+    root = make_tree(tmp_path / "s", {"plot_latest.csv": Link("scores.csv"), "scores.csv": "a\n1\n"})
+    expected = ["plots/plot_latest.csv: link to scores.csv does not resolve from here (it is at analysis/scores.csv)"]
+    assert _link_check(root, LINK_RULES) == (expected, expected, expected)
+
+
+def test_dry_run_check_of_a_repointed_link_reads_its_new_text(tmp_path: Path) -> None:
+    # Bug: the dry run checked a re-pointed link's old text from its new folder: a problem the real run,
+    # which writes the new text first, does not have.
+    root = make_tree(tmp_path / "s", {"runs/metrics.csv": "a\n", "latest.csv": Link("runs/metrics.csv")})
+    assert _link_check(root, LINK_RULES) == ([], [], [])
+    assert os.readlink(root / "analysis/latest.csv") == "../runs/metrics.csv"
+
+
+def test_check_sees_a_repointed_link_whose_target_moved_too(tmp_path: Path) -> None:
+    # latest.csv is re-pointed to where runs/metrics.csv was, but that moves too (recursive): the link is
+    # broken, and every check says so (they used to take it for dangling before the tidy).
+    root = make_tree(tmp_path / "s", {"runs/metrics.csv": "a\n", "latest.csv": Link("runs/metrics.csv")})
+    expected = ["analysis/latest.csv: link to ../runs/metrics.csv does not resolve from here "
+                "(it is at analysis/metrics.csv)"]
+    assert _link_check(root, {**LINK_RULES, "recursive": True}) == (expected,) * 3
+
+
+def test_dry_run_check_sees_a_staying_link_whose_nested_target_moves(tmp_path: Path) -> None:
+    # The dry run resolved a link text with a folder part on the disk as it is, before the moves.  (The link is
+    # checked because a file leaves its folder: a.csv.)
+    root = make_tree(tmp_path / "s", {"runs/metrics.csv": "a\n", "latest": Link("runs/metrics.csv"), "a.csv": "b\n"})
+    expected = ["latest: link to runs/metrics.csv does not resolve from here (it is at analysis/metrics.csv)"]
+    assert _link_check(root, {**LINK_RULES, "recursive": True}) == (expected,) * 3

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from organizer import run_tidy
 from organizer.planner import collision_name, plan_tidy, same_content
 from organizer.rules import parse_tidy_section
 from organizer_helpers import Dir, Link, make_tree, snapshot
@@ -194,3 +195,98 @@ def test_awkward_names_are_planned(tmp_path: Path, name: str) -> None:
     assert move.source == name
     assert move.destination.startswith("plots/") and move.destination.endswith(" (2).py")
     assert len(os.path.basename(move.destination).encode()) <= 255
+
+
+# A figure that is itself a symlink to a sibling is also in that sibling's reference group.  The group
+# decides for it (a link must not move away from what it links to), not the script that writes it.
+LINK_RULES = {
+    "rules": [
+        {"name": "tests", "destination": "testing", "glob": "test_*"},
+        {"name": "analysis", "destination": "analysis", "glob": "analyze_*.py"},
+        {"name": "figures", "destination": "plots", "extension": ".png"},
+        {"name": "data", "destination": "data", "extension": ".csv"},
+    ]
+}
+
+
+def _link_rules():
+    return parse_tidy_section(LINK_RULES, "links.yaml")
+
+
+def test_figure_linking_into_a_group_whose_other_member_leads_and_stays(tmp_path: Path) -> None:
+    # Bug: plan_tidy raised AttributeError ('NoneType' object has no attribute 'folder'): the figure got its
+    # script's target while its group's leader (test_notes.txt, rule tests) stayed.
+    root = make_tree(tmp_path / "s", {
+        "analyze_a.py": "plt.savefig('fig.png')\n",
+        "fig.png": Link("test_notes.txt"),
+        "test_notes.txt": "n",
+    })
+    plan = plan_tidy(root, _link_rules())
+    assert moves(plan) == {"analyze_a.py": "analysis/analyze_a.py"}
+    kept = {k.source: k.reason for k in plan.kept}
+    assert sorted(kept) == ["fig.png", "test_notes.txt"]
+    assert "disagree" in kept["fig.png"] and kept["fig.png"].startswith("kept with test_notes.txt")
+
+
+def test_figure_leading_a_group_that_stays_stays_with_it(tmp_path: Path) -> None:
+    # Bug: the figure led its (staying) group yet moved alone with its script, breaking its link; the next
+    # plan then moved raw.csv, which the first had kept: tidy was not idempotent.
+    root = make_tree(tmp_path / "s", {
+        "analyze_a.py": "plt.savefig('fig.png')\n",
+        "fig.png": Link("raw.csv"),
+        "raw.csv": "1,2\n",
+    })
+    plan = plan_tidy(root, _link_rules())
+    assert moves(plan) == {"analyze_a.py": "analysis/analyze_a.py"}
+    assert sorted(k.source for k in plan.kept) == ["fig.png", "raw.csv"]
+    result = run_tidy(root, _link_rules())
+    assert result.problems == []
+    assert os.readlink(root / "fig.png") == "raw.csv"
+    assert plan_tidy(root, _link_rules()).moves == []
+
+
+def test_figure_in_a_moving_group_goes_where_the_group_goes(tmp_path: Path) -> None:
+    # Bug: the name was claimed in the group's folder (testing/) but the move went to the script's
+    # (analysis/fig.png), away from the file it links to; the dry run's check did not see it, the real one did.
+    root = make_tree(tmp_path / "s", {
+        "analyze_a.py": "plt.savefig('fig.png')\n",
+        "fig.png": Link("test_fig.py"),
+        "test_fig.py": "def test_fig():\n    pass\n",
+    })
+    plan = plan_tidy(root, _link_rules())
+    assert moves(plan) == {"analyze_a.py": "analysis/analyze_a.py", "fig.png": "testing/fig.png",
+                           "test_fig.py": "testing/test_fig.py"}
+    dry = run_tidy(root, _link_rules(), dry_run=True)
+    result = run_tidy(root, _link_rules())
+    assert dry.problems == result.problems == []
+    assert os.readlink(root / "testing/fig.png") == "test_fig.py" and (root / "testing/fig.png").exists()
+
+
+def test_link_read_by_a_script_takes_the_figure_it_links_to_along(tmp_path: Path) -> None:
+    # latest.csv links to a figure and is read by test_c.py: the figure joins that group rather than
+    # following its writer away from the link.
+    root = make_tree(tmp_path / "s", {
+        "analyze_a.py": "plt.savefig('fig.png')\n",
+        "fig.png": "png",
+        "latest.csv": Link("fig.png"),
+        "test_c.py": "open('latest.csv')\n",
+    })
+    plan = plan_tidy(root, _link_rules())
+    assert moves(plan) == {"analyze_a.py": "analysis/analyze_a.py", "fig.png": "testing/fig.png",
+                           "latest.csv": "testing/latest.csv", "test_c.py": "testing/test_c.py"}
+    assert run_tidy(root, _link_rules()).problems == []
+
+
+def test_a_chain_of_links_to_a_figure_goes_with_the_figure(tmp_path: Path) -> None:
+    # a.png -> b.png -> fig.png: a.png sorts before b.png, and used to be planned by its own rule.
+    root = make_tree(tmp_path / "s", {
+        "analyze_a.py": "plt.savefig('fig.png')\n",
+        "fig.png": "png",
+        "a.png": Link("b.png"),
+        "b.png": Link("fig.png"),
+    })
+    plan = plan_tidy(root, _link_rules())
+    assert moves(plan) == {name: f"analysis/{name}" for name in ("a.png", "analyze_a.py", "b.png", "fig.png")}
+    dry = run_tidy(root, _link_rules(), dry_run=True)
+    result = run_tidy(root, _link_rules())
+    assert dry.problems == result.problems == []

@@ -46,7 +46,10 @@ def trees(draw: st.DrawFn) -> dict:
     for name in names:
         kind = draw(st.sampled_from(["file", "file", "file", "link"]))
         if kind == "link":
-            target = draw(st.sampled_from(names + ["gone", "/etc/hostname", "sub", "../outside"]))
+            # A sibling, nothing, an absolute path, a folder, outside; through a folder (a moved link is re-pointed),
+            # out of the tidied folder and back in.
+            target = draw(st.sampled_from(names + ["gone", "/etc/hostname", "sub", "../outside", "sub/test_nested.py",
+                                                   "./sub/", "../scratch/" + names[0]]))
             entries[name] = ("link", target)
             continue
         text = draw(st.sampled_from([
@@ -122,6 +125,10 @@ def _text_before(snap: dict, rel: str) -> str:
     return snap[rel][1]
 
 
+#: The 190 x of the 200-character names file_names() makes (X in the comments of the examples below).
+_X = "x" * 190
+_XB = _X.encode()
+
 COMMON = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                          HealthCheck.too_slow])
 
@@ -135,6 +142,75 @@ COMMON = settings(max_examples=40, deadline=None, suppress_health_check=[HealthC
 @example(tree={"entries": {"plot_atlantis.py": ("file", b"open('atlantis.csv')\n", 0o644, 10**15),
                            "atlantis.csv": ("file", b"a\n", 0o444, 10**15)},
                "existing": {}, "existing_dir": "plots", "sub": False, "hidden": False, "topic": "atlantis_x.py"},
+         recursive=False)
+# Found by hypothesis (CI 1d64cee; X is the 190 x): plot_X.png links to test_X.png (-> plot_X.csv), a group
+# that stays, led by test_X.png; plot_X.png is also the figure helpers_X.py writes, which moves to misc/.
+# plan_tidy raised AttributeError.
+@example(tree={"entries": {
+                   'plot_' + _X + '.py': ('file', b'', 0o644, 5_248_881_704_247_570),
+                   'analyze_' + _X + '.py': ('file', b"plt.savefig('plot_" + _XB + b".py')\n",
+                       0o444, 4_025_223_966_092_942),
+                   'plot_' + _X + '.png': ('link', 'test_' + _X + '.png'),
+                   'plot_' + _X + '.csv': ('file', b'import plot_\xc3\x81\n', 0o400, 16_850_420_852_649_346),
+                   'test_' + _X + '.py': ('file', b'\xdd4\x00\xc5\xf4', 0o644, 1_348_465_471_093_064),
+                   'test_' + _X + '.png': ('link', 'plot_' + _X + '.csv'),
+                   'plot_Á.png': ('file', b"open('plot_" + _XB + b".png')\nopen('plot_" + _XB + b".csv')\n",
+                       0o644, 70_792_962_382_602_056),
+                   'generate_' + _X + '.py': ('file', b'def test_something():\n    pass\n',
+                       0o600, 2_000_000_000_000_000_000),
+                   'helpers_' + _X + '.py': ('file', b"plt.savefig('plot_" + _XB + b".png')\n",
+                       0o444, 6_846_802_871_582_472),
+               },
+               "existing": {
+                   'plot_Á.png': b"open('plot_" + _XB + b".png')\nopen('plot_" + _XB + b".csv')\n",
+                   'analyze_' + _X + '.py': b'older and different',
+                   'plot_' + _X + '.csv': b'older and different',
+                   'helpers_' + _X + '.py': b'older and different',
+               },
+               "existing_dir": 'plots', "sub": False, "hidden": False, "topic": None},
+         recursive=True)
+# Found by hypothesis (CI 1d64cee): plot_X.png links to helpers_X.py (-> plot_X.py) and leads their group,
+# which stays; it is also the figure generate_X.py writes. It moved alone to misc/, and a second plan then
+# moved helpers_X.py and plot_X.py: tidy was not idempotent.
+@example(tree={"entries": {
+                   'plot_' + _X + '.py': ('file', b'', 0o644, 5_248_881_704_247_570),
+                   'analyze_' + _X + '.py': ('file', b'import matplotlib.pyplot as plt\n',
+                       0o600, 12_633_288_390_296_186),
+                   'plot_' + _X + '.png': ('link', 'helpers_' + _X + '.py'),
+                   'plot_' + _X + '.csv': ('file', b"plt.savefig('test_" + _XB + b".png')\n",
+                       0o400, 2_030_177_267_245_566),
+                   'test_' + _X + '.py': ('file', b'def test_something():\n    pass\n',
+                       0o400, 1_152_921_504_606_846_977),
+                   'test_' + _X + '.png': ('file', b'def test_something():\n    pass\n',
+                       0o755, 1_481_151_129_265_753_088),
+                   'plot_Á.png': ('file',
+                       b"open('plot_" + _XB + b".py')\n"
+                       + b"open('analyze_" + _XB + b".py')\n"
+                       + b"open('test_" + _XB + b".py')\n",
+                       0o444, 849_564_251_352_226_304),
+                   'generate_' + _X + '.py': ('file',
+                       b"open('plot_" + _XB + b".png')\n"
+                       + b"open('plot_" + _XB + b".png')\n"
+                       + b"open('plot_" + _XB + b".png')\n",
+                       0o444, 13_596_680_701_906_200),
+                   'helpers_' + _X + '.py': ('link', 'plot_' + _X + '.py'),
+               },
+               "existing": {'test_' + _X + '.png': b'older and different'},
+               "existing_dir": 'testing', "sub": True, "hidden": False, "topic": None},
+         recursive=True)
+# Found by hypothesis (CI 1d64cee): test_X.png links to plot_X.py, which moves to plots/; it is also the figure
+# analyze_X.py names, and went to analysis/, away from its target. The real run's check reported the broken
+# link, the dry run's did not.
+@example(tree={"entries": {
+                   'plot_' + _X + '.py': ('file', b'', 0o644, 1_000_000_000_000_000),
+                   'analyze_' + _X + '.py': ('file', b"open('test_" + _XB + b".png')\n", 0o644, 1_000_000_000_000_000),
+                   'plot_' + _X + '.png': ('file', b'', 0o644, 1_000_000_000_000_000),
+                   'plot_' + _X + '.csv': ('file', b'', 0o644, 1_000_000_000_000_000),
+                   'test_' + _X + '.py': ('file', b'', 0o644, 1_000_000_000_000_000),
+                   'test_' + _X + '.png': ('link', 'plot_' + _X + '.py'),
+               },
+               "existing": {},
+               "existing_dir": 'plots', "sub": False, "hidden": False, "topic": None},
          recursive=False)
 def test_tidy_keeps_every_byte_and_undo_restores_exactly(tmp_path: Path, tree: dict, recursive: bool) -> None:
     base = Path(tempfile.mkdtemp(dir=tmp_path))
