@@ -212,6 +212,19 @@ COMMON = settings(max_examples=40, deadline=None, suppress_health_check=[HealthC
                "existing": {},
                "existing_dir": 'plots', "sub": False, "hidden": False, "topic": None},
          recursive=False)
+# Found by hypothesis on the code before the fix above (full suite, 2026-12-02): a chain of links
+# test_X.png -> plot_X.png -> /etc/hostname, plot_X.csv -> plot_X.py, a script reading test_X.png; the real
+# run's check reported a link the dry run's did not.
+@example(tree={"entries": {
+                   'plot_' + _X + '.py': ('file', b"open('test_" + _XB + b".png')\n", 0o644, 10**15),
+                   'plot_' + _X + '.png': ('link', '/etc/hostname'),
+                   'plot_' + _X + '.csv': ('link', 'plot_' + _X + '.py'),
+                   'test_' + _X + '.png': ('link', 'plot_' + _X + '.png'),
+                   'test_' + _X + '.py': ('file', b'', 0o644, 10**15),
+                   'analyze_' + _X + '.py': ('file', b"plt.savefig('plot_" + _XB + b".py')\n", 0o644, 10**15),
+               },
+               "existing": {}, "existing_dir": 'plots', "sub": False, "hidden": False, "topic": None},
+         recursive=False)
 def test_tidy_keeps_every_byte_and_undo_restores_exactly(tmp_path: Path, tree: dict, recursive: bool) -> None:
     base = Path(tempfile.mkdtemp(dir=tmp_path))
     try:
