@@ -327,7 +327,7 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
         return pd.DataFrame({c: pd.Series(dtype="object") for c in OVERVIEW_COLUMNS})
     keys = ["group", "model", "condition", "task"]
     parts = []
-    # grouped a dozen times below: as codes (a log tree's overview is millions of rows), strings again at the end
+    # grouped a dozen times below: as codes (a log tree's overview is millions of rows), and returned as codes
     if not rows.empty:
         stderr = _stderr(frame, config)
         rows = (rows.merge(stderr, on=["experiment", "condition", "task", "step"], how="left") if not stderr.empty

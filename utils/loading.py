@@ -301,8 +301,8 @@ def columnar(records: list[Record] | Columns) -> tuple[list, ...]:
 
 
 # A file's columns as the parse cache keeps them (`pack`): a string column holding one string is
-# `(string,)`, a long one repeating a few strings `([strings], codes as bytes)` (`_coded`), steps are int64 bytes and values float64 bytes when they are plain numbers, anything
-# else stays a list. A sweep file's 55 records are then ~1 KB of bytes instead of ~5 KB of Python
+# `(string,)`, a long one repeating a few strings `([strings], codes as bytes)` (`_coded`), steps are
+# int64 bytes and values float64 bytes when they are plain numbers, anything else stays a list. A sweep file's 55 records are then ~1 KB of bytes instead of ~5 KB of Python
 # objects: a 100,000-file cache loads, saves and is held in a fraction of the time and memory. Wall
 # times are float64 bytes (NaN where a record has none), or None for a file without any: no cost.
 _STEP, _VALUE, _WALL = (Record._fields.index(f) for f in ("step", "value", "wall_time"))
