@@ -15,7 +15,7 @@ import pandas as pd
 from analysis.frames import columns
 from utils.config import Config
 from utils.errors import ConfigError
-from utils.labels import codes
+from utils.labels import codes, per_value
 
 
 @dataclass(frozen=True)
@@ -201,8 +201,7 @@ def described(frame: pd.DataFrame) -> pd.Series:
     (a hand-made one with `trained` alone) is taken as described."""
     if "trained_on" not in frame.columns:
         return pd.Series(True, index=frame.index)
-    at, values = codes(frame["trained_on"])  # decided once a distinct value (a missing one: not named)
-    named = pd.Series(np.array([str(v) != "" for v in values] + [False], dtype=bool)[at], index=frame.index)
+    named = pd.Series(per_value(frame["trained_on"], lambda v: str(v) != "", False, bool), index=frame.index)
     return named | (frame["group"] == "baseline") if "group" in frame.columns else named
 
 

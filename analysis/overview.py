@@ -25,7 +25,7 @@ from analysis.runs import without_baseline
 from analysis.scores import DIAGNOSTIC
 from utils.config import Config
 from utils.inference import BOUNDED_LOWER
-from utils.labels import categorical, plain
+from utils.labels import categorical, per_value, plain
 
 ALIASES = (("hendrycksTest-", "mmlu_"),)  # (old prefix, current prefix): one benchmark, two names
 MIN_SUBTASKS = 3  # asdiv_cot_llama beside asdiv is a variant, not a subtask
@@ -398,8 +398,7 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
         best = ok.groupby(["group", "panel", "model", "condition"], observed=True)["_signed"].idxmax()
         out.loc[best.to_numpy(), "best"] = True
     index = run_index(curves, diagnostics)
-    models = out["model"].cat
-    out["run_index"] = np.array([index.get(m, -1) for m in models.categories] + [-1], dtype="int64")[models.codes]
+    out["run_index"] = per_value(out["model"], lambda m: index.get(m, -1), -1, "int64")
     out["step"] = out["step"].astype("int64")
     # sorted on codes of sorted categories: the order of the strings. The labels stay codes: millions
     # of rows for a log tree, shipped to the worker that draws them and grouped there again

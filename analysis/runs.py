@@ -8,10 +8,9 @@ across seeds and each seed.
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from utils.labels import codes
+from utils.labels import per_value
 
 RUN_VALUE_COLUMNS = ["experiment", "model", "seed", "group", "condition", "task", "kind", "step", "value",
                      "value_mean", "value_std", "n_seeds"]
@@ -20,8 +19,7 @@ RUN_CURVE_COLUMNS = ["model", "group", "condition", "task", "kind", "step", "val
 
 def without_baseline(view: pd.DataFrame) -> pd.Series:
     """Rows of experiments scored against no baseline (not baselines themselves)."""
-    at, values = codes(view["baseline_experiment"])  # decided once a distinct value (a missing one: none)
-    none = pd.Series(np.array([v == "" for v in values] + [True], dtype=bool)[at], index=view.index)
+    none = pd.Series(per_value(view["baseline_experiment"], lambda v: v == "", True, bool), index=view.index)
     return none & (view["group"] != "baseline")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -135,19 +136,26 @@ def primary(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
     """The reported metric of each task (its own `metric`/`statistic` in rules.yaml, else the
     top-level ones) and its std, all steps."""
     keys = ["experiment", "condition", "task", "step"]
+    reported, wanted, std_rows = _chosen(frame, config.task_metric)
+    mean = frame.loc[reported & wanted, keys + ["value"]]
+    std = frame.loc[reported & std_rows, keys + ["value"]].rename(columns={"value": "std"})
+    out = mean.merge(std, on=keys, how="left")
+    return plain(out.drop_duplicates(keys, keep="last").sort_values(keys, ignore_index=True))
+
+
+def _chosen(frame: pd.DataFrame, choose: Callable[[str], tuple[str | None, str | None]]
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: whether its metric is the one `choose(task)` names for its task, whether its statistic
+    is, and whether its statistic is `std`. Compared as codes: a name a code, not a string comparison
+    a row; -2 matches nothing, and is also what a missing task (code -1: the last entry) gets."""
     at, tasks = codes(frame["task"])
-    chosen = [config.task_metric(t) for t in tasks]
+    chosen = [choose(t) for t in tasks]
     metric, metrics = codes(frame["metric"])
     statistic, statistics = codes(frame["statistic"])
-    # compared as codes: a name a code, not a string comparison a row; -2 matches nothing, and is
-    # also what a missing task (code -1: the last entry) gets
     m_at, s_at = _positions(metrics), _positions(statistics)
     reported = metric == np.array([m_at.get(m, -2) for m, _ in chosen] + [-2])[at]
     wanted = statistic == np.array([s_at.get(s, -2) for _, s in chosen] + [-2])[at]
-    mean = frame.loc[reported & wanted, keys + ["value"]]
-    std = frame.loc[reported & (statistic == s_at.get("std", -2)), keys + ["value"]].rename(columns={"value": "std"})
-    out = mean.merge(std, on=keys, how="left")
-    return plain(out.drop_duplicates(keys, keep="last").sort_values(keys, ignore_index=True))
+    return reported, wanted, statistic == s_at.get("std", -2)
 
 
 def _positions(values: list) -> dict:
@@ -396,13 +404,8 @@ def build_diagnostics(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
     rows = frame[frame["task"].isin(list(chosen))]
     # as primary does: compared, deduplicated and sorted as codes (a log tree: millions of rows), the
     # strings back before the experiments' columns are joined (an inner merge keeps this order)
-    at, tasks = codes(rows["task"])
-    metric, metrics = codes(rows["metric"])
-    statistic, statistics = codes(rows["statistic"])
-    m_at, s_at = _positions(metrics), _positions(statistics)
-    picks = [chosen.get(t, (None, None)) for t in tasks]
-    keep = ((metric == np.array([m_at.get(m, -2) for m, _ in picks] + [-2])[at])
-            & (statistic == np.array([s_at.get(st, -2) for _, st in picks] + [-2])[at]))
+    reported, wanted, _ = _chosen(rows, lambda task: chosen.get(task, (None, None)))
+    keep = reported & wanted
     prim = plain(rows.loc[keep, keys + ["value"]].drop_duplicates(keys, keep="last")
                  .sort_values(keys, ignore_index=True)).assign(std=np.nan)
     exps = experiment_table(list(prim["experiment"].unique()), config, Gaps(), run_groups(frame))

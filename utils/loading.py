@@ -673,13 +673,10 @@ def _label_codes(parts: list, lengths: list[int]) -> pd.Categorical | None:
             except TypeError:  # unhashable
                 return None
     names = list(ids)
-    if not all(type(v) is str for v in names):
+    cats = categories(names)
+    if cats is None or len(cats) != len(names):  # a value that is not a string, or a missing one
         return None
-    order = sorted(range(len(names)), key=names.__getitem__)
-    rank = np.empty(len(names), dtype=np.int64)
-    rank[order] = np.arange(len(names))
-    cats = pd.Index([names[k] for k in order], dtype="str")
-    return pd.Categorical.from_codes(rank[np.concatenate(pieces)], dtype=pd.CategoricalDtype(cats))
+    return pd.Categorical.from_codes(cats.get_indexer(names)[np.concatenate(pieces)], dtype=pd.CategoricalDtype(cats))
 
 
 def _frame_by_file(blocks: list[tuple[tuple[list, ...], str]]) -> pd.DataFrame | None:
