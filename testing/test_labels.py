@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from runner.fingerprint import hash_frame
-from utils.labels import LABELS, categorical, plain, run_starts
+from utils.labels import LABELS, categorical, per_value, plain, run_starts
 
 FRAME = pd.DataFrame({
     "experiment": ["pt1_ft2-1", "pt1", "pt1_ft1-1", "pt1"], "condition": ["standard", "atlantis"] * 2,
@@ -72,3 +72,12 @@ def test_missing_and_odd_labels(values: list, coded: bool) -> None:
 ])
 def test_run_starts_mark_the_first_row_of_each_run(columns, starts):
     assert run_starts(*(np.array(c) for c in columns)).tolist() == starts
+
+
+@pytest.mark.parametrize("coded", [False, True], ids=["strings", "categorical"])
+def test_per_value_is_the_function_of_each_row_missing_ones_apart(coded):
+    column = pd.Series(["b", None, "a", "b", "", "a"], dtype="str")
+    if coded:
+        column = column.astype("category")
+    got = per_value(column, lambda v: f"<{v}>", "missing", object)
+    assert got.tolist() == ["<b>", "missing", "<a>", "<b>", "<>", "<a>"]
