@@ -17,6 +17,7 @@ from plots.page import GAP, Page, title_height, x_axis_height
 from plots.registry import OutputContext, figure
 from plots.style import (FONT_MIN, PANEL_TITLE_SIZE, TITLE_SIZE, apply_style, fit_limits, fit_tick_labels,
                          linear_ticks, log_ticks, run_style, short_number_ticks)
+from plots.thinning import drawn_points
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -56,7 +57,7 @@ EVAL_STYLES = ("-", "--", ":", "-.")  # one per evaluation set (eval, eval_<set>
 def eval_styles(data: pd.DataFrame) -> dict[str, str]:
     """Line style per evaluation condition of the figure: solid for the first (sorted; `eval` and
     `standard` first), dashed, dotted, dash-dotted for further evaluation sets."""
-    conds = sorted(set(data.loc[data["role"] == "eval", "condition"].astype(str)),
+    conds = sorted({str(c) for c in data.loc[data["role"] == "eval", "condition"].unique()},
                    key=lambda c: (c not in ("eval", "standard"), c))
     return {c: EVAL_STYLES[i % len(EVAL_STYLES)] for i, c in enumerate(conds)}
 
@@ -83,19 +84,28 @@ def style_legend(styles: dict[str, str], train: bool) -> tuple[list, list[str]]:
     return handles, names
 
 
-def draw_panel(ax, part: pd.DataFrame, higher: bool, styles: dict[str, str] | None = None) -> None:
-    """One metric: a line per run and condition (train light, evaluations bold), best ringed, NaN crossed."""
+def draw_panel(ax, part: pd.DataFrame, higher: bool, styles: dict[str, str] | None = None,
+               columns: int = 0) -> None:
+    """One metric: a line per run and condition (train light, evaluations bold), best ringed, NaN crossed.
+    A line of more points than the panel's `columns` pixels can show is drawn from those they show
+    (`plots.thinning`, on the axis's step scale, which is set before)."""
     foot = blended_transform_factory(ax.transData, ax.transAxes)
-    for (model, condition), line in part.groupby(["model", "condition"], sort=True):
-        line = line.sort_values("step")
+    scale = ax.xaxis.get_transform()
+    for (model, condition), line in part.groupby(["model", "condition"], sort=True, observed=True):
+        if not line["step"].is_monotonic_increasing:
+            line = line.sort_values("step")
         colour, marker = run_style(int(line["run_index"].iloc[0]))
         train = line["role"].iloc[0] == "train"
         steps = line["step"].to_numpy(dtype=float)
         values = line["value"].to_numpy(dtype=float)
         ls = "-" if train else (styles or {}).get(str(condition), "-")
-        ax.plot(steps, values, color=colour, lw=0.8 if train else 1.4, alpha=0.45 if train else 1.0, ls=ls,
-                marker=marker, ms=2.2 if train else 2.8, zorder=2 if train else 3,
-                markevery=max(1, len(steps) // 20),  # a long log keeps its line readable: ~20 markers
+        every = max(1, len(steps) // 20)  # a long log keeps its line readable: ~20 markers
+        shown = drawn_points(scale.transform(steps), values, columns) if columns else np.arange(len(steps))
+        if len(shown) < len(steps):  # the markers where the whole line has them
+            shown = np.union1d(shown, np.arange(0, len(steps), every))
+            every = np.flatnonzero(shown % every == 0).tolist()
+        ax.plot(steps[shown], values[shown], color=colour, lw=0.8 if train else 1.4, alpha=0.45 if train else 1.0,
+                ls=ls, marker=marker, ms=2.2 if train else 2.8, zorder=2 if train else 3, markevery=every,
                 gid=f"line:{model}:{condition}")
         bad = ~np.isfinite(values)
         if bad.any():  # the line breaks there; the cross says why
@@ -166,13 +176,13 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
         diagnostic = panel.kind == DIAGNOSTIC
         if diagnostic:
             ax.set_facecolor(DIAGNOSTIC_FACE)
-        draw_panel(ax, part, higher, styles)
         steps = part["step"].to_numpy(dtype=float)
         scale = step_scale(steps)
         if scale == "symlog":
             ax.set_xscale("symlog", linthresh=float(steps[steps > 0].min()))
         elif scale == "log":
             ax.set_xscale("log")
+        draw_panel(ax, part, higher, styles, round(panel_w * page.dpi))
         if scale == "symlog":  # step 0 at the left edge: no padding below it into negative steps
             ax.set_xlim(0, float(steps.max()) * 1.15)
         else:

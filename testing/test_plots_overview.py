@@ -106,6 +106,29 @@ def test_a_nan_breaks_the_line_and_is_crossed(tmp_path, config):
     assert "NaN: evaluation diverged" in [t.get_text() for t in fig.legends[0].get_texts()]
 
 
+def test_a_long_log_is_drawn_from_what_its_pixels_show_markers_where_they_were(tmp_path, config):
+    """3,000 evaluations in a panel ~240 pixels wide: the line keeps each pixel column's first, last,
+    lowest and highest point (plots.thinning), so its extremes and ends, and its ~20 markers at the
+    steps the whole line has them."""
+    root = tmp_path / "runs"
+    rng = np.random.default_rng(1)
+    for name in ("a", "b"):
+        write_trainer_run(root / name, list(np.clip(np.linspace(0.2, 0.9, 3000) + rng.normal(0, 0.05, 3000), 0, 1)))
+    [(_, fig)], view = render("overview", root, inferred_config(root, config))
+    ax = next(a for a in fig.axes if a.get_title() == "accuracy ↑")
+    assert ax.get_xscale() == "log"
+    for ln in ax.lines:
+        if not (ln.get_gid() or "").startswith("line:"):
+            continue
+        whole = view[(view["model"] == ln.get_gid().split(":")[1]) & (view["panel"] == "accuracy")]
+        steps, values = np.asarray(ln.get_xdata(), float), np.asarray(ln.get_ydata(), float)
+        assert 20 < len(steps) < len(whole) / 2
+        assert np.all(np.isin(steps, whole["step"])) and np.all(np.diff(steps) > 0)
+        assert (steps[0], steps[-1]) == (100, 300000)
+        assert values.max() == whole["value"].max() and values.min() == whole["value"].min()
+        assert list(steps[ln.get_markevery()]) == list(whole["step"].to_numpy()[::150])
+
+
 def _curves(rows: list[tuple]) -> pd.DataFrame:
     """A curves view of runs without a baseline: (model, condition, task, kind, step, value)."""
     df = pd.DataFrame(rows, columns=["model", "condition", "task", "kind", "step", "value"])
