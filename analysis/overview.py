@@ -14,7 +14,6 @@ stderr) and the last-value dots.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -25,7 +24,7 @@ from analysis.runs import without_baseline
 from analysis.scores import DIAGNOSTIC
 from utils.config import Config
 from utils.inference import BOUNDED_LOWER
-from utils.labels import categorical, per_value, plain
+from utils.labels import categorical, mapped, per_value, plain
 
 ALIASES = (("hendrycksTest-", "mmlu_"),)  # (old prefix, current prefix): one benchmark, two names
 MIN_SUBTASKS = 3  # asdiv_cot_llama beside asdiv is a variant, not a subtask
@@ -126,7 +125,7 @@ def fold(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     reports none (mean of its subtasks, `aggregated`); keep subtask rows flagged `headline` False.
     Label columns may be categorical (the overview's millions of rows): names and benchmarks are then
     worked out once a distinct task and (group, name), not once a row."""
-    rows = rows.assign(name=_mapped(rows["task"], canonical))
+    rows = rows.assign(name=mapped(rows["task"], canonical))
     pair = rows.groupby(["group", "name"], sort=False, observed=True, dropna=False).ngroup().to_numpy()
     firsts = rows.iloc[np.unique(pair, return_index=True)[1]]
     bench = {}
@@ -191,19 +190,6 @@ def _rows_in(frame: pd.DataFrame, names: list[str], keep: pd.DataFrame) -> np.nd
         key = key * size + frame[n].cat.codes.to_numpy() + 1
         wanted = wanted * size + pd.Categorical(keep[n], dtype=dtype).codes + 1
     return np.isin(key, wanted)
-
-
-def _mapped(column: pd.Series, fn: Callable[[str], str]) -> pd.Series:
-    """`fn` of each value of a label column, as strings; a categorical's categories are mapped once
-    and the result is categorical again (its categories sorted)."""
-    if not isinstance(column.dtype, pd.CategoricalDtype):
-        values = column.astype(str)
-        return values.map({v: fn(v) for v in values.unique()})
-    out = [fn(str(c)) for c in column.cat.categories]
-    cats = pd.Index(sorted(set(out)), dtype="str")
-    lookup = np.append(cats.get_indexer(out), -1)  # a missing value (code -1) stays missing
-    return pd.Series(pd.Categorical.from_codes(lookup[column.cat.codes.to_numpy()], dtype=pd.CategoricalDtype(cats)),
-                     index=column.index, name=column.name)
 
 
 def _like(column: pd.Series, values: list[str], which: np.ndarray) -> pd.Categorical | list[str]:
@@ -346,7 +332,7 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
     out = out[_rows_in(out, ["group", "name"], _two_steps(finite, ["group", "name", "model", "condition"]))].copy()
     if out.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in OVERVIEW_COLUMNS})
-    out["role"] = _mapped(out["condition"], role)
+    out["role"] = mapped(out["condition"], role)
     is_diag = (out["kind"] == DIAGNOSTIC).to_numpy(dtype=bool)
     panel, label = {}, {}
     # the kind of task a run reports: its scored metrics (a diagnostic says nothing of what was measured)

@@ -15,7 +15,7 @@ from analysis.formulas import (clip_score, fold_change, gap_reversed, raw_diff, 
 from utils.config import UNSUFFIXED_SEED, Config
 from utils.errors import UserError
 from utils.inference import diagnostics
-from utils.labels import codes, plain
+from utils.labels import codes, joined, mapped, plain
 
 SCORE_COLUMNS = ["experiment", "group", "seed", "model", "condition", "task", "kind", "trained",
                  "trained_on", "step", "value", "std", "baseline_experiment", "baseline", "raw_diff",
@@ -140,7 +140,8 @@ def primary(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
     mean = frame.loc[reported & wanted, keys + ["value"]]
     std = frame.loc[reported & std_rows, keys + ["value"]].rename(columns={"value": "std"})
     out = mean.merge(std, on=keys, how="left")
-    return plain(out.drop_duplicates(keys, keep="last").sort_values(keys, ignore_index=True))
+    # labels as the table holds them (codes): the curves of a log tree are millions of rows
+    return out.drop_duplicates(keys, keep="last").sort_values(keys, ignore_index=True)
 
 
 def _chosen(frame: pd.DataFrame, choose: Callable[[str], tuple[str | None, str | None]]
@@ -273,7 +274,7 @@ def build_scores(frame: pd.DataFrame, config: Config, gaps: Gaps | None = None,
     if unknown:
         gaps.unused_tasks.extend(t for t in config.tasks if t not in set(prim["task"]))
     prim = prim[prim["task"].isin(list(config.tasks))]
-    last = prim.groupby(["experiment", "condition", "task"], sort=True).tail(1)
+    last = plain(prim.groupby(["experiment", "condition", "task"], sort=True, observed=True).tail(1))
 
     exps = experiment_table(list(prim["experiment"].unique()), config, gaps, run_groups(frame))
     cells = last[["condition", "task"]].drop_duplicates()
@@ -382,10 +383,10 @@ def build_curves(frame: pd.DataFrame, config: Config, prim: pd.DataFrame | None 
     prim = primary(frame, config) if prim is None else prim
     prim = prim[prim["task"].isin(list(config.tasks))]
     exps = experiment_table(list(prim["experiment"].unique()), config, Gaps(), run_groups(frame))
-    out = prim.merge(exps[["experiment", "group", "seed", "model", "baseline_experiment", "trained_on"]],
-                     on="experiment")
-    out["kind"] = out["task"].map({t: info.kind for t, info in config.tasks.items()})
-    # in primary's order (experiment, condition, task, step): kept by the filter and the inner merge
+    # in primary's order (experiment, condition, task, step); labels as codes, like primary's
+    out = joined(prim, exps[["experiment", "group", "seed", "model", "baseline_experiment", "trained_on"]],
+                 "experiment")
+    out["kind"] = mapped(out["task"], lambda t: config.tasks[t].kind)
     return out
 
 
@@ -402,15 +403,16 @@ def build_diagnostics(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
     if not chosen:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
     rows = frame[frame["task"].isin(list(chosen))]
-    # as primary does: compared, deduplicated and sorted as codes (a log tree: millions of rows), the
-    # strings back before the experiments' columns are joined (an inner merge keeps this order)
+    # as primary does: compared, deduplicated and sorted as codes (a log tree: millions of rows), and
+    # kept as codes
     reported, wanted, _ = _chosen(rows, lambda task: chosen.get(task, (None, None)))
     keep = reported & wanted
-    prim = plain(rows.loc[keep, keys + ["value"]].drop_duplicates(keys, keep="last")
-                 .sort_values(keys, ignore_index=True)).assign(std=np.nan)
+    prim = (rows.loc[keep, keys + ["value"]].drop_duplicates(keys, keep="last")
+            .sort_values(keys, ignore_index=True)).assign(std=np.nan)
     exps = experiment_table(list(prim["experiment"].unique()), config, Gaps(), run_groups(frame))
-    out = prim.merge(exps[["experiment", "group", "seed", "model", "baseline_experiment", "trained_on"]],
-                     on="experiment").assign(kind=DIAGNOSTIC)
+    out = joined(prim, exps[["experiment", "group", "seed", "model", "baseline_experiment", "trained_on"]],
+                 "experiment")
+    out["kind"] = pd.Categorical.from_codes(np.zeros(len(out), dtype="int8"), categories=[DIAGNOSTIC])
     return out[cols]
 
 

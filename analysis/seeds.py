@@ -21,7 +21,7 @@ import pandas as pd
 
 from utils.config import UNSUFFIXED_SEED, Config
 from utils.errors import UserError
-from utils.labels import categorical, codes, run_starts
+from utils.labels import categorical, codes, mapped, run_starts
 
 MEASURES = ("value", "raw_diff", "fold_change", "score_toward_perfect", "score_gap_closing")
 STATS = ("mean", "std", "n")
@@ -181,14 +181,13 @@ def seed_curves(curves: pd.DataFrame, config: Config) -> pd.DataFrame:
     """
     if curves.empty:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in CURVE_COLUMNS})
-    names = set(curves["experiment"].unique()) | set(curves["baseline_experiment"].unique())
-    seed_free = {n: _seed_free(n, config) for n in names}
-    df = curves.assign(model=curves["experiment"].map(seed_free),
-                       base_model=curves["baseline_experiment"].map(seed_free),
+    df = curves.assign(model=mapped(curves["experiment"], lambda n: _seed_free(n, config)),
+                       base_model=mapped(curves["baseline_experiment"], lambda n: _seed_free(n, config)),
                        value=curves["value"].astype("float64"))
     keys = ["model", "condition", "task"]
     labels = keys + ["experiment", "group", "base_model", "trained_on", "kind"]
-    dtypes = {c: df[c].dtype for c in labels}
+    # the labels as they came, codes as strings: a few rows a seed-free curve, drawn as strings
+    dtypes = {c: "str" if isinstance(df[c].dtype, pd.CategoricalDtype) else df[c].dtype for c in labels}
     # grouped on the codes of sorted categories: the strings' order, without hashing a string a row
     df = categorical(df[labels + ["step", "value"]], labels)
     g = df.groupby(keys + ["step"], sort=True, observed=True)

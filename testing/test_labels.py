@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from runner.fingerprint import hash_frame
-from utils.labels import LABELS, categorical, per_value, plain, run_starts
+from utils.labels import LABELS, categorical, joined, mapped, per_value, plain, run_starts
 
 FRAME = pd.DataFrame({
     "experiment": ["pt1_ft2-1", "pt1", "pt1_ft1-1", "pt1"], "condition": ["standard", "atlantis"] * 2,
@@ -81,3 +81,35 @@ def test_per_value_is_the_function_of_each_row_missing_ones_apart(coded):
         column = column.astype("category")
     got = per_value(column, lambda v: f"<{v}>", "missing", object)
     assert got.tolist() == ["<b>", "missing", "<a>", "<b>", "<>", "<a>"]
+
+
+@pytest.mark.parametrize("coded", [False, True], ids=["strings", "categorical"])
+def test_mapped_is_the_function_of_each_value_coded_only_for_the_values_found(coded):
+    column = pd.Series(["hendrycksTest-x", None, "mmlu_y", "arc"], dtype="str")
+    if coded:
+        column = column.astype(pd.CategoricalDtype(["arc", "hendrycksTest-x", "mmlu_y", "unused"]))
+    seen = []
+    got = mapped(column, lambda v: seen.append(v) or v.replace("hendrycksTest-", "mmlu_"))
+    assert got.isna().tolist() == [False, True, False, False]
+    assert got.astype(object)[got.notna()].tolist() == ["mmlu_x", "mmlu_y", "arc"]
+    assert "unused" not in seen  # a category no row has is not worked out, nor kept
+    if coded:
+        assert list(got.cat.categories) == ["arc", "mmlu_x", "mmlu_y"]
+
+
+@pytest.mark.parametrize("coded", [False, True], ids=["strings", "categorical"])
+def test_joined_is_the_inner_merge_with_the_tables_strings_as_codes(coded):
+    """The experiments' table beside each curve row: what `merge(on=key)` gives, in the rows' order,
+    a key the table lacks left out, numbers as they are and strings (a missing one too) as codes."""
+    rows = pd.DataFrame({"experiment": ["b", "a", "z", "b", None, "a"], "step": [1, 2, 3, 4, 5, 6]})
+    rows["experiment"] = rows["experiment"].astype("category" if coded else "str")
+    table = pd.DataFrame({"experiment": ["a", "b", "c"], "group": ["g1", "g0", "g2"], "seed": [1, 2, 3],
+                          "trained_on": ["", "x", None]})
+    got = joined(rows, table, "experiment")
+    want = plain(rows).merge(table, on="experiment")
+    assert got["step"].tolist() == want["step"].tolist() == [1, 2, 4, 6]
+    for name in ("group", "trained_on"):
+        assert isinstance(got[name].dtype, pd.CategoricalDtype)
+        assert got[name].astype(object).tolist() == want[name].astype(object).tolist()
+    assert got["seed"].dtype == np.int64 and got["seed"].tolist() == [2, 1, 2, 1]
+    assert list(got.index) == [0, 1, 2, 3]

@@ -126,3 +126,22 @@ def test_multi_task_prediction_is_max_of_single_task_scores(tmp_path, config):
     row = pred[(pred.experiment == "pt1_ft2-1") & (pred.score == "score_toward_perfect")].iloc[0]
     assert row.predicted == pytest.approx(0.5) and row.predicted_from == "pt1_ft1-1"
     assert row.actual == pytest.approx(0.7) and row.residual == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize("tree", ["small_tree", "trainer_runs"])
+def test_curves_keep_the_tables_codes_and_equal_the_string_views(tree, config, request):
+    """primary and curves hold their labels as the table does (codes of sorted categories: a log tree's
+    curves are millions of rows): as strings they are the views a string table gives."""
+    from analysis.scores import build_curves, primary
+    from testing_helpers import inferred_config
+    from utils.labels import plain
+    root = request.getfixturevalue(tree)
+    cfg = inferred_config(root, config) if tree == "trainer_runs" else config
+    frame = load(root, cfg).frame
+    assert isinstance(frame["experiment"].dtype, pd.CategoricalDtype)
+    coded, strings = build_curves(frame, cfg), build_curves(plain(frame), cfg)
+    assert len(coded) > 0
+    for name in ("experiment", "condition", "task", "group", "model", "baseline_experiment", "trained_on", "kind"):
+        assert isinstance(coded[name].dtype, pd.CategoricalDtype), name
+    pd.testing.assert_frame_equal(plain(coded), plain(strings))
+    assert isinstance(primary(frame, cfg)["task"].dtype, pd.CategoricalDtype)

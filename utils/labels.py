@@ -69,3 +69,41 @@ def run_starts(*columns: np.ndarray) -> np.ndarray:
     for column in columns:
         starts[1:] |= column[1:] != column[:-1]
     return starts
+
+
+def mapped(column: pd.Series, fn: Callable[[str], str]) -> pd.Series:
+    """`fn` of each value of a label column, as strings; a categorical's categories that some row
+    has are mapped once and the result is categorical again (its categories sorted, so its order is
+    the strings', and only those of the values found)."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        values = column.astype(str)
+        return values.map({v: fn(v) for v in values.unique() if isinstance(v, str)})  # a missing value stays so
+    at = column.cat.codes.to_numpy()
+    used = np.bincount(at + 1, minlength=len(column.cat.categories) + 1)[1:] > 0
+    out = [fn(str(c)) if u else None for c, u in zip(column.cat.categories, used)]
+    cats = pd.Index(sorted({v for v in out if v is not None}), dtype="str")
+    lookup = np.append(cats.get_indexer(out), -1)  # a missing value (code -1) stays missing
+    return pd.Series(pd.Categorical.from_codes(lookup[at], dtype=pd.CategoricalDtype(cats)),
+                     index=column.index, name=column.name)
+
+
+def joined(rows: pd.DataFrame, table: pd.DataFrame, key: str) -> pd.DataFrame:
+    """`rows.merge(table, on=key)` for a small `table` with one row a key (the experiments' table
+    beside millions of curve rows), in the rows' order, index reset: each distinct key is looked up
+    once, and the table's string columns come as categoricals of sorted categories (its other
+    columns as they are). Rows whose key the table lacks are left out, as an inner merge does."""
+    at, values = codes(rows[key])
+    where = np.append(pd.Index(table[key]).get_indexer(pd.Index(values, dtype=object)), -1)[at]
+    found = where >= 0
+    out = (rows if found.all() else rows[found]).reset_index(drop=True)
+    where = where[found]
+    for name in table.columns:
+        if name == key:
+            continue
+        column = table[name]
+        cats = categories(column) if column.dtype == object or pd.api.types.is_string_dtype(column.dtype) else None
+        if cats is None:
+            out[name] = column.to_numpy()[where]
+        else:
+            out[name] = pd.Categorical.from_codes(cats.get_indexer(column)[where], dtype=pd.CategoricalDtype(cats))
+    return out
