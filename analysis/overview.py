@@ -83,11 +83,27 @@ def role(condition: str) -> str:
     return "train" if condition == TRAIN else "eval"
 
 
+def _scale_of(top: float) -> str:
+    """The scale of values whose largest finite magnitude is `top` (NaN: none is finite)."""
+    if not np.isfinite(top):
+        return "none"
+    return "0-1" if top <= 1.0 else ("0-100" if top <= 100.0 else "large")
+
+
 def _scale_class(values: np.ndarray) -> str:
     finite = np.abs(values[np.isfinite(values)])
-    if not finite.size:
-        return "none"
-    return "0-1" if finite.max() <= 1.0 else ("0-100" if finite.max() <= 100.0 else "large")
+    return _scale_of(float(finite.max()) if finite.size else np.nan)
+
+
+def magnitudes(rows: pd.DataFrame, keys: list[str]) -> dict[tuple, tuple[float, float]]:
+    """(median, largest) magnitude of the finite values of each `keys` slice of the rows, in one
+    group-by: what deciding panels needs of a run's values (a slice without a finite value is absent)."""
+    v = rows["value"].to_numpy(dtype=float)
+    finite = np.isfinite(v)
+    by = rows.loc[finite, keys].assign(_abs=np.abs(v[finite])).groupby(keys, observed=True, sort=False)["_abs"]
+    stats = pd.DataFrame({"median": by.median(), "top": by.max()})
+    return {k if isinstance(k, tuple) else (k,): (float(m), float(t))
+            for k, m, t in zip(stats.index, stats["median"], stats["top"])}
 
 
 def bounded(name: str, kind: str) -> bool:
@@ -96,22 +112,22 @@ def bounded(name: str, kind: str) -> bool:
     return kind == "accuracy" or bool(BOUNDED_LOWER.search(name.lower()))
 
 
-def scale_panels(rows: pd.DataFrame, fixed: bool = True, signature: dict[str, frozenset] | None = None
-                 ) -> dict[str, int]:
-    """Model -> panel number within one task. On a fixed scale (`fixed`), runs share a panel unless
-    one reports fractions (0-1) and another percentages (0-100). An unbounded metric (loss) is shared
-    only by runs that report the same set of metrics (`signature`: the same kind of task) with
-    medians less than a decade apart; every other run gets a panel of its own."""
-    stats = []
-    for model, part in rows.groupby("model", sort=True):
-        v = part["value"].to_numpy(dtype=float)
-        finite = np.abs(v[np.isfinite(v)])
-        key = _scale_class(v) if fixed else (signature or {}).get(str(model), frozenset({str(model)}))
-        stats.append((float(np.median(finite)) if finite.size else np.nan, key, str(model)))
-    stats.sort(key=lambda s: (str(sorted(s[1])) if not fixed else s[1], np.inf if not np.isfinite(s[0]) else s[0], s[2]))
+def scale_panels(stats: dict[str, tuple[float, float]], fixed: bool = True,
+                 signature: dict[str, frozenset] | None = None) -> dict[str, int]:
+    """Model -> panel number within one task, from each model's (median, largest) finite magnitude
+    (`magnitudes`; NaN for a model without a finite value). On a fixed scale (`fixed`), runs share a
+    panel unless one reports fractions (0-1) and another percentages (0-100). An unbounded metric
+    (loss) is shared only by runs that report the same set of metrics (`signature`: the same kind of
+    task) with medians less than a decade apart; every other run gets a panel of its own."""
+    order = []
+    for model in sorted(stats):
+        median, top = stats[model]
+        key = _scale_of(top) if fixed else (signature or {}).get(model, frozenset({model}))
+        order.append((median, key, model))
+    order.sort(key=lambda s: (str(sorted(s[1])) if not fixed else s[1], np.inf if not np.isfinite(s[0]) else s[0], s[2]))
     out: dict[str, int] = {}
     panel, start, key = -1, None, None
-    for median, k, model in stats:
+    for median, k, model in order:
         apart = (not fixed and start is not None and np.isfinite(median) and np.isfinite(start) and start > 0
                  and median / start >= 10)
         if start is None or k != key or apart:
@@ -236,12 +252,14 @@ def run_suite(frame: pd.DataFrame, scores: pd.DataFrame, curves: pd.DataFrame, c
 def compares_something(rows: pd.DataFrame, what: str) -> pd.DataFrame:
     """The rows of the groups with two runs, two `what` (panels, tasks) or two data sets (a run's
     training and evaluation loss): a group of one run and one metric on one data set would be a
-    figure comparing nothing, and is left out."""
+    figure comparing nothing, and is left out. Counted on the distinct rows (millions of rows for a
+    log tree's overview, a few thousand distinct)."""
     if rows.empty:
         return rows
-    by = rows.groupby("group")
-    runs, things, sets = (by[c].transform("nunique") for c in ("model", what, "condition"))
-    return rows[(runs > 1) | (things > 1) | (sets > 1)]
+    counts = (rows[["group", "model", what, "condition"]].drop_duplicates()
+              .groupby("group", observed=True).nunique())
+    keep = counts.index[(counts["model"] > 1) | (counts[what] > 1) | (counts["condition"] > 1)]
+    return rows[rows["group"].isin(keep).to_numpy(dtype=bool)]
 
 
 def mark_best(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -333,30 +351,37 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
     if out.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in OVERVIEW_COLUMNS})
     out["role"] = mapped(out["condition"], role)
-    is_diag = (out["kind"] == DIAGNOSTIC).to_numpy(dtype=bool)
+    # panels are decided on each run's distinct (group, name, model) and its values' magnitudes, not its rows
+    trip = out.groupby(["group", "name", "model"], sort=False, observed=True, dropna=False).ngroup().to_numpy()
+    firsts = list(columns(out.iloc[np.unique(trip, return_index=True)[1]], "group", "name", "model", "kind"))
+    kinds: dict[tuple, str] = {}
+    models: dict[tuple, list[str]] = {}
+    signature: dict[tuple, set[str]] = {}  # the kind of task a run reports: its scored metrics
+    for group, name, model, kind in firsts:  # in the rows' order: a panel's kind is its first row's
+        kinds.setdefault((group, name), str(kind))
+        models.setdefault((group, name), []).append(str(model))
+        if kind != DIAGNOSTIC:  # a diagnostic says nothing of what was measured
+            signature.setdefault((group, str(model)), set()).add(str(name))
+    size = magnitudes(out, ["group", "name", "model"])
     panel, label = {}, {}
-    # the kind of task a run reports: its scored metrics (a diagnostic says nothing of what was measured)
-    signature = {(g, str(m)): frozenset(p["name"].astype(str).unique())
-                 for (g, m), p in out[~is_diag].groupby(["group", "model"], observed=True)}
-    for (group, name), part in out.groupby(["group", "name"], sort=True, observed=True):
-        kind = str(part["kind"].iloc[0])
+    for (group, name), runs in sorted(models.items()):
+        kind = kinds[(group, name)]
         fixed = kind != DIAGNOSTIC and bounded(name, kind)
-        same = ({str(m): frozenset() for m in part["model"].unique()} if kind == DIAGNOSTIC  # one quantity: only a decade
-                else {m: s for (g, m), s in signature.items() if g == group})   # apart splits it
-        split = scale_panels(part, fixed, same)
+        same = ({m: frozenset() for m in runs} if kind == DIAGNOSTIC  # one quantity: only a decade apart splits it
+                else {m: frozenset(s) for (g, m), s in signature.items() if g == group})
+        split = scale_panels({m: size.get((group, name, m), (np.nan, np.nan)) for m in runs}, fixed, same)
         n = max(split.values()) + 1
         for p in range(n):
-            models = sorted(m for m, q in split.items() if q == p)
-            cls = _scale_class(part.loc[part["model"].isin(models), "value"].to_numpy(dtype=float))
+            inside = sorted(m for m, q in split.items() if q == p)
+            tops = [size[(group, name, m)][1] for m in inside if (group, name, m) in size]
+            cls = _scale_of(max(tops) if tops else np.nan)
             said = ("" if n == 1 else f" (on {cls})" if fixed else
-                    ": " + (models[0] if len(models) == 1 else f"{len(models)} runs"))
-            for model in models:
+                    ": " + (inside[0] if len(inside) == 1 else f"{len(inside)} runs"))
+            for model in inside:
                 panel[(group, name, model)] = f"{name}#{p}" if n > 1 else name
                 label[(group, name, model)] = name + said
-    trip = out.groupby(["group", "name", "model"], sort=False, observed=True, dropna=False).ngroup().to_numpy()
-    firsts = list(columns(out.iloc[np.unique(trip, return_index=True)[1]], "group", "name", "model"))
-    out["panel"] = _like(out["name"], [panel[t] for t in firsts], trip)
-    out["panel_label"] = _like(out["name"], [label[t] for t in firsts], trip)
+    out["panel"] = _like(out["name"], [panel[(g, n, m)] for g, n, m, _ in firsts], trip)
+    out["panel_label"] = _like(out["name"], [label[(g, n, m)] for g, n, m, _ in firsts], trip)
     fin = out[np.isfinite(out["value"])]
     out = out[_rows_in(out, ["group", "panel"], _two_steps(fin, ["group", "panel", "model", "condition"]))].copy()
     out = compares_something(out, "panel")
