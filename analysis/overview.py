@@ -185,9 +185,11 @@ def _concat_coded(parts: list[pd.DataFrame], names: tuple[str, ...]) -> pd.DataF
 
 
 def _two_steps(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """The `keys` with two steps or more among the rows (a curve): their steps' max above their min,
-    which is a group-by's nunique > 1 for steps (never missing) at a fraction of its cost."""
-    steps = rows.groupby(keys, observed=True)["step"].agg(["min", "max"])
+    """The `keys` with two steps or more of a finite value among the rows (a curve): their steps' max
+    above their min, which is a group-by's nunique > 1 for steps (never missing) at a fraction of its
+    cost; only the columns it needs are taken from the rows."""
+    finite = np.isfinite(rows["value"].to_numpy(dtype=float))
+    steps = rows.loc[finite, keys + ["step"]].groupby(keys, observed=True)["step"].agg(["min", "max"])
     return steps[steps["max"] > steps["min"]].reset_index()[keys]
 
 
@@ -315,23 +317,20 @@ def _per_model(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         kind=("kind", "first")).reset_index()
 
 
-def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
-                 diagnostics: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The metrics of the runs without a baseline at every checkpoint, laid out in overview panels
-    (OVERVIEW_COLUMNS): seeds averaged per model, subtasks folded, a NaN kept (a diverged
-    evaluation), the best evaluation checkpoint of each run marked; only panels where some run has
-    two steps or more (a curve), paged `PANELS_PER_PAGE` to a figure (`PANELS_PER_NARROW_PAGE` on a
-    one-column page), evaluation panels first. The training `diagnostics` (`build_diagnostics`:
-    gradient norm, learning rate, ...; kind `diagnostic`) come after every scored panel: no best
-    checkpoint, never ranked; runs share a diagnostic's panel unless their values lie a decade apart."""
+def _model_means(frame: pd.DataFrame, curves: pd.DataFrame, diagnostics: pd.DataFrame | None,
+                 config: Config) -> pd.DataFrame | None:
+    """The runs without a baseline, seeds averaged per model at each step (`_per_model`), with lm-eval's
+    stderr: the scored metrics folded (`fold`, headline rows only), then the training diagnostics;
+    labels as codes. None when there are none. Its own function so that the frames it goes through
+    (a log tree's: millions of rows each) are freed when it returns."""
     rows = curves[without_baseline(curves)] if not curves.empty else curves
     diag = (diagnostics[without_baseline(diagnostics)] if diagnostics is not None and not diagnostics.empty
             else pd.DataFrame())
     if rows.empty and diag.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in OVERVIEW_COLUMNS})
+        return None
     keys = ["group", "model", "condition", "task"]
     parts = []
-    # grouped a dozen times below: as codes (a log tree's overview is millions of rows), and returned as codes
+    # grouped a dozen times: as codes (a log tree's overview is millions of rows), and returned as codes
     if not rows.empty:
         stderr = _stderr(frame, config)
         rows = (rows.merge(stderr, on=["experiment", "condition", "task", "step"], how="left") if not stderr.empty
@@ -345,9 +344,23 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
         parts.append(per.assign(name=per["task"], benchmark=per["task"], headline=True, aggregated=False, n_sub=0))
     out = _concat_coded(parts, ("group", "model", "condition", "task", "name", "benchmark", "kind"))
     out["n_seeds"] = out["n_seeds"].fillna(1).astype("int64")
+    return out
+
+
+def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
+                 diagnostics: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The metrics of the runs without a baseline at every checkpoint, laid out in overview panels
+    (OVERVIEW_COLUMNS): seeds averaged per model, subtasks folded, a NaN kept (a diverged
+    evaluation), the best evaluation checkpoint of each run marked; only panels where some run has
+    two steps or more (a curve), paged `PANELS_PER_PAGE` to a figure (`PANELS_PER_NARROW_PAGE` on a
+    one-column page), evaluation panels first. The training `diagnostics` (`build_diagnostics`:
+    gradient norm, learning rate, ...; kind `diagnostic`) come after every scored panel: no best
+    checkpoint, never ranked; runs share a diagnostic's panel unless their values lie a decade apart."""
+    out = _model_means(frame, curves, diagnostics, config)
+    if out is None:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in OVERVIEW_COLUMNS})
     # a curve: some run of the task has two finite values
-    finite = out[np.isfinite(out["value"])]
-    out = out[_rows_in(out, ["group", "name"], _two_steps(finite, ["group", "name", "model", "condition"]))].copy()
+    out = out[_rows_in(out, ["group", "name"], _two_steps(out, ["group", "name", "model", "condition"]))]
     if out.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in OVERVIEW_COLUMNS})
     out["role"] = mapped(out["condition"], role)
@@ -382,8 +395,7 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
                 label[(group, name, model)] = name + said
     out["panel"] = _like(out["name"], [panel[(g, n, m)] for g, n, m, _ in firsts], trip)
     out["panel_label"] = _like(out["name"], [label[(g, n, m)] for g, n, m, _ in firsts], trip)
-    fin = out[np.isfinite(out["value"])]
-    out = out[_rows_in(out, ["group", "panel"], _two_steps(fin, ["group", "panel", "model", "condition"]))].copy()
+    out = out[_rows_in(out, ["group", "panel"], _two_steps(out, ["group", "panel", "model", "condition"]))]
     out = compares_something(out, "panel")
     if out.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in OVERVIEW_COLUMNS})
@@ -392,15 +404,17 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
     has_eval = (out["role"] == "eval").groupby([out["group"], out["panel"]], observed=True).transform("any")
     out["_eval"] = has_eval.astype(bool)
     out["_diag"] = out["kind"] == DIAGNOSTIC
-    order = (out.drop_duplicates(["group", "panel"])
+    pair = out.groupby(["group", "panel"], sort=False, observed=True).ngroup().to_numpy()
+    order = (out.iloc[np.unique(pair, return_index=True)[1]].reset_index(drop=True)  # a row a panel, by its number
              .sort_values(["group", "_diag", "_eval", "panel"], ascending=[True, True, False, True]))
     order["panel_order"] = order.groupby("group", observed=True).cumcount()
-    out = out.merge(order[["group", "panel", "panel_order"]], on=["group", "panel"])
+    out["panel_order"] = order["panel_order"].sort_index().to_numpy()[pair]
     per_page = PANELS_PER_PAGE if config.plot_width >= 5 else PANELS_PER_NARROW_PAGE
     out["page"] = (out["panel_order"] // per_page + 1).astype("int64")
     out["best"] = False
     out["diverged"] = ~np.isfinite(out["value"])
-    ok = out[np.isfinite(out["value"]) & (out["role"] == "eval") & ~out["_diag"]]  # a diagnostic has no best
+    ok = out.loc[np.isfinite(out["value"]) & (out["role"] == "eval") & ~out["_diag"],  # a diagnostic has no best
+                 ["group", "panel", "model", "condition", "kind", "step", "value"]]
     if not ok.empty:
         steps = ok.groupby(["group", "panel", "model", "condition"], observed=True)["step"]
         ok = ok[steps.transform("max") > steps.transform("min")]  # two steps or more (steps are never missing)
@@ -413,5 +427,5 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
     out["step"] = out["step"].astype("int64")
     # sorted on codes of sorted categories: the order of the strings. The labels stay codes: millions
     # of rows for a log tree, shipped to the worker that draws them and grouped there again
-    return out.sort_values(["group", "page", "panel_order", "model", "condition", "step"],
-                           ignore_index=True)[OVERVIEW_COLUMNS]
+    return out[OVERVIEW_COLUMNS].sort_values(["group", "page", "panel_order", "model", "condition", "step"],
+                                             ignore_index=True)
