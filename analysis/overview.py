@@ -34,6 +34,7 @@ TRAIN = "train"  # the condition of training-time values (issue 21's readers); e
 
 OVERVIEW_COLUMNS = ["group", "model", "run_index", "condition", "role", "task", "name", "panel", "panel_label",
                     "panel_order", "page", "kind", "step", "value", "seed_std", "n_seeds", "stderr", "n_sub", "best", "diverged"]
+_SMALL_INTS = ("run_index", "panel_order", "page", "n_seeds", "n_sub")  # the overview's small whole numbers
 SUITE_COLUMNS = ["group", "model", "run_index", "condition", "task", "name", "benchmark", "headline", "aggregated",
                  "n_sub", "kind", "step", "value", "stderr", "value_std", "n_seeds", "scale"]
 
@@ -427,5 +428,7 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
     out["step"] = out["step"].astype("int64")
     # sorted on codes of sorted categories: the order of the strings. The labels stay codes: millions
     # of rows for a log tree, shipped to the worker that draws them and grouped there again
-    return out[OVERVIEW_COLUMNS].sort_values(["group", "page", "panel_order", "model", "condition", "step"],
-                                             ignore_index=True)
+    # counts and numbers of runs, panels and pages in 4 bytes, not 8: 100 MB less of a log tree's 5 M rows,
+    # in this process and in the worker drawing them
+    out = out[OVERVIEW_COLUMNS].astype(dict.fromkeys(_SMALL_INTS, "int32"))
+    return out.sort_values(["group", "page", "panel_order", "model", "condition", "step"], ignore_index=True)
