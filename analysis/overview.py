@@ -426,9 +426,9 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
     index = run_index(curves, diagnostics)
     out["run_index"] = per_value(out["model"], lambda m: index.get(m, -1), -1, "int64")
     out["step"] = out["step"].astype("int64")
-    # sorted on codes of sorted categories: the order of the strings. The labels stay codes: millions
-    # of rows for a log tree, shipped to the worker that draws them and grouped there again
     # counts and numbers of runs, panels and pages in 4 bytes, not 8: 100 MB less of a log tree's 5 M rows,
     # in this process and in the worker drawing them
     out = out[OVERVIEW_COLUMNS].astype(dict.fromkeys(_SMALL_INTS, "int32"))
+    # sorted on codes of sorted categories: the order of the strings. The labels stay codes: millions
+    # of rows for a log tree, shipped to the worker that draws them and grouped there again
     return out.sort_values(["group", "page", "panel_order", "model", "condition", "step"], ignore_index=True)
