@@ -26,6 +26,7 @@ DIRECTIONS = {"accuracy": "higher_is_better", "error": "lower_is_better"}
 
 
 @table("scores_csv", needs="scores", writes="tables/scores.csv", title="Scores at the last checkpoint",
+       blocks_by="experiment",
        description="One row per run x condition x task at its last checkpoint, with every score: run (with its "
                    "seed part), experiment (seed-free), direction (higher_is_better / lower_is_better), value and "
                    "eval_std (the evaluation file's own spread over its examples, not across seeds), the "
@@ -33,7 +34,6 @@ DIRECTIONS = {"accuracy": "higher_is_better", "error": "lower_is_better"}
 def scores_csv(data: pd.DataFrame, ctx: OutputContext) -> str:
     out = data.assign(kind=data["kind"].map(DIRECTIONS).fillna(data["kind"])) if "kind" in data.columns else data
     return to_csv_text(out.rename(columns=SCORES_CSV_COLUMNS))
-
 
 
 @table("files_csv", needs="files", writes="tables/files.csv", title="Every file under the data root",

@@ -490,13 +490,11 @@ class Pipeline:
         bar = tqdm(total=0, desc="rendering", unit="file", leave=False,
                    disable=None if self.options.progress else True)
         pool = self._executor()
-        # Tables first (cheap, and what a watcher looks at first), then the slowest figures first
-        # (last run's time; new ones count as slow), so the pool finishes evenly.
+        from runner.planning import render_priority  # lazily: pandas
         kinds = {s.name: s.kind for s in self.specs}
 
-        def priority(job: Job) -> tuple[bool, float]:
-            seconds = self.manifest.get(job.rel_path, {}).get("seconds")
-            return kinds.get(job.spec_name) != "table", -(seconds if isinstance(seconds, (int, float)) else 1e9)
+        def priority(job: Job) -> tuple[bool, bool, float]:
+            return render_priority(kinds.get(job.spec_name, ""), self.manifest.get(job.rel_path, {}).get("seconds"))
 
         try:
             if pool is None:
@@ -519,11 +517,11 @@ class Pipeline:
             bar.close()
 
     def _render_pool(self, pool: Executor, batches: Iterable[list[Job]],
-                     priority: Callable[[Job], tuple[bool, float]],
+                     priority: Callable[[Job], tuple[bool, bool, float]],
                      bar: Any) -> Iterator[tuple[str, str | None, float]]:
         """Feed the workers while the batches are still being computed: at most two jobs per
         worker are in the pool at a time, the rest wait here, best first (`priority`)."""
-        queue: list[tuple[tuple[bool, float], int, Job]] = []
+        queue: list[tuple[tuple[bool, bool, float], int, Job]] = []
         running: dict[Future, Job] = {}
         broken: list[Job] = []
         order = itertools.count()
