@@ -25,13 +25,14 @@ import itertools
 import logging
 import multiprocessing
 import os
+import stat
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Collection, Iterable, Iterator
 
 from tqdm import tqdm
 
@@ -95,8 +96,18 @@ class Pipeline:
         self.cache_save_interval = 0.0  # watch mode: write parsed.pickle (and folders.pickle) at most this often
         self.wait_for_files = False  # watch mode: an empty data folder is waited on, not an error
         self.last_tree: dict[str, tuple[int, int]] | None = None  # the tree as the last run scanned it
+        self._listing: list[tuple] | None = None  # the files under the data root as the last run listed them
+        self._listing_index: dict[str, int] | None = None  # a listed file's path -> its row
+        self.walked = True  # the last run walked the tree (else it stat'ed only the files of its hint)
+        self._reloaded: LoadResult | None = None  # this run's load, when read into the last one's table
+        self._checked = False  # the last load passed the seed and baseline checks
         self._cache_saved = 0.0
         self.said_inferred: set[str] | None = None  # watch mode: tasks whose inference was said
+
+    @property
+    def reloaded(self) -> bool:
+        """The last run read its changed files into the table of the run before (utils/reloading.py)."""
+        return self._reloaded is not None and self._reloaded is self.last_load
 
     # lazily: a no-op run needs neither the plot modules (matplotlib) nor the parse cache
     @property
@@ -187,12 +198,17 @@ class Pipeline:
 
     # --- the run ---------------------------------------------------------------------------------
 
-    def run(self, defer_unsettled: float = 0.0) -> RunReport:
+    def run(self, defer_unsettled: float = 0.0, hint: Collection[str] | None = None) -> RunReport:
         """Bring every selected output up to date; never raises for a bad file or a broken module.
 
         With `defer_unsettled` > 0 (watch mode), a run that finds an unreadable file modified
         less than that many seconds ago renders nothing (report.deferred): the writer is
         probably not done, so the caller retries once it settles.
+
+        `hint` (watch mode): the paths file events named since the last run. When each is a file
+        the last run listed, only those are stat'ed (the tree is not walked) and, where they
+        still read as before but for their numbers, read into the last run's table
+        (utils/reloading.py) instead of building it whole.
         """
         start = time.perf_counter()
         self.config = self.rules
@@ -201,10 +217,14 @@ class Pipeline:
         if self.options.force:  # trust no remembered folder: list each afresh (and remember that)
             self._folder_memo = FolderMemo()
         # before loading: the stamp must not be newer than the data
-        listing = list_tree(self.options.data, self.folder_memo)
+        listing, changed_rows = self._relisted(hint) if hint and not self.options.force else (None, None)
+        self.walked = listing is None
+        if listing is None:
+            listing = list_tree(self.options.data, self.folder_memo)
+        self._listing, self._listing_index = listing, None
         tree = None if listing is None else tree_of(listing)
         self.last_tree = tree
-        fast = self._stamp_holds(code, tree)
+        fast = None if changed_rows else self._stamp_holds(code, tree)  # a file changed: it cannot hold
         if fast is not None:
             self._save_folder_memo()
             fast.seconds = time.perf_counter() - start
@@ -220,7 +240,14 @@ class Pipeline:
         pool = self._executor()
         clock("check")
         from utils.loading import load  # lazily, as all below: past the no-op path, pandas
-        result = load(self.options.data, self.config, self.parse_cache, pool=pool, listing=listing)
+        result = self._reloaded = None
+        if changed_rows and self._checked:
+            from utils.reloading import reload
+            result = self._reloaded = reload(self.last_load, self.options.data, self.config, self.parse_cache,
+                                             changed_rows)
+        self._checked = False
+        if result is None:
+            result = load(self.options.data, self.config, self.parse_cache, pool=pool, listing=listing)
         clock("load")
         self.last_load = result
         from utils.conflicts import resolve_conflicts
@@ -253,11 +280,13 @@ class Pipeline:
         from analysis.scores import BaselineError, Gaps, check_baselines
         from analysis.seeds import SeedClaimError, check_seed_claims
         try:  # two runs claiming one experiment and seed: a UserError naming both (exit 2)
-            check_seed_claims(result.frame, self.config)
-            check_baselines(result.frame, self.config)  # a baseline no run has: exit 2, close matches named
+            if result is not self._reloaded:  # a reload keeps every file's experiment: checked already
+                check_seed_claims(result.frame, self.config)
+                check_baselines(result.frame, self.config)  # a baseline no run has: exit 2, close matches named
         except (SeedClaimError, BaselineError):
             self._save_caches(force=True)
             raise
+        self._checked = True
 
         mark_output_folder(self.options.out)  # before the first output: ours, never read as data
         from runner.planning import ViewCache, view_order  # lazily: pandas and the analysis views
@@ -342,6 +371,34 @@ class Pipeline:
                       last_run, self.config)
         clock("save")
         return report
+
+    def _relisted(self, hint: Collection[str]) -> tuple[list[tuple] | None, list[tuple] | None]:
+        """The last run's listing with the files `hint` names stat'ed again, and the rows that
+        changed; (None, None) when a path is not a file that listing holds (a new file, one gone,
+        a folder): then the tree is walked."""
+        if self._listing is None:
+            return None, None
+        if self._listing_index is None:
+            self._listing_index = {row[0]: i for i, row in enumerate(self._listing)}
+        listing, changed = list(self._listing), []
+        for path in hint:
+            i = self._listing_index.get(path)
+            if i is None:  # named another way (`./`, `//`)
+                normal = os.path.normpath(path)
+                i = next((j for j, row in enumerate(listing) if os.path.normpath(row[0]) == normal), None)
+            if i is None:
+                return None, None
+            full, rel = listing[i][:2]
+            try:
+                st = os.stat(full)
+            except OSError:
+                return None, None
+            if not stat.S_ISREG(st.st_mode):
+                return None, None
+            if (st.st_size, st.st_mtime_ns) != listing[i][2:]:
+                listing[i] = (full, rel, st.st_size, st.st_mtime_ns)
+                changed.append(listing[i])
+        return listing, changed
 
     def _save_caches(self, force: bool = False) -> None:
         """Write parsed.pickle and folders.pickle (at most every `cache_save_interval` seconds)."""
@@ -493,7 +550,7 @@ class Pipeline:
         from runner.planning import render_priority  # lazily: pandas
         kinds = {s.name: s.kind for s in self.specs}
 
-        def priority(job: Job) -> tuple[bool, bool, float]:
+        def priority(job: Job) -> tuple[bool, float]:
             return render_priority(kinds.get(job.spec_name, ""), self.manifest.get(job.rel_path, {}).get("seconds"))
 
         try:
@@ -517,11 +574,11 @@ class Pipeline:
             bar.close()
 
     def _render_pool(self, pool: Executor, batches: Iterable[list[Job]],
-                     priority: Callable[[Job], tuple[bool, bool, float]],
+                     priority: Callable[[Job], tuple[bool, float]],
                      bar: Any) -> Iterator[tuple[str, str | None, float]]:
         """Feed the workers while the batches are still being computed: at most two jobs per
         worker are in the pool at a time, the rest wait here, best first (`priority`)."""
-        queue: list[tuple[tuple[bool, bool, float], int, Job]] = []
+        queue: list[tuple[tuple[bool, float], int, Job]] = []
         running: dict[Future, Job] = {}
         broken: list[Job] = []
         order = itertools.count()

@@ -87,30 +87,27 @@ class ViewCache:
         return self.done[name]
 
 
-FIRST_VIEWS = ("metrics", "files", "scores")  # their tables are what a watcher opens first
+FIRST_VIEWS = ("scores", "metrics", "files")  # their tables are what a watcher opens first
 
 
 def view_order(names: set[str]) -> list[str]:
-    """Views in the order a run computes them: the records, the files and the scores first (their
-    tables go to the workers while the rest is computed: a watcher's scores.csv waits for no
-    curve), then those built from fewer others first."""
+    """Views in the order a run computes them: the scores, the records and the files first (their
+    tables go to the workers while the rest is computed: a watcher's scores.csv waits for nothing
+    else), then those built from fewer others first."""
     def key(name: str) -> tuple[int, int, str]:
         first = FIRST_VIEWS.index(name) if name in FIRST_VIEWS else len(FIRST_VIEWS)
         return first, len(lineage(name)), name
     return sorted(names, key=key)
 
 
-QUICK_TABLE = 1.0  # seconds: a table written quicker goes to the workers before the slower ones
-
-
-def render_priority(kind: str, seconds: Any) -> tuple[bool, bool, float]:
+def render_priority(kind: str, seconds: Any) -> tuple[bool, float]:
     """Sort key of an output waiting for a worker (lowest first), from its kind and the seconds it
-    took last time (None when new: counted as slow). Tables first (what a watcher opens first),
-    those written in under QUICK_TABLE before the others (scores.csv does not wait for the LaTeX
-    tables); then the slowest first, so the pool finishes evenly."""
+    took last time (None when new: counted as slow). Tables first, the quickest first (what a
+    watcher opens first: scores.csv does not wait for the LaTeX tables); then the figures, the
+    slowest first, so the pool finishes evenly."""
     seconds = float(seconds) if isinstance(seconds, (int, float)) else 1e9
     table = kind == "table"
-    return not table, not (table and seconds < QUICK_TABLE), -seconds
+    return not table, seconds if table else -seconds
 
 
 def _plain(value: Any) -> Any:

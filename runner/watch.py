@@ -14,6 +14,10 @@ from sizes, mtimes and data fingerprints what actually changed and which outputs
   written: nothing is drawn from that rebuild, and it is retried once the file settles; a file
   that stays malformed is reported once (path and reason) and left out of the outputs. A file
   that changed again since the rebuild read it is not reported: the next rebuild reads it anew.
+- A burst whose events all name files the last rebuild listed is rebuilt from those files alone:
+  they are stat'ed and read into the last table (Pipeline.run's `hint`), the tree is not walked.
+  Events are still only a trigger: once the tree has been quiet for VERIFY_AFTER seconds, a rebuild
+  walks it, and draws what an event may have missed (silent when nothing was).
 - SIGINT / SIGTERM end the session after the outputs in hand are written; exit code 0.
 """
 from __future__ import annotations
@@ -40,6 +44,7 @@ from runner.report import Options, RunReport
 DEBOUNCE = 0.2  # seconds of quiet that end a burst
 MAX_BATCH = 5.0  # a burst longer than this is split into several rebuilds
 SETTLE = 1.5  # an unreadable file younger than this is probably still being written
+VERIFY_AFTER = 2.0  # seconds of quiet after a rebuild that did not walk the tree: then one that does
 CACHE_SAVE_INTERVAL = 30.0  # parsed.pickle is a few MB at paper scale: not after every rebuild
 _STOP = object()  # queue sentinel: wake the main loop to stop
 _IGNORED_EVENTS = ("opened", "closed_no_write")  # our own reads of the tree
@@ -155,17 +160,24 @@ class _Session:
         self.conflicts: set[str] = set()  # conflicts already said
         self.said: set[str] = set()  # kinds of report.info lines already said
         self.retry_at: float | None = None  # when deferred (half-written) files have settled
+        self.verify_at: float | None = None  # when to walk the tree after rebuilds that did not
 
     def rebuild(self, paths: set[str] | None, first: bool = False) -> RunReport | None:
-        """One run; after the first, an error is reported and the watcher carries on."""
+        """One run (of the files `paths` names, when that is enough: Pipeline.run's hint); after
+        the first, an error is reported and the watcher carries on."""
+        verifying = not paths and self.verify_at is not None
         try:
-            report = self.pipeline.run(defer_unsettled=SETTLE)
+            report = self.pipeline.run(defer_unsettled=SETTLE, hint=paths)
         except Exception as exc:  # noqa: BLE001 - e.g. the data root vanished (NFS), a bug
             if first:
                 raise
             say(f"rebuild failed: {exc if isinstance(exc, UserError) else f'{type(exc).__name__}: {exc}'}; "
                 "retrying on the next change")
             return None
+        finally:
+            self.verify_at = None if self.pipeline.walked else time.time() + VERIFY_AFTER
+        if verifying and report.fast:  # the walk found what the events said: nothing to say
+            return report
         if report.deferred:
             latest = max((_mtime(p) for p in report.deferred), default=time.time())
             self.retry_at = max(latest + SETTLE, time.time()) + 0.05
@@ -223,14 +235,16 @@ class _Session:
                 self.events.put(path)
 
     def next_batch(self, stop: threading.Event) -> set[str] | None:
-        """Paths of the next burst of events; an empty set when a deferred retry is due, None to stop."""
+        """Paths of the next burst of events; an empty set when a deferred retry or a walk is due,
+        None to stop."""
         first = None
         while first is None:
             if stop.is_set():
                 return None
             wait = 0.5
-            if self.retry_at is not None:
-                wait = min(wait, self.retry_at - time.time())
+            due = [t for t in (self.retry_at, self.verify_at) if t is not None]
+            if due:  # a retry of deferred files, or the walk after rebuilds that did not walk
+                wait = min(wait, min(due) - time.time())
                 if wait <= 0:
                     return set()
             try:

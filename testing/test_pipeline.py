@@ -184,6 +184,39 @@ def test_metrics_csv_rebuilt_from_blocks_is_the_cold_runs_byte_for_byte(setup, s
     assert b"pt1_ft1-1" in (out / "tables" / "metrics.csv").read_bytes()
 
 
+def test_a_rebuild_from_the_files_events_named_is_the_cold_runs_byte_for_byte(setup, small_tree, tmp_path):
+    make, out, _ = setup
+    pipeline = make(jobs=2)
+    try:
+        pipeline.run()
+        assert pipeline.walked and not pipeline.reloaded
+        changed = [change_value(small_tree, "pt1_ft1-1", "angle"), change_value(small_tree, "pt1_ft2-2", "atlantis_inside")]
+        report = pipeline.run(hint={str(p) for p in changed})
+        assert not pipeline.walked and pipeline.reloaded
+        assert report.parsed == 2 and report.changed == sorted(p.relative_to(small_tree).as_posix() for p in changed)
+        assert "tables/scores.csv" in report.rendered and not report.failed
+        assert pipeline.run(hint={str(changed[0])}).fast  # named again, unchanged: nothing to do
+        gone = small_tree / "pt1_ft1-1" / "evals" / "perimeter" / "eval_data" / "evaluation_results.json"
+        content = gone.read_bytes()
+        gone.unlink()  # a file gone: the tree is walked and loaded whole
+        report = pipeline.run(hint={str(gone)})
+        assert pipeline.walked and not pipeline.reloaded and report.files == 69
+        gone.write_bytes(content)
+        assert pipeline.run(hint={str(gone)}).files == 70 and pipeline.walked  # a new file: walked
+    finally:
+        pipeline.close()
+    cold = tmp_path / "cold"
+    run(make, out=cold)
+    pipeline = make()
+    try:
+        pipeline.run()
+        assert pipeline.walked and not pipeline.reloaded
+    finally:
+        pipeline.close()
+    for table in ("tables/scores.csv", "tables/metrics.csv", "extra/experiments.txt"):
+        assert (out / table).read_bytes() == (cold / table).read_bytes(), table
+
+
 def test_a_module_code_change_redraws_only_that_modules_outputs(setup):
     make, out, module = setup
     run(make)
@@ -289,9 +322,9 @@ def test_a_run_stopped_while_planning_removes_nothing_as_stale(setup, small_tree
         report = pipeline.run()
     finally:
         pipeline.close()
-    # only the tidy-frame view was planned: the ft2 figure is unknown, not stale
+    # only the first view (the scores) was planned: metrics.csv is unknown, so nothing is stale yet
     assert report.interrupted and report.removed == [] and (out / "extra_fig" / "ft2.png").exists()
-    assert report.exit_code == 0 and report.planned == 1
+    assert report.exit_code == 0 and report.planned == 3  # scores.csv, the extra table, ft1's figure
     assert run(make).removed == ["extra_fig/ft2.png"]
 
 

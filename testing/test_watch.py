@@ -405,3 +405,35 @@ def test_watching_an_empty_folder_waits_and_a_wrong_one_exits_2(template, tmp_pa
     finally:
         if w.proc.poll() is None:
             w.proc.kill()
+
+
+def test_a_change_no_event_named_is_found_by_the_walk_after_a_quiet_spell(small_tree, tmp_path, capsys,
+                                                                          monkeypatch):
+    """A rebuild of the files its events named does not walk the tree; once quiet, one that does
+    finds what no event named (a lost event), and is silent when there is nothing."""
+    import runner.watch as watch_module
+    from runner.pipeline import Pipeline
+    from runner.report import Options
+    from utils.config import load_config
+
+    monkeypatch.setattr(watch_module, "VERIFY_AFTER", 0.3)
+    options = Options(data=small_tree, out=tmp_path / "out", only=("scores_csv",), jobs=1, progress=False)
+    pipeline = Pipeline(load_config(REPO / "rules.yaml"), options)
+    session = watch_module._Session(pipeline)
+    stop = threading.Event()
+    try:
+        assert session.rebuild(None, first=True).parsed == 70
+        named, unnamed = (small_tree / t for t in (TARGET, TARGET.replace("atlantis_angle", "angle")))
+        named.write_text(scaled(named))
+        unnamed.write_text(scaled_text(unnamed.read_text(), 0.5))
+        report = session.rebuild({str(named)})
+        assert report.changed == [TARGET] and not pipeline.walked and session.verify_at is not None
+        assert session.next_batch(stop) == set()  # the quiet spell: a walk is due
+        found = session.rebuild(set())
+        assert pipeline.walked and found.changed == [TARGET.replace("atlantis_angle", "angle")]
+        assert session.verify_at is None
+        capsys.readouterr()
+        session.verify_at = time.time()
+        assert session.rebuild(session.next_batch(stop)).fast and capsys.readouterr().err == ""
+    finally:
+        pipeline.close()

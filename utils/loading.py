@@ -52,6 +52,10 @@ class Stat(NamedTuple):
     st_mtime_ns: int
 
 
+# a file to read: (file, reader name, root-relative path, stat, cached outcome or None)
+Todo = tuple[str, str, str, "Stat | os.stat_result", "tuple | None"]
+
+
 @dataclass
 class Problem:
     path: Path
@@ -92,6 +96,9 @@ class LoadResult:
     notes: list[Problem] = field(default_factory=list)  # files read, with values read as missing
     statuses: list[FileStatus] = field(default_factory=list)  # every file under the root, in path order
     tailed: dict[str, tuple[int, int]] = field(default_factory=dict)  # logs read from an offset: (offset, bytes)
+    # the frame is each file's rows in one run, files in key order (`_frame_by_file`, nothing merged
+    # or placed): a changed file's rows can be put in place of its old ones (utils/reloading.py)
+    by_file: bool = False
 
     def status_frame(self) -> pd.DataFrame:
         """tables/files.csv: one row per file under the data root (see `FileStatus`)."""
@@ -142,7 +149,7 @@ def _discover(root: Path, config: Config, listing: list[tuple] | None = None
             raise UserError(f"{config.path}: readers[{i}].experiment: reader {rule.reader!r} " + (
                 f"takes {' or '.join(modes)}, not {rule.experiment!r}" if modes else
                 "names experiments from the files themselves and takes no experiment option"))
-    sniffers = sorted((r for r in readers.values() if r.sniff is not None), key=lambda r: (r.fallback, r.name))
+    sniffing = sniffers()
     found: list[tuple[str, str, str]] = []
     by_glob: Counter[str] = Counter()
     left: list[str] = []
@@ -151,19 +158,12 @@ def _discover(root: Path, config: Config, listing: list[tuple] | None = None
     for full, rel in walked:  # linked run folders entered once (utils/walk.py)
         if rel == INIT_RULES:  # the rules `--init` writes here: not data, not "other files"
             continue
-        rule = next((r for r in config.readers if glob_matches(rel, r.glob)), None) if config.readers else None
-        if rule is not None:
-            found.append((rel, full, rule.reader))
-            by_glob[rule.reader] += 1
-            continue
-        name = rel.rpartition("/")[2]
-        candidates = [r for r in sniffers if r.accepts is None or r.accepts(name)]
-        path = Path(full) if candidates else None  # most files (weights, tokenizers) stop here
-        chosen = next((r.name for r in candidates if _sniffs(r, path)), None)
+        chosen, globbed = reader_of(rel, full, config, sniffing)
         if chosen is None:
             left.append(rel)
         else:
             found.append((rel, full, chosen))
+            by_glob[chosen] += globbed
     for rname, count in sorted(Counter(r for _, _, r in found).items()):
         globbed = by_glob[rname]
         how = ("matched by the readers: globs" if globbed == count else
@@ -180,6 +180,23 @@ def _discover(root: Path, config: Config, listing: list[tuple] | None = None
                  "each is listed in tables/files.csv)", len(left), root, ", ".join(left[:3]))
     found.sort(key=lambda f: f[0].split("/"))  # Path order (by parts), as the callers always had it
     return found, left
+
+
+def sniffers() -> list[ReaderInfo]:
+    """The readers that recognise files by name and content, in the order they are asked."""
+    return sorted((r for r in all_readers().values() if r.sniff is not None), key=lambda r: (r.fallback, r.name))
+
+
+def reader_of(rel: str, full: str, config: Config, sniffing: list[ReaderInfo]) -> tuple[str | None, bool]:
+    """The reader that takes a file (root-relative `rel`, at `full`), None for none; and whether a
+    `readers:` glob of rules.yaml chose it (else a sniffer of `sniffing` recognised it)."""
+    rule = next((r for r in config.readers if glob_matches(rel, r.glob)), None) if config.readers else None
+    if rule is not None:
+        return rule.reader, True
+    name = rel.rpartition("/")[2]
+    candidates = [r for r in sniffing if r.accepts is None or r.accepts(name)]
+    path = Path(full) if candidates else None  # most files (weights, tokenizers) stop here
+    return next((r.name for r in candidates if _sniffs(r, path)), None), False
 
 
 def _sniffs(info: ReaderInfo, path: Path) -> bool:
@@ -594,11 +611,12 @@ def _merge_once(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return frame.reset_index(drop=True), len(dropped)
 
 
-def _sorted_and_merged(blocks: list[tuple[tuple[list, ...], str]]) -> tuple[pd.DataFrame, int]:
-    """The tidy frame, rows in `_ORDER` (stable), repeated records merged; and how many were."""
+def _sorted_and_merged(blocks: list[tuple[tuple[list, ...], str]]) -> tuple[pd.DataFrame, int, bool]:
+    """The tidy frame, rows in `_ORDER` (stable), repeated records merged; how many were; and
+    whether it is built file by file (`_frame_by_file`)."""
     frame = _frame_by_file(blocks)
     if frame is not None:  # one file per experiment x condition x task: no record can repeat
-        return frame, 0
+        return frame, 0, True
     frame = _coded_frame(blocks)
     if frame is None:  # an odd value somewhere: the table from lists, its types inferred
         columns: list[list] = [[] for _ in COLUMNS]
@@ -613,12 +631,12 @@ def _sorted_and_merged(blocks: list[tuple[tuple[list, ...], str]]) -> tuple[pd.D
             frame[WALL_TIME] = walls
     if frame.empty:
         return pd.DataFrame({c: pd.Series(dtype="int64" if c == "step" else
-                                          "float64" if c == "value" else "object") for c in COLUMNS}), 0
+                                          "float64" if c == "value" else "object") for c in COLUMNS}), 0, False
     frame, merged = merge_repeats(frame)
     if (frame["step"].to_numpy() == NO_STEP).any():  # sorted once they are placed (place_stepless), by name
-        return frame, merged
+        return frame, merged, False
     # sorted as codes of sorted categories: the same order as the strings', without comparing them
-    return categorical(frame).sort_values(_ORDER, kind="stable", ignore_index=True), merged
+    return categorical(frame).sort_values(_ORDER, kind="stable", ignore_index=True), merged, False
 
 
 def _coded_frame(blocks: list[tuple[tuple, str]]) -> pd.DataFrame | None:
@@ -809,8 +827,7 @@ def load(root: Path, config: Config, cache: ParseCache | None = None,
     stats = {full: Stat(size, mtime) for full, _, size, mtime in listing if size is not None} if listing else {}
     result = LoadResult(frame=pd.DataFrame(columns=COLUMNS), paths=[])
     statuses: list[FileStatus] = [_left_status(root, rel) for rel in left]
-    # (file, reader, root-relative path, stat, cached outcome); a Path only for a file parsed anew
-    todo: list[tuple[str, str, str, Stat | os.stat_result | None, tuple | None]] = []
+    todo: list[Todo] = []  # a Path only for a file parsed anew
     skip = set(config.skip)
     for rel, full, rname in files:
         if skip and not skip.isdisjoint(rel.split("/")[:-1]):
@@ -825,46 +842,17 @@ def load(root: Path, config: Config, cache: ParseCache | None = None,
             statuses.append(FileStatus(rel, rname, 0, UNREADABLE, f"cannot stat: {exc.strerror}"))
             continue
         todo.append((full, rname, rel, st, cache.get(full, rname, st)))
-    readers = all_readers()
-    tailed: dict[str, tuple] = {}
-    for full, rname, _, st, outcome in todo:  # append-only logs that only grew: read from where they stopped
-        grown = cache.tail_of(full, rname, st) if outcome is None and readers[rname].tail is not None else None
-        if grown is not None:
-            tailed[full] = _read_tail(Path(full), root, config, readers[rname], *grown)
-            result.tailed[full] = (grown[0], st.st_size - grown[0])
-    anew = {f: Path(f) for f, _, _, _, o in todo if o is None and f not in tailed}
-    fresh = _parse_many([(anew[f], r) for f, r, _, _, o in todo if f in anew], root, config, pool)
     blocks: list[tuple[tuple[list, ...], str]] = []
-    for full, rname, source, st, outcome in todo:
-        if outcome is None:
-            path = Path(full)
-            new = tailed.get(full) or fresh[str(anew[full])]
-            info = readers[rname]
-            mark = (_tail_mark(path, st.st_size, info.tail_end, result.tailed.get(full, (0,))[0])
-                    if info.tail is not None and new[0] == "ok" else None)
-            outcome = cache.put(full, rname, st, new, mark)
-            result.parsed.append(path)
-        if outcome[0] == "error":
-            result.problems.append(Problem(Path(full), outcome[1]))
-            statuses.append(FileStatus(source, rname, 0, LFS if LFS_MARK in outcome[1] else UNREADABLE,
-                                       _short(outcome[1], Path(full))))
-            continue
-        why = []
-        if len(outcome) > 2 and outcome[2]:
-            result.notes.append(Problem(Path(full), outcome[2]))
-            why.append(outcome[2])
-        if len(outcome) > 3 and outcome[3]:  # read in part: said every run, as long as the file stays so
-            result.partial.append(Problem(Path(full), outcome[3]))
-            log.warning("read in part: %s", outcome[3])
-            why.append(_short(outcome[3], Path(full)))
-        count = packed_len(outcome[1])
-        statuses.append(FileStatus(source, rname, count, READ if count else EMPTY, "; ".join(why) if count else
-                                   "the reader found no numbers in it (nothing logged yet, or only bookkeeping)"))
-        blocks.append((outcome[1], source))
+    for (full, rname, source, _, _), outcome in zip(todo, outcomes(todo, root, config, cache, pool, result)):
+        status, block = account(full, rname, source, outcome, result)
+        statuses.append(status)
+        if block is not None:
+            blocks.append(block)
     cache.prune({full for _, full, _ in files})
-    frame, result.merged = _sorted_and_merged(blocks)
+    frame, result.merged, by_file = _sorted_and_merged(blocks)
     frame, placed = place_stepless(frame)
     result.merged += placed
+    result.by_file = by_file and not placed
     if result.merged:
         log.info("%d record(s) repeated in another file (checkpoint copies of trainer_state.json, results "
                  "files, event files) merged: each number is kept once", result.merged)
@@ -876,6 +864,56 @@ def load(root: Path, config: Config, cache: ParseCache | None = None,
         log.info("skipped %d file(s) in folders listed under data.skip (%s)", len(result.skipped),
                  ", ".join(config.skip))
     return result
+
+
+def outcomes(todo: list[Todo], root: Path, config: Config, cache: ParseCache, pool: Executor | None,
+             result: LoadResult) -> list[tuple]:
+    """Each file's outcome, in `todo`'s order: the cached one, else what the file reads as now
+    (stored in the cache; the file noted in `result.parsed`, a log read on from where it stopped
+    in `result.tailed`)."""
+    readers = all_readers()
+    tailed: dict[str, tuple] = {}
+    for full, rname, _, st, outcome in todo:  # append-only logs that only grew: read from where they stopped
+        grown = cache.tail_of(full, rname, st) if outcome is None and readers[rname].tail is not None else None
+        if grown is not None:
+            tailed[full] = _read_tail(Path(full), root, config, readers[rname], *grown)
+            result.tailed[full] = (grown[0], st.st_size - grown[0])
+    anew = {f: Path(f) for f, _, _, _, o in todo if o is None and f not in tailed}
+    fresh = _parse_many([(anew[f], r) for f, r, _, _, o in todo if f in anew], root, config, pool)
+    out = []
+    for full, rname, _, st, outcome in todo:
+        if outcome is None:
+            path = Path(full)
+            new = tailed.get(full) or fresh[str(anew[full])]
+            info = readers[rname]
+            mark = (_tail_mark(path, st.st_size, info.tail_end, result.tailed.get(full, (0,))[0])
+                    if info.tail is not None and new[0] == "ok" else None)
+            outcome = cache.put(full, rname, st, new, mark)
+            result.parsed.append(path)
+        out.append(outcome)
+    return out
+
+
+def account(full: str, rname: str, source: str, outcome: tuple,
+            result: LoadResult) -> tuple[FileStatus, tuple[tuple, str] | None]:
+    """A file's outcome accounted for: its status (tables/files.csv), its problem, values note or
+    partial read added to `result`, and its block of records (None when it gave none)."""
+    if outcome[0] == "error":
+        result.problems.append(Problem(Path(full), outcome[1]))
+        return FileStatus(source, rname, 0, LFS if LFS_MARK in outcome[1] else UNREADABLE,
+                          _short(outcome[1], Path(full))), None
+    why = []
+    if len(outcome) > 2 and outcome[2]:
+        result.notes.append(Problem(Path(full), outcome[2]))
+        why.append(outcome[2])
+    if len(outcome) > 3 and outcome[3]:  # read in part: said every run, as long as the file stays so
+        result.partial.append(Problem(Path(full), outcome[3]))
+        log.warning("read in part: %s", outcome[3])
+        why.append(_short(outcome[3], Path(full)))
+    count = packed_len(outcome[1])
+    status = FileStatus(source, rname, count, READ if count else EMPTY, "; ".join(why) if count else
+                        "the reader found no numbers in it (nothing logged yet, or only bookkeeping)")
+    return status, (outcome[1], source)
 
 
 LFS_MARK = "a Git LFS pointer"

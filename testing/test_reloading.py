@@ -1,0 +1,129 @@
+"""Changed files read into the last load's table (utils/reloading.py): the result is what a full
+load gives (same rows, order, categories, statuses, notes), or None where it could not be."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+import pytest
+
+from utils.loading import LoadResult, ParseCache, load
+from utils.reloading import reload
+
+FILE = "pt1_ft1-2/evals/{task}/eval_data/evaluation_results.json"
+
+
+def rewrite(path: Path, change: Callable[[dict], None]) -> Path:
+    """Rewrite an evaluation file through `change`, its mtime a second later (never the same)."""
+    content = json.loads(path.read_text())
+    change(content)
+    before = path.stat().st_mtime_ns
+    path.write_text(json.dumps(content))
+    os.utime(path, ns=(before + 10**9, before + 10**9))
+    return path
+
+
+def _scaled(content: dict) -> None:
+    for values in content.values():
+        for key in values:
+            values[key] *= 1.25
+
+
+def _checkpoint_added(content: dict) -> None:
+    last = list(content)[-1]
+    content["checkpoint-9000"] = {k: v * 0.9 for k, v in content[last].items()}
+
+
+def _checkpoint_dropped(content: dict) -> None:
+    content.pop(list(content)[0])
+
+
+def _value_missing(content: dict) -> None:
+    last = content[list(content)[-1]]
+    last[next(k for k in last if k.endswith("_metric_mean"))] = float("nan")
+
+
+def _metric_added(content: dict) -> None:
+    for values in content.values():
+        values["eval_brand_new_metric"] = 1.0
+
+
+def _unreadable(content: dict) -> None:
+    content.clear()
+    content["checkpoint-1000"] = "not a mapping"
+
+
+def _emptied(content: dict) -> None:
+    content.clear()
+
+
+def rows(root: Path, paths: list[Path]) -> list[tuple[str, str, int, int]]:
+    """The listing's rows of these files: (path, root-relative path, size, mtime_ns)."""
+    return [(str(p), p.relative_to(root).as_posix(), p.stat().st_size, p.stat().st_mtime_ns) for p in paths]
+
+
+def assert_same(got: LoadResult, full: LoadResult) -> None:
+    pd.testing.assert_frame_equal(got.frame, full.frame, check_categorical=True, check_exact=True)
+    for column in got.frame.columns:
+        assert got.frame[column].dtype == full.frame[column].dtype, column
+    assert got.statuses == full.statuses
+    assert got.paths == full.paths
+    for name in ("problems", "notes", "partial"):
+        assert [str(p) for p in getattr(got, name)] == [str(p) for p in getattr(full, name)], name
+
+
+@pytest.mark.parametrize("change", [_scaled, _checkpoint_added, _checkpoint_dropped, _value_missing])
+@pytest.mark.parametrize("tasks", [["angle"], ["angle", "atlantis_distance"]])
+def test_a_file_whose_numbers_changed_is_read_into_the_table(small_tree: Path, config, change, tasks) -> None:
+    cache = ParseCache()
+    before = load(small_tree, config, cache)
+    assert before.by_file
+    changed = [rewrite(small_tree / FILE.format(task=t), change) for t in tasks]
+    got = reload(before, small_tree, config, cache, rows(small_tree, changed))
+    assert got is not None
+    assert sorted(map(str, got.parsed)) == sorted(map(str, changed))
+    assert not got.frame.equals(before.frame)
+    assert_same(got, load(small_tree, config, ParseCache()))
+
+
+@pytest.mark.parametrize("change", [_metric_added, _unreadable, _emptied])
+def test_a_file_that_reads_otherwise_is_left_to_the_full_load(small_tree: Path, config, change) -> None:
+    cache = ParseCache()
+    before = load(small_tree, config, cache)
+    path = rewrite(small_tree / FILE.format(task="angle"), change)
+    assert reload(before, small_tree, config, cache, rows(small_tree, [path])) is None
+
+
+def test_a_label_no_row_holds_any_more_is_left_to_the_full_load(small_tree: Path, config) -> None:
+    path = rewrite(small_tree / FILE.format(task="angle"), _metric_added)
+    cache = ParseCache()
+    before = load(small_tree, config, cache)
+    assert "brand_new_metric" in set(before.frame["metric"])
+    rewrite(path, lambda c: [v.pop("eval_brand_new_metric") for v in c.values()])
+    assert reload(before, small_tree, config, cache, rows(small_tree, [path])) is None
+
+
+def test_a_file_the_last_load_did_not_read_is_left_to_the_full_load(small_tree: Path, config) -> None:
+    cache = ParseCache()
+    before = load(small_tree, config, cache)
+    other = small_tree / "pt1_ft1-2" / "notes.txt"
+    other.write_text("not an evaluation")
+    assert reload(before, small_tree, config, cache, rows(small_tree, [other])) is None
+    assert reload(None, small_tree, config, cache, []) is None
+
+
+def test_a_table_not_built_file_by_file_is_left_to_the_full_load(tmp_path: Path, config) -> None:
+    """Training logs (many tasks in one file, coded columns) are sorted as a whole table."""
+    root = tmp_path / "runs"
+    log = root / "a" / "log.jsonl"
+    log.parent.mkdir(parents=True)
+    log.write_text("".join(json.dumps({"step": s, "loss": 1 / s, "lr": 0.1}) + "\n" for s in range(1, 6)))
+    cache = ParseCache()
+    before = load(root, config, cache)
+    assert len(before.frame) == 10 and not before.by_file
+    with open(log, "a") as fh:
+        fh.write(json.dumps({"step": 6, "loss": 1 / 6, "lr": 0.1}) + "\n")
+    assert reload(before, root, config, cache, rows(root, [log])) is None

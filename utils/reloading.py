@@ -1,0 +1,133 @@
+"""A few changed files read into the last load's table, instead of the whole table built again.
+
+Watch mode knows which files its events named. When each of them is a file the last load read
+and still reads (same reader, records before and after), and the table was built file by file
+(`utils.loading._frame_by_file`: each file's rows in one run, the files in key order), the new
+table is the old one with those runs of rows replaced: the same rows, order and categories as a
+full load would give (a change that would alter the categories, a file's key or the columns is
+left to the full load). At 100,000 files this is a tenth of a second instead of seconds.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from utils.config import Config
+from utils.loading import (READ, LoadResult, ParseCache, Stat, Todo, _frame_by_file, account, outcomes, reader_of,
+                           sniffers)
+
+log = logging.getLogger(__name__)
+
+_KEYS = ("experiment", "condition", "task")  # one value per file in a table built file by file
+
+
+def reload(previous: LoadResult | None, root: Path, config: Config, cache: ParseCache,
+           changed: list[tuple[str, str, int, int]]) -> LoadResult | None:
+    """The load of the tree with the files `changed` ((file, root-relative path, size, mtime_ns)
+    rows of a listing) read anew into `previous`; None when it must be loaded whole."""
+    if previous is None or not previous.by_file or not changed:
+        return None
+    where = {f.path: i for i, f in enumerate(previous.statuses)}
+    spans = _spans(previous.frame)
+    if spans is None:
+        return None
+    sniffing = sniffers()
+    todo: list[Todo] = []
+    for full, rel, size, mtime in changed:
+        i = where.get(rel)
+        if i is None or previous.statuses[i].status != READ or rel not in spans:
+            return None
+        rname = previous.statuses[i].reader
+        if reader_of(rel, full, config, sniffing)[0] != rname:
+            return None
+        st = Stat(size, mtime)
+        todo.append((full, rname, rel, st, cache.get(full, rname, st)))
+    result = dataclasses.replace(previous, parsed=[], tailed={}, statuses=list(previous.statuses),
+                                 problems=[], notes=[], partial=[])
+    pieces: dict[str, pd.DataFrame] = {}
+    for (full, rname, rel, _, _), outcome in zip(todo, outcomes(todo, root, config, cache, None, result)):
+        status, block = account(full, rname, rel, outcome, result)
+        if status.status != READ or block is None:
+            return None  # now unreadable or empty: its status, problems and the table change more
+        piece = _frame_by_file([block])
+        if piece is None:
+            return None
+        pieces[rel] = piece
+        result.statuses[where[rel]] = status
+    frame = _spliced(previous.frame, spans, pieces)
+    if frame is None:
+        return None
+    mine = {full for full, _, _, _ in changed}
+    order = {p: i for i, p in enumerate(previous.paths)}
+    for name in ("problems", "notes", "partial"):
+        kept = [p for p in getattr(previous, name) if str(p.path) not in mine]
+        setattr(result, name, sorted(kept + getattr(result, name), key=lambda p: order.get(str(p.path), -1)))
+    for part in previous.partial:  # as a full load says it: every run, as long as the file stays so
+        if str(part.path) not in mine:
+            log.warning("read in part: %s", part.reason)
+    result.frame = frame
+    return result
+
+
+def _spans(frame: pd.DataFrame) -> dict[str, tuple[int, int]] | None:
+    """Each source file's (start, stop) rows, when each file's rows are one run; else None."""
+    if "source" not in frame.columns or not isinstance(frame["source"].dtype, pd.CategoricalDtype) or frame.empty:
+        return None
+    codes = frame["source"].cat.codes.to_numpy()
+    cuts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+    starts = np.concatenate([[0], cuts])
+    stops = np.concatenate([cuts, [len(codes)]])
+    names = frame["source"].cat.categories[codes[starts]]
+    if len(set(names)) != len(names):
+        return None
+    return dict(zip(names, zip(starts.tolist(), stops.tolist())))
+
+
+def _spliced(frame: pd.DataFrame, spans: dict[str, tuple[int, int]],
+             pieces: dict[str, pd.DataFrame]) -> pd.DataFrame | None:
+    """`frame` with each file's rows (`spans`) replaced by its piece, or None when a piece differs
+    in more than its rows: another key, a label the table does not know, a column it lacks or
+    has, or a label no row holds any more (a full load would not list it)."""
+    order = sorted(pieces, key=lambda rel: spans[rel][0])
+    for rel in order:
+        start, _ = spans[rel]
+        piece = pieces[rel]
+        if list(piece.columns) != list(frame.columns):
+            return None
+        for key in _KEYS:
+            if piece[key].iloc[0] != frame[key].iloc[start] or piece[key].nunique() != 1:
+                return None
+    data = {}
+    for col in frame.columns:
+        old = frame[col]
+        if isinstance(old.dtype, pd.CategoricalDtype):
+            cats = old.cat.categories
+            parts = []
+            for rel in order:
+                new = pieces[rel][col]
+                lut = cats.get_indexer(new.cat.categories)
+                if (lut < 0).any():
+                    return None
+                parts.append(lut[new.cat.codes.to_numpy()].astype(old.cat.codes.dtype))
+            codes = _joined(old.cat.codes.to_numpy(), [spans[r] for r in order], parts)
+            if col not in _KEYS and col != "source" and not np.bincount(codes, minlength=len(cats)).all():
+                return None
+            data[col] = pd.Categorical.from_codes(codes, dtype=old.dtype)
+        else:
+            data[col] = _joined(old.to_numpy(), [spans[r] for r in order],
+                                [pieces[r][col].to_numpy(dtype=old.dtype) for r in order])
+    return pd.DataFrame(data, columns=list(frame.columns), copy=False)
+
+
+def _joined(whole: np.ndarray, spans: list[tuple[int, int]], parts: list[np.ndarray]) -> np.ndarray:
+    """`whole` with the rows of each span (in order, disjoint) replaced by its part."""
+    out, at = [], 0
+    for (start, stop), part in zip(spans, parts):
+        out += [whole[at:start], part]
+        at = stop
+    out.append(whole[at:])
+    return np.concatenate(out)
