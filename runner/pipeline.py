@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from utils.loading import LoadResult, ParseCache
 
 log = logging.getLogger(__name__)
+TABLE_FILE = "table.npz"  # the last load, in the cache folder (utils/table_snapshot.py)
 GAPS_OUTPUT = "gaps"  # the manifest's name for tables/gaps.csv (written by the run, not a plot module)
 _MAX_STAMPS = 8  # input stamps kept, one per --only selection
 
@@ -101,7 +102,10 @@ class Pipeline:
         self.walked = True  # the last run walked the tree (else it stat'ed only the files of its hint)
         self._reloaded: LoadResult | None = None  # this run's load, when read into the last one's table
         self._checked = False  # the last load passed the seed and baseline checks
+        # (size, mtime_ns, reader, digest) of each file read, when not the parse cache's (a saved table)
+        self._read_entries: dict[str, tuple] | None = None
         self._cache_saved = 0.0
+        self._table_saved = -1e9
         self.said_inferred: set[str] | None = None  # watch mode: tasks whose inference was said
 
     @property
@@ -177,7 +181,7 @@ class Pipeline:
         """Stamp of the tree as scanned before loading, if the loader read exactly those files."""
         if tree is None:
             return None
-        entries = self.parse_cache.entries
+        entries = self.parse_cache.entries if self._read_entries is None else self._read_entries
         racy: dict[str, str] = {}
         for path in result.paths:
             entry = entries.get(path)
@@ -241,10 +245,13 @@ class Pipeline:
         clock("check")
         from utils.loading import load  # lazily, as all below: past the no-op path, pandas
         result = self._reloaded = None
+        self._read_entries = None
         if changed_rows and self._checked:
             from utils.reloading import reload
             result = self._reloaded = reload(self.last_load, self.options.data, self.config, self.parse_cache,
                                              changed_rows)
+        elif self.last_load is None and listing is not None and not self.options.force:
+            result = self._reloaded = self._from_saved_table(listing)
         self._checked = False
         if result is None:
             result = load(self.options.data, self.config, self.parse_cache, pool=pool, listing=listing)
@@ -364,6 +371,8 @@ class Pipeline:
             self.stamps[key] = stamp
             while len(self.stamps) > _MAX_STAMPS:
                 self.stamps.pop(next(iter(self.stamps)))
+        if stamp is not None or not (report.failed or report.interrupted):  # else not known: left as it is
+            self._save_table(tree, result, None if stamp is None else stamp["racy"])
         last_run = self._last_run(report)
         write_manifest(self.cache_dir / "manifest.json", self.manifest, self.stamps, last_run)
         from runner.gallery import write_gallery  # lazily: pandas (analysis.views)
@@ -371,6 +380,49 @@ class Pipeline:
                       last_run, self.config)
         clock("save")
         return report
+
+    def prime(self) -> None:
+        """Watch mode, after a first run that found every output up to date (and so loaded nothing):
+        load the table now, while nothing changes, so the first change is read into it rather than
+        waiting for a whole load. A tree that does not load or check cleanly is left to the next run."""
+        if self.last_load is not None or self._listing is None or self.stop.is_set():
+            return
+        from analysis.scores import check_baselines
+        from analysis.seeds import check_seed_claims
+        from utils.loading import load
+        try:
+            result = self._from_saved_table(self._listing) or load(
+                self.options.data, self.rules, self.parse_cache, pool=self._executor(), listing=self._listing)
+            check_seed_claims(result.frame, self.rules)
+            check_baselines(result.frame, self.rules)
+        except (UserError, OSError):  # said by the next run, which loads whole
+            return
+        self.last_load, self._checked = result, True
+        if self._known_files is None:
+            self._known_files = set(result.paths)
+
+    def _from_saved_table(self, listing: list[tuple]) -> LoadResult | None:
+        """The table the last run saved (utils/table_snapshot.py) with the files changed since read
+        into it, when no file was added or removed since; None to load whole. The parse cache is
+        not read: the changed files are parsed into one of their own (`_read_entries` then says
+        what was read)."""
+        from utils.loading import ParseCache
+        from utils.reloading import reload
+        from utils.table_snapshot import read_table, table_key
+        saved = read_table(self.cache_dir / TABLE_FILE, table_key(self.rules, self.options.data))
+        if saved is None:
+            return None
+        stamps, racy, previous = saved
+        if len(stamps) != len(listing) or any(row[2] is None or row[0] not in stamps for row in listing):
+            return None
+        # a file rewritten within its mtime's granularity has the same stamp: its content tells
+        changed = [row for row in listing if stamps[row[0]] != (row[2], row[3])
+                   or row[0] in racy and content_digest(Path(row[0])) != racy[row[0]]]
+        own = ParseCache()
+        result = reload(previous, self.options.data, self.rules, own, changed) if changed else previous
+        if result is not None:
+            self._read_entries = {**{p: (*st, "", racy.get(p)) for p, st in stamps.items()}, **own.entries}
+        return result
 
     def _relisted(self, hint: Collection[str]) -> tuple[list[tuple] | None, list[tuple] | None]:
         """The last run's listing with the files `hint` names stat'ed again, and the rows that
@@ -400,11 +452,33 @@ class Pipeline:
                 changed.append(listing[i])
         return listing, changed
 
+    def _save_table(self, tree: dict[str, tuple[int, int]] | None, result: LoadResult,
+                    racy: dict[str, str] | None) -> None:
+        """Keep this run's table for the next (utils/table_snapshot.py) when it is the load of exactly
+        the files the listing stamped (`racy`: the content digests of those too recent for their
+        stamp to vouch for them, as the input stamp has them; None when the load is not that),
+        built file by file, and new (at most every `cache_save_interval` seconds); else remove a
+        table this run could not vouch for."""
+        target = self.cache_dir / TABLE_FILE
+        if not (racy is not None and tree is not None and result.by_file):
+            target.unlink(missing_ok=True)  # its stamps may still match files it does not reflect
+            return
+        if self._read_entries is not None and not result.parsed:
+            return  # the saved table itself, nothing read into it
+        now = time.monotonic()
+        if self.cache_save_interval and now - self._table_saved < self.cache_save_interval:
+            return
+        from utils.table_snapshot import save_table, table_key
+        save_table(target, result, tree, racy, table_key(self.rules, self.options.data))
+        self._table_saved = now
+
     def _save_caches(self, force: bool = False) -> None:
-        """Write parsed.pickle and folders.pickle (at most every `cache_save_interval` seconds)."""
+        """Write parsed.pickle and folders.pickle (at most every `cache_save_interval` seconds); the
+        parse cache only when this run read it."""
         now = time.monotonic()
         if force or now - self._cache_saved >= self.cache_save_interval:
-            self.parse_cache.save()
+            if self._parse_cache is not None:
+                self._parse_cache.save()
             self._save_folder_memo()
             self._cache_saved = now
 

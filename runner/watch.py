@@ -306,6 +306,7 @@ def watch(config: Config, options: Options, poll: float | None = None) -> int:
             say("stopped (signal)")
             return 0
         session.queue_missed(options.data, options.out)
+        pipeline.prime()  # the table in memory: the first change is read into it
         if first is not None and first.files == 0:
             say(f"no evaluation files under {options.data} yet; waiting for them")
         say(f"watching {options.data} ({kind}); outputs in {options.out}; Ctrl-C to stop")

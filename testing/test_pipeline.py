@@ -10,6 +10,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -237,22 +238,30 @@ def test_a_deleted_output_is_redrawn(setup):
     assert (out / "extra_fig" / "ft2.png").read_bytes()[:8] == PNG
 
 
-@pytest.mark.parametrize("garbage", ["manifest", "parse_cache", "both", "hostile_pickle"])
+@pytest.mark.parametrize("garbage", ["manifest", "parse_cache", "both", "hostile_pickle", "table", "hostile_table"])
 def test_a_corrupt_cache_is_rebuilt_never_trusted(setup, small_tree, tmp_path, garbage):
     make, out, _ = setup
     run(make)
     cache = out / ".cache"
+    assert (cache / "table.npz").is_file()  # the last load, read before the parse cache
     if garbage in ("manifest", "both"):
         (cache / "manifest.json").write_bytes(os.urandom(300))
+    if garbage in ("parse_cache", "both", "hostile_pickle"):
+        (cache / "table.npz").unlink()  # without it, the parse cache is read
     if garbage in ("parse_cache", "both"):
         (cache / "parsed.pickle").write_bytes(b"\x80\x05garbage" + os.urandom(300))
     marker = tmp_path / "pwned"
     if garbage == "hostile_pickle":  # a pickle that would run code when loaded
         (cache / "parsed.pickle").write_bytes(pickle.dumps(_Touch(marker)))
+    if garbage == "table":
+        (cache / "table.npz").write_bytes(os.urandom(300))
+    if garbage == "hostile_table":  # an object array, pickled inside the npz
+        with open(cache / "table.npz", "wb") as fh:
+            np.savez(fh, meta=np.array([_Touch(marker)], dtype=object))
     change_value(small_tree, "pt1_ft2-1", "atlantis_inside")
     report = run(make)
     assert not report.failed and not marker.exists()
-    assert report.parsed == (1 if garbage == "manifest" else 70)
+    assert report.parsed == (70 if garbage in ("parse_cache", "both", "hostile_pickle") else 1)
     assert set(report.rendered) == (ALL if garbage in ("manifest", "both") else ALL - {"extra_fig/ft1.png"})
     fresh = run(make, out=tmp_path / "fresh")  # the same data from scratch
     for rel in ("tables/scores.csv", "tables/metrics.csv"):
@@ -405,3 +414,23 @@ def test_the_main_process_plans_without_pyplot(tmp_path, small_tree):
     assert int(drawn) > 10 and ok == "True"
     assert (pyplot, figure_module) == ("False", "False")
     assert any((tmp_path / "out").rglob("*.png"))
+
+
+def test_a_primed_pipeline_reads_the_first_change_into_its_table(setup, small_tree, tmp_path):
+    """Watch mode starting up to date loads nothing; `prime` loads the table then, so the first
+    change is read into it, with the outputs of a cold run."""
+    make, out, _ = setup
+    run(make)
+    pipeline = make()
+    try:
+        assert pipeline.run().fast and pipeline.last_load is None
+        pipeline.prime()
+        assert pipeline.last_load is not None and len(pipeline.last_load.paths) == 70
+        changed = change_value(small_tree, "pt1_ft1-2", "compass")
+        report = pipeline.run(hint={str(changed)})
+        assert pipeline.reloaded and report.parsed == 1 and "tables/scores.csv" in report.rendered
+    finally:
+        pipeline.close()
+    cold = tmp_path / "cold"
+    run(make, out=cold)
+    assert (out / "tables" / "scores.csv").read_bytes() == (cold / "tables" / "scores.csv").read_bytes()
