@@ -398,6 +398,7 @@ class Pipeline:
         except (UserError, OSError):  # said by the next run, which loads whole
             return
         self.last_load, self._checked = result, True
+        self.parse_cache  # noqa: B018 - read now, not by the first change (its reload stores its parse there)
         if self._known_files is None:
             self._known_files = set(result.paths)
 
