@@ -38,7 +38,9 @@ def table_key(config: Config, root: Path) -> str:
 
 def save_table(path: Path, result: LoadResult, stamps: Stamps, racy: dict[str, str], key: str) -> None:
     """Write the load `result` of the files `stamps` lists (`racy`: the content digests of those
-    whose stamp was too recent to vouch for them), under `key` (what reading them depends on)."""
+    whose stamp was too recent to vouch for them), under `key` (what reading them depends on).
+    Column by column: the long lists (paths, statuses, stamps) as NUL-joined text and integer
+    arrays, not a JSON value a file."""
     frame = result.frame
     arrays: dict[str, np.ndarray] = {}
     cats: dict[str, list[str]] = {}
@@ -48,17 +50,32 @@ def save_table(path: Path, result: LoadResult, stamps: Stamps, racy: dict[str, s
             arrays[f"codes:{col}"] = frame[col].cat.codes.to_numpy()
         else:
             arrays[f"values:{col}"] = frame[col].to_numpy()
+    statuses = result.statuses
+    arrays["paths"] = _text(result.paths)
+    arrays["status_paths"] = _text([f.path for f in statuses])
+    arrays["status_records"] = np.array([f.records for f in statuses], dtype=np.int64)
+    arrays["stamp_paths"] = _text(list(stamps))
+    arrays["stamps"] = np.array(list(stamps.values()), dtype=np.int64).reshape(len(stamps), 2)
     meta = {"version": VERSION, "key": key, "columns": list(frame.columns), "categories": cats,
-            "rows": len(frame), "paths": result.paths,
-            "statuses": [[f.path, f.reader, f.records, f.status, f.reason] for f in result.statuses],
+            "rows": len(frame), "readers": [f.reader for f in statuses], "status": [f.status for f in statuses],
+            "reasons": [f.reason for f in statuses],
             "problems": [[str(p.path), p.reason] for p in result.problems],
             "notes": [[str(p.path), p.reason] for p in result.notes],
             "partial": [[str(p.path), p.reason] for p in result.partial],
-            "skipped": [str(p) for p in result.skipped],
-            "stamps": [[p, size, mtime] for p, (size, mtime) in stamps.items()], "racy": racy}
-    arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8", "surrogateescape"), dtype=np.uint8)
+            "skipped": [str(p) for p in result.skipped], "racy": racy}
+    arrays["meta"] = _text([json.dumps(meta)])
     with atomic_open(path, "wb") as fh:
         np.savez(fh, **arrays)
+
+
+def _text(items: list[str]) -> np.ndarray:
+    """Strings (none holding a NUL) as one array of UTF-8 bytes."""
+    return np.frombuffer("\0".join(items).encode("utf-8", "surrogateescape"), dtype=np.uint8)
+
+
+def _strings(array: np.ndarray) -> list[str]:
+    text = array.tobytes().decode("utf-8", "surrogateescape")
+    return text.split("\0") if text else []
 
 
 def read_table(path: Path, key: str) -> tuple[Stamps, dict[str, str], LoadResult] | None:
@@ -68,7 +85,7 @@ def read_table(path: Path, key: str) -> tuple[Stamps, dict[str, str], LoadResult
         return None
     try:
         with np.load(path, allow_pickle=False) as saved:
-            meta = json.loads(bytes(saved["meta"]).decode("utf-8", "surrogateescape"))
+            meta = json.loads(_strings(saved["meta"])[0])
             if meta.get("version") != VERSION or meta.get("key") != key:
                 return None
             data = {}
@@ -80,16 +97,24 @@ def read_table(path: Path, key: str) -> tuple[Stamps, dict[str, str], LoadResult
                     data[col] = saved[f"values:{col}"]
                 if len(data[col]) != meta["rows"]:
                     raise ValueError(f"column {col} has {len(data[col])} rows, not {meta['rows']}")
+            columns = (_strings(saved["status_paths"]), meta["readers"], saved["status_records"].tolist(),
+                       meta["status"], meta["reasons"])
+            if len({len(c) for c in columns}) != 1:
+                raise ValueError("status columns of different lengths")
+            stamp_paths, numbers = _strings(saved["stamp_paths"]), saved["stamps"].tolist()
+            if len(stamp_paths) != len(numbers):
+                raise ValueError("stamps of different lengths")
+            paths = _strings(saved["paths"])
         result = LoadResult(
-            frame=pd.DataFrame(data, columns=meta["columns"], copy=False), paths=list(meta["paths"]),
-            statuses=[FileStatus(*f) for f in meta["statuses"]],
+            frame=pd.DataFrame(data, columns=meta["columns"], copy=False), paths=paths,
+            statuses=[FileStatus(*f) for f in zip(*columns)],
             problems=[Problem(Path(p), r) for p, r in meta["problems"]],
             notes=[Problem(Path(p), r) for p, r in meta["notes"]],
             partial=[Problem(Path(p), r) for p, r in meta["partial"]],
             skipped=[Path(p) for p in meta["skipped"]], by_file=True)
-        stamps = {p: (int(size), int(mtime)) for p, size, mtime in meta["stamps"]}
+        stamps = {p: (size, mtime) for p, (size, mtime) in zip(stamp_paths, numbers)}
         racy = {str(p): str(d) for p, d in meta["racy"].items()}
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, KeyError, TypeError, IndexError, zipfile.BadZipFile) as exc:
         log.warning("saved table %s is unreadable (%s); loading every file", path, exc)
         return None
     return stamps, racy, result
