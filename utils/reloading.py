@@ -5,7 +5,7 @@ and still reads (same reader, records before and after), and the table was built
 (`utils.loading._frame_by_file`: each file's rows in one run, the files in key order), the new
 table is the old one with those runs of rows replaced: the same rows, order and categories as a
 full load would give (a change that would alter the categories, a file's key or the columns is
-left to the full load). At 100,000 files this is a tenth of a second instead of seconds.
+left to the full load). At 100,000 files (5.58 M rows) this is ~0.2 s instead of ~4 s.
 """
 from __future__ import annotations
 
