@@ -104,6 +104,7 @@ class Pipeline:
         self._checked = False  # the last load passed the seed and baseline checks
         # (size, mtime_ns, reader, digest) of each file read, when not the parse cache's (a saved table)
         self._read_entries: dict[str, tuple] | None = None
+        self._table_unchanged = False  # this run's table is the saved one, nothing read into it
         self._cache_saved = 0.0
         self._table_saved = -1e9
         self.said_inferred: set[str] | None = None  # watch mode: tasks whose inference was said
@@ -245,7 +246,7 @@ class Pipeline:
         clock("check")
         from utils.loading import load  # lazily, as all below: past the no-op path, pandas
         result = self._reloaded = None
-        self._read_entries = None
+        self._read_entries, self._table_unchanged = None, False
         if changed_rows and self._checked:
             from utils.reloading import reload
             result = self._reloaded = reload(self.last_load, self.options.data, self.config, self.parse_cache,
@@ -421,6 +422,7 @@ class Pipeline:
                    or row[0] in racy and content_digest(Path(row[0])) != racy[row[0]]]
         own = ParseCache()
         result = reload(previous, self.options.data, self.rules, own, changed) if changed else previous
+        self._table_unchanged = not changed
         if result is not None:
             self._read_entries = {**{p: (*st, "", racy.get(p)) for p, st in stamps.items()}, **own.entries}
         return result
@@ -464,7 +466,7 @@ class Pipeline:
         if not (racy is not None and tree is not None and result.by_file):
             target.unlink(missing_ok=True)  # its stamps may still match files it does not reflect
             return
-        if self._read_entries is not None and not result.parsed:
+        if self._table_unchanged:
             return  # the saved table itself, nothing read into it
         now = time.monotonic()
         if self.cache_save_interval and now - self._table_saved < self.cache_save_interval:

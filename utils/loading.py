@@ -10,7 +10,6 @@ import json
 import logging
 import math
 import os
-import pickle
 import re
 import sys
 import time
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Callable, NamedTuple
 import numpy as np
 import pandas as pd
 
-from utils.atomic import write_bytes
+from utils.atomic import write_pickle
 from utils.config import Config
 from utils.errors import EvalFileError, UserError
 from utils.filestamp import content_digest, is_racy
@@ -298,7 +297,7 @@ class ParseCache:
 
     def save(self) -> None:
         if self.path is not None and self.dirty:
-            write_bytes(self.path, pickle.dumps((self.version, self.entries), pickle.HIGHEST_PROTOCOL))
+            write_pickle(self.path, (self.version, self.entries))
             self.dirty = False
 
 

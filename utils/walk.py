@@ -30,13 +30,12 @@ from __future__ import annotations
 import logging
 import operator
 import os
-import pickle
 import time
 from array import array
 from pathlib import Path
 from typing import Callable, Collection, Iterable, Iterator
 
-from utils.atomic import write_bytes
+from utils.atomic import write_pickle
 from utils.filestamp import is_racy
 from utils.safe_pickle import load_builtins
 
@@ -182,8 +181,7 @@ class FolderMemo:
         rels = None if self.rels is None else "\0".join(self.rels)
         columns = ("\0".join(self.paths), self.mtimes.tobytes(), self.ctimes.tobytes(), self.inodes.tobytes(),
                    "/".join(self.names), "/".join(self.kinds))  # a name holds neither NUL nor "/"
-        write_bytes(path, pickle.dumps((MEMO_VERSION, self.top, self.root, *columns, rels, self.links),
-                                       pickle.HIGHEST_PROTOCOL))
+        write_pickle(path, (MEMO_VERSION, self.top, self.root, *columns, rels, self.links))
         self.dirty = False
 
     def holds(self, top: str) -> bool:
