@@ -95,6 +95,7 @@ class Pipeline:
         self._code_hashes: dict[str, str] = {}  # per output, of the code as imported
         self._code_loaded: str | None = None  # code_state() when the modules were imported
         self.cache_save_interval = 0.0  # watch mode: write parsed.pickle (and folders.pickle) at most this often
+        self.session = False  # watch mode: runs again and again; the folder memo is kept in memory
         self.wait_for_files = False  # watch mode: an empty data folder is waited on, not an error
         self.last_tree: dict[str, tuple[int, int]] | None = None  # the tree as the last run scanned it
         self._listing: list[tuple] | None = None  # the files under the data root as the last run listed them
@@ -180,8 +181,17 @@ class Pipeline:
     def _make_stamp(self, tree: dict[str, tuple[int, int]] | None, result: LoadResult, code: str,
                     report: RunReport) -> dict | None:
         """Stamp of the tree as scanned before loading, if the loader read exactly those files."""
-        if tree is None:
+        racy = None if tree is None else self._read_as_listed(tree, result)
+        if racy is None:
             return None
+        return {"code": code, "files": files_hash(tree.items()), "racy": racy, "report": {
+            "files": report.files, "problems": report.problems, "gaps": report.gaps,
+            "planned": report.planned, "problem_paths": [str(p) for p in report.problem_paths],
+            "notes": report.notes, "conflicts": report.conflicts, "info": report.info}}
+
+    def _read_as_listed(self, tree: dict[str, tuple[int, int]], result: LoadResult) -> dict[str, str] | None:
+        """When the loader read exactly the files of `tree` as it stamps them: the content digests
+        of the files too recent for their stamp to vouch for them (path -> digest); else None."""
         entries = self.parse_cache.entries if self._read_entries is None else self._read_entries
         racy: dict[str, str] = {}
         for path in result.paths:
@@ -196,10 +206,7 @@ class Pipeline:
                 if digest is None:
                     return None
                 racy[path] = digest
-        return {"code": code, "files": files_hash(tree.items()), "racy": racy, "report": {
-            "files": report.files, "problems": report.problems, "gaps": report.gaps,
-            "planned": report.planned, "problem_paths": [str(p) for p in report.problem_paths],
-            "notes": report.notes, "conflicts": report.conflicts, "info": report.info}}
+        return racy
 
     # --- the run ---------------------------------------------------------------------------------
 
@@ -295,8 +302,12 @@ class Pipeline:
             self._save_caches(force=True)
             raise
         self._checked = True
+        saving = self._save_table(tree, result)  # in a thread, beside the views and the drawing
 
         mark_output_folder(self.options.out)  # before the first output: ours, never read as data
+        if not self.session:  # the memo is not needed again: saved and let go (64 MB at 217,000 folders)
+            self._save_folder_memo()
+            self._folder_memo = None
         from runner.planning import ViewCache, view_order  # lazily: pandas and the analysis views
         gaps = Gaps()
         # the views see the data root this run read (--data): a finding reads a results file's settings
@@ -372,8 +383,8 @@ class Pipeline:
             self.stamps[key] = stamp
             while len(self.stamps) > _MAX_STAMPS:
                 self.stamps.pop(next(iter(self.stamps)))
-        if stamp is not None or not (report.failed or report.interrupted):  # else not known: left as it is
-            self._save_table(tree, result, None if stamp is None else stamp["racy"])
+        if saving is not None:
+            saving.join()
         last_run = self._last_run(report)
         write_manifest(self.cache_dir / "manifest.json", self.manifest, self.stamps, last_run)
         from runner.gallery import write_gallery  # lazily: pandas (analysis.views)
@@ -455,25 +466,33 @@ class Pipeline:
                 changed.append(listing[i])
         return listing, changed
 
-    def _save_table(self, tree: dict[str, tuple[int, int]] | None, result: LoadResult,
-                    racy: dict[str, str] | None) -> None:
-        """Keep this run's table for the next (utils/table_snapshot.py) when it is the load of exactly
-        the files the listing stamped (`racy`: the content digests of those too recent for their
-        stamp to vouch for them, as the input stamp has them; None when the load is not that),
-        built file by file, and new (at most every `cache_save_interval` seconds); else remove a
-        table this run could not vouch for."""
+    def _save_table(self, tree: dict[str, tuple[int, int]] | None, result: LoadResult) -> threading.Thread | None:
+        """Keep this run's table for the next (utils/table_snapshot.py), written by a thread the
+        caller joins: when it is the load of exactly the files the listing stamped, built file by
+        file, and new (at most every `cache_save_interval` seconds); else remove a table this run
+        could not vouch for."""
         target = self.cache_dir / TABLE_FILE
-        if not (racy is not None and tree is not None and result.by_file):
+        racy = None if tree is None else self._read_as_listed(tree, result)
+        if racy is None or not result.by_file:
             target.unlink(missing_ok=True)  # its stamps may still match files it does not reflect
-            return
+            return None
         if self._table_unchanged:
-            return  # the saved table itself, nothing read into it
+            return None  # the saved table itself, nothing read into it
         now = time.monotonic()
         if self.cache_save_interval and now - self._table_saved < self.cache_save_interval:
-            return
-        from utils.table_snapshot import save_table, table_key
-        save_table(target, result, tree, racy, table_key(self.rules, self.options.data))
+            return None
         self._table_saved = now
+        from utils.table_snapshot import table_arrays, table_key, write_arrays
+        arrays = table_arrays(result, tree, racy, table_key(self.rules, self.options.data))
+
+        def save() -> None:
+            try:
+                write_arrays(target, arrays)
+            except OSError as exc:  # the next run loads whole; nothing else depends on it
+                log.warning("could not keep the table for the next run in %s: %s", target, exc)
+        thread = threading.Thread(target=save, name="save-table")
+        thread.start()
+        return thread
 
     def _save_caches(self, force: bool = False) -> None:
         """Write parsed.pickle and folders.pickle (at most every `cache_save_interval` seconds); the

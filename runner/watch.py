@@ -280,6 +280,7 @@ def watch(config: Config, options: Options, poll: float | None = None) -> int:
     until SIGINT/SIGTERM (exit 0). Setup problems raise UserError (exit 2)."""
     pipeline = Pipeline(config, replace(options, progress=False))
     pipeline.cache_save_interval = CACHE_SAVE_INTERVAL  # and at the end of the session
+    pipeline.session = True
     pipeline.wait_for_files = True  # an empty folder is waited on (a folder beside the files is not)
     pipeline.said_inferred = set()  # each inferred task said once per session: only what changed
     session = _Session(pipeline)

@@ -38,9 +38,20 @@ def table_key(config: Config, root: Path) -> str:
 
 def save_table(path: Path, result: LoadResult, stamps: Stamps, racy: dict[str, str], key: str) -> None:
     """Write the load `result` of the files `stamps` lists (`racy`: the content digests of those
-    whose stamp was too recent to vouch for them), under `key` (what reading them depends on).
-    Column by column: the long lists (paths, statuses, stamps) as NUL-joined text and integer
-    arrays, not a JSON value a file."""
+    whose stamp was too recent to vouch for them), under `key` (what reading them depends on)."""
+    write_arrays(path, table_arrays(result, stamps, racy, key))
+
+
+def write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """The arrays of `table_arrays` into `path`, atomically (file I/O only: a thread can do it)."""
+    with atomic_open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def table_arrays(result: LoadResult, stamps: Stamps, racy: dict[str, str], key: str) -> dict[str, np.ndarray]:
+    """What `save_table` writes, as arrays: the frame's columns (codes and numbers, no copy) and,
+    column by column, the long lists (paths, statuses, stamps) as NUL-joined text and integer
+    arrays, not a JSON value a file; the rest as JSON."""
     frame = result.frame
     arrays: dict[str, np.ndarray] = {}
     cats: dict[str, list[str]] = {}
@@ -64,8 +75,7 @@ def save_table(path: Path, result: LoadResult, stamps: Stamps, racy: dict[str, s
             "partial": [[str(p.path), p.reason] for p in result.partial],
             "skipped": [str(p) for p in result.skipped], "racy": racy}
     arrays["meta"] = _text([json.dumps(meta)])
-    with atomic_open(path, "wb") as fh:
-        np.savez(fh, **arrays)
+    return arrays
 
 
 def _text(items: list[str]) -> np.ndarray:
