@@ -302,7 +302,6 @@ class Pipeline:
             self._save_caches(force=True)
             raise
         self._checked = True
-        saving = self._save_table(tree, result)  # in a thread, beside the views and the drawing
 
         mark_output_folder(self.options.out)  # before the first output: ours, never read as data
         if not self.session:  # the memo is not needed again: saved and let go (64 MB at 217,000 folders)
@@ -363,6 +362,7 @@ class Pipeline:
             journal.close()
         gaps_known = "scores" in views.done  # the gaps are found while the scores are computed
         views.done.clear()  # the views are not needed past this point
+        saving = self._save_table(tree, result)  # in a thread, beside the saves below (not at the views' peak)
         report.gaps = gaps.lines()
         report.info = [n for n in (gaps.seed_note(),) if n]
         if planned_all:  # else some wanted outputs are unknown: none may be removed as stale
