@@ -9,7 +9,7 @@ import pytest
 from analysis.scores import Gaps
 from analysis.views import VIEWS, compute
 from plots.registry import OutputContext, discover
-from runner.blocks import render_in_blocks
+from runner.blocks import render_in_blocks, runs
 from runner.planning import FIRST_VIEWS, render_priority, view_order
 from utils.loading import load
 
@@ -37,7 +37,7 @@ def test_a_table_in_blocks_is_the_whole_table_cold_and_after_a_change(name: str,
                                                                      tmp_path: Path) -> None:
     spec = discover()[name]
     view = compute({spec.needs}, load(small_tree, config).frame, config, Gaps())[spec.needs]
-    assert view[spec.blocks_by].nunique() > 3
+    assert view[spec.blocks_by].nunique() > 1
 
     def draw(rows):
         return spec.func(rows, OutputContext(config, {}, spec.title))
@@ -45,9 +45,10 @@ def test_a_table_in_blocks_is_the_whole_table_cold_and_after_a_change(name: str,
     cache = tmp_path / "blocks"
     assert render_in_blocks(draw, view, spec.blocks_by, cache, "s") == draw(view)
     blocks = len(list(cache.glob("*.block")))
-    assert blocks == view[spec.blocks_by].nunique()
+    assert blocks == len(runs(view[spec.blocks_by])) >= view[spec.blocks_by].nunique()
     changed = view.copy()
     last = changed[spec.blocks_by] == changed[spec.blocks_by].iloc[-1]
-    changed.loc[last, "value"] = changed.loc[last, "value"] * 1.5
+    number = view.select_dtypes("float64").columns[0]  # value, actual, ...
+    changed.loc[last, number] = changed.loc[last, number] * 1.5
     assert render_in_blocks(draw, changed, spec.blocks_by, cache, "s") == draw(changed) != draw(view)
     assert len(list(cache.glob("*.block"))) == blocks
