@@ -395,16 +395,18 @@ class Pipeline:
 
     def prime(self) -> None:
         """Watch mode, after a first run that found every output up to date (and so loaded nothing):
-        load the table now, while nothing changes, so the first change is read into it rather than
-        waiting for a whole load. A tree that does not load or check cleanly is left to the next run."""
+        read the table the last run kept now, while nothing changes, so the first change is read
+        into it rather than waiting for a whole load. Without a kept table (a training-log tree,
+        whose table is sorted whole and so never read into), or one that does not check cleanly,
+        the first change loads whole."""
         if self.last_load is not None or self._listing is None or self.stop.is_set():
             return
         from analysis.scores import check_baselines
         from analysis.seeds import check_seed_claims
-        from utils.loading import load
         try:
-            result = self._from_saved_table(self._listing) or load(
-                self.options.data, self.rules, self.parse_cache, pool=self._executor(), listing=self._listing)
+            result = self._from_saved_table(self._listing)
+            if result is None:
+                return
             check_seed_claims(result.frame, self.rules)
             check_baselines(result.frame, self.rules)
         except (UserError, OSError):  # said by the next run, which loads whole

@@ -434,3 +434,11 @@ def test_a_primed_pipeline_reads_the_first_change_into_its_table(setup, small_tr
     cold = tmp_path / "cold"
     run(make, out=cold)
     assert (out / "tables" / "scores.csv").read_bytes() == (cold / "tables" / "scores.csv").read_bytes()
+    (out / ".cache" / "table.npz").unlink()  # no table kept (a log tree's): nothing to prime from
+    pipeline = make()
+    try:
+        assert pipeline.run().fast
+        pipeline.prime()
+        assert pipeline.last_load is None
+    finally:
+        pipeline.close()
