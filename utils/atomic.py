@@ -32,11 +32,6 @@ def write_text(path: Path | str, text: str) -> None:
         fh.write(text)
 
 
-def write_bytes(path: Path | str, data: bytes) -> None:
-    with atomic_open(path, "wb") as fh:
-        fh.write(data)
-
-
 def write_pickle(path: Path | str, value: object) -> None:
     """Pickle `value` into `path` atomically, streamed: never the whole pickle in memory at once
     (the parse cache of 100,000 files is 160 MB: `pickle.dumps` would hold that much more)."""
