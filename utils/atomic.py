@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +36,5 @@ def write_text(path: Path | str, text: str) -> None:
 def write_pickle(path: Path | str, value: object) -> None:
     """Pickle `value` into `path` atomically, streamed: never the whole pickle in memory at once
     (the parse cache of 100,000 files is 160 MB: `pickle.dumps` would hold that much more)."""
-    import pickle
     with atomic_open(path, "wb") as fh:
         pickle.dump(value, fh, pickle.HIGHEST_PROTOCOL)
