@@ -16,7 +16,6 @@ where every seed of that curve has a value (see `seed_curves`).
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from utils.config import UNSUFFIXED_SEED, Config

@@ -76,7 +76,6 @@ def resolve_conflicts(frame: pd.DataFrame, root: Path) -> tuple[pd.DataFrame, pd
         return frame, frame, []
     per_key = repeated.groupby(KEY, sort=False, dropna=False)
     spread = per_key["source"].transform("nunique").to_numpy()
-    values = repeated["value"].to_numpy(dtype="float64")
     low = per_key["value"].transform("min").to_numpy(dtype="float64")
     high = per_key["value"].transform("max").to_numpy(dtype="float64")
     nan = per_key["value"].transform(lambda v: v.isna().any() and v.notna().any()).to_numpy(dtype=bool)
