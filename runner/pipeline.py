@@ -178,11 +178,11 @@ class Pipeline:
                          notes=list(last.get("notes", [])), conflicts=list(last.get("conflicts", [])),
                          info=list(last.get("info", [])))
 
-    def _make_stamp(self, tree: dict[str, tuple[int, int]] | None, result: LoadResult, code: str,
+    def _make_stamp(self, tree: dict[str, tuple[int, int]] | None, racy: dict[str, str] | None, code: str,
                     report: RunReport) -> dict | None:
-        """Stamp of the tree as scanned before loading, if the loader read exactly those files."""
-        racy = None if tree is None else self._read_as_listed(tree, result)
-        if racy is None:
+        """Stamp of the tree as scanned before loading, if the loader read exactly those files (`racy`:
+        `_read_as_listed`, None when it did not)."""
+        if tree is None or racy is None:
             return None
         return {"code": code, "files": files_hash(tree.items()), "racy": racy, "report": {
             "files": report.files, "problems": report.problems, "gaps": report.gaps,
@@ -362,7 +362,8 @@ class Pipeline:
             journal.close()
         gaps_known = "scores" in views.done  # the gaps are found while the scores are computed
         views.done.clear()  # the views are not needed past this point
-        saving = self._save_table(tree, result)  # in a thread, beside the saves below (not at the views' peak)
+        listed = None if tree is None else self._read_as_listed(tree, result)  # for the table and the stamp
+        saving = self._save_table(tree, result, listed)  # in a thread, beside the saves below (not at the views' peak)
         report.gaps = gaps.lines()
         report.info = [n for n in (gaps.seed_note(),) if n]
         if planned_all:  # else some wanted outputs are unknown: none may be removed as stale
@@ -377,7 +378,7 @@ class Pipeline:
         self._save_caches()
         report.seconds = time.perf_counter() - start
         key = selection_key(self.rules, self.options.data, self.options.only)
-        stamp = None if report.failed or report.interrupted else self._make_stamp(tree, result, code, report)
+        stamp = None if report.failed or report.interrupted else self._make_stamp(tree, listed, code, report)
         self.stamps.pop(key, None)
         if stamp is not None:
             self.stamps[key] = stamp
@@ -468,14 +469,14 @@ class Pipeline:
                 changed.append(listing[i])
         return listing, changed
 
-    def _save_table(self, tree: dict[str, tuple[int, int]] | None, result: LoadResult) -> threading.Thread | None:
+    def _save_table(self, tree: dict[str, tuple[int, int]] | None, result: LoadResult,
+                    racy: dict[str, str] | None) -> threading.Thread | None:
         """Keep this run's table for the next (utils/table_snapshot.py), written by a thread the
-        caller joins: when it is the load of exactly the files the listing stamped, built file by
-        file, and new (at most every `cache_save_interval` seconds); else remove a table this run
-        could not vouch for."""
+        caller joins: when it is the load of exactly the files the listing stamped (`racy`:
+        `_read_as_listed`, None when it is not), built file by file, and new (at most every
+        `cache_save_interval` seconds); else remove a table this run could not vouch for."""
         target = self.cache_dir / TABLE_FILE
-        racy = None if tree is None else self._read_as_listed(tree, result)
-        if racy is None or not result.by_file:
+        if tree is None or racy is None or not result.by_file:
             target.unlink(missing_ok=True)  # its stamps may still match files it does not reflect
             return None
         if self._table_unchanged:
