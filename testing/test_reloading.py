@@ -94,7 +94,10 @@ def test_a_file_that_reads_otherwise_is_left_to_the_full_load(small_tree: Path, 
     cache = ParseCache()
     before = load(small_tree, config, cache)
     path = rewrite(small_tree / FILE.format(task="angle"), change)
+    entries = dict(cache.entries)
     assert reload(before, small_tree, config, cache, rows(small_tree, [path])) is None
+    assert cache.entries == entries  # untouched: the whole load parses the file and says so
+    assert load(small_tree, config, cache).parsed == [path]
 
 
 def test_a_label_no_row_holds_any_more_is_left_to_the_full_load(small_tree: Path, config) -> None:

@@ -290,6 +290,12 @@ class ParseCache:
             return None
         return offset, outcome
 
+    def update(self, other: ParseCache) -> None:
+        """Take the outcomes `other` holds (a scratch cache whose parses were kept)."""
+        if other.entries:
+            self.entries.update(other.entries)
+            self.dirty = True
+
     def prune(self, keep: set[str]) -> None:
         for key in set(self.entries) - keep:
             del self.entries[key]
@@ -826,7 +832,7 @@ def load(root: Path, config: Config, cache: ParseCache | None = None,
     stats = {full: Stat(size, mtime) for full, _, size, mtime in listing if size is not None} if listing else {}
     result = LoadResult(frame=pd.DataFrame(columns=COLUMNS), paths=[])
     statuses: list[FileStatus] = [_left_status(root, rel) for rel in left]
-    todo: list[Todo] = []  # a Path only for a file parsed anew
+    todo: list[Todo] = []
     skip = set(config.skip)
     for rel, full, rname in files:
         if skip and not skip.isdisjoint(rel.split("/")[:-1]):

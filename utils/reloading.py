@@ -48,8 +48,12 @@ def reload(previous: LoadResult | None, root: Path, config: Config, cache: Parse
         todo.append((full, rname, rel, st, cache.get(full, rname, st)))
     result = dataclasses.replace(previous, parsed=[], tailed={}, statuses=list(previous.statuses),
                                  problems=[], notes=[], partial=[])
+    # parsed into a scratch cache, kept only when the reload is: a rejected one leaves `cache` as it
+    # was, so the whole load that follows parses (and reports) those files itself. (A grown log would
+    # be read whole here, not from its offset: logs' tables are never built file by file.)
+    scratch = ParseCache()
     pieces: dict[str, pd.DataFrame] = {}
-    for (full, rname, rel, _, _), outcome in zip(todo, outcomes(todo, root, config, cache, None, result)):
+    for (full, rname, rel, _, _), outcome in zip(todo, outcomes(todo, root, config, scratch, None, result)):
         status, block = account(full, rname, rel, outcome, result)
         if status.status != READ or block is None:
             return None  # now unreadable or empty: its status, problems and the table change more
@@ -70,6 +74,7 @@ def reload(previous: LoadResult | None, root: Path, config: Config, cache: Parse
         if str(part.path) not in mine:
             log.warning("read in part: %s", part.reason)
     result.frame = frame
+    cache.update(scratch)
     return result
 
 
