@@ -46,11 +46,18 @@ class Blocks:
 
     Planned in the main process, which hashes the rows for the output's fingerprint anyway, so a
     worker receives a few hundred rows instead of the whole table (333k rows at paper scale) and
-    hashes nothing."""
+    hashes nothing. A cold table of millions of rows goes through a file instead (`spool`, written
+    by runner/spool.py; `rows` is then empty) and is read a slice at a time."""
 
     names: tuple[str, ...]
     spans: tuple[tuple[int, int] | None, ...]
     rows: "pd.DataFrame"
+    spool: Path | None = None
+
+    @property
+    def uncached(self) -> int:
+        """How many rows the blocks to format hold."""
+        return sum(b - a for a, b in (s for s in self.spans if s is not None)) if self.names else len(self.rows)
 
     @property
     def complete(self) -> bool:
@@ -119,11 +126,21 @@ _BATCH_ROWS = 100_000  # uncached blocks side by side are formatted together, up
 
 
 def _write_blocks(render: Callable[["pd.DataFrame"], str], blocks: Blocks, cache: Path, into: IO[str]) -> None:
-    rows = blocks.rows
-    if not blocks.names:
-        into.write(render(rows))
+    if blocks.spool is None:
+        _write_rows(render, blocks, lambda a, b: blocks.rows.iloc[a:b], cache, into)
         return
-    header = render(rows.iloc[:0])
+    from runner.spool import SpoolReader
+    with SpoolReader(blocks.spool) as spool:
+        _write_rows(render, blocks, spool.rows, cache, into)
+
+
+def _write_rows(render: Callable[["pd.DataFrame"], str], blocks: Blocks,
+                take: Callable[[int, int], "pd.DataFrame"], cache: Path, into: IO[str]) -> None:
+    """`_write_blocks` with the uncached rows `take(start, stop)`, asked for in ascending order."""
+    if not blocks.names:
+        into.write(render(take(0, blocks.uncached)))
+        return
+    header = render(take(0, 0))
     into.write(header)
     i = 0
     while i < len(blocks.names):
@@ -139,13 +156,19 @@ def _write_blocks(render: Callable[["pd.DataFrame"], str], blocks: Blocks, cache
         j = i + 1  # the uncached blocks from i on, formatted in one call (a cold run: all of them)
         while j < len(blocks.names) and blocks.spans[j] is not None and blocks.spans[j][1] - span[0] <= _BATCH_ROWS:
             j += 1
-        texts = _render_batch(render, rows, blocks.spans[i:j], header)
+        first = span[0]
+        texts = _render_batch(render, take(first, blocks.spans[j - 1][1]), blocks.spans[i:j], header, first)
         if texts is None:  # not a concatenation of its blocks
             _forget_others(cache, set())  # so no later run finds some blocks cached
             if blocks.complete:
                 into.seek(0)
                 into.truncate()
-                into.write(render(rows))
+                if blocks.spool is None:
+                    into.write(render(blocks.rows))
+                else:
+                    from runner.spool import SpoolReader
+                    with SpoolReader(blocks.spool) as again:  # read from the start, whole
+                        into.write(render(again.rows(0, again.length)))
                 return
             raise BlockCacheLost(f"the table is not a concatenation of its blocks; its block cache "
                                  f"{cache} was cleared, the next run writes it whole")
@@ -157,20 +180,21 @@ def _write_blocks(render: Callable[["pd.DataFrame"], str], blocks: Blocks, cache
 
 
 def _render_batch(render: Callable[["pd.DataFrame"], str], rows: "pd.DataFrame", spans: tuple,
-                  header: str) -> list[str] | None:
-    """The texts of consecutive blocks (`spans` in `rows`, adjacent), formatted in one call and cut
-    at their row boundaries when each row is one line; else formatted one block at a time (a value
-    holding a line break). None when a block's text does not start with the header."""
+                  header: str, first: int) -> list[str] | None:
+    """The texts of consecutive blocks (`spans`, adjacent, in positions from `first`: `rows` holds
+    exactly them), formatted in one call and cut at their row boundaries when each row is one line;
+    else formatted one block at a time (a value holding a line break). None when a block's text does
+    not start with the header."""
     start, stop = spans[0][0], spans[-1][1]
     if len(spans) > 1:
-        whole = render(rows.iloc[start:stop])
+        whole = render(rows)
         body = whole[len(header):]
         if whole.startswith(header) and body.count("\n") == stop - start and body.endswith("\n"):
             lines = body.split("\n")
             return ["\n".join(lines[a - start:b - start]) + "\n" for a, b in spans]
     texts = []
     for a, b in spans:
-        whole = render(rows.iloc[a:b])
+        whole = render(rows.iloc[a - first:b - first])
         if not whole.startswith(header):
             return None
         texts.append(whole[len(header):])

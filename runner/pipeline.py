@@ -39,7 +39,7 @@ from tqdm import tqdm
 from runner.checks import check_found, check_outputs, check_paths
 from runner.fingerprint import code_hash, code_state, files_hash, list_tree, selection_key, tree_of
 from runner.manifest import Journal, mark_output_folder, read_manifest, write_manifest
-from runner.render import Job, init_worker, ping, render_job, shipped, started
+from runner.render import Job, init_worker, ping, render_job, shipped, spooled, started
 from runner.report import Options, RunReport
 from utils.atomic import write_text
 from utils.config import Config
@@ -81,6 +81,7 @@ class Pipeline:
         self.rules = config  # the rules as given
         self.options = options
         self.cache_dir = options.out / ".cache"
+        self.spool_dir = self.cache_dir / "spool"  # rows too many for the pipe, on their way to a worker
         self._parse_cache: ParseCache | None = None
         self._folder_memo: FolderMemo | None = None
         self._registry: dict[str, OutputSpec] | None = None
@@ -679,6 +680,9 @@ class Pipeline:
         worker are in the pool at a time, the rest wait here, best first (`priority`)."""
         queue: list[tuple[tuple[bool, float], int, Job]] = []
         running: dict[Future, Job] = {}
+        spools: dict[Future, Path] = {}  # the rows a job reads from a file, removed when it is done
+        from runner.spool import remove_stale
+        remove_stale(self.spool_dir)
         broken: list[Job] = []
         order = itertools.count()
         feed = iter(batches)
@@ -691,6 +695,7 @@ class Pipeline:
                 for fut in list(running):
                     if fut.cancel():
                         del running[fut]
+                        _unlink(spools.pop(fut, None))
             elif more:
                 batch = next(feed, None)
                 if batch is None:
@@ -702,11 +707,17 @@ class Pipeline:
                     bar.refresh()
             while queue and len(running) < 2 * self.workers and not broken:
                 job = heapq.heappop(queue)[2]
+                sent = spooled(shipped(job, self.registry[job.spec_name], self.options.out), self.spool_dir)
+                spool = sent.blocks.spool if sent.blocks is not None else None
                 try:
-                    running[pool.submit(render_job, shipped(job, self.registry[job.spec_name], self.options.out),
-                                        self.options.out, self.config)] = job
+                    fut = pool.submit(render_job, sent, self.options.out, self.config)
                 except BrokenProcessPool:
                     broken.append(job)
+                    _unlink(spool)
+                    continue
+                running[fut] = job
+                if spool is not None:
+                    spools[fut] = spool
             if broken:  # the pool is gone: the rest is drawn in this process, below
                 broken += [j for _, _, j in sorted(queue)]
                 queue.clear()
@@ -715,6 +726,7 @@ class Pipeline:
             done, _ = wait(running, timeout=0 if more else 0.2, return_when=FIRST_COMPLETED)
             for fut in done:
                 job = running.pop(fut)
+                _unlink(spools.pop(fut, None))
                 try:
                     result = fut.result()
                 except BrokenProcessPool:  # a worker died (killed, crashed): render the rest here
@@ -734,3 +746,12 @@ class Pipeline:
                     break
                 bar.update()
                 yield render_job(job, self.options.out, self.config, self.registry)
+
+
+def _unlink(path: Path | None) -> None:
+    """Remove a spool file this run wrote (its worker is done with it)."""
+    if path is not None:
+        try:
+            path.unlink()
+        except OSError:
+            pass

@@ -120,6 +120,21 @@ def shipped(job: Job, spec: OutputSpec, out: Path) -> Job:
     return replace(job, data=blocks.rows, rows=None, blocks=blocks)
 
 
+SPOOL_OVER = 200_000  # a shipped table with more rows to format than this goes through a file
+
+
+def spooled(job: Job, folder: Path) -> Job:
+    """A shipped job (`shipped`) whose blocks hold more than `SPOOL_OVER` rows to format, with those
+    rows in a spool file in `folder` (runner/spool.py) instead of in the job: the worker reads them
+    a slice at a time. The caller removes `job.blocks.spool` once the job is done."""
+    blocks = job.blocks
+    if blocks is None or not blocks.names or len(blocks.rows) <= SPOOL_OVER:
+        return job
+    from runner.spool import write_spool
+    none = blocks.rows.iloc[:0]
+    return replace(job, data=none, blocks=replace(blocks, rows=none, spool=write_spool(blocks.rows, folder)))
+
+
 @contextmanager
 def drawing_gc() -> Iterator[None]:
     """The cyclic garbage collector at DRAWING_GC_THRESHOLD for the duration."""
