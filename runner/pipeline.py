@@ -708,7 +708,7 @@ class Pipeline:
             while queue and len(running) < 2 * self.workers and not broken:
                 job = heapq.heappop(queue)[2]
                 sent = spooled(shipped(job, self.registry[job.spec_name], self.options.out), self.spool_dir)
-                spool = sent.blocks.spool if sent.blocks is not None else None
+                spool = sent.spooled_to
                 try:
                     fut = pool.submit(render_job, sent, self.options.out, self.config)
                 except BrokenProcessPool:

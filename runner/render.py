@@ -40,6 +40,12 @@ class Job:
     salt: str = ""  # what the output depends on besides its data (code, rules): keys its cached blocks
     rows: np.ndarray | None = None  # row hashes of `data`, for a table written in blocks (main process only)
     blocks: Blocks | None = None  # a blocked table as shipped to a worker: `data` is then only the uncached rows
+    spool: Path | None = None  # as shipped to a worker: `data` (then empty) is in this file (runner/spool.py)
+
+    @property
+    def spooled_to(self) -> Path | None:
+        """The spool file this job reads its rows from, if any (its own or its blocks')."""
+        return self.spool or (self.blocks.spool if self.blocks is not None else None)
 
 
 _worker_registry: dict[str, OutputSpec] | None = None
@@ -120,19 +126,23 @@ def shipped(job: Job, spec: OutputSpec, out: Path) -> Job:
     return replace(job, data=blocks.rows, rows=None, blocks=blocks)
 
 
-SPOOL_OVER = 200_000  # a shipped table with more rows to format than this goes through a file
+SPOOL_OVER = 200_000  # a job shipped with more rows than this (to draw, or to format) goes through a file
 
 
 def spooled(job: Job, folder: Path) -> Job:
-    """A shipped job (`shipped`) whose blocks hold more than `SPOOL_OVER` rows to format, with those
-    rows in a spool file in `folder` (runner/spool.py) instead of in the job: the worker reads them
-    a slice at a time. The caller removes `job.blocks.spool` once the job is done."""
-    blocks = job.blocks
-    if blocks is None or not blocks.names or len(blocks.rows) <= SPOOL_OVER:
-        return job
+    """A shipped job (`shipped`) with more than `SPOOL_OVER` rows, with those rows in a spool file
+    in `folder` (runner/spool.py) instead of in the job: a blocked table reads them a slice at a
+    time, any other output whole. The caller removes `job.spooled_to` once the job is done."""
     from runner.spool import write_spool
-    none = blocks.rows.iloc[:0]
-    return replace(job, data=none, blocks=replace(blocks, rows=none, spool=write_spool(blocks.rows, folder)))
+    blocks = job.blocks
+    if blocks is not None and blocks.names:
+        if len(blocks.rows) <= SPOOL_OVER:
+            return job
+        none = blocks.rows.iloc[:0]
+        return replace(job, data=none, blocks=replace(blocks, rows=none, spool=write_spool(blocks.rows, folder)))
+    if blocks is not None or len(job.data) <= SPOOL_OVER:
+        return job
+    return replace(job, data=job.data.iloc[:0], spool=write_spool(job.data, folder))
 
 
 @contextmanager
@@ -176,6 +186,9 @@ def _render_job(job: Job, out: Path, config: Config,
                 else:
                     render_in_blocks(draw, job.data, spec.blocks_by, cache, job.salt, job.rows, into=fh)
             return job.rel_path, None, time.perf_counter() - start
+        if job.spool is not None:
+            from runner.spool import read_spool
+            job = replace(job, data=read_spool(job.spool), spool=None)
         result = spec.func(job.data, ctx)
         if spec.kind == "figure":
             import matplotlib.pyplot as plt

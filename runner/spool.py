@@ -1,11 +1,12 @@
 """Rows handed to a worker through a file, a slice at a time, instead of through the pool's pipe.
 
 A cold run's `tables/metrics.csv` needs every record: 5 million rows for a tree of training logs,
-3 million at 100,000 evaluation files. Sent as one job argument, the whole frame is pickled into one
-buffer in this process and unpickled whole in the worker (650 MB there for the logs), at the run's
-memory peak. Spooled, this process writes the rows in slices of `SLICE_ROWS` into a file under its
-own cache folder and the worker reads them back one slice at a time as it formats them, so neither
-holds more than a slice (plus the frame the main process has anyway).
+3 million at 100,000 evaluation files; the overview of those logs draws 5 million points. Sent as a
+job argument, the whole frame is pickled into one buffer in this process (300 MB for the overview)
+and unpickled in the worker beside that buffer, at the run's memory peak. Spooled, this process
+writes the rows in slices of `SLICE_ROWS` into a file under its own cache folder. A table written
+in blocks reads them back one slice at a time as it formats them (`SpoolReader.rows`); a figure
+reads them into columns allocated once (`read_spool`): neither side holds the rows twice.
 
 The file is written and read by this run's own processes, the same trust as the pipe (pickle); the
 main process removes it once the job is done.
@@ -28,6 +29,7 @@ _SUFFIX = ".spool"
 def write_spool(frame: "pd.DataFrame", folder: Path) -> Path:
     """Write `frame` into a new file in `folder` (created if missing) and return its path: a header
     (columns, dtypes: a categorical's labels once), then slices of codes and values."""
+    import numpy as np
     import pandas as pd
     folder.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=folder, prefix=f"rows-{os.getpid()}-", suffix=_SUFFIX)
@@ -38,7 +40,8 @@ def write_spool(frame: "pd.DataFrame", folder: Path) -> Path:
             plain_index = isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 \
                 and frame.index.step == 1
             pickle.dump((columns, dtypes, len(frame), plain_index), fh, protocol=pickle.HIGHEST_PROTOCOL)
-            arrays = [frame[c].cat.codes.to_numpy() if isinstance(t, pd.CategoricalDtype) else frame[c].array
+            arrays = [frame[c].cat.codes.to_numpy() if isinstance(t, pd.CategoricalDtype)
+                      else frame[c].to_numpy() if isinstance(t, np.dtype) else frame[c].array  # no copy
                       for c, t in zip(columns, dtypes)]
             index = None if plain_index else frame.index
             for start in range(0, len(frame), SLICE_ROWS):
@@ -93,10 +96,64 @@ class SpoolReader:
             return self.empty()
         return pd.concat(pieces)
 
+    def whole(self) -> "pd.DataFrame":
+        """Every row (read from the start of the file): each column allocated once and filled slice
+        by slice, so the rows are never held twice."""
+        import numpy as np
+        import pandas as pd
+        if self._next:
+            raise ValueError("whole() reads a spool from its start")
+        fill: list = []
+        for dtype in self.dtypes:
+            if isinstance(dtype, pd.CategoricalDtype):
+                fill.append(None)  # the codes' width is the first slice's
+            elif isinstance(dtype, np.dtype):
+                fill.append(np.empty(self.length, dtype=dtype))
+            else:
+                fill.append([])  # an extension array (nullable, string): its slices joined at the end
+        index: list = []
+        at = 0
+        while at < self.length:
+            arrays, part = pickle.load(self._fh)
+            stop = at + len(arrays[0])
+            for i, values in enumerate(arrays):
+                if fill[i] is None:
+                    fill[i] = np.empty(self.length, dtype=values.dtype)
+                if isinstance(fill[i], list):
+                    fill[i].append(values)
+                else:
+                    fill[i][at:stop] = values
+            if part is not None:
+                index.append(part)
+            at = stop
+        self._next = at
+        data = {}
+        for name, dtype, values in zip(self.columns, self.dtypes, fill):
+            if values is None:
+                data[name] = pd.Categorical.from_codes(np.empty(0, dtype="int8"), dtype=dtype)
+            elif isinstance(dtype, pd.CategoricalDtype):
+                data[name] = pd.Categorical.from_codes(values, dtype=dtype, validate=False)
+            elif isinstance(values, list):
+                data[name] = (type(values[0])._concat_same_type(values) if values
+                              else pd.array([], dtype=dtype))
+            else:
+                data[name] = values
+        if self._plain:
+            at_index = pd.RangeIndex(self.length)
+        else:
+            at_index = index[0].append(index[1:]) if index else pd.RangeIndex(0)
+        return pd.DataFrame(data, index=at_index, columns=self.columns, copy=False)
+
     def empty(self) -> "pd.DataFrame":
         """No rows, with the spooled frame's columns and dtypes."""
         import pandas as pd
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(self.columns, self.dtypes)}, columns=self.columns)
+
+
+def read_spool(path: Path) -> "pd.DataFrame":
+    """The frame `write_spool` wrote to `path`."""
+    with SpoolReader(path) as reader:
+        return reader.whole()
 
 
 def remove_stale(folder: Path) -> list[Path]:

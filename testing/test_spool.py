@@ -17,7 +17,7 @@ import runner.render as render_module
 import runner.spool as spool_module
 from runner.blocks import plan_blocks, write_blocks
 from runner.report import Options
-from runner.spool import SpoolReader, remove_stale, write_spool
+from runner.spool import SpoolReader, read_spool, remove_stale, write_spool
 from utils.config import load_config
 from utils.csv_text import to_csv_text
 
@@ -110,26 +110,57 @@ def test_only_a_dead_processs_spool_files_are_removed(tmp_path):
     assert str(os.getpid()) in mine.name
 
 
-def test_a_run_with_workers_sends_metrics_csv_through_a_spool_and_removes_it(small_tree, tmp_path, monkeypatch):
-    """Through the pool: the same metrics.csv as an in-process run, and no spool file left."""
+def test_a_run_with_workers_sends_its_big_jobs_through_spools_and_removes_them(small_tree, tmp_path, monkeypatch):
+    """Through the pool, every job of over 10 rows spooled: each output is the in-process run's,
+    byte for byte (figures included), and no spool file is left."""
     monkeypatch.setattr(render_module, "SPOOL_OVER", 10)  # inherited by the forked workers
     written = []
     real = pipeline_module.spooled
     monkeypatch.setattr(pipeline_module, "spooled",
                         lambda job, folder: written.append(real(job, folder)) or written[-1])
-    data = small_tree
     outputs = {}
     for jobs in (1, 2):
         out = tmp_path / f"out{jobs}"
-        pipeline = pipeline_module.Pipeline(load_config(None), Options(data=data, out=out, jobs=jobs, progress=False,
-                                                                       only=("metrics_csv",)))
+        pipeline = pipeline_module.Pipeline(load_config(None), Options(data=small_tree, out=out, jobs=jobs,
+                                                                       progress=False))
         try:
             report = pipeline.run()
         finally:
             pipeline.close()
-        assert report.rendered == ["tables/metrics.csv"] and not report.failed
-        outputs[jobs] = (out / "tables" / "metrics.csv").read_bytes()
-    spools = [j.blocks.spool for j in written if j.blocks is not None and j.blocks.spool is not None]
-    assert len(spools) == 1 and not spools[0].exists()
+        assert report.rendered and not report.failed
+        outputs[jobs] = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*")
+                         if p.is_file() and ".cache" not in p.parts and p.name not in ("index.html", "gallery.js")}
+    spools = [j.spooled_to for j in written if j.spooled_to is not None]
+    kinds = {j.rel_path.split("/")[0] for j in written if j.spooled_to is not None}
+    assert {"tables", "comparison", "checkpoints"} <= kinds  # tables in blocks and whole, figures
+    assert spools and not any(p.exists() for p in spools)
     assert list((tmp_path / "out2" / ".cache" / "spool").iterdir()) == []
-    assert outputs[1] == outputs[2] and outputs[1].count(b"\n") > 10
+    assert outputs[1] == outputs[2] and len(outputs[1]) > 10
+
+
+@pytest.mark.parametrize("slice_rows", [1, 7, 100])
+@pytest.mark.parametrize("index", ["range", "picked"])
+def test_a_whole_spool_reads_back_as_the_frame_written(slice_rows, index, tmp_path, monkeypatch):
+    monkeypatch.setattr(spool_module, "SLICE_ROWS", slice_rows)
+    data = frame().assign(count=pd.array([1, None] * 11 + [3], dtype="Int64"))  # an extension column too
+    if index == "picked":
+        data = data.iloc[[0, 1, 2, 7, 8, 9, 10, 11, 20, 21, 22]]
+    read = read_spool(write_spool(data, tmp_path))
+    pd.testing.assert_frame_equal(read, data)
+    assert read["experiment"].cat.categories.tolist() == data["experiment"].cat.categories.tolist()
+
+
+def test_a_figure_with_many_rows_is_drawn_from_its_spool(tmp_path, monkeypatch):
+    """A figure job over `SPOOL_OVER` rows travels as a file; drawn, it is the in-process figure."""
+    monkeypatch.setattr(render_module, "SPOOL_OVER", 10)
+    data = frame()
+    job = render_module.Job("x", "x.png", {}, data, "fp")
+    sent = render_module.spooled(job, tmp_path / "spool")
+    assert len(sent.data) == 0 and sent.spooled_to == sent.spool and sent.spool.is_file()
+    seen = []
+    spec = type("Spec", (), {"blocks_by": None, "kind": "table", "module": "m", "title": "t",
+                             "func": staticmethod(lambda rows, ctx: seen.append(rows) or to_csv_text(rows))})()
+    path, error, _ = render_module.render_job(sent, tmp_path / "out", load_config(None), {"x": spec})
+    assert error is None and (tmp_path / "out" / "x.png").read_text() == to_csv_text(data)
+    pd.testing.assert_frame_equal(seen[0], data)
+    assert render_module.spooled(render_module.Job("x", "x.png", {}, data.iloc[:10], "fp"), tmp_path) .spool is None
