@@ -18,6 +18,7 @@ import logging
 import sys
 from pathlib import Path
 
+from runner.memory import return_freed_memory
 from runner.pipeline import Pipeline
 from runner.report import Options
 from runner.watch import watch
@@ -82,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             from plots.registry import discover  # here: a no-op run should not import pandas
             print(list_outputs(discover(config.plot_modules), config.plot_format))
             return 0
+        return_freed_memory()  # before the first big array (runner/memory.py)
         options = Options(data=args.data or config.data_root, out=args.out or config.output,
                           only=tuple(args.only), jobs=args.jobs, force=args.force, strict=args.strict,
                           progress=not args.quiet)
