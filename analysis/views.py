@@ -98,9 +98,11 @@ def with_run_findings(findings: pd.DataFrame, frame: pd.DataFrame, config: Confi
     return pd.concat([findings, runs], ignore_index=True) if not findings.empty else runs
 
 
-# What each view is computed from, so a figure can point to the tables holding its numbers.
+# What each view is computed from (every view it asks for), so a figure can point to the tables holding
+# its numbers and a run can let go of a view no view still to come is computed from.
 SOURCES: dict[str, tuple[str, ...]] = {
-    "curves": ("metrics",), "diagnostics": ("metrics",), "scores": ("metrics",), "predictions": ("scores",),
+    "primary": ("metrics",), "curves": ("metrics", "primary"), "diagnostics": ("metrics",),
+    "scores": ("metrics", "primary"), "predictions": ("scores",),
     "seed_scores": ("scores",), "seed_points": ("scores", "seed_scores"), "seed_predictions": ("predictions",),
     "findings": ("seed_scores", "predictions", "curves", "run_overview", "suite_headline"),
     "seed_curves": ("curves",), "seed_heatmap": ("scores",),

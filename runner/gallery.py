@@ -387,8 +387,9 @@ def _section_title(items: list[Item]) -> str:
 def _numbers_in(view: str) -> set[str]:
     """Views whose tables hold a figure's numbers: its own and those it is computed from
     (every view comes from the raw records, so metrics.csv only for views drawn straight from it)."""
-    views = lineage(view)
-    return views if SOURCES.get(view) == ("metrics",) or view == "metrics" else views - {"metrics"}
+    views = lineage(view) - {"primary"}  # the scores and curves before they are split: no table of its own
+    straight = set(SOURCES.get(view, ())) <= {"metrics", "primary"}
+    return views if straight or view == "metrics" else views - {"metrics"}
 
 
 def _card(item: Item, tables: list[Item], config: Config | None, label: str) -> str:

@@ -308,6 +308,7 @@ class Pipeline:
         if not self.session:  # the memo is not needed again: saved and let go (64 MB at 217,000 folders)
             self._save_folder_memo()
             self._folder_memo = None
+        from analysis.views import lineage
         from runner.planning import ViewCache, view_order  # lazily: pandas and the analysis views
         gaps = Gaps()
         # the views see the data root this run read (--data): a finding reads a results file's settings
@@ -316,7 +317,7 @@ class Pipeline:
         out = self.options.out
         wanted: set[str] = set()  # every output this run plans, drawn or up to date
         blocked: set[str] = set()  # outputs whose view failed: left as they are, retried next run
-        todo: dict[str, Job] = {}
+        todo: dict[str, tuple[Job, dict]] = {}  # each output to draw: its job without rows, what it shows
         spent = {"views": 0.0, "plan": 0.0}
         planned_all = False
 
@@ -324,7 +325,9 @@ class Pipeline:
             """Per view: compute it, plan its outputs, hand over those out of date; the workers
             draw the first outputs while the later views are computed."""
             nonlocal planned_all
-            for name in view_order({s.needs for s in self.specs}):
+            order = view_order({s.needs for s in self.specs})
+            for at, name in enumerate(order):
+                views.release(set().union(*(lineage(n) for n in order[at:])))
                 t0 = time.perf_counter()
                 view = views.get(name)
                 t1 = time.perf_counter()
@@ -343,25 +346,28 @@ class Pipeline:
                 wanted.update(j.rel_path for j in jobs)
                 report.planned += len(jobs)
                 report.up_to_date += len(jobs) - len(fresh)
-                todo.update((j.rel_path, j) for j in fresh)
+                todo.update((j.rel_path, (dataclasses.replace(j, data=j.data.iloc[:0], rows=None), self._shows(j)))
+                            for j in fresh)
                 spent["plan"] += time.perf_counter() - t1
                 yield fresh
+                del view, jobs, fresh  # not held while the next view is computed (the jobs own their rows)
+            views.release(set())  # every output planned: the workers draw from their jobs' rows
             planned_all = True
 
         journal = Journal(self.cache_dir / "manifest.json")  # each output recorded as it is written
         try:
             for rel, error, seconds in self._render(batches()):
-                job = todo[rel]
+                job, shows = todo[rel]
                 if error is None:
                     report.rendered.append(rel)
-                    self.manifest[rel] = self._entry(job, seconds)
+                    self.manifest[rel] = self._entry(job, seconds, shows)
                 else:
                     report.failed.append((rel, error))
                     self.manifest.pop(rel, None)
                 journal.record(rel, self.manifest.get(rel))
         finally:
             journal.close()
-        gaps_known = "scores" in views.done  # the gaps are found while the scores are computed
+        gaps_known = views.computed("scores")  # the gaps are found while the scores are computed
         views.done.clear()  # the views are not needed past this point
         listed = None if tree is None else self._read_as_listed(tree, result)  # for the table and the stamp
         saving = self._save_table(tree, result, listed)  # in a thread, beside the saves below (not at the views' peak)
@@ -534,16 +540,21 @@ class Pipeline:
         except ValueError:
             return str(path)
 
-    def _entry(self, job: Job, seconds: float) -> dict:
-        """What the manifest remembers of a drawn output: its fingerprint and what it was drawn from."""
+    @staticmethod
+    def _shows(job: Job) -> dict[str, list[str]]:
+        """What an output's rows show, for its manifest entry: worked out as it is planned, so the
+        rows need not be held until it is drawn."""
         def values(col: str) -> list[str]:
             return sorted(map(str, job.data[col].dropna().unique())) if col in job.data.columns else []
-        return {"fingerprint": job.fingerprint, "output": job.spec_name, "keys": job.keys,
-                "drawn": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
-                "seconds": round(seconds, 3), "experiments": values("experiment"),
-                "conditions": values("condition"), "tasks": values("task"),
+        return {"experiments": values("experiment"), "conditions": values("condition"), "tasks": values("task"),
                 # runs without a baseline: the models and (canonical) metric names a figure shows
                 "runs": values("model"), "metrics": values("name")}
+
+    def _entry(self, job: Job, seconds: float, shows: dict[str, list[str]]) -> dict:
+        """What the manifest remembers of a drawn output: its fingerprint and what it was drawn from."""
+        return {"fingerprint": job.fingerprint, "output": job.spec_name, "keys": job.keys,
+                "drawn": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+                "seconds": round(seconds, 3), **shows}
 
     def _last_run(self, report: RunReport) -> dict:
         return {"rendered": report.rendered, "failed": [o for o, _ in report.failed],
@@ -705,19 +716,9 @@ class Pipeline:
                         heapq.heappush(queue, (priority(job), next(order), job))
                     bar.total += len(batch)
                     bar.refresh()
+                    batch = job = None  # the queue holds the jobs: no rows kept here past their drawing
             while queue and len(running) < 2 * self.workers and not broken:
-                job = heapq.heappop(queue)[2]
-                sent = spooled(shipped(job, self.registry[job.spec_name], self.options.out), self.spool_dir)
-                spool = sent.spooled_to
-                try:
-                    fut = pool.submit(render_job, sent, self.options.out, self.config)
-                except BrokenProcessPool:
-                    broken.append(job)
-                    _unlink(spool)
-                    continue
-                running[fut] = job
-                if spool is not None:
-                    spools[fut] = spool
+                self._submit(pool, heapq.heappop(queue)[2], running, spools, broken)
             if broken:  # the pool is gone: the rest is drawn in this process, below
                 broken += [j for _, _, j in sorted(queue)]
                 queue.clear()
@@ -726,26 +727,49 @@ class Pipeline:
             done, _ = wait(running, timeout=0 if more else 0.2, return_when=FIRST_COMPLETED)
             for fut in done:
                 job = running.pop(fut)
-                _unlink(spools.pop(fut, None))
+                spool = spools.pop(fut, None)
                 try:
                     result = fut.result()
                 except BrokenProcessPool:  # a worker died (killed, crashed): render the rest here
-                    broken.append(job)
+                    broken.append(job)  # a spooled job is drawn from its file: removed after that
                     continue
                 except Exception as exc:  # noqa: BLE001 - reported, the others go on
                     result = (job.rel_path, f"worker failed: {type(exc).__name__}: {exc}", 0.0)
+                _unlink(spool)
                 bar.update()
                 yield result
+            job = None
         if broken:
             log.warning("a worker process died; rendering the remaining %d output(s) in this process",
                         len(broken))
             self._pool_broken = True
             self.close()
-            for job in broken:
-                if self.stop.is_set():
-                    break
-                bar.update()
-                yield render_job(job, self.options.out, self.config, self.registry)
+            try:
+                for job in broken:
+                    if self.stop.is_set():
+                        break
+                    bar.update()
+                    yield render_job(job, self.options.out, self.config, self.registry)
+                    _unlink(job.spooled_to)
+            finally:
+                for job in broken:
+                    _unlink(job.spooled_to)
+
+    def _submit(self, pool: Executor, job: Job, running: dict[Future, Job], spools: dict[Future, Path],
+                broken: list[Job]) -> None:
+        """Hand one job to the pool (its rows through a spool file when many, runner/spool.py); a
+        spooled job is kept as sent, its rows in the file and not in this process meanwhile."""
+        sent = spooled(shipped(job, self.registry[job.spec_name], self.options.out), self.spool_dir)
+        spool = sent.spooled_to
+        try:
+            fut = pool.submit(render_job, sent, self.options.out, self.config)
+        except BrokenProcessPool:
+            broken.append(job)
+            _unlink(spool)
+            return
+        running[fut] = job if spool is None else sent
+        if spool is not None:
+            spools[fut] = spool
 
 
 def _unlink(path: Path | None) -> None:

@@ -61,6 +61,19 @@ class ViewCache:
         self.records = frame if records is None else records
         self.done: dict[str, pd.DataFrame] = dict(given or {})
         self.errors: dict[str, str] = {}
+        self.released: set[str] = set()
+
+    def computed(self, name: str) -> bool:
+        """The view was computed this run (it may have been released since)."""
+        return name in self.done or name in self.released
+
+    def release(self, keep: set[str]) -> None:
+        """Let go of every view but those in `keep` (the views still to be asked for and every view
+        they are computed from, `analysis.views.lineage`): a log tree's overview and curves are
+        millions of rows each, not needed once their outputs are planned."""
+        for name in [n for n in self.done if n not in keep]:
+            del self.done[name]
+            self.released.add(name)
 
     def get(self, name: str) -> pd.DataFrame | None:
         """The view, or None when it (or a view it needs) failed: see `errors[name]`."""
@@ -73,6 +86,9 @@ class ViewCache:
         if name in self.errors:
             raise _ViewFailed(name)
         if name not in self.done:
+            if name in self.released:
+                raise RuntimeError(f"view {name!r} was released, then asked for: analysis/views.py SOURCES "
+                                   "does not list it among the sources of the view asking")
             try:
                 source = self.records if name == "metrics" else self.frame
                 self.done[name] = VIEWS[name](source, self.config, self.gaps, self._get)

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from analysis.scores import Gaps
-from analysis.views import VIEWS, compute
+from analysis.views import SOURCES, VIEWS, compute
 from plots.registry import OutputContext, discover
 from runner.blocks import render_in_blocks, runs
-from runner.planning import FIRST_VIEWS, render_priority, view_order
+from runner.planning import FIRST_VIEWS, ViewCache, render_priority, view_order
+from testing_helpers import inferred_config
 from utils.loading import load
 
 
@@ -52,3 +53,41 @@ def test_a_table_in_blocks_is_the_whole_table_cold_and_after_a_change(name: str,
     changed.loc[last, number] = changed.loc[last, number] * 1.5
     assert render_in_blocks(draw, changed, spec.blocks_by, cache, "s") == draw(changed) != draw(view)
     assert len(list(cache.glob("*.block"))) == blocks
+
+
+@pytest.mark.parametrize("tree", ["sweep", "runs without a baseline"])
+def test_each_view_asks_only_for_views_its_sources_list(tree: str, small_tree: Path, trainer_runs: Path,
+                                                        config) -> None:
+    """A run lets go of a view once no view still to come lists it among its sources (SOURCES,
+    transitively): a view asking for one its sources do not list would find it gone."""
+    root, rules = (small_tree, config) if tree == "sweep" else (trainer_runs, inferred_config(trainer_runs, config))
+    views = ViewCache(load(root, rules).frame, rules, Gaps())
+    asked: dict[str, set[str]] = {}
+    stack: list[str] = []
+    real = views._get
+
+    def spy(name: str):
+        if stack:
+            asked.setdefault(stack[-1], set()).add(name)
+        stack.append(name)
+        try:
+            return real(name)
+        finally:
+            stack.pop()
+
+    views._get = spy  # what each view's function is handed to ask for others
+    for name in sorted(VIEWS):
+        spy(name)
+    assert not views.errors
+    assert asked["scores"] == {"primary"} and {"curves", "run_overview"} <= asked["findings"]
+    for name, names in asked.items():
+        assert names <= set(SOURCES.get(name, ())), name
+
+
+def test_a_released_view_asked_for_again_fails_the_view_by_name(small_tree: Path, config) -> None:
+    views = ViewCache(load(small_tree, config).frame, config, Gaps())
+    assert views.get("scores") is not None and views.computed("primary")
+    views.release(keep={"scores"})
+    assert "primary" not in views.done and views.computed("primary") and "scores" in views.done
+    assert views.get("curves") is None  # curves asks for primary, released
+    assert "'primary' was released" in views.errors["curves"]
