@@ -12,6 +12,7 @@ render in one piece.
 """
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import os
@@ -146,11 +147,9 @@ def _write_rows(render: Callable[["pd.DataFrame"], str], blocks: Blocks,
     while i < len(blocks.names):
         name, span = blocks.names[i], blocks.spans[i]
         if span is None:
-            text = _read(cache / name)
-            if not text:
+            if not _copy(cache / name, into):
                 raise BlockCacheLost(f"cached block {cache / name} vanished while this run wrote the table; "
                                      "the next run writes it again")
-            into.write(text)
             i += 1
             continue
         j = i + 1  # the uncached blocks from i on, formatted in one call (a cold run: all of them)
@@ -215,6 +214,26 @@ def _cached(path: Path) -> bool:
         return path.stat().st_size > 0
     except OSError:
         return False
+
+
+def _copy(path: Path, into: IO[str]) -> bool:
+    """Append a cached block's text to `into`; False when it is gone or empty. Into a UTF-8 file the
+    bytes go as they are (a 770 MB metrics.csv of cached blocks is not decoded and encoded again)."""
+    buffer = getattr(into, "buffer", None)
+    if buffer is None or codecs.lookup(getattr(into, "encoding", None) or "ascii").name != "utf-8":
+        text = _read(path)
+        if text:
+            into.write(text)
+        return bool(text)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return False
+    if data:
+        into.flush()
+        buffer.write(data)
+    return bool(data)
 
 
 def _read(path: Path) -> str | None:

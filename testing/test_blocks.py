@@ -144,13 +144,15 @@ def test_runs(values: list[str], expected: list[tuple[int, int]]) -> None:
     lambda rows: rows.to_csv(index=False),
     lambda rows: "\\begin{tabular}\n" + rows.to_csv(index=False) + "\\end{tabular}\n",  # not a concatenation
 ], ids=["blocks", "not a concatenation"])
-def test_written_into_a_file_the_bytes_are_the_returned_text(render, tmp_path: Path) -> None:
-    frame = records(["a", "b", "c"])
+@pytest.mark.parametrize("experiments", [["a", "b", "c"], ["naïve ✓", "cr\r\nlf", 'say "c"']], ids=["ascii", "utf-8"])
+def test_written_into_a_file_the_bytes_are_the_returned_text(render, experiments, tmp_path: Path) -> None:
+    """Cached blocks are copied into the file as bytes: the file is still the text, byte for byte."""
+    frame = records(experiments)
     for run in ("cold", "cached"):
         target = tmp_path / f"{run}.csv"
-        with open(target, "w", encoding="utf-8") as fh:
+        with open(target, "w", encoding="utf-8", newline="") as fh:
             assert render_in_blocks(render, frame, "experiment", tmp_path / "cache", "s", into=fh) is None
-        assert target.read_text(encoding="utf-8") == render(frame)
+        assert target.read_bytes() == render(frame).encode("utf-8")
 
 
 @pytest.mark.parametrize("name", FRAMES)

@@ -39,6 +39,10 @@ CASES = {
     "a missing categorical label": categorical(
         _frame(40).assign(experiment=lambda f: f["experiment"].where(f.index % 7 != 0)), ["experiment"]),
     "no rows": _frame(40).iloc[:0],
+    # a block of a big table: a few rows using few of the column's categories (only those are quoted)
+    "a few rows of many categories": categorical(_frame(40), ["experiment"]).iloc[3:6],
+    "an unused category that is not a string": _frame(3).assign(
+        experiment=pd.Categorical(["a", 'b,"c"', "a"], categories=["a", 'b,"c"', 7])),
     # doubles of every exponent (random bit patterns): Python's repr is numpy's shortest repr for each
     "doubles of every exponent": _frame(5000).assign(value=lambda f: _doubles(len(f))),
     # handed to to_csv: one column (an empty cell alone is quoted), nullable ints, mixed objects, dates
