@@ -81,7 +81,8 @@ def experiment_order(names: list[str] | pd.Series, config: Config) -> list[str]:
         if info is None:
             return (1, "", 0, 0, name)
         return (0, info.group, info.index or 0, info.seed, name)
-    return sorted(dict.fromkeys(names), key=key)
+    distinct = pd.unique(names).tolist() if isinstance(names, pd.Series) else dict.fromkeys(names)  # not row by row
+    return sorted(distinct, key=key)
 
 
 def robust_limit(values: np.ndarray, quantile: float = 95.0, floor: float = 0.05) -> tuple[float, bool]:

@@ -81,17 +81,17 @@ def _printed(row: dict[str, Any], formats: dict) -> dict[str, Any]:
 
 
 def _conditions(table: pd.DataFrame, config: Config) -> list[str]:
-    present = set(table["condition"])
+    present = set(pd.unique(table["condition"]).tolist())  # not row by row
     return [c.name for c in config.conditions if c.name in present]
 
 
 def _tasks(table: pd.DataFrame, config: Config) -> list[str]:
-    present = set(table["task"])
+    present = set(pd.unique(table["task"]).tolist())  # not row by row
     return [t for t in config.tasks if t in present]
 
 
 def _groups(table: pd.DataFrame, config: Config) -> list[str]:
-    present = set(table["group"]) - {"baseline"}
+    present = set(pd.unique(table["group"]).tolist()) - {"baseline"}
     return [g for g in config.groups if g in present] + sorted(present - set(config.groups))
 
 
@@ -247,4 +247,5 @@ def prediction_misses(predictions: pd.DataFrame, config: Config, top: int = 3) -
 
 
 def _unique(values: Iterable) -> list:
-    return list(dict.fromkeys(values))
+    """Distinct values in their first order (a column: worked out on its array, not row by row)."""
+    return pd.unique(values).tolist() if isinstance(values, pd.Series) else list(dict.fromkeys(values))

@@ -269,10 +269,11 @@ def build_scores(frame: pd.DataFrame, config: Config, gaps: Gaps | None = None,
     """One row per experiment x condition x task at its last checkpoint, with every score."""
     gaps = gaps if gaps is not None else Gaps()
     prim = primary(frame, config) if prim is None else prim  # `prim`: primary() already computed
-    unknown = sorted(set(prim["task"].unique()) - set(config.tasks))
+    tasks = set(pd.unique(prim["task"]).tolist())
+    unknown = sorted(tasks - set(config.tasks))
     gaps.unknown_tasks.extend(unknown)
     if unknown:
-        gaps.unused_tasks.extend(t for t in config.tasks if t not in set(prim["task"]))
+        gaps.unused_tasks.extend(t for t in config.tasks if t not in tasks)
     prim = prim[prim["task"].isin(list(config.tasks))]
     last = plain(prim.groupby(["experiment", "condition", "task"], sort=True, observed=True).tail(1))
 
@@ -288,8 +289,8 @@ def build_scores(frame: pd.DataFrame, config: Config, gaps: Gaps | None = None,
     for row in table[table["missing"]].itertuples():
         gaps.missing_evaluations.append((row.experiment, row.condition, row.task))
 
-    present = set(exps["experiment"])
-    gaps.missing_baselines.extend(sorted(set(exps["baseline_experiment"]) - present - {""}))
+    present = set(pd.unique(exps["experiment"]).tolist())
+    gaps.missing_baselines.extend(sorted(set(pd.unique(exps["baseline_experiment"]).tolist()) - present - {""}))
     base = last[["experiment", "condition", "task", "value"]].rename(
         columns={"experiment": "baseline_experiment", "value": "baseline"})
     table = table.merge(base, on=["baseline_experiment", "condition", "task"], how="left")

@@ -85,7 +85,7 @@ def seed_scores(scores: pd.DataFrame, config: Config) -> pd.DataFrame:
     """
     if scores.empty:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in SEED_COLUMNS})
-    names = set(scores["baseline_experiment"]) | set(scores["experiment"])
+    names = set(pd.unique(scores["baseline_experiment"]).tolist()) | set(pd.unique(scores["experiment"]).tolist())
     seed_free = {n: _seed_free(n, config) for n in names}
     index = {n: _index(n, config) for n in names}
     df = scores.assign(base_model=scores["baseline_experiment"].map(seed_free),

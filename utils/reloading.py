@@ -86,9 +86,10 @@ def _spans(frame: pd.DataFrame) -> dict[str, tuple[int, int]] | None:
     cuts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
     starts = np.concatenate([[0], cuts])
     stops = np.concatenate([cuts, [len(codes)]])
-    names = frame["source"].cat.categories[codes[starts]]
-    if len(set(names)) != len(names):
+    firsts = codes[starts]
+    if len(np.unique(firsts)) != len(firsts):
         return None
+    names = frame["source"].cat.categories[firsts].tolist()  # as a list: an Index is read item by item
     return dict(zip(names, zip(starts.tolist(), stops.tolist())))
 
 
