@@ -192,8 +192,10 @@ CHANGES = {  # name: (change, files added, files gone, whether a folder changed:
 }
 
 
+@pytest.mark.parametrize("threads", [1, 2], ids=["stats in one thread", "stats in two"])
 @pytest.mark.parametrize("case", CHANGES)
-def test_a_walk_with_a_memo_lists_what_a_walk_without_lists(linked, tmp_path, later, case):
+def test_a_walk_with_a_memo_lists_what_a_walk_without_lists(linked, tmp_path, later, case, threads, monkeypatch):
+    monkeypatch.setattr(walk, "_STATS_PER_THREAD", 1 if threads > 1 else 10**9)
     root, storage = linked
     change, added, gone, folder_changed = CHANGES[case]
     memo = FolderMemo()
@@ -453,3 +455,14 @@ def test_files_under_the_current_folder_have_no_dot_in_front(linked, monkeypatch
         assert listed == [str(Path(rel)) for _, rel, *_ in rows(root)]
         assert listed[0] == "a/evals/t1/eval_data/r.json"
     assert not with_memo or memo.holds(".")
+
+
+@pytest.mark.parametrize("per_thread", [1, 3, 10**9])
+def test_stats_in_threads_are_each_paths_in_order(tmp_path, monkeypatch, per_thread):
+    monkeypatch.setattr(walk, "_STATS_PER_THREAD", per_thread)
+    paths = [os.fspath(touch(tmp_path / f"f{i}.json", "x" * i)) for i in range(9)]
+    paths.insert(4, os.fspath(tmp_path / "gone.json"))
+    expected = [None if not os.path.exists(p) else
+                (os.stat(p).st_size, os.stat(p).st_mtime_ns, os.stat(p).st_ctime_ns, os.stat(p).st_ino) for p in paths]
+    got = walk.stat_all(paths)
+    assert got == expected and got[4] is None and [g[0] for g in got if g] == list(range(9))

@@ -93,11 +93,44 @@ def stat_files(top: str, memo: FolderMemo | None = None) -> list[Row]:
         return _stat_each(files_under(top))
     if memo.holds(top):  # the last walk's files: a file's path is the top's joined with its posix path
         base, sep = _base(top), os.sep
-        return _stat_each((base + (rel if sep == "/" else rel.replace("/", sep)), rel) for rel in memo.rels)
+        paths = [base + (rel if sep == "/" else rel.replace("/", sep)) for rel in memo.rels]
+        return [(path, rel, None, None) if st is None else (path, rel, st[0], st[1])
+                for path, rel, st in zip(paths, memo.rels, stat_all(paths))]
     recorder = _Recorder(memo, os.path.realpath(top), time.time())
     rows = _stat_each(_walk(top, "", recorder, recorder.resolve))
     memo.took(top, recorder, [row[1] for row in rows])
     return rows
+
+
+STAT_THREADS = 2  # a stat waits on the file system, not the interpreter: two threads take ~2/3 of the time
+_STATS_PER_THREAD = 20_000  # fewer paths than this: one thread (starting threads would cost more)
+
+
+def stat_all(paths: list[str]) -> list[tuple[int, int, int, int] | None]:
+    """(size, mtime_ns, ctime_ns, inode) of each path, None for one that cannot be stat'ed, in order;
+    in `STAT_THREADS` threads for many paths (the memo's 217,000 folders and 101,500 files of a
+    100,000-file sweep: 1.3 s of a rerun's check in one thread)."""
+    n = min(STAT_THREADS, len(paths) // _STATS_PER_THREAD)
+    if n < 2:
+        return _stats(paths)
+    from concurrent.futures import ThreadPoolExecutor
+    size = -(-len(paths) // n)
+    with ThreadPoolExecutor(n) as pool:
+        parts = list(pool.map(_stats, [paths[i:i + size] for i in range(0, len(paths), size)]))
+    return [st for part in parts for st in part]
+
+
+def _stats(paths: list[str]) -> list[tuple[int, int, int, int] | None]:
+    out: list[tuple[int, int, int, int] | None] = []
+    stat = os.stat
+    for path in paths:
+        try:
+            st = stat(path)
+        except OSError:
+            out.append(None)
+            continue
+        out.append((st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
+    return out
 
 
 def _stat_each(files: Iterable[tuple[str, str]]) -> list[Row]:
@@ -193,21 +226,25 @@ class FolderMemo:
             return False
         if any(_resolve(path) != target for path, target in self.links):
             return False
-        stat, now = os.stat, time.time()
-        try:
-            for i, (path, mtime, ctime, ino) in enumerate(zip(self.paths, self.mtimes, self.ctimes, self.inodes)):
-                st = stat(path)
-                if (st.st_mtime_ns != mtime or st.st_ctime_ns != ctime or st.st_ino != ino) \
-                        and not self._lists_alike(i, path, st, now):
-                    return False
-        except OSError:
-            return False
+        now = time.time()
+        stats = stat_all(self.paths)  # every folder's, then compared: the stats in threads
+        for i, (path, mtime, ctime, ino, st) in enumerate(zip(self.paths, self.mtimes, self.ctimes, self.inodes,
+                                                               stats)):
+            if st is None:
+                return False
+            if (st[1] != mtime or st[2] != ctime or st[3] != ino) and not self._lists_alike(i, path, now):
+                return False
         return True
 
-    def _lists_alike(self, i: int, path: str, st: os.stat_result, now: float) -> bool:
-        """Does folder `i` (at `path`, `st` its stat), whose times changed, hold the names and kinds
-        it held? Then it keeps them with its new times, which vouch for them next time unless they
-        are too recent (then it is listed again next time, as a walk would)."""
+    def _lists_alike(self, i: int, path: str, now: float) -> bool:
+        """Does folder `i` (at `path`), whose times changed, hold the names and kinds it held? Then
+        it keeps them with its new times, which vouch for them next time unless they are too recent
+        (then it is listed again next time, as a walk would). Stat'ed again here, before listing, as
+        the walk after it would (the stat `holds` took was taken before)."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
         entries = _entries(path)
         if entries is None:
             return False
