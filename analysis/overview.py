@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.figure_data import described, distinct_pairs, run_index as figure_run_index
-from analysis.frames import columns
+from analysis.frames import columns, concat_rows, sorted_by
 from analysis.runs import without_baseline
 from analysis.scores import DIAGNOSTIC
 from utils.config import Config
@@ -174,15 +174,15 @@ _CODED = ("group", "model", "condition", "task", "kind")  # the overview's label
 
 def _concat_coded(parts: list[pd.DataFrame], names: tuple[str, ...]) -> pd.DataFrame:
     """The parts end to end, their categorical `names` columns kept categorical over the union of their
-    categories (pd.concat makes differing categoricals plain objects)."""
+    categories (pd.concat makes differing categoricals plain objects). `parts` is emptied (`concat_rows`)."""
     if len(parts) == 1:
-        return categorical(parts[0].copy(), names)
-    parts = [categorical(p, names) for p in parts]
+        return categorical(parts.pop().copy(), names)
+    parts[:] = [categorical(p, names) for p in parts]  # in the caller's list: its frames let go of
     for n in names:
         if all(isinstance(p[n].dtype, pd.CategoricalDtype) for p in parts):
             cats = pd.Index(sorted(set().union(*(p[n].cat.categories for p in parts))), dtype="str")
-            parts = [p.assign(**{n: p[n].cat.set_categories(cats)}) for p in parts]
-    return pd.concat(parts, ignore_index=True)
+            parts[:] = [p.assign(**{n: p[n].cat.set_categories(cats)}) for p in parts]
+    return concat_rows(parts)
 
 
 def _two_steps(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -343,6 +343,7 @@ def _model_means(frame: pd.DataFrame, curves: pd.DataFrame, diagnostics: pd.Data
         diag = categorical(diag.assign(value=diag["value"].astype(float), stderr=np.nan), _CODED)
         per = _per_model(diag, keys)
         parts.append(per.assign(name=per["task"], benchmark=per["task"], headline=True, aggregated=False, n_sub=0))
+    rows = diag = scored = per = None  # only the parts are held while they are put end to end
     out = _concat_coded(parts, ("group", "model", "condition", "task", "name", "benchmark", "kind"))
     out["n_seeds"] = out["n_seeds"].fillna(1).astype("int64")
     return out
@@ -431,4 +432,4 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
     out = out[OVERVIEW_COLUMNS].astype(dict.fromkeys(_SMALL_INTS, "int32"))
     # sorted on codes of sorted categories: the order of the strings. The labels stay codes: millions
     # of rows for a log tree, shipped to the worker that draws them and grouped there again
-    return out.sort_values(["group", "page", "panel_order", "model", "condition", "step"], ignore_index=True)
+    return sorted_by(out, ["group", "page", "panel_order", "model", "condition", "step"])

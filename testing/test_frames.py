@@ -1,0 +1,56 @@
+"""analysis/frames.py: the column-at-a-time sort and concatenation give exactly what pandas' own do."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.frames import concat_rows, sorted_by
+
+
+def frame(n: int = 40, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "group": pd.Categorical(rng.choice(["b", "a", "c"], n), categories=["a", "b", "c"]),
+        "page": rng.integers(1, 3, n).astype("int32"),
+        "step": rng.integers(0, 4, n),  # many ties: the order among them must be pandas'
+        "value": np.where(rng.random(n) < 0.2, np.nan, rng.random(n)),
+        "best": rng.random(n) < 0.5,
+        "name": rng.choice(["x", "y"], n).astype(object),
+    })
+
+
+@pytest.mark.parametrize("keys", [["group", "page", "step"], ["step", "value"], ["name", "group"]])
+@pytest.mark.parametrize("index", ["range", "filtered"])
+def test_sorted_by_is_sort_values(keys, index):
+    data = frame()
+    if index == "filtered":  # the rows a filter kept: labels are not positions
+        data = data[data["best"]]
+    expected = data.sort_values(keys, ignore_index=True)
+    mine = data.copy()
+    got = sorted_by(mine, keys)
+    pd.testing.assert_frame_equal(got, expected)
+    assert mine.shape[1] == 0  # each column let go of as it was taken
+
+
+@pytest.mark.parametrize("case", ["same order", "other column order", "int and float", "categoricals"])
+def test_concat_rows_is_pd_concat(case):
+    a, b = frame(10, 1), frame(7, 2)
+    if case == "other column order":
+        b = b[list(reversed(b.columns))]
+    elif case == "int and float":
+        b = b.assign(step=b["step"].astype(float))
+    elif case == "categoricals":
+        b = b.assign(group=b["group"].cat.set_categories(["a", "b", "c", "d"]))
+    expected = pd.concat([a, b], ignore_index=True)
+    parts = [a.copy(), b.copy()]
+    got = concat_rows(parts)
+    pd.testing.assert_frame_equal(got, expected)
+    assert parts == []
+
+
+def test_concat_rows_of_other_columns_is_pd_concat():
+    a, b = frame(5, 1), frame(4, 2).drop(columns="best").assign(extra=1.5)
+    parts = [a, b]
+    pd.testing.assert_frame_equal(concat_rows(parts), pd.concat([a, b], ignore_index=True))
+    assert parts == []
