@@ -91,7 +91,8 @@ def _settings(frame: pd.DataFrame, groups: dict[str, str], root: Path | None):
     tidy table does not carry (lm-eval's `limit`, the Trainer's `max_steps`)."""
     if root is None or frame.empty or "source" not in frame.columns:
         return
-    for (exp, source), _ in frame[frame["experiment"].isin(groups)].groupby(["experiment", "source"], sort=True):
+    pairs = frame.loc[frame["experiment"].isin(groups), ["experiment", "source"]]  # two columns, not every row's
+    for exp, source in pairs.groupby(["experiment", "source"], sort=True).size().index:
         path = Path(root) / str(source)
         if path.suffix != ".json":
             continue
