@@ -6,6 +6,10 @@ big temporary array, every later array up to 32 MB (the codes and numbers of a f
 comes from the heap, whose freed holes are kept by the process. Computing the overview of a log
 tree of 5 million records left 230 MB of such holes. A fixed threshold (`MMAP_THRESHOLD`) keeps
 big arrays in mappings of their own: freed, they are gone from the process's memory.
+
+Each such array is mapped afresh, its pages zeroed by the system: at 1 MB the views of a one-file
+rerun of the 100,000-file sweep took ~0.5 s longer; at 8 MB ~0.2 s, with the same peak memory
+(log tree 1,398 / 1,409 MB, sweep 1,260-1,333 / 1,279-1,296 MB; 2,070 and 1,423 MB without).
 """
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ import ctypes
 import sys
 
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
-MMAP_THRESHOLD = 1 << 20  # arrays of 1 MB and more: 130,000 numbers
+MMAP_THRESHOLD = 8 << 20  # arrays of 8 MB and more: a million numbers
 
 
 def return_freed_memory() -> bool:

@@ -18,7 +18,7 @@ PROBE = textwrap.dedent("""
             if line.startswith("VmRSS"):
                 return int(line.split()[1]) // 1024
     fixed = return_freed_memory() if sys.argv[1] == "fixed" else False
-    a = np.ones(30 << 17)  # 30 MB, freed: glibc would raise its mmap threshold to this
+    a = np.ones(30 << 17)  # 30 MB, freed: glibc would raise its mmap threshold to this (the fixed one is 8 MB)
     del a
     b = np.ones(20 << 17)  # 20 MB, then something after it on the heap
     c = np.ones(1000)
