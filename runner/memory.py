@@ -9,7 +9,8 @@ big arrays in mappings of their own: freed, they are gone from the process's mem
 
 Each such array is mapped afresh, its pages zeroed by the system: at 1 MB the views of a one-file
 rerun of the 100,000-file sweep took ~0.5 s longer; at 8 MB ~0.2 s, with the same peak memory
-(log tree 1,398 / 1,409 MB, sweep 1,260-1,333 / 1,279-1,296 MB; 2,070 and 1,423 MB without).
+(cold peak PSS, medians: log tree 1,398 / 1,409 MB and 1,788 without; sweep 1,260-1,333 /
+1,279-1,296 MB and 1,423-1,464 without).
 """
 from __future__ import annotations
 
