@@ -56,11 +56,6 @@ class Blocks:
     spool: Path | None = None
 
     @property
-    def uncached(self) -> int:
-        """How many rows the blocks to format hold."""
-        return sum(b - a for a, b in (s for s in self.spans if s is not None)) if self.names else len(self.rows)
-
-    @property
     def complete(self) -> bool:
         """Every block's rows are here: the table can be rendered whole if it must."""
         return all(span is not None for span in self.spans)
@@ -128,18 +123,19 @@ _BATCH_ROWS = 100_000  # uncached blocks side by side are formatted together, up
 
 def _write_blocks(render: Callable[["pd.DataFrame"], str], blocks: Blocks, cache: Path, into: IO[str]) -> None:
     if blocks.spool is None:
-        _write_rows(render, blocks, lambda a, b: blocks.rows.iloc[a:b], cache, into)
+        _write_rows(render, blocks, lambda a, b: blocks.rows.iloc[a:b], lambda: blocks.rows, cache, into)
         return
-    from runner.spool import SpoolReader
+    from runner.spool import SpoolReader, read_spool
     with SpoolReader(blocks.spool) as spool:
-        _write_rows(render, blocks, spool.rows, cache, into)
+        _write_rows(render, blocks, spool.rows, lambda: read_spool(blocks.spool), cache, into)
 
 
-def _write_rows(render: Callable[["pd.DataFrame"], str], blocks: Blocks,
-                take: Callable[[int, int], "pd.DataFrame"], cache: Path, into: IO[str]) -> None:
-    """`_write_blocks` with the uncached rows `take(start, stop)`, asked for in ascending order."""
+def _write_rows(render: Callable[["pd.DataFrame"], str], blocks: Blocks, take: Callable[[int, int], "pd.DataFrame"],
+                whole: Callable[[], "pd.DataFrame"], cache: Path, into: IO[str]) -> None:
+    """`_write_blocks` with the uncached rows `take(start, stop)`, asked for in ascending order, or
+    `whole()` at once (a table that is not a concatenation of its blocks)."""
     if not blocks.names:
-        into.write(render(take(0, blocks.uncached)))
+        into.write(render(whole()))
         return
     header = render(take(0, 0))
     into.write(header)
@@ -162,12 +158,7 @@ def _write_rows(render: Callable[["pd.DataFrame"], str], blocks: Blocks,
             if blocks.complete:
                 into.seek(0)
                 into.truncate()
-                if blocks.spool is None:
-                    into.write(render(blocks.rows))
-                else:
-                    from runner.spool import SpoolReader
-                    with SpoolReader(blocks.spool) as again:  # read from the start, whole
-                        into.write(render(again.rows(0, again.length)))
+                into.write(render(whole()))
                 return
             raise BlockCacheLost(f"the table is not a concatenation of its blocks; its block cache "
                                  f"{cache} was cleared, the next run writes it whole")

@@ -690,8 +690,7 @@ class Pipeline:
         """Feed the workers while the batches are still being computed: at most two jobs per
         worker are in the pool at a time, the rest wait here, best first (`priority`)."""
         queue: list[tuple[tuple[bool, float], int, Job]] = []
-        running: dict[Future, Job] = {}
-        spools: dict[Future, Path] = {}  # the rows a job reads from a file, removed when it is done
+        running: dict[Future, Job] = {}  # a spooled job as sent: its file is removed once it is done
         from runner.spool import remove_stale
         remove_stale(self.spool_dir)
         broken: list[Job] = []
@@ -705,8 +704,7 @@ class Pipeline:
                 queue.clear()
                 for fut in list(running):
                     if fut.cancel():
-                        del running[fut]
-                        _unlink(spools.pop(fut, None))
+                        _unlink(running.pop(fut).spooled_to)
             elif more:
                 batch = next(feed, None)
                 if batch is None:
@@ -718,7 +716,7 @@ class Pipeline:
                     bar.refresh()
                     batch = job = None  # the queue holds the jobs: no rows kept here past their drawing
             while queue and len(running) < 2 * self.workers and not broken:
-                self._submit(pool, heapq.heappop(queue)[2], running, spools, broken)
+                self._submit(pool, heapq.heappop(queue)[2], running, broken)
             if broken:  # the pool is gone: the rest is drawn in this process, below
                 broken += [j for _, _, j in sorted(queue)]
                 queue.clear()
@@ -727,7 +725,6 @@ class Pipeline:
             done, _ = wait(running, timeout=0 if more else 0.2, return_when=FIRST_COMPLETED)
             for fut in done:
                 job = running.pop(fut)
-                spool = spools.pop(fut, None)
                 try:
                     result = fut.result()
                 except BrokenProcessPool:  # a worker died (killed, crashed): render the rest here
@@ -735,7 +732,7 @@ class Pipeline:
                     continue
                 except Exception as exc:  # noqa: BLE001 - reported, the others go on
                     result = (job.rel_path, f"worker failed: {type(exc).__name__}: {exc}", 0.0)
-                _unlink(spool)
+                _unlink(job.spooled_to)
                 bar.update()
                 yield result
             job = None
@@ -750,13 +747,11 @@ class Pipeline:
                         break
                     bar.update()
                     yield render_job(job, self.options.out, self.config, self.registry)
-                    _unlink(job.spooled_to)
             finally:
                 for job in broken:
                     _unlink(job.spooled_to)
 
-    def _submit(self, pool: Executor, job: Job, running: dict[Future, Job], spools: dict[Future, Path],
-                broken: list[Job]) -> None:
+    def _submit(self, pool: Executor, job: Job, running: dict[Future, Job], broken: list[Job]) -> None:
         """Hand one job to the pool (its rows through a spool file when many, runner/spool.py); a
         spooled job is kept as sent, its rows in the file and not in this process meanwhile."""
         sent = spooled(shipped(job, self.registry[job.spec_name], self.options.out), self.spool_dir)
@@ -768,8 +763,6 @@ class Pipeline:
             _unlink(spool)
             return
         running[fut] = job if spool is None else sent
-        if spool is not None:
-            spools[fut] = spool
 
 
 def _unlink(path: Path | None) -> None:

@@ -337,9 +337,13 @@ def test_a_run_stopped_while_planning_removes_nothing_as_stale(setup, small_tree
     assert run(make).removed == ["extra_fig/ft2.png"]
 
 
-def test_a_dying_worker_hands_its_outputs_back_to_the_main_process(setup, caplog):
+@pytest.mark.parametrize("spool_over", [None, 0], ids=["rows in the job", "rows in spool files"])
+def test_a_dying_worker_hands_its_outputs_back_to_the_main_process(setup, caplog, monkeypatch, spool_over):
     """A worker killed while drawing (OOM killer, segfault): what it held and everything still
-    queued is drawn in the main process; the run completes."""
+    queued is drawn in the main process (a spooled job from its file); the run completes and
+    leaves no spool file."""
+    if spool_over is not None:
+        monkeypatch.setattr("runner.render.SPOOL_OVER", spool_over)
     make, out, module = setup
     module(EXTRA.replace("def draw(data, ctx):\n", textwrap.dedent(f"""\
         def draw(data, ctx):
@@ -352,6 +356,8 @@ def test_a_dying_worker_hands_its_outputs_back_to_the_main_process(setup, caplog
     assert (out / "extra_fig" / "ft1.png").read_bytes()[:8] == PNG
     assert (out / "extra_fig" / "ft2.png").read_bytes()[:8] == PNG
     assert "a worker process died" in caplog.text
+    assert (out / ".cache" / "spool").is_dir() == (spool_over is not None)  # the jobs went by file
+    assert not list((out / ".cache" / "spool").glob("*"))
 
 
 def test_a_failing_output_is_retried_and_the_others_are_kept(setup, small_tree, tmp_path):
