@@ -12,7 +12,7 @@ from readers_helpers import rules
 from testing_helpers import write_eval
 from utils.errors import UserError
 from utils.labels import LABELS, plain
-from utils.loading import (COLUMNS, WALL_TIME, ParseCache, _coded_frame, _frame_by_file, discover, load,
+from utils.loading import (COLUMNS, WALL_TIME, ParseCache, _coded_frame, frame_by_file, discover, load,
                            merge_repeats, pack, packed_len, place_stepless, unpack)
 from utils.readers import NO_STEP, all_readers
 from utils.synthetic import write_tree
@@ -229,7 +229,7 @@ def test_frame_equals_the_full_stable_sort_cold_and_cached(tmp_path, extra):
 
     # the by-file build runs exactly when each file holds one key of its own
     blocks = [(cache.entries[str(p)][4][1], p.relative_to(root).as_posix()) for p in cached.files]
-    assert (_frame_by_file(blocks) is not None) == (extra == "one_key_per_file")
+    assert (frame_by_file(blocks) is not None) == (extra == "one_key_per_file")
 
 
 def test_discover_order_and_what_it_skips(tmp_path):
@@ -377,8 +377,8 @@ def test_the_parse_cache_round_trips_wall_times(tmp_path, config, monkeypatch, b
     assert cached.parsed == [] and not cached.problems
     pd.testing.assert_frame_equal(cold.frame, cached.frame, check_exact=True)
     blocks = [(again.entries[str(p)][4][1], p.relative_to(root).as_posix()) for p in cached.files]
-    assert (_frame_by_file(blocks) is not None) == by_file
-    monkeypatch.setattr("utils.loading._frame_by_file", lambda blocks: None)  # the full sort gives the same
+    assert (frame_by_file(blocks) is not None) == by_file
+    monkeypatch.setattr("utils.loading.frame_by_file", lambda blocks: None)  # the full sort gives the same
     pd.testing.assert_frame_equal(load(root, config, again).frame, cold.frame, check_exact=True)
     frame = cold.frame.set_index(["experiment", "step"])
     assert frame.loc[("adam", 1), WALL_TIME] == 1_664_364_007.311  # milliseconds -> seconds
@@ -416,7 +416,7 @@ def test_the_coded_table_equals_the_table_built_from_lists(tmp_path, monkeypatch
     blocks = [(again.entries[str(p)][4][1], p.relative_to(root).as_posix()) for p in cached.files]
     long = [cols for cols, _ in blocks if packed_len(cols) >= 256]
     assert long and all(type(cols[4]) is tuple and len(cols[4]) == 2 for cols in long)  # metric names coded
-    assert _frame_by_file(blocks) is None and _coded_frame(blocks) is not None
+    assert frame_by_file(blocks) is None and _coded_frame(blocks) is not None
     monkeypatch.setattr("utils.loading._coded_frame", lambda blocks: None)
     from_lists = load(root, cfg, again).frame
     for frame in (cold.frame, cached.frame):

@@ -95,7 +95,7 @@ class LoadResult:
     notes: list[Problem] = field(default_factory=list)  # files read, with values read as missing
     statuses: list[FileStatus] = field(default_factory=list)  # every file under the root, in path order
     tailed: dict[str, tuple[int, int]] = field(default_factory=dict)  # logs read from an offset: (offset, bytes)
-    # the frame is each file's rows in one run, files in key order (`_frame_by_file`, nothing merged
+    # the frame is each file's rows in one run, files in key order (`frame_by_file`, nothing merged
     # or placed): a changed file's rows can be put in place of its old ones (utils/reloading.py)
     by_file: bool = False
 
@@ -618,8 +618,8 @@ def _merge_once(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 
 def _sorted_and_merged(blocks: list[tuple[tuple[list, ...], str]]) -> tuple[pd.DataFrame, int, bool]:
     """The tidy frame, rows in `_ORDER` (stable), repeated records merged; how many were; and
-    whether it is built file by file (`_frame_by_file`)."""
-    frame = _frame_by_file(blocks)
+    whether it is built file by file (`frame_by_file`)."""
+    frame = frame_by_file(blocks)
     if frame is not None:  # one file per experiment x condition x task: no record can repeat
         return frame, 0, True
     frame = _coded_frame(blocks)
@@ -702,7 +702,7 @@ def _label_codes(parts: list, lengths: list[int]) -> pd.Categorical | None:
     return pd.Categorical.from_codes(cats.get_indexer(names)[np.concatenate(pieces)], dtype=pd.CategoricalDtype(cats))
 
 
-def _frame_by_file(blocks: list[tuple[tuple[list, ...], str]]) -> pd.DataFrame | None:
+def frame_by_file(blocks: list[tuple[tuple[list, ...], str]]) -> pd.DataFrame | None:
     """The sorted frame without sorting the whole table, for the usual tree: each file holds one
     experiment x condition x task, and no two files the same one. Then the full stable sort is
     the files ordered by that key, each file's rows ordered by (metric, statistic, step); files
