@@ -165,4 +165,4 @@ def test_a_figure_with_many_rows_is_drawn_from_its_spool(tmp_path, monkeypatch):
     path, error, _ = render_module.render_job(sent, tmp_path / "out", load_config(None), {"x": spec})
     assert error is None and (tmp_path / "out" / "x.png").read_text() == to_csv_text(data)
     pd.testing.assert_frame_equal(seen[0], data)
-    assert render_module.spooled(render_module.Job("x", "x.png", {}, data.iloc[:10], "fp"), tmp_path) .spool is None
+    assert render_module.spooled(render_module.Job("x", "x.png", {}, data.iloc[:10], "fp"), tmp_path).spool is None
