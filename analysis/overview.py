@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.figure_data import described, distinct_pairs, run_index as figure_run_index
-from analysis.frames import columns, concat_rows, sorted_by
+from analysis.frames import columns, concat_rows, narrowest_ints, sorted_by
 from analysis.runs import without_baseline
 from analysis.scores import DIAGNOSTIC
 from utils.config import Config
@@ -33,8 +33,9 @@ PANELS_PER_NARROW_PAGE = 6  # on a one-column page (plots.width under 5 in): 2 c
 TRAIN = "train"  # the condition of training-time values (issue 21's readers); every other is an evaluation
 
 OVERVIEW_COLUMNS = ["group", "model", "run_index", "condition", "role", "task", "name", "panel", "panel_label",
-                    "panel_order", "page", "kind", "step", "value", "seed_std", "n_seeds", "stderr", "n_sub", "best", "diverged"]
-_SMALL_INTS = ("run_index", "panel_order", "page", "n_seeds", "n_sub")  # the overview's small whole numbers
+                    "panel_order", "page", "kind", "step", "value", "n_seeds", "stderr", "best", "diverged"]
+_SMALL_INTS = ("run_index", "panel_order", "page", "n_seeds")  # the overview's small whole numbers
+_MEANS = ["group", "model", "condition", "task", "name", "step", "value", "n_seeds", "stderr", "kind"]  # `_model_means`
 SUITE_COLUMNS = ["group", "model", "run_index", "condition", "task", "name", "benchmark", "headline", "aggregated",
                  "n_sub", "kind", "step", "value", "stderr", "value_std", "n_seeds", "scale"]
 
@@ -312,9 +313,9 @@ def suite_subtasks(suite: pd.DataFrame) -> pd.DataFrame:
 
 
 def _per_model(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Seeds averaged per model at each step: value (mean), seed_std, n_seeds, stderr (mean), kind."""
+    """Seeds averaged per model at each step: value (mean), n_seeds, stderr (mean), kind."""
     return rows.groupby(keys + ["step"], sort=True).agg(
-        value=("value", "mean"), seed_std=("value", "std"), n_seeds=("value", "size"), stderr=("stderr", "mean"),
+        value=("value", "mean"), n_seeds=("value", "size"), stderr=("stderr", "mean"),
         kind=("kind", "first")).reset_index()
 
 
@@ -338,14 +339,14 @@ def _model_means(frame: pd.DataFrame, curves: pd.DataFrame, diagnostics: pd.Data
                 else rows.assign(stderr=np.nan))
         rows = categorical(rows.assign(value=rows["value"].astype(float), stderr=rows["stderr"].astype(float)), _CODED)
         scored = fold(_per_model(rows, keys), ["group", "model", "condition"])
-        parts.append(scored[scored["headline"]])
+        parts.append(scored.loc[scored["headline"], _MEANS])
     if not diag.empty:  # never folded into a benchmark: a diagnostic's name is its own
         diag = categorical(diag.assign(value=diag["value"].astype(float), stderr=np.nan), _CODED)
         per = _per_model(diag, keys)
-        parts.append(per.assign(name=per["task"], benchmark=per["task"], headline=True, aggregated=False, n_sub=0))
+        parts.append(per.assign(name=per["task"])[_MEANS])
     rows = diag = scored = per = None  # only the parts are held while they are put end to end
-    out = _concat_coded(parts, ("group", "model", "condition", "task", "name", "benchmark", "kind"))
-    out["n_seeds"] = out["n_seeds"].fillna(1).astype("int64")
+    out = _concat_coded(parts, ("group", "model", "condition", "task", "name", "kind"))
+    out["n_seeds"] = out["n_seeds"].fillna(1).astype("int32")
     return out
 
 
@@ -397,6 +398,7 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
                 label[(group, name, model)] = name + said
     out["panel"] = _like(out["name"], [panel[(g, n, m)] for g, n, m, _ in firsts], trip)
     out["panel_label"] = _like(out["name"], [label[(g, n, m)] for g, n, m, _ in firsts], trip)
+    del trip  # a number a row: 40 MB of a log tree's overview, not held to the end
     out = out[_rows_in(out, ["group", "panel"], _two_steps(out, ["group", "panel", "model", "condition"]))]
     out = compares_something(out, "panel")
     if out.empty:
@@ -410,9 +412,10 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
     order = (out.iloc[np.unique(pair, return_index=True)[1]].reset_index(drop=True)  # a row a panel, by its number
              .sort_values(["group", "_diag", "_eval", "panel"], ascending=[True, True, False, True]))
     order["panel_order"] = order.groupby("group", observed=True).cumcount()
-    out["panel_order"] = order["panel_order"].sort_index().to_numpy()[pair]
+    out["panel_order"] = order["panel_order"].sort_index().to_numpy(dtype="int32")[pair]
+    del pair, has_eval
     per_page = PANELS_PER_PAGE if config.plot_width >= 5 else PANELS_PER_NARROW_PAGE
-    out["page"] = (out["panel_order"] // per_page + 1).astype("int64")
+    out["page"] = (out["panel_order"] // per_page + 1).astype("int32")
     out["best"] = False
     out["diverged"] = ~np.isfinite(out["value"])
     ok = out.loc[np.isfinite(out["value"]) & (out["role"] == "eval") & ~out["_diag"],  # a diagnostic has no best
@@ -425,11 +428,12 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
         best = ok.groupby(["group", "panel", "model", "condition"], observed=True)["_signed"].idxmax()
         out.loc[best.to_numpy(), "best"] = True
     index = run_index(curves, diagnostics)
-    out["run_index"] = per_value(out["model"], lambda m: index.get(m, -1), -1, "int64")
+    out["run_index"] = per_value(out["model"], lambda m: index.get(m, -1), -1, "int32")
     out["step"] = out["step"].astype("int64")
-    # counts and numbers of runs, panels and pages in 4 bytes, not 8: 100 MB less of a log tree's 5 M rows,
-    # in this process and in the worker drawing them
-    out = out[OVERVIEW_COLUMNS].astype(dict.fromkeys(_SMALL_INTS, "int32"))
+    # counts and numbers of runs, panels and pages in the fewest bytes that hold them (_SMALL_INTS: one
+    # or two, not eight): 140 MB less of a log tree's 5 M rows, here and in the worker drawing them
+    for name in _SMALL_INTS:
+        out[name] = narrowest_ints(out[name])
     # sorted on codes of sorted categories: the order of the strings. The labels stay codes: millions
     # of rows for a log tree, shipped to the worker that draws them and grouped there again
-    return sorted_by(out, ["group", "page", "panel_order", "model", "condition", "step"])
+    return sorted_by(out, ["group", "page", "panel_order", "model", "condition", "step"], keep=OVERVIEW_COLUMNS)

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.frames import concat_rows, sorted_by
+from analysis.frames import concat_rows, narrowest_ints, sorted_by
 
 
 def frame(n: int = 40, seed: int = 0) -> pd.DataFrame:
@@ -17,10 +17,14 @@ def frame(n: int = 40, seed: int = 0) -> pd.DataFrame:
         "value": np.where(rng.random(n) < 0.2, np.nan, rng.random(n)),
         "best": rng.random(n) < 0.5,
         "name": rng.choice(["x", "y"], n).astype(object),
+        # categories not in alphabetical order, and missing labels: sorted by category, missing last
+        "label": pd.Categorical(rng.choice(["u", "t", None], n), categories=["u", "t"]),
+        "note": rng.choice(["p", "q", None], n).astype(object),  # missing text sorts last too
     })
 
 
-@pytest.mark.parametrize("keys", [["group", "page", "step"], ["step", "value"], ["name", "group"]])
+@pytest.mark.parametrize("keys", [["group", "page", "step"], ["step", "value"], ["name", "group"],
+                                  ["label", "step"], ["note", "best", "value"]])
 @pytest.mark.parametrize("index", ["range", "filtered"])
 def test_sorted_by_is_sort_values(keys, index):
     data = frame()
@@ -31,6 +35,15 @@ def test_sorted_by_is_sort_values(keys, index):
     got = sorted_by(mine, keys)
     pd.testing.assert_frame_equal(got, expected)
     assert mine.shape[1] == 0  # each column let go of as it was taken
+
+
+def test_sorted_by_keeps_only_the_columns_asked_for_in_their_order():
+    data = frame()
+    keep = ["value", "group", "step"]
+    mine = data.copy()
+    got = sorted_by(mine, ["group", "step"], keep=keep)
+    pd.testing.assert_frame_equal(got, data.sort_values(["group", "step"], ignore_index=True)[keep])
+    assert mine.shape[1] == 0  # the columns not kept are let go of too
 
 
 @pytest.mark.parametrize("case", ["same order", "other column order", "int and float", "categoricals"])
@@ -54,3 +67,14 @@ def test_concat_rows_of_other_columns_is_pd_concat():
     parts = [a, b]
     pd.testing.assert_frame_equal(concat_rows(parts), pd.concat([a, b], ignore_index=True))
     assert parts == []
+
+
+@pytest.mark.parametrize("values, dtype", [
+    ([-1, 0, 127], "int8"), ([0, 128], "int16"), ([-129, 3], "int16"), ([0, 40_000], "int32"),
+    ([0, 2 ** 40], "int64"), ([], "int64"),
+])
+def test_narrowest_ints_hold_every_value(values, dtype):
+    column = pd.Series(values, dtype="int64")
+    got = narrowest_ints(column)
+    assert str(got.dtype) == dtype
+    assert got.tolist() == values

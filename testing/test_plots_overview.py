@@ -169,8 +169,8 @@ def test_the_overview_holds_its_labels_as_codes_in_the_strings_order(config):
     keys = ["group", "page", "panel_order", "model", "condition", "step"]
     pd.testing.assert_frame_equal(text, text.sort_values(keys, kind="stable", ignore_index=True))
     assert set(text["name"]) == {"loss", "mmlu_x", "zz"} and list(text["model"].unique()) == ["B", "a", "b10", "b2"]
-    small = ["run_index", "panel_order", "page", "n_seeds", "n_sub"]  # 4 bytes each, in the worker too
-    assert [str(view[c].dtype) for c in small] == ["int32"] * 5 and view["run_index"].tolist()[:1] == [0]
+    small = ["run_index", "panel_order", "page", "n_seeds"]  # 1 byte each here, in the worker too
+    assert [str(view[c].dtype) for c in small] == ["int8"] * 4 and view["run_index"].tolist()[:1] == [0]
 
 
 @pytest.mark.parametrize("values, panels", [
