@@ -39,7 +39,8 @@ from tqdm import tqdm
 from runner.checks import check_found, check_outputs, check_paths
 from runner.fingerprint import code_hash, code_state, files_hash, list_tree, selection_key, tree_of
 from runner.manifest import Journal, mark_output_folder, read_manifest, write_manifest
-from runner.render import Job, init_worker, ping, render_job, shipped, spooled, started
+from runner.memory import trim_heap
+from runner.render import Job, init_worker, ping, render_job, rowless, shipped, spooled, started
 from runner.report import Options, RunReport
 from utils.atomic import write_text
 from utils.config import Config
@@ -266,6 +267,8 @@ class Pipeline:
             result = load(self.options.data, self.config, self.parse_cache, pool=pool, listing=listing)
         clock("load")
         self.last_load = result
+        if not self.session:  # read once: saved and let go before the views (91 MB at 5 M log records)
+            self._let_go_of_parse_cache()
         from utils.conflicts import resolve_conflicts
         frame, records, conflicts = resolve_conflicts(result.frame, self.options.data)  # the newer wins
         report.conflicts = [str(c) for c in conflicts]
@@ -330,6 +333,7 @@ class Pipeline:
                 views.release(set().union(*(lineage(n) for n in order[at:])))
                 t0 = time.perf_counter()
                 view = views.get(name)
+                trim_heap()  # what the view's computation freed inside the heap (runner/memory.py)
                 t1 = time.perf_counter()
                 spent["views"] += t1 - t0
                 if view is None:
@@ -346,7 +350,7 @@ class Pipeline:
                 wanted.update(j.rel_path for j in jobs)
                 report.planned += len(jobs)
                 report.up_to_date += len(jobs) - len(fresh)
-                todo.update((j.rel_path, (dataclasses.replace(j, data=j.data.iloc[:0], rows=None), self._shows(j)))
+                todo.update((j.rel_path, (dataclasses.replace(j, data=rowless(j.data), rows=None), self._shows(j)))
                             for j in fresh)
                 spent["plan"] += time.perf_counter() - t1
                 yield fresh
@@ -503,6 +507,16 @@ class Pipeline:
         thread = threading.Thread(target=save, name="save-table")
         thread.start()
         return thread
+
+    def _let_go_of_parse_cache(self) -> None:
+        """Write the parse cache and keep only each file's stamp (what `_read_as_listed` needs): a
+        one-shot run does not read it again, and it would be held through the views."""
+        cache = self._parse_cache
+        if cache is None:
+            return
+        cache.save()
+        self._read_entries = {path: entry[:4] for path, entry in cache.entries.items()}
+        self._parse_cache = None
 
     def _save_caches(self, force: bool = False) -> None:
         """Write parsed.pickle and folders.pickle (at most every `cache_save_interval` seconds); the
@@ -691,6 +705,10 @@ class Pipeline:
         worker are in the pool at a time, the rest wait here, best first (`priority`)."""
         queue: list[tuple[tuple[bool, float], int, Job]] = []
         running: dict[Future, Job] = {}  # a spooled job as sent: its file is removed once it is done
+        # an output of many rows (spooled) but a table waits, as sent, until every view is let go: the
+        # view it came from and the worker reading its rows are then not held side by side (log tree:
+        # ~300 MB). Tables go at once: a watcher opens them first, and metrics.csv is read in slices
+        held: list[Job] = []
         from runner.spool import remove_stale
         remove_stale(self.spool_dir)
         broken: list[Job] = []
@@ -698,10 +716,13 @@ class Pipeline:
         feed = iter(batches)
         more = True
 
-        while more or queue or running:
+        while more or queue or running or held:
             if self.stop.is_set():  # finish what the workers hold, drop the rest
                 more = False
                 queue.clear()
+                for job in held:
+                    _unlink(job.spooled_to)
+                held.clear()
                 for fut in list(running):
                     if fut.cancel():
                         _unlink(running.pop(fut).spooled_to)
@@ -715,11 +736,21 @@ class Pipeline:
                     bar.total += len(batch)
                     bar.refresh()
                     batch = job = None  # the queue holds the jobs: no rows kept here past their drawing
+            if not more and held:
+                for job in held:
+                    heapq.heappush(queue, (priority(job), next(order), job))
+                held.clear()
             while queue and len(running) < 2 * self.workers and not broken:
-                self._submit(pool, heapq.heappop(queue)[2], running, broken)
+                job = heapq.heappop(queue)[2]
+                sent = spooled(shipped(job, self.registry[job.spec_name], self.options.out), self.spool_dir)
+                if more and sent.spooled_to is not None and self.registry[job.spec_name].kind != "table":
+                    held.append(sent)
+                else:
+                    self._submit(pool, job, sent, running, broken)
             if broken:  # the pool is gone: the rest is drawn in this process, below
-                broken += [j for _, _, j in sorted(queue)]
+                broken += [j for _, _, j in sorted(queue)] + held
                 queue.clear()
+                held.clear()
             if not running:
                 continue
             done, _ = wait(running, timeout=0 if more else 0.2, return_when=FIRST_COMPLETED)
@@ -751,16 +782,17 @@ class Pipeline:
                 for job in broken:
                     _unlink(job.spooled_to)
 
-    def _submit(self, pool: Executor, job: Job, running: dict[Future, Job], broken: list[Job]) -> None:
-        """Hand one job to the pool (its rows through a spool file when many, runner/spool.py); a
-        spooled job is kept as sent, its rows in the file and not in this process meanwhile."""
-        sent = spooled(shipped(job, self.registry[job.spec_name], self.options.out), self.spool_dir)
+    def _submit(self, pool: Executor, job: Job, sent: Job, running: dict[Future, Job], broken: list[Job]) -> None:
+        """Hand one job to the pool as `sent` (`shipped`, and `spooled`: its rows through a spool file
+        when many, runner/spool.py); a spooled job is kept as sent, its rows in the file and not in
+        this process meanwhile."""
         spool = sent.spooled_to
         try:
             fut = pool.submit(render_job, sent, self.options.out, self.config)
         except BrokenProcessPool:
             broken.append(job)
-            _unlink(spool)
+            if job.spooled_to is None:  # the job keeps its rows; a job held as sent keeps its file
+                _unlink(spool)
             return
         running[fut] = job if spool is None else sent
 

@@ -27,10 +27,15 @@ def split(spec: OutputSpec, view: pd.DataFrame) -> Iterable[tuple[dict, pd.DataF
         yield {}, view
         return
     is_base = view["group"] == "baseline" if "group" in view.columns else pd.Series(False, index=view.index)
-    members = view[~is_base]
+    members = view[~is_base] if is_base.any() else view  # not copied when there is no baseline row
     if members.empty:
         return
-    for values, part in members.groupby(list(spec.per), sort=True):
+    grouped = members.groupby(list(spec.per), sort=True)
+    if grouped.ngroups == 1:  # one slice: the rows themselves, not a copy beside them (a log tree's 5 M)
+        slices = [(tuple(members[k].iloc[0] for k in spec.per), members)]
+    else:
+        slices = grouped
+    for values, part in slices:
         values = values if isinstance(values, tuple) else (values,)
         keys = dict(zip(spec.per, (_plain(v) for v in values)))
         if is_base.any() and "baseline_experiment" in view.columns:

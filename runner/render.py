@@ -129,6 +129,13 @@ def shipped(job: Job, spec: OutputSpec, out: Path) -> Job:
 SPOOL_OVER = 200_000  # a job shipped with more rows than this (to draw, or to format) goes through a file
 
 
+def rowless(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame`'s columns and dtypes without its rows, and without a hold on its arrays: an empty
+    slice (`iloc[:0]`) is a view that keeps every column of the frame alive (305 MB of a log tree's
+    overview, kept through the whole render by a job whose rows went to a spool)."""
+    return frame.iloc[:0].copy()
+
+
 def spooled(job: Job, folder: Path) -> Job:
     """A shipped job (`shipped`) with more than `SPOOL_OVER` rows, with those rows in a spool file
     in `folder` (runner/spool.py) instead of in the job: a blocked table reads them a slice at a
@@ -138,11 +145,11 @@ def spooled(job: Job, folder: Path) -> Job:
     if blocks is not None and blocks.names:
         if len(blocks.rows) <= SPOOL_OVER:
             return job
-        none = blocks.rows.iloc[:0]
+        none = rowless(blocks.rows)
         return replace(job, data=none, blocks=replace(blocks, rows=none, spool=write_spool(blocks.rows, folder)))
     if blocks is not None or len(job.data) <= SPOOL_OVER:
         return job
-    return replace(job, data=job.data.iloc[:0], spool=write_spool(job.data, folder))
+    return replace(job, data=rowless(job.data), spool=write_spool(job.data, folder))
 
 
 @contextmanager

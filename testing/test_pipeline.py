@@ -17,7 +17,7 @@ import yaml
 
 from testing_helpers import REPO, write_eval
 from utils.config import load_config
-from utils.loading import ParseCache
+from utils.loading import ParseCache, reading_rules
 import runner.pipeline as pipeline_module
 from runner.pipeline import Pipeline
 from runner.report import Options
@@ -381,6 +381,27 @@ def test_parse_cache_reads_each_file_once_per_change(setup, small_tree, config):
     third = load(small_tree, config, cache)
     assert third.parsed == [bad] and [p.path for p in third.problems] == [bad]
     assert len(third.frame) < len(first.frame)
+
+
+@pytest.mark.parametrize("session", [False, True], ids=["one run", "watch session"])
+def test_a_one_shot_run_saves_its_parse_cache_and_lets_go_of_it(setup, small_tree, session):
+    """A run that will not read again writes the parse cache after loading and keeps only each
+    file's stamp; a watch session keeps it in memory. Either way the next run finds every file parsed."""
+    make, out, _ = setup
+    pipeline = make()
+    pipeline.session = session
+    try:
+        report = pipeline.run()
+        assert report.parsed == 70 and not report.failed
+        assert (pipeline._parse_cache is None) is not session
+        saved = ParseCache(out / ".cache" / "parsed.pickle", reading_rules(pipeline.rules))
+        assert len(saved.entries) == 70
+    finally:
+        pipeline.close()
+    again = run(make)
+    assert again.fast and again.rendered == []
+    change_value(small_tree, "pt1_ft1-1", "angle")
+    assert run(make).parsed == 1  # the other 69 files came from the saved cache
 
 
 def test_a_failing_analysis_view_fails_only_the_outputs_needing_it(setup, monkeypatch):

@@ -10,7 +10,7 @@ from analysis.scores import Gaps
 from analysis.views import SOURCES, VIEWS, compute
 from plots.registry import OutputContext, discover
 from runner.blocks import render_in_blocks, runs
-from runner.planning import FIRST_VIEWS, ViewCache, render_priority, view_order
+from runner.planning import FIRST_VIEWS, ViewCache, render_priority, split, view_order
 from testing_helpers import inferred_config
 from utils.loading import load
 
@@ -91,3 +91,16 @@ def test_a_released_view_asked_for_again_fails_the_view_by_name(small_tree: Path
     assert "primary" not in views.done and views.computed("primary") and "scores" in views.done
     assert views.get("curves") is None  # curves asks for primary, released
     assert "'primary' was released" in views.errors["curves"]
+
+
+@pytest.mark.parametrize("pages", [1, 2])
+def test_a_view_of_one_slice_is_handed_over_whole_not_copied(pages: int) -> None:
+    import pandas as pd
+    spec = discover()["overview"]  # one figure per (group, page)
+    view = pd.DataFrame({"group": pd.Categorical(["runs"] * 6), "page": [1, 1, 1, pages, pages, pages],
+                         "value": range(6)})
+    parts = list(split(spec, view))
+    assert [keys for keys, _ in parts] == [{"group": "runs", "page": p} for p in range(1, pages + 1)]
+    assert all(type(keys["page"]) is int for keys, _ in parts)  # plain values: file names, the manifest
+    assert (parts[0][1] is view) == (pages == 1)  # one slice: the view's own rows, 5 M of a log tree
+    assert sum(len(part) for _, part in parts) == 6

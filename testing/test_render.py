@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from plots.style import apply_style
-from runner.render import save_figure
+from runner.render import rowless, save_figure
 
 matplotlib.use("Agg")
 
@@ -150,3 +150,23 @@ def test_the_collector_runs_less_often_while_an_output_is_drawn(tmp_path, config
     assert seen == [DRAWING_GC_THRESHOLD] and DRAWING_GC_THRESHOLD[0] > before[0]
     assert gc.get_threshold() == before
     assert (error is not None) == fails and (tmp_path / "gc_probe.png").is_file() != fails
+
+
+def _root(array) -> np.ndarray:
+    """The array a (view) array's memory belongs to."""
+    array = np.asarray(array)
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
+def test_a_rowless_frame_keeps_the_columns_and_none_of_the_rows_memory() -> None:
+    import pandas as pd
+    frame = pd.DataFrame({"step": np.arange(1000), "label": pd.Categorical(np.arange(1000) % 3),
+                          "note": [str(i) for i in range(1000)]})
+    empty = rowless(frame)
+    assert list(empty.columns) == list(frame.columns) and (empty.dtypes == frame.dtypes).all() and len(empty) == 0
+    held = [_root(empty["step"].array._ndarray), _root(empty["label"].array.codes), _root(empty["note"].to_numpy())]
+    assert [a.nbytes for a in held] == [0, 0, 0]
+    sliced = frame.iloc[:0]  # what it replaces: an empty view holding every row
+    assert _root(sliced["step"].array._ndarray).nbytes == 8000

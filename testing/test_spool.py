@@ -16,6 +16,7 @@ import runner.pipeline as pipeline_module
 import runner.render as render_module
 import runner.spool as spool_module
 from runner.blocks import plan_blocks, write_blocks
+from runner.planning import ViewCache
 from runner.report import Options
 from runner.spool import SpoolReader, read_spool, remove_stale, write_spool
 from utils.config import load_config
@@ -118,10 +119,18 @@ def test_a_run_with_workers_sends_its_big_jobs_through_spools_and_removes_them(s
     real = pipeline_module.spooled
     monkeypatch.setattr(pipeline_module, "spooled",
                         lambda job, folder: written.append(real(job, folder)) or written[-1])
+    events = []  # (what, output): when each job went to the pool, and when every view was let go
+    submit, release = pipeline_module.Pipeline._submit, ViewCache.release
+    monkeypatch.setattr(pipeline_module.Pipeline, "_submit", lambda self, pool, job, sent, *rest: (
+        events.append(("sent", self.registry[sent.spec_name].kind, sent.spooled_to is not None)),
+        submit(self, pool, job, sent, *rest))[1])
+    monkeypatch.setattr(ViewCache, "release", lambda self, keep: (
+        events.append(("views let go", "", False)) if not keep else None, release(self, keep))[1])
     from plots.registry import discover
     ours = tuple(name for name, spec in discover().items() if spec.module.startswith("plots."))  # not other tests'
     outputs = {}
     for jobs in (1, 2):
+        events.clear()
         out = tmp_path / f"out{jobs}"
         pipeline = pipeline_module.Pipeline(load_config(None), Options(data=small_tree, out=out, jobs=jobs,
                                                                        progress=False, only=ours))
@@ -138,6 +147,12 @@ def test_a_run_with_workers_sends_its_big_jobs_through_spools_and_removes_them(s
     assert spools and not any(p.exists() for p in spools)
     assert list((tmp_path / "out2" / ".cache" / "spool").iterdir()) == []
     assert outputs[1] == outputs[2] and len(outputs[1]) > 10
+    # through the pool, a spooled figure waits until every view is let go; a spooled table does not
+    # (metrics.csv goes while the later views are computed)
+    last = max(i for i, e in enumerate(events) if e[0] == "views let go")
+    sent = [(i, kind) for i, (what, kind, spool) in enumerate(events) if what == "sent" and spool]
+    assert min(i for i, kind in sent if kind == "figure") > last
+    assert any(i < last for i, kind in sent if kind == "table")
 
 
 @pytest.mark.parametrize("slice_rows", [1, 7, 100])
