@@ -97,15 +97,15 @@ def _scale_class(values: np.ndarray) -> str:
     return _scale_of(float(finite.max()) if finite.size else np.nan)
 
 
-def magnitudes(rows: pd.DataFrame, keys: list[str]) -> dict[tuple, tuple[float, float]]:
-    """(median, largest) magnitude of the finite values of each `keys` slice of the rows, in one
-    group-by: what deciding panels needs of a run's values (a slice without a finite value is absent)."""
-    v = rows["value"].to_numpy(dtype=float)
-    finite = np.isfinite(v)
-    by = rows.loc[finite, keys].assign(_abs=np.abs(v[finite])).groupby(keys, observed=True, sort=False)["_abs"]
+def magnitudes(values: np.ndarray, slices: np.ndarray) -> dict[int, tuple[float, float]]:
+    """(median, largest) magnitude of the finite `values` of each slice (`slices`: a slice number a
+    value), in one group-by on the numbers: what deciding panels needs of a run's values (a slice
+    without a finite value is absent). Grouped by one number, not by the labels it stands for: a
+    log tree's 5 million values are grouped without the label combinations' arrays beside them."""
+    finite = np.isfinite(values)
+    by = pd.Series(np.abs(values[finite])).groupby(slices[finite], sort=False)
     stats = pd.DataFrame({"median": by.median(), "top": by.max()})
-    return {k if isinstance(k, tuple) else (k,): (float(m), float(t))
-            for k, m, t in zip(stats.index, stats["median"], stats["top"])}
+    return {int(k): (float(m), float(t)) for k, m, t in zip(stats.index, stats["median"], stats["top"])}
 
 
 def bounded(name: str, kind: str) -> bool:
@@ -186,30 +186,28 @@ def _concat_coded(parts: list[pd.DataFrame], names: tuple[str, ...]) -> pd.DataF
     return concat_rows(parts)
 
 
-def _two_steps(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """The `keys` with two steps or more of a finite value among the rows (a curve): their steps' max
-    above their min, which is a group-by's nunique > 1 for steps (never missing) at a fraction of its
-    cost; only the columns it needs are taken from the rows."""
-    finite = np.isfinite(rows["value"].to_numpy(dtype=float))
-    steps = rows.loc[finite, keys + ["step"]].groupby(keys, observed=True)["step"].agg(["min", "max"])
-    return steps[steps["max"] > steps["min"]].reset_index()[keys]
-
-
-def _rows_in(frame: pd.DataFrame, names: list[str], keep: pd.DataFrame) -> np.ndarray:
-    """Per row of `frame`: whether its values in `names` are those of some row of `keep`; on the
-    codes when the columns are categorical."""
-    if keep.empty:
-        return np.zeros(len(frame), dtype=bool)
-    if not all(isinstance(frame[n].dtype, pd.CategoricalDtype) for n in names):
-        return pd.MultiIndex.from_frame(frame[names]).isin(pd.MultiIndex.from_frame(keep[names]))
+def _curve_rows(frame: pd.DataFrame, outer: list[str], inner: list[str]) -> np.ndarray:
+    """Per row: whether its `outer` slice holds a curve, some `outer + inner` slice with two steps or
+    more of a finite value (its steps' max above their min: a group-by's nunique > 1 for steps, never
+    missing, at a fraction of its cost). The labels are numbered once, in one number a row (their
+    codes in mixed radix: an `outer` slice's number is an `outer + inner` one's divided by the
+    inner labels' radix): no copy of the label columns, no group-by over several of them."""
     key = np.zeros(len(frame), dtype="int64")
-    wanted = np.zeros(len(keep), dtype="int64")
-    for n in names:
-        dtype = frame[n].dtype
-        size = len(dtype.categories) + 1
-        key = key * size + frame[n].cat.codes.to_numpy() + 1
-        wanted = wanted * size + pd.Categorical(keep[n], dtype=dtype).codes + 1
-    return np.isin(key, wanted)
+    tail = 1
+    for name in outer + inner:
+        column = frame[name]
+        codes = (column.cat.codes if isinstance(column.dtype, pd.CategoricalDtype)
+                 else pd.Series(pd.factorize(column, use_na_sentinel=True)[0])).to_numpy()
+        size = int(codes.max(initial=-1)) + 2  # codes from -1 (missing) up
+        key *= size
+        key += codes
+        key += 1
+        if name in inner:
+            tail *= size
+    finite = np.isfinite(frame["value"].to_numpy(dtype=float))
+    steps = pd.Series(frame["step"].to_numpy()[finite]).groupby(key[finite], sort=False).agg(["min", "max"])
+    curves = steps.index.to_numpy()[steps["max"].to_numpy() > steps["min"].to_numpy()]
+    return np.isin(key // tail, np.unique(curves // tail))
 
 
 def _like(column: pd.Series, values: list[str], which: np.ndarray) -> pd.Categorical | list[str]:
@@ -363,7 +361,7 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
     if out is None:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in OVERVIEW_COLUMNS})
     # a curve: some run of the task has two finite values
-    out = out[_rows_in(out, ["group", "name"], _two_steps(out, ["group", "name", "model", "condition"]))]
+    out = out[_curve_rows(out, ["group", "name"], ["model", "condition"])]
     if out.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in OVERVIEW_COLUMNS})
     out["role"] = mapped(out["condition"], role)
@@ -378,7 +376,7 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
         models.setdefault((group, name), []).append(str(model))
         if kind != DIAGNOSTIC:  # a diagnostic says nothing of what was measured
             signature.setdefault((group, str(model)), set()).add(str(name))
-    size = magnitudes(out, ["group", "name", "model"])
+    size = {firsts[i][:3]: both for i, both in magnitudes(out["value"].to_numpy(dtype=float), trip).items()}
     panel, label = {}, {}
     for (group, name), runs in sorted(models.items()):
         kind = kinds[(group, name)]
@@ -399,7 +397,7 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
     out["panel"] = _like(out["name"], [panel[(g, n, m)] for g, n, m, _ in firsts], trip)
     out["panel_label"] = _like(out["name"], [label[(g, n, m)] for g, n, m, _ in firsts], trip)
     del trip  # a number a row: 40 MB of a log tree's overview, not held to the end
-    out = out[_rows_in(out, ["group", "panel"], _two_steps(out, ["group", "panel", "model", "condition"]))]
+    out = out[_curve_rows(out, ["group", "panel"], ["model", "condition"])]
     out = compares_something(out, "panel")
     if out.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in OVERVIEW_COLUMNS})
