@@ -20,30 +20,31 @@ from __future__ import annotations
 
 import ctypes
 import sys
+from typing import Callable
 
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
 MMAP_THRESHOLD = 8 << 20  # arrays of 8 MB and more: a million numbers
 
 
+def _glibc(name: str) -> Callable[..., int] | None:
+    """The C library's function `name` on Linux, or None where there is none (macOS, musl)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return getattr(ctypes.CDLL(None), name)
+    except (OSError, AttributeError):
+        return None
+
+
 def return_freed_memory() -> bool:
     """Fix glibc's mmap threshold at `MMAP_THRESHOLD` for this process (and the workers it forks
     later); False where the C library has no such setting (macOS, musl): nothing changes there."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    return mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
+    mallopt = _glibc("mallopt")
+    return mallopt is not None and mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
 
 
 def trim_heap() -> bool:
     """Give the free pages inside the heap back to the system (glibc's `malloc_trim`); True when
     some were. False where the C library has no such call: nothing changes there."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        malloc_trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):
-        return False
-    return malloc_trim(0) == 1
+    malloc_trim = _glibc("malloc_trim")
+    return malloc_trim is not None and malloc_trim(0) == 1
