@@ -5,7 +5,7 @@ A view may depend on other views (predictions are computed from scores).
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Collection, Iterable
 
 import numpy as np
 import pandas as pd
@@ -117,6 +117,22 @@ def lineage(name: str) -> set[str]:
     for source in SOURCES.get(name, ()):
         seen |= lineage(source)
     return seen
+
+
+def still_needed(coming: Iterable[str], computed: Collection[str]) -> set[str]:
+    """The views a run must still hold: those still to be asked for (`coming`) and, for each not
+    `computed` yet, the views it is computed from, through views not computed yet either. A view
+    computed already needs none of its sources again: `primary` is let go once the curves and
+    scores are computed, not when the last view built on them is."""
+    keep: set[str] = set()
+    todo = list(coming)
+    while todo:
+        name = todo.pop()
+        if name not in keep:
+            keep.add(name)
+            if name not in computed:
+                todo.extend(SOURCES.get(name, ()))
+    return keep
 
 
 def compute(needed: set[str], frame: pd.DataFrame, config: Config, gaps: Gaps) -> dict[str, pd.DataFrame]:

@@ -311,7 +311,7 @@ class Pipeline:
         if not self.session:  # the memo is not needed again: saved and let go (64 MB at 217,000 folders)
             self._save_folder_memo()
             self._folder_memo = None
-        from analysis.views import lineage
+        from analysis.views import still_needed
         from runner.planning import ViewCache, view_order  # lazily: pandas and the analysis views
         gaps = Gaps()
         # the views see the data root this run read (--data): a finding reads a results file's settings
@@ -330,7 +330,7 @@ class Pipeline:
             nonlocal planned_all
             order = view_order({s.needs for s in self.specs})
             for at, name in enumerate(order):
-                views.release(set().union(*(lineage(n) for n in order[at:])))
+                views.release(still_needed(order[at:], views.done))
                 t0 = time.perf_counter()
                 view = views.get(name)
                 trim_heap()  # what the view's computation freed inside the heap (runner/memory.py)

@@ -73,9 +73,9 @@ class ViewCache:
         return name in self.done or name in self.released
 
     def release(self, keep: set[str]) -> None:
-        """Let go of every view but those in `keep` (the views still to be asked for and every view
-        they are computed from, `analysis.views.lineage`): a log tree's overview and curves are
-        millions of rows each, not needed once their outputs are planned."""
+        """Let go of every view but those in `keep` (the views still to be asked for and what those
+        not computed yet are computed from, `analysis.views.still_needed`): a log tree's overview and
+        curves are millions of rows each, not needed once their outputs are planned."""
         for name in [n for n in self.done if n not in keep]:
             del self.done[name]
             self.released.add(name)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from analysis.scores import Gaps
-from analysis.views import SOURCES, VIEWS, compute
+from analysis.views import SOURCES, VIEWS, compute, lineage, still_needed
 from plots.registry import OutputContext, discover
 from runner.blocks import render_in_blocks, runs
 from runner.planning import FIRST_VIEWS, ViewCache, render_priority, split, view_order
@@ -104,3 +104,11 @@ def test_a_view_of_one_slice_is_handed_over_whole_not_copied(pages: int) -> None
     assert all(type(keys["page"]) is int for keys, _ in parts)  # plain values: file names, the manifest
     assert (parts[0][1] is view) == (pages == 1)  # one slice: the view's own rows, 5 M of a log tree
     assert sum(len(part) for _, part in parts) == 6
+
+
+def test_a_computed_view_needs_none_of_its_sources_again() -> None:
+    assert still_needed(["findings"], computed=set()) == lineage("findings")  # nothing computed: all of it
+    later = still_needed(["run_overview", "findings"], computed={"metrics", "primary", "curves", "diagnostics", "scores"})
+    assert "primary" not in later  # the curves and scores are computed: what they came from is not held
+    assert {"curves", "diagnostics", "metrics", "scores", "run_suite"} <= later  # sources of views still to come
+    assert still_needed(["findings"], computed=set(VIEWS)) == {"findings"}
