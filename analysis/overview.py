@@ -360,6 +360,11 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
     out = _model_means(frame, curves, diagnostics, config)
     if out is None:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in OVERVIEW_COLUMNS})
+    # lm-eval's stderr: a training log has none, and its column of NaN (40 MB of a log tree's 5 M rows)
+    # is added once the rows are sorted, not carried through the computation and the sort
+    no_stderr = not out["stderr"].notna().any()
+    if no_stderr:
+        del out["stderr"]
     # a curve: some run of the task has two finite values
     out = out[_curve_rows(out, ["group", "name"], ["model", "condition"])]
     if out.empty:
@@ -434,4 +439,8 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
         out[name] = narrowest_ints(out[name])
     # sorted on codes of sorted categories: the order of the strings. The labels stay codes: millions
     # of rows for a log tree, shipped to the worker that draws them and grouped there again
-    return sorted_by(out, ["group", "page", "panel_order", "model", "condition", "step"], keep=OVERVIEW_COLUMNS)
+    out = sorted_by(out, ["group", "page", "panel_order", "model", "condition", "step"],
+                    keep=[c for c in OVERVIEW_COLUMNS if c in out.columns])
+    if no_stderr:
+        out.insert(OVERVIEW_COLUMNS.index("stderr"), "stderr", np.nan)
+    return out

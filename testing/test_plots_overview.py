@@ -159,13 +159,16 @@ def test_train_and_eval_of_a_metric_share_a_panel_eval_first(config):
     ([0.4, np.nan], [np.nan, 0.6], False),  # one finite step a run: no curve, no panel
 ])
 def test_a_task_is_a_panel_when_some_run_of_it_has_two_finite_steps(config, a_values, b_values, panel):
-    from analysis.overview import run_overview
+    from analysis.overview import OVERVIEW_COLUMNS, run_overview
     rows = [(m, "eval", "acc", "accuracy", s, v) for m, values in (("a", a_values), ("b", b_values))
             for s, v in zip((1, 2), values)]
     rows += [(m, "eval", "f1", "accuracy", s, 0.1 * s) for m in ("a", "b") for s in (1, 2)]  # always a panel
     view = run_overview(EMPTY, _curves(rows), config)
     assert set(view["name"].astype(str)) == ({"acc", "f1"} if panel else {"f1"})
     assert len(view) == (8 if panel else 4) and set(view["model"].astype(str)) == {"a", "b"}
+    # no lm-eval stderr: the column is there all the same, in its place, all missing
+    assert list(view.columns) == OVERVIEW_COLUMNS
+    assert view["stderr"].dtype == "float64" and view["stderr"].isna().all()
 
 
 def test_the_overview_holds_its_labels_as_codes_in_the_strings_order(config):
