@@ -113,10 +113,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
 
 def lineage(name: str) -> set[str]:
     """The view itself and every view it is computed from, transitively."""
-    seen = {name}
-    for source in SOURCES.get(name, ()):
-        seen |= lineage(source)
-    return seen
+    return still_needed([name], computed=())
 
 
 def still_needed(coming: Iterable[str], computed: Collection[str]) -> set[str]:
