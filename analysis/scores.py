@@ -417,6 +417,9 @@ def build_diagnostics(frame: pd.DataFrame, config: Config) -> pd.DataFrame:
     return out[cols]
 
 
+_PREDICTED_SCORES = ("score_toward_perfect", "score_gap_closing")  # in build_predictions' order
+
+
 def build_predictions(scores: pd.DataFrame) -> pd.DataFrame:
     """Multi-task prediction: for training set S, predicted score on task k is the max over i in S
     of the score on k of the single-task experiment trained on i with the same seed."""
@@ -427,7 +430,7 @@ def build_predictions(scores: pd.DataFrame) -> pd.DataFrame:
     if multis.empty or singles.empty:
         return pd.DataFrame(columns=cols)
     out = []
-    for score in ("score_toward_perfect", "score_gap_closing"):
+    for score in _PREDICTED_SCORES:
         single = singles[["seed", "condition", "task", "trained_on", "experiment", score]].rename(
             columns={"trained_on": "source_task", "experiment": "predicted_from", score: "predicted"})
         m = multis[["experiment", "group", "seed", "condition", "task", "kind", "trained", "trained_on", score]]
@@ -445,3 +448,12 @@ def build_predictions(scores: pd.DataFrame) -> pd.DataFrame:
     if not out:
         return pd.DataFrame(columns=cols)
     return pd.concat(out, ignore_index=True)
+
+
+def order_predictions(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Predictions in `build_predictions`' order (by score, then experiment, condition, task), from
+    rows put together in any order by seed."""
+    rank = predictions["score"].map({s: i for i, s in enumerate(_PREDICTED_SCORES)})
+    order = predictions.assign(_rank=rank).sort_values(["_rank", "experiment", "condition", "task"],
+                                                       kind="stable").index
+    return predictions.loc[order].reset_index(drop=True)

@@ -132,8 +132,15 @@ def _index(name: str, config: Config) -> int | None:
     return info.index if info is not None and info.index is not None else None
 
 
+def order_seed_scores(table: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """Seed-averaged scores in `seed_scores`' order, from rows put together in any order by model
+    (each model's rows in the order `seed_scores` gives them: the sort is stable)."""
+    return _order(table, config)[SEED_COLUMNS]
+
+
 def _order(table: pd.DataFrame, config: Config) -> pd.DataFrame:
-    """Baselines first, then by group, member index, condition and task as rules.yaml lists them."""
+    """Baselines first, then by group, member index, condition and task as rules.yaml lists them
+    (a stable sort: rows tied on all of these keep their order)."""
     cond = {c.name: i for i, c in enumerate(config.conditions)}
     task = {t: i for i, t in enumerate(config.tasks)}
     tmp = table.assign(_g=table["group"] != "baseline", _i=table["index"].fillna(0),
@@ -162,6 +169,18 @@ def seed_predictions(predictions: pd.DataFrame, config: Config) -> pd.DataFrame:
     return _order(out, config)[cols]
 
 
+def seed_free_models(curves: pd.DataFrame, config: Config) -> pd.Series:
+    """Each curve row's seed-free experiment (pt1_seed2_ft2-9 -> pt1_ft2-9): the model `seed_curves`
+    averages over, so a model's averaged rows come from its own rows alone."""
+    return mapped(curves["experiment"], lambda n: _seed_free(n, config))
+
+
+def order_seed_curves(curves: pd.DataFrame) -> pd.DataFrame:
+    """Seed-averaged curves in `seed_curves`' order (experiment, condition, task, step: the text's
+    order), from rows put together in any order."""
+    return curves.sort_values(["experiment", "condition", "task", "step"], ignore_index=True)
+
+
 CURVE_COLUMNS = ["experiment", "group", "baseline_experiment", "trained_on", "kind", "condition", "task",
                  "step", "value", "seed_std", "n_seeds", "last_mean"]
 
@@ -180,7 +199,7 @@ def seed_curves(curves: pd.DataFrame, config: Config) -> pd.DataFrame:
     """
     if curves.empty:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in CURVE_COLUMNS})
-    df = curves.assign(model=mapped(curves["experiment"], lambda n: _seed_free(n, config)),
+    df = curves.assign(model=seed_free_models(curves, config),
                        base_model=mapped(curves["baseline_experiment"], lambda n: _seed_free(n, config)),
                        value=curves["value"].astype("float64"))
     keys = ["model", "condition", "task"]

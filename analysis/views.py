@@ -5,6 +5,7 @@ A view may depend on other views (predictions are computed from scores).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Collection, Iterable
 
 import numpy as np
@@ -15,8 +16,10 @@ from analysis.findings import compute_findings
 from analysis.frames import columns
 from analysis.overview import run_overview, run_suite, suite_headline, suite_subtasks
 from analysis.runs import run_curves, run_values, with_baseline
-from analysis.scores import Gaps, build_curves, build_diagnostics, build_predictions, build_scores, primary
-from analysis.seeds import seed_curves, seed_points, seed_predictions, seed_scores
+from analysis.scores import (Gaps, build_curves, build_diagnostics, build_predictions, build_scores,
+                             order_predictions, primary)
+from analysis.seeds import (order_seed_curves, order_seed_scores, seed_curves, seed_free_models, seed_points,
+                            seed_predictions, seed_scores)
 from utils.config import Config
 
 FILE_COLUMNS = ["path", "reader", "records", "status", "reason"]
@@ -30,6 +33,41 @@ def files_view(frame: pd.DataFrame) -> pd.DataFrame:
 
 ViewFn = Callable[[pd.DataFrame, Config, Gaps, Callable[[str], pd.DataFrame]], pd.DataFrame]
 
+
+@dataclass(frozen=True)
+class Partwise:
+    """A view whose rows of one part (a seed-free model, a seed) are computed from its source's rows
+    of that part alone: a run can take the parts whose source rows did not change from the last
+    run's view and compute only the others (runner/partials.py). The view is
+    `finish(rows(source(get)))`; `rows` of some parts' source rows gives exactly those parts' rows
+    of the view, which `order` puts back in the view's order."""
+
+    source: Callable[[Callable[[str], pd.DataFrame]], pd.DataFrame]  # the rows it is computed from
+    part: Callable[[pd.DataFrame, Config], pd.Series]  # each source row's part
+    rows: Callable[[pd.DataFrame, Config], pd.DataFrame]  # the view's rows of the parts given
+    column: str  # the view's column holding each row's part
+    order: Callable[[pd.DataFrame, Config], pd.DataFrame]  # parts' rows, concatenated, in the view's order
+    finish: Callable[[pd.DataFrame, Config], pd.DataFrame] = lambda view, config: view  # over the whole view
+
+
+PARTWISE: dict[str, Partwise] = {
+    "seed_scores": Partwise(source=lambda get: with_baseline(get("scores")), part=lambda src, config: src["model"],
+                            rows=seed_scores, column="experiment", order=order_seed_scores),
+    "seed_curves": Partwise(source=lambda get: with_baseline(get("curves")), part=seed_free_models,
+                            rows=seed_curves, column="experiment", order=lambda rows, config: order_seed_curves(rows),
+                            finish=lambda view, config: with_steps(with_run_index(view, "experiment"))),
+    # each seed predicted from its own single-task runs
+    "predictions": Partwise(source=lambda get: get("scores"), part=lambda src, config: src["seed"],
+                            rows=lambda src, config: build_predictions(src), column="seed",
+                            order=lambda rows, config: order_predictions(rows)),
+}
+
+
+def whole(name: str, config: Config, get: Callable[[str], pd.DataFrame]) -> pd.DataFrame:
+    """A partwise view computed from all of its source."""
+    p = PARTWISE[name]
+    return p.finish(p.rows(p.source(get), config), config)
+
 # name -> fn(tidy frame, config, gaps, get(other view name))
 VIEWS: dict[str, ViewFn] = {
     "metrics": lambda frame, config, gaps, get: frame,
@@ -41,10 +79,10 @@ VIEWS: dict[str, ViewFn] = {
     "curves": lambda frame, config, gaps, get: build_curves(frame, config, get("primary")),
     # the training diagnostics (gradient norm, learning rate, ...) at every step: drawn, never scored
     "diagnostics": lambda frame, config, gaps, get: build_diagnostics(frame, config),
-    "predictions": lambda frame, config, gaps, get: build_predictions(get("scores")),
+    "predictions": lambda frame, config, gaps, get: whole("predictions", config, get),
     # seed-averaged scores: one row per seed-free experiment x condition x task (mean, std, n);
     # this and the views below hold only runs scored against a baseline (the others: run_*)
-    "seed_scores": lambda frame, config, gaps, get: seed_scores(with_baseline(get("scores")), config),
+    "seed_scores": lambda frame, config, gaps, get: whole("seed_scores", config, get),
     # per-seed score rows with their model's mean, std and n alongside (dots + error bars), and the
     # run index (colour, marker) of the runs nobody described under training: (-1 for the others)
     "seed_points": lambda frame, config, gaps, get: with_run_index(
@@ -52,8 +90,7 @@ VIEWS: dict[str, ViewFn] = {
     # multi-task predictions averaged over seeds (each seed predicted from its own single-task runs)
     "seed_predictions": lambda frame, config, gaps, get: seed_predictions(get("predictions"), config),
     # checkpoint curves averaged over seeds: one row per seed-free experiment x condition x task x step
-    "seed_curves": lambda frame, config, gaps, get: with_steps(with_run_index(
-        seed_curves(with_baseline(get("curves")), config), "experiment")),
+    "seed_curves": lambda frame, config, gaps, get: whole("seed_curves", config, get),
     # runs without a baseline: last value per run (seeds by name) and per-metric checkpoint curves
     "run_values": lambda frame, config, gaps, get: run_values(get("scores")),
     "run_curves": lambda frame, config, gaps, get: run_curves(get("curves")),

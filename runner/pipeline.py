@@ -52,10 +52,12 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from plots.registry import OutputSpec
+    from runner.partials import PartMemo
     from utils.loading import LoadResult, ParseCache
 
 log = logging.getLogger(__name__)
 TABLE_FILE = "table.npz"  # the last load, in the cache folder (utils/table_snapshot.py)
+PARTS_FILE = "parts.pickle"  # the partwise views' parts, in the cache folder (runner/partials.py)
 GAPS_OUTPUT = "gaps"  # the manifest's name for tables/gaps.csv (written by the run, not a plot module)
 _MAX_STAMPS = 8  # input stamps kept, one per --only selection
 
@@ -85,6 +87,7 @@ class Pipeline:
         self.spool_dir = self.cache_dir / "spool"  # rows too many for the pipe, on their way to a worker
         self._parse_cache: ParseCache | None = None
         self._folder_memo: FolderMemo | None = None
+        self._part_memo: PartMemo | None = None  # the partwise views' parts (runner/partials.py)
         self._registry: dict[str, OutputSpec] | None = None
         self.manifest, self.stamps = read_manifest(self.cache_dir / "manifest.json")
         self._pool = pool
@@ -315,8 +318,9 @@ class Pipeline:
         from runner.planning import ViewCache, view_order  # lazily: pandas and the analysis views
         gaps = Gaps()
         # the views see the data root this run read (--data): a finding reads a results file's settings
-        views = ViewCache(frame, dataclasses.replace(self.config, data_root=Path(self.options.data)), gaps,
-                          records=records, given={"files": result.status_frame()})
+        view_config = dataclasses.replace(self.config, data_root=Path(self.options.data))
+        views = ViewCache(frame, view_config, gaps, records=records, given={"files": result.status_frame()},
+                          partials=self._partials(code, view_config))
         out = self.options.out
         wanted: set[str] = set()  # every output this run plans, drawn or up to date
         blocked: set[str] = set()  # outputs whose view failed: left as they are, retried next run
@@ -518,14 +522,27 @@ class Pipeline:
         self._read_entries = {path: entry[:4] for path, entry in cache.entries.items()}
         self._parse_cache = None
 
+    def _partials(self, code: str, config: Config) -> PartMemo:
+        """The partwise views' parts the last run kept (runner/partials.py), for this code and
+        these rules; read once a session, started afresh when either changed or with --force."""
+        from runner.partials import PartMemo
+        key = hashlib.blake2b(f"{code}|{config!r}".encode(), digest_size=16).hexdigest()
+        if self.options.force:
+            self._part_memo = PartMemo(key)
+        elif self._part_memo is None or self._part_memo.key != key:
+            self._part_memo = PartMemo.load(self.cache_dir / PARTS_FILE, key)
+        return self._part_memo
+
     def _save_caches(self, force: bool = False) -> None:
-        """Write parsed.pickle and folders.pickle (at most every `cache_save_interval` seconds); the
-        parse cache only when this run read it."""
+        """Write parsed.pickle, folders.pickle and parts.pickle (at most every
+        `cache_save_interval` seconds); the parse cache only when this run read it."""
         now = time.monotonic()
         if force or now - self._cache_saved >= self.cache_save_interval:
             if self._parse_cache is not None:
                 self._parse_cache.save()
             self._save_folder_memo()
+            if self._part_memo is not None and (self.options.out / OUTPUT_MARKER).is_file():
+                self._part_memo.save(self.cache_dir / PARTS_FILE)
             self._cache_saved = now
 
     def _save_folder_memo(self) -> None:

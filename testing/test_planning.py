@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from analysis.scores import Gaps
 from analysis.views import SOURCES, VIEWS, compute, lineage, still_needed
 from plots.registry import OutputContext, discover
-from runner.blocks import render_in_blocks, runs
-from runner.planning import FIRST_VIEWS, ViewCache, render_priority, split, view_order
+from runner.blocks import render_in_blocks, row_hashes, runs
+from runner.planning import FIRST_VIEWS, ViewCache, plan_jobs, render_priority, split, view_order
 from testing_helpers import inferred_config
 from utils.loading import load
 
@@ -95,7 +96,6 @@ def test_a_released_view_asked_for_again_fails_the_view_by_name(small_tree: Path
 
 @pytest.mark.parametrize("pages", [1, 2])
 def test_a_view_of_one_slice_is_handed_over_whole_not_copied(pages: int) -> None:
-    import pandas as pd
     spec = discover()["overview"]  # one figure per (group, page)
     view = pd.DataFrame({"group": pd.Categorical(["runs"] * 6), "page": [1, 1, 1, pages, pages, pages],
                          "value": range(6)})
@@ -114,3 +114,24 @@ def test_a_computed_view_needs_none_of_its_sources_again() -> None:
     assert "primary" not in later  # the curves and scores are computed: what they came from is not held
     assert {"curves", "diagnostics", "metrics", "scores", "run_suite"} <= later  # sources of views still to come
     assert still_needed(["findings"], computed=set(VIEWS)) == {"findings"}
+
+
+@pytest.mark.parametrize("needs, baselines", [("seed_points", True), ("seed_scores", True), ("predictions", False)])
+def test_slices_take_the_views_row_hashes_as_if_each_were_hashed_alone(needs: str, baselines: bool, small_tree: Path,
+                                                                      config, monkeypatch) -> None:
+    """A view is hashed once and each slice takes its rows' hashes: the same fingerprints as
+    hashing each slice alone (what a view of another index gets)."""
+    import runner.planning as planning
+    specs = [s for s in discover().values() if s.needs == needs and s.per]
+    view = compute({needs}, load(small_tree, config).frame, config, Gaps())[needs]
+    assert (view["group"] == "baseline").any() == baselines and isinstance(view.index, pd.RangeIndex)
+    hashed: list[int] = []
+    monkeypatch.setattr(planning, "row_hashes", lambda data: hashed.append(len(data)) or row_hashes(data))
+    by_position = plan_jobs(specs, {needs: view}, config, config, {})
+    assert hashed == [len(view)]  # the view once, however many ways it is split
+    hashed.clear()
+    elsewhere = view.set_axis(pd.RangeIndex(7, 7 + len(view)))  # not positions: each slice hashed alone
+    alone = plan_jobs(specs, {needs: elsewhere}, config, config, {})
+    assert len(hashed) > len({s.per for s in specs}) and sum(hashed) > len(view)  # each slice, baselines again
+    assert [(j.rel_path, j.fingerprint) for j in by_position] == [(j.rel_path, j.fingerprint) for j in alone]
+    assert len({j.fingerprint for j in by_position}) == len(by_position)
