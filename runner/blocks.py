@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Callable
 
 from utils.atomic import write_text
+from utils.hashing import row_hashes
 
 if TYPE_CHECKING:
     import numpy as np
@@ -63,24 +64,6 @@ class Blocks:
 
 class BlockCacheLost(Exception):
     """A cached block vanished between planning and writing (another process pruned the cache)."""
-
-
-ROW_HASH_CHUNK = 1 << 21  # rows hashed at a time: a column's hashing makes a few arrays of its length
-
-
-def row_hashes(data: "pd.DataFrame", chunk: int = ROW_HASH_CHUNK) -> "np.ndarray":
-    """One uint64 per row of its values (not its index): what identifies a block's rows. A row's
-    hash depends on that row alone, so long frames are hashed `chunk` rows at a time: ~110 MB less
-    at once for a log tree's 5 million overview rows, ~20 ms more for the sweep's 5.58 million
-    records (each chunk hashes a categorical's labels again; 60-80 ms at a million rows a chunk)."""
-    import numpy as np
-    import pandas as pd
-    if len(data) <= chunk:
-        return pd.util.hash_pandas_object(data, index=False).to_numpy()
-    out = np.empty(len(data), dtype="uint64")
-    for start in range(0, len(data), chunk):
-        out[start:start + chunk] = pd.util.hash_pandas_object(data.iloc[start:start + chunk], index=False).to_numpy()
-    return out
 
 
 def plan_blocks(data: "pd.DataFrame", column: str, cache: Path, salt: str,

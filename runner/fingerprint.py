@@ -18,7 +18,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from runner.blocks import row_hashes
+from utils.hashing import row_hashes
 from utils.config import Config
 from utils.walk import FolderMemo, stat_files
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.views import Partwise
-from runner.blocks import row_hashes
+from utils.hashing import row_hashes
 from utils.atomic import write_pickle
 from utils.config import Config
 from utils.safe_pickle import load_builtins

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import pandas as pd
 
 from analysis.views import PARTWISE, VIEWS, lineage
-from runner.blocks import row_hashes
+from utils.hashing import row_hashes
 from runner.fingerprint import code_hash, config_hash, hash_frame
 from runner.render import Job
 from utils.config import Config

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from runner.blocks import BlockCacheLost, plan_blocks, render_in_blocks, row_hashes, runs, write_blocks
+from runner.blocks import BlockCacheLost, plan_blocks, render_in_blocks, runs, write_blocks
 
 
 class Counting:
@@ -173,18 +173,3 @@ def test_rows_with_line_breaks_are_formatted_block_by_block(tmp_path: Path) -> N
     assert render_in_blocks(counting, frame, "experiment", tmp_path, "s") == frame.to_csv(index=False)
     assert counting.calls == 2 + 3  # the header, the batch that had more lines than rows, each block
     assert render_in_blocks(Counting(), frame, "experiment", tmp_path, "s") == frame.to_csv(index=False)
-
-
-@pytest.mark.parametrize("chunk", [1, 3, 7, 1000])
-def test_row_hashes_are_the_same_hashed_a_chunk_at_a_time(chunk: int) -> None:
-    rng = np.random.default_rng(0)
-    n = 23
-    frame = pd.DataFrame({
-        "label": pd.Categorical(rng.choice(["a", "b", None], n)),
-        "text": rng.choice(["x", "y", "zz"], n).astype(object),
-        "step": rng.integers(0, 5, n), "value": np.where(rng.random(n) < 0.2, np.nan, rng.random(n)),
-    }, index=rng.permutation(n))
-    whole = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    hashed = row_hashes(frame, chunk=chunk)
-    assert hashed.dtype == np.uint64 and len(hashed) == n
-    np.testing.assert_array_equal(hashed, whole)

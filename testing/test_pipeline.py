@@ -270,6 +270,36 @@ def test_a_corrupt_cache_is_rebuilt_never_trusted(setup, small_tree, tmp_path, g
     assert run(make).fast and fresh.parsed == 70  # and the rebuilt cache is good
 
 
+@pytest.mark.parametrize("drift", [1, 2])
+def test_a_few_changed_files_are_read_again_into_the_saved_table_not_written_into_it(setup, small_tree, tmp_path,
+                                                                                       monkeypatch, drift):
+    """The saved table is written again only once `TABLE_DRIFT` files were read into it: until
+    then each run reads the files changed since it was written (a few ms each) instead of writing
+    the whole table (180 MB at 100,000 files)."""
+    import runner.pipeline as pipeline
+    monkeypatch.setattr(pipeline, "TABLE_DRIFT", drift + 1)
+    make, out, _ = setup
+    run(make)
+    table = out / ".cache" / "table.npz"
+    written = table.read_bytes()
+    parsed = []
+    for i, (exp, folder) in enumerate([("pt1_ft1-1", "angle"), ("pt1_ft2-1", "atlantis_inside"),
+                                       ("pt1_ft1-2", "compass")][:drift + 1]):
+        change_value(small_tree, exp, folder)
+        report = run(make)
+        assert not report.failed and "tables/scores.csv" in report.rendered
+        parsed.append(report.parsed)
+        fresh = tmp_path / f"fresh{i}"
+        run(make, out=fresh)
+        for rel in ("tables/scores.csv", "tables/metrics.csv"):
+            assert (out / rel).read_bytes() == (fresh / rel).read_bytes(), rel
+    assert parsed == list(range(1, drift + 2))  # each run reads every file changed since the table was written
+    assert table.read_bytes() != written  # the run that reached TABLE_DRIFT wrote it
+    change_value(small_tree, "pt1_ft2-2", "angle")
+    assert run(make).parsed == 1  # read into the table written then
+    assert run(make).fast
+
+
 class _Touch:
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -10,7 +10,8 @@ import pytest
 from analysis.scores import Gaps
 from analysis.views import SOURCES, VIEWS, compute, lineage, still_needed
 from plots.registry import OutputContext, discover
-from runner.blocks import render_in_blocks, row_hashes, runs
+from runner.blocks import render_in_blocks, runs
+from utils.hashing import row_hashes
 from runner.planning import FIRST_VIEWS, ViewCache, plan_jobs, render_priority, split, view_order
 from testing_helpers import inferred_config
 from utils.loading import load
