@@ -49,6 +49,7 @@ from utils.filestamp import content_digest, is_racy
 from utils.walk import OUTPUT_MARKER, FolderMemo
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from plots.registry import OutputSpec
@@ -329,6 +330,8 @@ class Pipeline:
         todo: dict[str, tuple[Job, dict]] = {}  # each output to draw: its job without rows, what it shows
         spent = {"views": 0.0, "plan": 0.0}
         planned_all = False
+        # the records' row hashes: kept with a table built file by file (the next run splices them)
+        hashes = {"metrics": result.row_hashes} if result.by_file and records is result.frame else {}
 
         def batches() -> Iterator[list[Job]]:
             """Per view: compute it, plan its outputs, hand over those out of date; the workers
@@ -349,7 +352,9 @@ class Pipeline:
                         ext = f".{self.config.plot_format}" if spec.kind == "figure" else ""
                         report.failed.append((pattern + ext, views.errors[name]))
                     continue
-                jobs = self.plan({name: view})
+                jobs = self.plan({name: view}, hashes)
+                if hashes.get(name) is not None and name == "metrics":
+                    result.row_hashes = hashes[name]
                 fresh = [j for j in jobs if self.options.force
                          or self.manifest.get(j.rel_path, {}).get("fingerprint") != j.fingerprint
                          or not (out / j.rel_path).is_file()]
@@ -453,8 +458,8 @@ class Pipeline:
                    or row[0] in racy and content_digest(Path(row[0])) != racy[row[0]]]
         own = ParseCache()
         result = reload(previous, self.options.data, self.rules, own, changed) if changed else previous
-        if result is not None:
-            self._table_drift = len(changed)
+        if result is not None:  # a table kept without its row hashes is written again with them
+            self._table_drift = len(changed) if previous.row_hashes is not None else None
             self._read_entries = {**{p: (*st, "", racy.get(p)) for p, st in stamps.items()}, **own.entries}
         return result
 
@@ -639,10 +644,10 @@ class Pipeline:
                 del self.manifest[rel]
                 report.removed.append(rel)
 
-    def plan(self, views: dict[str, pd.DataFrame]) -> list[Job]:
-        """One fingerprinted job per selected output file of these views."""
+    def plan(self, views: dict[str, pd.DataFrame], hashes: dict[str, np.ndarray | None] | None = None) -> list[Job]:
+        """One fingerprinted job per selected output file of these views (`hashes`: see plan_jobs)."""
         from runner.planning import plan_jobs  # lazily: pandas and the analysis views
-        return plan_jobs(self.specs, views, self.config, self.rules, self._code_hashes)
+        return plan_jobs(self.specs, views, self.config, self.rules, self._code_hashes, hashes)
 
     # --- workers ---------------------------------------------------------------------------------
 

@@ -143,10 +143,12 @@ def _plain(value: Any) -> Any:
 
 
 def plan_jobs(specs: Iterable[OutputSpec], views: dict[str, pd.DataFrame], config: Config, rules: Config,
-              code_hashes: dict[str, str]) -> list[Job]:
+              code_hashes: dict[str, str], hashes: dict[str, np.ndarray | None] | None = None) -> list[Job]:
     """One fingerprinted job per output file of `specs` whose view is in `views`. Outputs that split
     the same view the same way share the slices (and their hashes): they are computed once.
-    `config` is the rules plus the inferred tasks, `rules` the rules as given."""
+    `config` is the rules plus the inferred tasks, `rules` the rules as given. `hashes`: row hashes
+    of whole views, by name: taken where given, and filled in where None and computed here."""
+    hashes = {} if hashes is None else hashes
     jobs = []
     cfg_hash = config_hash(config)
     inferred = {t: i for t, i in config.tasks.items() if t not in rules.tasks}
@@ -160,12 +162,22 @@ def plan_jobs(specs: Iterable[OutputSpec], views: dict[str, pd.DataFrame], confi
         if key not in slices:
             slices[key] = []
             view = views[spec.needs]
+            given = hashes.get(spec.needs)
+            if given is not None and len(given) != len(view):
+                given = None  # not of this view's rows
             if spec.per and spec.needs not in wholes:  # once a view, however many ways it is split
-                wholes[spec.needs] = _by_position(view)
+                wholes[spec.needs] = _by_position(view) if given is None or not _positional(view) else given
             whole = wholes.get(spec.needs) if spec.per else None
             for keys, part in split(spec, view):
                 # kept: blocked tables name blocks by them
-                rows = None if not len(part) else row_hashes(part) if whole is None else whole[part.index.to_numpy()]
+                if not len(part):
+                    rows = None
+                elif part is view:
+                    rows = given if given is not None else whole if whole is not None else row_hashes(part)
+                    if spec.needs in hashes and given is None:
+                        hashes[spec.needs] = given = rows
+                else:
+                    rows = row_hashes(part) if whole is None else whole[part.index.to_numpy()]
                 slices[key].append((keys, part, hash_frame(part, rows), rows))
         salt = f"{spec.name}|{code}|{cfg_hash}"
         for keys, part, data_hash, rows in slices[key]:
@@ -183,10 +195,15 @@ def _by_position(view: pd.DataFrame) -> np.ndarray | None:
     these at its index: a row's hash is of its values alone, and hashing the view once costs a
     fraction of hashing each slice (the label columns' strings once, not once a slice: 0.07 s
     instead of 0.75 for the sweep's 101,500 per-seed points in 10 slices). None for another index."""
-    index = view.index
-    if not len(view) or not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
+    if not len(view) or not _positional(view):
         return None
     return row_hashes(view)
+
+
+def _positional(view: pd.DataFrame) -> bool:
+    """Is the view's index its row positions (0, 1, ...)?"""
+    index = view.index
+    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
 
 
 def jobs_of_slice(spec: OutputSpec, keys: dict, part: pd.DataFrame, config: Config) -> list[tuple[dict, str]]:

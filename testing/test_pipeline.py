@@ -17,7 +17,8 @@ import yaml
 
 from testing_helpers import REPO, write_eval
 from utils.config import load_config
-from utils.loading import ParseCache, reading_rules
+from utils.hashing import row_hashes
+from utils.loading import ParseCache, load, reading_rules
 import runner.pipeline as pipeline_module
 from runner.pipeline import Pipeline
 from runner.report import Options
@@ -277,17 +278,25 @@ def test_a_few_changed_files_are_read_again_into_the_saved_table_not_written_int
     then each run reads the files changed since it was written (a few ms each) instead of writing
     the whole table (180 MB at 100,000 files)."""
     import runner.pipeline as pipeline
+    import runner.planning as planning
     monkeypatch.setattr(pipeline, "TABLE_DRIFT", drift + 1)
     make, out, _ = setup
     run(make)
     table = out / ".cache" / "table.npz"
     written = table.read_bytes()
+    records = len(load(small_tree, make().config).frame)
+    with np.load(table) as saved:  # the records' row hashes, kept with them
+        assert len(saved["row_hashes"]) == records
+    hashed: list[int] = []
+    monkeypatch.setattr(planning, "row_hashes", lambda data: hashed.append(len(data)) or row_hashes(data))
     parsed = []
     for i, (exp, folder) in enumerate([("pt1_ft1-1", "angle"), ("pt1_ft2-1", "atlantis_inside"),
                                        ("pt1_ft1-2", "compass")][:drift + 1]):
         change_value(small_tree, exp, folder)
+        hashed.clear()
         report = run(make)
         assert not report.failed and "tables/scores.csv" in report.rendered
+        assert records not in hashed  # the kept hashes, the changed files' rows hashed on reading
         parsed.append(report.parsed)
         fresh = tmp_path / f"fresh{i}"
         run(make, out=fresh)
@@ -345,8 +354,8 @@ def test_outputs_of_a_vanished_slice_are_removed(setup, small_tree):
 class _StopAfterFirstView(Pipeline):
     """Stops (as Ctrl-C does) as soon as the first view's outputs are planned."""
 
-    def plan(self, views):
-        jobs = super().plan(views)
+    def plan(self, views, hashes=None):
+        jobs = super().plan(views, hashes)
         self.stop.set()
         return jobs
 

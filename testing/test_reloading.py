@@ -7,9 +7,11 @@ import os
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from utils.hashing import row_hashes
 from utils.loading import LoadResult, ParseCache, load
 from utils.reloading import reload
 
@@ -87,6 +89,20 @@ def test_a_file_whose_numbers_changed_is_read_into_the_table(small_tree: Path, c
     assert sorted(map(str, got.parsed)) == sorted(map(str, changed))
     assert not got.frame.equals(before.frame)
     assert_same(got, load(small_tree, config, ParseCache()))
+    assert got.row_hashes is None  # the last load's were not known
+
+
+@pytest.mark.parametrize("change", [_scaled, _checkpoint_added, _checkpoint_dropped])
+def test_a_reload_splices_the_row_hashes_of_the_rows_it_keeps(small_tree: Path, config, change) -> None:
+    """Only the changed files' rows are hashed; the spliced hashes are those of the new table."""
+    cache = ParseCache()
+    before = load(small_tree, config, cache)
+    before.row_hashes = row_hashes(before.frame)
+    changed = [rewrite(small_tree / FILE.format(task=t), change) for t in ("angle", "atlantis_distance")]
+    got = reload(before, small_tree, config, cache, rows(small_tree, changed))
+    assert got is not None and (len(got.frame) == len(before.frame)) == (change is _scaled)
+    np.testing.assert_array_equal(got.row_hashes, row_hashes(got.frame))
+    assert not np.array_equal(got.row_hashes, before.row_hashes)
 
 
 @pytest.mark.parametrize("change", [_metric_added, _unreadable, _emptied])

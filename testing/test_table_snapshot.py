@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from testing_helpers import write_eval
+from utils.hashing import row_hashes
 from utils.loading import ParseCache, load
 from utils.table_snapshot import read_table, save_table, table_key
 
@@ -37,6 +38,14 @@ def test_a_saved_table_reads_back_as_it_was(loaded, tmp_path: Path) -> None:
     assert got.statuses == result.statuses and got.paths == result.paths and got.by_file
     for name in ("problems", "notes", "partial", "skipped"):
         assert list(map(str, getattr(got, name))) == list(map(str, getattr(result, name))), name
+    assert got.row_hashes is None  # none known, none kept
+
+
+def test_the_row_hashes_are_kept_with_the_table(loaded, tmp_path: Path) -> None:
+    result, stamps, key = loaded
+    result.row_hashes = row_hashes(result.frame)
+    save_table(tmp_path / "table.npz", result, stamps, {}, key)
+    np.testing.assert_array_equal(read_table(tmp_path / "table.npz", key)[2].row_hashes, row_hashes(result.frame))
 
 
 def test_a_table_saved_under_other_rules_or_another_root_is_not_read(loaded, tmp_path: Path, config) -> None:
@@ -46,10 +55,11 @@ def test_a_table_saved_under_other_rules_or_another_root_is_not_read(loaded, tmp
     assert read_table(tmp_path / "missing.npz", key) is None
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "pickled object", "short column"])
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "pickled object", "short column", "short hashes"])
 def test_a_damaged_table_is_ignored_and_said(loaded, tmp_path: Path, damage: str, caplog) -> None:
     result, stamps, key = loaded
     target = tmp_path / "table.npz"
+    result.row_hashes = row_hashes(result.frame)
     save_table(target, result, stamps, {}, key)
     if damage == "garbage":
         target.write_bytes(b"PK\x03\x04" + bytes(200))
@@ -60,8 +70,10 @@ def test_a_damaged_table_is_ignored_and_said(loaded, tmp_path: Path, damage: str
             arrays = {name: saved[name] for name in saved.files}
         if damage == "pickled object":
             arrays["values:value"] = np.array([object()] * len(result.frame), dtype=object)
-        else:
+        elif damage == "short column":
             arrays["values:step"] = arrays["values:step"][:-1]
+        else:
+            arrays["row_hashes"] = arrays["row_hashes"][:-1]
         with open(target, "wb") as fh:
             np.savez(fh, **arrays)
     with caplog.at_level(logging.WARNING):

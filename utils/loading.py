@@ -98,6 +98,9 @@ class LoadResult:
     # the frame is each file's rows in one run, files in key order (`frame_by_file`, nothing merged
     # or placed): a changed file's rows can be put in place of its old ones (utils/reloading.py)
     by_file: bool = False
+    # the frame's row hashes (utils.hashing.row_hashes) when known: kept with the saved table and
+    # spliced by a reload, so a run hashes only the changed files' rows for tables/metrics.csv
+    row_hashes: np.ndarray | None = None
 
     def status_frame(self) -> pd.DataFrame:
         """tables/files.csv: one row per file under the data root (see `FileStatus`)."""

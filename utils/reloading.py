@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from utils.config import Config
+from utils.hashing import row_hashes
 from utils.loading import (READ, LoadResult, ParseCache, Stat, Todo, frame_by_file, account, outcomes, reader_of,
                            sniffers)
 
@@ -74,8 +75,27 @@ def reload(previous: LoadResult | None, root: Path, config: Config, cache: Parse
         if str(part.path) not in mine:
             log.warning("read in part: %s", part.reason)
     result.frame = frame
+    result.row_hashes = _spliced_hashes(previous, frame, spans, pieces)
     cache.update(scratch)
     return result
+
+
+def _spliced_hashes(previous: LoadResult, frame: pd.DataFrame, spans: dict[str, tuple[int, int]],
+                    pieces: dict[str, pd.DataFrame]) -> np.ndarray | None:
+    """The row hashes of the spliced `frame`: the previous table's, with each changed file's rows
+    hashed as they now stand in `frame` (their dtypes the table's); None when the previous table's
+    are not known."""
+    old = previous.row_hashes
+    if old is None or len(old) != len(previous.frame):
+        return None
+    order = sorted(pieces, key=lambda rel: spans[rel][0])
+    parts, shift = [], 0
+    for rel in order:
+        start, stop = spans[rel]
+        size = len(pieces[rel])
+        parts.append(row_hashes(frame.iloc[start + shift:start + shift + size]))
+        shift += size - (stop - start)
+    return _joined(old, [spans[r] for r in order], parts)
 
 
 def _spans(frame: pd.DataFrame) -> dict[str, tuple[int, int]] | None:

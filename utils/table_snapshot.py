@@ -61,6 +61,8 @@ def table_arrays(result: LoadResult, stamps: Stamps, racy: dict[str, str], key: 
             arrays[f"codes:{col}"] = frame[col].cat.codes.to_numpy()
         else:
             arrays[f"values:{col}"] = frame[col].to_numpy()
+    if result.row_hashes is not None and len(result.row_hashes) == len(frame):
+        arrays["row_hashes"] = result.row_hashes
     statuses = result.statuses
     arrays["paths"] = _text(result.paths)
     arrays["status_paths"] = _text([f.path for f in statuses])
@@ -115,13 +117,16 @@ def read_table(path: Path, key: str) -> tuple[Stamps, dict[str, str], LoadResult
             if len(stamp_paths) != len(numbers):
                 raise ValueError("stamps of different lengths")
             paths = _strings(saved["paths"])
+            hashes = saved["row_hashes"] if "row_hashes" in saved.files else None
+            if hashes is not None and (hashes.dtype != np.uint64 or len(hashes) != meta["rows"]):
+                raise ValueError(f"row hashes of {hashes.dtype} for {len(hashes)} rows, not {meta['rows']}")
         result = LoadResult(
             frame=pd.DataFrame(data, columns=meta["columns"], copy=False), paths=paths,
             statuses=[FileStatus(*f) for f in zip(*columns)],
             problems=[Problem(Path(p), r) for p, r in meta["problems"]],
             notes=[Problem(Path(p), r) for p, r in meta["notes"]],
             partial=[Problem(Path(p), r) for p, r in meta["partial"]],
-            skipped=[Path(p) for p in meta["skipped"]], by_file=True)
+            skipped=[Path(p) for p in meta["skipped"]], by_file=True, row_hashes=hashes)
         stamps = {p: (size, mtime) for p, (size, mtime) in zip(stamp_paths, numbers)}
         racy = {str(p): str(d) for p, d in meta["racy"].items()}
     except (OSError, ValueError, KeyError, TypeError, IndexError, zipfile.BadZipFile) as exc:
