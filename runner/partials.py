@@ -25,7 +25,7 @@ from analysis.views import Partwise
 from utils.hashing import row_hashes
 from utils.atomic import write_pickle
 from utils.config import Config
-from utils.safe_pickle import load_builtins
+from utils.safe_pickle import read_builtins
 
 log = logging.getLogger(__name__)
 
@@ -42,20 +42,15 @@ class PartMemo:
         # view -> (its rows, part after part; part -> (digest, start, stop) of its rows there)
         self.views: dict[str, tuple[pd.DataFrame, dict[Any, tuple[str, int, int]]]] = {}
         self.dirty = False
-        self.reused: dict[str, int] = {}  # view -> parts taken from the memo this run
+        self.reused: dict[str, int] = {}  # view -> parts taken from the memo this run (tests, logs)
 
     @classmethod
     def load(cls, path: Path, key: str) -> PartMemo:
         """The memo saved at `path` under `key`; an empty one when there is none, it is of other
         code or rules, or it does not read back (logged)."""
         memo = cls(key)
-        try:
-            with open(path, "rb") as fh:
-                saved = load_builtins(fh)
-        except FileNotFoundError:
-            return memo
-        except Exception as exc:  # noqa: BLE001 - a corrupt memo is rebuilt, never trusted
-            log.warning("view memo %s is unreadable (%s); computing every part", path, exc)
+        saved = read_builtins(path, "view memo", "computing every part")
+        if saved is None:
             return memo
         try:
             version, saved_key, views = saved
@@ -109,23 +104,26 @@ class PartMemo:
             at = None if everything else np.sort(np.concatenate([by_part[starts[i]:starts[i + 1]] for i in stale]))
             rows = spec.rows(source if at is None else source.iloc[at], config)
         fresh, fresh_spans = _by_part(rows, spec.column, {labels[i]: digests[i] for i in stale}, name)
-        kept = [(label, digest) for i, (label, digest) in enumerate(zip(labels, digests)) if i not in set(stale)]
+        skip = set(stale)
+        kept = [(label, digest) for i, (label, digest) in enumerate(zip(labels, digests)) if i not in skip]
         pieces, new_spans, size = [], {}, 0
-        if kept:
-            take = np.concatenate([np.arange(*spans[label][1:]) for label, _ in kept])
-            for label, digest in kept:
-                n = spans[label][2] - spans[label][1]
-                new_spans[label] = (digest, size, size + n)
-                size += n
-            pieces.append(frame.iloc[take])
+        for label, digest in kept:
+            n = spans[label][2] - spans[label][1]
+            new_spans[label] = (digest, size, size + n)
+            size += n
+        if size:  # no empty piece: its columns' dtypes (an empty view's) would change the others'
+            pieces.append(frame.iloc[np.concatenate([np.arange(*spans[label][1:]) for label, _ in kept])])
         for label, (digest, a, b) in fresh_spans.items():
             new_spans[label] = (digest, size + a, size + b)
         if fresh is not None:
             pieces.append(fresh)
-        held = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0].reset_index(drop=True) \
-            if pieces else (rows if rows is not None else source.iloc[:0])
+        if pieces:
+            held = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0].reset_index(drop=True)
+        else:  # no part has rows: what the changed ones computed, or the last run's view (no rows either)
+            held = rows if rows is not None else frame
         self.views[name] = (held, new_spans)
         self.reused[name] = len(kept)
+        log.debug("view %s: %d of %d parts kept from the last run", name, len(kept), len(labels))
         self.dirty = self.dirty or bool(stale) or len(spans) != len(labels)
         if everything:  # computed whole: in the view's order already
             return spec.finish(rows, config)

@@ -61,6 +61,23 @@ def test_a_partwise_view_recomputes_only_the_parts_whose_rows_changed(name: str,
     assert memo.dirty == (changed is not None)
 
 
+@pytest.mark.parametrize("changed", [None, "pt1_seed2_ft1-2"])
+def test_a_view_no_part_has_rows_of_stays_as_a_whole_computation_gives_it(changed: str | None, tmp_path: Path,
+                                                                          config) -> None:
+    """No multi-task run: every seed's predictions are empty, before and after a change."""
+    root = tmp_path / "experiments"
+    write_tree(root, seeds=3, ft1=2, ft2=0, checkpoints=2)
+    frame = load(root, config).frame
+    memo = PartMemo("rules")
+    assert _view(frame, config, "predictions", memo).empty and len(memo.views["predictions"][1]) == 3
+    if changed is not None:
+        frame = frame.copy()
+        frame.loc[frame["experiment"] == changed, "value"] *= 2
+    again = _view(frame, config, "predictions", memo)
+    assert_frame_equal(again, _view(frame, config, "predictions"), check_exact=True)
+    assert memo.reused["predictions"] == (3 if changed is None else 2)
+
+
 def test_a_memo_of_other_code_or_rules_or_unreadable_keeps_nothing(seeded_tree: Path, config, tmp_path: Path) -> None:
     frame = load(seeded_tree, config).frame
     memo = PartMemo("rules")

@@ -1,16 +1,18 @@
-"""utils/safe_pickle.py: builtins load, anything else is refused, and the garbage collector is left
-as it was found (it is paused only while a cache loads)."""
+"""utils/safe_pickle.py: builtins load, anything else is refused (a cache that does not load reads as
+none, and is said), and the garbage collector is left as it was found (it is paused only while a
+cache loads)."""
 from __future__ import annotations
 
 import gc
 import io
+import logging
 import pickle
 from collections import OrderedDict
 from pathlib import Path
 
 import pytest
 
-from utils.safe_pickle import load_builtins
+from utils.safe_pickle import load_builtins, read_builtins
 
 CACHE_LIKE = ("v8", {"a/r.json": (120, 10**18, "evaluation_results", None, ("ok", (("e",), b"\0" * 8)), None)})
 
@@ -41,3 +43,15 @@ def test_a_truncated_pickle_raises_and_gc_is_back_on():
     with pytest.raises(Exception):
         load_builtins(io.BytesIO(data))
     assert gc.isenabled()
+
+
+@pytest.mark.parametrize("content, said", [(None, False), (b"\x80\x04garbage", True),
+                                           (pickle.dumps(Path("x")), True), (pickle.dumps((1, ["a"])), False)])
+def test_a_cache_that_is_missing_or_does_not_load_reads_as_none_and_is_said(content, said, tmp_path, caplog) -> None:
+    path = tmp_path / "cache.pickle"
+    if content is not None:
+        path.write_bytes(content)
+    with caplog.at_level(logging.WARNING):
+        got = read_builtins(path, "view memo", "computing every part")
+    assert got == ((1, ["a"]) if content is not None and not said else None)
+    assert (f"view memo {path} is unreadable" in caplog.text and "computing every part" in caplog.text) == said

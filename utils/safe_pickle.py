@@ -4,8 +4,12 @@ reads the folder memo (utils/walk.py) with it."""
 from __future__ import annotations
 
 import gc
+import logging
 import pickle
+from pathlib import Path
 from typing import IO, Any
+
+log = logging.getLogger(__name__)
 
 
 class BuiltinsOnly(pickle.Unpickler):
@@ -27,3 +31,16 @@ def load_builtins(fh: IO[bytes]) -> Any:
     finally:
         if paused:
             gc.enable()
+
+
+def read_builtins(path: Path, what: str, instead: str) -> Any:
+    """The builtins pickled at `path` (one of our caches, `what`), or None when there is none or it
+    does not load (said with what is done `instead`: a corrupt cache is rebuilt, never trusted)."""
+    try:
+        with open(path, "rb") as fh:
+            return load_builtins(fh)
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # noqa: BLE001 - anything a damaged or foreign file raises
+        log.warning("%s %s is unreadable (%s); %s", what, path, exc, instead)
+        return None

@@ -37,7 +37,7 @@ from typing import Callable, Collection, Iterable, Iterator
 
 from utils.atomic import write_pickle
 from utils.filestamp import is_racy
-from utils.safe_pickle import load_builtins
+from utils.safe_pickle import read_builtins
 
 log = logging.getLogger(__name__)
 
@@ -165,13 +165,8 @@ class FolderMemo:
         """The memo saved at `path`; an empty one when there is none, or it is corrupt, foreign or
         of another version (logged)."""
         memo = cls()
-        try:
-            with open(path, "rb") as fh:
-                saved = load_builtins(fh)
-        except FileNotFoundError:
-            return memo
-        except Exception as exc:  # noqa: BLE001 - a corrupt memo is rebuilt, never trusted
-            log.warning("folder memo %s is unreadable (%s); listing every folder", path, exc)
+        saved = read_builtins(path, "folder memo", "listing every folder")
+        if saved is None:
             return memo
         if not (isinstance(saved, tuple) and saved and saved[0] == MEMO_VERSION):
             log.info("folder memo %s is from another version; listing every folder", path)
