@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Callable, Collection, Iterable, Iterator
 from tqdm import tqdm
 
 from runner.checks import check_found, check_outputs, check_paths
-from runner.fingerprint import code_hash, code_state, files_hash, list_tree, selection_key, tree_of
+from runner.fingerprint import code_hash, code_state, config_hash, files_hash, list_tree, selection_key, tree_of
 from runner.manifest import Journal, mark_output_folder, read_manifest, write_manifest
 from runner.memory import trim_heap
 from runner.render import Job, init_worker, ping, render_job, rowless, shipped, spooled, started
@@ -536,7 +536,7 @@ class Pipeline:
         """The partwise views' parts the last run kept (runner/partials.py), for this code and
         these rules; read once a session, started afresh when either changed or with --force."""
         from runner.partials import PartMemo
-        key = hashlib.blake2b(f"{code}|{config!r}".encode(), digest_size=16).hexdigest()
+        key = hashlib.blake2b(f"{code}|{config!r}|{config_hash(config)}".encode(), digest_size=16).hexdigest()
         if self.options.force:
             self._part_memo = PartMemo(key)
         elif self._part_memo is None or self._part_memo.key != key:
