@@ -140,7 +140,7 @@ def order_seed_scores(table: pd.DataFrame, config: Config) -> pd.DataFrame:
 
 def _order(table: pd.DataFrame, config: Config) -> pd.DataFrame:
     """Baselines first, then by group, member index, condition and task as rules.yaml lists them
-    (a stable sort: rows tied on all of these keep their order)."""
+    (sorted on several keys, pandas' lexsort is stable: rows tied on all of them keep their order)."""
     cond = {c.name: i for i, c in enumerate(config.conditions)}
     task = {t: i for i, t in enumerate(config.tasks)}
     tmp = table.assign(_g=table["group"] != "baseline", _i=table["index"].fillna(0),

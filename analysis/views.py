@@ -68,6 +68,7 @@ def whole(name: str, config: Config, get: Callable[[str], pd.DataFrame]) -> pd.D
     p = PARTWISE[name]
     return p.finish(p.rows(p.source(get), config), config)
 
+
 # name -> fn(tidy frame, config, gaps, get(other view name))
 VIEWS: dict[str, ViewFn] = {
     "metrics": lambda frame, config, gaps, get: frame,

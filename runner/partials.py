@@ -22,15 +22,15 @@ import numpy as np
 import pandas as pd
 
 from analysis.views import Partwise
-from utils.hashing import row_hashes
 from utils.atomic import write_pickle
 from utils.config import Config
+from utils.hashing import row_hashes
 from utils.safe_pickle import read_builtins
 
 log = logging.getLogger(__name__)
 
 VERSION = "parts-1"
-_NUMPY_KINDS = "biuf"  # columns kept as their bytes; the others as lists of values
+_NUMPY_KINDS = "biuf"  # columns kept as their bytes; the others as their distinct values and codes
 
 
 class PartMemo:
@@ -164,6 +164,8 @@ def _columns(frame: pd.DataFrame) -> tuple:
         if isinstance(dtype, np.dtype) and dtype.kind in _NUMPY_KINDS:
             out.append((name, dtype.str, column.to_numpy().tobytes()))
             continue
+        if isinstance(dtype, pd.CategoricalDtype):  # its categories are more than the values it holds
+            raise TypeError(f"column {name!r} is categorical")
         if dtype == object:  # None and NaN are both missing to a factorization: kept one by one
             values = column.tolist()
             codes = None

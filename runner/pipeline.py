@@ -353,7 +353,7 @@ class Pipeline:
                         report.failed.append((pattern + ext, views.errors[name]))
                     continue
                 jobs = self.plan({name: view}, hashes)
-                if hashes.get(name) is not None and name == "metrics":
+                if name in hashes:  # the records' hashes, given or computed by planning
                     result.row_hashes = hashes[name]
                 fresh = [j for j in jobs if self.options.force
                          or self.manifest.get(j.rel_path, {}).get("fingerprint") != j.fingerprint

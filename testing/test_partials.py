@@ -101,6 +101,8 @@ def test_a_frame_keeps_its_values_and_dtypes_as_builtins() -> None:
     assert_frame_equal(back, frame, check_exact=True)
     with pytest.raises(TypeError, match="when"):
         _columns(pd.DataFrame({"when": [pd.Timestamp("2026-01-01")]}).astype(object))
+    with pytest.raises(TypeError, match="categorical"):  # its unused categories would be lost
+        _columns(pd.DataFrame({"label": pd.Categorical(["a"], categories=["a", "b"])}))
 
 
 def test_a_rerun_after_a_change_writes_what_a_fresh_run_writes(seeded_tree: Path, config, tmp_path: Path) -> None:
