@@ -87,13 +87,13 @@ class PartMemo:
         source = spec.source(get)
         found, uniques = pd.factorize(spec.part(source, config), use_na_sentinel=True)
         if len(source) == 0 or (found < 0).any():  # a row of no part: nothing to go by
-            self.views.pop(name, None)
+            if self.views.pop(name, None) is not None:
+                self.dirty = True  # the parts kept on disk are of no use either
             return spec.finish(spec.rows(source, config), config)
         labels = [_plain(v) for v in uniques]
         header = f"{list(source.columns)}|{list(map(str, source.dtypes))}".encode()
         hashes = row_hashes(source)
-        by_part = np.argsort(found, kind="stable")  # each part's rows, in their order
-        starts = np.searchsorted(found[by_part], np.arange(len(labels) + 1))
+        by_part, starts = _grouped(found, len(labels))
         digests = [hashlib.blake2b(header + hashes[by_part[a:b]].tobytes(), digest_size=16).hexdigest()
                    for a, b in zip(starts[:-1], starts[1:])]
         frame, spans = self.views.get(name, (None, {}))
@@ -143,10 +143,16 @@ def _by_part(rows: pd.DataFrame | None, column: str, digests: dict[Any, str],
     if (found < 0).any() or not set(own) <= set(digests):
         raise RuntimeError(f"view {name!r}: rows of parts {sorted(set(own) - set(digests), key=str)[:3]} came "
                            f"from other parts' rows: analysis/views.py PARTWISE misdeclares it")
-    order = np.argsort(found, kind="stable")
-    starts = np.searchsorted(found[order], np.arange(len(own) + 1))
+    order, starts = _grouped(found, len(own))
     where = {label: (int(a), int(b)) for label, a, b in zip(own, starts[:-1], starts[1:])}
     return rows.iloc[order], {label: (digest, *where.get(label, (0, 0))) for label, digest in digests.items()}
+
+
+def _grouped(found: np.ndarray, parts: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions ordered part after part (each part's rows in their order), and where each
+    part starts in them (`parts + 1` bounds), from each row's part code."""
+    order = np.argsort(found, kind="stable")
+    return order, np.searchsorted(found[order], np.arange(parts + 1))
 
 
 def _plain(value: Any) -> Any:
