@@ -716,8 +716,8 @@ class Pipeline:
                 for job in sorted(jobs, key=priority):
                     if self.stop.is_set():
                         break
-                    result = render_job(shipped(job, self.registry[job.spec_name], self.options.out),
-                                        self.options.out, self.config, self.registry)
+                    sent = shipped(job, self.registry[job.spec_name], self.options.out, self.options.force)
+                    result = render_job(sent, self.options.out, self.config, self.registry)
                     bar.update()
                     yield result
             else:
@@ -769,7 +769,8 @@ class Pipeline:
                 held.clear()
             while queue and len(running) < 2 * self.workers and not broken:
                 job = heapq.heappop(queue)[2]
-                sent = spooled(shipped(job, self.registry[job.spec_name], self.options.out), self.spool_dir)
+                sent = spooled(shipped(job, self.registry[job.spec_name], self.options.out, self.options.force),
+                               self.spool_dir)
                 if more and sent.spooled_to is not None and self.registry[job.spec_name].kind != "table":
                     held.append(sent)
                 else:

@@ -114,15 +114,17 @@ def save_figure(fig: matplotlib.figure.Figure, fh: BinaryIO, fmt: str, dpi: floa
 
 
 def block_cache(out: Path, output: str) -> Path:
-    """Where the block texts of a table written in blocks are kept."""
+    """Where the layout of a table written in blocks is kept (runner/blocks.py)."""
     return out / ".cache" / "blocks" / output
 
 
-def shipped(job: Job, spec: OutputSpec, out: Path) -> Job:
-    """The job as sent to a worker: a table written in blocks goes with only its uncached rows."""
+def shipped(job: Job, spec: OutputSpec, out: Path, fresh: bool = False) -> Job:
+    """The job as sent to a worker: a table written in blocks goes with only the rows of the blocks
+    it cannot copy from the last run's file (`fresh`: none copied, as `--force` asks)."""
     if not spec.blocks_by:
         return job
-    blocks = plan_blocks(job.data, spec.blocks_by, block_cache(out, spec.name), job.salt, job.rows)
+    blocks = plan_blocks(job.data, spec.blocks_by, out / job.rel_path, block_cache(out, spec.name), job.salt,
+                         job.rows, fresh)
     return replace(job, data=blocks.rows, rows=None, blocks=blocks)
 
 
@@ -187,11 +189,10 @@ def _render_job(job: Job, out: Path, config: Config,
         if spec.blocks_by:  # written piece by piece, never held whole (metrics.csv: every record)
             cache = block_cache(out, spec.name)
             draw = lambda rows: spec.func(rows, ctx)  # noqa: E731
-            with atomic_open(target, "w") as fh:
-                if job.blocks is not None:
-                    write_blocks(draw, job.blocks, cache, into=fh)
-                else:
-                    render_in_blocks(draw, job.data, spec.blocks_by, cache, job.salt, job.rows, into=fh)
+            if job.blocks is not None:
+                write_blocks(draw, job.blocks, target, cache)
+            else:
+                render_in_blocks(draw, job.data, spec.blocks_by, target, cache, job.salt, job.rows)
             return job.rel_path, None, time.perf_counter() - start
         if job.spool is not None:
             from runner.spool import read_spool

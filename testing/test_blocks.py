@@ -1,14 +1,20 @@
-"""Tables written in blocks (runner/blocks.py): the text is byte for byte the whole table's, and a
-rebuild reformats only the blocks whose rows changed."""
+"""Tables written in blocks (runner/blocks.py): the file is byte for byte the whole table's text,
+and a rebuild formats only the blocks whose rows changed, copying the others from the last run's
+file, and only while that file is the one it wrote."""
 from __future__ import annotations
 
+import errno
+import json
+import os
+import threading
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from runner.blocks import BlockCacheLost, plan_blocks, render_in_blocks, runs, write_blocks
+import runner.blocks as blocks_module
+from runner.blocks import LAYOUT, BlockCacheLost, plan_blocks, read_layout, render_in_blocks, runs, write_blocks
 
 
 class Counting:
@@ -33,85 +39,139 @@ def records(experiments: list[str], per: int = 3) -> pd.DataFrame:
     })
 
 
+def written(render, frame: pd.DataFrame, where: Path, salt: str = "s") -> str:
+    """The table file `render_in_blocks` writes under `where`, as text exactly (no newline translation)."""
+    render_in_blocks(render, frame, "experiment", where / "table.csv", where / "cache", salt)
+    return (where / "table.csv").read_bytes().decode("utf-8")
+
+
+def plan(frame: pd.DataFrame, where: Path, **kw):
+    return plan_blocks(frame, "experiment", where / "table.csv", where / "cache", "s", **kw)
+
+
+def write(render, blocks, where: Path) -> str:
+    write_blocks(render, blocks, where / "table.csv", where / "cache")
+    return (where / "table.csv").read_bytes().decode("utf-8")
+
+
+def bump(frame: pd.DataFrame, experiments: list[str]) -> pd.DataFrame:
+    changed = frame.copy()
+    changed.loc[changed["experiment"].isin(experiments), "value"] += 1.0
+    return changed
+
+
 FRAMES = {
     "one run per experiment": records(["a", "b", "c"]),
     "an experiment in two runs": records(["a", "b", "a"]),
     "one experiment": records(["a"]),
     "missing values": records(["a", "b"]).assign(value=[1.5, np.nan, 3.0, np.nan, 0.1, 2e-9]),
     "quotes and commas": records(["a,b", 'say "c"']),
+    "utf-8 and a line break": records(["naïve ✓", "cr\r\nlf", 'say "c"']),
 }
 
 
 @pytest.mark.parametrize("name", FRAMES)
-def test_text_is_the_whole_tables_cold_and_cached(name: str, tmp_path: Path) -> None:
+def test_the_file_is_the_whole_tables_text_cold_and_copied(name: str, tmp_path: Path) -> None:
     frame = FRAMES[name]
     whole = frame.to_csv(index=False)
-    assert render_in_blocks(Counting(), frame, "experiment", tmp_path, "s") == whole
+    assert written(Counting(), frame, tmp_path) == whole
     cached = Counting()
-    assert render_in_blocks(cached, frame, "experiment", tmp_path, "s") == whole
-    assert (cached.calls, cached.rows) == (1, 0)  # the header only
+    assert written(cached, frame, tmp_path) == whole
+    assert (cached.calls, cached.rows) == (1, 0)  # the header only: every block copied
 
 
-def test_one_changed_block_is_the_only_one_reformatted(tmp_path: Path) -> None:
+def _refused(*args) -> int:
+    raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+
+@pytest.mark.parametrize("copy", ["kernel", "no copy_file_range", "copy refused"])
+def test_one_changed_block_is_the_only_one_formatted(copy: str, tmp_path: Path, monkeypatch) -> None:
+    if copy == "no copy_file_range":  # macOS, Windows: read and written, here in several reads
+        monkeypatch.delattr(os, "copy_file_range", raising=False)
+        monkeypatch.setattr(blocks_module, "_CHUNK", 7)
+    elif copy == "copy refused":  # another file system, an old kernel
+        monkeypatch.setattr(os, "copy_file_range", _refused, raising=False)
     frame = records(["a", "b", "c", "d"], per=5)
-    render_in_blocks(Counting(), frame, "experiment", tmp_path, "s")
-    changed = frame.copy()
-    changed.loc[changed["experiment"] == "c", "value"] *= 1.1
+    written(Counting(), frame, tmp_path)
+    changed = bump(frame, ["c"])
     counting = Counting()
-    assert render_in_blocks(counting, changed, "experiment", tmp_path, "s") == changed.to_csv(index=False)
+    assert written(counting, changed, tmp_path) == changed.to_csv(index=False)
     assert counting.rows == 5
-    assert len(list(tmp_path.glob("*.block"))) == 4  # c's old block is gone
+    kept, source = read_layout(tmp_path / "cache", tmp_path / "table.csv")
+    assert len(kept) == 4 and source is not None  # the new file's layout: c's new block, not its old one
+    text = (tmp_path / "table.csv").read_bytes()
+    assert sorted(text[a:b].decode().split(",")[0] for a, b in kept.values()) == ["a"] * 1 + ["b", "c", "d"]
 
 
-def test_a_plan_carries_only_the_uncached_rows(tmp_path: Path) -> None:
+def test_a_plan_carries_only_the_rows_it_cannot_copy(tmp_path: Path) -> None:
     frame = records(["a", "b", "c", "d"], per=5)
-    render_in_blocks(Counting(), frame, "experiment", tmp_path, "s")
-    changed = frame.copy()
-    changed.loc[changed["experiment"].isin(["b", "d"]), "value"] += 1.0
-    plan = plan_blocks(changed, "experiment", tmp_path, "s")
-    assert list(plan.rows["experiment"].unique()) == ["b", "d"] and len(plan.rows) == 10
-    assert plan.spans == (None, (0, 5), None, (5, 10)) and not plan.complete
-    assert write_blocks(Counting(), plan, tmp_path) == changed.to_csv(index=False)
+    cold = written(Counting(), frame, tmp_path)
+    changed = bump(frame, ["b", "d"])
+    blocks = plan(changed, tmp_path)
+    assert list(blocks.rows["experiment"].unique()) == ["b", "d"] and len(blocks.rows) == 10
+    assert blocks.spans == (None, (0, 5), None, (5, 10)) and not blocks.complete
+    header = len(cold.split("\n")[0]) + 1
+    a, c = blocks.ranges[0], blocks.ranges[2]
+    assert cold[a[0]:a[1]] == frame.iloc[:5].to_csv(index=False)[header:] and a[0] == header
+    assert cold[c[0]:c[1]] == frame.iloc[10:15].to_csv(index=False)[header:]
+    assert write(Counting(), blocks, tmp_path) == changed.to_csv(index=False)
+    assert plan(changed, tmp_path, fresh=True).complete  # --force: nothing copied
 
 
-def test_a_block_lost_after_planning_fails_the_table_by_name(tmp_path: Path) -> None:
+@pytest.mark.parametrize("change", ["rewritten, same size", "appended to", "replaced", "removed", "layout broken"])
+def test_a_table_file_not_as_the_last_run_left_it_is_never_read(change: str, tmp_path: Path) -> None:
+    """Someone else's table (edited, replaced, removed) or a layout that does not read: every block
+    is formatted again, and nothing of that file ends up in the new one."""
     frame = records(["a", "b"])
-    render_in_blocks(Counting(), frame, "experiment", tmp_path, "s")
-    plan = plan_blocks(frame, "experiment", tmp_path, "s")
-    lost = tmp_path / plan.names[1]
-    lost.unlink()
-    with pytest.raises(BlockCacheLost, match=lost.name):
-        write_blocks(Counting(), plan, tmp_path)
-    assert render_in_blocks(Counting(), frame, "experiment", tmp_path, "s") == frame.to_csv(index=False)
+    target = tmp_path / "table.csv"
+    cold = written(Counting(), frame, tmp_path)
+    if change == "rewritten, same size":
+        target.write_text(cold.replace("a", "x"))
+    elif change == "appended to":
+        with open(target, "a") as fh:
+            fh.write("x,0,0,x\n")
+    elif change == "replaced":
+        target.unlink()
+        target.write_text(cold)
+    elif change == "removed":
+        target.unlink()
+    else:
+        (tmp_path / "cache" / LAYOUT).write_text("{not json")
+    assert read_layout(tmp_path / "cache", target) == ({}, None)
+    counting = Counting()
+    assert written(counting, frame, tmp_path) == cold
+    assert counting.rows == len(frame)
 
 
-def test_a_table_that_stops_being_a_concatenation_clears_its_cache(tmp_path: Path) -> None:
+def test_a_table_changed_after_planning_fails_by_name_and_is_whole_next_time(tmp_path: Path) -> None:
     frame = records(["a", "b"])
-    render_in_blocks(Counting(), frame, "experiment", tmp_path, "s")
+    target = tmp_path / "table.csv"
+    written(Counting(), frame, tmp_path)
+    blocks = plan(bump(frame, ["b"]), tmp_path)
+    target.write_text("the user's own text\n")
+    with pytest.raises(BlockCacheLost, match="table.csv changed"):
+        write(Counting(), blocks, tmp_path)
+    assert target.read_text() == "the user's own text\n"  # not replaced by a table missing its blocks
+    counting = Counting()
+    assert written(counting, frame, tmp_path) == frame.to_csv(index=False) and counting.rows == len(frame)
+
+
+def test_a_table_that_stops_being_a_concatenation_forgets_its_layout(tmp_path: Path) -> None:
+    frame = records(["a", "b"])
+    cold = written(Counting(), frame, tmp_path)
     changed = frame.assign(value=frame["value"].where(frame["experiment"] == "a", -1.0))
     counted = lambda rows: f"{len(rows)} rows\n" + rows.to_csv(index=False)  # noqa: E731
-    with pytest.raises(BlockCacheLost, match="not a concatenation"):
-        write_blocks(counted, plan_blocks(changed, "experiment", tmp_path, "s"), tmp_path)
-    assert not list(tmp_path.glob("*.block"))
-    assert render_in_blocks(counted, changed, "experiment", tmp_path, "s") == counted(changed)
+    with pytest.raises(BlockCacheLost, match="no longer a concatenation"):
+        write(counted, plan(changed, tmp_path), tmp_path)
+    assert (tmp_path / "table.csv").read_text() == cold and not (tmp_path / "cache" / LAYOUT).exists()
+    assert written(counted, changed, tmp_path) == counted(changed)
 
 
-@pytest.mark.parametrize("change", ["emptied", "deleted"])
-def test_a_lost_block_is_reformatted(change: str, tmp_path: Path) -> None:
+def test_other_code_or_rules_format_every_block(tmp_path: Path) -> None:
     frame = records(["a", "b"])
-    render_in_blocks(Counting(), frame, "experiment", tmp_path, "s")
-    block = sorted(tmp_path.glob("*.block"))[0]
-    block.write_text("") if change == "emptied" else block.unlink()
+    written(Counting(), frame, tmp_path, salt="code v1")
     counting = Counting()
-    assert render_in_blocks(counting, frame, "experiment", tmp_path, "s") == frame.to_csv(index=False)
-    assert counting.rows == 3
-
-
-def test_other_code_or_rules_reformat_every_block(tmp_path: Path) -> None:
-    frame = records(["a", "b"])
-    render_in_blocks(Counting(), frame, "experiment", tmp_path, "code v1")
-    counting = Counting()
-    render_in_blocks(counting, frame, "experiment", tmp_path, "code v2")
+    written(counting, frame, tmp_path, salt="code v2")
     assert counting.rows == len(frame)
 
 
@@ -121,15 +181,15 @@ def test_other_code_or_rules_reformat_every_block(tmp_path: Path) -> None:
 ], ids=["begin and end", "row count header"])
 def test_a_table_that_is_not_a_concatenation_is_rendered_whole(render, tmp_path: Path) -> None:
     frame = records(["a", "b"])
-    assert render_in_blocks(render, frame, "experiment", tmp_path, "s") == render(frame)
-    assert not list(tmp_path.glob("*.block"))
+    for _ in range(2):
+        assert written(render, frame, tmp_path) == render(frame)
+        assert not (tmp_path / "cache" / LAYOUT).exists()
 
 
 @pytest.mark.parametrize("frame", [records(["a"]).iloc[:0], records(["a"]).drop(columns="experiment")],
                          ids=["no rows", "no such column"])
 def test_without_blocks_the_table_is_rendered_whole(frame: pd.DataFrame, tmp_path: Path) -> None:
-    assert render_in_blocks(lambda r: r.to_csv(index=False), frame, "experiment", tmp_path, "s") \
-        == frame.to_csv(index=False)
+    assert written(lambda r: r.to_csv(index=False), frame, tmp_path) == frame.to_csv(index=False)
 
 
 @pytest.mark.parametrize("values, expected", [
@@ -140,36 +200,43 @@ def test_runs(values: list[str], expected: list[tuple[int, int]]) -> None:
     assert runs(pd.Series(values, dtype=object)) == expected
 
 
-@pytest.mark.parametrize("render", [
-    lambda rows: rows.to_csv(index=False),
-    lambda rows: "\\begin{tabular}\n" + rows.to_csv(index=False) + "\\end{tabular}\n",  # not a concatenation
-], ids=["blocks", "not a concatenation"])
-@pytest.mark.parametrize("experiments", [["a", "b", "c"], ["naïve ✓", "cr\r\nlf", 'say "c"']], ids=["ascii", "utf-8"])
-def test_written_into_a_file_the_bytes_are_the_returned_text(render, experiments, tmp_path: Path) -> None:
-    """Cached blocks are copied into the file as bytes: the file is still the text, byte for byte."""
-    frame = records(experiments)
-    for run in ("cold", "cached"):
-        target = tmp_path / f"{run}.csv"
-        with open(target, "w", encoding="utf-8", newline="") as fh:
-            assert render_in_blocks(render, frame, "experiment", tmp_path / "cache", "s", into=fh) is None
-        assert target.read_bytes() == render(frame).encode("utf-8")
-
-
 @pytest.mark.parametrize("name", FRAMES)
 def test_a_cold_table_is_formatted_in_one_call_and_cut_into_its_blocks(name: str, tmp_path: Path) -> None:
     frame = FRAMES[name]
     counting = Counting()
-    assert render_in_blocks(counting, frame, "experiment", tmp_path, "s") == frame.to_csv(index=False)
-    assert (counting.calls, counting.rows) == (2, len(frame))  # the header, then every row at once
-    assert counting.calls == 2
+    assert written(counting, frame, tmp_path) == frame.to_csv(index=False)
+    if "line break" not in name:
+        assert (counting.calls, counting.rows) == (2, len(frame))  # the header, then every row at once
     cached = Counting()  # the blocks cut from the one call are the blocks' own texts
-    assert render_in_blocks(cached, frame, "experiment", tmp_path, "s") == frame.to_csv(index=False)
+    assert written(cached, frame, tmp_path) == frame.to_csv(index=False)
     assert cached.rows == 0
 
 
 def test_rows_with_line_breaks_are_formatted_block_by_block(tmp_path: Path) -> None:
     frame = records(["a", "b", "c"]).assign(source=["x\ny", "z", "w", "v\r\nu", "t", "s", "r", "q", "p"])
     counting = Counting()
-    assert render_in_blocks(counting, frame, "experiment", tmp_path, "s") == frame.to_csv(index=False)
+    assert written(counting, frame, tmp_path) == frame.to_csv(index=False)
     assert counting.calls == 2 + 3  # the header, the batch that had more lines than rows, each block
-    assert render_in_blocks(Counting(), frame, "experiment", tmp_path, "s") == frame.to_csv(index=False)
+    assert written(Counting(), bump(frame, ["b"]), tmp_path) == bump(frame, ["b"]).to_csv(index=False)
+
+
+def test_what_earlier_writers_left_is_removed_and_the_replaced_file_is_let_go(tmp_path: Path) -> None:
+    """The block files of earlier versions and a table set aside by a killed writer are removed;
+    the name a rebuild gives the file it replaces (so the replace frees nothing) goes once done."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "0123abcd.block").write_text("x,1\n")
+    (cache / "replaced-4242-1").write_text("a killed writer's")
+    (cache / "notes.txt").write_text("not ours to remove")
+    frame = records(["a", "b"])
+    written(Counting(), frame, tmp_path)
+    first = (tmp_path / "table.csv").stat().st_ino
+    assert sorted(p.name for p in cache.iterdir()) == [LAYOUT, "notes.txt"]
+    assert written(Counting(), bump(frame, ["a"]), tmp_path) == bump(frame, ["a"]).to_csv(index=False)
+    for thread in threading.enumerate():
+        if thread.name.startswith("discard "):
+            thread.join()
+    assert sorted(p.name for p in cache.iterdir()) == [LAYOUT, "notes.txt"]
+    assert (tmp_path / "table.csv").stat().st_ino != first and (tmp_path / "table.csv").stat().st_nlink == 1
+    saved = json.loads((cache / LAYOUT).read_text())
+    assert saved["offsets"][-1] == (tmp_path / "table.csv").stat().st_size and len(saved["names"]) == 2

@@ -20,6 +20,7 @@ from utils.config import load_config
 from utils.hashing import row_hashes
 from utils.loading import ParseCache, load, reading_rules
 import runner.pipeline as pipeline_module
+from runner.blocks import read_layout
 from runner.pipeline import Pipeline
 from runner.report import Options
 
@@ -165,21 +166,26 @@ def test_metrics_csv_rebuilt_from_blocks_is_the_cold_runs_byte_for_byte(setup, s
                                                                         monkeypatch):
     make, out, _ = setup
     run(make, jobs=jobs)
-    blocks = out / ".cache" / "blocks" / "metrics_csv"
-    before = {p.name for p in blocks.glob("*.block")}
+    layout = out / ".cache" / "blocks" / "metrics_csv"
+    before, _ = read_layout(layout, out / "tables" / "metrics.csv")
     assert len(before) == 5  # pt1 and its 4 fine-tuned experiments
     change_value(small_tree, "pt1_ft1-1", "angle")
     sent = []  # what the runner hands to the process that writes each output
     real = pipeline_module.shipped
-    monkeypatch.setattr(pipeline_module, "shipped", lambda job, spec, where: sent.append(real(job, spec, where)) or sent[-1])
+    monkeypatch.setattr(pipeline_module, "shipped", lambda *a: sent.append(real(*a)) or sent[-1])
     assert "tables/metrics.csv" in run(make, jobs=jobs).rendered
     table = next(j for j in sent if j.rel_path == "tables/metrics.csv")
-    # only the changed experiment's rows travel; the other four blocks are named, not sent
+    # only the changed experiment's rows travel; the other four blocks are copied from the last file
     assert set(table.data["experiment"]) == {"pt1_ft1-1"} and len(table.blocks.names) == 5
+    assert sum(r is not None for r in table.blocks.ranges) == 4
     cold_rows = pd.read_csv(out / "tables" / "metrics.csv")
     assert len(table.data) == (cold_rows["experiment"] == "pt1_ft1-1").sum() > 0
-    after = {p.name for p in blocks.glob("*.block")}
-    assert len(after) == 5 and len(after - before) == 1  # pt1_ft1-1's block, nothing else
+    after, _ = read_layout(layout, out / "tables" / "metrics.csv")
+    assert len(after) == 5 and len(set(after) - set(before)) == 1  # pt1_ft1-1's block, nothing else
+    sent.clear()
+    change_value(small_tree, "pt1_ft1-2", "angle")
+    run(make, jobs=jobs, force=True)  # --force: every block formatted again
+    assert len(next(j for j in sent if j.rel_path == "tables/metrics.csv").data) == len(cold_rows)
     cold = tmp_path / "cold"
     run(make, out=cold)
     assert (out / "tables" / "metrics.csv").read_bytes() == (cold / "tables" / "metrics.csv").read_bytes()

@@ -3,6 +3,7 @@ rows written, a blocked table written from them is byte for byte the one written
 and the file is gone once its job is done."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import pytest
 import runner.pipeline as pipeline_module
 import runner.render as render_module
 import runner.spool as spool_module
-from runner.blocks import plan_blocks, write_blocks
+from runner.blocks import LAYOUT, plan_blocks, write_blocks
 from runner.planning import ViewCache
 from runner.report import Options
 from runner.spool import SpoolReader, read_spool, remove_stale, write_spool
@@ -65,34 +66,37 @@ def test_a_blocked_table_from_a_spool_is_the_one_from_the_frame(batch, tmp_path,
     monkeypatch.setattr("runner.blocks._BATCH_ROWS", batch)
     data = frame()
     whole = to_csv_text(data)
-    direct = plan_blocks(data, "experiment", tmp_path / "a", "salt")
-    assert write_blocks(to_csv_text, direct, tmp_path / "a") == whole
-    blocks = plan_blocks(data, "experiment", tmp_path / "b", "salt")
+    direct = plan_blocks(data, "experiment", tmp_path / "a.csv", tmp_path / "a", "salt")
+    write_blocks(to_csv_text, direct, tmp_path / "a.csv", tmp_path / "a")
+    assert (tmp_path / "a.csv").read_text() == whole
+    blocks = plan_blocks(data, "experiment", tmp_path / "b.csv", tmp_path / "b", "salt")
     spooled = replace(blocks, rows=blocks.rows.iloc[:0], spool=write_spool(blocks.rows, tmp_path / "spool"))
-    assert write_blocks(to_csv_text, spooled, tmp_path / "b") == whole
-    assert sorted(p.read_bytes() for p in (tmp_path / "b").iterdir()) == \
-        sorted(p.read_bytes() for p in (tmp_path / "a").iterdir())
+    write_blocks(to_csv_text, spooled, tmp_path / "b.csv", tmp_path / "b")
+    assert (tmp_path / "b.csv").read_text() == whole
+    layouts = [json.loads((tmp_path / x / LAYOUT).read_text()) for x in "ab"]
+    assert [(x["names"], x["offsets"]) for x in layouts] == [(layouts[0]["names"], layouts[0]["offsets"])] * 2
 
 
 def test_a_table_that_is_not_a_concatenation_is_rendered_whole_from_the_spool(tmp_path, monkeypatch):
     monkeypatch.setattr(spool_module, "SLICE_ROWS", 4)
     data = frame()
     counted = lambda rows: f"{len(rows)} rows\n"  # noqa: E731 - no block starts with the empty table's text
-    blocks = plan_blocks(data, "experiment", tmp_path / "c", "salt")
+    blocks = plan_blocks(data, "experiment", tmp_path / "c.csv", tmp_path / "c", "salt")
     spooled = replace(blocks, rows=blocks.rows.iloc[:0], spool=write_spool(blocks.rows, tmp_path / "spool"))
-    assert write_blocks(counted, spooled, tmp_path / "c") == f"{len(data)} rows\n"
+    write_blocks(counted, spooled, tmp_path / "c.csv", tmp_path / "c")
+    assert (tmp_path / "c.csv").read_text() == f"{len(data)} rows\n"
 
 
 def test_only_jobs_with_many_rows_to_format_are_spooled(tmp_path, monkeypatch):
     monkeypatch.setattr(render_module, "SPOOL_OVER", 10)
     data = frame()
-    blocks = plan_blocks(data, "experiment", tmp_path / "cache", "salt")
+    blocks = plan_blocks(data, "experiment", tmp_path / "t.csv", tmp_path / "cache", "salt")
     job = render_module.Job("metrics_csv", "tables/metrics.csv", {}, blocks.rows, "fp", "salt", None, blocks)
     sent = render_module.spooled(job, tmp_path / "spool")
     assert len(sent.data) == len(sent.blocks.rows) == 0 and sent.blocks.spool.is_file()
     with SpoolReader(sent.blocks.spool) as reader:
         pd.testing.assert_frame_equal(reader.rows(0, len(data)), data)
-    small = plan_blocks(data.iloc[:10], "experiment", tmp_path / "cache", "salt")
+    small = plan_blocks(data.iloc[:10], "experiment", tmp_path / "t.csv", tmp_path / "cache", "salt")
     job = render_module.Job("metrics_csv", "tables/metrics.csv", {}, small.rows, "fp", "salt", None, small)
     assert render_module.spooled(job, tmp_path / "spool") is job
 
