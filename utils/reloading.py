@@ -89,13 +89,19 @@ def _spliced_hashes(previous: LoadResult, frame: pd.DataFrame, spans: dict[str, 
     if old is None or len(old) != len(previous.frame):
         return None
     order = sorted(pieces, key=lambda rel: spans[rel][0])
-    parts, shift = [], 0
+    if not order:
+        return old
+    at, shift = [], 0
     for rel in order:
         start, stop = spans[rel]
-        size = len(pieces[rel])
-        parts.append(row_hashes(frame.iloc[start + shift:start + shift + size]))
-        shift += size - (stop - start)
-    return _joined(old, [spans[r] for r in order], parts)
+        at.append((start + shift, start + shift + len(pieces[rel])))
+        shift += len(pieces[rel]) - (stop - start)
+    # the changed rows hashed in one call: each call hashes a categorical's every label again
+    # (101,500 sources in a 100,000-file sweep: ~30 ms a call)
+    rows = np.concatenate([np.arange(a, b) for a, b in at])
+    hashed = row_hashes(frame.iloc[rows])
+    cuts = np.cumsum([b - a for a, b in at])[:-1]
+    return _joined(old, [spans[r] for r in order], np.split(hashed, cuts))
 
 
 def _spans(frame: pd.DataFrame) -> dict[str, tuple[int, int]] | None:
