@@ -2,6 +2,7 @@
 under its key only, and a damaged file is ignored with a warning, never trusted."""
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -55,7 +56,8 @@ def test_a_table_saved_under_other_rules_or_another_root_is_not_read(loaded, tmp
     assert read_table(tmp_path / "missing.npz", key) is None
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "pickled object", "short column", "short hashes"])
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "pickled object", "short column", "short hashes",
+                                    "unsorted categories"])
 def test_a_damaged_table_is_ignored_and_said(loaded, tmp_path: Path, damage: str, caplog) -> None:
     result, stamps, key = loaded
     target = tmp_path / "table.npz"
@@ -72,6 +74,10 @@ def test_a_damaged_table_is_ignored_and_said(loaded, tmp_path: Path, damage: str
             arrays["values:value"] = np.array([object()] * len(result.frame), dtype=object)
         elif damage == "short column":
             arrays["values:step"] = arrays["values:step"][:-1]
+        elif damage == "unsorted categories":  # the codes would name other labels
+            meta = json.loads(arrays["meta"].tobytes().decode())
+            meta["categories"]["experiment"].reverse()
+            arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         else:
             arrays["row_hashes"] = arrays["row_hashes"][:-1]
         with open(target, "wb") as fh:

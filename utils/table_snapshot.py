@@ -20,7 +20,7 @@ import pandas as pd
 
 from utils.atomic import atomic_open
 from utils.config import Config
-from utils.labels import categories
+from utils.labels import kept_categories
 from utils.loading import _CACHE_VERSION, FileStatus, LoadResult, Problem, reading_rules
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ def read_table(path: Path, key: str) -> tuple[Stamps, dict[str, str], LoadResult
             data = {}
             for col in meta["columns"]:
                 if col in meta["categories"]:
-                    dtype = pd.CategoricalDtype(categories(meta["categories"][col]))
+                    dtype = pd.CategoricalDtype(kept_categories(meta["categories"][col]))
                     data[col] = pd.Categorical.from_codes(saved[f"codes:{col}"], dtype=dtype)
                 else:
                     data[col] = saved[f"values:{col}"]
