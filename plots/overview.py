@@ -194,7 +194,7 @@ def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
         if scale == "linear":
             short_number_ticks(ax.xaxis, nbins=3)
         else:
-            log_ticks(ax.xaxis, least=3, most=4) if scale == "log" else None
+            log_ticks(ax.xaxis, least=3, most=4)  # log, or symlog from step 0
         fit_tick_labels(ax)
         ax.grid(color="white" if diagnostic else "0.92", lw=0.5)
         ax.set_axisbelow(True)

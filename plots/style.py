@@ -160,8 +160,13 @@ def log_ticks(axis: matplotlib.axis.Axis, least: int = 3, most: int = 5, gap: fl
     limits and size are final. Tried in order: 1 x 10^k, 1-3, 1-2-5, 1-1.5-2-3-5-7 and
     1-1.2-1.5-2-... per decade, then evenly spaced round numbers (an axis spanning less than a decade:
     35, 40, 45, 50), then every k-th decade; each with plain labels (2500), then compact ones (2.5k).
-    The ticks are fixed and labelled as major ones; no unlabelled minor ticks are drawn."""
+    The ticks are fixed and labelled as major ones; no unlabelled minor ticks are drawn. A symlog
+    axis from 0 (a training log's step 0) gets 0 and then the ticks of its log part, from its
+    linear threshold on."""
     lo, hi = sorted(axis.get_view_interval())
+    zero = [] if axis.get_scale() != "symlog" or not lo <= 0 < hi else [0.0]
+    if zero:
+        lo, least, most = axis.get_transform().linthresh, max(least - 1, 1), most - 1
     if not 0 < lo < hi:
         return
     decades = range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
@@ -178,7 +183,7 @@ def log_ticks(axis: matplotlib.axis.Axis, least: int = 3, most: int = 5, gap: fl
     candidates += [c[i::k] for c in list(candidates) for k in (2, 3, 4) for i in range(k) if len(c) > most]
     candidates = [c for c in candidates if least <= len(c) <= most and min(c) > 0]
 
-    fits = lambda ticks, labels: _labels_fit(axis, ticks, labels, gap)  # noqa: E731
+    fits = lambda ticks, labels: _labels_fit(axis, zero + ticks, ["0"] * len(zero) + labels, gap)  # noqa: E731
 
     chosen = None
     for ticks in candidates:
@@ -192,8 +197,8 @@ def log_ticks(axis: matplotlib.axis.Axis, least: int = 3, most: int = 5, gap: fl
     if chosen is None:  # nothing fits: the fewest round ticks there are, compact (the page checks flag it)
         ticks = min(candidates, key=len) if candidates else powers or candidates
         chosen = ticks, [_compact(t) for t in ticks]
-    axis.set_major_locator(matplotlib.ticker.FixedLocator(chosen[0]))
-    axis.set_major_formatter(matplotlib.ticker.FixedFormatter(chosen[1]))
+    axis.set_major_locator(matplotlib.ticker.FixedLocator(zero + list(chosen[0])))
+    axis.set_major_formatter(matplotlib.ticker.FixedFormatter(["0"] * len(zero) + list(chosen[1])))
     axis.set_minor_locator(matplotlib.ticker.NullLocator())
     axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 

@@ -208,3 +208,19 @@ def test_log_axes_get_three_to_five_readable_labels(limits, labels):
     assert [t.get_text() for t in ax.get_xticklabels() if t.get_text()] == labels
     assert not [t for t in ax.get_xticklabels(minor=True) if t.get_text()]
     plt.close(fig)
+
+
+@pytest.mark.parametrize("linthresh, high, labels", [
+    (1, 114, ["0", "1", "10", "100"]),  # a training log from step 0: 0, then its decades
+    (50, 4e4, ["0", "100", "1000", "10000"]),
+])
+def test_a_symlog_axis_from_zero_is_labelled_at_zero_and_along_its_log_part(linthresh, high, labels):
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(1.9, 2))
+    ax.set_xscale("symlog", linthresh=linthresh)
+    ax.set_xlim(0, high)
+    log_ticks(ax.xaxis, least=3, most=4)
+    fig.canvas.draw()
+    assert [t.get_text() for t in ax.get_xticklabels() if t.get_text()] == labels
+    assert not [t for t in ax.get_xticklabels(minor=True) if t.get_text()]
+    plt.close(fig)
