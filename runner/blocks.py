@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -318,8 +319,7 @@ def _set_aside(target: Path, cache: Path) -> Path | None:
     """A second name under `cache` for the table file about to be replaced, so that replacing it
     frees nothing: freeing the blocks of a 770 MB file takes the file system 0.4-1.1 s, spent in a
     thread instead (`write_blocks`) while the run goes on. None where it cannot be linked."""
-    aside = cache / f"{_ASIDE}{os.getpid()}-{threading.get_ident()}"
-    _forget(aside)
+    aside = cache / f"{_ASIDE}{os.getpid()}-{secrets.token_hex(6)}"  # not the name a pending discard removes
     try:
         os.link(target, aside)
     except OSError:  # no file yet, or a file system without hard links
