@@ -11,7 +11,7 @@ import pytest
 from readers_helpers import rules
 from testing_helpers import write_eval
 from utils.errors import UserError
-from utils.labels import LABELS, plain
+from utils.labels import LABELS, categorical, plain
 from utils.loading import (COLUMNS, WALL_TIME, ParseCache, _coded_frame, frame_by_file, discover, load,
                            merge_repeats, pack, packed_len, place_stepless, unpack)
 from utils.readers import NO_STEP, all_readers
@@ -449,3 +449,31 @@ def test_a_stepless_summary_keeps_its_wall_time_where_it_is_filed():
                          columns=COLUMNS + [WALL_TIME])
     placed, _ = place_stepless(frame)
     assert placed.set_index("metric").loc["f1", ["step", WALL_TIME]].tolist() == [100, T0 + 200]
+
+
+def _table(rows: list[list]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=COLUMNS).astype({c: "category" for c in LABELS})
+
+
+@pytest.mark.parametrize("rows, repeats", [
+    ([["b", "train", "loss", 20, "loss", "value", 0.4, "b/log.jsonl"],
+      ["a", "train", "loss", 10, "loss", "value", 0.5, "a/log.jsonl"],
+      ["a", "train", "loss", 10, "acc", "value", 0.9, "a/log.jsonl"]], False),  # neighbours differ in one label
+    ([["a", "train", "loss", 10, "loss", "value", 0.5, "a/checkpoint-10/log.jsonl"],
+      ["b", "train", "loss", 20, "loss", "value", 0.4, "b/log.jsonl"],
+      ["a", "train", "loss", 10, "loss", "value", 0.5, "a/log.jsonl"]], True),  # apart before the sort
+    ([["a", "train", "loss", 10, "loss", "value", 0.5, "a/log.jsonl"],
+      ["a", "train", "loss", 10, "loss", "value", 0.6, "a/runs/x/events"]], True),  # disagreeing: another run
+], ids=["no repeats", "a copy", "another training"])
+def test_the_table_is_merged_then_sorted_whether_or_not_it_repeats(rows, repeats, monkeypatch):
+    """Repeats are looked for among sorted neighbours; the table is what merging and then sorting gives."""
+    from utils.loading import _ORDER, _no_repeats, _sorted_and_merged
+    frame = _table(rows)
+    monkeypatch.setattr("utils.loading.frame_by_file", lambda blocks: None)  # not one file per cell
+    monkeypatch.setattr("utils.loading._coded_frame", lambda blocks: frame.copy())  # the table the blocks make
+    got, merged, by_file = _sorted_and_merged([])
+    expected, count = merge_repeats(frame.copy())
+    expected = categorical(expected).sort_values(_ORDER, kind="stable", ignore_index=True)
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert merged == count and not by_file
+    assert _no_repeats(frame.sort_values(_ORDER, kind="stable", ignore_index=True)) is not repeats

@@ -640,11 +640,39 @@ def _sorted_and_merged(blocks: list[tuple[tuple[list, ...], str]]) -> tuple[pd.D
     if frame.empty:
         return pd.DataFrame({c: pd.Series(dtype="int64" if c == "step" else
                                           "float64" if c == "value" else "object") for c in COLUMNS}), 0, False
+    if not (frame["step"].to_numpy() == NO_STEP).any():
+        ordered = _sorted(frame)
+        if _no_repeats(ordered):  # a log tree's 5 M records: 0.1 s, against 1.2 s looking for repeats unsorted
+            return ordered, 0, False
+        del ordered
     frame, merged = merge_repeats(frame)
     if (frame["step"].to_numpy() == NO_STEP).any():  # sorted once they are placed (place_stepless), by name
         return frame, merged, False
-    # sorted as codes of sorted categories: the same order as the strings', without comparing them
-    return categorical(frame).sort_values(_ORDER, kind="stable", ignore_index=True), merged, False
+    return _sorted(frame), merged, False
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table in `_ORDER`, sorted as codes of sorted categories: the same order as the strings',
+    without comparing them."""
+    return categorical(frame).sort_values(_ORDER, kind="stable", ignore_index=True)
+
+
+def _no_repeats(ordered: pd.DataFrame) -> bool:
+    """No two records of the table, sorted by `_ORDER`, share a key (`_KEY`): no neighbours do. Only
+    said of key columns that are categorical codes or integers (equal exactly as `duplicated` has it)."""
+    same = np.ones(max(len(ordered) - 1, 0), dtype=bool)
+    for name in _ORDER:
+        column = ordered[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            values = column.cat.codes.to_numpy()
+        elif column.dtype.kind in "iu":
+            values = column.to_numpy()
+        else:
+            return False
+        same &= values[1:] == values[:-1]
+        if not same.any():
+            return True
+    return not same.any()
 
 
 def _coded_frame(blocks: list[tuple[tuple, str]]) -> pd.DataFrame | None:
