@@ -64,7 +64,7 @@ def _sniff(path: Path) -> bool:
 def _tail(path: Path, root: Path, config: Config, start: int) -> list[Record]:
     """The lines appended after byte `start`; the step and wall time fields from the log's first lines."""
     first = _objects(head(path, 65536).decode("utf-8-sig", "replace"), 50)
-    key = next((k for k in STEP_KEYS if any(k in r for r in first[:50])), None)
+    key = next((k for k in STEP_KEYS if any(k in r for r in first)), None)
     rows = []
     for line in lines_from(path, start):
         try:
@@ -76,7 +76,7 @@ def _tail(path: Path, root: Path, config: Config, start: int) -> list[Record]:
     if key is None:
         return []
     same = lambda n: n != path.name and _accepts(n) and _sniff(path.with_name(n))  # noqa: E731
-    return row_records(rows, own_name(path, root, same), config, key=key, wall=wall_field(first[:50]))[0]
+    return row_records(rows, own_name(path, root, same), config, key=key, wall=wall_field(first))[0]
 
 
 def read_jsonl_log_columns(path: Path, root: Path, config: Config) -> Columns:
