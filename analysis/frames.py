@@ -26,6 +26,56 @@ def _sort_key(column: pd.Series) -> np.ndarray:
     return np.where(codes < 0, len(uniques), codes)
 
 
+def _exact_key(column: pd.Series) -> np.ndarray | None:
+    """A key column as numbers that order and equal as `sort_values` and `groupby` take it: a
+    categorical's codes, an integer column itself; None for anything else or a missing value (which
+    a group-by leaves out)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        values = column.cat.codes.to_numpy()
+        return values if not len(values) or values.min() >= 0 else None
+    return column.to_numpy() if column.dtype.kind in "iu" else None
+
+
+def exact_keys(frame: pd.DataFrame, keys: list[str]) -> list[np.ndarray] | None:
+    """The `keys` columns as numbers (`_exact_key`), or None when one is not categorical or integer
+    or has a missing value. Two slices of one table compare by these as by their labels."""
+    arrays = [_exact_key(frame[k]) for k in keys]
+    return None if any(a is None for a in arrays) else arrays
+
+
+def strictly_sorted(frame: pd.DataFrame, keys: list[str]) -> bool:
+    """Are `frame`'s rows already in `sort_values(keys)` order, no two with the same keys? Then a
+    sort and a `drop_duplicates(keys)` would return the rows as they are. Said only of categorical
+    and integer keys without missing values (False for others: the caller sorts as before); one pass
+    over neighbours, no sort."""
+    arrays = exact_keys(frame, keys)
+    if arrays is None:
+        return False
+    if len(frame) < 2:
+        return True
+    after = None  # neighbour pairs in order by the keys after this one
+    for values in reversed(arrays):
+        later, earlier = values[1:], values[:-1]
+        after = later > earlier if after is None else (later > earlier) | ((later == earlier) & after)
+    return bool(after.all())
+
+
+def group_ends(frame: pd.DataFrame, keys: list[str]) -> np.ndarray | None:
+    """The position of each group's last row in a frame whose rows of one group (same `keys`) lie
+    together: what `groupby(keys).tail(1)` takes, in the frame's order. None when a key is not
+    categorical or integer or has missing values (the caller groups as before)."""
+    arrays = exact_keys(frame, keys)
+    if arrays is None:
+        return None
+    last = np.ones(len(frame), dtype=bool)
+    if len(frame) > 1:
+        differs = np.zeros(len(frame) - 1, dtype=bool)
+        for values in arrays:
+            differs |= values[1:] != values[:-1]
+        last[:-1] = differs
+    return np.flatnonzero(last)
+
+
 def sort_order(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
     """The positions of `frame`'s rows in `frame.sort_values(keys)`'s order (the same ties: a stable
     sort), found on the keys' own arrays: no sorted copy of the keys is made."""

@@ -78,3 +78,41 @@ def test_narrowest_ints_hold_every_value(values, dtype):
     got = narrowest_ints(column)
     assert str(got.dtype) == dtype
     assert got.tolist() == values
+
+
+def _groups_frame(rows: list[tuple[str, int]], categories=("a", "b", "c")) -> pd.DataFrame:
+    return pd.DataFrame({"g": pd.Categorical([g for g, _ in rows], categories=list(categories)),
+                         "step": np.array([s for _, s in rows], dtype="int64")})
+
+
+@pytest.mark.parametrize("rows, expected", [
+    ([("a", 1), ("a", 2), ("b", 0), ("c", 5)], True),
+    ([("a", 1), ("a", 1), ("b", 0)], False),  # a repeated key
+    ([("a", 2), ("a", 1), ("b", 0)], False),  # steps out of order
+    ([("b", 0), ("a", 1)], False),  # labels out of order
+    ([("a", 1)], True), ([], True),
+])
+def test_strictly_sorted_is_sorting_and_deduplicating_changing_nothing(rows, expected):
+    from analysis.frames import strictly_sorted
+    data = _groups_frame(rows)
+    assert strictly_sorted(data, ["g", "step"]) is expected
+    same = data.drop_duplicates(["g", "step"]).sort_values(["g", "step"], ignore_index=True).equals(data)
+    assert same is expected
+
+
+def test_strictly_sorted_declines_what_it_cannot_compare_as_numbers():
+    from analysis.frames import strictly_sorted
+    data = _groups_frame([("a", 1), ("b", 2)])
+    assert not strictly_sorted(data.astype({"g": object}), ["g", "step"])  # text: the caller sorts
+    assert not strictly_sorted(data.astype({"step": float}), ["g", "step"])
+    missing = data.copy()
+    missing.loc[1, "g"] = np.nan  # a group-by leaves a missing label out
+    assert not strictly_sorted(missing, ["g", "step"])
+
+
+@pytest.mark.parametrize("rows", [[("a", 1), ("a", 2), ("b", 0), ("c", 5), ("c", 6)], [("b", 3)], []])
+def test_group_ends_are_what_groupby_tail_takes(rows):
+    from analysis.frames import group_ends
+    data = _groups_frame(rows)
+    expected = data.groupby("g", sort=True, observed=True).tail(1)
+    pd.testing.assert_frame_equal(data.iloc[group_ends(data, ["g"])], expected)

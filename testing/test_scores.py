@@ -145,3 +145,21 @@ def test_curves_keep_the_tables_codes_and_equal_the_string_views(tree, config, r
         assert isinstance(coded[name].dtype, pd.CategoricalDtype), name
     pd.testing.assert_frame_equal(plain(coded), plain(strings))
     assert isinstance(primary(frame, cfg)["task"].dtype, pd.CategoricalDtype)
+
+
+@pytest.mark.parametrize("tree", ["small_tree", "trainer_runs"])
+@pytest.mark.parametrize("order", ["shuffled", "repeated"])
+def test_scores_of_the_loaded_order_equal_those_of_any_order(tree, order, config, request):
+    """primary and build_scores skip their merge, de-duplication and sort when the table is in the
+    loader's order (analysis.frames.strictly_sorted); rows in another order, or a record twice, take
+    the full path, and both give the same views."""
+    from analysis.scores import build_curves
+    from testing_helpers import inferred_config
+    root = request.getfixturevalue(tree)
+    cfg = inferred_config(root, config) if tree == "trainer_runs" else config
+    frame = load(root, cfg).frame
+    other = frame.sample(frac=1.0, random_state=3)
+    if order == "repeated":
+        other = pd.concat([frame, frame.iloc[:5]])
+    for build in (build_scores, build_curves):
+        pd.testing.assert_frame_equal(build(other, cfg), build(frame, cfg))
