@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+import numpy as np
 import pandas as pd
 
 from analysis.seeds import seed_scores
@@ -30,6 +31,7 @@ MAX_DECIMALS = 6
 PM = r"${\pm}$"  # ± without the spaces of a binary operator: a column of "0.864±0.002" fits 7 in at 10 pt
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "_": r"\_", "&": r"\&", "%": r"\%", "#": r"\#", "$": r"\$",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_LATEX_ESCAPES = str.maketrans(_LATEX_SPECIAL)
 
 
 def column_decimals(means: pd.Series, stds: pd.Series | None = None) -> int:
@@ -40,14 +42,14 @@ def column_decimals(means: pd.Series, stds: pd.Series | None = None) -> int:
     values across rows (differences between experiments stay visible). 0 to MAX_DECIMALS.
     """
     values = pd.to_numeric(means, errors="coerce").astype("float64")
-    values = values[values.map(math.isfinite)]
+    values = values[np.isfinite(values.to_numpy())]
     candidates = []
     nonzero = values[values != 0].abs()
     if len(nonzero):
         candidates.append(0.01 * float(nonzero.median()))
     if stds is not None:
         s = pd.to_numeric(stds, errors="coerce").astype("float64")
-        s = s[s.map(math.isfinite) & (s > 0)]
+        s = s[np.isfinite(s.to_numpy()) & (s > 0)]
         if len(s):
             candidates.append(float(s.median()))
     if len(values) > 1 and float(values.std(ddof=0)) > 0:
@@ -95,7 +97,7 @@ def column_format(means: pd.Series, stds: pd.Series | None = None) -> ColumnForm
     """The column's format: values of 10^4 and more (the median |value|) in thousands (or millions, ...),
     then `column_decimals` of the scaled numbers."""
     values = pd.to_numeric(means, errors="coerce").astype("float64")
-    values = values[values.map(math.isfinite) & (values != 0)].abs()
+    values = values[np.isfinite(values.to_numpy()) & (values != 0)].abs()
     exponent = 0
     if len(values) and float(values.median()) >= 1e4:
         exponent = 3 * int(math.floor(math.log10(float(values.median())) / 3))
@@ -201,8 +203,9 @@ def raw_metrics_by_seed_latex(scores: pd.DataFrame, config: Config) -> str:
     chosen = select(scores, config)
     rows = pd.unique(chosen["experiment"]).tolist()  # in their order, worked out on the array
     # columns as lists, not itertuples: a sweep of 100,000 files has 100,000 cells (1.3 -> 0.1 s)
-    cells = {(e, t, c): (v, float("nan"), 0 if pd.isna(v) else 1) for e, t, c, v in zip(
-        *(chosen[k].tolist() for k in ("experiment", "task", "condition", "value")))}
+    values = chosen["value"].to_numpy(dtype="float64", na_value=np.nan).tolist()
+    cells = {(e, t, c): (v, float("nan"), 0 if v != v else 1) for e, t, c, v in zip(  # v != v: NaN
+        *(chosen[k].tolist() for k in ("experiment", "task", "condition")), values)}
     firsts = chosen.drop_duplicates("experiment")
     groups = dict(zip(firsts["experiment"].tolist(), firsts["group"].tolist()))
     caption = ("Raw metrics at the last checkpoint, one row per seed." if config.latex.caption == ""
@@ -220,17 +223,19 @@ def _render(scores: pd.DataFrame, config: Config, rows: list[str], cells: dict, 
     tasks = [t for t in config.tasks if t in have_tasks]
     columns = [(t, c.name) for t in tasks for c in conds]
     nan = (float("nan"), float("nan"), 0)
-    formats = {col: column_format(pd.Series([cells.get((r, *col), nan)[0] for r in rows], dtype="float64"),
-                                  pd.Series([cells.get((r, *col), nan)[1] for r in rows], dtype="float64"))
+    # each column's (mean, std, n) of every row, looked up once (a sweep's by-seed table: 100,000 cells)
+    table = {col: [cells.get((r, *col), nan) for r in rows] for col in columns}
+    formats = {col: column_format(pd.Series([c[0] for c in table[col]], dtype="float64"),
+                                  pd.Series([c[1] for c in table[col]], dtype="float64"))
                for col in columns}
     best = {}
     for col in columns:
-        means = [(cells.get((r, *col), nan)[0], r) for r in rows]
+        means = [(c[0], r) for c, r in zip(table[col], rows)]
         means = [(m, r) for m, r in means if m is not None and math.isfinite(m)]
         if len(means) > 1:
             pick = max if config.tasks[col[0]].higher_is_better else min
             best[col] = pick(means)[0]
-    row_n = {r: max([cells.get((r, *col), nan)[2] for col in columns] or [0]) for r in rows}
+    row_n = [max([table[col][i][2] for col in columns] or [0]) for i in range(len(rows))]
     lead = 1 + (n_row is not None)
     width = lead + len(tasks)
     fewer = False
@@ -245,23 +250,22 @@ def _render(scores: pd.DataFrame, config: Config, rows: list[str], cells: dict, 
             body.append(" & ".join([rf"\multicolumn{{{lead}}}{{l}}{{{title}}}"] + units) + r" \\")
             body.append(r"\addlinespace[2pt]" if len(conds) > 1 else r"\midrule")
         previous = None
-        for r in rows:
+        shown = [(table[(t, cond.name)], formats[(t, cond.name)], best.get((t, cond.name))) for t in tasks]
+        for i, r in enumerate(rows):
             group = groups.get(r, "")
             if previous is not None and group != previous:
                 body.append(r"\addlinespace[3pt]")
             previous = group
             out = []
-            for t in tasks:
-                col = (t, cond.name)
-                mean, std, n = cells.get((r, *col), nan)
-                fmt = formats[col]
+            for column, fmt, top in shown:
+                mean, std, n = column[i]
                 text = fmt.text(mean)
-                if col in best and mean == best[col]:
+                if top is not None and mean == top:
                     text = rf"\textbf{{{text}}}"
                 if n > 1 and math.isfinite(std):
                     spread = fmt.spread(std)
                     text += PM + (spread.replace("< ", "$<$") if spread.startswith("<") else spread)
-                if 0 < n < row_n[r]:
+                if 0 < n < row_n[i]:
                     text += r"$^\dagger$"
                     fewer = True
                 out.append(text)
@@ -407,7 +411,7 @@ def runs_latex(scores: pd.DataFrame, config: Config, by_seed: bool = False) -> s
 
 
 def _escape(text: str) -> str:
-    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+    return text.translate(_LATEX_ESCAPES)
 
 
 def _arrow(config: Config, task: str) -> str:

@@ -89,7 +89,7 @@ def mapped(column: pd.Series, fn: Callable[[str], str]) -> pd.Series:
         return values.map({v: fn(v) for v in values.unique() if isinstance(v, str)})  # a missing value stays so
     at = column.cat.codes.to_numpy()
     used = np.bincount(at + 1, minlength=len(column.cat.categories) + 1)[1:] > 0
-    out = [fn(str(c)) if u else None for c, u in zip(column.cat.categories, used)]
+    out = [fn(str(c)) if u else None for c, u in zip(column.cat.categories.to_numpy(dtype=object), used)]
     cats = pd.Index(sorted({v for v in out if v is not None}), dtype="str")
     lookup = np.append(cats.get_indexer(out), -1)  # a missing value (code -1) stays missing
     return pd.Series(pd.Categorical.from_codes(lookup[at], dtype=pd.CategoricalDtype(cats)),
@@ -110,7 +110,8 @@ def joined(rows: pd.DataFrame, table: pd.DataFrame, key: str) -> pd.DataFrame:
         if name == key:
             continue
         column = table[name]
-        cats = categories(column) if column.dtype == object or pd.api.types.is_string_dtype(column.dtype) else None
+        text = column.dtype == object or pd.api.types.is_string_dtype(column.dtype)
+        cats = categories(column.to_numpy(dtype=object)) if text else None  # a plain array iterates fast
         if cats is None:
             out[name] = column.to_numpy()[where]
         else:
