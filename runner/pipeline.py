@@ -585,8 +585,10 @@ class Pipeline:
     def _shows(job: Job) -> dict[str, list[str]]:
         """What an output's rows show, for its manifest entry: worked out as it is planned, so the
         rows need not be held until it is drawn."""
+        from utils.labels import present  # lazily: pandas
+
         def values(col: str) -> list[str]:
-            return sorted(map(str, job.data[col].dropna().unique())) if col in job.data.columns else []
+            return sorted(map(str, present(job.data[col]))) if col in job.data.columns else []
         return {"experiments": values("experiment"), "conditions": values("condition"), "tasks": values("task"),
                 # runs without a baseline: the models and (canonical) metric names a figure shows
                 "runs": values("model"), "metrics": values("name")}

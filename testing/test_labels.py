@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from runner.fingerprint import hash_frame
-from utils.labels import LABELS, categorical, joined, mapped, per_value, plain, run_starts
+from utils.labels import LABELS, categorical, joined, mapped, per_value, plain, present, run_starts
 
 FRAME = pd.DataFrame({
     "experiment": ["pt1_ft2-1", "pt1", "pt1_ft1-1", "pt1"], "condition": ["standard", "atlantis"] * 2,
@@ -113,3 +113,16 @@ def test_joined_is_the_inner_merge_with_the_tables_strings_as_codes(coded):
         assert got[name].astype(object).tolist() == want[name].astype(object).tolist()
     assert got["seed"].dtype == np.int64 and got["seed"].tolist() == [2, 1, 2, 1]
     assert list(got.index) == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("column", [
+    pd.Series(pd.Categorical(["b", None, "a", "b"], categories=["a", "b", "c"])),  # "c": no row has it
+    pd.Series(pd.Categorical([None, None], categories=["a"])),
+    pd.Series(["y", None, "x", "y"], dtype=object),
+    pd.Series([], dtype="category"),
+])
+def test_present_is_the_distinct_values_without_the_missing(column):
+    expected = sorted(map(str, column.dropna().unique()))
+    assert sorted(map(str, present(column))) == expected
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        assert "c" not in present(column)  # a category no row has is not shown
