@@ -12,6 +12,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.transforms import blended_transform_factory
 
+from analysis.frames import group_rows
 from analysis.scores import DIAGNOSTIC
 from plots.page import GAP, Page, title_height, x_axis_height
 from plots.registry import OutputContext, figure
@@ -91,13 +92,20 @@ def draw_panel(ax, part: pd.DataFrame, higher: bool, styles: dict[str, str] | No
     (`plots.thinning`, on the axis's step scale, which is set before)."""
     foot = blended_transform_factory(ax.transData, ax.transAxes)
     scale = ax.xaxis.get_transform()
-    for (model, condition), line in part.groupby(["model", "condition"], sort=True, observed=True):
-        if not line["step"].is_monotonic_increasing:
-            line = line.sort_values("step")
-        colour, marker = run_style(int(line["run_index"].iloc[0]))
-        train = line["role"].iloc[0] == "train"
-        steps = line["step"].to_numpy(dtype=float)
-        values = line["value"].to_numpy(dtype=float)
+    # the panel's columns taken once, each line's rows from them: a log tree's panel has a line per
+    # run (columns of a slice a line: ~0.7 s of a 200-run overview)
+    column = {c: part[c].to_numpy(dtype=d) for c, d in (("step", None), ("value", float), ("stderr", float),
+                                                         ("best", bool), ("run_index", None), ("role", None),
+                                                         ("model", None), ("condition", None))}
+    for rows in group_rows(part, ["model", "condition"]):
+        step = column["step"][rows]
+        if len(step) > 1 and not (step[1:] >= step[:-1]).all():  # as sort_values("step") orders them
+            rows = rows[part["step"].iloc[rows].reset_index(drop=True).sort_values().index.to_numpy()]
+        model, condition = column["model"][rows[0]], column["condition"][rows[0]]
+        colour, marker = run_style(int(column["run_index"][rows[0]]))
+        train = column["role"][rows[0]] == "train"
+        steps = column["step"][rows].astype(float)
+        values = column["value"][rows]
         ls = "-" if train else (styles or {}).get(str(condition), "-")
         every = max(1, len(steps) // 20)  # a long log keeps its line readable: ~20 markers
         shown = drawn_points(scale.transform(steps), values, columns) if columns else np.arange(len(steps))
@@ -111,12 +119,12 @@ def draw_panel(ax, part: pd.DataFrame, higher: bool, styles: dict[str, str] | No
         if bad.any():  # the line breaks there; the cross says why
             ax.plot(steps[bad], np.full(bad.sum(), 0.04), transform=foot, ls="", marker="x", ms=4.5, mew=1.1,
                     color=colour, zorder=4, clip_on=False, gid=f"nan:{model}")
-        err = line["stderr"].to_numpy(dtype=float)
+        err = column["stderr"][rows]
         band = np.isfinite(err) & np.isfinite(values)
         if band.any():  # lm-eval's stderr: how far apart two points must be to differ
             ax.fill_between(steps[band], values[band] - err[band], values[band] + err[band], color=colour,
                             alpha=0.15, lw=0, zorder=1, gid=f"stderr:{model}")
-        best = line["best"].to_numpy(dtype=bool)
+        best = column["best"][rows]
         if best.any():
             ax.plot(steps[best], values[best], ls="", marker="o", ms=7, mfc="none", mec=colour, mew=1.0, zorder=5,
                     gid=f"best:{model}")

@@ -116,3 +116,15 @@ def test_group_ends_are_what_groupby_tail_takes(rows):
     data = _groups_frame(rows)
     expected = data.groupby("g", sort=True, observed=True).tail(1)
     pd.testing.assert_frame_equal(data.iloc[group_ends(data, ["g"])], expected)
+
+
+@pytest.mark.parametrize("keys", [["group", "page"], ["label", "group"], ["name"]])
+def test_group_rows_are_the_groups_a_groupby_gives(keys):
+    from analysis.frames import group_rows
+    data = frame(60, seed=4)
+    got = [data.iloc[rows] for rows in group_rows(data, keys)]
+    expected = [part for _, part in data.groupby(keys, sort=True, observed=True)]
+    assert len(got) == len(expected) > 1
+    for mine, theirs in zip(got, expected):
+        pd.testing.assert_frame_equal(mine, theirs)
+    assert group_rows(data.iloc[:0], keys) == []
