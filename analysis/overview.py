@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.figure_data import described, distinct_pairs, run_index as figure_run_index
-from analysis.frames import columns, concat_rows, narrowest_ints, sorted_by
+from analysis.frames import columns, concat_rows, narrowest_ints, sorted_by, strictly_sorted
 from analysis.runs import without_baseline
 from analysis.scores import DIAGNOSTIC
 from utils.config import Config
@@ -311,7 +311,17 @@ def suite_subtasks(suite: pd.DataFrame) -> pd.DataFrame:
 
 
 def _per_model(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Seeds averaged per model at each step: value (mean), n_seeds, stderr (mean), kind."""
+    """Seeds averaged per model at each step: value (mean), n_seeds, stderr (mean), kind.
+
+    Rows already in that order with no two of one model and step (a run a model: the log tree's
+    5 M records) are their own means: taken as they are, not grouped (~1.5 s)."""
+    if strictly_sorted(rows, keys + ["step"]):
+        out = rows[keys + ["step", "value"]].reset_index(drop=True)
+        out["n_seeds"] = np.ones(len(out), dtype="int64")
+        out["stderr"] = rows["stderr"].to_numpy()
+        out["kind"] = rows["kind"].to_numpy() if not isinstance(rows["kind"].dtype, pd.CategoricalDtype) \
+            else rows["kind"].array
+        return out
     return rows.groupby(keys + ["step"], sort=True).agg(
         value=("value", "mean"), n_seeds=("value", "size"), stderr=("stderr", "mean"),
         kind=("kind", "first")).reset_index()
