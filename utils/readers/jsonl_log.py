@@ -20,7 +20,8 @@ from utils.config import Config
 from utils.errors import EvalFileError
 from utils.readers import Columns, PartialRead, Record, head, reader
 from utils.readers.json_summary import CONFIGS
-from utils.readers.logs import STEP_KEYS, lines_from, own_name, row_columns, row_records, wall_field
+from utils.readers.logs import (STEP_KEYS, json_lines, lines_from, own_name, row_columns, row_records,
+                                wall_field)
 
 NAME = "jsonl_log"
 SUFFIXES = (".jsonl", ".ndjson", ".json", ".txt", ".log")
@@ -85,18 +86,15 @@ def read_jsonl_log_columns(path: Path, root: Path, config: Config) -> Columns:
     bad: list[str] = []
     try:
         with open(path, encoding="utf-8-sig") as fh:
-            for number, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except ValueError as exc:
-                    bad.append(f"{path}: line {number}: not valid JSON ({exc})")
-                    continue
-                if isinstance(obj, dict):
-                    rows.append(obj)
+            text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise EvalFileError(f"{path}: cannot read: {exc}") from None
+    for number, obj in json_lines(text):
+        if isinstance(obj, ValueError):
+            bad.append(f"{path}: line {number}: not valid JSON ({obj})")
+        elif isinstance(obj, dict):
+            rows.append(obj)
+    del text
     key = next((k for k in STEP_KEYS if any(k in r for r in rows[:50])), None)
     if key is None:
         raise EvalFileError(f"{path}: no line with a step field ({', '.join(STEP_KEYS)})")
