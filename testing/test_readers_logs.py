@@ -42,3 +42,28 @@ def _one_by_one(text: str) -> list[tuple[int, object]]:
 def test_json_lines_read_each_line_as_json_loads_does(text):
     got = [(n, f"error: {v}" if isinstance(v, ValueError) else v) for n, v in json_lines(text)]
     assert got == _one_by_one(text)
+
+
+def _log(n: int = 6, **change) -> list[dict]:
+    rows = [{"step": s, "loss": 2.0 / s, "eval_loss": 2.5 / s, "learning_rate": 1e-4} for s in range(1, n + 1)]
+    for (at, field), value in change.get("set", {}).items():
+        rows[at][field] = value
+    return rows + change.get("more", [])
+
+
+@pytest.mark.parametrize("rows", [
+    _log(),  # one log() call a step: read a field at a time
+    _log(set={(2, "loss"): 1}),  # an int among the floats
+    _log(set={(3, "loss"): None}),  # a null: not logged on that row
+    _log(more=[{"step": 3, "loss": 9.0, "eval_loss": 9.5, "learning_rate": 1e-4}]),  # a restart: the later row wins
+    _log(more=[{"loss": 1.0, "step": 7, "eval_loss": 1.5, "learning_rate": 1e-4}]),  # fields in another order
+    _log(more=[{"step": 7, "loss": 1.0}]),  # a row with fewer fields
+    [{"step": s, "eval_loss": 1.0 * s, "eval/loss": 2.0 * s} for s in (1, 2)],  # two fields, one metric
+    [],
+])
+def test_a_log_read_a_field_at_a_time_has_the_records_of_one_read_a_row_at_a_time(rows, config):
+    from utils.readers.logs import row_columns
+    by_field, stepless = row_columns(rows, "run", config, key="step")
+    by_row, stepless_rows = row_columns(iter(rows), "run", config)  # the step field found row by row
+    assert sorted(by_field.records()) == sorted(by_row.records()) and stepless == stepless_rows
+    assert len(by_field.value) == len({(c, m, s) for c, m, s in zip(by_row.condition, by_row.metric, by_row.step)})

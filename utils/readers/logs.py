@@ -53,6 +53,28 @@ def row_columns(rows: Iterable[Mapping[str, Any]], experiment: str, config: Conf
                 wall: tuple[str, ...] = ()) -> tuple[Columns, int]:
     """`row_records` straight into columns, without a tuple a record (a log of 5,000 lines of five
     metrics is 25,000 records)."""
+    rows = rows if isinstance(rows, list) else list(rows)
+    fields = _by_field(rows, key, default, drop) if key is not None and not wall else None
+    if fields is not None:
+        conditions, metrics, steps, numbers = [], [], [], []
+        for (condition, metric), column, at in fields:
+            conditions += [condition] * len(column)
+            metrics += [metric] * len(column)
+            steps += at
+            numbers += column
+        times, stepless = None, 0
+    else:
+        conditions, metrics, steps, numbers, times, stepless = _by_row(rows, default, key, drop, wall)
+    n = len(numbers)
+    tasks = {metric: find_task(metric, config) or metric for metric in dict.fromkeys(metrics)}
+    return Columns([experiment] * n, conditions, [tasks[m] for m in metrics], steps, metrics, ["value"] * n,
+                   numbers, times), stepless
+
+
+def _by_row(rows: list[Mapping[str, Any]], default: str, key: str | None, drop: tuple[str, ...],
+            wall: tuple[str, ...]) -> tuple[list, list, list, list, list | None, int]:
+    """`row_columns`' conditions, metrics, steps, values and wall times (None: none), and the number of
+    rows without a step, read a row at a time."""
     values: dict[tuple[str, str, int], float] = {}
     walls: dict[tuple[str, str, int], float | None] = {}
     stepless = 0
@@ -82,18 +104,39 @@ def row_columns(rows: Iterable[Mapping[str, Any]], experiment: str, config: Conf
             values[at] = value  # a repeated step (a restart) keeps the later value
             if wall:
                 walls[at] = when  # the same keys in the same order as `values`
-    n = len(values)
-    conditions, metrics, steps = (list(c) for c in zip(*values)) if n else ([], [], [])
-    tasks: dict[str, str] = {}
-    for metric in metrics:
-        if metric not in tasks:
-            tasks[metric] = find_task(metric, config) or metric
+    conditions, metrics, steps = (list(c) for c in zip(*values)) if values else ([], [], [])
     times = list(walls.values()) if any(w is not None for w in walls.values()) else None
-    return Columns([experiment] * n, conditions, [tasks[m] for m in metrics], steps, metrics, ["value"] * n,
-                   list(values.values()), times), stepless
+    return conditions, metrics, steps, list(values.values()), times, stepless
 
 
 _UNSEEN = object()
+
+
+def _by_field(rows: list[Mapping[str, Any]], key: str, default: str,
+              drop: tuple[str, ...]) -> list[tuple[tuple[str, str], list[float], list[int]]] | None:
+    """Each metric field's (condition, metric), values and steps, for a log whose every row has the
+    same fields in the same order, a step no other row has, and a float in each metric field, no two
+    fields naming one metric (a training log written by one `log()` call a step): read a field at a
+    time, its column taken whole. These are `_by_row`'s records, field after field instead of row
+    after row (the table's sort orders them). None for any other log: it is read row by row."""
+    if not rows:
+        return None
+    fields = tuple(rows[0])
+    if key not in fields or any(tuple(row) != fields for row in rows):
+        return None
+    steps = [to_step(row[key]) for row in rows]
+    if None in steps or len(set(steps)) != len(steps):  # a step repeated (a restart): the later row wins
+        return None
+    out = []
+    for name in fields:
+        kind = _field_kind(name, default, drop)
+        if kind is None:
+            continue
+        column = [row[name] for row in rows]
+        if not all(type(v) is float for v in column):
+            return None
+        out.append((kind, column, steps))
+    return out if len({kind for kind, _, _ in out}) == len(out) else None
 
 
 def wall_field(rows: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
