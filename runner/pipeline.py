@@ -361,8 +361,12 @@ class Pipeline:
                 wanted.update(j.rel_path for j in jobs)
                 report.planned += len(jobs)
                 report.up_to_date += len(jobs) - len(fresh)
-                todo.update((j.rel_path, (dataclasses.replace(j, data=rowless(j.data), rows=None), self._shows(j)))
-                            for j in fresh)
+                shows: dict[int, dict[str, list[str]]] = {}  # outputs of one slice show the same: worked out once
+                for j in fresh:
+                    if id(j.data) not in shows:
+                        shows[id(j.data)] = self._shows(j)
+                    todo[j.rel_path] = (dataclasses.replace(j, data=rowless(j.data), rows=None), shows[id(j.data)])
+                del shows
                 spent["plan"] += time.perf_counter() - t1
                 yield fresh
                 del view, jobs, fresh  # not held while the next view is computed (the jobs own their rows)

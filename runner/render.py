@@ -81,6 +81,30 @@ def init_worker(extra_modules: tuple[Path, ...]) -> None:
     except OSError:  # not allowed here: same priority as the main process
         pass
     _load_registry(extra_modules)  # the plot modules are inherited from the main process; pyplot is not
+    _warm_up()
+
+
+def _warm_up() -> None:
+    """Draw one small figure in the project's style and throw it away, while the worker waits for its
+    first job (a one-file rerun of the 100,000-file sweep: seconds): the fonts, the mathtext parser
+    and the PNG writer its first figure would load first (~0.1 s) are loaded by then. The process's
+    own settings are restored after; a failure here only means no warm-up (the figure will say)."""
+    import io
+
+    import matplotlib
+    import matplotlib.pyplot as plt
+    try:
+        from plots.style import RC
+        with matplotlib.rc_context(RC):
+            fig, ax = plt.subplots(figsize=(2.0, 1.5))
+            ax.plot([0, 1], [0, 1], marker="o", label="run")
+            ax.set_title(r"run $\pm$ std", fontweight="bold")
+            ax.set_xlabel("step", fontstyle="italic")
+            ax.legend()
+            save_figure(fig, io.BytesIO(), "png", 100)
+            plt.close(fig)
+    except Exception:  # noqa: BLE001 - a warm-up only: the first real figure reports its own failure
+        pass
 
 
 def started() -> None:

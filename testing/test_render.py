@@ -170,3 +170,17 @@ def test_a_rowless_frame_keeps_the_columns_and_none_of_the_rows_memory() -> None
     assert [a.nbytes for a in held] == [0, 0, 0]
     sliced = frame.iloc[:0]  # what it replaces: an empty view holding every row
     assert _root(sliced["step"].array._ndarray).nbytes == 8000
+
+
+def test_a_workers_warm_up_leaves_no_figure_and_the_settings_as_they_were():
+    """init_worker draws one throw-away figure in the project's style (fonts, mathtext and the PNG
+    writer loaded before the first job): nothing of it may stay to change what the jobs draw."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from runner.render import _warm_up
+    before = dict(matplotlib.rcParams)
+    figures = plt.get_fignums()
+    _warm_up()
+    assert plt.get_fignums() == figures
+    assert dict(matplotlib.rcParams) == before
