@@ -37,3 +37,27 @@ def test_a_failed_write_leaves_the_old_file(vacate: bool, tmp_path: Path) -> Non
             fh.write("half")
             raise RuntimeError("the writer broke")
     assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["table.csv"]
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["names exchanged", "no exchange: renamed over"])
+def test_a_vacated_file_is_never_missing(exchange: bool, tmp_path: Path, monkeypatch) -> None:
+    """A watcher reading tables/scores.csv while it is rewritten finds the old file or the new one:
+    the target's name is never removed, not even for a moment (it is exchanged, or renamed over)."""
+    import utils.atomic as atomic
+    if not exchange:
+        monkeypatch.setattr(atomic, "_renameat2", lambda: None)
+    target = tmp_path / "scores.csv"
+    target.write_text("old\n")
+    removed = []
+    unlink = os.unlink
+
+    def watched(path, *args, **kwargs):
+        removed.append(Path(path))
+        assert target.exists(), "the table was gone while it was rewritten"
+        return unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(atomic.os, "unlink", watched)
+    with atomic_open(target, "w", vacate=True) as fh:
+        fh.write("new\n")
+    assert target.read_text() == "new\n" and [p.name for p in tmp_path.iterdir()] == ["scores.csv"]
+    assert target not in removed

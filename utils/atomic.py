@@ -1,12 +1,15 @@
 """Atomic file writes: a viewer (or a crash) never sees half a file."""
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import pickle
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Callable, Iterator
 
 
 @contextmanager
@@ -14,10 +17,12 @@ def atomic_open(path: Path | str, mode: str = "w", encoding: str | None = "utf-8
                 vacate: bool = False) -> Iterator[IO]:
     """Open a temporary file beside `path`; on success rename it over `path`, else remove it.
 
-    `vacate`: remove `path` just before the rename, for files of hundreds of MB. Renaming over an
-    existing file makes ext4 start writing the new file's data out then and there (its
-    `auto_da_alloc` safeguard: 0.2-0.9 s for a 770 MB table), renaming to a free name does not. A
-    reader may then find no file for the microseconds between the two, never a partial one."""
+    `vacate`: for files of hundreds of MB, the finished file and `path` exchange names in one step
+    (Linux's renameat2 with RENAME_EXCHANGE) and the old file, now under the temporary name, is
+    removed. Renaming over an existing file makes ext4 start writing the new file's data out then
+    and there (its `auto_da_alloc` safeguard: 0.2-0.9 s for a 770 MB table); an exchange does not.
+    Either way a reader finds the old file or the new one, never none or half of one. Where there is
+    no exchange (another system, a first write), a plain rename over."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -25,18 +30,41 @@ def atomic_open(path: Path | str, mode: str = "w", encoding: str | None = "utf-8
         with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as fh:
             yield fh
         os.chmod(tmp, 0o644)
-        if vacate:
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
-        os.replace(tmp, path)
+        if vacate and _exchange(tmp, str(path)):
+            os.unlink(tmp)  # the old file, under the temporary name now
+        else:
+            os.replace(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
         raise
+
+
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_AT_FDCWD = -100
+
+
+@functools.lru_cache(maxsize=1)
+def _renameat2() -> Callable[..., int] | None:
+    """The C library's renameat2 (glibc 2.28 and later, on Linux), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+def _exchange(a: str, b: str) -> bool:
+    """Swap the names `a` and `b` in one step; False, nothing done, where that cannot be done (no
+    renameat2, a kernel or file system without the flag, `b` not there)."""
+    fn = _renameat2()
+    return fn is not None and fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
 
 
 def write_text(path: Path | str, text: str) -> None:
