@@ -319,8 +319,8 @@ def _per_model(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         out = rows[keys + ["step", "value"]].reset_index(drop=True)
         out["n_seeds"] = np.ones(len(out), dtype="int64")
         out["stderr"] = rows["stderr"].to_numpy()
-        out["kind"] = rows["kind"].to_numpy() if not isinstance(rows["kind"].dtype, pd.CategoricalDtype) \
-            else rows["kind"].array
+        kind = rows["kind"]
+        out["kind"] = kind.array if isinstance(kind.dtype, pd.CategoricalDtype) else kind.to_numpy()
         return out
     return rows.groupby(keys + ["step"], sort=True).agg(
         value=("value", "mean"), n_seeds=("value", "size"), stderr=("stderr", "mean"),
