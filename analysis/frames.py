@@ -7,6 +7,8 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
+from utils.labels import run_starts
+
 
 def columns(frame: pd.DataFrame, *names: str) -> Iterator[tuple]:
     """The rows of some columns as tuples, read from plain arrays: iterating a pandas string column
@@ -67,13 +69,17 @@ def group_ends(frame: pd.DataFrame, keys: list[str]) -> np.ndarray | None:
     arrays = exact_keys(frame, keys)
     if arrays is None:
         return None
-    last = np.ones(len(frame), dtype=bool)
-    if len(frame) > 1:
-        differs = np.zeros(len(frame) - 1, dtype=bool)
-        for values in arrays:
-            differs |= values[1:] != values[:-1]
-        last[:-1] = differs
-    return np.flatnonzero(last)
+    if not len(frame):
+        return np.zeros(0, dtype=np.int64)
+    starts = run_starts(*arrays)  # a group's first row: the row after it ends the group before
+    return np.flatnonzero(np.append(starts[1:], True))
+
+
+def rows_by_code(codes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions ordered code after code (each code's rows in their order), and where each of
+    the codes 0..n-1 starts in them (`n + 1` bounds); rows of code -1 (no group) lie before the first."""
+    order = np.argsort(codes, kind="stable")
+    return order, np.searchsorted(codes[order], np.arange(n + 1))
 
 
 def group_rows(frame: pd.DataFrame, keys: list[str]) -> list[np.ndarray]:
@@ -82,12 +88,10 @@ def group_rows(frame: pd.DataFrame, keys: list[str]) -> list[np.ndarray]:
     figure's line per run: hundreds of slices)."""
     if frame.empty:
         return []
-    ids = frame.groupby(keys, sort=True, observed=True).ngroup().to_numpy()
-    order = np.argsort(ids, kind="stable")
-    ids = ids[order]
-    order, ids = order[ids >= 0], ids[ids >= 0]  # a row of a missing key is in no group
-    bounds = np.flatnonzero(np.diff(ids)) + 1
-    return np.split(order, bounds)
+    groups = frame.groupby(keys, sort=True, observed=True)
+    ids = groups.ngroup().fillna(-1).to_numpy(dtype=np.int64)  # a row of a missing key: in no group (-1)
+    order, bounds = rows_by_code(ids, groups.ngroups)
+    return [order[a:b] for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
 
 
 def sort_order(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:

@@ -21,6 +21,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from analysis.frames import rows_by_code
 from analysis.views import Partwise
 from utils.atomic import write_pickle
 from utils.config import Config
@@ -93,7 +94,7 @@ class PartMemo:
         labels = [_plain(v) for v in uniques]
         header = f"{list(source.columns)}|{list(map(str, source.dtypes))}".encode()
         hashes = row_hashes(source)
-        by_part, starts = _grouped(found, len(labels))
+        by_part, starts = rows_by_code(found, len(labels))
         digests = [hashlib.blake2b(header + hashes[by_part[a:b]].tobytes(), digest_size=16).hexdigest()
                    for a, b in zip(starts[:-1], starts[1:])]
         frame, spans = self.views.get(name, (None, {}))
@@ -143,16 +144,9 @@ def _by_part(rows: pd.DataFrame | None, column: str, digests: dict[Any, str],
     if (found < 0).any() or not set(own) <= set(digests):
         raise RuntimeError(f"view {name!r}: rows of parts {sorted(set(own) - set(digests), key=str)[:3]} came "
                            f"from other parts' rows: analysis/views.py PARTWISE misdeclares it")
-    order, starts = _grouped(found, len(own))
+    order, starts = rows_by_code(found, len(own))
     where = {label: (int(a), int(b)) for label, a, b in zip(own, starts[:-1], starts[1:])}
     return rows.iloc[order], {label: (digest, *where.get(label, (0, 0))) for label, digest in digests.items()}
-
-
-def _grouped(found: np.ndarray, parts: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row positions ordered part after part (each part's rows in their order), and where each
-    part starts in them (`parts + 1` bounds), from each row's part code."""
-    order = np.argsort(found, kind="stable")
-    return order, np.searchsorted(found[order], np.arange(parts + 1))
 
 
 def _plain(value: Any) -> Any:

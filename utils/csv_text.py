@@ -15,7 +15,7 @@ import io
 import numpy as np
 import pandas as pd
 
-from utils.labels import codes
+from utils.labels import codes, used_codes
 
 _LINE = "\n"
 
@@ -70,7 +70,7 @@ def _labels(at: np.ndarray, values: list) -> np.ndarray | None:
     (`utils.labels.codes`), each value quoted once as the csv module quotes it; None for a value
     that is not a string. Only the values the rows use are quoted: a block of a few hundred rows of a
     table whose source column has 100,000 categories quotes a few, not 100,000."""
-    used = np.flatnonzero(np.bincount(at + 1, minlength=len(values) + 1)[1:])  # codes present (-1 aside)
+    used = np.flatnonzero(used_codes(at, len(values)))  # codes present (-1 aside)
     shown = [values[i] for i in used.tolist()]
     if not all(isinstance(v, str) for v in shown):
         return None

@@ -62,14 +62,19 @@ def codes(column: pd.Series) -> tuple[np.ndarray, list]:
     return found, list(values)
 
 
+def used_codes(at: np.ndarray, n: int) -> np.ndarray:
+    """Which of the codes 0..n-1 some row has (a code -1, missing, is none of them): one count over
+    the rows, no copy of them, no hashing."""
+    return np.bincount(at + 1, minlength=n + 1)[1:] > 0
+
+
 def present(column: pd.Series) -> list:
     """The distinct values the column holds, missing ones left out: a categorical's categories
     that some row has, told by counting its codes (metrics.csv's 5.6 million rows: no copy of them
     without the missing ones, no hashing)."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         cats = column.cat.categories
-        used = np.bincount(column.cat.codes.to_numpy() + 1, minlength=len(cats) + 1)[1:] > 0
-        return cats[used].tolist()
+        return cats[used_codes(column.cat.codes.to_numpy(), len(cats))].tolist()
     return column.dropna().unique().tolist()
 
 
@@ -99,7 +104,7 @@ def mapped(column: pd.Series, fn: Callable[[str], str]) -> pd.Series:
         values = column.astype(str)
         return values.map({v: fn(v) for v in values.unique() if isinstance(v, str)})  # a missing value stays so
     at = column.cat.codes.to_numpy()
-    used = np.bincount(at + 1, minlength=len(column.cat.categories) + 1)[1:] > 0
+    used = used_codes(at, len(column.cat.categories))
     out = [fn(str(c)) if u else None for c, u in zip(column.cat.categories.to_numpy(dtype=object), used)]
     cats = pd.Index(sorted({v for v in out if v is not None}), dtype="str")
     lookup = np.append(cats.get_indexer(out), -1)  # a missing value (code -1) stays missing

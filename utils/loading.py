@@ -25,7 +25,7 @@ from utils.atomic import write_pickle
 from utils.config import Config
 from utils.errors import EvalFileError, UserError
 from utils.filestamp import content_digest, is_racy
-from utils.labels import categorical, categories, plain
+from utils.labels import categorical, categories, plain, used_codes
 from utils.readers import (CHECKPOINT, LFS_POINTER, MISSING, NO_STEP, Columns, PartialRead, ReaderInfo, Record,
                            all_readers, glob_matches, head, lfs_pointer_message)
 from utils.safe_pickle import load_builtins
@@ -801,7 +801,7 @@ def frame_by_file(blocks: list[tuple[tuple[list, ...], str]]) -> pd.DataFrame | 
     def named(pick: int) -> pd.Categorical:
         """Metric (1) or statistic (2) names of every row, as category codes of the names used."""
         at = spread(pick)  # indices into `names`
-        cats = categories(listed[np.bincount(at, minlength=len(listed)) > 0])
+        cats = categories(listed[used_codes(at, len(listed))])
         return pd.Categorical.from_codes(cats.get_indexer(listed)[at], dtype=pd.CategoricalDtype(cats))
 
     data = {

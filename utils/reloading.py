@@ -18,6 +18,7 @@ import pandas as pd
 
 from utils.config import Config
 from utils.hashing import row_hashes
+from utils.labels import used_codes
 from utils.loading import (READ, LoadResult, ParseCache, Stat, Todo, frame_by_file, account, outcomes, reader_of,
                            sniffers)
 
@@ -146,7 +147,7 @@ def _spliced(frame: pd.DataFrame, spans: dict[str, tuple[int, int]],
                     return None
                 parts.append(lut[new.cat.codes.to_numpy()].astype(old.cat.codes.dtype))
             codes = _joined(old.cat.codes.to_numpy(), [spans[r] for r in order], parts)
-            if col not in _KEYS and col != "source" and not np.bincount(codes, minlength=len(cats)).all():
+            if col not in _KEYS and col != "source" and not used_codes(codes, len(cats)).all():
                 return None
             data[col] = pd.Categorical.from_codes(codes, dtype=old.dtype)
         else:
