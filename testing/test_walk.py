@@ -457,12 +457,41 @@ def test_files_under_the_current_folder_have_no_dot_in_front(linked, monkeypatch
     assert not with_memo or memo.holds(".")
 
 
-@pytest.mark.parametrize("per_thread", [1, 3, 10**9])
-def test_stats_in_threads_are_each_paths_in_order(tmp_path, monkeypatch, per_thread):
+@pytest.mark.parametrize("per_thread, forked", [(1, False), (3, False), (10**9, False), (10**9, True)],
+                         ids=["threads of one path", "threads of three", "one thread", "half in a forked child"])
+def test_stats_in_threads_are_each_paths_in_order(tmp_path, monkeypatch, per_thread, forked):
     monkeypatch.setattr(walk, "_STATS_PER_THREAD", per_thread)
+    monkeypatch.setattr(walk, "_STATS_TO_FORK", 2 if forked else 10**9)
+    monkeypatch.setattr(walk, "_can_fork", lambda: forked)
     paths = [os.fspath(touch(tmp_path / f"f{i}.json", "x" * i)) for i in range(9)]
     paths.insert(4, os.fspath(tmp_path / "gone.json"))
     expected = [None if not os.path.exists(p) else
                 (os.stat(p).st_size, os.stat(p).st_mtime_ns, os.stat(p).st_ctime_ns, os.stat(p).st_ino) for p in paths]
     got = walk.stat_all(paths)
     assert got == expected and got[4] is None and [g[0] for g in got if g] == list(range(9))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this system")
+@pytest.mark.parametrize("child", ["fails", "sends garbage"])
+def test_a_forked_child_that_fails_has_its_half_stat_ed_here(tmp_path, monkeypatch, child):
+    """The child stats half the paths; one that dies or sends what does not unpack is not trusted:
+    the parent stats that half itself, and the stats are the same."""
+    paths = [os.fspath(touch(tmp_path / f"f{i}.json", "x" * i)) for i in range(6)] + [os.fspath(tmp_path / "gone")]
+    expected = walk._stats(paths)
+    monkeypatch.setattr(walk, "_STATS_TO_FORK", 2)
+    monkeypatch.setattr(walk, "_can_fork", lambda: True)
+    if child == "fails":
+        def broken(stats):
+            raise RuntimeError("the child broke")
+        monkeypatch.setattr(walk, "_packed", broken)
+    else:
+        monkeypatch.setattr(walk, "_packed", lambda stats: b"\x01\x02garbage")
+    assert walk.stat_all(paths) == expected and expected[-1] is None
+
+
+@pytest.mark.parametrize("stats", [[(1, 2, 3, 4), None, (5, -6, 7, 2**64 - 1)], [None, None], [(0, 0, 0, 0)], []])
+def test_packed_stats_unpack_to_themselves(stats):
+    """What a forked child sends through the pipe: signed sizes and times (a file before 1970),
+    unsigned inodes (some file systems use the top bit), missing paths kept in place."""
+    assert walk._unpacked(walk._packed(stats), len(stats)) == stats
+    assert walk._unpacked(walk._packed(stats)[:-1], len(stats)) is None or not stats
