@@ -30,6 +30,8 @@ from __future__ import annotations
 import logging
 import operator
 import os
+import sys
+import threading
 import time
 from array import array
 from pathlib import Path
@@ -127,8 +129,6 @@ def stat_all(paths: list[str]) -> list[tuple[int, int, int, int] | None]:
 def _can_fork() -> bool:
     """Can a child be forked here for a moment: Linux, and this the process's only thread (a fork
     beside other threads may find a lock one of them held)."""
-    import sys
-    import threading
     return sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
 
 
