@@ -98,11 +98,12 @@ def check_page(fig, width: float = PAGE_WIDTH, height: float = PAGE_HEIGHT) -> N
     """Assert what a reader of the page relies on: the figure fits the width and a page's height, every
     font is at least 7 pt at that size, no text is cut by the figure's edge and no two texts overlap,
     every line label is joined to its line (`check_line_labels`) and every log axis has at least three
-    labelled ticks (`check_log_axes`), after a draw."""
+    labelled ticks (`check_log_axes`), after one draw that lays the figure out without painting it
+    (`draw_without_rendering`: the same positions and text sizes as a saved figure's)."""
     fig_w, fig_h = fig.get_size_inches()
     assert fig_w <= width + 1e-9, f"figure {fig_w:.2f} in wide, page {width} in"
     assert fig_h <= height + 1e-9, f"figure {fig_h:.2f} in tall, a page {height} in"
-    fig.canvas.draw()
+    fig.draw_without_rendering()
     renderer = fig.canvas.get_renderer()
     texts = drawn_texts(fig)
     small = [(t.get_text(), t.get_fontsize()) for t in texts if t.get_fontsize() < MIN_FONT]
@@ -121,8 +122,8 @@ def check_page(fig, width: float = PAGE_WIDTH, height: float = PAGE_HEIGHT) -> N
     np.fill_diagonal(hit, False)
     pairs = [(texts[i].get_text(), texts[j].get_text()) for i, j in zip(*np.nonzero(np.triu(hit)))]
     assert not pairs, f"overlapping texts: {pairs[:5]}"
-    check_line_labels(fig)
-    check_log_axes(fig)
+    check_line_labels(fig, drawn=True)
+    check_log_axes(fig, drawn=True)
 
 
 def labelled_ticks(axis) -> list[str]:
@@ -130,9 +131,11 @@ def labelled_ticks(axis) -> list[str]:
     return [t.get_text() for t in _tick_labels(axis)]
 
 
-def check_log_axes(fig, least: int = MIN_LOG_LABELS) -> None:
-    """Every log axis of a visible panel shows at least `least` labelled ticks (minor ones count)."""
-    fig.canvas.draw()
+def check_log_axes(fig, least: int = MIN_LOG_LABELS, drawn: bool = False) -> None:
+    """Every log axis of a visible panel shows at least `least` labelled ticks (minor ones count), after
+    a draw (unless the caller has just `drawn` it)."""
+    if not drawn:
+        fig.draw_without_rendering()
     few = []
     for ax in fig.axes:
         if not ax.get_visible():
@@ -164,11 +167,13 @@ def line_ends(ax) -> np.ndarray:
     return np.asarray(ends).reshape(-1, 2) / ax.figure.dpi
 
 
-def check_line_labels(fig, tol: float = LABEL_TO_LINE) -> None:
+def check_line_labels(fig, tol: float = LABEL_TO_LINE, drawn: bool = False) -> None:
     """Every line label (a text with gid "label") is joined to its line: its leader (the Line2D with gid
     "leader" and label "_leader:<text>") starts at the end of a drawn line of the panel and ends at the
-    label's left edge, level with its middle, both within `tol` inches."""
-    fig.canvas.draw()
+    label's left edge, level with its middle, both within `tol` inches, after a draw (unless the caller
+    has just `drawn` it)."""
+    if not drawn:
+        fig.draw_without_rendering()
     renderer = fig.canvas.get_renderer()
     dpi = fig.dpi
     off = []
