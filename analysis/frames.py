@@ -7,7 +7,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from utils.labels import run_starts
+from utils.labels import codes_of, run_starts
 
 
 def columns(frame: pd.DataFrame, *names: str) -> Iterator[tuple]:
@@ -20,7 +20,7 @@ def _sort_key(column: pd.Series) -> np.ndarray:
     """A column as numbers that sort as `sort_values` sorts it, missing values last: a categorical's
     codes, a number itself, anything else its rank among its distinct values."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        codes = column.cat.codes.to_numpy()
+        codes = codes_of(column)
         return np.where(codes < 0, len(column.cat.categories), codes) if (codes < 0).any() else codes
     if column.dtype.kind in "biuf":
         return column.to_numpy()  # NaN sorts last in numpy too
@@ -33,7 +33,7 @@ def _exact_key(column: pd.Series) -> np.ndarray | None:
     categorical's codes, an integer column itself; None for anything else or a missing value (which
     a group-by leaves out)."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        values = column.cat.codes.to_numpy()
+        values = codes_of(column)
         return values if not len(values) or values.min() >= 0 else None
     return column.to_numpy() if column.dtype.kind in "iu" else None
 

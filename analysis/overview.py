@@ -24,7 +24,7 @@ from analysis.runs import without_baseline
 from analysis.scores import DIAGNOSTIC
 from utils.config import Config
 from utils.inference import BOUNDED_LOWER
-from utils.labels import categorical, mapped, per_value, plain
+from utils.labels import categorical, codes_of, mapped, per_value, plain
 
 ALIASES = (("hendrycksTest-", "mmlu_"),)  # (old prefix, current prefix): one benchmark, two names
 MIN_SUBTASKS = 3  # asdiv_cot_llama beside asdiv is a variant, not a subtask
@@ -196,8 +196,8 @@ def _curve_rows(frame: pd.DataFrame, outer: list[str], inner: list[str]) -> np.n
     tail = 1
     for name in outer + inner:
         column = frame[name]
-        codes = (column.cat.codes if isinstance(column.dtype, pd.CategoricalDtype)
-                 else pd.Series(pd.factorize(column, use_na_sentinel=True)[0])).to_numpy()
+        codes = (codes_of(column) if isinstance(column.dtype, pd.CategoricalDtype)
+                 else pd.factorize(column, use_na_sentinel=True)[0])
         size = int(codes.max(initial=-1)) + 2  # codes from -1 (missing) up
         key *= size
         key += codes

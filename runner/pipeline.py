@@ -39,7 +39,7 @@ from tqdm import tqdm
 from runner.checks import check_found, check_outputs, check_paths
 from runner.fingerprint import code_hash, code_state, config_hash, files_hash, list_tree, selection_key, tree_of
 from runner.manifest import Journal, mark_output_folder, read_manifest, write_manifest
-from runner.memory import trim_heap
+from runner.memory import collecting_less, trim_heap
 from runner.render import Job, init_worker, ping, render_job, rowless, shipped, spooled, started
 from runner.report import Options, RunReport
 from utils.atomic import write_text
@@ -78,6 +78,22 @@ class _Clock:
 
 # --- runner side -------------------------------------------------------------------------------
 
+class ReadAsSaved:
+    """What a reload from the saved table read, as `_read_as_listed` asks it of a parse cache's
+    entries: the files `read` again (their entries), every other file as the saved table read it,
+    at its listed stamp (only files whose stamp differed were read again) with its saved digest.
+    Stands for 100,000 entries without making them (0.2 s at 100,000 files)."""
+
+    def __init__(self, read: dict[str, tuple], racy: dict[str, str]) -> None:
+        self.read, self.racy = read, racy
+
+    def get(self, path: str) -> tuple:
+        """The entry of `path`: (size, mtime_ns, reader, digest); size and mtime None for a file
+        not read again (its listed stamp)."""
+        entry = self.read.get(path)
+        return (None, None, "", self.racy.get(path)) if entry is None else entry
+
+
 class Pipeline:
     """Holds what survives between runs in one process (parse cache, manifest, worker pool)."""
 
@@ -111,7 +127,7 @@ class Pipeline:
         self._reloaded: LoadResult | None = None  # this run's load, when read into the last one's table
         self._checked = False  # the last load passed the seed and baseline checks
         # (size, mtime_ns, reader, digest) of each file read, when not the parse cache's (a saved table)
-        self._read_entries: dict[str, tuple] | None = None
+        self._read_entries: dict[str, tuple] | ReadAsSaved | None = None
         # files this run read into the saved table (0: it is the saved one); None: not from it
         self._table_drift: int | None = None
         self._cache_saved = 0.0
@@ -202,7 +218,8 @@ class Pipeline:
         of the files too recent for their stamp to vouch for them (path -> digest); else None."""
         entries = self.parse_cache.entries if self._read_entries is None else self._read_entries
         racy: dict[str, str] = {}
-        for path in result.paths:
+        # a reload from the saved table read again only the files whose stamp was not the listed one
+        for path in entries.read if isinstance(entries, ReadAsSaved) else result.paths:
             entry = entries.get(path)
             if entry is None or tuple(entry[:2]) != tree.get(path):
                 return None  # changed (or vanished) while this run read it: check fully next time
@@ -229,7 +246,13 @@ class Pipeline:
         the last run listed, only those are stat'ed (the tree is not walked) and, where they
         still read as before but for their numbers, read into the last run's table
         (utils/reloading.py) instead of building it whole.
+
+        The cyclic garbage collector runs less often meanwhile (`runner.memory.collecting_less`).
         """
+        with collecting_less():
+            return self._run(defer_unsettled, hint)
+
+    def _run(self, defer_unsettled: float, hint: Collection[str] | None) -> RunReport:
         start = time.perf_counter()
         self.config = self.rules
         check_paths(self.options.data, self.options.out, self.config)  # before any reading or writing
@@ -454,17 +477,15 @@ class Pipeline:
         saved = read_table(self.cache_dir / TABLE_FILE, table_key(self.rules, self.options.data))
         if saved is None:
             return None
-        stamps, racy, previous = saved
-        if len(stamps) != len(listing) or any(row[2] is None or row[0] not in stamps for row in listing):
+        changed = saved.changed(listing)
+        if changed is None:
             return None
-        # a file rewritten within its mtime's granularity has the same stamp: its content tells
-        changed = [row for row in listing if stamps[row[0]] != (row[2], row[3])
-                   or row[0] in racy and content_digest(Path(row[0])) != racy[row[0]]]
         own = ParseCache()
+        previous = saved.result
         result = reload(previous, self.options.data, self.rules, own, changed) if changed else previous
         if result is not None:  # a table kept without its row hashes is written again with them
             self._table_drift = len(changed) if previous.row_hashes is not None else None
-            self._read_entries = {**{p: (*st, "", racy.get(p)) for p, st in stamps.items()}, **own.entries}
+            self._read_entries = ReadAsSaved(own.entries, saved.racy)
         return result
 
     def _relisted(self, hint: Collection[str]) -> tuple[list[tuple] | None, list[tuple] | None]:

@@ -6,18 +6,17 @@ half a PNG, and one broken plot module is reported without stopping the others.
 """
 from __future__ import annotations
 
-import gc
 import os
 import signal
 import time
 import traceback
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Iterator
+from typing import TYPE_CHECKING, BinaryIO
 
 from utils.atomic import atomic_open, write_text
 from runner.blocks import Blocks, plan_blocks, render_in_blocks, write_blocks
+from runner.memory import collecting_less
 from utils.config import Config
 
 if TYPE_CHECKING:
@@ -49,11 +48,6 @@ class Job:
 
 
 _worker_registry: dict[str, OutputSpec] | None = None
-# Drawing a figure allocates some 10^5 Python objects (artists, transforms, paths) that all live
-# until the figure is closed. At the default threshold (700 allocations) the cyclic collector ran
-# ~500 times over them while the 19 paper-scale figures were drawn, 8% of the drawing time; every
-# 20000 allocations, 17 times and 1%. Only while an output is drawn: the process's own setting after.
-DRAWING_GC_THRESHOLD = (20000, 50, 50)
 # Workers yield the CPU to the main process (its analysis decides when they can start drawing)
 # and to the user's own jobs (the training a watcher runs beside); on an idle machine: no effect.
 WORKER_NICE = 5
@@ -178,23 +172,12 @@ def spooled(job: Job, folder: Path) -> Job:
     return replace(job, data=rowless(job.data), spool=write_spool(job.data, folder))
 
 
-@contextmanager
-def drawing_gc() -> Iterator[None]:
-    """The cyclic garbage collector at DRAWING_GC_THRESHOLD for the duration."""
-    before = gc.get_threshold()
-    gc.set_threshold(*DRAWING_GC_THRESHOLD)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
-
-
 def render_job(job: Job, out: Path, config: Config,
                registry: dict[str, OutputSpec] | None = None) -> tuple[str, str | None, float]:
     """Draw one output and write it atomically; returns (path, error or None, seconds).
 
     In a worker the registry is the one the worker imported; in-process, the caller's."""
-    with drawing_gc():
+    with collecting_less():
         return _render_job(job, out, config, registry)
 
 

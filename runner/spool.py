@@ -31,6 +31,8 @@ def write_spool(frame: "pd.DataFrame", folder: Path) -> Path:
     (columns, dtypes: a categorical's labels once), then slices of codes and values."""
     import numpy as np
     import pandas as pd
+
+    from utils.labels import codes_of
     folder.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=folder, prefix=f"rows-{os.getpid()}-", suffix=_SUFFIX)
     try:
@@ -40,7 +42,7 @@ def write_spool(frame: "pd.DataFrame", folder: Path) -> Path:
             plain_index = isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 \
                 and frame.index.step == 1
             pickle.dump((columns, dtypes, len(frame), plain_index), fh, protocol=pickle.HIGHEST_PROTOCOL)
-            arrays = [frame[c].cat.codes.to_numpy() if isinstance(t, pd.CategoricalDtype)
+            arrays = [codes_of(frame[c]) if isinstance(t, pd.CategoricalDtype)
                       else frame[c].to_numpy() if isinstance(t, np.dtype) else frame[c].array  # no copy
                       for c, t in zip(columns, dtypes)]
             index = None if plain_index else frame.index

@@ -514,3 +514,38 @@ def test_a_primed_pipeline_reads_the_first_change_into_its_table(setup, small_tr
         assert pipeline.last_load is None
     finally:
         pipeline.close()
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["run", "run that raises"])
+def test_a_run_collects_cyclic_garbage_less_often_and_restores_the_threshold(setup, monkeypatch,
+                                                                             fails: bool) -> None:
+    """The main process's run allocates millions of objects (a listing, file statuses, views): the
+    collector waits for FEWER_COLLECTIONS allocations meanwhile, and the process's own threshold
+    is back afterwards, also when the run raises."""
+    import gc
+
+    from runner.memory import FEWER_COLLECTIONS
+
+    make, out, _ = setup
+    seen = []
+    real = pipeline_module.check_paths
+
+    def probe(*args, **kwargs):
+        seen.append(gc.get_threshold())
+        if fails:
+            raise RuntimeError("a probe's failure")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline_module, "check_paths", probe)
+    before = gc.get_threshold()
+    pipeline = make()
+    try:
+        if fails:
+            with pytest.raises(RuntimeError, match="probe"):
+                pipeline.run()
+        else:
+            assert not pipeline.run().failed and (out / "tables" / "scores.csv").is_file()
+    finally:
+        pipeline.close()
+    assert seen == [FEWER_COLLECTIONS] and FEWER_COLLECTIONS[0] > before[0]
+    assert gc.get_threshold() == before

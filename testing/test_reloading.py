@@ -146,3 +146,24 @@ def test_a_table_not_built_file_by_file_is_left_to_the_full_load(tmp_path: Path,
     with open(log, "a") as fh:
         fh.write(json.dumps({"step": 6, "loss": 1 / 6, "lr": 0.1}) + "\n")
     assert reload(before, root, config, cache, rows(root, [log])) is None
+
+
+@pytest.mark.parametrize("sources, expected", [
+    (["a", "a", "b", "c", "c", "c"], {"a": (0, 2), "b": (2, 3), "c": (3, 6)}),
+    (["c", "a", "a", "b"], {"c": (0, 1), "a": (1, 3), "b": (3, 4)}),  # runs in any order of the labels
+    (["a", "b", "a"], None),  # a file's rows in two runs: no span says where its rows are
+    (["a", None, "b"], None),  # a row of no file
+])
+def test_each_files_rows_are_found_as_one_run(sources: list, expected: dict | None) -> None:
+    from utils.reloading import _spans
+    frame = pd.DataFrame({"source": pd.Categorical(sources, categories=["a", "b", "c", "d"]),
+                          "value": np.arange(len(sources), dtype=float)})
+    spans = _spans(frame)
+    if expected is None:
+        assert spans is None
+        return
+    assert {rel: spans[rel] for rel in expected} == expected
+    assert all(rel in spans for rel in expected)
+    assert "d" not in spans and "elsewhere" not in spans  # a label no row holds, one the table does not know
+    with pytest.raises(KeyError):
+        spans["d"]

@@ -125,14 +125,15 @@ def test_a_page_figure_is_drawn_once_at_its_page_size(monkeypatch: pytest.Monkey
 @pytest.mark.parametrize("fails", [False, True], ids=["drawn", "module raises"])
 def test_the_collector_runs_less_often_while_an_output_is_drawn(tmp_path, config, fails: bool) -> None:
     """Figures allocate ~10^5 objects each: while one is drawn the cyclic collector waits for
-    DRAWING_GC_THRESHOLD allocations; the process's own threshold is back afterwards, also after a
+    FEWER_COLLECTIONS allocations; the process's own threshold is back afterwards, also after a
     module raised."""
     import gc
 
     import pandas as pd
 
     from plots.registry import OutputSpec
-    from runner.render import DRAWING_GC_THRESHOLD, Job, render_job
+    from runner.memory import FEWER_COLLECTIONS
+    from runner.render import Job, render_job
 
     seen = []
 
@@ -147,7 +148,7 @@ def test_the_collector_runs_less_often_while_an_output_is_drawn(tmp_path, config
     before = gc.get_threshold()
     rel, error, _ = render_job(Job("gc_probe", "gc_probe.png", {}, pd.DataFrame(), "f"), tmp_path, config,
                                {"gc_probe": spec})
-    assert seen == [DRAWING_GC_THRESHOLD] and DRAWING_GC_THRESHOLD[0] > before[0]
+    assert seen == [FEWER_COLLECTIONS] and FEWER_COLLECTIONS[0] > before[0]
     assert gc.get_threshold() == before
     assert (error is not None) == fails and (tmp_path / "gc_probe.png").is_file() != fails
 

@@ -32,8 +32,9 @@ def test_a_saved_table_reads_back_as_it_was(loaded, tmp_path: Path) -> None:
     result, stamps, key = loaded
     racy = {next(iter(stamps)): "abc123"}
     save_table(tmp_path / "table.npz", result, stamps, racy, key)
-    got_stamps, got_racy, got = read_table(tmp_path / "table.npz", key)
-    assert got_stamps == stamps and got_racy == racy
+    saved = read_table(tmp_path / "table.npz", key)
+    got = saved.result
+    assert saved.stamp_dict() == stamps and saved.racy == racy and saved.stamp_paths == list(stamps)
     pd.testing.assert_frame_equal(got.frame, result.frame, check_exact=True, check_categorical=True)
     assert [got.frame[c].dtype for c in got.frame] == [result.frame[c].dtype for c in result.frame]
     assert got.statuses == result.statuses and got.paths == result.paths and got.by_file
@@ -46,7 +47,8 @@ def test_the_row_hashes_are_kept_with_the_table(loaded, tmp_path: Path) -> None:
     result, stamps, key = loaded
     result.row_hashes = row_hashes(result.frame)
     save_table(tmp_path / "table.npz", result, stamps, {}, key)
-    np.testing.assert_array_equal(read_table(tmp_path / "table.npz", key)[2].row_hashes, row_hashes(result.frame))
+    np.testing.assert_array_equal(read_table(tmp_path / "table.npz", key).result.row_hashes,
+                                  row_hashes(result.frame))
 
 
 def test_a_table_saved_under_other_rules_or_another_root_is_not_read(loaded, tmp_path: Path, config) -> None:
@@ -57,7 +59,7 @@ def test_a_table_saved_under_other_rules_or_another_root_is_not_read(loaded, tmp
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "pickled object", "short column", "short hashes",
-                                    "unsorted categories"])
+                                    "unsorted categories", "flipped byte", "compressed"])
 def test_a_damaged_table_is_ignored_and_said(loaded, tmp_path: Path, damage: str, caplog) -> None:
     result, stamps, key = loaded
     target = tmp_path / "table.npz"
@@ -65,6 +67,10 @@ def test_a_damaged_table_is_ignored_and_said(loaded, tmp_path: Path, damage: str
     save_table(target, result, stamps, {}, key)
     if damage == "garbage":
         target.write_bytes(b"PK\x03\x04" + bytes(200))
+    elif damage == "flipped byte":  # inside the values: only the member's CRC tells
+        data = bytearray(target.read_bytes())
+        data[len(data) // 3] ^= 0x01
+        target.write_bytes(bytes(data))
     elif damage == "truncated":
         target.write_bytes(target.read_bytes()[: target.stat().st_size // 2])
     else:
@@ -78,10 +84,55 @@ def test_a_damaged_table_is_ignored_and_said(loaded, tmp_path: Path, damage: str
             meta = json.loads(arrays["meta"].tobytes().decode())
             meta["categories"]["experiment"].reverse()
             arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-        else:
+        elif damage == "short hashes":
             arrays["row_hashes"] = arrays["row_hashes"][:-1]
         with open(target, "wb") as fh:
-            np.savez(fh, **arrays)
+            (np.savez_compressed if damage == "compressed" else np.savez)(fh, **arrays)
     with caplog.at_level(logging.WARNING):
         assert read_table(target, key) is None
     assert str(target) in caplog.text and "loading every file" in caplog.text
+
+
+def test_read_arrays_gives_what_np_load_gives(tmp_path: Path) -> None:
+    """Every dtype and shape the table is saved with, read straight into its array."""
+    from utils.table_snapshot import read_arrays
+    arrays = {"codes:a": np.arange(-3, 300, dtype=np.int16), "values:v": np.array([0.5, np.nan, -np.inf]),
+              "row_hashes": np.array([2 ** 64 - 1, 0], dtype=np.uint64), "stamps": np.arange(10).reshape(5, 2),
+              "empty": np.array([], dtype=np.int64), "text": np.frombuffer("é\0b".encode(), dtype=np.uint8)}
+    np.savez(tmp_path / "t.npz", **arrays)
+    got = read_arrays(tmp_path / "t.npz")
+    assert list(got) == list(arrays)
+    for name, array in arrays.items():
+        assert got[name].dtype == array.dtype and got[name].shape == array.shape, name
+        np.testing.assert_array_equal(got[name], array)
+
+
+def _listing(stamps: dict[str, tuple[int, int]]) -> list[tuple]:
+    return [(p, Path(p).name, size, mtime) for p, (size, mtime) in stamps.items()]
+
+
+@pytest.mark.parametrize("order", ["saved", "another"])
+def test_the_changed_files_are_those_of_another_stamp_or_racy_content(loaded, tmp_path: Path, order: str) -> None:
+    """Listed in the saved order (compared as arrays) or not (by path), the same rows; a file
+    added, or gone before its stat, means the table cannot be spliced (None)."""
+    result, stamps, key = loaded
+    paths = list(stamps)
+    racy_path = Path(paths[1])
+    racy = {paths[1]: "not its digest"}
+    save_table(tmp_path / "table.npz", result, stamps, racy, key)
+    saved = read_table(tmp_path / "table.npz", key)
+    now = dict(stamps)
+    now[paths[3]] = (stamps[paths[3]][0] + 1, stamps[paths[3]][1])
+    now[paths[5]] = (stamps[paths[5]][0], stamps[paths[5]][1] + 7)
+    listing = _listing(now)
+    if order == "another":
+        listing = listing[::-1]
+    changed = saved.changed(listing)
+    assert sorted(row[0] for row in changed) == sorted([paths[1], paths[3], paths[5]])
+    assert [row[0] for row in changed] == [row[0] for row in listing if row[0] in {paths[1], paths[3], paths[5]}]
+    assert racy_path.is_file()
+    assert saved.changed(listing + [(str(tmp_path / "new.json"), "new.json", 1, 1)]) is None
+    gone = list(listing)
+    gone[0] = (*gone[0][:2], None, None)
+    assert saved.changed(gone) is None
+    assert saved.changed(listing[1:]) is None

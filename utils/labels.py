@@ -52,12 +52,18 @@ def plain(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype(dict.fromkeys(cats, "str")) if cats else frame
 
 
+def codes_of(column: pd.Series) -> np.ndarray:
+    """A categorical column's codes (-1: missing), read-only and without a copy: `.cat.codes` copies
+    them into a new Series (5.6 million records: ~15 ms and 5-22 MB a column, each time)."""
+    return column.array.codes
+
+
 def codes(column: pd.Series) -> tuple[np.ndarray, list]:
     """A label column as integer codes (-1: missing) and the values they stand for: a categorical's
     own codes, a string column factorized on its plain object array (~3x faster than comparing its
     strings)."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        return column.cat.codes.to_numpy(), column.cat.categories.to_numpy(dtype=object).tolist()
+        return codes_of(column), column.cat.categories.to_numpy(dtype=object).tolist()
     found, values = pd.factorize(column.to_numpy(dtype=object), use_na_sentinel=True)
     return found, list(values)
 
@@ -74,7 +80,7 @@ def present(column: pd.Series) -> list:
     without the missing ones, no hashing)."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         cats = column.cat.categories
-        return cats[used_codes(column.cat.codes.to_numpy(), len(cats))].tolist()
+        return cats[used_codes(codes_of(column), len(cats))].tolist()
     return column.dropna().unique().tolist()
 
 
@@ -103,7 +109,7 @@ def mapped(column: pd.Series, fn: Callable[[str], str]) -> pd.Series:
     if not isinstance(column.dtype, pd.CategoricalDtype):
         values = column.astype(str)
         return values.map({v: fn(v) for v in values.unique() if isinstance(v, str)})  # a missing value stays so
-    at = column.cat.codes.to_numpy()
+    at = codes_of(column)
     used = used_codes(at, len(column.cat.categories))
     out = [fn(str(c)) if u else None for c, u in zip(column.cat.categories.to_numpy(dtype=object), used)]
     cats = pd.Index(sorted({v for v in out if v is not None}), dtype="str")
