@@ -177,8 +177,12 @@ def _spliced(frame: pd.DataFrame, spans: _Spans,
                 if (lut < 0).any():
                     return None
                 parts.append(lut[codes_of(new)].astype(codes_of(old).dtype))
-            codes = _joined(codes_of(old), [spans[r] for r in order], parts)
-            if col not in _KEYS and col != "source" and not used_codes(codes, len(cats)).all():
+            before = codes_of(old)
+            codes = _joined(before, [spans[r] for r in order], parts)
+            # a label only the replaced rows held may be gone: counted over the whole column only
+            # when some replaced row's label is not among its piece's (a change of numbers: never)
+            lost = any(not np.isin(before[slice(*spans[r])], part).all() for r, part in zip(order, parts))
+            if col not in _KEYS and col != "source" and lost and not used_codes(codes, len(cats)).all():
                 return None
             data[col] = pd.Categorical.from_codes(codes, dtype=old.dtype)
         else:
