@@ -169,20 +169,20 @@ def _spliced(frame: pd.DataFrame, spans: _Spans,
     for col in frame.columns:
         old = frame[col]
         if isinstance(old.dtype, pd.CategoricalDtype):
-            cats = old.cat.categories
+            cats, before = old.cat.categories, codes_of(old)
             parts = []
             for rel in order:
                 new = pieces[rel][col]
                 lut = cats.get_indexer(new.cat.categories)
                 if (lut < 0).any():
                     return None
-                parts.append(lut[codes_of(new)].astype(codes_of(old).dtype))
-            before = codes_of(old)
+                parts.append(lut[codes_of(new)].astype(before.dtype))
             codes = _joined(before, [spans[r] for r in order], parts)
             # a label only the replaced rows held may be gone: counted over the whole column only
             # when some replaced row's label is not among its piece's (a change of numbers: never)
-            lost = any(not np.isin(before[slice(*spans[r])], part).all() for r, part in zip(order, parts))
-            if col not in _KEYS and col != "source" and lost and not used_codes(codes, len(cats)).all():
+            if col not in _KEYS and col != "source" \
+                    and any(not np.isin(before[slice(*spans[r])], part).all() for r, part in zip(order, parts)) \
+                    and not used_codes(codes, len(cats)).all():
                 return None
             data[col] = pd.Categorical.from_codes(codes, dtype=old.dtype)
         else:
