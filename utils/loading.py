@@ -74,7 +74,7 @@ FILE_COLUMNS = ["path", "reader", "records", "status", "reason"]
 class FileStatus(NamedTuple):
     """One file under the data root: its root-relative path, the reader that took it ("" for
     none), how many records it gave, its status (`STATUSES`) and why. A tuple: a saved table's
-    100,000 of them are made in C (`_make`), and files.csv is built from them as rows."""
+    100,000 are made without an `__init__` call each (`_make`), and files.csv takes them as rows."""
 
     path: str
     reader: str
