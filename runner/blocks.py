@@ -135,7 +135,7 @@ def write_blocks(render: Callable[["pd.DataFrame"], str], blocks: Blocks, target
     _forget_leftovers(cache)
     aside = None
     try:
-        with atomic_open(target, "w", vacate=True) as fh:
+        with atomic_open(target, "wb", vacate=True) as fh:
             source = _open_source(blocks.source) if blocks.source is not None and any(blocks.ranges) else None
             aside = _set_aside(target, cache)  # once the source is vouched for: a link changes its ctime
             try:
@@ -199,16 +199,16 @@ _BATCH_ROWS = 100_000  # uncached blocks side by side are formatted together, up
 
 
 def _write_rows(render: Callable[["pd.DataFrame"], str], blocks: Blocks, take: Callable[[int, int], "pd.DataFrame"],
-                whole: Callable[[], "pd.DataFrame"], source: IO[bytes] | None, into: IO[str]) -> list[int] | None:
-    """`write_blocks`' text into `into`, with the copied blocks' bytes from `source` and the others'
-    rows `take(start, stop)`, asked for in ascending order, or `whole()` at once (a table that is not
-    a concatenation of its blocks). Returns the byte offset in `into` of each block's start and of
-    the end; None when written whole."""
+                whole: Callable[[], "pd.DataFrame"], source: IO[bytes] | None, into: IO[bytes]) -> list[int] | None:
+    """`write_blocks`' text, UTF-8 encoded, into `into`, with the copied blocks' bytes from
+    `source` and the others' rows `take(start, stop)`, asked for in ascending order, or `whole()`
+    at once (a table that is not a concatenation of its blocks). Returns the byte offset in `into`
+    of each block's start and of the end; None when written whole."""
     if not blocks.names:
-        into.write(render(whole()))
+        into.write(render(whole()).encode())
         return None
     header = render(take(0, 0))
-    into.write(header)
+    into.write(header.encode())
     offsets = [into.tell()]
     i = 0
     while i < len(blocks.names):
@@ -232,13 +232,13 @@ def _write_rows(render: Callable[["pd.DataFrame"], str], blocks: Blocks, take: C
             if blocks.complete:
                 into.seek(0)
                 into.truncate()
-                into.write(render(whole()))
+                into.write(render(whole()).encode())
                 return None
             raise BlockCacheLost("the table is no longer a concatenation of its blocks; the next run "
                                  "writes it whole")
         for text in texts:
             into.write(text)
-            offsets.append(into.tell())
+            offsets.append(offsets[-1] + len(text))
         i = j
     return offsets
 
@@ -259,10 +259,10 @@ def _open_source(source: Source) -> IO[bytes]:
 _CHUNK = 1 << 24  # bytes read at a time where the system cannot copy between files itself
 
 
-def _copy_range(source: IO[bytes], start: int, stop: int, into: IO[str]) -> None:
-    """Append bytes [start, stop) of `source` to `into` (a text file: flushed first, then its
-    position moved to the new end). In the kernel where it can (`os.copy_file_range`: Linux, same
-    file system), else read and written a chunk at a time."""
+def _copy_range(source: IO[bytes], start: int, stop: int, into: IO[bytes]) -> None:
+    """Append bytes [start, stop) of `source` to `into` (flushed first, then its position moved to
+    the new end). In the kernel where it can (`os.copy_file_range`: Linux, same file system), else
+    read and written a chunk at a time."""
     into.flush()
     at, copy = start, getattr(os, "copy_file_range", None)
     while at < stop and copy is not None:
@@ -273,38 +273,40 @@ def _copy_range(source: IO[bytes], start: int, stop: int, into: IO[str]) -> None
         if n == 0:
             raise BlockCacheLost(f"{source.name} ended before its layout said: the next run writes it whole")
         at += n
+    into.seek(0, os.SEEK_END)
     if at < stop:
-        into.seek(0, os.SEEK_END)
         source.seek(at)
         while at < stop:
             data = source.read(min(_CHUNK, stop - at))
             if not data:
                 raise BlockCacheLost(f"{source.name} ended before its layout said: the next run writes it whole")
-            into.buffer.write(data)
+            into.write(data)
             at += len(data)
-        into.buffer.flush()
-    into.seek(0, os.SEEK_END)
 
 
 def _render_batch(render: Callable[["pd.DataFrame"], str], rows: "pd.DataFrame", spans: tuple,
-                  header: str, first: int) -> list[str] | None:
-    """The texts of consecutive blocks (`spans`, adjacent, in positions from `first`: `rows` holds
-    exactly them), formatted in one call and cut at their row boundaries when each row is one line;
-    else formatted one block at a time (a value holding a line break). None when a block's text does
-    not start with the header."""
+                  header: str, first: int) -> list[bytes] | None:
+    """The UTF-8 texts of consecutive blocks (`spans`, adjacent, in positions from `first`: `rows`
+    holds exactly them), formatted in one call and cut at their row boundaries when each row is one
+    line (found as the positions of the line ends in the bytes, not by splitting the text into
+    lines); else formatted one block at a time (a value holding a line break). None when a block's
+    text does not start with the header."""
+    import numpy as np
     start, stop = spans[0][0], spans[-1][1]
     if len(spans) > 1:
         whole = render(rows)
-        body = whole[len(header):]
-        if whole.startswith(header) and body.count("\n") == stop - start and body.endswith("\n"):
-            lines = body.split("\n")
-            return ["\n".join(lines[a - start:b - start]) + "\n" for a, b in spans]
+        if whole.startswith(header):
+            body = whole[len(header):].encode()
+            ends = np.flatnonzero(np.frombuffer(body, dtype=np.uint8) == ord("\n"))
+            if len(ends) == stop - start and body.endswith(b"\n"):
+                cuts = [0, *(ends[[b - start - 1 for _, b in spans]] + 1).tolist()]
+                return [body[a:b] for a, b in zip(cuts, cuts[1:])]
     texts = []
     for a, b in spans:
         whole = render(rows.iloc[a - first:b - first])
         if not whole.startswith(header):
             return None
-        texts.append(whole[len(header):])
+        texts.append(whole[len(header):].encode())
     return texts
 
 

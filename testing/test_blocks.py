@@ -67,6 +67,8 @@ FRAMES = {
     "missing values": records(["a", "b"]).assign(value=[1.5, np.nan, 3.0, np.nan, 0.1, 2e-9]),
     "quotes and commas": records(["a,b", 'say "c"']),
     "utf-8 and a line break": records(["naïve ✓", "cr\r\nlf", 'say "c"']),
+    # cut from one call at byte positions: a block's range counts the bytes of its characters
+    "utf-8": records(["naïve ✓", "ü,b", "c"]),
 }
 
 

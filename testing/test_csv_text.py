@@ -45,6 +45,8 @@ CASES = {
         experiment=pd.Categorical(["a", 'b,"c"', "a"], categories=["a", 'b,"c"', 7])),
     # doubles of every exponent (random bit patterns): Python's repr is numpy's shortest repr for each
     "doubles of every exponent": _frame(5000).assign(value=lambda f: _doubles(len(f))),
+    # steps repeat: each distinct number is turned into text once (most distinct: one by one)
+    "repeated integers": _frame(60).assign(step=lambda f: (f.index % 7 - 3) * 10**15),
     # handed to to_csv: one column (an empty cell alone is quoted), nullable ints, mixed objects, dates
     "one column": _frame(5)[["experiment"]],
     "nullable integers": _frame(5).astype({"step": "Int64"}),
