@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.figure_data import described, distinct_pairs, run_index as figure_run_index
-from analysis.frames import columns, concat_rows, narrowest_ints, sorted_by, strictly_sorted
+from analysis.frames import (columns, concat_rows, group_numbers, label_numbers, narrowest_ints, sorted_by,
+                             strictly_sorted)
 from analysis.runs import without_baseline
 from analysis.scores import DIAGNOSTIC
 from utils.config import Config
@@ -144,7 +145,7 @@ def fold(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     Label columns may be categorical (the overview's millions of rows): names and benchmarks are then
     worked out once a distinct task and (group, name), not once a row."""
     rows = rows.assign(name=mapped(rows["task"], canonical))
-    pair = rows.groupby(["group", "name"], sort=False, observed=True, dropna=False).ngroup().to_numpy()
+    pair = group_numbers(rows, ["group", "name"])
     firsts = rows.iloc[np.unique(pair, return_index=True)[1]]
     bench = {}
     for group, part in firsts.groupby("group", observed=True):
@@ -189,25 +190,21 @@ def _concat_coded(parts: list[pd.DataFrame], names: tuple[str, ...]) -> pd.DataF
 def _curve_rows(frame: pd.DataFrame, outer: list[str], inner: list[str]) -> np.ndarray:
     """Per row: whether its `outer` slice holds a curve, some `outer + inner` slice with two steps or
     more of a finite value (its steps' max above their min: a group-by's nunique > 1 for steps, never
-    missing, at a fraction of its cost). The labels are numbered once, in one number a row (their
-    codes in mixed radix: an `outer` slice's number is an `outer + inner` one's divided by the
-    inner labels' radix): no copy of the label columns, no group-by over several of them."""
-    key = np.zeros(len(frame), dtype="int64")
-    tail = 1
-    for name in outer + inner:
-        column = frame[name]
-        codes = (codes_of(column) if isinstance(column.dtype, pd.CategoricalDtype)
-                 else pd.factorize(column, use_na_sentinel=True)[0])
-        size = int(codes.max(initial=-1)) + 2  # codes from -1 (missing) up
-        key *= size
-        key += codes
-        key += 1
-        if name in inner:
-            tail *= size
+    missing, at a fraction of its cost). The slices are numbered once, one number a row
+    (`label_numbers`: an `outer` slice's number is an `outer + inner` one's divided by the inner
+    labels' radix), or by `group_numbers` where those numbers would not fit."""
+    numbered = label_numbers(frame, outer + inner)
+    if numbered is not None:
+        key, sizes = numbered
+        tail = int(np.prod(sizes[len(outer):], dtype=np.int64))
+    else:
+        key, outer_key = group_numbers(frame, outer + inner), group_numbers(frame, outer)
     finite = np.isfinite(frame["value"].to_numpy(dtype=float))
     steps = pd.Series(frame["step"].to_numpy()[finite]).groupby(key[finite], sort=False).agg(["min", "max"])
     curves = steps.index.to_numpy()[steps["max"].to_numpy() > steps["min"].to_numpy()]
-    return np.isin(key // tail, np.unique(curves // tail))
+    if numbered is not None:
+        return np.isin(key // tail, np.unique(curves // tail))
+    return np.isin(outer_key, np.unique(outer_key[np.isin(key, curves)]))
 
 
 def _like(column: pd.Series, values: list[str], which: np.ndarray) -> pd.Categorical | list[str]:
@@ -258,8 +255,9 @@ def compares_something(rows: pd.DataFrame, what: str) -> pd.DataFrame:
     log tree's overview, a few thousand distinct)."""
     if rows.empty:
         return rows
-    counts = (rows[["group", "model", what, "condition"]].drop_duplicates()
-              .groupby("group", observed=True).nunique())
+    keys = ["group", "model", what, "condition"]
+    firsts = np.unique(group_numbers(rows, keys), return_index=True)[1]  # the distinct rows, as drop_duplicates
+    counts = rows[keys].iloc[firsts].groupby("group", observed=True).nunique()
     keep = counts.index[(counts["model"] > 1) | (counts[what] > 1) | (counts["condition"] > 1)]
     return rows[rows["group"].isin(keep).to_numpy(dtype=bool)]
 
@@ -381,7 +379,7 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
         return pd.DataFrame({c: pd.Series(dtype="object") for c in OVERVIEW_COLUMNS})
     out["role"] = mapped(out["condition"], role)
     # panels are decided on each run's distinct (group, name, model) and its values' magnitudes, not its rows
-    trip = out.groupby(["group", "name", "model"], sort=False, observed=True, dropna=False).ngroup().to_numpy()
+    trip = group_numbers(out, ["group", "name", "model"])
     firsts = list(columns(out.iloc[np.unique(trip, return_index=True)[1]], "group", "name", "model", "kind"))
     kinds: dict[tuple, str] = {}
     models: dict[tuple, list[str]] = {}
@@ -421,7 +419,7 @@ def run_overview(frame: pd.DataFrame, curves: pd.DataFrame, config: Config,
     has_eval = (out["role"] == "eval").groupby([out["group"], out["panel"]], observed=True).transform("any")
     out["_eval"] = has_eval.astype(bool)
     out["_diag"] = out["kind"] == DIAGNOSTIC
-    pair = out.groupby(["group", "panel"], sort=False, observed=True).ngroup().to_numpy()
+    pair = group_numbers(out, ["group", "panel"])
     order = (out.iloc[np.unique(pair, return_index=True)[1]].reset_index(drop=True)  # a row a panel, by its number
              .sort_values(["group", "_diag", "_eval", "panel"], ascending=[True, True, False, True]))
     order["panel_order"] = order.groupby("group", observed=True).cumcount()

@@ -128,3 +128,25 @@ def test_group_rows_are_the_groups_a_groupby_gives(keys):
     for mine, theirs in zip(got, expected):
         pd.testing.assert_frame_equal(mine, theirs)
     assert group_rows(data.iloc[:0], keys) == []
+
+
+def _wide(n: int = 70_000) -> pd.DataFrame:
+    """Four columns of ~n distinct labels each: their codes' product does not fit in 62 bits."""
+    rng = np.random.default_rng(7)
+    return pd.DataFrame({k: rng.permutation(n) for k in "wxyz"}).astype(str)
+
+
+@pytest.mark.parametrize("keys", [["group", "page"], ["label", "note"], ["name", "label", "step"], ["value"],
+                                  ["note"], "wide"])
+@pytest.mark.parametrize("rows", ["all", "none"])
+def test_group_numbers_are_what_ngroup_gives(keys, rows):
+    """Missing labels (categorical and text) are groups of their own; groups numbered as first seen;
+    labels whose codes do not fit one number are grouped by the group-by itself."""
+    from analysis.frames import group_numbers, label_numbers
+    data, keys = (_wide(), list("wxyz")) if keys == "wide" else (frame(80, seed=5), keys)
+    assert (label_numbers(data, keys) is None) == (list(keys) == list("wxyz"))
+    data = data if rows == "all" else data.iloc[:0]
+    expected = data.groupby(keys, sort=False, observed=True, dropna=False).ngroup().to_numpy()
+    got = group_numbers(data, keys)
+    assert got.tolist() == expected.tolist()
+    assert len(got) == 0 or got.max() + 1 == len(data.drop_duplicates(keys)) > 1

@@ -31,3 +31,23 @@ def test_per_model_equals_the_group_means(seeds, shuffled):
     got = _per_model(rows, KEYS)
     pd.testing.assert_frame_equal(got, expected, check_exact=True)
     assert (got["n_seeds"] == seeds).all() and len(got) == 2 * 2 * 3
+
+
+@pytest.mark.parametrize("numbers", ["mixed radix", "too many labels for one number"])
+def test_curve_rows_are_the_slices_with_two_finite_steps(numbers, monkeypatch):
+    """A group (outer) is kept when some run and condition in it (inner) has two steps or more with a
+    finite value; a missing label is a label like any other."""
+    import analysis.overview as overview
+    if numbers != "mixed radix":
+        monkeypatch.setattr(overview, "label_numbers", lambda frame, names: None)
+    rows = _rows(["a", "b", "c"], 1, True).rename(columns={"task": "name"})
+    rows.loc[(rows["model"] == "b") & (rows["step"] != 10), "value"] = np.nan  # b: one finite step only
+    rows["name"] = rows["name"].cat.add_categories(["acc"])
+    rows.loc[rows["model"] == "b", "name"] = "acc"  # the slice (runs, acc) holds no curve
+    rows.loc[rows.index[:2], "condition"] = np.nan
+    finite = rows[np.isfinite(rows["value"])]
+    steps = finite.groupby(["group", "name", "model", "condition"], observed=True, dropna=False)["step"].nunique()
+    kept = {key[:2] for key, n in steps.items() if n > 1}
+    expected = [(g, n) in kept for g, n in zip(rows["group"], rows["name"])]
+    got = overview._curve_rows(rows, ["group", "name"], ["model", "condition"])
+    assert got.tolist() == expected and 0 < sum(expected) < len(rows)
