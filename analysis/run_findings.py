@@ -25,9 +25,11 @@ import numpy as np
 import pandas as pd
 
 from analysis.findings import FINDING_COLUMNS
+from analysis.frames import group_numbers, sort_order
 from analysis.overview import bounded, canonical
 from utils.config import Config
 
+Settings = list[tuple[Any, Any, dict]]  # (experiment, source, its results file's JSON): `_settings`
 RUN_TOPICS = ("run_best", "run_best_last", "run_diverged", "run_stopped", "run_sampled")
 
 
@@ -52,25 +54,39 @@ def best_runs(suite: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def best_vs_last(overview: pd.DataFrame) -> list[dict[str, Any]]:
-    """Runs whose best evaluation checkpoint is not their last, per metric panel."""
-    rows = []
+    """Runs whose best evaluation checkpoint is not their last, per metric panel: slices (group, panel,
+    model, condition) in sorted order. Each slice's best row and last step are found on arrays (a log
+    tree's overview is millions of rows in thousands of slices), then only the slices with a best
+    checkpoint are looked at one by one."""
+    keys = ["group", "panel", "model", "condition"]
     if overview.empty:
-        return rows
+        return []
     ok = overview[np.isfinite(overview["value"].astype(float)) & (overview["role"] == "eval")]
-    for (group, panel, model, cond), part in ok.groupby(["group", "panel", "model", "condition"], sort=True):
-        best = part[part["best"]]
-        if best.empty:
+    if ok.empty:
+        return []
+    slices = group_numbers(ok, keys)
+    steps = ok["step"].to_numpy()
+    by_step = np.lexsort((steps, slices))  # each slice's rows by step: its last row ends its run
+    last = by_step[np.append(slices[by_step][1:] != slices[by_step][:-1], True)]
+    marked = np.flatnonzero(ok["best"].to_numpy(dtype=bool))
+    numbers, first = np.unique(slices[marked], return_index=True)
+    best = marked[first]  # each slice's first row marked best, by slice number
+    last = last[numbers]  # np.unique numbers slices as lexsort grouped them: in increasing order
+    order = sort_order(ok.iloc[best][keys], keys)  # slices in sorted order, as the group-by gave them
+    best, last = best[order], last[order]
+    cols = {c: ok[c].to_numpy(dtype=object) for c in (*keys, "name", "kind")}
+    value, stderr = ok["value"].to_numpy(dtype=float), ok["stderr"].to_numpy(dtype=float)
+    rows = []
+    for b, e in zip(best.tolist(), last.tolist()):
+        if steps[b] == steps[e] or value[b] == value[e]:
             continue
-        b, last = best.iloc[0], part.sort_values("step").iloc[-1]
-        if b["step"] == last["step"] or b["value"] == last["value"]:
-            continue
-        both = np.sqrt(b["stderr"] ** 2 + last["stderr"] ** 2)
-        if not np.isfinite(both) and round(float(b["value"]), 3) == round(float(last["value"]), 3):
+        both = np.sqrt(stderr[b] ** 2 + stderr[e] ** 2)
+        if not np.isfinite(both) and round(float(value[b]), 3) == round(float(value[e]), 3):
             continue  # no difference at the precision reported
-        rows.append({"topic": "run_best_last", "group": group, "condition": cond, "task": b["name"],
-                     "kind": b["kind"], "experiment": model, "value": b["value"], "low": b["step"],
-                     "reference": last["value"], "high": last["step"],
-                     "note": "tied" if np.isfinite(both) and abs(b["value"] - last["value"]) <= 1.96 * both else ""})
+        rows.append({"topic": "run_best_last", "group": cols["group"][b], "condition": cols["condition"][b],
+                     "task": cols["name"][b], "kind": cols["kind"][b], "experiment": cols["model"][b],
+                     "value": value[b], "low": steps[b], "reference": value[e], "high": steps[e],
+                     "note": "tied" if np.isfinite(both) and abs(value[b] - value[e]) <= 1.96 * both else ""})
     return rows
 
 
@@ -86,13 +102,19 @@ def diverged(curves: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
-def _settings(frame: pd.DataFrame, groups: dict[str, str], root: Path | None):
-    """(experiment, the JSON of each results file it was read from) for the runs in `groups`: what the
-    tidy table does not carry (lm-eval's `limit`, the Trainer's `max_steps`)."""
+def _settings(frame: pd.DataFrame, groups: dict[str, str], root: Path | None) -> Settings:
+    """(experiment, source, the JSON of that results file) for each file the runs in `groups` were read
+    from, by experiment and source: what the tidy table does not carry (lm-eval's `limit`, the
+    Trainer's `max_steps`). The files are found on the distinct (experiment, source) pairs, numbered
+    on the labels' codes (a log tree: 5 million rows, 200 files)."""
+    keys = ["experiment", "source"]
     if root is None or frame.empty or "source" not in frame.columns:
-        return
-    pairs = frame.loc[frame["experiment"].isin(groups), ["experiment", "source"]]  # two columns, not every row's
-    for exp, source in pairs.groupby(["experiment", "source"], sort=True).size().index:
+        return []
+    pairs = frame[keys].iloc[np.unique(group_numbers(frame, keys), return_index=True)[1]].dropna()
+    pairs = pairs[pairs["experiment"].isin(list(groups)).to_numpy(dtype=bool)]
+    pairs = pairs.iloc[sort_order(pairs, keys)]
+    out = []
+    for exp, source in zip(pairs["experiment"].to_numpy(dtype=object), pairs["source"].to_numpy(dtype=object)):
         path = Path(root) / str(source)
         if path.suffix != ".json":
             continue
@@ -102,18 +124,19 @@ def _settings(frame: pd.DataFrame, groups: dict[str, str], root: Path | None):
         except (OSError, ValueError):
             continue
         if isinstance(data, dict):
-            yield exp, source, data
+            out.append((exp, source, data))
+    return out
 
 
 def _number(x: Any) -> float:
     return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else float("nan")
 
 
-def stopped_early(frame: pd.DataFrame, groups: dict[str, str], root: Path | None) -> list[dict[str, Any]]:
+def stopped_early(settings: Settings, groups: dict[str, str]) -> list[dict[str, Any]]:
     """Trainer runs whose last step is short of the `max_steps` they were set to run (early stopping,
     a crash, or only an intermediate checkpoint copied)."""
     steps: dict[str, list[float]] = {}
-    for exp, _, data in _settings(frame, groups, root):
+    for exp, _, data in settings:
         if "max_steps" in data and "global_step" in data:
             done, planned = _number(data["global_step"]), _number(data["max_steps"])
             if np.isfinite(done) and np.isfinite(planned):
@@ -123,10 +146,10 @@ def stopped_early(frame: pd.DataFrame, groups: dict[str, str], root: Path | None
             for exp, (done, planned) in sorted(steps.items()) if 0 < done < planned]
 
 
-def sampled(frame: pd.DataFrame, groups: dict[str, str], root: Path | None) -> list[dict[str, Any]]:
+def sampled(frame: pd.DataFrame, settings: Settings, groups: dict[str, str]) -> list[dict[str, Any]]:
     """lm-eval evaluations run on a sample (`config.limit` in the results file), per run and file."""
     rows = []
-    for exp, source, data in _settings(frame, groups, root):
+    for exp, source, data in settings:
         limit = _number((data.get("config") or {}).get("limit") if isinstance(data.get("config"), dict) else None)
         if np.isfinite(limit) and limit > 0:
             part = frame[(frame["experiment"] == exp) & (frame["source"] == source)]
@@ -142,8 +165,9 @@ def run_findings(frame: pd.DataFrame, curves: pd.DataFrame, overview: pd.DataFra
     from analysis.runs import without_baseline
     runs = curves[without_baseline(curves)] if not curves.empty else curves
     groups = runs.drop_duplicates("experiment").set_index("experiment")["group"].to_dict() if not runs.empty else {}
-    rows = best_runs(suite) + best_vs_last(overview) + diverged(runs) + stopped_early(frame, groups, config.data_root)
-    rows += sampled(frame, groups, config.data_root)
+    settings = _settings(frame, groups, config.data_root)  # read once for both
+    rows = best_runs(suite) + best_vs_last(overview) + diverged(runs) + stopped_early(settings, groups)
+    rows += sampled(frame, settings, groups)
     out = pd.DataFrame(rows, columns=FINDING_COLUMNS)
     for col in ("value", "n", "reference", "delta", "low", "high", "median", "count", "total", "std"):
         out[col] = out[col].astype("float64")

@@ -75,3 +75,38 @@ def test_runs_scored_against_a_named_baseline_are_not_said_to_forget(tmp_path):
     text = (out / "summary.md").read_text()
     assert "Forgetting" not in text
     assert "Best experiment per task" in text  # the comparison with the baseline is still there
+
+
+def _overview_rows() -> "pd.DataFrame":
+    """Overview rows of six slices, rows out of step order and slices out of sorted order."""
+    import numpy as np
+    import pandas as pd
+    nan = np.nan
+    rows = [  # group, model, condition, role, step, value, stderr, best
+        ("g2", "m1", "eval", "eval", 3, 0.80, nan, False), ("g2", "m1", "eval", "eval", 1, 0.50, nan, False),
+        ("g2", "m1", "eval", "eval", 2, 0.90, nan, True),  # best before the last: said
+        ("g1", "m2", "eval", "eval", 1, 0.60, nan, False), ("g1", "m2", "eval", "eval", 2, 0.70, nan, True),
+        ("g1", "m3", "eval", "eval", 1, 0.7000001, nan, True), ("g1", "m3", "eval", "eval", 2, 0.7, nan, False),
+        ("g1", "m4", "eval", "eval", 2, 0.55, 0.05, False), ("g1", "m4", "eval", "eval", 1, 0.60, 0.05, True),
+        ("g1", "m4", "eval", "eval", 3, nan, 0.05, False),  # a NaN is no checkpoint: the last is step 2
+        ("g1", "m5", "train", "train", 1, 0.10, nan, False), ("g1", "m5", "train", "train", 2, 0.20, nan, False),
+        ("g1", "m1", "eval", "eval", 5, 0.30, nan, False), ("g1", "m1", "eval", "eval", 4, 0.40, nan, True),
+    ]
+    frame = pd.DataFrame(rows, columns=["group", "model", "condition", "role", "step", "value", "stderr", "best"])
+    return frame.assign(panel="acc", name="acc", kind="accuracy").astype(
+        {c: "category" for c in ("group", "model", "condition", "role", "panel", "name", "kind")})
+
+
+@pytest.mark.parametrize("labels", ["categorical", "text"])
+def test_best_vs_last_names_each_slice_whose_best_checkpoint_is_not_its_last(labels):
+    """m2's best is its last; m3's best and last agree to 3 decimals; m4's last finite step is 2 and
+    its best is within 1.96 combined stderr; m5 is training only. In sorted order of the slices."""
+    from analysis.run_findings import best_vs_last
+    overview = _overview_rows()
+    if labels == "text":
+        overview = overview.astype({c: object for c in overview.columns if overview[c].dtype == "category"})
+    got = [(r["group"], r["experiment"], r["value"], r["low"], r["reference"], r["high"], r["note"])
+           for r in best_vs_last(overview)]
+    assert got == [("g1", "m1", 0.40, 4, 0.30, 5, ""), ("g1", "m4", 0.60, 1, 0.55, 2, "tied"),
+                   ("g2", "m1", 0.90, 2, 0.80, 3, "")]
+    assert best_vs_last(overview.iloc[:0]) == [] and best_vs_last(overview.assign(best=False)) == []
