@@ -729,8 +729,9 @@ class Pipeline:
         from runner.planning import render_priority  # lazily: pandas
         kinds = {s.name: s.kind for s in self.specs}
 
-        def priority(job: Job) -> tuple[bool, float]:
-            return render_priority(kinds.get(job.spec_name, ""), self.manifest.get(job.rel_path, {}).get("seconds"))
+        def priority(job: Job) -> tuple[bool, float, int]:
+            return render_priority(kinds.get(job.spec_name, ""), self.manifest.get(job.rel_path, {}).get("seconds"),
+                                   len(job.data))
 
         try:
             if pool is None:
@@ -753,16 +754,17 @@ class Pipeline:
             bar.close()
 
     def _render_pool(self, pool: Executor, batches: Iterable[list[Job]],
-                     priority: Callable[[Job], tuple[bool, float]],
+                     priority: Callable[[Job], tuple[bool, float, int]],
                      bar: Any) -> Iterator[tuple[str, str | None, float]]:
         """Feed the workers while the batches are still being computed: at most two jobs per
-        worker are in the pool at a time, the rest wait here, best first (`priority`)."""
-        queue: list[tuple[tuple[bool, float], int, Job]] = []
+        worker are in the pool at a time, the rest wait here, best first (`priority`; a held job
+        keeps the rank its rows gave it)."""
+        queue: list[tuple[tuple[bool, float, int], int, Job]] = []
         running: dict[Future, Job] = {}  # a spooled job as sent: its file is removed once it is done
         # an output of many rows (spooled) but a table waits, as sent, until every view is let go: the
         # view it came from and the worker reading its rows are then not held side by side (log tree:
         # ~300 MB). Tables go at once: a watcher opens them first, and metrics.csv is read in slices
-        held: list[Job] = []
+        held: list[tuple[tuple[bool, float, int], Job]] = []  # with its priority as planned (with its rows)
         from runner.spool import remove_stale
         remove_stale(self.spool_dir)
         broken: list[Job] = []
@@ -774,7 +776,7 @@ class Pipeline:
             if self.stop.is_set():  # finish what the workers hold, drop the rest
                 more = False
                 queue.clear()
-                for job in held:
+                for _, job in held:
                     _unlink(job.spooled_to)
                 held.clear()
                 for fut in list(running):
@@ -791,19 +793,19 @@ class Pipeline:
                     bar.refresh()
                     batch = job = None  # the queue holds the jobs: no rows kept here past their drawing
             if not more and held:
-                for job in held:
-                    heapq.heappush(queue, (priority(job), next(order), job))
+                for rank, job in held:
+                    heapq.heappush(queue, (rank, next(order), job))
                 held.clear()
             while queue and len(running) < 2 * self.workers and not broken:
-                job = heapq.heappop(queue)[2]
+                rank, _, job = heapq.heappop(queue)
                 sent = spooled(shipped(job, self.registry[job.spec_name], self.options.out, self.options.force),
                                self.spool_dir)
                 if more and sent.spooled_to is not None and self.registry[job.spec_name].kind != "table":
-                    held.append(sent)
+                    held.append((rank, sent))
                 else:
                     self._submit(pool, job, sent, running, broken)
             if broken:  # the pool is gone: the rest is drawn in this process, below
-                broken += [j for _, _, j in sorted(queue)] + held
+                broken += [j for _, _, j in sorted(queue)] + [j for _, j in held]
                 queue.clear()
                 held.clear()
             if not running:

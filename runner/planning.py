@@ -127,14 +127,15 @@ def view_order(names: set[str]) -> list[str]:
     return sorted(names, key=key)
 
 
-def render_priority(kind: str, seconds: Any) -> tuple[bool, float]:
-    """Sort key of an output waiting for a worker (lowest first), from its kind and the seconds it
-    took last time (None when new: counted as slow). Tables first, the quickest first (what a
-    watcher opens first: scores.csv does not wait for the LaTeX tables); then the figures, the
-    slowest first, so the pool finishes evenly."""
+def render_priority(kind: str, seconds: Any, rows: int = 0) -> tuple[bool, float, int]:
+    """Sort key of an output waiting for a worker (lowest first), from its kind, the seconds it
+    took last time (None when new: counted as slow) and its rows. Tables first, the quickest first
+    (what a watcher opens first: scores.csv does not wait for the LaTeX tables); then the figures,
+    the slowest first, so the pool finishes evenly; among new figures, the one of most rows first
+    (a log tree's overview of 5 million rows draws for seconds: it should not wait behind a dot plot)."""
     seconds = float(seconds) if isinstance(seconds, (int, float)) else 1e9
     table = kind == "table"
-    return not table, seconds if table else -seconds
+    return not table, seconds if table else -seconds, 0 if table else -rows
 
 
 def _plain(value: Any) -> Any:

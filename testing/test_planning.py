@@ -30,6 +30,9 @@ def test_the_scores_are_computed_first_then_the_records_and_files() -> None:
     (("table", 30.0), ("table", None)),  # a new table may be slow
     (("figure", 3.0), ("figure", 0.2)),  # the slowest figure first: the pool finishes evenly
     (("figure", None), ("figure", 3.0)),  # a new figure counts as slow
+    (("figure", None, 5_000_000), ("figure", None, 600)),  # of two new figures, the one of more rows first
+    (("figure", 3.0, 10), ("figure", 0.2, 10**6)),  # known seconds go before rows
+    (("table", 0.4, 10), ("table", 2.5, 0)),  # tables: by their seconds alone
 ])
 def test_render_priority(first: tuple, second: tuple) -> None:
     assert render_priority(*first) < render_priority(*second)
