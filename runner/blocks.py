@@ -42,9 +42,16 @@ _ASIDE = "replaced-"  # the table file being replaced, linked under its cache fo
 
 
 def runs(column: "pd.Series") -> list[tuple[int, int]]:
-    """(start, stop) row positions of each run of equal consecutive values."""
+    """(start, stop) row positions of each run of equal consecutive values. A categorical without a
+    missing value is compared on its codes: the sweep's 5.58 million records are not turned into an
+    array of strings first (0.2 -> 0.015 s)."""
     import numpy as np
-    values = column.to_numpy()
+    import pandas as pd
+
+    from utils.labels import codes_of  # lazily, as pandas: the no-op path imports this module
+    values = codes_of(column) if isinstance(column.dtype, pd.CategoricalDtype) else None
+    if values is None or (values < 0).any():
+        values = column.to_numpy()
     if not len(values):
         return []
     cuts = (np.flatnonzero(values[1:] != values[:-1]) + 1).tolist()

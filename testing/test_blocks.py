@@ -198,8 +198,14 @@ def test_without_blocks_the_table_is_rendered_whole(frame: pd.DataFrame, tmp_pat
     ([], []), (["a"], [(0, 1)]), (["a", "a", "b"], [(0, 2), (2, 3)]),
     (["a", "b", "a"], [(0, 1), (1, 2), (2, 3)]),
 ])
-def test_runs(values: list[str], expected: list[tuple[int, int]]) -> None:
-    assert runs(pd.Series(values, dtype=object)) == expected
+@pytest.mark.parametrize("dtype", [object, "category"])  # a categorical: compared on its codes
+def test_runs(values: list[str], expected: list[tuple[int, int]], dtype) -> None:
+    assert runs(pd.Series(values, dtype=dtype)) == expected
+
+
+def test_runs_of_a_categorical_with_a_missing_label_are_those_of_its_values() -> None:
+    column = pd.Series(["a", None, None, "a", "a"], dtype="category")
+    assert runs(column) == runs(pd.Series(column.to_numpy())) == [(0, 1), (1, 2), (2, 3), (3, 5)]
 
 
 @pytest.mark.parametrize("name", FRAMES)
