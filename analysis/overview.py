@@ -25,7 +25,7 @@ from analysis.runs import without_baseline
 from analysis.scores import DIAGNOSTIC
 from utils.config import Config
 from utils.inference import BOUNDED_LOWER
-from utils.labels import categorical, codes_of, mapped, per_value, plain
+from utils.labels import categorical, mapped, per_value, plain
 
 ALIASES = (("hendrycksTest-", "mmlu_"),)  # (old prefix, current prefix): one benchmark, two names
 MIN_SUBTASKS = 3  # asdiv_cot_llama beside asdiv is a variant, not a subtask

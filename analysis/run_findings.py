@@ -105,13 +105,16 @@ def diverged(curves: pd.DataFrame) -> list[dict[str, Any]]:
 def _settings(frame: pd.DataFrame, groups: dict[str, str], root: Path | None) -> Settings:
     """(experiment, source, the JSON of that results file) for each file the runs in `groups` were read
     from, by experiment and source: what the tidy table does not carry (lm-eval's `limit`, the
-    Trainer's `max_steps`). The files are found on the distinct (experiment, source) pairs, numbered
-    on the labels' codes (a log tree: 5 million rows, 200 files)."""
+    Trainer's `max_steps`). The files are found on the distinct (experiment, source) pairs of those
+    runs' rows, numbered on the labels' codes (a log tree: 5 million rows, 200 files)."""
     keys = ["experiment", "source"]
     if root is None or frame.empty or "source" not in frame.columns:
         return []
-    pairs = frame[keys].iloc[np.unique(group_numbers(frame, keys), return_index=True)[1]].dropna()
-    pairs = pairs[pairs["experiment"].isin(list(groups)).to_numpy(dtype=bool)]
+    mine = frame["experiment"].isin(list(groups)).to_numpy(dtype=bool)  # a sweep scored against baselines: none
+    if not mine.any():
+        return []
+    pairs = frame.loc[mine, keys]
+    pairs = pairs.iloc[np.unique(group_numbers(pairs, keys), return_index=True)[1]].dropna()
     pairs = pairs.iloc[sort_order(pairs, keys)]
     out = []
     for exp, source in zip(pairs["experiment"].to_numpy(dtype=object), pairs["source"].to_numpy(dtype=object)):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import run_all
@@ -77,10 +79,8 @@ def test_runs_scored_against_a_named_baseline_are_not_said_to_forget(tmp_path):
     assert "Best experiment per task" in text  # the comparison with the baseline is still there
 
 
-def _overview_rows() -> "pd.DataFrame":
+def _overview_rows() -> pd.DataFrame:
     """Overview rows of six slices, rows out of step order and slices out of sorted order."""
-    import numpy as np
-    import pandas as pd
     nan = np.nan
     rows = [  # group, model, condition, role, step, value, stderr, best
         ("g2", "m1", "eval", "eval", 3, 0.80, nan, False), ("g2", "m1", "eval", "eval", 1, 0.50, nan, False),
