@@ -61,7 +61,10 @@ def best_vs_last(overview: pd.DataFrame) -> list[dict[str, Any]]:
     keys = ["group", "panel", "model", "condition"]
     if overview.empty:
         return []
-    ok = overview[np.isfinite(overview["value"].astype(float)) & (overview["role"] == "eval")]
+    keep = np.isfinite(overview["value"].to_numpy(dtype=float)) & (overview["role"] == "eval").to_numpy(dtype=bool)
+    for k in keys:  # a slice with a missing label is none (as a group-by leaves it out)
+        keep &= overview[k].notna().to_numpy()
+    ok = overview[keep]
     if ok.empty:
         return []
     slices = group_numbers(ok, keys)
@@ -71,7 +74,7 @@ def best_vs_last(overview: pd.DataFrame) -> list[dict[str, Any]]:
     marked = np.flatnonzero(ok["best"].to_numpy(dtype=bool))
     numbers, first = np.unique(slices[marked], return_index=True)
     best = marked[first]  # each slice's first row marked best, by slice number
-    last = last[numbers]  # np.unique numbers slices as lexsort grouped them: in increasing order
+    last = last[numbers]  # last[i] was slice i's: the slices are numbered 0, 1, ... and lexsort put them in that order
     order = sort_order(ok.iloc[best][keys], keys)  # slices in sorted order, as the group-by gave them
     best, last = best[order], last[order]
     cols = {c: ok[c].to_numpy(dtype=object) for c in (*keys, "name", "kind")}

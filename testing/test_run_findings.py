@@ -80,7 +80,7 @@ def test_runs_scored_against_a_named_baseline_are_not_said_to_forget(tmp_path):
 
 
 def _overview_rows() -> pd.DataFrame:
-    """Overview rows of six slices, rows out of step order and slices out of sorted order."""
+    """Overview rows of seven slices, rows out of step order and slices out of sorted order."""
     nan = np.nan
     rows = [  # group, model, condition, role, step, value, stderr, best
         ("g2", "m1", "eval", "eval", 3, 0.80, nan, False), ("g2", "m1", "eval", "eval", 1, 0.50, nan, False),
@@ -91,6 +91,7 @@ def _overview_rows() -> pd.DataFrame:
         ("g1", "m4", "eval", "eval", 3, nan, 0.05, False),  # a NaN is no checkpoint: the last is step 2
         ("g1", "m5", "train", "train", 1, 0.10, nan, False), ("g1", "m5", "train", "train", 2, 0.20, nan, False),
         ("g1", "m1", "eval", "eval", 5, 0.30, nan, False), ("g1", "m1", "eval", "eval", 4, 0.40, nan, True),
+        ("g1", "m6", None, "eval", 1, 0.90, nan, True), ("g1", "m6", None, "eval", 2, 0.10, nan, False),  # no condition
     ]
     frame = pd.DataFrame(rows, columns=["group", "model", "condition", "role", "step", "value", "stderr", "best"])
     return frame.assign(panel="acc", name="acc", kind="accuracy").astype(
@@ -100,7 +101,8 @@ def _overview_rows() -> pd.DataFrame:
 @pytest.mark.parametrize("labels", ["categorical", "text"])
 def test_best_vs_last_names_each_slice_whose_best_checkpoint_is_not_its_last(labels):
     """m2's best is its last; m3's best and last agree to 3 decimals; m4's last finite step is 2 and
-    its best is within 1.96 combined stderr; m5 is training only. In sorted order of the slices."""
+    its best is within 1.96 combined stderr; m5 is training only; m6 has no condition. In sorted order
+    of the slices."""
     from analysis.run_findings import best_vs_last
     overview = _overview_rows()
     if labels == "text":
