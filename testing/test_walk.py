@@ -223,6 +223,26 @@ def test_a_file_rewritten_in_place_is_stat_ed_afresh(linked, tmp_path, later, sc
     assert after[T1 + "r.json"] == (13, st.st_mtime_ns) and scandirs == []
 
 
+def test_the_files_of_a_walk_the_memo_holds_are_stat_ed_with_its_folders_in_one_pass(linked, tmp_path, later,
+                                                                                     monkeypatch):
+    """One `stat_all` of every folder and file (halved between two processes), not one of the folders
+    and then one of the files; a folder that gained a file is walked as before."""
+    root, _ = linked
+    memo = FolderMemo()
+    before = rows(root, memo)
+    calls = []
+    real = walk.stat_all
+    monkeypatch.setattr(walk, "stat_all", lambda paths: calls.append(len(paths)) or real(paths))
+    assert rows(root, memo) == before and calls == [len(memo.paths) + len(before)]
+    tick(tmp_path)
+    touch(root / T1 / "s.json")
+    calls.clear()
+    folders = len(memo.paths)
+    after = rows(root, memo)
+    assert after == rows(root) and len(after) == len(before) + 1
+    assert calls[:2] == [folders + len(before), len(after)]  # the pass, then the walk's stats of its files
+
+
 def test_only_the_folders_changed_since_are_listed_again(linked, tmp_path, later, scandirs):
     root, storage = linked
     memo = FolderMemo()

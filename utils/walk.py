@@ -93,9 +93,15 @@ def stat_files(top: str, memo: FolderMemo | None = None) -> list[Row]:
     what this walk saw (`memo.dirty`: it differs from what was loaded or saved)."""
     if memo is None:
         return _stat_each(files_under(top))
-    if memo.holds(top):  # the last walk's files: a file's path is the top's joined with its posix path
+    if memo.rels is not None and top == memo.top:
+        # the last walk's files stat'ed with its folders: one pass, halved between two processes
+        # (folders first and files after, each a pass of its own: a second fork and wait)
         base, sep = _base(top), os.sep
-        return _stat_each((base + (rel if sep == "/" else rel.replace("/", sep)), rel) for rel in memo.rels)
+        files = [(base + (rel if sep == "/" else rel.replace("/", sep)), rel) for rel in memo.rels]
+        stats = stat_all(memo.paths + [path for path, _ in files])
+        if memo.holds(top, stats[:len(memo.paths)]):  # then the listing is the last walk's
+            return [(path, rel, None, None) if st is None else (path, rel, st[0], st[1])
+                    for (path, rel), st in zip(files, stats[len(memo.paths):])]
     recorder = _Recorder(memo, os.path.realpath(top), time.time())
     rows = _stat_each(_walk(top, "", recorder, recorder.resolve))
     memo.took(top, recorder, [row[1] for row in rows])
@@ -269,17 +275,19 @@ class FolderMemo:
         write_pickle(path, (MEMO_VERSION, self.top, self.root, *columns, rels, self.links))
         self.dirty = False
 
-    def holds(self, top: str) -> bool:
+    def holds(self, top: str, stats: list[tuple[int, int, int, int] | None] | None = None) -> bool:
         """Would a walk of `top` find what the last one found: it was of `top`, memoized every folder
         it listed, each link is as it was then, and each folder is too or lists what it listed (a
-        file replaced by a rename, as careful writers do: the folder's times change, its names not)?"""
+        file replaced by a rename, as careful writers do: the folder's times change, its names not)?
+        `stats`: each folder's `stat_all`, when the caller took them (with the files')."""
         self._relisted = {}  # this walk's only
         if self.rels is None or top != self.top or os.path.realpath(top) != self.root:
             return False
         if any(_resolve(path) != target for path, target in self.links):
             return False
         now = time.time()
-        stats = stat_all(self.paths)  # every folder's, then compared: the stats in threads
+        if stats is None:
+            stats = stat_all(self.paths)  # every folder's, then compared
         for i, (path, mtime, ctime, ino, st) in enumerate(zip(self.paths, self.mtimes, self.ctimes, self.inodes,
                                                                stats)):
             if st is None:
