@@ -100,8 +100,7 @@ def stat_files(top: str, memo: FolderMemo | None = None) -> list[Row]:
         files = [(base + (rel if sep == "/" else rel.replace("/", sep)), rel) for rel in memo.rels]
         stats = stat_all(memo.paths + [path for path, _ in files])
         if memo.holds(top, stats[:len(memo.paths)]):  # then the listing is the last walk's
-            return [(path, rel, None, None) if st is None else (path, rel, st[0], st[1])
-                    for (path, rel), st in zip(files, stats[len(memo.paths):])]
+            return _rows(files, stats[len(memo.paths):])
     recorder = _Recorder(memo, os.path.realpath(top), time.time())
     rows = _stat_each(_walk(top, "", recorder, recorder.resolve))
     memo.took(top, recorder, [row[1] for row in rows])
@@ -205,8 +204,13 @@ def _stats(paths: list[str]) -> list[tuple[int, int, int, int] | None]:
 
 def _stat_each(files: Iterable[tuple[str, str]]) -> list[Row]:
     files = list(files)
+    return _rows(files, stat_all([path for path, _ in files]))
+
+
+def _rows(files: list[tuple[str, str]], stats: list[tuple[int, int, int, int] | None]) -> list[Row]:
+    """Each (path, rel) with its size and mtime from `stats` (None, None: gone before its stat)."""
     return [(path, rel, None, None) if st is None else (path, rel, st[0], st[1])
-            for (path, rel), st in zip(files, stat_all([path for path, _ in files]))]
+            for (path, rel), st in zip(files, stats)]
 
 
 class FolderMemo:
