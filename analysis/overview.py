@@ -257,7 +257,7 @@ def compares_something(rows: pd.DataFrame, what: str) -> pd.DataFrame:
         return rows
     keys = ["group", "model", what, "condition"]
     firsts = np.unique(group_numbers(rows, keys), return_index=True)[1]  # the distinct rows, as drop_duplicates
-    counts = rows[keys].iloc[firsts].groupby("group", observed=True).nunique()
+    counts = rows.iloc[firsts][keys].groupby("group", observed=True).nunique()  # the few distinct rows taken first
     keep = counts.index[(counts["model"] > 1) | (counts[what] > 1) | (counts["condition"] > 1)]
     return rows[rows["group"].isin(keep).to_numpy(dtype=bool)]
 

@@ -64,7 +64,7 @@ def best_vs_last(overview: pd.DataFrame) -> list[dict[str, Any]]:
     keep = np.isfinite(overview["value"].to_numpy(dtype=float)) & (overview["role"] == "eval").to_numpy(dtype=bool)
     for k in keys:  # a slice with a missing label is none (as a group-by leaves it out)
         keep &= overview[k].notna().to_numpy()
-    ok = overview[keep]
+    ok = overview.loc[keep, [*keys, "name", "kind", "step", "value", "stderr", "best"]]  # the columns read here
     if ok.empty:
         return []
     slices = group_numbers(ok, keys)
@@ -75,20 +75,20 @@ def best_vs_last(overview: pd.DataFrame) -> list[dict[str, Any]]:
     numbers, first = np.unique(slices[marked], return_index=True)
     best = marked[first]  # each slice's first row marked best, by slice number
     last = last[numbers]  # last[i] was slice i's: the slices are numbered 0, 1, ... and lexsort put them in that order
-    order = sort_order(ok.iloc[best][keys], keys)  # slices in sorted order, as the group-by gave them
-    best, last = best[order], last[order]
-    cols = {c: ok[c].to_numpy(dtype=object) for c in (*keys, "name", "kind")}
+    picked = ok.iloc[best]  # the best rows: their labels read from these, not from every row as objects
+    order = sort_order(picked, keys)  # slices in sorted order, as the group-by gave them
+    best, last, picked = best[order], last[order], picked.iloc[order]
+    labels = zip(*(picked[c].to_numpy(dtype=object) for c in ("group", "condition", "name", "kind", "model")))
     value, stderr = ok["value"].to_numpy(dtype=float), ok["stderr"].to_numpy(dtype=float)
     rows = []
-    for b, e in zip(best.tolist(), last.tolist()):
+    for b, e, (group, condition, name, kind, model) in zip(best.tolist(), last.tolist(), labels):
         if steps[b] == steps[e] or value[b] == value[e]:
             continue
         both = np.sqrt(stderr[b] ** 2 + stderr[e] ** 2)
         if not np.isfinite(both) and round(float(value[b]), 3) == round(float(value[e]), 3):
             continue  # no difference at the precision reported
-        rows.append({"topic": "run_best_last", "group": cols["group"][b], "condition": cols["condition"][b],
-                     "task": cols["name"][b], "kind": cols["kind"][b], "experiment": cols["model"][b],
-                     "value": value[b], "low": steps[b], "reference": value[e], "high": steps[e],
+        rows.append({"topic": "run_best_last", "group": group, "condition": condition, "task": name, "kind": kind,
+                     "experiment": model, "value": value[b], "low": steps[b], "reference": value[e], "high": steps[e],
                      "note": "tied" if np.isfinite(both) and abs(value[b] - value[e]) <= 1.96 * both else ""})
     return rows
 
