@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import threading
 from pathlib import Path
 
 from runner.memory import return_freed_memory
@@ -147,5 +149,18 @@ def _folded(prefix: str, lines: list[str], rest: str, names: list[str] | None = 
         print(f"{prefix}{len(more)} {rest}: {names}" + (", ..." if len(more) > FOLD else ""), file=sys.stderr)
 
 
+def exit_at_once(code: int) -> None:
+    """Leave the process with `code` without the interpreter's teardown, which frees the objects of
+    pandas, matplotlib and the run one by one (~0.2 s after every run of the 100,000-file sweep,
+    with every output already written). Only when this thread is the last: another one may still
+    be writing, and then the process ends the usual way, after it."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if threading.active_count() == 1:
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_at_once(main())

@@ -110,3 +110,27 @@ def test_ctrl_c_exits_130_without_traceback(small_tree, tmp_path, monkeypatch, c
     monkeypatch.setattr(Pipeline, "run", interrupted)
     assert run("--data", small_tree, "--out", tmp_path / "o", "--only", "scores_csv") == 130
     assert "interrupted" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("late_thread", [False, True])
+def test_exit_at_once_keeps_the_code_and_what_was_printed(tmp_path, late_thread):
+    """The CLI leaves without the interpreter's teardown: its exit code and its unflushed output
+    still arrive, and a thread still writing is waited for (the process then ends the usual way)."""
+    import subprocess
+    import sys
+    marker = tmp_path / "written"
+    script = textwrap.dedent(f"""
+        import sys, threading, time
+        import run_all
+        if {late_thread}:
+            threading.Thread(target=lambda: (time.sleep(0.3), open({str(marker)!r}, "w").write("done"))).start()
+        print("to stdout", end="")
+        print("to stderr", end="", file=sys.stderr)
+        run_all.exit_at_once(3)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3
+    assert (done.stdout, done.stderr) == ("to stdout", "to stderr")
+    assert marker.is_file() == late_thread
+    if late_thread:
+        assert marker.read_text() == "done"
