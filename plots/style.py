@@ -261,7 +261,11 @@ def interval_rows(ax: matplotlib.axes.Axes, mean: np.ndarray, low: np.ndarray, h
         ax.hlines(y[spans], low[spans], high[spans], colors=list(colors[spans]), linewidths=1.1, zorder=2,
                   gid="interval")
     if dots_y is not None and len(dots_y):
-        ax.scatter(dots_x, dots_y, s=5, facecolors=SEED_GREY, edgecolors="none", zorder=2.5, gid="seeds")
+        # an edge of its own colour and no width, not "none": one shape, face and edge, is drawn once and
+        # stamped at each dot (matplotlib's draw_markers), not drawn dot by dot (0.1-0.2 s a figure of
+        # 250 seeds); the same dots, at whole pixels
+        ax.scatter(dots_x, dots_y, s=5, facecolors=SEED_GREY, edgecolors=SEED_GREY, linewidths=0, zorder=2.5,
+                   gid="seeds")
     ok = np.isfinite(mean)
     for marker in dict.fromkeys(markers[ok]):  # "o" alone, one collection, unless runs bring their markers
         at = ok & (markers == marker)

@@ -135,6 +135,29 @@ def test_interval_rows_draw_a_run_in_its_own_colour_and_marker() -> None:
     plt.close(fig)
 
 
+def test_seed_dots_are_one_grey_shape_stamped_at_each_dot() -> None:
+    """The seeds' dots (hundreds a row in a sweep) go to the renderer as one marker stamped at every
+    dot (draw_markers), not as a collection of paths drawn one by one; grey, with no visible edge."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_hex
+
+    from plots.style import SEED_GREY, interval_rows
+    fig, ax = plt.subplots()
+    dots_y = np.repeat([0.25, 1.25], 60)
+    interval_rows(ax, np.array([1.0, 2.0]), np.array([0.5, 1.5]), np.array([1.5, 2.5]), np.array([True, False]),
+                  dots_y=dots_y, dots_x=np.linspace(0.5, 2.5, len(dots_y)))
+    [dots] = plots_helpers.by_gid(ax, "seeds")
+    assert [to_hex(c) for c in dots.get_facecolors()] == [to_hex(SEED_GREY)]
+    assert [to_hex(c) for c in dots.get_edgecolors()] == [to_hex(SEED_GREY)] and list(dots.get_linewidths()) == [0]
+    renderer = fig.canvas.get_renderer()
+    stamped, stamp = [], renderer.draw_markers
+    renderer.draw_markers = lambda gc, path, trans, where, *rest: (stamped.append(len(where.vertices)),
+                                                                   stamp(gc, path, trans, where, *rest))
+    fig.draw(renderer)
+    assert len(dots_y) in stamped
+    plt.close(fig)
+
+
 def test_a_long_title_keeps_what_is_compared_and_shortens_the_name() -> None:
     from plots.page import Page
     page = Page(3.5)
