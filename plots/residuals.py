@@ -35,7 +35,8 @@ def bins_for(res: np.ndarray) -> np.ndarray:
                     "predicted.")
 def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     apply_style()
-    conditions = [c.name for c in ctx.config.conditions if c.name in set(data["condition"])]
+    present = set(pd.unique(data["condition"]).tolist())  # once, not a set of every row per condition
+    conditions = [c.name for c in ctx.config.conditions if c.name in present]
     panels = []
     for cond in conditions:
         meaning = score_for(ctx.config, cond)
