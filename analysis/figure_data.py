@@ -109,8 +109,9 @@ def _nice_ceiling(x: float) -> float:
 def heatmap_limit(frame: pd.DataFrame, config: Config, suffix: str = "") -> tuple[float, bool]:
     """One colour limit for every panel of a heatmap (each condition's own score, `suffix` "_mean" for
     seed means): `robust_limit` of all of them together, so colours compare across panels."""
+    present = set(pd.unique(frame["condition"]).tolist())
     values = [frame.loc[frame["condition"] == c.name, score_for(config, c.name).column + suffix].to_numpy(dtype=float)
-              for c in config.conditions if c.name in set(frame["condition"])]
+              for c in config.conditions if c.name in present]
     return robust_limit(np.concatenate(values) if values else np.array([]))
 
 

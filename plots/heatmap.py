@@ -209,7 +209,8 @@ def score_heatmap(rows: pd.DataFrame, ctx: OutputContext, title: str, suffix: st
     uses it). `suffix`: "_mean" for the seed_scores view (with `seeds`, each row's number of seeds: n in the
     row labels when it differs, and in the cells backed by fewer), "" for one seed's scores."""
     apply_style()
-    conditions = [c.name for c in ctx.config.conditions if c.name in set(rows["condition"])]
+    present = set(pd.unique(rows["condition"]).tolist())
+    conditions = [c.name for c in ctx.config.conditions if c.name in present]
     panels = [(cond, score_for(ctx.config, cond), rows[rows["condition"] == cond]) for cond in conditions]
     order = experiment_order(rows["experiment"], ctx.config)
     n_seeds = seeds.to_numpy() if seeds is not None else np.ones(len(order), dtype=int)

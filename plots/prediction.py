@@ -27,7 +27,8 @@ def by_task(page: Page, beside: Axes, cells: pd.DataFrame, noise: float, ctx: Ou
     """actual − predicted per evaluation task, right of the scatter and under the list of misses: which
     tasks lose (or gain) in multi-task training beyond the seed noise (band)."""
     box = beside.get_position()
-    tasks = [t for t in ctx.config.tasks if t in set(cells["task"])]
+    present = set(pd.unique(cells["task"]).tolist())
+    tasks = [t for t in ctx.config.tasks if t in present]
     labels = [ctx.task(t).label for t in tasks]
     names_h = max(page.text_width(lab, FONT_MIN) for lab in labels) + 0.08
     x0 = box.x1 * page.width + 0.75
