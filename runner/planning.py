@@ -36,11 +36,13 @@ def split(spec: OutputSpec, view: pd.DataFrame) -> Iterable[tuple[dict, pd.DataF
         slices = [(tuple(members[k].iloc[0] for k in spec.per), members)]
     else:
         slices = grouped
+    # the baseline rows taken once, then each slice's from them: not a pass over the whole view a slice
+    baselines = view[is_base] if is_base.any() and "baseline_experiment" in view.columns else None
     for values, part in slices:
         values = values if isinstance(values, tuple) else (values,)
         keys = dict(zip(spec.per, (_plain(v) for v in values)))
-        if is_base.any() and "baseline_experiment" in view.columns:
-            base = view[is_base & view["experiment"].isin(part["baseline_experiment"].unique())]
+        if baselines is not None:
+            base = baselines[baselines["experiment"].isin(part["baseline_experiment"].unique())]
             for k, v in keys.items():
                 if k != "group" and k in base.columns:
                     base = base[base[k] == v]

@@ -112,6 +112,25 @@ def test_a_view_of_one_slice_is_handed_over_whole_not_copied(pages: int) -> None
     assert sum(len(part) for _, part in parts) == 6
 
 
+def test_each_slice_takes_its_own_baselines_rows_for_its_keys() -> None:
+    """Split per (group, condition): each slice holds the baseline rows of the baselines its runs name, of
+    its condition only, first and in the view's order and index, then its own rows."""
+    spec = discover()["comparison"]  # per group and condition
+    rows = [("pt1", "baseline", "pt1", c) for c in ("standard", "atlantis")] \
+        + [("pt2", "baseline", "pt2", c) for c in ("standard", "atlantis")] \
+        + [(f"pt1_ft1-{i}", "ft1", "pt1", c) for i in (1, 2) for c in ("standard", "atlantis")] \
+        + [("pt2_ft2-1", "ft2", "pt2", c) for c in ("standard", "atlantis")]
+    view = pd.DataFrame(rows, columns=["experiment", "group", "baseline_experiment", "condition"])
+    view = view.iloc[::-1].reset_index(drop=True).assign(value=range(len(rows)))
+    for keys, part in split(spec, view):
+        mine = view[(view["group"] == keys["group"]) & (view["condition"] == keys["condition"])]
+        named = set(mine["baseline_experiment"])
+        base = view[(view["group"] == "baseline") & view["experiment"].isin(named)
+                    & (view["condition"] == keys["condition"])]
+        pd.testing.assert_frame_equal(part, pd.concat([base, mine]))
+        assert set(base["experiment"]) == {"pt1" if keys["group"] == "ft1" else "pt2"} and len(base) == 1
+
+
 def test_a_computed_view_needs_none_of_its_sources_again() -> None:
     assert still_needed(["findings"], computed=set()) == lineage("findings") == {  # nothing computed: all of it
         "findings", "seed_scores", "predictions", "curves", "run_overview", "suite_headline", "scores", "primary",
