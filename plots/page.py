@@ -286,7 +286,7 @@ def rows_split(data: pd.DataFrame, config: Config, xlabel_lines: int = 2) -> int
     """`parts` of a rows figure (plots.registry.figure): how many figures the slice's experiment rows
     are split into at `plots.width` so each fits a page."""
     column = "model" if "model" in data.columns else "experiment"
-    rows = members(data)
+    rows = members(data[[c for c in (column, "group", "n_seeds") if c in data.columns]])  # not every column copied
     names = experiment_order(rows[column], config)
     labels = experiment_labels(names, config)
     if "n_seeds" in rows.columns and rows.groupby(column)["n_seeds"].max().nunique() > 1:
