@@ -15,7 +15,7 @@ import pandas as pd
 from analysis.frames import columns
 from utils.config import Config
 from utils.errors import ConfigError
-from utils.labels import codes, per_value
+from utils.labels import codes, per_value, present
 
 
 @dataclass(frozen=True)
@@ -109,9 +109,9 @@ def _nice_ceiling(x: float) -> float:
 def heatmap_limit(frame: pd.DataFrame, config: Config, suffix: str = "") -> tuple[float, bool]:
     """One colour limit for every panel of a heatmap (each condition's own score, `suffix` "_mean" for
     seed means): `robust_limit` of all of them together, so colours compare across panels."""
-    present = set(pd.unique(frame["condition"]).tolist())
+    found = set(present(frame["condition"]))
     values = [frame.loc[frame["condition"] == c.name, score_for(config, c.name).column + suffix].to_numpy(dtype=float)
-              for c in config.conditions if c.name in present]
+              for c in config.conditions if c.name in found]
     return robust_limit(np.concatenate(values) if values else np.array([]))
 
 
@@ -173,8 +173,8 @@ def matrix(frame: pd.DataFrame, column: str, config: Config, rows: list[str] | N
     `rows` fixes the experiments and their order (so panels of one figure line up).
     """
     rows = rows if rows is not None else experiment_order(frame["experiment"], config)
-    present = set(frame["task"].unique())
-    cols = [t for t in config.tasks if t in present]
+    found = set(present(frame["task"]))
+    cols = [t for t in config.tasks if t in found]
     values = frame.pivot_table(index="experiment", columns="task", values=column, aggfunc="first",
                                dropna=False).reindex(index=rows, columns=cols).astype("float64")
     trained = trained_mask(frame).pivot_table(index="experiment", columns="task", values="trained",
@@ -393,8 +393,8 @@ def seed_bars(points: pd.DataFrame, measure: str, config: Config, rows: list[str
     """Per seed-free experiment and task: mean and std of `measure` over seeds, and the seeds' dots."""
     part = trained_mask(members(points))
     rows = rows if rows is not None else experiment_order(part["model"], config)
-    present = set(part["task"].unique())
-    cols = [t for t in config.tasks if t in present]
+    found = set(present(part["task"]))
+    cols = [t for t in config.tasks if t in found]
 
     def pivot(column: str, agg: str = "first") -> pd.DataFrame:
         return part.pivot_table(index="model", columns="task", values=column, aggfunc=agg,
@@ -484,8 +484,8 @@ def forgetting_intervals(points: pd.DataFrame, config: Config, rows: list[str] |
         change = np.where(acc, raw * 100.0, np.log(np.where(fold > 0, fold, np.nan)))
     part = part.assign(change=change)
     rows = rows if rows is not None else experiment_order(part["model"], config)
-    present = set(part["task"].unique())
-    cols = [t for t in config.tasks if t in present]
+    found = set(present(part["task"]))
+    cols = [t for t in config.tasks if t in found]
     stats = part.groupby(["model", "task"])["change"].agg(["mean", "std", "count"])
 
     def pivot(values: pd.Series) -> pd.DataFrame:
