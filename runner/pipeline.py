@@ -121,7 +121,6 @@ class Pipeline:
         self.session = False  # watch mode: runs again and again; the folder memo is kept in memory
         self.wait_for_files = False  # watch mode: an empty data folder is waited on, not an error
         self.last_tree: dict[str, tuple[int, int]] | None = None  # the tree as the last run scanned it
-        self._tree_hash: tuple[dict, str] | None = None  # a tree and its files_hash (`_files_hash`)
         self._listing: list[tuple] | None = None  # the files under the data root as the last run listed them
         self._listing_index: dict[str, int] | None = None  # a listed file's path -> its row
         self.walked = True  # the last run walked the tree (else it stat'ed only the files of its hint)
@@ -179,10 +178,11 @@ class Pipeline:
 
     # --- the no-op fast path -------------------------------------------------------------------
 
-    def _stamp_holds(self, code: str, tree: dict[str, tuple[int, int]] | None) -> RunReport | None:
-        """A report of the last run when nothing it read or drew has changed since, else None."""
+    def _stamp_holds(self, code: str, files: str | None) -> RunReport | None:
+        """A report of the last run when nothing it read or drew has changed since, else None.
+        `files`: the `files_hash` of the tree as listed now (None: no tree)."""
         stamp = self.stamps.get(selection_key(self.config, self.options.data, self.options.only))
-        if self.options.force or not stamp or stamp.get("code") != code or tree is None:
+        if self.options.force or not stamp or stamp.get("code") != code or files is None:
             return None
         out = self.options.out
         selected = set(self.options.only)
@@ -191,7 +191,7 @@ class Pipeline:
             return None
         if not (out / "index.html").is_file():
             return None
-        if self._files_hash(tree) != stamp.get("files"):
+        if files != stamp.get("files"):
             return None
         if any(content_digest(Path(p)) != d for p, d in (stamp.get("racy") or {}).items()):
             return None
@@ -203,23 +203,16 @@ class Pipeline:
                          notes=list(last.get("notes", [])), conflicts=list(last.get("conflicts", [])),
                          info=list(last.get("info", [])))
 
-    def _make_stamp(self, tree: dict[str, tuple[int, int]] | None, racy: dict[str, str] | None, code: str,
+    def _make_stamp(self, files: str | None, racy: dict[str, str] | None, code: str,
                     report: RunReport) -> dict | None:
-        """Stamp of the tree as scanned before loading, if the loader read exactly those files (`racy`:
-        `_read_as_listed`, None when it did not)."""
-        if tree is None or racy is None:
+        """Stamp of the tree as scanned before loading (`files`: its `files_hash`), if the loader read
+        exactly those files (`racy`: `_read_as_listed`, None when it did not)."""
+        if files is None or racy is None:
             return None
-        return {"code": code, "files": self._files_hash(tree), "racy": racy, "report": {
+        return {"code": code, "files": files, "racy": racy, "report": {
             "files": report.files, "problems": report.problems, "gaps": report.gaps,
             "planned": report.planned, "problem_paths": [str(p) for p in report.problem_paths],
             "notes": report.notes, "conflicts": report.conflicts, "info": report.info}}
-
-    def _files_hash(self, tree: dict[str, tuple[int, int]]) -> str:
-        """`files_hash` of the listed tree, once a listing: a run that finds its stamp stale makes a new
-        one of the same tree (0.1 s at 100,000 files)."""
-        if self._tree_hash is None or self._tree_hash[0] is not tree:
-            self._tree_hash = (tree, files_hash(tree.items()))
-        return self._tree_hash[1]
 
     def _read_as_listed(self, tree: dict[str, tuple[int, int]], result: LoadResult) -> dict[str, str] | None:
         """When the loader read exactly the files of `tree` as it stamps them: the content digests
@@ -275,7 +268,9 @@ class Pipeline:
         self._listing, self._listing_index = listing, None
         tree = None if listing is None else tree_of(listing)
         self.last_tree = tree
-        fast = None if changed_rows else self._stamp_holds(code, tree)  # a file changed: it cannot hold
+        # hashed once: a run that finds its stamp stale makes the new one of the same tree (0.1 s at 100,000 files)
+        files = None if tree is None else files_hash(tree.items())
+        fast = None if changed_rows else self._stamp_holds(code, files)  # a file changed: it cannot hold
         if fast is not None:
             self._save_folder_memo()
             fast.seconds = time.perf_counter() - start
@@ -435,7 +430,7 @@ class Pipeline:
         self._save_caches()
         report.seconds = time.perf_counter() - start
         key = selection_key(self.rules, self.options.data, self.options.only)
-        stamp = None if report.failed or report.interrupted else self._make_stamp(tree, listed, code, report)
+        stamp = None if report.failed or report.interrupted else self._make_stamp(files, listed, code, report)
         self.stamps.pop(key, None)
         if stamp is not None:
             self.stamps[key] = stamp
