@@ -485,7 +485,8 @@ class Pipeline:
             return None
         own = ParseCache()
         previous = saved.result
-        result = reload(previous, self.options.data, self.rules, own, changed) if changed else previous
+        # the saved table is this run's alone: the changed files are spliced into its arrays
+        result = reload(previous, self.options.data, self.rules, own, changed, saved.columns) if changed else previous
         if result is not None:  # a table kept without its row hashes is written again with them
             self._table_drift = len(changed) if previous.row_hashes is not None else None
             self._read_entries = ReadAsSaved(own.entries, saved.racy)

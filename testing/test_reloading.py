@@ -112,6 +112,52 @@ def test_a_reload_splices_the_row_hashes_of_the_rows_it_keeps(small_tree: Path, 
     assert not np.array_equal(got.row_hashes, before.row_hashes)
 
 
+def _saved(root: Path, config, tmp_path: Path):
+    """The load of `root` saved as a run keeps it and read back (its arrays mapped from the file)."""
+    from utils.table_snapshot import read_table, save_table, table_key
+    cache = ParseCache()
+    result = load(root, config, cache)
+    result.row_hashes = row_hashes(result.frame)
+    stamps = {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+    save_table(tmp_path / "table.npz", result, stamps, {}, table_key(config, root))
+    return read_table(tmp_path / "table.npz", table_key(config, root)), cache, result
+
+
+@pytest.mark.parametrize("change, in_place", [(_scaled, True), (_value_missing, True), (_checkpoint_added, False),
+                                              (_checkpoint_dropped, False)])
+def test_a_reload_into_arrays_it_owns_writes_the_rows_in_place(small_tree: Path, config, tmp_path: Path,
+                                                               change, in_place: bool) -> None:
+    """A saved table's arrays are the reload's own: a file whose rows keep their number is written
+    into them (no column copied), and the file they were read from is not written."""
+    saved, cache, _ = _saved(small_tree, config, tmp_path)
+    on_disk = (tmp_path / "table.npz").read_bytes()
+    changed = [rewrite(small_tree / FILE.format(task=t), change) for t in ("angle", "atlantis_distance")]
+    got = reload(saved.result, small_tree, config, cache, rows(small_tree, changed), saved.columns)
+    assert got is not None
+    full = load(small_tree, config, ParseCache())
+    assert_same(got, full)
+    np.testing.assert_array_equal(got.row_hashes, row_hashes(full.frame))
+    for column in ("value", "source", "step"):
+        backing = got.frame[column].array.codes if column == "source" else got.frame[column].to_numpy()
+        assert np.shares_memory(backing, saved.columns[column]) == in_place, column
+    assert np.shares_memory(got.row_hashes, saved.result.row_hashes) == in_place
+    assert (tmp_path / "table.npz").read_bytes() == on_disk  # mapped copy-on-write: the file is as saved
+
+
+def test_a_label_gone_from_rows_written_in_place_is_still_seen(small_tree: Path, config, tmp_path: Path) -> None:
+    """The rows keep their number but the only rows of a metric now name another: the reload sees
+    the label gone from the codes as they were before it wrote over them."""
+    path = rewrite(small_tree / FILE.format(task="angle"), _metric_added)
+    saved, cache, _ = _saved(small_tree, config, tmp_path)
+    assert "brand_new_metric" in set(saved.result.frame["metric"])
+
+    def renamed(content: dict) -> None:
+        for values in content.values():
+            values["eval_distance_metric_mean"] = values.pop("eval_brand_new_metric")  # labels the table has
+    rewrite(path, renamed)
+    assert reload(saved.result, small_tree, config, cache, rows(small_tree, [path]), saved.columns) is None
+
+
 @pytest.mark.parametrize("change", [_metric_added, _unreadable, _emptied])
 def test_a_file_that_reads_otherwise_is_left_to_the_full_load(small_tree: Path, config, change) -> None:
     cache = ParseCache()

@@ -93,18 +93,77 @@ def test_a_damaged_table_is_ignored_and_said(loaded, tmp_path: Path, damage: str
     assert str(target) in caplog.text and "loading every file" in caplog.text
 
 
-def test_read_arrays_gives_what_np_load_gives(tmp_path: Path) -> None:
-    """Every dtype and shape the table is saved with, read straight into its array."""
-    from utils.table_snapshot import read_arrays
-    arrays = {"codes:a": np.arange(-3, 300, dtype=np.int16), "values:v": np.array([0.5, np.nan, -np.inf]),
-              "row_hashes": np.array([2 ** 64 - 1, 0], dtype=np.uint64), "stamps": np.arange(10).reshape(5, 2),
-              "empty": np.array([], dtype=np.int64), "text": np.frombuffer("é\0b".encode(), dtype=np.uint8)}
-    np.savez(tmp_path / "t.npz", **arrays)
-    got = read_arrays(tmp_path / "t.npz")
-    assert list(got) == list(arrays)
-    for name, array in arrays.items():
+ARRAYS = {"codes:a": np.arange(-3, 300, dtype=np.int16), "values:v": np.array([0.5, np.nan, -np.inf]),
+          "row_hashes": np.array([2 ** 64 - 1, 0], dtype=np.uint64), "stamps": np.arange(10).reshape(5, 2),
+          "empty": np.array([], dtype=np.int64), "text": np.frombuffer("é\0b".encode(), dtype=np.uint8),
+          "odd": np.arange(7, dtype=np.int8), "after": np.array([1.5, 2.5])}  # every dtype and shape the table has
+
+
+def _data_offsets(path: Path) -> dict[str, int]:
+    """Where each member's array data starts in the file (past its local header and .npy header)."""
+    import struct
+    import zipfile
+    offsets = {}
+    with zipfile.ZipFile(path) as archive, open(path, "rb") as fh:
+        for info in archive.infolist():
+            fh.seek(info.header_offset)
+            _, name_len, extra_len = struct.unpack("<4s22xHH", fh.read(30))
+            fh.seek(info.header_offset + 30 + name_len + extra_len)
+            np.lib.format.read_array_header_1_0(fh) if np.lib.format.read_magic(fh) == (1, 0) \
+                else np.lib.format.read_array_header_2_0(fh)
+            offsets[info.filename[:-4]] = fh.tell()
+    return offsets
+
+
+def test_write_arrays_writes_an_npz_with_each_array_aligned(tmp_path: Path) -> None:
+    """np.load reads what write_arrays writes; each array's data starts at a multiple of 64 bytes,
+    whatever the sizes of the members before it."""
+    from utils.table_snapshot import ALIGN, write_arrays
+    write_arrays(tmp_path / "t.npz", ARRAYS)
+    with np.load(tmp_path / "t.npz", allow_pickle=False) as back:
+        assert back.files == list(ARRAYS)
+        for name, array in ARRAYS.items():
+            assert back[name].dtype == array.dtype and back[name].shape == array.shape, name
+            np.testing.assert_array_equal(back[name], array)
+    offsets = _data_offsets(tmp_path / "t.npz")
+    assert {name: at % ALIGN for name, at in offsets.items()} == dict.fromkeys(ARRAYS, 0)
+    np.savez(tmp_path / "plain.npz", **ARRAYS)  # numpy's own writer does not align them
+    assert any(at % ALIGN for at in _data_offsets(tmp_path / "plain.npz").values())
+
+
+@pytest.mark.parametrize("mapped", [True, False])
+@pytest.mark.parametrize("writer", ["write_arrays", "np.savez"])
+def test_read_arrays_gives_what_np_load_gives(tmp_path: Path, mapped: bool, writer: str) -> None:
+    """Mapped or read, aligned (ours) or not (numpy's own writer: read into arrays of their own)."""
+    from utils.table_snapshot import read_arrays, write_arrays
+    if writer == "np.savez":
+        np.savez(tmp_path / "t.npz", **ARRAYS)
+    else:
+        write_arrays(tmp_path / "t.npz", ARRAYS)
+    aligned = {name: at % 64 == 0 for name, at in _data_offsets(tmp_path / "t.npz").items()}
+    got = read_arrays(tmp_path / "t.npz", mapped=mapped)
+    assert list(got) == list(ARRAYS)
+    for name, array in ARRAYS.items():
         assert got[name].dtype == array.dtype and got[name].shape == array.shape, name
         np.testing.assert_array_equal(got[name], array)
+        assert got[name].flags.writeable and got[name].flags.aligned, name
+        # an aligned array of a mapped file lies in the mapping; any other is an array of its own
+        assert (got[name].base is not None) == (mapped and aligned[name] and array.size > 0), name
+    assert all(aligned.values()) == (writer == "write_arrays")
+
+
+def test_a_mapped_array_written_to_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    """The mapping is copy-on-write: a reload splicing rows into the arrays changes this process's
+    pages, never the saved table (another run may be reading it)."""
+    from utils.table_snapshot import read_arrays, write_arrays
+    write_arrays(tmp_path / "t.npz", ARRAYS)
+    before = (tmp_path / "t.npz").read_bytes()
+    got = read_arrays(tmp_path / "t.npz", mapped=True)
+    got["codes:a"][:] = 7
+    got["values:v"][1] = 1.0
+    assert (got["codes:a"] == 7).all() and got["values:v"][1] == 1.0
+    assert (tmp_path / "t.npz").read_bytes() == before
+    np.testing.assert_array_equal(read_arrays(tmp_path / "t.npz")["codes:a"], ARRAYS["codes:a"])
 
 
 def _listing(stamps: dict[str, tuple[int, int]]) -> list[tuple]:
