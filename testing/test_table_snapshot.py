@@ -152,6 +152,22 @@ def test_read_arrays_gives_what_np_load_gives(tmp_path: Path, mapped: bool, writ
     assert all(aligned.values()) == (writer == "write_arrays")
 
 
+def test_a_file_that_cannot_be_mapped_is_read(tmp_path: Path, monkeypatch) -> None:
+    """A file system without mmap: each array is read into its own memory, nothing is lost."""
+    import mmap
+
+    from utils.table_snapshot import read_arrays, write_arrays
+
+    def refuse(*args, **kwargs):
+        raise OSError(19, "No such device")
+    monkeypatch.setattr(mmap, "mmap", refuse)
+    write_arrays(tmp_path / "t.npz", ARRAYS)
+    got = read_arrays(tmp_path / "t.npz", mapped=True)
+    for name, array in ARRAYS.items():
+        np.testing.assert_array_equal(got[name], array)
+        assert got[name].base is None and got[name].flags.writeable, name
+
+
 def test_a_mapped_array_written_to_leaves_the_file_as_it_was(tmp_path: Path) -> None:
     """The mapping is copy-on-write: a reload splicing rows into the arrays changes this process's
     pages, never the saved table (another run may be reading it)."""

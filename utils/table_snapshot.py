@@ -25,6 +25,7 @@ import zlib
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -165,6 +166,15 @@ def _strings(array: np.ndarray) -> list[str]:
     return text.split("\0") if text else []
 
 
+def _mapped(fh: BinaryIO) -> mmap.mmap | None:
+    """The open file mapped copy-on-write; None where it cannot be (a file system without mmap):
+    then read."""
+    try:
+        return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY)
+    except (OSError, ValueError):
+        return None
+
+
 def read_arrays(path: Path, mapped: bool = MAP) -> dict[str, np.ndarray]:
     """The arrays of an `np.savez` file, each with its CRC checked as the zip module checks it.
     `mapped`: the file is mapped copy-on-write (private: a write to an array changes this process's
@@ -175,7 +185,7 @@ def read_arrays(path: Path, mapped: bool = MAP) -> dict[str, np.ndarray]:
     zipfile.BadZipFile, OSError) for anything else: a compressed or damaged member, an object array."""
     arrays: dict[str, np.ndarray] = {}
     with zipfile.ZipFile(path) as archive, open(path, "rb") as fh:
-        whole = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_COPY) if mapped else None
+        whole = _mapped(fh) if mapped else None
         for info in archive.infolist():
             if info.compress_type != zipfile.ZIP_STORED or not info.filename.endswith(".npy"):
                 raise ValueError(f"member {info.filename} is not a stored .npy")
