@@ -14,6 +14,7 @@ ignored (the run loads whole), never executed.
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -22,7 +23,6 @@ import os
 import struct
 import zipfile
 import zlib
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
