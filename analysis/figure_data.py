@@ -61,6 +61,18 @@ def score_for(config: Config, condition: str) -> ScoreMeaning:
     raise ConfigError(f"{config.path}: conditions: no condition named {condition!r}")
 
 
+def conditions_in(frame: pd.DataFrame, config: Config) -> list[str]:
+    """The conditions the frame's rows hold, in the order rules.yaml lists them."""
+    found = set(present(frame["condition"]))
+    return [c.name for c in config.conditions if c.name in found]
+
+
+def tasks_in(frame: pd.DataFrame, config: Config) -> list[str]:
+    """The tasks the frame's rows hold, in the order rules.yaml lists them."""
+    found = set(present(frame["task"]))
+    return [t for t in config.tasks if t in found]
+
+
 def in_distribution(config: Config) -> str:
     """Name of the in-distribution condition (raises if rules.yaml has none)."""
     cond = config.condition("in_distribution")
@@ -109,9 +121,8 @@ def _nice_ceiling(x: float) -> float:
 def heatmap_limit(frame: pd.DataFrame, config: Config, suffix: str = "") -> tuple[float, bool]:
     """One colour limit for every panel of a heatmap (each condition's own score, `suffix` "_mean" for
     seed means): `robust_limit` of all of them together, so colours compare across panels."""
-    found = set(present(frame["condition"]))
-    values = [frame.loc[frame["condition"] == c.name, score_for(config, c.name).column + suffix].to_numpy(dtype=float)
-              for c in config.conditions if c.name in found]
+    values = [frame.loc[frame["condition"] == c, score_for(config, c).column + suffix].to_numpy(dtype=float)
+              for c in conditions_in(frame, config)]
     return robust_limit(np.concatenate(values) if values else np.array([]))
 
 
@@ -173,8 +184,7 @@ def matrix(frame: pd.DataFrame, column: str, config: Config, rows: list[str] | N
     `rows` fixes the experiments and their order (so panels of one figure line up).
     """
     rows = rows if rows is not None else experiment_order(frame["experiment"], config)
-    found = set(present(frame["task"]))
-    cols = [t for t in config.tasks if t in found]
+    cols = tasks_in(frame, config)
     values = frame.pivot_table(index="experiment", columns="task", values=column, aggfunc="first",
                                dropna=False).reindex(index=rows, columns=cols).astype("float64")
     trained = trained_mask(frame).pivot_table(index="experiment", columns="task", values="trained",
@@ -393,8 +403,7 @@ def seed_bars(points: pd.DataFrame, measure: str, config: Config, rows: list[str
     """Per seed-free experiment and task: mean and std of `measure` over seeds, and the seeds' dots."""
     part = trained_mask(members(points))
     rows = rows if rows is not None else experiment_order(part["model"], config)
-    found = set(present(part["task"]))
-    cols = [t for t in config.tasks if t in found]
+    cols = tasks_in(part, config)
 
     def pivot(column: str, agg: str = "first") -> pd.DataFrame:
         return part.pivot_table(index="model", columns="task", values=column, aggfunc=agg,
@@ -484,8 +493,7 @@ def forgetting_intervals(points: pd.DataFrame, config: Config, rows: list[str] |
         change = np.where(acc, raw * 100.0, np.log(np.where(fold > 0, fold, np.nan)))
     part = part.assign(change=change)
     rows = rows if rows is not None else experiment_order(part["model"], config)
-    found = set(present(part["task"]))
-    cols = [t for t in config.tasks if t in found]
+    cols = tasks_in(part, config)
     stats = part.groupby(["model", "task"])["change"].agg(["mean", "std", "count"])
 
     def pivot(values: pd.Series) -> pd.DataFrame:

@@ -35,7 +35,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from analysis.figure_data import described, prediction_points, score_for
+from analysis.figure_data import conditions_in, described, prediction_points, score_for, tasks_in
 from analysis.latex import column_formats
 from utils.config import Config
 
@@ -80,16 +80,6 @@ def _printed(row: dict[str, Any], formats: dict) -> dict[str, Any]:
     return {**row, "decimals": fmt.decimals, "exponent": fmt.exponent} if fmt is not None else row
 
 
-def _conditions(table: pd.DataFrame, config: Config) -> list[str]:
-    present = set(pd.unique(table["condition"]).tolist())  # not row by row
-    return [c.name for c in config.conditions if c.name in present]
-
-
-def _tasks(table: pd.DataFrame, config: Config) -> list[str]:
-    present = set(pd.unique(table["task"]).tolist())  # not row by row
-    return [t for t in config.tasks if t in present]
-
-
 def _groups(table: pd.DataFrame, config: Config) -> list[str]:
     present = set(pd.unique(table["group"]).tolist()) - {"baseline"}
     return [g for g in config.groups if g in present] + sorted(present - set(config.groups))
@@ -99,8 +89,8 @@ def best_per_task(table: pd.DataFrame, config: Config) -> list[dict[str, Any]]:
     """Per condition and task: the fine-tuned experiment with the best mean value."""
     members = table[table["group"] != "baseline"]
     rows = []
-    for cond in _conditions(members, config):
-        for task in _tasks(members, config):
+    for cond in conditions_in(members, config):
+        for task in tasks_in(members, config):
             part = members[(members["condition"] == cond) & (members["task"] == task)]
             if part.empty:
                 continue
@@ -125,7 +115,7 @@ def baseline_levels(table: pd.DataFrame, config: Config) -> list[dict[str, Any]]
     base = table[(table["group"] == "baseline") & (table["condition"] == ind.name)]
     rows = []
     for exp in sorted(set(base["experiment"])):
-        for task in _tasks(base, config):
+        for task in tasks_in(base, config):
             part = base[(base["experiment"] == exp) & (base["task"] == task)]
             if not part.empty:
                 r = part.iloc[0]
@@ -229,7 +219,7 @@ def prediction_misses(predictions: pd.DataFrame, config: Config, top: int = 3) -
     summary: list[dict[str, Any]] = []
     groups = _unique(predictions["group"])
     for group in [g for g in config.groups if g in groups] + [g for g in groups if g not in config.groups]:
-        for cond in _conditions(predictions[predictions["group"] == group], config):
+        for cond in conditions_in(predictions[predictions["group"] == group], config):
             score = score_for(config, cond).column
             part = predictions[(predictions["group"] == group) & (predictions["condition"] == cond)]
             points = prediction_points(part, score, config, top=top)

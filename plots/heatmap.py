@@ -17,7 +17,6 @@ from plots.page import GAP, PAGE_HEIGHT, Page, part_phrase, title_height
 from plots.registry import OutputContext, figure
 from plots.style import (DIVERGING_CMAP, FONT_MIN, MISSING_HATCH, PT, TITLE_SIZE, apply_style, diverging_norm,
                          experiment_labels, missing_handle, number, robust_limit)
-from utils.labels import present
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -210,8 +209,7 @@ def score_heatmap(rows: pd.DataFrame, ctx: OutputContext, title: str, suffix: st
     uses it). `suffix`: "_mean" for the seed_scores view (with `seeds`, each row's number of seeds: n in the
     row labels when it differs, and in the cells backed by fewer), "" for one seed's scores."""
     apply_style()
-    found = set(present(rows["condition"]))
-    conditions = [c.name for c in ctx.config.conditions if c.name in found]
+    conditions = ctx.conditions_in(rows)
     panels = [(cond, score_for(ctx.config, cond), rows[rows["condition"] == cond]) for cond in conditions]
     order = experiment_order(rows["experiment"], ctx.config)
     n_seeds = seeds.to_numpy() if seeds is not None else np.ones(len(order), dtype=int)

@@ -14,7 +14,6 @@ from plots.page import GAP, Page, note_figure, title_height, x_axis_height
 from plots.registry import OutputContext, figure
 from plots.style import (FONT_MIN, TITLE_SIZE, TRAINED, UNTRAINED, apply_style, experiment_labels, fit_limits,
                          interval_handles, linear_ticks, number)
-from utils.labels import present
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -28,8 +27,7 @@ def by_task(page: Page, beside: Axes, cells: pd.DataFrame, noise: float, ctx: Ou
     """actual − predicted per evaluation task, right of the scatter and under the list of misses: which
     tasks lose (or gain) in multi-task training beyond the seed noise (band)."""
     box = beside.get_position()
-    found = set(present(cells["task"]))
-    tasks = [t for t in ctx.config.tasks if t in found]
+    tasks = ctx.tasks_in(cells)
     labels = [ctx.task(t).label for t in tasks]
     names_h = max(page.text_width(lab, FONT_MIN) for lab in labels) + 0.08
     x0 = box.x1 * page.width + 0.75

@@ -20,6 +20,7 @@ import pandas as pd
 from utils.config import Config, TaskInfo
 from utils.errors import ConfigError
 
+from analysis.figure_data import conditions_in, tasks_in
 from analysis.views import VIEWS
 
 
@@ -58,8 +59,11 @@ class OutputContext:
 
     def tasks_in(self, frame: pd.DataFrame) -> list[str]:
         """Tasks present in the data, in the order rules.yaml lists them."""
-        present = set(frame["task"].unique())
-        return [t for t in self.config.tasks if t in present]
+        return tasks_in(frame, self.config)
+
+    def conditions_in(self, frame: pd.DataFrame) -> list[str]:
+        """Conditions present in the data, in the order rules.yaml lists them."""
+        return conditions_in(frame, self.config)
 
     @property
     def group_label(self) -> str:

@@ -12,7 +12,6 @@ from analysis.figure_data import clip_phrase, score_for
 from plots.page import GAP, Page, note_figure, title_height, x_axis_height
 from plots.registry import OutputContext, figure
 from plots.style import PANEL_TITLE_SIZE, TITLE_SIZE, TRAINED, UNTRAINED, apply_style, linear_ticks
-from utils.labels import present
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -36,8 +35,7 @@ def bins_for(res: np.ndarray) -> np.ndarray:
                     "predicted.")
 def draw(data: pd.DataFrame, ctx: OutputContext) -> Figure:
     apply_style()
-    found = set(present(data["condition"]))
-    conditions = [c.name for c in ctx.config.conditions if c.name in found]
+    conditions = ctx.conditions_in(data)
     panels = []
     for cond in conditions:
         meaning = score_for(ctx.config, cond)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.figure_data import described, row_runs, run_index, seed_bars, with_run_index
+from analysis.figure_data import conditions_in, described, row_runs, run_index, seed_bars, tasks_in, with_run_index
 from testing_helpers import render_views
 
 
@@ -71,3 +71,17 @@ def test_distinct_pairs_and_run_rows_are_decided_as_on_strings(coded):
     assert sorted(distinct_pairs(frame, rows, "group", "model")) == sorted(map(tuple, want.to_numpy().tolist()))
     assert described(frame).tolist() == [False, True, True, False, False, False, True]
     assert without_baseline(frame).tolist() == [True, False, False, True, False, True, True]
+
+
+@pytest.mark.parametrize("kind", ["str", "category"])
+def test_the_conditions_and_tasks_in_a_frame_come_in_the_rules_order(config, kind: str) -> None:
+    """Only what some row holds (an unused category or a missing value is none), in rules.yaml's order,
+    not the rows' order; a name rules.yaml does not list is left out."""
+    frame = pd.DataFrame({"condition": ["atlantis", "standard", None, "atlantis"],
+                          "task": ["angle", "distance", "angle", "no_such_task"]})
+    if kind == "category":
+        frame = frame.astype({"condition": pd.CategoricalDtype(["atlantis", "elsewhere", "standard"]),
+                              "task": pd.CategoricalDtype(["angle", "compass", "distance", "no_such_task"])})
+    assert conditions_in(frame, config) == ["standard", "atlantis"]
+    assert tasks_in(frame, config) == ["distance", "angle"]
+    assert conditions_in(frame[frame["condition"] == "atlantis"], config) == ["atlantis"]
