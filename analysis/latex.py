@@ -23,6 +23,7 @@ from fnmatch import fnmatchcase
 import numpy as np
 import pandas as pd
 
+from analysis.figure_data import conditions_in, tasks_in
 from analysis.seeds import seed_scores
 from utils.config import Config
 from utils.errors import ConfigError
@@ -218,9 +219,9 @@ def raw_metrics_by_seed_latex(scores: pd.DataFrame, config: Config) -> str:
 
 def _render(scores: pd.DataFrame, config: Config, rows: list[str], cells: dict, groups: dict[str, str],
             names: dict[str, str], n_row: dict[str, int] | None, caption: str, label: str, source: str) -> str:
-    have_conds, have_tasks = (set(pd.unique(scores[c]).tolist()) for c in ("condition", "task"))
+    have_conds = set(conditions_in(scores, config))
     conds = [c for c in config.conditions if c.name in have_conds]
-    tasks = [t for t in config.tasks if t in have_tasks]
+    tasks = tasks_in(scores, config)
     columns = [(t, c.name) for t in tasks for c in conds]
     nan = (float("nan"), float("nan"), 0)
     # each column's (mean, std, n) of every row, looked up once (a sweep's by-seed table: 100,000 cells)
