@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.figure_data import conditions_in, described, row_runs, run_index, seed_bars, tasks_in, with_run_index
+from analysis.figure_data import (cells, conditions_in, described, row_runs, run_index, seed_bars, tasks_in,
+                                  with_run_index)
 from testing_helpers import render_views
 
 
@@ -85,3 +86,38 @@ def test_the_conditions_and_tasks_in_a_frame_come_in_the_rules_order(config, kin
     assert conditions_in(frame, config) == ["standard", "atlantis"]
     assert tasks_in(frame, config) == ["distance", "angle"]
     assert conditions_in(frame[frame["condition"] == "atlantis"], config) == ["atlantis"]
+
+
+@pytest.mark.parametrize("kind", ["str", "category"])
+@pytest.mark.parametrize("case", ["whole", "a_row_missing_a_task", "no_rows"])
+def test_cells_are_what_a_pivot_table_reindexed_gives(kind: str, case: str) -> None:
+    """One group-by for several columns, each laid out rows x columns as pivot_table then reindex lay it out:
+    a first number skipping NaN, any, max; absent rows, tasks and keys NaN (an unused category's too: `any`
+    gives NaN there, not False); a missing key's rows dropped."""
+    frame = pd.DataFrame({
+        "model": ["a", "a", "a", "a", "b", "b", None, "c", "c"],
+        "task": ["angle", "angle", "angle", "distance", "angle", "distance", "angle", "distance", None],
+        "value": [np.nan, 2.0, 8.0, 3.0, 4.0, np.nan, 9.0, 5.0, 6.0],
+        "n": [1, 3, 1, 2, 2, 0, 7, 1, 1],
+        "trained": [False, True, False, False, False, False, True, False, True],
+    })
+    if case == "a_row_missing_a_task":
+        frame = frame[~((frame["model"] == "b") & (frame["task"] == "distance"))]
+    elif case == "no_rows":
+        frame = frame.iloc[:0]
+    if kind == "category":
+        frame = frame.astype({"model": pd.CategoricalDtype(["a", "b", "c", "unused"]),
+                              "task": pd.CategoricalDtype(["angle", "distance", "compass"])})
+    rows, cols = ["c", "a", "b", "nobody"], ["distance", "angle", "compass"]
+    aggs = {"value": "first", "n": "max", "trained": "any"}
+    got = cells(frame, "model", aggs, rows, cols)
+    assert list(got) == list(aggs)
+    for column, agg in aggs.items():
+        want = frame.pivot_table(index="model", columns="task", values=column, aggfunc=agg, dropna=False,
+                                 observed=True).reindex(index=rows, columns=cols)
+        assert got[column].index.tolist() == rows and got[column].columns.tolist() == cols
+        np.testing.assert_array_equal(got[column].to_numpy(dtype="float64"), want.to_numpy(dtype="float64"))
+    if case == "whole":
+        assert got["value"].loc["a", "angle"] == 2.0  # the first number, not the first row's NaN
+        assert got["n"].loc["a", "angle"] == 3 and got["trained"].loc["a", "angle"]
+        assert np.isnan(got["value"].loc["b", "distance"]) and got["n"].loc["b", "distance"] == 0
