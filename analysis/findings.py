@@ -86,23 +86,29 @@ def _groups(table: pd.DataFrame, config: Config) -> list[str]:
 
 
 def best_per_task(table: pd.DataFrame, config: Config) -> list[dict[str, Any]]:
-    """Per condition and task: the fine-tuned experiment with the best mean value."""
+    """Per condition and task: the fine-tuned experiment with the best mean value (the first of a tie),
+    found by one group-by over the signed means (a task where lower is better: negated)."""
     members = table[table["group"] != "baseline"]
+    tasks = tasks_in(members, config)
+    sign = members["task"].map({t: 1.0 if config.tasks[t].higher_is_better else -1.0 for t in tasks})
+    signed = (members["value_mean"].astype("float64") * sign.astype("float64")).dropna()
+    keys = members.loc[signed.index]
+    best_at = signed.groupby([keys["condition"], keys["task"]], observed=True, sort=False).idxmax()
+    first = table.drop_duplicates(["experiment", "condition", "task"])
+    references = dict(zip(zip(first["experiment"], first["condition"], first["task"]), first["value_mean"]))
     rows = []
     for cond in conditions_in(members, config):
-        for task in tasks_in(members, config):
-            part = members[(members["condition"] == cond) & (members["task"] == task)]
-            if part.empty:
+        for task in tasks:
+            if (cond, task) not in best_at.index:
                 continue
-            higher = config.tasks[task].higher_is_better
-            best = part.loc[part["value_mean"].idxmax() if higher else part["value_mean"].idxmin()]
-            ref = table[(table["experiment"] == best["baseline_experiment"]) & (table["condition"] == cond)
-                        & (table["task"] == task)]["value_mean"]
-            reference = float(ref.iloc[0]) if len(ref) else float("nan")
+            best = members.loc[best_at[(cond, task)]]
+            base = best["baseline_experiment"]
+            reference = float(references.get((base, cond, task), float("nan"))) if isinstance(base, str) \
+                else float("nan")
             rows.append({"topic": "best", "condition": cond, "task": task, "kind": best["kind"],
                          "measure": "value", "experiment": best["experiment"],
                          "value": best["value_mean"], "n": best["value_n"], "total": best["n_seeds"],
-                         "reference_experiment": best["baseline_experiment"], "reference": reference,
+                         "reference_experiment": base, "reference": reference,
                          "delta": best["value_mean"] - reference})
     return rows
 
@@ -192,20 +198,18 @@ def transfer(table: pd.DataFrame, config: Config) -> list[dict[str, Any]]:
 
 def _diagonal(g: pd.DataFrame, group: str, condition: str, col: str) -> list[dict[str, Any]]:
     """Does every trained task beat every untrained one, experiment by experiment?"""
-    separated = total = 0
-    widest = 0
-    for _, e in g.groupby("experiment", sort=False):
-        tr, un = e.loc[e["trained"], col], e.loc[~e["trained"], col]
-        widest = max(widest, int(e["trained"].sum()))
-        if tr.empty or un.empty:
-            continue
-        total += 1
-        separated += int(tr.min() > un.max())
-    if total == 0:
+    trained = g["trained"].astype(bool)
+    values = g[col].astype("float64")
+    per = pd.DataFrame({"low": values.where(trained), "high": values.where(~trained), "trained": trained,
+                        "untrained": ~trained}).groupby(g["experiment"], observed=True, sort=False).agg(
+        low=("low", "min"), high=("high", "max"), trained=("trained", "sum"), untrained=("untrained", "sum"))
+    both = per[(per["trained"] > 0) & (per["untrained"] > 0)]
+    if both.empty:
         return []
-    trained, untrained = g.loc[g["trained"], col], g.loc[~g["trained"], col]
+    widest = int(per["trained"].max())
     return [{"topic": "diagonal", "group": group, "condition": condition, "measure": "score_gap_closing",
-             "count": separated, "total": total, "value": float(trained.median() - untrained.median()),
+             "count": int((both["low"] > both["high"]).sum()), "total": len(both),
+             "value": float(values[trained].median() - values[~trained].median()),
              "note": "diagonal" if widest <= 1 else "block-diagonal"}]
 
 

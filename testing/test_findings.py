@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analysis.findings import compute_findings
+from analysis.findings import _diagonal, best_per_task, compute_findings
 from analysis.views import compute
 from analysis.scores import Gaps
 from plots.summary import findings_markdown
@@ -274,3 +274,47 @@ def test_a_member_training_leaves_out_is_not_counted_as_trained_or_transfer(hand
     assert set(found.loc[found["topic"] == "forgetting", "low_experiment"]) <= {"pt1_ft1-1", "pt1_ft2-4"}
     best = one(found, topic="best", condition="standard", task="crossing")  # best is about values: ft1-7 stays
     assert best["experiment"] == "pt1_ft1-7"
+
+
+def test_the_best_is_the_first_of_a_tie_and_lower_is_better_for_an_error(config):
+    """Per (condition, task): the highest accuracy, the lowest error, the first row of a tie; the reference is
+    the baseline's value in that condition and task, NaN where the baseline has no row there."""
+    rows = [  # group, experiment, condition, task, value_mean, baseline_experiment
+        ("baseline", "pt1", "standard", "distance", 4.0, ""),
+        ("baseline", "pt1", "standard", "crossing", 0.8, ""),
+        ("ft1", "pt1_ft1-1", "standard", "distance", 2.0, "pt1"),
+        ("ft1", "pt1_ft1-2", "standard", "distance", 1.0, "pt1"),
+        ("ft1", "pt1_ft1-3", "standard", "distance", 1.0, "pt1"),
+        ("ft1", "pt1_ft1-1", "standard", "crossing", 0.9, "pt1"),
+        ("ft1", "pt1_ft1-2", "standard", "crossing", 0.95, "pt1"),
+        ("ft1", "pt1_ft1-1", "atlantis", "crossing", 0.6, "pt1"),
+        ("ft1", "pt1_ft1-2", "atlantis", "crossing", 0.5, "pt1"),
+    ]
+    table = pd.DataFrame(rows, columns=["group", "experiment", "condition", "task", "value_mean",
+                                        "baseline_experiment"]).assign(value_n=1, n_seeds=1, kind="error")
+    best = {(r["condition"], r["task"]): r for r in best_per_task(table, config)}
+    assert list(best) == [("standard", "distance"), ("standard", "crossing"), ("atlantis", "crossing")]
+    assert (best["standard", "distance"]["experiment"], best["standard", "distance"]["delta"]) == ("pt1_ft1-2", -3.0)
+    assert (best["standard", "crossing"]["experiment"], best["standard", "crossing"]["reference"]) == \
+        ("pt1_ft1-2", 0.8)
+    assert best["atlantis", "crossing"]["experiment"] == "pt1_ft1-1"
+    assert math.isnan(best["atlantis", "crossing"]["reference"]) and math.isnan(best["atlantis", "crossing"]["delta"])
+
+
+@pytest.mark.parametrize("trained_on, verdict", [
+    ({"e1": {"t1"}, "e2": {"t2"}, "e3": set()}, (2, 2, "diagonal")),  # e3: nothing trained, not counted
+    ({"e1": {"t1", "t2"}, "e2": {"t3"}, "e3": set()}, (1, 2, "block-diagonal")),
+    # e3 trained everything: not counted (no untrained task), but its three tasks make the verdict a block
+    ({"e1": {"t1"}, "e2": {"t2"}, "e3": {"t1", "t2", "t3"}}, (2, 2, "block-diagonal")),
+])
+def test_the_diagonal_counts_experiments_with_both_and_names_blocks(trained_on, verdict):
+    """An experiment counts when it has trained and untrained tasks; it is separated when its lowest trained
+    score beats its highest untrained one; two tasks trained in one experiment make it block-diagonal."""
+    scores = {"e1": {"t1": 0.9, "t2": 0.7, "t3": 0.1}, "e2": {"t1": 0.2, "t2": 0.8, "t3": 0.5},
+              "e3": {"t1": 0.4, "t2": 0.4, "t3": 0.4}}
+    g = pd.DataFrame([(e, t, v, t in trained_on[e]) for e, tasks in scores.items() for t, v in tasks.items()],
+                     columns=["experiment", "task", "score", "trained"])
+    (row,) = _diagonal(g, "ft1", "atlantis", "score")
+    assert (row["count"], row["total"], row["note"]) == verdict
+    median = g.loc[g["trained"], "score"].median() - g.loc[~g["trained"], "score"].median()
+    assert row["value"] == pytest.approx(median)
