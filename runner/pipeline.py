@@ -693,13 +693,13 @@ class Pipeline:
         self.registry  # noqa: B018 - the plot modules, matplotlib
         import analysis.views  # noqa: F401
         import utils.loading  # noqa: F401
-        pool = self._executor()
+        pool = self._executor(warm=True)  # the workers wait for the first change: they warm up meanwhile
         if pool is not None and self._own_pool:
             for fut in [pool.submit(ping) for _ in range(self.workers)]:
                 fut.result()
         return pool
 
-    def _executor(self) -> Executor | None:
+    def _executor(self, warm: bool = False) -> Executor | None:
         if self._pool is not None or self._pool_broken:
             return self._pool
         if self.workers <= 1:
@@ -707,7 +707,7 @@ class Pipeline:
         self.registry  # noqa: B018 - import the plot modules once, before forking: workers inherit them
         ctx = multiprocessing.get_context("fork")
         self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
-                                         initializer=init_worker, initargs=(self.config.plot_modules,))
+                                         initializer=init_worker, initargs=(self.config.plot_modules, warm))
         self._own_pool = True
         # A first job forks every worker now (a fork pool starts them all at its first job), so their
         # start-up (importing pyplot) runs beside this process's loading and analysis, not after it.

@@ -173,6 +173,32 @@ def test_a_rowless_frame_keeps_the_columns_and_none_of_the_rows_memory() -> None
     assert _root(sliced["step"].array._ndarray).nbytes == 8000
 
 
+@pytest.mark.parametrize("waits", [True, False], ids=["watch_pool_warms_up", "run_pool_does_not"])
+def test_only_workers_that_wait_for_their_first_job_warm_up(monkeypatch, tmp_path, small_tree, waits: bool):
+    """Watch mode starts its pool before any change (`start_pool`): its workers draw the throw-away figure
+    while they wait. A run's workers get jobs as they start: no warm-up (~0.1 s of CPU each, on the cores
+    the run's own figures need). Each worker inherits the patched `_warm_up` through fork."""
+    import os
+
+    import runner.render
+    from runner.pipeline import Pipeline
+    from runner.report import Options
+    from utils.config import load_config
+
+    marks = tmp_path / "warmed"
+    marks.mkdir()
+    monkeypatch.setattr(runner.render, "_warm_up", lambda: (marks / str(os.getpid())).touch())
+    pipeline = Pipeline(load_config(None), Options(data=small_tree, out=tmp_path / "out", jobs=2, progress=False))
+    try:
+        if waits:
+            pipeline.start_pool()
+        report = pipeline.run()
+    finally:
+        pipeline.close()
+    assert report.rendered and not report.failed
+    assert len(list(marks.iterdir())) == (2 if waits else 0)
+
+
 def test_a_workers_warm_up_leaves_no_figure_and_the_settings_as_they_were():
     """init_worker draws one throw-away figure in the project's style (fonts, mathtext and the PNG
     writer loaded before the first job): nothing of it may stay to change what the jobs draw."""
