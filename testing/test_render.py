@@ -188,7 +188,8 @@ def test_only_workers_that_wait_for_their_first_job_warm_up(monkeypatch, tmp_pat
     marks = tmp_path / "warmed"
     marks.mkdir()
     monkeypatch.setattr(runner.render, "_warm_up", lambda: (marks / str(os.getpid())).touch())
-    pipeline = Pipeline(load_config(None), Options(data=small_tree, out=tmp_path / "out", jobs=2, progress=False))
+    pipeline = Pipeline(load_config(None), Options(data=small_tree, out=tmp_path / "out", jobs=2, progress=False,
+                                                   only=("scores_csv", "heatmap")))  # the registry is the process's
     try:
         if waits:
             pipeline.start_pool()
