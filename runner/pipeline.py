@@ -93,6 +93,18 @@ class ReadAsSaved:
         entry = self.read.get(path)
         return (None, None, "", self.racy.get(path)) if entry is None else entry
 
+    def and_read(self, rows: list[tuple], entries: dict[str, tuple]) -> ReadAsSaved | None:
+        """These read as well: the listing `rows` (path first) that a reload in the same session read
+        again into the table, at their `entries` (the parse cache's); None when one has no entry
+        (then the parse cache speaks for every file)."""
+        read = dict(self.read)
+        for row in rows:
+            entry = entries.get(row[0])
+            if entry is None:
+                return None
+            read[row[0]] = entry
+        return ReadAsSaved(read, self.racy)
+
 
 class Pipeline:
     """Holds what survives between runs in one process (parse cache, manifest, worker pool)."""
@@ -287,11 +299,17 @@ class Pipeline:
         clock("check")
         from utils.loading import load  # lazily, as all below: past the no-op path, pandas
         result = self._reloaded = None
+        # A session's table read from the saved one (`prime`) holds rows the parse cache never saw (a
+        # one-shot rerun reads a changed file into the saved table only): what it was read at is kept,
+        # with the files each reload reads again, or the table could not be vouched for and is dropped.
+        read_before = self._read_entries
         self._read_entries, self._table_drift = None, None
         if changed_rows and self._checked:
             from utils.reloading import reload
             result = self._reloaded = reload(self.last_load, self.options.data, self.config, self.parse_cache,
                                              changed_rows)
+            if result is not None and isinstance(read_before, ReadAsSaved):
+                self._read_entries = read_before.and_read(changed_rows, self.parse_cache.entries)
         elif self.last_load is None and listing is not None and not self.options.force:
             result = self._reloaded = self._from_saved_table(listing)
         self._checked = False

@@ -555,3 +555,38 @@ def test_a_run_collects_cyclic_garbage_less_often_and_restores_the_threshold(set
         pipeline.close()
     assert seen == [FEWER_COLLECTIONS] and FEWER_COLLECTIONS[0] > before[0]
     assert gc.get_threshold() == before
+
+
+def test_a_watch_session_keeps_the_table_after_changes_earlier_runs_read_into_it(setup, small_tree, monkeypatch):
+    """A one-shot rerun reads a changed file into the saved table, not into parsed.pickle. A watch session
+    primed from that table, then given a change, must still vouch for the table and keep it: the next
+    one-shot run reads its change into the table rather than loading every file again."""
+    import utils.loading
+
+    make, out, _ = setup
+    run(make)
+    change_value(small_tree, "pt1_ft1-1", "distance")
+    assert run(make).parsed == 1  # read into the saved table; parsed.pickle keeps that file's old stamp
+    pipeline = make()
+    pipeline.session = True
+    try:
+        assert pipeline.run().fast
+        pipeline.prime()
+        changed = change_value(small_tree, "pt1_ft1-2", "compass")
+        report = pipeline.run(hint={str(changed)})
+        assert pipeline.reloaded and report.parsed == 1 and not report.failed
+    finally:
+        pipeline.close()
+    assert (out / ".cache" / "table.npz").is_file()
+
+    def whole(*args, **kwargs):
+        raise AssertionError("loaded every file again: the watch session dropped the table")
+
+    monkeypatch.setattr(utils.loading, "load", whole)
+    change_value(small_tree, "pt1_ft2-1", "angle")
+    report = run(make)
+    assert report.parsed == 1 and not report.failed
+    cold = out.parent / "cold"
+    monkeypatch.undo()
+    run(make, out=cold)
+    assert (out / "tables" / "scores.csv").read_bytes() == (cold / "tables" / "scores.csv").read_bytes()
