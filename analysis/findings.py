@@ -91,10 +91,12 @@ def best_per_task(table: pd.DataFrame, config: Config) -> list[dict[str, Any]]:
     members = table[table["group"] != "baseline"]
     tasks = tasks_in(members, config)
     sign = members["task"].map({t: 1.0 if config.tasks[t].higher_is_better else -1.0 for t in tasks})
-    signed = (members["value_mean"].astype("float64") * sign.astype("float64")).dropna()
-    keys = members.loc[signed.index]
-    best_at = signed.groupby([keys["condition"], keys["task"]], observed=True, sort=False).idxmax()
-    first = table.drop_duplicates(["experiment", "condition", "task"])
+    signed = members["value_mean"].astype("float64") * sign.astype("float64")
+    has = signed.notna().to_numpy()  # the keys of the rows with a mean, not every column of them
+    best_at = signed[has].groupby([members["condition"][has], members["task"][has]], observed=True,
+                                  sort=False).idxmax()
+    cell = ["experiment", "condition", "task"]
+    first = table[cell + ["value_mean"]].drop_duplicates(cell)
     references = dict(zip(zip(first["experiment"], first["condition"], first["task"]), first["value_mean"]))
     rows = []
     for cond in conditions_in(members, config):
