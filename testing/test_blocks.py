@@ -3,10 +3,12 @@ and a rebuild formats only the blocks whose rows changed, copying the others fro
 file, and only while that file is the one it wrote."""
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
+import mmap
 import os
-import threading
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -228,23 +230,79 @@ def test_rows_with_line_breaks_are_formatted_block_by_block(tmp_path: Path) -> N
     assert written(Counting(), bump(frame, ["b"]), tmp_path) == bump(frame, ["b"]).to_csv(index=False)
 
 
-def test_what_earlier_writers_left_is_removed_and_the_replaced_file_is_let_go(tmp_path: Path) -> None:
-    """The block files of earlier versions and a table set aside by a killed writer are removed;
-    the name a rebuild gives the file it replaces (so the replace frees nothing) goes once done."""
+def test_what_earlier_writers_left_is_removed(tmp_path: Path) -> None:
+    """The block files of earlier versions and a table they set aside before a kill are removed;
+    nothing else in the cache folder is."""
     cache = tmp_path / "cache"
     cache.mkdir()
     (cache / "0123abcd.block").write_text("x,1\n")
     (cache / "replaced-4242-1").write_text("a killed writer's")
     (cache / "notes.txt").write_text("not ours to remove")
     frame = records(["a", "b"])
-    written(Counting(), frame, tmp_path)
-    first = (tmp_path / "table.csv").stat().st_ino
+    assert written(Counting(), frame, tmp_path) == frame.to_csv(index=False)
     assert sorted(p.name for p in cache.iterdir()) == [LAYOUT, "notes.txt"]
-    assert written(Counting(), bump(frame, ["a"]), tmp_path) == bump(frame, ["a"]).to_csv(index=False)
-    for thread in threading.enumerate():
-        if thread.name.startswith("discard "):
-            thread.join()
-    assert sorted(p.name for p in cache.iterdir()) == [LAYOUT, "notes.txt"]
-    assert (tmp_path / "table.csv").stat().st_ino != first and (tmp_path / "table.csv").stat().st_nlink == 1
+    assert (cache / "notes.txt").read_text() == "not ours to remove"
+
+
+LINUX = sys.platform.startswith("linux")
+
+
+@pytest.mark.skipif(not LINUX, reason="names are exchanged, and a spare known unused, on Linux only")
+def test_the_replaced_table_is_the_next_spare_and_is_written_over(tmp_path: Path, monkeypatch) -> None:
+    """Each rebuild writes into the file the one before replaced (two files take turns, none is
+    freed), whether the table grows or shrinks; the file is the table's text exactly every time."""
+    cache, target = tmp_path / "cache", tmp_path / "table.csv"
+    versions = [records(["a", "b", "c"]), bump(records(["a", "b", "c"]), ["b"]), records(["a", "c"]),
+                records(["a", "c", "d", "e"], per=5)]
+    created, real_open = [], os.open
+
+    def counting_open(path, flags, *args, **kwargs):
+        created.append(bool(flags & os.O_CREAT) and Path(path).name == blocks_module.SPARE)
+        return real_open(path, flags, *args, **kwargs)
+    monkeypatch.setattr(blocks_module.os, "open", counting_open)
+    inodes, new_files = [], []
+    for at, frame in enumerate(versions):
+        created.clear()
+        assert written(Counting(), frame, tmp_path) == frame.to_csv(index=False)
+        new_files.append(sum(created))
+        inodes.append(target.stat().st_ino)
+        assert target.stat().st_nlink == 1 and oct(target.stat().st_mode & 0o777) == oct(0o644)
+        if at:
+            assert (cache / blocks_module.SPARE).stat().st_ino == inodes[at - 1]
+    assert new_files == [1, 1, 0, 0]  # no spare yet, none yet (no table to exchange with), then written over
+    assert inodes[2] == inodes[0] and inodes[3] == inodes[1] and inodes[0] != inodes[1]
     saved = json.loads((cache / LAYOUT).read_text())
-    assert saved["offsets"][-1] == (tmp_path / "table.csv").stat().st_size and len(saved["names"]) == 2
+    assert saved["offsets"][-1] == target.stat().st_size and len(saved["names"]) == 4
+
+
+@pytest.mark.parametrize("hold", ["a second name", "open for reading", "mapped", "a link to a user's file"])
+def test_a_spare_someone_else_holds_is_never_written_over(hold: str, tmp_path: Path) -> None:
+    """A spare that is someone's (a hard link a user made to an old table, a reader still reading
+    it, a symbolic link in its place) keeps its bytes: the rebuild writes a new file."""
+    cache, target = tmp_path / "cache", tmp_path / "table.csv"
+    first, second, third = records(["a", "b"]), bump(records(["a", "b"]), ["a"]), records(["a", "b", "c"])
+    written(Counting(), first, tmp_path)
+    written(Counting(), second, tmp_path)  # the first table is the spare now
+    spare = cache / blocks_module.SPARE
+    old = first.to_csv(index=False).encode()
+    assert spare.read_bytes() == old
+    with contextlib.ExitStack() as stack:
+        if hold == "a second name":
+            os.link(spare, tmp_path / "kept.csv")
+            view = lambda: (tmp_path / "kept.csv").read_bytes()  # noqa: E731
+        elif hold == "open for reading":
+            fh = stack.enter_context(open(spare, "rb"))
+            view = lambda: (fh.seek(0), fh.read())[1]  # noqa: E731
+        elif hold == "mapped":
+            fh = stack.enter_context(open(spare, "rb"))
+            mapped = stack.enter_context(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ))
+            view = lambda: bytes(mapped[:len(old)])  # noqa: E731
+        else:
+            (tmp_path / "mine.csv").write_bytes(b"the user's own file\n")
+            spare.unlink()
+            spare.symlink_to(tmp_path / "mine.csv")
+            old = b"the user's own file\n"
+            view = lambda: (tmp_path / "mine.csv").read_bytes()  # noqa: E731
+        assert written(Counting(), third, tmp_path) == third.to_csv(index=False)
+        assert view() == old
+    assert target.stat().st_nlink == 1

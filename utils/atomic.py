@@ -30,7 +30,7 @@ def atomic_open(path: Path | str, mode: str = "w", encoding: str | None = "utf-8
         with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as fh:
             yield fh
         os.chmod(tmp, 0o644)
-        if vacate and _exchange(tmp, str(path)):
+        if vacate and exchange_names(tmp, str(path)):
             os.unlink(tmp)  # the old file, under the temporary name now
         else:
             os.replace(tmp, path)
@@ -60,7 +60,7 @@ def _renameat2() -> Callable[..., int] | None:
     return fn
 
 
-def _exchange(a: str, b: str) -> bool:
+def exchange_names(a: Path | str, b: Path | str) -> bool:
     """Swap the names `a` and `b` in one step; False, nothing done, where that cannot be done (no
     renameat2, a kernel or file system without the flag, `b` not there)."""
     fn = _renameat2()
