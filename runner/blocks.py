@@ -288,7 +288,11 @@ def _ours_alone(fd: int) -> bool:
         return False
     try:
         import fcntl
+        import signal
         setlease = fcntl.F_SETLEASE
+        # should anyone open it in the moment the lease is held, the kernel tells the holder with a
+        # signal: one ignored by default (SIGIO, the default, would end this process)
+        fcntl.fcntl(fd, fcntl.F_SETSIG, signal.SIGWINCH)
         fcntl.fcntl(fd, setlease, fcntl.F_WRLCK)
     except (ImportError, AttributeError, OSError):  # not Linux; someone has it open; a file system without leases
         return False

@@ -275,6 +275,29 @@ def test_the_replaced_table_is_the_next_spare_and_is_written_over(tmp_path: Path
     assert saved["offsets"][-1] == target.stat().st_size and len(saved["names"]) == 4
 
 
+@pytest.mark.parametrize("exchange", [True, False], ids=["names exchanged", "no exchange: renamed over"])
+def test_the_table_is_never_missing_while_it_is_rewritten(exchange: bool, tmp_path: Path, monkeypatch) -> None:
+    """A watcher reading the table while a rebuild rewrites it finds the old file or the new one:
+    its name is never removed, not even for a moment (exchanged with the spare's, or renamed over)."""
+    import utils.atomic as atomic
+    if not exchange:
+        monkeypatch.setattr(atomic, "_renameat2", lambda: None)
+    target = tmp_path / "table.csv"
+    frames = [records(["a", "b"]), bump(records(["a", "b"]), ["a"]), bump(records(["a", "b"]), ["b"])]
+    written(Counting(), frames[0], tmp_path)
+    removed, unlink = [], os.unlink
+
+    def watched(path, *args, **kwargs):
+        removed.append(Path(path))
+        assert target.exists(), "the table was gone while it was rewritten"
+        return unlink(path, *args, **kwargs)
+    monkeypatch.setattr(blocks_module.os, "unlink", watched)
+    for frame in frames[1:]:
+        assert written(Counting(), frame, tmp_path) == frame.to_csv(index=False)
+    assert target not in removed
+    assert (tmp_path / "cache" / blocks_module.SPARE).exists() == (exchange and LINUX)
+
+
 @pytest.mark.parametrize("hold", ["a second name", "open for reading", "mapped", "a link to a user's file"])
 def test_a_spare_someone_else_holds_is_never_written_over(hold: str, tmp_path: Path) -> None:
     """A spare that is someone's (a hard link a user made to an old table, a reader still reading

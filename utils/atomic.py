@@ -13,16 +13,10 @@ from typing import IO, Callable, Iterator
 
 
 @contextmanager
-def atomic_open(path: Path | str, mode: str = "w", encoding: str | None = "utf-8",
-                vacate: bool = False) -> Iterator[IO]:
-    """Open a temporary file beside `path`; on success rename it over `path`, else remove it.
-
-    `vacate`: for files of hundreds of MB, the finished file and `path` exchange names in one step
-    (Linux's renameat2 with RENAME_EXCHANGE) and the old file, now under the temporary name, is
-    removed. Renaming over an existing file makes ext4 start writing the new file's data out then
-    and there (its `auto_da_alloc` safeguard: 0.2-0.9 s for a 770 MB table); an exchange does not.
-    Either way a reader finds the old file or the new one, never none or half of one. Where there is
-    no exchange (another system, a first write), a plain rename over."""
+def atomic_open(path: Path | str, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
+    """Open a temporary file beside `path`; on success rename it over `path`, else remove it. A
+    reader finds the old file or the new one, never half of one (a table of hundreds of MB is
+    written by runner/blocks.py, which keeps the file it replaces: `exchange_names`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -30,10 +24,7 @@ def atomic_open(path: Path | str, mode: str = "w", encoding: str | None = "utf-8
         with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as fh:
             yield fh
         os.chmod(tmp, 0o644)
-        if vacate and exchange_names(tmp, str(path)):
-            os.unlink(tmp)  # the old file, under the temporary name now
-        else:
-            os.replace(tmp, path)
+        os.replace(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -62,7 +53,9 @@ def _renameat2() -> Callable[..., int] | None:
 
 def exchange_names(a: Path | str, b: Path | str) -> bool:
     """Swap the names `a` and `b` in one step; False, nothing done, where that cannot be done (no
-    renameat2, a kernel or file system without the flag, `b` not there)."""
+    renameat2, a kernel or file system without the flag, `b` not there). Replacing a file this way
+    keeps it (under `a`) and does not make ext4 start writing the new one out then and there, as
+    renaming over an existing file does (its `auto_da_alloc` safeguard: 0.2-0.9 s for 770 MB)."""
     fn = _renameat2()
     return fn is not None and fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
 
