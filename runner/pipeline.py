@@ -416,6 +416,8 @@ class Pipeline:
                 del view, jobs, fresh  # not held while the next view is computed (the jobs own their rows)
             views.release(set())  # every output planned: the workers draw from their jobs' rows
             planned_all = True
+            if not self.session:  # while the workers draw the last outputs, not after (a session saves at intervals)
+                self._save_part_memo()
 
         journal = Journal(self.cache_dir / "manifest.json")  # each output recorded as it is written
         try:
@@ -598,9 +600,13 @@ class Pipeline:
             if self._parse_cache is not None:
                 self._parse_cache.save()
             self._save_folder_memo()
-            if self._part_memo is not None and (self.options.out / OUTPUT_MARKER).is_file():
-                self._part_memo.save(self.cache_dir / PARTS_FILE)
+            self._save_part_memo()
             self._cache_saved = now
+
+    def _save_part_memo(self) -> None:
+        """Write parts.pickle if the partwise views' parts changed (into an output folder of ours)."""
+        if self._part_memo is not None and (self.options.out / OUTPUT_MARKER).is_file():
+            self._part_memo.save(self.cache_dir / PARTS_FILE)
 
     def _save_folder_memo(self) -> None:
         """Write the folder memo if it changed, into an output folder marked as ours only: the

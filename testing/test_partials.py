@@ -133,3 +133,30 @@ def test_a_partwise_views_order_puts_its_rows_back_from_any_order(name: str, see
     shuffled = rows.sample(frac=1, random_state=3).reset_index(drop=True)
     assert not shuffled.equals(rows)
     assert_frame_equal(spec.order(shuffled, config), rows.reset_index(drop=True), check_exact=True)
+
+
+def test_a_run_keeps_its_parts_before_it_draws_its_outputs(seeded_tree: Path, config, tmp_path: Path,
+                                                            monkeypatch) -> None:
+    """parts.pickle is written once every view is computed, while the outputs are still being drawn
+    (the main process waits for the workers then), and not written a second time at the end."""
+    import runner.pipeline as pipeline_module
+    out = tmp_path / "out"
+    only = ("scores_by_seed", "predictions_csv", "summary")
+    seen, render = [], pipeline_module.render_job
+
+    def drawing(job, *args, **kwargs):
+        seen.append((out / ".cache" / PARTS_FILE).is_file())
+        return render(job, *args, **kwargs)
+    writes, save = [], PartMemo.save
+
+    def saving(self, path):
+        writes.append(self.dirty)
+        return save(self, path)
+    monkeypatch.setattr(pipeline_module, "render_job", drawing)
+    monkeypatch.setattr(PartMemo, "save", saving)
+    pipeline = Pipeline(config, Options(data=seeded_tree, out=out, only=only, jobs=1, progress=False))
+    report = pipeline.run()
+    assert len(report.rendered) == 3 and seen == [True, True, True]
+    assert writes.count(True) == 1
+    kept = PartMemo.load(out / ".cache" / PARTS_FILE, pipeline._part_memo.key)
+    assert sorted(kept.views) == ["predictions", "seed_scores"]
