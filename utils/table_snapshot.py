@@ -256,10 +256,10 @@ def read_table(path: Path, key: str) -> SavedTable | None:
     if not path.is_file():
         return None
     checks: list = []
-    failed = None
+    pending = None  # the CRC check, running beside what follows
     try:
         saved = read_arrays(path, deferred=checks)
-        failed = checked_later(checks)
+        pending = checked_later(checks)
         meta = json.loads(_strings(saved["meta"])[0])
         if meta.get("version") != VERSION or meta.get("key") != key:
             return None
@@ -292,13 +292,13 @@ def read_table(path: Path, key: str) -> SavedTable | None:
             partial=[Problem(Path(p), r) for p, r in meta["partial"]],
             skipped=[Path(p) for p in meta["skipped"]], by_file=True, row_hashes=hashes)
         racy = {str(p): str(d) for p, d in meta["racy"].items()}
-        member, failed = failed(), None
+        member, pending = pending(), None
         if member is not None:
             raise ValueError(f"member {member} fails its CRC")
     except (OSError, ValueError, KeyError, TypeError, IndexError, EOFError, zipfile.BadZipFile) as exc:
         log.warning("saved table %s is unreadable (%s); loading every file", path, exc)
         return None
     finally:
-        if failed is not None:  # never left reading the mapping
-            failed()
+        if pending is not None:  # never left reading the mapping
+            pending()
     return SavedTable(stamp_paths, numbers, racy, result, backing)
